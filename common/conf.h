@@ -25,6 +25,22 @@
  * against the directory of the file they were read from, unless absolute);
  * enums (one of a fixed list, stored as the index); durations stored in
  * milliseconds, written with a unit ("250ms", "30s", "5m", "2h") and bounds.
+ *
+ * What a file may contain (inih's rules, as Debian builds it, plus ours):
+ *   - "[section]" lines and "key = value" lines ("key: value" works too);
+ *     section and key names are matched ignoring case, and a name that is
+ *     not in the table is an error, as is a key before any [section] and a
+ *     key given twice. A section may be opened more than once.
+ *   - Whole-line comments start with '#' or ';'. After a value only a ';'
+ *     preceded by a space or tab starts a comment: "port = 7700 ; lan"
+ *     is 7700, but '#' is part of the value ("7700 # lan" is not a number).
+ *   - Values are trimmed of surrounding whitespace and taken as written:
+ *     no quotes (a '"' is part of the value), no escapes, no line
+ *     continuations. Indentation is ignored, so keys may be indented.
+ *   - Enum values match exactly (case-sensitive); booleans ignore case.
+ *   - A line holds at most 199 characters (inih's fixed line buffer);
+ *     a longer line is an error, never silently cut.
+ *   - An empty PATH value stays empty; a UTF-8 byte order mark is skipped.
  */
 #ifndef ONEWINDOW_CONF_H
 #define ONEWINDOW_CONF_H
@@ -55,6 +71,8 @@ typedef struct conf_option {
     const char *help;
 } conf_option;
 
+/* One table row per line: clang-format would split each macro over three. */
+/* clang-format off */
 #define CONF_INT(sec, key, type, field, lo, hi, def, help)                                         \
     {(sec), (key), CONF_T_INT, offsetof(type, field), (lo), (hi), NULL, (def), (help)}
 #define CONF_BOOL(sec, key, type, field, def, help)                                                \
@@ -68,15 +86,24 @@ typedef struct conf_option {
 #define CONF_DURATION(sec, key, type, field, lo_ms, hi_ms, def, help)                              \
     {(sec), (key), CONF_T_DURATION, offsetof(type, field), (lo_ms), (hi_ms), NULL, (def), (help)}
 #define CONF_END {NULL, NULL, CONF_T_INT, 0, 0, 0, NULL, NULL, NULL}
+/* clang-format on */
 
 /* Fill out (a struct of size out_size) from the table's defaults, then from
  * the file at path. 0 on success. -1 on failure with a one-line message in
  * err (file, line, key, allowed values) and out untouched. On success the
- * previous contents of out are released with conf_release() first. */
+ * previous contents of out are released with conf_release() first.
+ *
+ * out must be zeroed before its first load (its string fields are freed).
+ * Fields of out that no table entry names are kept as they are. PATH
+ * values, defaults included, are resolved against the directory part of
+ * path as given (none when path has no '/'). On failure errno is EINVAL
+ * for a bad file or table, ENOMEM, or the errno of opening or reading the
+ * file; err may be NULL, and is set to "" on success. */
 int conf_load(const conf_option *table, void *out, size_t out_size, const char *path, char *err,
               size_t errlen);
 
-/* Fill out from the defaults alone (no file). Same contract as conf_load. */
+/* Fill out from the defaults alone (no file). Same contract as conf_load;
+ * PATH defaults stay as written, and a table with a required key fails. */
 int conf_defaults(const conf_option *table, void *out, size_t out_size, char *err, size_t errlen);
 
 /* Free the strings conf_load() allocated in out and zero them. */

@@ -69,7 +69,8 @@ void ev_fd_del(ev_loop *loop, int fd);
 int ev_fd_mask(const ev_loop *loop, int fd);
 
 void ev_timer_init(ev_timer *t, ev_timer_fn *fn, void *arg);
-/* (Re)start t to fire after_ms milliseconds from the loop's current time.
+/* (Re)start t to fire after_ms milliseconds from now (the monotonic clock
+ * read at this call, not the cached ev_now(), so it never fires early).
  * Restarting an active timer moves it. A callback may restart its own timer
  * to make it periodic. Fails only with ENOMEM. */
 int ev_timer_start(ev_loop *loop, ev_timer *t, int64_t after_ms);

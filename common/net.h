@@ -98,7 +98,9 @@ buf *net_conn_outbuf(net_conn *c);
 /* Try to send what is queued now; the rest goes when the socket allows. */
 void net_conn_flush(net_conn *c);
 /* Close after the queued output is sent (graceful) or at once. Safe inside
- * the conn's own callbacks; on_close runs, and the free is deferred. */
+ * the conn's own callbacks; on_close runs, and the free is deferred. With
+ * after_flush false, on_close has run when this returns. Closing a conn
+ * that is already closing at once, or already closed, does nothing more. */
 void net_conn_close(net_conn *c, bool after_flush, const char *reason);
 
 /* "ip:port" of the peer. */

@@ -1,0 +1,98 @@
+/*
+ * halld_conf — the table of halld's configuration keys. Adding a key is
+ * one line here and one field in struct halld_conf.
+ */
+#include "halld_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "frame.h"
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+#define C struct halld_conf
+const conf_option halld_conf_options[] = {
+    CONF_STRING("hall", "id", C, hall_id, NULL,
+                "Short id of this hall (letters, digits, '-', '_'); names it to the city platform"),
+    CONF_STRING("hall", "name", C, hall_name, "政务服务大厅", "Hall name shown on tickets"),
+    CONF_STRING("hall", "time_zone", C, time_zone, "Asia/Shanghai",
+                "IANA time zone of the hall: numbering and reports use its local day"),
+    CONF_INT("hall", "rollover_hour", C, rollover_hour, 0, 23, "3",
+             "Local hour at which the hall's business day (and ticket numbering) starts"),
+
+    CONF_PATH("store", "path", C, store_path, "hall.db",
+              "SQLite database file, created if absent (relative to this file)"),
+
+    CONF_STRING("listen", "address", C, listen_address, "0.0.0.0",
+                "Address for device links (kiosks, window terminals, displays)"),
+    CONF_INT("listen", "port", C, listen_port, 0, 65535, "7700",
+             "TCP port for device links (0 picks a free port; the log says which)"),
+    CONF_INT("listen", "max_connections", C, max_connections, 1, 100000, "4096",
+             "Device connections accepted at once; more are refused and logged"),
+    CONF_INT("listen", "max_frame", C, max_frame, 1024, FRAME_MAX, "65536",
+             "Largest frame accepted from a device, in bytes"),
+
+    CONF_PATH("tls", "cert", C, tls_cert, "pki/halld.crt", "halld's certificate (PEM)"),
+    CONF_PATH("tls", "key", C, tls_key, "pki/halld.key", "halld's private key (PEM)"),
+    CONF_PATH("tls", "ca", C, tls_ca, "pki/ca.crt",
+              "The hall CA: devices must present a certificate it issued"),
+
+    CONF_DURATION("session", "heartbeat_interval", C, heartbeat_interval_ms, 1000, 3600000, "10s",
+                  "How often devices are told to send a heartbeat"),
+    CONF_DURATION("session", "idle_timeout", C, idle_timeout_ms, 2000, 7200000, "35s",
+                  "A device silent for longer is disconnected"),
+    CONF_DURATION("session", "hello_timeout", C, hello_timeout_ms, 500, 600000, "10s",
+                  "Time a new connection has to finish TLS and say HELLO"),
+
+    CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
+    CONF_BOOL("log", "syslog", C, log_syslog, "false", "Also log to syslog (journald)"),
+    CONF_END,
+};
+#undef C
+
+static bool valid_hall_id(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t errlen)
+{
+    struct halld_conf fresh = {0};
+
+    if (conf_load(halld_conf_options, &fresh, sizeof fresh, path, err, errlen) < 0)
+        return -1;
+    if (!valid_hall_id(fresh.hall_id)) {
+        snprintf(err, errlen, "%s: [hall] id = %s: use 1 to 64 letters, digits, '-' or '_'", path,
+                 fresh.hall_id);
+        goto bad;
+    }
+    if (fresh.idle_timeout_ms <= fresh.heartbeat_interval_ms) {
+        snprintf(err, errlen,
+                 "%s: [session] idle_timeout must be longer than heartbeat_interval "
+                 "(%lld ms <= %lld ms)",
+                 path, (long long)fresh.idle_timeout_ms, (long long)fresh.heartbeat_interval_ms);
+        goto bad;
+    }
+    halld_conf_release(c);
+    *c = fresh;
+    return 0;
+bad:
+    halld_conf_release(&fresh);
+    return -1;
+}
+
+void halld_conf_release(struct halld_conf *c)
+{
+    conf_release(halld_conf_options, c);
+}

@@ -1,0 +1,289 @@
+/*
+ * halld — the hall controller daemon.
+ *
+ * main() loads the configuration, opens the store, starts the device
+ * server and runs the event loop until SIGTERM or SIGINT. Signals arrive
+ * through a signalfd watched by the loop, so they are handled as ordinary
+ * events between requests, never in the middle of one. SIGHUP reloads the
+ * configuration: all or nothing, and a bad file leaves the running one in
+ * place.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "ev.h"
+#include "halld_conf.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "store.h"
+
+#define DEFAULT_CONFIG "/etc/onewindow/halld.ini"
+
+struct halld {
+    const char *config_path;
+    bool dev_plaintext;
+    struct halld_conf conf;
+    ev_loop *loop;
+    store *store;
+    server *server;
+    int signal_fd;
+    int exit_code;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: halld [options]\n"
+               "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+               "      --dev-plaintext development only: accept plain TCP instead of TLS;\n"
+               "                      refused unless [listen] address is a loopback address\n"
+               "      --check-config  load and check the configuration, then exit\n"
+               "      --print-config  print a sample configuration with every key, then exit\n"
+               "  -V, --version       print the version and exit\n"
+               "  -h, --help          this text\n"
+               "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n");
+}
+
+static void apply_logging(const struct halld_conf *c)
+{
+    log_open("halld", (enum log_level)c->log_level,
+             LOG_TO_STDERR | (c->log_syslog ? LOG_TO_SYSLOG : 0));
+}
+
+/* The TLS context for a configuration, or NULL in development mode. */
+static int make_tls(const struct halld *h, const struct halld_conf *c, net_tls **out)
+{
+    char err[NET_ERR_LEN];
+
+    *out = NULL;
+    if (h->dev_plaintext)
+        return 0;
+    *out = net_tls_new_server(c->tls_cert, c->tls_key, c->tls_ca, err);
+    if (*out == NULL) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything the configuration says that the event loop does not check. */
+static int check_conf(const struct halld *h, const struct halld_conf *c)
+{
+    clk_zone *zone = clk_zone_new(c->time_zone);
+
+    if (zone == NULL) {
+        log_error("%s: [hall] time_zone = %s: %s", h->config_path, c->time_zone,
+                  errno == ENOENT ? "no such zone in the time zone database" : strerror(errno));
+        return -1;
+    }
+    clk_zone_free(zone);
+    if (h->dev_plaintext && !net_is_loopback(c->listen_address)) {
+        log_error("--dev-plaintext binds only a loopback address, but [listen] address is %s",
+                  c->listen_address);
+        return -1;
+    }
+    return 0;
+}
+
+static void reload(struct halld *h)
+{
+    struct halld_conf fresh = {0};
+    char err[512];
+    net_tls *tls;
+
+    log_info("SIGHUP: reloading %s", h->config_path);
+    if (halld_conf_load(&fresh, h->config_path, err, sizeof err) < 0) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (check_conf(h, &fresh) < 0 || make_tls(h, &fresh, &tls) < 0) {
+        log_error("reload failed, keeping the running configuration");
+        halld_conf_release(&fresh);
+        return;
+    }
+    /* What the running process cannot change under its feet. */
+    struct {
+        const char *key, *was, *now;
+    } fixed[] = {
+        {"[hall] id", h->conf.hall_id, fresh.hall_id},
+        {"[hall] time_zone", h->conf.time_zone, fresh.time_zone},
+        {"[store] path", h->conf.store_path, fresh.store_path},
+        {"[listen] address", h->conf.listen_address, fresh.listen_address},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(fixed[i].was, fixed[i].now) != 0)
+            log_warn("reload: %s changed (%s -> %s): takes effect after a restart", fixed[i].key,
+                     fixed[i].was, fixed[i].now);
+    if (fresh.listen_port != h->conf.listen_port)
+        log_warn("reload: [listen] port changed (%lld -> %lld): takes effect after a restart",
+                 (long long)h->conf.listen_port, (long long)fresh.listen_port);
+    if (fresh.rollover_hour != h->conf.rollover_hour)
+        log_warn("reload: [hall] rollover_hour changed: takes effect after a restart");
+
+    apply_logging(&fresh);
+    server_reload(h->server, &fresh, tls);
+    halld_conf_release(&h->conf);
+    h->conf = fresh;
+    log_info("reloaded %s (log level %s%s)", h->config_path,
+             log_level_name((enum log_level)h->conf.log_level),
+             tls ? ", certificates re-read" : "");
+}
+
+static void on_signal(ev_loop *loop, int fd, int events, void *arg)
+{
+    struct halld *h = arg;
+    struct signalfd_siginfo si;
+
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(h);
+        } else {
+            log_info("%s: stopping", strsignal((int)si.ssi_signo));
+            ev_stop(loop);
+        }
+    }
+}
+
+static int setup_signals(struct halld *h)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+        (h->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        ev_fd_set(h->loop, h->signal_fd, EV_READ, on_signal, h) < 0) {
+        log_error("cannot set up signal handling: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int run(struct halld *h)
+{
+    char err[512];
+    net_tls *tls;
+
+    if (check_conf(h, &h->conf) < 0 || make_tls(h, &h->conf, &tls) < 0)
+        return 1;
+    h->store = store_open(h->conf.store_path, h->conf.hall_id, err, sizeof err);
+    if (h->store == NULL) {
+        net_tls_free(tls);
+        log_error("store: %s", err);
+        return 1;
+    }
+    log_info("store %s open (schema version %d, WAL, synchronous=FULL)", h->conf.store_path,
+             store_schema_version(h->store));
+    if ((h->loop = ev_new()) == NULL) {
+        net_tls_free(tls);
+        log_error("cannot create the event loop: %s", strerror(errno));
+        return 1;
+    }
+    if (setup_signals(h) < 0) {
+        net_tls_free(tls);
+        return 1;
+    }
+    h->server = server_new(h->loop, &h->conf, tls, err, sizeof err);
+    if (h->server == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    log_info("hall %s (%s): listening on %s:%d (%s)", h->conf.hall_id, h->conf.hall_name,
+             h->conf.listen_address, server_port(h->server),
+             h->dev_plaintext ? "plain TCP, development mode"
+                              : "TLS 1.3, client certificates required");
+    if (ev_run(h->loop) < 0) {
+        log_error("event loop failed: %s", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"dev-plaintext", no_argument, NULL, 'P'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"print-config", no_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct halld h = {.config_path = DEFAULT_CONFIG, .signal_fd = -1};
+    bool check_only = false;
+    char err[512];
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "c:Vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            h.config_path = optarg;
+            break;
+        case 'P':
+            h.dev_plaintext = true;
+            break;
+        case 'C':
+            check_only = true;
+            break;
+        case 'p':
+            conf_write_sample(halld_conf_options, stdout);
+            return 0;
+        case 'V':
+            printf("halld %s\n", ONEWINDOW_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    log_open("halld", LOG_LEVEL_INFO, LOG_TO_STDERR);
+    if (halld_conf_load(&h.conf, h.config_path, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    apply_logging(&h.conf);
+    if (check_only) {
+        int rc = check_conf(&h, &h.conf);
+        if (rc == 0 && !h.dev_plaintext) {
+            net_tls *tls;
+            rc = make_tls(&h, &h.conf, &tls);
+            net_tls_free(tls);
+        }
+        if (rc == 0)
+            printf("%s: configuration is valid\n", h.config_path);
+        halld_conf_release(&h.conf);
+        return rc == 0 ? 0 : 1;
+    }
+
+    log_info("halld %s starting with %s", ONEWINDOW_VERSION, h.config_path);
+    h.exit_code = run(&h);
+    server_free(h.server);
+    if (h.signal_fd >= 0)
+        close(h.signal_fd);
+    ev_free(h.loop);
+    store_close(h.store);
+    halld_conf_release(&h.conf);
+    log_info(h.exit_code == 0 ? "stopped" : "stopped after an error");
+    log_close();
+    return h.exit_code;
+}

@@ -1,0 +1,596 @@
+/*
+ * server — halld's device server. See server.h.
+ *
+ * Layout: settings and the server object; sessions (one per connection,
+ * with the state machine below); sending; the request table and its
+ * handlers; accepting.
+ *
+ * A session is freed only after the turn in which its connection closed
+ * (ev_defer_free), never inside a callback of its own.
+ */
+#include "server.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "log.h"
+#include "proto.h"
+
+/* Accepts per listener wake-up, so a connection storm cannot starve the
+ * sessions already open. */
+#define ACCEPT_BATCH 64
+/* When the process runs out of descriptors, pause accepting this long. */
+#define ACCEPT_BACKOFF_MS 100
+/* Output a slow device may leave unread before it is dropped. */
+#define SESSION_OUT_LIMIT (4u * 1024 * 1024)
+#define DEVICE_ID_MAX     64
+/* Time a refused peer has to read its ERROR before the link is cut. */
+#define CLOSING_GRACE_MS 5000
+
+struct settings {
+    char *hall_id;
+    char *hall_name;
+    char *time_zone;
+    int64_t heartbeat_interval_ms;
+    int64_t idle_timeout_ms;
+    int64_t hello_timeout_ms;
+    size_t max_connections;
+    size_t max_frame;
+};
+
+typedef struct session session;
+
+struct server {
+    ev_loop *loop;
+    net_tls *tls; /* NULL: plain TCP (development) */
+    struct settings set;
+    int listen_fd;
+    int port;
+    ev_timer accept_backoff;
+    session *sessions; /* doubly linked, newest first */
+    size_t nsessions;
+    uint64_t next_session_id;
+};
+
+/*
+ * Session states:
+ *
+ *   accept --> AWAIT_HELLO --HELLO accepted--> READY
+ *                  |                              |
+ *                  |  bad HELLO, request before   |  bad frame, version or
+ *                  |  HELLO, hello timeout        |  identity error
+ *                  v                              v
+ *               CLOSING <-------------------------+   (ERROR sent, flushing)
+ *                  |
+ *                  v                      peer gone / idle timeout / shutdown
+ *               CLOSED <----------------- from any state
+ *
+ * CLOSED is reached in on_close; the session is then unlinked and freed at
+ * the end of the turn.
+ */
+enum session_state { SESSION_AWAIT_HELLO, SESSION_READY, SESSION_CLOSING, SESSION_CLOSED };
+
+struct session {
+    server *srv;
+    net_conn *conn;
+    enum session_state state;
+    uint64_t id;
+    ev_timer timer; /* hello timeout, then idle timeout */
+    char device_id[DEVICE_ID_MAX + 1];
+    Hall__DeviceType type;
+    uint32_t window_no;
+    session *prev, *next;
+};
+
+static void session_assert_state(const session *s)
+{
+    switch (s->state) {
+    case SESSION_AWAIT_HELLO:
+        assert(s->device_id[0] == '\0' && s->conn != NULL);
+        break;
+    case SESSION_READY:
+        assert(s->device_id[0] != '\0' && s->conn != NULL);
+        break;
+    case SESSION_CLOSING:
+        assert(s->conn != NULL);
+        break;
+    case SESSION_CLOSED:
+        assert(s->conn == NULL && !ev_timer_active(&s->timer));
+        break;
+    }
+}
+
+static const char *device_type_name(Hall__DeviceType t)
+{
+    switch (t) {
+    case HALL__DEVICE_TYPE__DEVICE_KIOSK:
+        return "kiosk";
+    case HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL:
+        return "window terminal";
+    case HALL__DEVICE_TYPE__DEVICE_DISPLAY:
+        return "display";
+    case HALL__DEVICE_TYPE__DEVICE_TOOL:
+        return "tool";
+    default:
+        return NULL;
+    }
+}
+
+/* The name a session goes by in the log: its device id once known. */
+static const char *session_name(const session *s)
+{
+    return s->device_id[0] ? s->device_id : net_conn_peer_addr(s->conn);
+}
+
+/* ---- Settings ------------------------------------------------------------ */
+
+static void settings_release(struct settings *set)
+{
+    free(set->hall_id);
+    free(set->hall_name);
+    free(set->time_zone);
+    memset(set, 0, sizeof *set);
+}
+
+static int settings_from(struct settings *set, const struct halld_conf *c)
+{
+    struct settings n = {
+        .hall_id = strdup(c->hall_id),
+        .hall_name = strdup(c->hall_name),
+        .time_zone = strdup(c->time_zone),
+        .heartbeat_interval_ms = c->heartbeat_interval_ms,
+        .idle_timeout_ms = c->idle_timeout_ms,
+        .hello_timeout_ms = c->hello_timeout_ms,
+        .max_connections = (size_t)c->max_connections,
+        .max_frame = (size_t)c->max_frame,
+    };
+    if (n.hall_id == NULL || n.hall_name == NULL || n.time_zone == NULL) {
+        settings_release(&n);
+        return -1;
+    }
+    settings_release(set);
+    *set = n;
+    return 0;
+}
+
+/* ---- Sending ------------------------------------------------------------- */
+
+static void session_send(session *s, const Hall__Envelope *env)
+{
+    buf *out = net_conn_outbuf(s->conn);
+    size_t size = proto_frame_size(env);
+    uint8_t *p = buf_reserve(out, size);
+
+    if (p == NULL) {
+        log_warn("%s: dropped: %s of output not read", session_name(s),
+                 errno == ENOBUFS ? "too much" : "no memory for");
+        net_conn_close(s->conn, false, "output buffer full");
+        return;
+    }
+    long n = proto_pack_frame(env, FRAME_MAX, p, size);
+    assert(n == (long)size);
+    buf_commit(out, (size_t)n);
+}
+
+static void send_error(session *s, uint64_t request_id, Hall__ErrorCode code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answer with an ERROR. The message is also logged: every refusal is. */
+static void send_error(session *s, uint64_t request_id, Hall__ErrorCode code, const char *fmt, ...)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Error e = HALL__ERROR__INIT;
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_warn("%s: refused: %s", session_name(s), msg);
+    e.code = code;
+    e.message = msg;
+    env.request_id = request_id;
+    env.body_case = HALL__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    session_send(s, &env);
+}
+
+/* Send an ERROR, then close once it is on its way. */
+static void fail_session(session *s, uint64_t request_id, Hall__ErrorCode code, const char *msg)
+{
+    send_error(s, request_id, code, "%s", msg);
+    if (s->state != SESSION_CLOSED) {
+        s->state = SESSION_CLOSING;
+        ev_timer_start(s->srv->loop, &s->timer, CLOSING_GRACE_MS);
+        net_conn_close(s->conn, true, msg);
+    }
+}
+
+/* ---- Handlers ------------------------------------------------------------ */
+
+static bool valid_device_id(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > DEVICE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static void handle_hello(session *s, const Hall__Envelope *req)
+{
+    const Hall__Hello *h = req->hello;
+    const server *srv = s->srv;
+    char why[200];
+
+    if (s->state == SESSION_READY) {
+        send_error(s, req->request_id, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
+                   "HELLO was already accepted on this connection");
+        return;
+    }
+    if (h->protocol_version == 0 || h->protocol_version > PROTO_VERSION) {
+        snprintf(why, sizeof why,
+                 "protocol version %u is not supported (this controller speaks 1..%d)",
+                 h->protocol_version, PROTO_VERSION);
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_VERSION, why);
+        return;
+    }
+    if (!valid_device_id(h->device_id)) {
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                     "device_id must be 1 to 64 letters, digits, '-', '_' or '.'");
+        return;
+    }
+    if (device_type_name(h->type) == NULL) {
+        snprintf(why, sizeof why, "device type %d is not known", (int)h->type);
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST, why);
+        return;
+    }
+    if (h->type == HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL && h->window_no == 0) {
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                     "a window terminal must name its window (window_no)");
+        return;
+    }
+    const char *cert_name = net_conn_peer_name(s->conn);
+    if (net_conn_is_tls(s->conn) && (cert_name == NULL || strcmp(cert_name, h->device_id) != 0)) {
+        snprintf(why, sizeof why, "HELLO names device '%s' but its certificate names '%s'",
+                 h->device_id, cert_name ? cert_name : "(none)");
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_IDENTITY, why);
+        return;
+    }
+
+    memcpy(s->device_id, h->device_id, strlen(h->device_id) + 1);
+    s->type = h->type;
+    s->window_no = h->window_no;
+    s->state = SESSION_READY;
+    ev_timer_start(srv->loop, &s->timer, srv->set.idle_timeout_ms);
+    char window[32] = "";
+    if (s->window_no != 0)
+        snprintf(window, sizeof window, " of window %u", s->window_no);
+    log_info("%s: %s%s, firmware %s, connected from %s over %s%s", s->device_id,
+             device_type_name(s->type), window,
+             h->firmware_version[0] ? h->firmware_version : "(unknown)",
+             net_conn_peer_addr(s->conn), net_conn_protocol(s->conn),
+             net_conn_is_tls(s->conn) ? "" : " (unauthenticated: development mode)");
+
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__HelloReply r = HALL__HELLO_REPLY__INIT;
+    r.hall_id = srv->set.hall_id;
+    r.hall_name = srv->set.hall_name;
+    r.protocol_version = PROTO_VERSION;
+    r.server_time_ms = clk_utc_ms();
+    r.heartbeat_interval_ms = (uint32_t)srv->set.heartbeat_interval_ms;
+    r.idle_timeout_ms = (uint32_t)srv->set.idle_timeout_ms;
+    r.time_zone = srv->set.time_zone;
+    r.session_id = s->id;
+    env.request_id = req->request_id;
+    env.body_case = HALL__ENVELOPE__BODY_HELLO_REPLY;
+    env.hello_reply = &r;
+    session_send(s, &env);
+}
+
+static void handle_heartbeat(session *s, const Hall__Envelope *req)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__HeartbeatReply r = HALL__HEARTBEAT_REPLY__INIT;
+
+    r.device_time_ms = req->heartbeat->device_time_ms;
+    r.server_time_ms = clk_utc_ms();
+    env.request_id = req->request_id;
+    env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT_REPLY;
+    env.heartbeat_reply = &r;
+    session_send(s, &env);
+}
+
+/* Requests this controller answers. Anything else a device sends is
+ * answered with ERR_UNKNOWN_MESSAGE and the connection stays up, so a newer
+ * device can talk to an older controller. */
+static const struct request_handler {
+    Hall__Envelope__BodyCase body;
+    bool before_hello; /* allowed before HELLO was accepted */
+    void (*fn)(session *s, const Hall__Envelope *req);
+} request_handlers[] = {
+    {HALL__ENVELOPE__BODY_HELLO, true, handle_hello},
+    {HALL__ENVELOPE__BODY_HEARTBEAT, false, handle_heartbeat},
+};
+
+static const struct request_handler *find_handler(Hall__Envelope__BodyCase body)
+{
+    for (size_t i = 0; i < sizeof request_handlers / sizeof request_handlers[0]; i++)
+        if (request_handlers[i].body == body)
+            return &request_handlers[i];
+    return NULL;
+}
+
+static void dispatch(session *s, const Hall__Envelope *req)
+{
+    const struct request_handler *h = find_handler(req->body_case);
+
+    if (s->state == SESSION_AWAIT_HELLO && (h == NULL || !h->before_hello)) {
+        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_HELLO_REQUIRED,
+                     "the first message on a link must be HELLO");
+        return;
+    }
+    if (h == NULL) {
+        send_error(s, req->request_id, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE,
+                   "%s is not a request this controller handles", proto_body_name(req->body_case));
+        return;
+    }
+    h->fn(s, req);
+}
+
+/* ---- Session I/O ----------------------------------------------------------- */
+
+static void session_on_data(net_conn *c, buf *in, void *arg)
+{
+    session *s = arg;
+    server *srv = s->srv;
+
+    if (s->state == SESSION_READY)
+        ev_timer_start(srv->loop, &s->timer, srv->set.idle_timeout_ms);
+    while (s->state == SESSION_AWAIT_HELLO || s->state == SESSION_READY) {
+        const uint8_t *payload;
+        size_t len, used;
+        int rc = frame_next(buf_rdata(in), buf_rlen(in), srv->set.max_frame, &payload, &len, &used);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            char why[160];
+            snprintf(why, sizeof why, "bad frame: %s", frame_strerror(errno));
+            buf_clear(in);
+            fail_session(s, 0, HALL__ERROR_CODE__ERR_BAD_FRAME, why);
+            break;
+        }
+        Hall__Envelope *req = proto_unpack(payload, len);
+        buf_consume(in, used);
+        if (req == NULL) {
+            int e = errno;
+            if (e == PROTO_ENOBODY) {
+                send_error(s, 0, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE, "%s", proto_strerror(e));
+                continue;
+            }
+            char why[160];
+            snprintf(why, sizeof why, "bad message: %s", proto_strerror(e));
+            buf_clear(in);
+            fail_session(s, 0, HALL__ERROR_CODE__ERR_MALFORMED, why);
+            break;
+        }
+        log_debug("%s: %s request %llu", session_name(s), proto_body_name(req->body_case),
+                  (unsigned long long)req->request_id);
+        dispatch(s, req);
+        proto_free(req);
+    }
+    if (s->state != SESSION_CLOSED)
+        net_conn_flush(c);
+    session_assert_state(s);
+}
+
+static void session_on_open(net_conn *c, void *arg)
+{
+    log_debug("%s: link up over %s", net_conn_peer_addr(c), net_conn_protocol(c));
+}
+
+static void session_free(void *arg)
+{
+    free(arg);
+}
+
+static void session_on_close(net_conn *c, const char *reason, void *arg)
+{
+    session *s = arg;
+    server *srv = s->srv;
+
+    if (s->state == SESSION_READY || s->state == SESSION_CLOSING)
+        log_info("%s: disconnected: %s", session_name(s), reason);
+    else
+        log_info("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
+    ev_timer_stop(srv->loop, &s->timer);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nsessions--;
+    s->conn = NULL;
+    s->state = SESSION_CLOSED;
+    session_assert_state(s);
+    if (ev_defer_free(srv->loop, session_free, s) < 0)
+        log_error("%s: cannot schedule free: out of memory; leaking a session", session_name(s));
+}
+
+static void session_on_timer(ev_loop *loop, ev_timer *t, void *arg)
+{
+    session *s = arg;
+
+    if (s->state == SESSION_AWAIT_HELLO) {
+        fail_session(s, 0, HALL__ERROR_CODE__ERR_HELLO_REQUIRED, "no HELLO in time");
+    } else if (s->state == SESSION_READY) {
+        char why[96];
+        snprintf(why, sizeof why, "silent for %lld ms (idle timeout)",
+                 (long long)s->srv->set.idle_timeout_ms);
+        net_conn_close(s->conn, false, why);
+    } else if (s->state == SESSION_CLOSING) {
+        /* The peer does not read its ERROR; stop waiting for it. */
+        net_conn_close(s->conn, false, "peer did not read the error in time");
+    }
+}
+
+static const net_conn_handlers session_handlers = {
+    .on_open = session_on_open,
+    .on_data = session_on_data,
+    .on_close = session_on_close,
+};
+
+/* ---- Accepting ------------------------------------------------------------- */
+
+static void accept_ready(ev_loop *loop, int fd, int events, void *arg);
+
+static void accept_resume(ev_loop *loop, ev_timer *t, void *arg)
+{
+    server *srv = arg;
+
+    if (ev_fd_set(loop, srv->listen_fd, EV_READ, accept_ready, srv) < 0)
+        log_error("cannot watch the listener again: %s", strerror(errno));
+}
+
+static void start_session(server *srv, int fd, const char *peer)
+{
+    session *s = calloc(1, sizeof *s);
+
+    if (s == NULL) {
+        log_error("%s: refused: out of memory", peer);
+        close(fd);
+        return;
+    }
+    s->srv = srv;
+    s->id = ++srv->next_session_id;
+    s->state = SESSION_AWAIT_HELLO;
+    ev_timer_init(&s->timer, session_on_timer, s);
+    s->conn = net_conn_new(srv->loop, fd, srv->tls, true, srv->set.max_frame + FRAME_HEADER,
+                           SESSION_OUT_LIMIT, &session_handlers, s);
+    if (s->conn == NULL) {
+        log_error("%s: refused: %s", peer, strerror(errno));
+        free(s);
+        return;
+    }
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+    ev_timer_start(srv->loop, &s->timer, srv->set.hello_timeout_ms);
+    log_debug("%s: accepted (session %llu)", peer, (unsigned long long)s->id);
+}
+
+static void accept_ready(ev_loop *loop, int fd, int events, void *arg)
+{
+    server *srv = arg;
+
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        char peer[96], err[NET_ERR_LEN];
+        int cfd = net_accept(fd, peer, sizeof peer, err);
+        if (cfd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+                return;
+            /* Out of descriptors: the listener stays readable, so stop
+             * watching it for a moment instead of spinning. */
+            log_error("accept: %s; pausing new connections for %d ms", err, ACCEPT_BACKOFF_MS);
+            ev_fd_del(loop, fd);
+            ev_timer_start(loop, &srv->accept_backoff, ACCEPT_BACKOFF_MS);
+            return;
+        }
+        if (srv->nsessions >= srv->set.max_connections) {
+            log_warn("%s: refused: %zu connections open ([listen] max_connections)", peer,
+                     srv->nsessions);
+            close(cfd);
+            continue;
+        }
+        start_session(srv, cfd, peer);
+    }
+}
+
+server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, char *err,
+                   size_t errlen)
+{
+    server *srv = calloc(1, sizeof *srv);
+    char nerr[NET_ERR_LEN];
+
+    if (srv == NULL) {
+        net_tls_free(tls);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->loop = loop;
+    srv->tls = tls;
+    srv->listen_fd = -1;
+    ev_timer_init(&srv->accept_backoff, accept_resume, srv);
+    if (settings_from(&srv->set, conf) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    srv->listen_fd = net_listen(conf->listen_address, (int)conf->listen_port, 511, nerr);
+    if (srv->listen_fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%lld: %s", conf->listen_address,
+                 (long long)conf->listen_port, nerr);
+        goto fail;
+    }
+    srv->port = net_local_port(srv->listen_fd);
+    if (ev_fd_set(loop, srv->listen_fd, EV_READ, accept_ready, srv) < 0) {
+        snprintf(err, errlen, "cannot watch the listener: %s", strerror(errno));
+        goto fail;
+    }
+    return srv;
+fail:
+    server_free(srv);
+    return NULL;
+}
+
+void server_free(server *srv)
+{
+    if (srv == NULL)
+        return;
+    /* Closing runs each session's on_close, which unlinks it. */
+    while (srv->sessions != NULL)
+        net_conn_close(srv->sessions->conn, false, "controller shutting down");
+    ev_timer_stop(srv->loop, &srv->accept_backoff);
+    if (srv->listen_fd >= 0) {
+        ev_fd_del(srv->loop, srv->listen_fd);
+        close(srv->listen_fd);
+    }
+    net_tls_free(srv->tls);
+    settings_release(&srv->set);
+    free(srv);
+}
+
+void server_reload(server *srv, const struct halld_conf *conf, net_tls *tls)
+{
+    if (settings_from(&srv->set, conf) < 0)
+        log_error("reload: out of memory; keeping the previous session settings");
+    if (tls != NULL) {
+        net_tls_free(srv->tls);
+        srv->tls = tls;
+    }
+}
+
+int server_port(const server *srv)
+{
+    return srv->port;
+}
+
+size_t server_sessions(const server *srv)
+{
+    return srv->nsessions;
+}

@@ -20,16 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_HEADER  4
+#define FRAME_HEADER 4
 /* The hard maximum payload; a link may set a lower one. */
-#define FRAME_MAX     (1u << 20)
+#define FRAME_MAX (1u << 20)
 /* The default for device links: far above any message, far below harm. */
 #define FRAME_DEFAULT (64u * 1024u)
 
 #define FRAME_ENOBASE 0x464d0000 /* "FM" */
 #define FRAME_ERRORS(X)                                                                            \
-    X(FRAME_ETOOBIG, 1, "frame length exceeds the limit")                                        \
-    X(FRAME_EEMPTY, 2, "frame of zero length")                                                    \
+    X(FRAME_ETOOBIG, 1, "frame length exceeds the limit")                                          \
+    X(FRAME_EEMPTY, 2, "frame of zero length")                                                     \
     X(FRAME_ETRUNC, 3, "stream ended inside a frame")
 
 enum frame_error {
@@ -39,8 +39,8 @@ enum frame_error {
 };
 
 /* Look for one frame at the start of data[0..len).
- *   1: a frame: *payload/*payload_len point into data, and *consumed is
- *      the size of header + payload;
+ *   1: a frame: *payload points into data, *payload_len is its size,
+ *      and *consumed is the size of header + payload;
  *   0: need more bytes (*consumed = 0);
  *  -1: bad stream, errno = FRAME_ETOOBIG (length > max) or FRAME_EEMPTY.
  * max is the link's limit, clamped to FRAME_MAX. */

@@ -23,8 +23,8 @@
 
 #define PROTO_ENOBASE 0x50520000 /* "PR" */
 #define PROTO_ERRORS(X)                                                                            \
-    X(PROTO_EMALFORMED, 1, "payload is not a valid message")                                      \
-    X(PROTO_ENOBODY, 2, "message has no body or a type this release does not know")              \
+    X(PROTO_EMALFORMED, 1, "payload is not a valid message")                                       \
+    X(PROTO_ENOBODY, 2, "message has no body or a type this release does not know")                \
     X(PROTO_ETOOBIG, 3, "message is larger than the frame limit")
 
 enum proto_error {
@@ -37,12 +37,15 @@ enum proto_error {
 size_t proto_frame_size(const Hall__Envelope *env);
 
 /* Pack env as one frame into out[0..cap). Returns the bytes written, or -1
- * with errno PROTO_ETOOBIG (payload over max) or ENOSPC (cap too small). */
+ * with errno PROTO_ETOOBIG (payload over max, max clamped to FRAME_MAX),
+ * ENOSPC (cap too small) or PROTO_ENOBODY (body not set or not known to
+ * this build: the peer would refuse it). */
 long proto_pack_frame(const Hall__Envelope *env, size_t max, uint8_t *out, size_t cap);
 
-/* Unpack a frame payload. NULL with errno PROTO_EMALFORMED or
- * PROTO_ENOBODY (the latter also for a body case this build does not
- * know). Free with proto_free(). */
+/* Unpack a frame payload. NULL with errno PROTO_EMALFORMED (not an
+ * Envelope, or a string field at any depth that is not valid UTF-8 or
+ * holds a NUL) or PROTO_ENOBODY (also for a body case this build does
+ * not know). Free with proto_free(); proto_free(NULL) does nothing. */
 Hall__Envelope *proto_unpack(const uint8_t *payload, size_t len);
 void proto_free(Hall__Envelope *env);
 

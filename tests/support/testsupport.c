@@ -67,7 +67,7 @@ void ts_write_file(const char *path, const char *text)
         ck_abort_msg("write %s: %s", path, strerror(errno));
 }
 
-pid_t ts_spawn(char *const argv[], const char *log_path)
+pid_t ts_spawn(const char *const argv[], const char *log_path)
 {
     pid_t pid = fork();
 
@@ -82,7 +82,15 @@ pid_t ts_spawn(char *const argv[], const char *log_path)
                 close(fd);
             }
         }
-        execv(argv[0], argv);
+        /* execv() wants writable strings; give it copies. */
+        char *args[32];
+        int n = 0;
+        while (n < 31 && argv[n] != NULL) {
+            args[n] = strdup(argv[n]);
+            n++;
+        }
+        args[n] = NULL;
+        execv(args[0], args);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }

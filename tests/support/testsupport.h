@@ -19,9 +19,10 @@ const char *ts_path(const char *dir, const char *name);
 /* Write text to a file; aborts the test on failure. */
 void ts_write_file(const char *path, const char *text);
 
-/* Start argv[0] with argv; stdout and stderr go to log_path (appended) if
- * not NULL. Returns the pid; aborts the test on failure. */
-pid_t ts_spawn(char *const argv[], const char *log_path);
+/* Start argv[0] with argv (NULL-terminated, at most 31 entries); stdout and
+ * stderr go to log_path (appended) if not NULL. Returns the pid; aborts the
+ * test on failure. */
+pid_t ts_spawn(const char *const argv[], const char *log_path);
 /* Wait up to timeout_ms for pid to exit; returns its wait status, or -1 on
  * timeout (the child is left running). */
 int ts_wait(pid_t pid, int timeout_ms);

@@ -1,0 +1,48 @@
+/*
+ * halld_conf — halld's configuration: every key in one table (see conf.h).
+ * The sample file controller/halld.ini and `halld --print-config` are made
+ * from the same table.
+ */
+#ifndef ONEWINDOW_HALLD_CONF_H
+#define ONEWINDOW_HALLD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+struct halld_conf {
+    char *hall_id;   /* short id, names the hall in the city platform */
+    char *hall_name; /* shown on tickets and displays */
+    char *time_zone;
+    int64_t rollover_hour;
+
+    char *store_path;
+
+    char *listen_address;
+    int64_t listen_port;
+    int64_t max_connections;
+    int64_t max_frame;
+
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+
+    int64_t heartbeat_interval_ms;
+    int64_t idle_timeout_ms;
+    int64_t hello_timeout_ms;
+
+    int log_level; /* enum log_level */
+    bool log_syslog;
+};
+
+extern const conf_option halld_conf_options[];
+
+/* Load path into c (all or nothing) and check what the table cannot
+ * express (the idle timeout must exceed the heartbeat interval...).
+ * -1 with a one-line reason in err. */
+int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t errlen);
+void halld_conf_release(struct halld_conf *c);
+
+#endif
