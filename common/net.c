@@ -32,6 +32,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ossl.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -60,23 +62,6 @@ static void set_err(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, NET_ERR_LEN, fmt, ap);
     va_end(ap);
-}
-
-/* The reason of the earliest queued OpenSSL error (the root cause; later
- * entries only add context), or "unknown error". Empties the queue. The
- * result points into tmp or at a static string. */
-static const char *ossl_reason(char *tmp, size_t len)
-{
-    unsigned long e = ERR_get_error();
-    const char *r;
-
-    ERR_clear_error();
-    if (e == 0)
-        return "unknown error";
-    if ((r = ERR_reason_error_string(e)) != NULL)
-        return r;
-    ERR_error_string_n(e, tmp, len);
-    return tmp;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -288,14 +273,6 @@ struct net_tls {
     SSL_CTX *ctx;
 };
 
-/* PEM reading must never fall back to OpenSSL's default, which prompts on
- * the terminal for the pass phrase of an encrypted key. */
-static int no_password(char *pass, int size, int rwflag, void *u)
-{
-    (void)pass, (void)size, (void)rwflag, (void)u;
-    return -1;
-}
-
 /* Open a PEM file for reading as a BIO; what ("certificate", "key", "CA
  * certificate") names the file in the error. */
 static BIO *open_pem(const char *path, const char *what, char *err)
@@ -340,7 +317,7 @@ static int load_identity(SSL_CTX *ctx, const char *cert, const char *key, char *
 
     if ((b = open_pem(cert, "certificate", err)) == NULL)
         return -1;
-    if ((x = PEM_read_bio_X509_AUX(b, NULL, no_password, NULL)) == NULL) {
+    if ((x = PEM_read_bio_X509_AUX(b, NULL, ossl_no_password, NULL)) == NULL) {
         set_err(err, "certificate %s is not a PEM certificate: %s", cert,
                 ossl_reason(why, sizeof why));
         goto out;
@@ -349,7 +326,7 @@ static int load_identity(SSL_CTX *ctx, const char *cert, const char *key, char *
         set_err(err, "certificate %s cannot be used: %s", cert, ossl_reason(why, sizeof why));
         goto out;
     }
-    while ((extra = PEM_read_bio_X509(b, NULL, no_password, NULL)) != NULL) {
+    while ((extra = PEM_read_bio_X509(b, NULL, ossl_no_password, NULL)) != NULL) {
         if (!SSL_CTX_add0_chain_cert(ctx, extra)) {
             X509_free(extra);
             set_err(err, "certificate %s: cannot add chain certificate: %s", cert,
@@ -365,7 +342,7 @@ static int load_identity(SSL_CTX *ctx, const char *cert, const char *key, char *
     BIO_free(b);
     if ((b = open_pem(key, "key", err)) == NULL)
         goto out;
-    if ((pkey = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL)) == NULL) {
+    if ((pkey = PEM_read_bio_PrivateKey(b, NULL, ossl_no_password, NULL)) == NULL) {
         set_err(err, "key %s is not an unencrypted PEM private key: %s", key,
                 ossl_reason(why, sizeof why));
         goto out;
@@ -400,7 +377,7 @@ static int load_ca(SSL_CTX *ctx, const char *ca, bool as_client_ca, char *err)
 
     if ((b = open_pem(ca, "CA certificate", err)) == NULL)
         return -1;
-    while ((x = PEM_read_bio_X509(b, NULL, no_password, NULL)) != NULL) {
+    while ((x = PEM_read_bio_X509(b, NULL, ossl_no_password, NULL)) != NULL) {
         int ok = X509_STORE_add_cert(store, x) && (!as_client_ca || SSL_CTX_add_client_CA(ctx, x));
         X509_free(x);
         if (!ok) {

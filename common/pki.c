@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ossl.h"
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -51,30 +53,6 @@ static void set_err(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, PKI_ERR_LEN, fmt, ap);
     va_end(ap);
-}
-
-/* The reason of the earliest queued OpenSSL error (the root cause; later
- * entries only add context), or "unknown error". Empties the queue. */
-static const char *ossl_reason(char *tmp, size_t len)
-{
-    unsigned long e = ERR_get_error();
-    const char *r;
-
-    ERR_clear_error();
-    if (e == 0)
-        return "unknown error";
-    if ((r = ERR_reason_error_string(e)) != NULL)
-        return r;
-    ERR_error_string_n(e, tmp, len);
-    return tmp;
-}
-
-/* PEM reading must never fall back to OpenSSL's default, which prompts on
- * the terminal for the pass phrase of an encrypted key. */
-static int no_password(char *pass, int size, int rwflag, void *u)
-{
-    (void)pass, (void)size, (void)rwflag, (void)u;
-    return -1;
 }
 
 static EVP_PKEY *make_key(char *err)
@@ -253,7 +231,7 @@ static X509 *read_cert(const char *path, char *err)
         set_err(err, "cannot read CA certificate %s: %s", path, strerror(errno));
         return NULL;
     }
-    x = PEM_read_X509(f, NULL, no_password, NULL);
+    x = PEM_read_X509(f, NULL, ossl_no_password, NULL);
     fclose(f);
     if (x == NULL)
         set_err(err, "CA certificate %s is not a PEM certificate: %s", path,
@@ -271,7 +249,7 @@ static EVP_PKEY *read_key(const char *path, char *err)
         set_err(err, "cannot read CA key %s: %s", path, strerror(errno));
         return NULL;
     }
-    key = PEM_read_PrivateKey(f, NULL, no_password, NULL);
+    key = PEM_read_PrivateKey(f, NULL, ossl_no_password, NULL);
     fclose(f);
     if (key == NULL)
         set_err(err, "CA key %s is not an unencrypted PEM private key: %s", path,
