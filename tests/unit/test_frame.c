@@ -284,6 +284,37 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         env->window_reply = m;
         return true;
     }
+    case HALL__ENVELOPE__BODY_SIGN_IN: {
+        Hall__SignIn *m;
+        NEW(m, sign_in);
+        m->window_no = 4;
+        m->clerk_id = S("c007");
+        env->sign_in = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_SIGN_OUT: {
+        Hall__SignOut *m;
+        NEW(m, sign_out);
+        m->window_no = 4;
+        env->sign_out = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_CANCEL: {
+        Hall__CancelTicket *m;
+        NEW(m, cancel_ticket);
+        m->window_no = 4;
+        m->ticket_id = 105;
+        m->reason = S("citizen left");
+        env->cancel = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_REJOIN: {
+        Hall__Rejoin *m;
+        NEW(m, rejoin);
+        m->ticket_id = 106;
+        env->rejoin = m;
+        return true;
+    }
     case HALL__ENVELOPE__BODY_SUBSCRIBE: {
         Hall__Subscribe *m;
         NEW(m, subscribe);

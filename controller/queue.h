@@ -1,0 +1,358 @@
+/*
+ * queue — the hall's queue engine: tickets, areas, windows, the ticket life,
+ * allocation ("any window") and numbering. Pure: no I/O, no clock of its
+ * own (every call takes `now`, UTC ms), no SQLite. The controller feeds it
+ * requests, and it reports every change through a journal (below) that the
+ * controller writes to the store in the same transaction, so that the
+ * in-memory state and the store never disagree on anything answered.
+ *
+ * Ticket life (every arrow is one function here; anything else is refused
+ * with QERR_ILLEGAL_STATE and changes nothing):
+ *
+ *   issue            printed             call_next             start            finish
+ *   -----> RESERVED ---------> WAITING ------------> CALLED ---------> SERVING --------> DONE
+ *              |                 ^  ^  |               | ^ |  \                  |
+ *       void / |     rejoin      |  |  | cancel        | | |   \ transfer        | transfer
+ *       expire v   (in time)     |  |  v               | | |    \ (area/window)  | (area/window)
+ *            VOID     NO_SHOW ---+  |  CANCELLED <-----+ | |     +---> WAITING <--+
+ *                       ^           |        cancel      | |             (keeps its issue time)
+ *                       |  no_show, or call_next past    | |
+ *                       +--- the recall limit -----------+ | recall / call_next again: recalls+1
+ *                                   |                      |
+ *                     hold release  +--- HOLD <------------+ hold (from CALLED or SERVING)
+ *                                          (hold release: WAITING, keeps its issue time)
+ *
+ * Windows: CLOSED --sign_in--> OPEN <--pause/resume--> PAUSED; sign_out from
+ * OPEN or PAUSED closes it. Only an OPEN window calls. A window has at most
+ * one current ticket (CALLED or SERVING); a second call_next while it has
+ * a CALLED ticket is a recall of that ticket, never a second ticket.
+ *
+ * Allocation. Each area keeps three heaps of WAITING tickets: green channel
+ * (elderly, disabled) and normal, both ordered by issue time, and
+ * appointments, ordered by slot time. A window serves a set of areas, each
+ * with a weight, and may have tickets transferred to it by name. call_next:
+ *   1. a ticket transferred to this window, oldest first;
+ *   2. otherwise the best-scored head among the window's areas, where
+ *        normal      score = weight * wait
+ *        green       score = weight * wait + green_boost
+ *        appointment score = weight * (now - slot) + appointment_boost  (only when due:
+ *                                                   slot - appointment_early <= now)
+ *      and wait = now - issue time. Ties go to the older issue time, then
+ *      the lower ticket id. The boosts are finite, so a normal ticket that
+ *      has waited green_boost/weight longer than a fresh green one is called
+ *      before it: a stream of priority tickets cannot starve ordinary ones;
+ *   3. otherwise the earliest appointment not yet due (an idle window
+ *      serves an early arrival rather than nobody).
+ * Within one heap every ticket has the same slope, so heap order never
+ * changes with time: a pick costs O(k + log n) for k areas served (k is
+ * small and fixed), whatever the queue depth.
+ *
+ * Numbering. A display number is the area prefix and a daily sequence
+ * ("A001"), per area and hall-local business day (the day starts at the
+ * rollover hour). The online sequence runs 1 .. lease_first-1, then jumps
+ * over the lease band to lease_first+lease_band and on. Offline leases are
+ * blocks of lease_block numbers from the band [lease_first,
+ * lease_first+lease_band), one block per grant, each owned by one kiosk,
+ * so online and offline numbers never collide. The ticket id is separate,
+ * unique and never reused.
+ */
+#ifndef ONEWINDOW_QUEUE_H
+#define ONEWINDOW_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clk.h"
+
+#define Q_CODE_MAX    16  /* area and matter codes, window types */
+#define Q_NAME_MAX    64  /* names, bytes of UTF-8 */
+#define Q_NUMBER_MAX  16  /* display number "A001" */
+#define Q_DEVICE_MAX  64
+#define Q_MASKED_MAX  48  /* "欧阳*" */
+#define Q_HASH_LEN    32  /* HMAC-SHA256 of the ID number */
+#define Q_REASON_MAX  160
+#define Q_MAX_AREAS_PER_WINDOW 16
+
+typedef enum q_state {
+    Q_RESERVED = 1,
+    Q_WAITING,
+    Q_CALLED,
+    Q_SERVING,
+    Q_DONE,
+    Q_NO_SHOW,
+    Q_HOLD,
+    Q_VOID,
+    Q_CANCELLED,
+} q_state;
+
+typedef enum q_priority { Q_NORMAL = 0, Q_GREEN = 1, Q_APPOINTMENT = 2 } q_priority;
+
+typedef enum q_window_state { QW_CLOSED = 1, QW_OPEN, QW_PAUSED } q_window_state;
+
+typedef enum q_window_type {
+    QW_CONSULT = 1,
+    QW_INTAKE,
+    QW_ISSUANCE,
+    QW_HELP,
+    QW_COMPLAINT,
+} q_window_type;
+
+/* Why a request was refused. */
+typedef enum q_errcode {
+    QERR_NONE = 0,
+    QERR_BAD_REQUEST,   /* a field missing or out of range */
+    QERR_NOT_FOUND,     /* ticket, area, window, clerk unknown */
+    QERR_ILLEGAL_STATE, /* not allowed in the ticket's or window's state */
+    QERR_WINDOW_CLOSED, /* the window is closed or paused */
+    QERR_QUEUE_EMPTY,   /* call_next with nothing to call */
+    QERR_FORBIDDEN,     /* e.g. acting on a ticket of another window */
+    QERR_LEASE_EXHAUSTED,
+    QERR_NOMEM,
+} q_errcode;
+
+typedef struct q_error {
+    q_errcode code;
+    char message[Q_REASON_MAX]; /* one readable sentence */
+} q_error;
+
+typedef struct q_ticket {
+    uint64_t id;
+    char number[Q_NUMBER_MAX];
+    int32_t day;  /* business day, yyyymmdd */
+    uint32_t seq; /* the number within its area and day */
+    char area[Q_CODE_MAX];
+    char matter[Q_CODE_MAX];
+    q_state state;
+    q_priority priority;
+    int64_t issued_ms;         /* issue time; kept across transfers and holds */
+    int64_t state_ms;          /* when it entered its state */
+    int64_t reserved_until_ms; /* RESERVED: expires then */
+    int64_t appointment_ms;    /* appointment slot, 0 if none */
+    uint32_t window_no;        /* CALLED/SERVING/HOLD: the window; 0 otherwise */
+    uint32_t target_window;    /* WAITING after a transfer to a window; 0 otherwise */
+    uint32_t recalls;          /* calls after the first */
+    bool offline;              /* issued from a kiosk lease */
+    char kiosk[Q_DEVICE_MAX + 1];
+    char masked_name[Q_MASKED_MAX];
+    bool has_citizen;
+    uint8_t citizen_hash[Q_HASH_LEN];
+} q_ticket;
+
+typedef struct q_window {
+    uint32_t no;
+    char name[Q_NAME_MAX];
+    q_window_type type;
+    q_window_state state;
+    char clerk[Q_CODE_MAX + 16]; /* signed-in clerk id, "" if none */
+    uint64_t current;            /* CALLED or SERVING ticket id, 0 if none */
+    int nareas;
+    char areas[Q_MAX_AREAS_PER_WINDOW][Q_CODE_MAX];
+    uint32_t weights[Q_MAX_AREAS_PER_WINDOW]; /* >= 1 */
+} q_window;
+
+typedef struct q_area {
+    char code[Q_CODE_MAX];
+    char name[Q_NAME_MAX];
+    char prefix[8]; /* display number prefix, "A" */
+    bool general;   /* the hall's general intake area (one-tap ticket) */
+} q_area;
+
+typedef struct q_lease {
+    uint64_t id;
+    char kiosk[Q_DEVICE_MAX + 1];
+    char area[Q_CODE_MAX];
+    int32_t day;
+    uint32_t first, count;
+    int64_t granted_ms;
+} q_lease;
+
+typedef struct q_policy {
+    int64_t green_boost_ms;       /* head start of a green-channel ticket */
+    int64_t appointment_boost_ms; /* head start of a due appointment */
+    int64_t appointment_early_ms; /* an appointment is due this long before its slot */
+    uint32_t max_recalls;         /* call_next past this many recalls: no-show */
+    int64_t rejoin_ms;            /* a no-show may rejoin within this, 0 = never */
+    bool rejoin_keeps_place;      /* rejoin with the original issue time (else: now) */
+    int64_t reserve_ms;           /* RESERVED expires after this */
+    bool carry_over;              /* waiting tickets survive the rollover */
+    int rollover_hour;            /* 0..23, hall-local */
+    uint32_t number_digits;       /* zero-padded width, 3 -> "A001" */
+    uint32_t lease_first;         /* first number of the lease band */
+    uint32_t lease_band;          /* size of the lease band */
+    uint32_t lease_block;         /* numbers per grant */
+} q_policy;
+
+/* Event kinds, one per transition (and the window and lease events). */
+typedef enum q_event_kind {
+    QE_ISSUED = 1,
+    QE_PRINTED,
+    QE_VOIDED,  /* by the kiosk */
+    QE_EXPIRED, /* reservation not confirmed in time */
+    QE_CALLED,
+    QE_RECALLED,
+    QE_NO_SHOW,
+    QE_REJOINED,
+    QE_STARTED,
+    QE_FINISHED,
+    QE_TRANSFERRED,
+    QE_HELD,
+    QE_RELEASED,
+    QE_CANCELLED,
+    QE_CLOSED_AT_ROLLOVER, /* waiting at day end, not carried over */
+    QE_CARRIED_OVER,
+    QE_OFFLINE_JOINED, /* an offline-issued ticket uploaded */
+    QE_WINDOW_SIGN_IN,
+    QE_WINDOW_SIGN_OUT,
+    QE_WINDOW_PAUSED,
+    QE_WINDOW_RESUMED,
+    QE_LEASE_GRANTED,
+} q_event_kind;
+
+/* One change, as the journal receives it. Strings point into the engine
+ * and are valid only during the callback. */
+typedef struct q_event {
+    q_event_kind kind;
+    int64_t at_ms;
+    int32_t day;
+    uint64_t ticket_id;  /* 0 for window and lease events */
+    uint32_t window_no;  /* 0 if none */
+    const char *clerk;   /* "" if none */
+    const char *detail;  /* reason, pick reason, transfer target...; "" if none */
+} q_event;
+
+/* The controller's side of every change: called synchronously, in order,
+ * from inside the engine call that made the change. The controller writes
+ * them to the store in the current transaction. */
+typedef struct q_journal {
+    void (*ticket)(void *ctx, const q_ticket *t); /* a ticket was created or changed */
+    void (*window)(void *ctx, const q_window *w); /* a window changed */
+    void (*lease)(void *ctx, const q_lease *l);   /* a lease was granted */
+    void (*event)(void *ctx, const q_event *e);
+    void *ctx;
+} q_journal;
+
+typedef struct queue queue;
+
+/* A new, empty engine for the hall zone and policy (copied). The journal
+ * may have NULL members. NULL with errno ENOMEM or EINVAL (bad policy). */
+queue *queue_new(const q_policy *policy, const clk_zone *zone, const q_journal *journal);
+void queue_free(queue *q);
+
+/* ---- Set-up and restore (no journal calls) ------------------------------ */
+
+/* Areas and windows come from the catalog. Adding one that exists updates
+ * it in place (name, prefix; a window's name, type, areas and weights),
+ * keeping its tickets, state and current ticket, so the catalog can be
+ * reloaded into a running engine. A window naming an unknown area fails
+ * with QERR_NOT_FOUND; a bad prefix, weight or area count with
+ * QERR_BAD_REQUEST. */
+int queue_add_area(queue *q, const q_area *a, q_error *err);
+int queue_add_window(queue *q, const q_window *w, q_error *err);
+/* Put back a ticket / lease read from the store, as it was. Tickets in
+ * live states are indexed; next ids and sequences move past them. */
+int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err);
+int queue_restore_lease(queue *q, const q_lease *l, q_error *err);
+/* Set the next ticket id (ids are never reused, even after voids). */
+void queue_set_next_id(queue *q, uint64_t next_id);
+
+/* ---- Requests ------------------------------------------------------------- */
+
+typedef struct q_issue {
+    const char *area;     /* "" or NULL: the general intake area */
+    const char *matter;   /* may be "" */
+    q_priority priority;
+    int64_t appointment_ms; /* slot, when priority is Q_APPOINTMENT */
+    const char *kiosk;
+    const char *masked_name;
+    const uint8_t *citizen_hash; /* Q_HASH_LEN bytes or NULL */
+} q_issue;
+
+/* Each returns 0 and points *out at the ticket concerned (valid until the
+ * next call into the engine), or -1 with err filled and nothing changed. */
+int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out, q_error *err);
+int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err);
+int queue_void(queue *q, uint64_t id, const char *reason, int64_t now, const q_ticket **out,
+               q_error *err);
+
+/* Call the next ticket to window_no, by the policy; a recall if the window
+ * has a CALLED ticket (a no-show and a fresh call past the recall limit).
+ * reason (Q_REASON_MAX) says why this ticket was picked. */
+int queue_call_next(queue *q, uint32_t window_no, int64_t now, const q_ticket **out, char *reason,
+                    q_error *err);
+int queue_recall(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+                 q_error *err);
+int queue_no_show(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+                  q_error *err);
+int queue_start(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+                q_error *err);
+int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+                 q_error *err);
+/* To an area (to_area not empty) or a window (to_window != 0). */
+int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_area,
+                   uint32_t to_window, int64_t now, const q_ticket **out, q_error *err);
+int queue_hold(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+               q_error *err);
+int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
+                  q_error *err);
+/* window_no 0: cancelled by the hall (kiosk, manager), not a window. */
+int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, int64_t now,
+                 const q_ticket **out, q_error *err);
+int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err);
+
+int queue_sign_in(queue *q, uint32_t window_no, const char *clerk, int64_t now, q_error *err);
+int queue_sign_out(queue *q, uint32_t window_no, int64_t now, q_error *err);
+int queue_pause(queue *q, uint32_t window_no, const char *reason, int64_t now, q_error *err);
+int queue_resume(queue *q, uint32_t window_no, int64_t now, q_error *err);
+
+/* Grant kiosk a block of offline numbers for area on the business day of
+ * now. */
+int queue_grant_lease(queue *q, const char *kiosk, const char *area, int64_t now,
+                      const q_lease **out, q_error *err);
+/* An offline-issued ticket: number must lie in a lease of this kiosk for
+ * that area and day, and not be known yet (an upload retried after a lost
+ * answer finds it: *out is then the ticket already joined, and the call
+ * succeeds without a change). It joins WAITING with its real issue time. */
+typedef struct q_offline {
+    const char *kiosk;
+    const char *area;
+    const char *number;
+    int64_t issued_ms;
+    q_priority priority;
+    const char *matter;
+    const char *masked_name;
+    const uint8_t *citizen_hash;
+} q_offline;
+int queue_offline_join(queue *q, const q_offline *t, int64_t now, const q_ticket **out,
+                       q_error *err);
+
+/* Time-driven work, run by the controller's timer: expire reservations
+ * past reserved_until, end the rejoin time of no-shows, and at the business
+ * day's rollover carry over or close the day's waiting tickets. Returns the
+ * number of tickets changed. */
+int queue_tick(queue *q, int64_t now);
+
+/* ---- Reading ------------------------------------------------------------- */
+
+const q_ticket *queue_ticket(const queue *q, uint64_t id);
+const q_window *queue_window(const queue *q, uint32_t window_no);
+const q_area *queue_area(const queue *q, const char *code);
+/* Areas and windows in catalog order; NULL past the end. */
+const q_area *queue_area_at(const queue *q, size_t i);
+const q_window *queue_window_at(const queue *q, size_t i);
+/* WAITING tickets in an area (all heaps; transfers to windows not included),
+ * and an estimate of the tickets that will be called before a waiting
+ * ticket (its area's older tickets of its own class, plus the green and due
+ * appointment tickets for a normal one), in O(log n) or better. */
+size_t queue_waiting(const queue *q, const char *area);
+size_t queue_ahead(const queue *q, uint64_t id, int64_t now);
+/* Median service time of the area over its last finished tickets, ms; a
+ * default when there is no history (used for estimated waits). */
+int64_t queue_service_estimate(const queue *q, const char *area);
+
+const char *queue_state_name(q_state s);
+const char *queue_window_type_name(q_window_type t);
+int queue_window_type_parse(const char *name); /* -1 if unknown */
+const char *queue_strerror(q_errcode code);
+
+#endif
