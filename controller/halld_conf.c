@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "queue.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
@@ -44,6 +45,32 @@ const conf_option halld_conf_options[] = {
                   "A device silent for longer is disconnected"),
     CONF_DURATION("session", "hello_timeout", C, hello_timeout_ms, 500, 600000, "10s",
                   "Time a new connection has to finish TLS and say HELLO"),
+
+    CONF_DURATION("queue", "green_boost", C, green_boost_ms, 0, 86400000, "30m",
+                  "Head start of a green-channel ticket (elderly, disabled) over a normal one"),
+    CONF_DURATION("queue", "appointment_boost", C, appointment_boost_ms, 0, 86400000, "20m",
+                  "Head start of an appointment once it is due"),
+    CONF_DURATION("queue", "appointment_early", C, appointment_early_ms, 0, 86400000, "15m",
+                  "An appointment is due this long before its slot"),
+    CONF_INT("queue", "max_recalls", C, max_recalls, 0, 20, "2",
+             "Recalls before a further call-next makes the ticket a no-show"),
+    CONF_DURATION("queue", "rejoin", C, rejoin_ms, 0, 86400000, "10m",
+                  "A no-show may rejoin the queue within this time (0: never)"),
+    CONF_BOOL("queue", "rejoin_keeps_place", C, rejoin_keeps_place, "true",
+              "A rejoining ticket keeps its issue time (else it goes to the end)"),
+    CONF_DURATION("queue", "reserve_timeout", C, reserve_ms, 10000, 3600000, "2m",
+                  "An issued ticket not confirmed as printed within this is voided"),
+    CONF_BOOL("queue", "carry_over", C, carry_over, "false",
+              "Waiting tickets survive the day's rollover (else they are closed)"),
+
+    CONF_INT("numbering", "digits", C, number_digits, 1, 6, "3",
+             "Digits of the daily sequence in a display number (3: A001)"),
+    CONF_INT("numbering", "lease_first", C, lease_first, 2, 999999, "900",
+             "First number of the band kept for kiosks' offline leases"),
+    CONF_INT("numbering", "lease_band", C, lease_band, 1, 999999, "100",
+             "Size of the offline lease band; online numbers skip it"),
+    CONF_INT("numbering", "lease_block", C, lease_block, 1, 10000, "20",
+             "Numbers granted to a kiosk per lease"),
 
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
     CONF_BOOL("log", "syslog", C, log_syslog, "false", "Also log to syslog (journald)"),
@@ -84,6 +111,11 @@ int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t er
                  path, (long long)fresh.idle_timeout_ms, (long long)fresh.heartbeat_interval_ms);
         goto bad;
     }
+    if (fresh.lease_block > fresh.lease_band) {
+        snprintf(err, errlen, "%s: [numbering] lease_block (%lld) is larger than lease_band (%lld)",
+                 path, (long long)fresh.lease_block, (long long)fresh.lease_band);
+        goto bad;
+    }
     halld_conf_release(c);
     *c = fresh;
     return 0;
@@ -95,4 +127,23 @@ bad:
 void halld_conf_release(struct halld_conf *c)
 {
     conf_release(halld_conf_options, c);
+}
+
+void halld_conf_policy(const struct halld_conf *c, struct q_policy *p)
+{
+    *p = (struct q_policy){
+        .green_boost_ms = c->green_boost_ms,
+        .appointment_boost_ms = c->appointment_boost_ms,
+        .appointment_early_ms = c->appointment_early_ms,
+        .max_recalls = (uint32_t)c->max_recalls,
+        .rejoin_ms = c->rejoin_ms,
+        .rejoin_keeps_place = c->rejoin_keeps_place,
+        .reserve_ms = c->reserve_ms,
+        .carry_over = c->carry_over,
+        .rollover_hour = (int)c->rollover_hour,
+        .number_digits = (uint32_t)c->number_digits,
+        .lease_first = (uint32_t)c->lease_first,
+        .lease_band = (uint32_t)c->lease_band,
+        .lease_block = (uint32_t)c->lease_block,
+    };
 }

@@ -33,11 +33,29 @@ struct halld_conf {
     int64_t idle_timeout_ms;
     int64_t hello_timeout_ms;
 
+    int64_t green_boost_ms;
+    int64_t appointment_boost_ms;
+    int64_t appointment_early_ms;
+    int64_t max_recalls;
+    int64_t rejoin_ms;
+    bool rejoin_keeps_place;
+    int64_t reserve_ms;
+    bool carry_over;
+
+    int64_t number_digits;
+    int64_t lease_first;
+    int64_t lease_band;
+    int64_t lease_block;
+
     int log_level; /* enum log_level */
     bool log_syslog;
 };
 
 extern const conf_option halld_conf_options[];
+
+/* The queue engine's policy from a configuration. */
+struct q_policy;
+void halld_conf_policy(const struct halld_conf *c, struct q_policy *p);
 
 /* Load path into c (all or nothing) and check what the table cannot
  * express (the idle timeout must exceed the heartbeat interval...).

@@ -20,6 +20,7 @@
 
 #include "clk.h"
 #include "ev.h"
+#include "hall.h"
 #include "halld_conf.h"
 #include "log.h"
 #include "net.h"
@@ -34,6 +35,7 @@ struct halld {
     struct halld_conf conf;
     ev_loop *loop;
     store *store;
+    hall *hall;
     server *server;
     int signal_fd;
     int exit_code;
@@ -127,9 +129,19 @@ static void reload(struct halld *h)
                  (long long)h->conf.listen_port, (long long)fresh.listen_port);
     if (fresh.rollover_hour != h->conf.rollover_hour)
         log_warn("reload: [hall] rollover_hour changed: takes effect after a restart");
+    if (fresh.number_digits != h->conf.number_digits || fresh.lease_first != h->conf.lease_first ||
+        fresh.lease_band != h->conf.lease_band || fresh.lease_block != h->conf.lease_block)
+        log_warn("reload: [numbering] changed: takes effect after a restart");
 
+    if (hall_reload(h->hall, &fresh, err, sizeof err) < 0) {
+        log_error("reload failed, keeping the running configuration: %s", err);
+        net_tls_free(tls);
+        halld_conf_release(&fresh);
+        return;
+    }
     apply_logging(&fresh);
     server_reload(h->server, &fresh, tls);
+    server_revalidate(h->server);
     halld_conf_release(&h->conf);
     h->conf = fresh;
     log_info("reloaded %s (log level %s%s)", h->config_path,
@@ -177,7 +189,7 @@ static int run(struct halld *h)
 
     if (check_conf(h, &h->conf) < 0 || make_tls(h, &h->conf, &tls) < 0)
         return 1;
-    h->store = store_open(h->conf.store_path, h->conf.hall_id, err, sizeof err);
+    h->store = store_open(h->conf.store_path, h->conf.hall_id, STORE_DAEMON, err, sizeof err);
     if (h->store == NULL) {
         net_tls_free(tls);
         log_error("store: %s", err);
@@ -185,6 +197,11 @@ static int run(struct halld *h)
     }
     log_info("store %s open (schema version %d, WAL, synchronous=FULL)", h->conf.store_path,
              store_schema_version(h->store));
+    if ((h->hall = hall_new(&h->conf, h->store, err, sizeof err)) == NULL) {
+        net_tls_free(tls);
+        log_error("%s", err);
+        return 1;
+    }
     if ((h->loop = ev_new()) == NULL) {
         net_tls_free(tls);
         log_error("cannot create the event loop: %s", strerror(errno));
@@ -194,7 +211,7 @@ static int run(struct halld *h)
         net_tls_free(tls);
         return 1;
     }
-    h->server = server_new(h->loop, &h->conf, tls, err, sizeof err);
+    h->server = server_new(h->loop, &h->conf, tls, h->hall, err, sizeof err);
     if (h->server == NULL) {
         log_error("%s", err);
         return 1;
@@ -281,6 +298,7 @@ int main(int argc, char **argv)
     if (h.signal_fd >= 0)
         close(h.signal_fd);
     ev_free(h.loop);
+    hall_free(h.hall);
     store_close(h.store);
     halld_conf_release(&h.conf);
     log_info(h.exit_code == 0 ? "stopped" : "stopped after an error");

@@ -55,6 +55,29 @@
  * lease_first+lease_band), one block per grant, each owned by one kiosk,
  * so online and offline numbers never collide. The ticket id is separate,
  * unique and never reused.
+ *
+ * Details of the contract, as implemented:
+ *  - Requests never roll the day over: only queue_tick does, so the
+ *    controller ticks before handling a loop turn's requests (and at
+ *    queue_next_due). Numbers always follow the business day of `now`.
+ *  - A recall past max_recalls, by call_next or queue_recall, makes the
+ *    ticket NO_SHOW. call_next then calls the next ticket in the same call;
+ *    if nothing else waits it still succeeds (the no-show is a change) and
+ *    *out is the NO_SHOW ticket.
+ *  - hold release puts the ticket back WAITING for the window that held it
+ *    (as a transfer to that window), so that window calls it first.
+ *  - rejoin without rejoin_keeps_place sets issued_ms to the rejoin time.
+ *  - A window may cancel a WAITING ticket, or its own CALLED or HOLD one;
+ *    window_no 0 (the hall) any of them. Ops naming a ticket at a window
+ *    need window_no (not 0) and that window.
+ *  - Final tickets (DONE, VOID, CANCELLED, NO_SHOW past its rejoin time)
+ *    stay readable through queue_ticket for the rest of the business day
+ *    in which they ended and the day after; the rollover drops older ones.
+ *  - An offline ticket of yesterday uploaded after the rollover closed
+ *    yesterday is joined and, without carry_over, closed at once
+ *    (QE_OFFLINE_JOINED then QE_CLOSED_AT_ROLLOVER), as the rollover would
+ *    have done. Offline tickets cannot be appointments (no slot).
+ *  - The journal's callbacks must not call back into the engine.
  */
 #ifndef ONEWINDOW_QUEUE_H
 #define ONEWINDOW_QUEUE_H
@@ -65,13 +88,13 @@
 
 #include "clk.h"
 
-#define Q_CODE_MAX    16  /* area and matter codes, window types */
-#define Q_NAME_MAX    64  /* names, bytes of UTF-8 */
-#define Q_NUMBER_MAX  16  /* display number "A001" */
-#define Q_DEVICE_MAX  64
-#define Q_MASKED_MAX  48  /* "欧阳*" */
-#define Q_HASH_LEN    32  /* HMAC-SHA256 of the ID number */
-#define Q_REASON_MAX  160
+#define Q_CODE_MAX             16 /* area and matter codes, window types */
+#define Q_NAME_MAX             64 /* names, bytes of UTF-8 */
+#define Q_NUMBER_MAX           16 /* display number "A001" */
+#define Q_DEVICE_MAX           64
+#define Q_MASKED_MAX           48 /* "欧阳*" */
+#define Q_HASH_LEN             32 /* HMAC-SHA256 of the ID number */
+#define Q_REASON_MAX           160
 #define Q_MAX_AREAS_PER_WINDOW 16
 
 typedef enum q_state {
@@ -215,10 +238,10 @@ typedef struct q_event {
     q_event_kind kind;
     int64_t at_ms;
     int32_t day;
-    uint64_t ticket_id;  /* 0 for window and lease events */
-    uint32_t window_no;  /* 0 if none */
-    const char *clerk;   /* "" if none */
-    const char *detail;  /* reason, pick reason, transfer target...; "" if none */
+    uint64_t ticket_id; /* 0 for window and lease events */
+    uint32_t window_no; /* 0 if none */
+    const char *clerk;  /* "" if none */
+    const char *detail; /* reason, pick reason, transfer target...; "" if none */
 } q_event;
 
 /* The controller's side of every change: called synchronously, in order,
@@ -235,9 +258,16 @@ typedef struct q_journal {
 typedef struct queue queue;
 
 /* A new, empty engine for the hall zone and policy (copied). The journal
- * may have NULL members. NULL with errno ENOMEM or EINVAL (bad policy). */
+ * may have NULL members. zone is not copied and must outlive the engine.
+ * NULL with errno ENOMEM or EINVAL (bad policy: negative or over 30-day
+ * times, reserve_ms 0, rollover_hour outside 0..23, number_digits outside
+ * 1..9, lease_first or lease_block 0). */
 queue *queue_new(const q_policy *policy, const clk_zone *zone, const q_journal *journal);
 void queue_free(queue *q);
+/* Change the allocation and ticket-life settings of a running engine (a
+ * reload). The rollover hour and the numbering settings are kept: numbers
+ * already handed out depend on them. -1/EINVAL for a bad policy. */
+int queue_set_policy(queue *q, const q_policy *policy);
 
 /* ---- Set-up and restore (no journal calls) ------------------------------ */
 
@@ -246,21 +276,35 @@ void queue_free(queue *q);
  * keeping its tickets, state and current ticket, so the catalog can be
  * reloaded into a running engine. A window naming an unknown area fails
  * with QERR_NOT_FOUND; a bad prefix, weight or area count with
- * QERR_BAD_REQUEST. */
+ * QERR_BAD_REQUEST. A prefix is 1 to 5 ASCII letters, unique among areas;
+ * weights are 1..1000. A window new to the engine takes its state and
+ * clerk from *w (state 0 counts as CLOSED; OPEN and PAUSED need a clerk);
+ * its current ticket is linked by queue_restore_ticket, not taken from
+ * w->current. */
 int queue_add_area(queue *q, const q_area *a, q_error *err);
 int queue_add_window(queue *q, const q_window *w, q_error *err);
 /* Put back a ticket / lease read from the store, as it was. Tickets in
- * live states are indexed; next ids and sequences move past them. */
+ * live states are indexed; next ids and sequences move past them. Windows
+ * are added first: a CALLED or SERVING ticket becomes its window's current
+ * ticket (refused if the window is CLOSED or already has one). Final
+ * tickets are kept for the retention time above. The latest business day
+ * among restored tickets and leases is taken as the engine's day, so the
+ * first queue_tick on a later day runs the missed rollover. */
 int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err);
 int queue_restore_lease(queue *q, const q_lease *l, q_error *err);
-/* Set the next ticket id (ids are never reused, even after voids). */
+/* Set the next ticket id (ids are never reused, even after voids): the
+ * counter only moves forward. */
 void queue_set_next_id(queue *q, uint64_t next_id);
+/* Fault injection, for tests: the n-th memory allocation the engine
+ * attempts from now on fails, as if malloc returned NULL (n = 0: none
+ * does). Growing a hash table is not counted: it may fail harmlessly. */
+void queue_fail_alloc(queue *q, unsigned n);
 
 /* ---- Requests ------------------------------------------------------------- */
 
 typedef struct q_issue {
-    const char *area;     /* "" or NULL: the general intake area */
-    const char *matter;   /* may be "" */
+    const char *area;   /* "" or NULL: the general intake area */
+    const char *matter; /* may be "" */
     q_priority priority;
     int64_t appointment_ms; /* slot, when priority is Q_APPOINTMENT */
     const char *kiosk;
@@ -329,8 +373,12 @@ int queue_offline_join(queue *q, const q_offline *t, int64_t now, const q_ticket
 /* Time-driven work, run by the controller's timer: expire reservations
  * past reserved_until, end the rejoin time of no-shows, and at the business
  * day's rollover carry over or close the day's waiting tickets. Returns the
- * number of tickets changed. */
+ * number of tickets changed (expired, carried over or closed); a no-show
+ * whose rejoin time ends is not a change (NO_SHOW simply becomes final). */
 int queue_tick(queue *q, int64_t now);
+/* When queue_tick next has work: the earliest reservation expiry, end of
+ * a rejoin time or rollover (0 before the first tick). */
+int64_t queue_next_due(const queue *q);
 
 /* ---- Reading ------------------------------------------------------------- */
 
@@ -343,7 +391,10 @@ const q_window *queue_window_at(const queue *q, size_t i);
 /* WAITING tickets in an area (all heaps; transfers to windows not included),
  * and an estimate of the tickets that will be called before a waiting
  * ticket (its area's older tickets of its own class, plus the green and due
- * appointment tickets for a normal one), in O(log n) or better. */
+ * appointment tickets for a normal one), in O(log n) or better. The count
+ * of older tickets in a heap is interpolated between its head and its
+ * newest key: exact for the first and the last, an estimate between; a
+ * RESERVED ticket is counted as if it joined now. 0 for other states. */
 size_t queue_waiting(const queue *q, const char *area);
 size_t queue_ahead(const queue *q, uint64_t id, int64_t now);
 /* Median service time of the area over its last finished tickets, ms; a

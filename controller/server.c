@@ -30,15 +30,13 @@
 #define ACCEPT_BACKOFF_MS 100
 /* Output a slow device may leave unread before it is dropped. */
 #define SESSION_OUT_LIMIT (4u * 1024 * 1024)
-#define DEVICE_ID_MAX     64
+#define DEVICE_ID_MAX     Q_DEVICE_MAX
+/* How often the hall's timer work runs (reservations, rollover). */
+#define HALL_TICK_MS 1000
 /* Time a refused peer has to read its ERROR before the link is cut. */
 #define CLOSING_GRACE_MS 5000
 
 struct settings {
-    char *hall_id;
-    char *hall_name;
-    char *time_zone;
-    int64_t heartbeat_interval_ms;
     int64_t idle_timeout_ms;
     int64_t hello_timeout_ms;
     size_t max_connections;
@@ -49,7 +47,11 @@ typedef struct session session;
 
 struct server {
     ev_loop *loop;
-    net_tls *tls; /* NULL: plain TCP (development) */
+    hall *hall;
+    ev_timer tick;    /* the hall's timer work, every HALL_TICK_MS */
+    session *pending; /* sessions with held answers this turn */
+    uint64_t turn;    /* committed turns, to send each push once */
+    net_tls *tls;     /* NULL: plain TCP (development) */
     struct settings set;
     int listen_fd;
     int port;
@@ -84,8 +86,15 @@ struct session {
     uint64_t id;
     ev_timer timer; /* hello timeout, then idle timeout */
     char device_id[DEVICE_ID_MAX + 1];
-    Hall__DeviceType type;
-    uint32_t window_no;
+    hall_device dev;       /* who it is, once admitted */
+    buf held;              /* answers of this turn, sent after the commit */
+    bool close_after_send; /* CLOSING: close once the held answers are out */
+    bool pending;          /* on srv->pending */
+    session *next_pending;
+    bool subscribed;    /* receives display pushes */
+    bool want_snapshot; /* SUBSCRIBE this turn: snapshot after the commit */
+    uint64_t snapshot_request;
+    uint64_t released_turn; /* the last turn its answers went out */
     session *prev, *next;
 };
 
@@ -131,52 +140,53 @@ static const char *session_name(const session *s)
 
 /* ---- Settings ------------------------------------------------------------ */
 
-static void settings_release(struct settings *set)
+static void settings_from(struct settings *set, const struct halld_conf *c)
 {
-    free(set->hall_id);
-    free(set->hall_name);
-    free(set->time_zone);
-    memset(set, 0, sizeof *set);
-}
-
-static int settings_from(struct settings *set, const struct halld_conf *c)
-{
-    struct settings n = {
-        .hall_id = strdup(c->hall_id),
-        .hall_name = strdup(c->hall_name),
-        .time_zone = strdup(c->time_zone),
-        .heartbeat_interval_ms = c->heartbeat_interval_ms,
-        .idle_timeout_ms = c->idle_timeout_ms,
-        .hello_timeout_ms = c->hello_timeout_ms,
-        .max_connections = (size_t)c->max_connections,
-        .max_frame = (size_t)c->max_frame,
-    };
-    if (n.hall_id == NULL || n.hall_name == NULL || n.time_zone == NULL) {
-        settings_release(&n);
-        return -1;
-    }
-    settings_release(set);
-    *set = n;
-    return 0;
+    set->idle_timeout_ms = c->idle_timeout_ms;
+    set->hello_timeout_ms = c->hello_timeout_ms;
+    set->max_connections = (size_t)c->max_connections;
+    set->max_frame = (size_t)c->max_frame;
 }
 
 /* ---- Sending ------------------------------------------------------------- */
 
+/* Answers wait in the session's held buffer until the turn is committed. */
+static void mark_pending(session *s)
+{
+    if (!s->pending) {
+        s->pending = true;
+        s->next_pending = s->srv->pending;
+        s->srv->pending = s;
+    }
+}
+
+static void unmark_pending(session *s)
+{
+    if (!s->pending)
+        return;
+    for (session **p = &s->srv->pending; *p != NULL; p = &(*p)->next_pending)
+        if (*p == s) {
+            *p = s->next_pending;
+            break;
+        }
+    s->pending = false;
+    s->next_pending = NULL;
+}
+
 static void session_send(session *s, const Hall__Envelope *env)
 {
-    buf *out = net_conn_outbuf(s->conn);
     size_t size = proto_frame_size(env);
-    uint8_t *p = buf_reserve(out, size);
+    uint8_t *p = buf_reserve(&s->held, size);
 
+    mark_pending(s);
     if (p == NULL) {
-        log_warn("%s: dropped: %s of output not read", session_name(s),
-                 errno == ENOBUFS ? "too much" : "no memory for");
-        net_conn_close(s->conn, false, "output buffer full");
+        log_warn("%s: no memory for an answer; dropping the link", session_name(s));
+        s->close_after_send = true;
         return;
     }
     long n = proto_pack_frame(env, FRAME_MAX, p, size);
     assert(n == (long)size);
-    buf_commit(out, (size_t)n);
+    buf_commit(&s->held, (size_t)n);
 }
 
 static void send_error(session *s, uint64_t request_id, Hall__ErrorCode code, const char *fmt, ...)
@@ -206,14 +216,12 @@ static void send_error(session *s, uint64_t request_id, Hall__ErrorCode code, co
 static void fail_session(session *s, uint64_t request_id, Hall__ErrorCode code, const char *msg)
 {
     send_error(s, request_id, code, "%s", msg);
-    if (s->state != SESSION_CLOSED) {
-        s->state = SESSION_CLOSING;
-        ev_timer_start(s->srv->loop, &s->timer, CLOSING_GRACE_MS);
-        net_conn_close(s->conn, true, msg);
-    }
+    s->state = SESSION_CLOSING;
+    s->close_after_send = true;
+    ev_timer_start(s->srv->loop, &s->timer, CLOSING_GRACE_MS);
 }
 
-/* ---- Handlers ------------------------------------------------------------ */
+/* ---- HELLO and the rest ----------------------------------------------------- */
 
 static bool valid_device_id(const char *id)
 {
@@ -234,7 +242,8 @@ static void handle_hello(session *s, const Hall__Envelope *req)
 {
     const Hall__Hello *h = req->hello;
     const server *srv = s->srv;
-    char why[200];
+    Hall__ErrorCode code;
+    char why[256];
 
     if (s->state == SESSION_READY) {
         send_error(s, req->request_id, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
@@ -258,11 +267,6 @@ static void handle_hello(session *s, const Hall__Envelope *req)
         fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST, why);
         return;
     }
-    if (h->type == HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL && h->window_no == 0) {
-        fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST,
-                     "a window terminal must name its window (window_no)");
-        return;
-    }
     const char *cert_name = net_conn_peer_name(s->conn);
     if (net_conn_is_tls(s->conn) && (cert_name == NULL || strcmp(cert_name, h->device_id) != 0)) {
         snprintf(why, sizeof why, "HELLO names device '%s' but its certificate names '%s'",
@@ -270,30 +274,26 @@ static void handle_hello(session *s, const Hall__Envelope *req)
         fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_IDENTITY, why);
         return;
     }
+    if (hall_admit(srv->hall, h, &s->dev, &code, why, sizeof why) < 0) {
+        fail_session(s, req->request_id, code, why);
+        return;
+    }
 
-    memcpy(s->device_id, h->device_id, strlen(h->device_id) + 1);
-    s->type = h->type;
-    s->window_no = h->window_no;
+    memcpy(s->device_id, s->dev.id, sizeof s->device_id);
     s->state = SESSION_READY;
     ev_timer_start(srv->loop, &s->timer, srv->set.idle_timeout_ms);
     char window[32] = "";
-    if (s->window_no != 0)
-        snprintf(window, sizeof window, " of window %u", s->window_no);
+    if (s->dev.window_no != 0)
+        snprintf(window, sizeof window, " of window %u", s->dev.window_no);
     log_info("%s: %s%s, firmware %s, connected from %s over %s%s", s->device_id,
-             device_type_name(s->type), window,
+             device_type_name(s->dev.type), window,
              h->firmware_version[0] ? h->firmware_version : "(unknown)",
              net_conn_peer_addr(s->conn), net_conn_protocol(s->conn),
              net_conn_is_tls(s->conn) ? "" : " (unauthenticated: development mode)");
 
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__HelloReply r = HALL__HELLO_REPLY__INIT;
-    r.hall_id = srv->set.hall_id;
-    r.hall_name = srv->set.hall_name;
-    r.protocol_version = PROTO_VERSION;
-    r.server_time_ms = clk_utc_ms();
-    r.heartbeat_interval_ms = (uint32_t)srv->set.heartbeat_interval_ms;
-    r.idle_timeout_ms = (uint32_t)srv->set.idle_timeout_ms;
-    r.time_zone = srv->set.time_zone;
+    hall_fill_hello_reply(srv->hall, &r);
     r.session_id = s->id;
     env.request_id = req->request_id;
     env.body_case = HALL__ENVELOPE__BODY_HELLO_REPLY;
@@ -301,54 +301,23 @@ static void handle_hello(session *s, const Hall__Envelope *req)
     session_send(s, &env);
 }
 
-static void handle_heartbeat(session *s, const Hall__Envelope *req)
-{
-    Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__HeartbeatReply r = HALL__HEARTBEAT_REPLY__INIT;
-
-    r.device_time_ms = req->heartbeat->device_time_ms;
-    r.server_time_ms = clk_utc_ms();
-    env.request_id = req->request_id;
-    env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT_REPLY;
-    env.heartbeat_reply = &r;
-    session_send(s, &env);
-}
-
-/* Requests this controller answers. Anything else a device sends is
- * answered with ERR_UNKNOWN_MESSAGE and the connection stays up, so a newer
- * device can talk to an older controller. */
-static const struct request_handler {
-    Hall__Envelope__BodyCase body;
-    bool before_hello; /* allowed before HELLO was accepted */
-    void (*fn)(session *s, const Hall__Envelope *req);
-} request_handlers[] = {
-    {HALL__ENVELOPE__BODY_HELLO, true, handle_hello},
-    {HALL__ENVELOPE__BODY_HEARTBEAT, false, handle_heartbeat},
-};
-
-static const struct request_handler *find_handler(Hall__Envelope__BodyCase body)
-{
-    for (size_t i = 0; i < sizeof request_handlers / sizeof request_handlers[0]; i++)
-        if (request_handlers[i].body == body)
-            return &request_handlers[i];
-    return NULL;
-}
-
 static void dispatch(session *s, const Hall__Envelope *req)
 {
-    const struct request_handler *h = find_handler(req->body_case);
-
-    if (s->state == SESSION_AWAIT_HELLO && (h == NULL || !h->before_hello)) {
+    if (req->body_case == HALL__ENVELOPE__BODY_HELLO) {
+        handle_hello(s, req);
+        return;
+    }
+    if (s->state == SESSION_AWAIT_HELLO) {
         fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_HELLO_REQUIRED,
                      "the first message on a link must be HELLO");
         return;
     }
-    if (h == NULL) {
-        send_error(s, req->request_id, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE,
-                   "%s is not a request this controller handles", proto_body_name(req->body_case));
-        return;
+    int flags = hall_request(s->srv->hall, &s->dev, req, &s->held);
+    mark_pending(s);
+    if (flags & HALL_SUBSCRIBE) {
+        s->want_snapshot = true;
+        s->snapshot_request = req->request_id;
     }
-    h->fn(s, req);
 }
 
 /* ---- Session I/O ----------------------------------------------------------- */
@@ -392,8 +361,6 @@ static void session_on_data(net_conn *c, buf *in, void *arg)
         dispatch(s, req);
         proto_free(req);
     }
-    if (s->state != SESSION_CLOSED)
-        net_conn_flush(c);
     session_assert_state(s);
 }
 
@@ -404,7 +371,10 @@ static void session_on_open(net_conn *c, void *arg)
 
 static void session_free(void *arg)
 {
-    free(arg);
+    session *s = arg;
+
+    buf_release(&s->held);
+    free(s);
 }
 
 static void session_on_close(net_conn *c, const char *reason, void *arg)
@@ -417,6 +387,7 @@ static void session_on_close(net_conn *c, const char *reason, void *arg)
     else
         log_info("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
     ev_timer_stop(srv->loop, &s->timer);
+    unmark_pending(s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -454,6 +425,79 @@ static const net_conn_handlers session_handlers = {
     .on_close = session_on_close,
 };
 
+/* ---- The end of a turn: commit, then answer ---------------------------------- */
+
+/* Send a session's held answers; then, for a subscriber, the snapshot it
+ * asked for this turn or else the turn's push. */
+static void release_session(session *s, const uint8_t *push, size_t push_len)
+{
+    s->released_turn = s->srv->turn;
+    if (buf_rlen(&s->held) > 0 &&
+        net_conn_write(s->conn, buf_rdata(&s->held), buf_rlen(&s->held)) < 0)
+        return; /* closed for overrunning its output limit */
+    buf_clear(&s->held);
+    if (s->want_snapshot) {
+        /* The snapshot is made after the commit: it already shows the turn. */
+        s->want_snapshot = false;
+        s->subscribed = true;
+        hall_snapshot(s->srv->hall, s->snapshot_request, &s->held);
+        if (net_conn_write(s->conn, buf_rdata(&s->held), buf_rlen(&s->held)) < 0)
+            return;
+        buf_clear(&s->held);
+    } else if (s->subscribed && push != NULL && net_conn_write(s->conn, push, push_len) < 0) {
+        return;
+    }
+    if (s->close_after_send)
+        net_conn_close(s->conn, true, "refused");
+    else
+        net_conn_flush(s->conn);
+}
+
+/*
+ * before_sleep: everything read in this turn is committed in one
+ * transaction; then every held answer goes out, and the turn's push to
+ * every subscriber.
+ */
+static void server_before_sleep(ev_loop *loop, void *arg)
+{
+    server *srv = arg;
+    size_t push_len = 0;
+    const uint8_t *push;
+
+    if (hall_commit(srv->hall) < 0) {
+        log_error("commit failed: dropping the devices of this turn; they will retry");
+        while (srv->pending != NULL) {
+            session *s = srv->pending;
+            unmark_pending(s);
+            buf_clear(&s->held);
+            net_conn_close(s->conn, false, "controller could not commit; retry");
+        }
+        return;
+    }
+    srv->turn++;
+    push = hall_push(srv->hall, &push_len);
+    while (srv->pending != NULL) {
+        session *s = srv->pending;
+        unmark_pending(s);
+        release_session(s, push, push_len);
+    }
+    if (push == NULL)
+        return;
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        if (s->subscribed && s->released_turn != srv->turn && s->state == SESSION_READY &&
+            net_conn_write(s->conn, push, push_len) == 0)
+            net_conn_flush(s->conn);
+}
+
+static void hall_tick_timer(ev_loop *loop, ev_timer *t, void *arg)
+{
+    server *srv = arg;
+
+    if (hall_tick(srv->hall) < 0)
+        log_error("timer work: the store cannot start a transaction");
+    ev_timer_start(loop, t, HALL_TICK_MS);
+}
+
 /* ---- Accepting ------------------------------------------------------------- */
 
 static void accept_ready(ev_loop *loop, int fd, int events, void *arg);
@@ -478,6 +522,7 @@ static void start_session(server *srv, int fd, const char *peer)
     s->srv = srv;
     s->id = ++srv->next_session_id;
     s->state = SESSION_AWAIT_HELLO;
+    buf_init(&s->held, 0);
     ev_timer_init(&s->timer, session_on_timer, s);
     s->conn = net_conn_new(srv->loop, fd, srv->tls, true, srv->set.max_frame + FRAME_HEADER,
                            SESSION_OUT_LIMIT, &session_handlers, s);
@@ -522,8 +567,8 @@ static void accept_ready(ev_loop *loop, int fd, int events, void *arg)
     }
 }
 
-server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, char *err,
-                   size_t errlen)
+server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, hall *owner,
+                   char *err, size_t errlen)
 {
     server *srv = calloc(1, sizeof *srv);
     char nerr[NET_ERR_LEN];
@@ -535,12 +580,11 @@ server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, c
     }
     srv->loop = loop;
     srv->tls = tls;
+    srv->hall = owner;
     srv->listen_fd = -1;
     ev_timer_init(&srv->accept_backoff, accept_resume, srv);
-    if (settings_from(&srv->set, conf) < 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
+    ev_timer_init(&srv->tick, hall_tick_timer, srv);
+    settings_from(&srv->set, conf);
     srv->listen_fd = net_listen(conf->listen_address, (int)conf->listen_port, 511, nerr);
     if (srv->listen_fd < 0) {
         snprintf(err, errlen, "cannot listen on %s:%lld: %s", conf->listen_address,
@@ -548,10 +592,12 @@ server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, c
         goto fail;
     }
     srv->port = net_local_port(srv->listen_fd);
-    if (ev_fd_set(loop, srv->listen_fd, EV_READ, accept_ready, srv) < 0) {
+    if (ev_fd_set(loop, srv->listen_fd, EV_READ, accept_ready, srv) < 0 ||
+        ev_timer_start(loop, &srv->tick, HALL_TICK_MS) < 0) {
         snprintf(err, errlen, "cannot watch the listener: %s", strerror(errno));
         goto fail;
     }
+    ev_set_before_sleep(loop, server_before_sleep, srv);
     return srv;
 fail:
     server_free(srv);
@@ -562,26 +608,38 @@ void server_free(server *srv)
 {
     if (srv == NULL)
         return;
-    /* Closing runs each session's on_close, which unlinks it. */
+    ev_set_before_sleep(srv->loop, NULL, NULL);
+    /* Answers of an uncommitted turn are not sent: closing runs each
+     * session's on_close, which unlinks it. */
     while (srv->sessions != NULL)
         net_conn_close(srv->sessions->conn, false, "controller shutting down");
     ev_timer_stop(srv->loop, &srv->accept_backoff);
+    ev_timer_stop(srv->loop, &srv->tick);
     if (srv->listen_fd >= 0) {
         ev_fd_del(srv->loop, srv->listen_fd);
         close(srv->listen_fd);
     }
     net_tls_free(srv->tls);
-    settings_release(&srv->set);
     free(srv);
 }
 
 void server_reload(server *srv, const struct halld_conf *conf, net_tls *tls)
 {
-    if (settings_from(&srv->set, conf) < 0)
-        log_error("reload: out of memory; keeping the previous session settings");
+    settings_from(&srv->set, conf);
     if (tls != NULL) {
         net_tls_free(srv->tls);
         srv->tls = tls;
+    }
+}
+
+void server_revalidate(server *srv)
+{
+    for (session *s = srv->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->state == SESSION_READY && !hall_device_valid(srv->hall, &s->dev)) {
+            log_warn("%s: no longer registered in this hall: disconnecting", s->device_id);
+            net_conn_close(s->conn, false, "device revoked");
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 /*
  * server — halld's device server: accepts device links (TLS, or plain TCP
  * on loopback in development), runs one session per connection, decodes
- * frames and dispatches each request to its handler through one table.
+ * frames, admits devices at HELLO and hands every later request to the
+ * hall (hall.h).
  *
- * This release answers HELLO and HEARTBEAT; the queue requests are
- * answered with ERR_UNKNOWN_MESSAGE until the queue engine handles them.
+ * Group commit: answers are held per session during the loop turn; the
+ * before-sleep hook commits the turn once (one fsync for every request
+ * read in it), and only then sends the held answers and the turn's display
+ * push. If the commit fails, the sessions whose answers were held are
+ * dropped instead: their devices retry with the same request ids.
  */
 #ifndef ONEWINDOW_SERVER_H
 #define ONEWINDOW_SERVER_H
@@ -12,16 +16,18 @@
 #include <stddef.h>
 
 #include "ev.h"
+#include "hall.h"
 #include "halld_conf.h"
 #include "net.h"
 
 typedef struct server server;
 
-/* Listen on the configured address and port. tls NULL means plain TCP
- * (the caller has checked the development rules); the server takes
- * ownership of tls. NULL with a reason in err. */
-server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, char *err,
-                   size_t errlen);
+/* Listen on the configured address and port and serve hall (borrowed).
+ * tls NULL means plain TCP (the caller has checked the development rules);
+ * the server takes ownership of tls. Installs the loop's before-sleep hook
+ * and the hall's tick timer. NULL with a reason in err. */
+server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, hall *owner,
+                   char *err, size_t errlen);
 /* Close every session (each is told nothing: the devices reconnect) and
  * the listener. */
 void server_free(server *srv);
@@ -30,6 +36,10 @@ void server_free(server *srv);
  * in tls when it is not NULL (taking ownership; sessions already open keep
  * their TLS state). */
 void server_reload(server *srv, const struct halld_conf *conf, net_tls *tls);
+
+/* Close the sessions of devices that are no longer registered (after the
+ * registry changed). */
+void server_revalidate(server *srv);
 
 int server_port(const server *srv);
 size_t server_sessions(const server *srv);

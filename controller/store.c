@@ -1,24 +1,33 @@
 /*
- * store — see store.h. Migrations are a list of SQL scripts; migration N
- * brings the schema from version N-1 to N. Never edit a migration that has
- * shipped: add a new one.
+ * store — see store.h. The file has four parts:
+ *
+ *   1. the schema: numbered migrations, and every statement the store runs
+ *      (prepared once at open, in one table indexed by enum stmt_id);
+ *   2. opening: lock file, WAL, busy timeout, migrations, the hall id;
+ *   3. transactions and the event chain (hash, cached head);
+ *   4. the readers and writers of each table, in store.h's order.
+ *
+ * Migration N brings the schema from version N-1 to N. Never edit a
+ * migration that has shipped: add a new one.
  */
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
-struct store {
-    sqlite3 *db;
-    int lock_fd;
-    int version;
-};
+#define BUSY_TIMEOUT_MS 5000
+#define HASH_LEN        32
+
+/* ==== 1. Schema and statements ============================================ */
 
 static const char *const migrations[] = {
     /* 1: the hall this file belongs to, and free-form settings. */
@@ -26,8 +35,306 @@ static const char *const migrations[] = {
     "  key   TEXT PRIMARY KEY,\n"
     "  value TEXT NOT NULL\n"
     ") STRICT;\n",
+
+    /* 2: the catalog, the registry, the queue's journal, the audit chain. */
+    "CREATE TABLE areas (\n"
+    "  code     TEXT PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 15),\n"
+    "  name     TEXT NOT NULL CHECK (name <> ''),\n"
+    "  prefix   TEXT NOT NULL UNIQUE CHECK (length(prefix) BETWEEN 1 AND 3),\n"
+    "  general  INTEGER NOT NULL CHECK (general IN (0, 1)),\n"
+    "  position INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    /* At most one general intake area, whatever writes the table. */
+    "CREATE UNIQUE INDEX areas_one_general ON areas(general) WHERE general = 1;\n"
+
+    "CREATE TABLE matters (\n"
+    "  code          TEXT PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 15),\n"
+    "  area          TEXT NOT NULL REFERENCES areas(code),\n"
+    "  name          TEXT NOT NULL CHECK (name <> ''),\n"
+    "  conditions    TEXT NOT NULL,\n"
+    "  materials     TEXT NOT NULL,\n"
+    "  sample        TEXT NOT NULL,\n"
+    "  review_points TEXT NOT NULL,\n"
+    "  in_one_window INTEGER NOT NULL CHECK (in_one_window IN (0, 1)),\n"
+    "  online_doable INTEGER NOT NULL CHECK (online_doable IN (0, 1)),\n"
+    "  position      INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE INDEX matters_area ON matters(area);\n"
+
+    "CREATE TABLE windows (\n"
+    "  no             INTEGER PRIMARY KEY CHECK (no > 0),\n"
+    "  name           TEXT NOT NULL CHECK (name <> ''),\n"
+    "  type           INTEGER NOT NULL CHECK (type BETWEEN 1 AND 5),\n"
+    "  state          INTEGER NOT NULL DEFAULT 1 CHECK (state BETWEEN 1 AND 3),\n"
+    "  clerk          TEXT NOT NULL DEFAULT '',\n"
+    "  current_ticket INTEGER NOT NULL DEFAULT 0 CHECK (current_ticket >= 0)\n"
+    ") STRICT;\n"
+    "CREATE TABLE window_areas (\n"
+    "  window_no INTEGER NOT NULL REFERENCES windows(no) ON DELETE CASCADE,\n"
+    "  area      TEXT NOT NULL REFERENCES areas(code),\n"
+    "  weight    INTEGER NOT NULL CHECK (weight >= 1),\n"
+    "  position  INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (window_no, area)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX window_areas_area ON window_areas(area);\n"
+
+    "CREATE TABLE clerks (\n"
+    "  id     TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 31),\n"
+    "  name   TEXT NOT NULL CHECK (name <> ''),\n"
+    "  active INTEGER NOT NULL CHECK (active IN (0, 1))\n"
+    ") STRICT;\n"
+
+    "CREATE TABLE devices (\n"
+    "  id        TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),\n"
+    "  type      INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),\n"
+    "  window_no INTEGER NOT NULL DEFAULT 0 CHECK (window_no >= 0),\n"
+    "  revoked   INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),\n"
+    "  added_ms  INTEGER NOT NULL\n"
+    ") STRICT;\n"
+
+    "CREATE TABLE tickets (\n"
+    "  id                INTEGER PRIMARY KEY CHECK (id > 0),\n"
+    "  number            TEXT NOT NULL CHECK (length(number) BETWEEN 1 AND 15),\n"
+    "  day               INTEGER NOT NULL,\n"
+    "  seq               INTEGER NOT NULL CHECK (seq >= 0),\n"
+    "  area              TEXT NOT NULL,\n"
+    "  matter            TEXT NOT NULL,\n"
+    "  state             INTEGER NOT NULL CHECK (state BETWEEN 1 AND 9),\n"
+    "  priority          INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 2),\n"
+    "  issued_ms         INTEGER NOT NULL,\n"
+    "  state_ms          INTEGER NOT NULL,\n"
+    "  reserved_until_ms INTEGER NOT NULL,\n"
+    "  appointment_ms    INTEGER NOT NULL,\n"
+    "  window_no         INTEGER NOT NULL CHECK (window_no >= 0),\n"
+    "  target_window     INTEGER NOT NULL CHECK (target_window >= 0),\n"
+    "  recalls           INTEGER NOT NULL CHECK (recalls >= 0),\n"
+    "  offline           INTEGER NOT NULL CHECK (offline IN (0, 1)),\n"
+    "  kiosk             TEXT NOT NULL,\n"
+    "  masked_name       TEXT NOT NULL,\n"
+    "  citizen_hash      BLOB CHECK (citizen_hash IS NULL OR length(citizen_hash) = 32),\n"
+    "  UNIQUE (day, area, number)\n"
+    ") STRICT;\n"
+    /* Live states: RESERVED, WAITING, CALLED, SERVING, NO_SHOW, HOLD. */
+    "CREATE INDEX tickets_live ON tickets(state) WHERE state IN (1, 2, 3, 4, 6, 7);\n"
+    "CREATE INDEX tickets_day ON tickets(day);\n"
+
+    "CREATE TABLE events (\n"
+    "  seq       INTEGER PRIMARY KEY CHECK (seq > 0),\n"
+    "  at_ms     INTEGER NOT NULL,\n"
+    "  day       INTEGER NOT NULL,\n"
+    "  kind      INTEGER NOT NULL,\n"
+    "  ticket_id INTEGER NOT NULL,\n"
+    "  window_no INTEGER NOT NULL,\n"
+    "  clerk     TEXT NOT NULL,\n"
+    "  detail    TEXT NOT NULL,\n"
+    "  device    TEXT NOT NULL,\n"
+    "  prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),\n"
+    "  hash      BLOB NOT NULL CHECK (length(hash) = 32)\n"
+    ") STRICT;\n"
+    "CREATE INDEX events_ticket ON events(ticket_id) WHERE ticket_id <> 0;\n"
+    "CREATE INDEX events_day ON events(day);\n"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events\n"
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events\n"
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
+    "CREATE TRIGGER events_no_replace BEFORE INSERT ON events\n"
+    "WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)\n"
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
+
+    "CREATE TABLE leases (\n"
+    "  id         INTEGER PRIMARY KEY CHECK (id > 0),\n"
+    "  kiosk      TEXT NOT NULL,\n"
+    "  area       TEXT NOT NULL,\n"
+    "  day        INTEGER NOT NULL,\n"
+    "  first      INTEGER NOT NULL CHECK (first > 0),\n"
+    "  count      INTEGER NOT NULL CHECK (count > 0),\n"
+    "  granted_ms INTEGER NOT NULL,\n"
+    "  UNIQUE (day, area, first)\n"
+    ") STRICT;\n"
+    "CREATE INDEX leases_day ON leases(day);\n"
+
+    "CREATE TABLE requests (\n"
+    "  device     TEXT NOT NULL,\n"
+    "  request_id INTEGER NOT NULL,\n"
+    "  at_ms      INTEGER NOT NULL,\n"
+    "  reply      BLOB NOT NULL,\n"
+    "  PRIMARY KEY (device, request_id)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX requests_at ON requests(at_ms);\n"
+
+    "CREATE TABLE appointments (\n"
+    "  code         TEXT PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 31),\n"
+    "  area         TEXT NOT NULL,\n"
+    "  slot_ms      INTEGER NOT NULL,\n"
+    "  masked_name  TEXT NOT NULL,\n"
+    "  citizen_hash BLOB CHECK (citizen_hash IS NULL OR length(citizen_hash) = 32),\n"
+    "  state        INTEGER NOT NULL CHECK (state IN (1, 2)),\n"
+    "  ticket_id    INTEGER NOT NULL,\n"
+    "  CHECK ((state = 1 AND ticket_id = 0) OR (state = 2 AND ticket_id > 0))\n"
+    ") STRICT;\n"
+    "CREATE INDEX appointments_slot ON appointments(slot_ms);\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+#define TICKET_COLUMNS                                                                             \
+    "id, number, day, seq, area, matter, state, priority, issued_ms, state_ms, "                   \
+    "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
+    "masked_name, citizen_hash"
+#define EVENT_COLUMNS                                                                              \
+    "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
+#define APPT_COLUMNS "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_DATA_VERSION,
+    ST_DEFER_FK,
+    ST_PUT_TICKET,
+    ST_PUT_WINDOW_STATE,
+    ST_PUT_LEASE,
+    ST_EVENT_HEAD,
+    ST_APPEND_EVENT,
+    ST_PUT_REQUEST,
+    ST_LOAD_AREAS,
+    ST_LOAD_MATTERS,
+    ST_LOAD_WINDOWS,
+    ST_LOAD_WINDOW_AREAS,
+    ST_LOAD_TICKETS,
+    ST_LOAD_LEASES,
+    ST_LOAD_REQUESTS,
+    ST_PRUNE_REQUESTS,
+    ST_MAX_TICKET_ID,
+    ST_SERVED_AREAS,
+    ST_DELETE_MATTERS,
+    ST_DELETE_AREAS,
+    ST_INSERT_AREA,
+    ST_INSERT_MATTER,
+    ST_COUNT_MATTERS,
+    ST_SAVE_WINDOW,
+    ST_CLEAR_WINDOW_AREAS,
+    ST_INSERT_WINDOW_AREA,
+    ST_AREA_EXISTS,
+    ST_SAVE_CLERK,
+    ST_GET_CLERK,
+    ST_LOAD_CLERKS,
+    ST_SAVE_DEVICE,
+    ST_GET_DEVICE,
+    ST_LOAD_DEVICES,
+    ST_GET_SETTING,
+    ST_SET_SETTING,
+    ST_VERIFY_EVENTS,
+    ST_SAVE_APPOINTMENT,
+    ST_GET_APPOINTMENT,
+    ST_USE_APPOINTMENT,
+    ST_LOAD_APPOINTMENTS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_DEFER_FK] = "PRAGMA defer_foreign_keys = ON",
+    [ST_PUT_TICKET] =
+        "INSERT INTO tickets(" TICKET_COLUMNS ") "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19) "
+        "ON CONFLICT(id) DO UPDATE SET number = excluded.number, day = excluded.day, "
+        "seq = excluded.seq, area = excluded.area, matter = excluded.matter, "
+        "state = excluded.state, priority = excluded.priority, issued_ms = excluded.issued_ms, "
+        "state_ms = excluded.state_ms, reserved_until_ms = excluded.reserved_until_ms, "
+        "appointment_ms = excluded.appointment_ms, window_no = excluded.window_no, "
+        "target_window = excluded.target_window, recalls = excluded.recalls, "
+        "offline = excluded.offline, kiosk = excluded.kiosk, "
+        "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash",
+    [ST_PUT_WINDOW_STATE] =
+        "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
+    [ST_PUT_LEASE] = "INSERT INTO leases(id, kiosk, area, day, first, count, granted_ms) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                     "ON CONFLICT(id) DO UPDATE SET kiosk = excluded.kiosk, area = excluded.area, "
+                     "day = excluded.day, first = excluded.first, count = excluded.count, "
+                     "granted_ms = excluded.granted_ms",
+    [ST_EVENT_HEAD] = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+    [ST_APPEND_EVENT] = "INSERT INTO events(" EVENT_COLUMNS ") "
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, reply) "
+                       "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(device, request_id) "
+                       "DO UPDATE SET at_ms = excluded.at_ms, reply = excluded.reply",
+    [ST_LOAD_AREAS] = "SELECT code, name, prefix, general FROM areas ORDER BY position, code",
+    [ST_LOAD_MATTERS] = "SELECT code, name, area, conditions, materials, sample, review_points, "
+                        "in_one_window, online_doable FROM matters ORDER BY position, code",
+    [ST_LOAD_WINDOWS] =
+        "SELECT no, name, type, state, clerk, current_ticket FROM windows ORDER BY no",
+    [ST_LOAD_WINDOW_AREAS] =
+        "SELECT area, weight FROM window_areas WHERE window_no = ?1 ORDER BY position, area",
+    [ST_LOAD_TICKETS] = "SELECT " TICKET_COLUMNS " FROM tickets "
+                        "WHERE state IN (1, 2, 3, 4, 6, 7) OR day >= ?1 ORDER BY id",
+    [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
+                       "WHERE day >= ?1 ORDER BY id",
+    [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, reply FROM requests "
+                         "WHERE at_ms >= ?1 ORDER BY at_ms, device, request_id",
+    [ST_PRUNE_REQUESTS] = "DELETE FROM requests WHERE at_ms < ?1",
+    [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
+    [ST_SERVED_AREAS] = "SELECT window_no, area FROM window_areas ORDER BY window_no, position",
+    [ST_DELETE_MATTERS] = "DELETE FROM matters",
+    [ST_DELETE_AREAS] = "DELETE FROM areas",
+    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_INSERT_MATTER] =
+        "INSERT INTO matters(code, area, name, conditions, materials, sample, review_points, "
+        "in_one_window, online_doable, position) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_COUNT_MATTERS] = "SELECT count(*) FROM matters WHERE ?1 IS NULL OR area = ?1",
+    [ST_SAVE_WINDOW] = "INSERT INTO windows(no, name, type) VALUES(?1, ?2, ?3) "
+                       "ON CONFLICT(no) DO UPDATE SET name = excluded.name, type = excluded.type",
+    [ST_CLEAR_WINDOW_AREAS] = "DELETE FROM window_areas WHERE window_no = ?1",
+    [ST_INSERT_WINDOW_AREA] = "INSERT INTO window_areas(window_no, area, weight, position) "
+                              "VALUES(?1, ?2, ?3, ?4)",
+    [ST_AREA_EXISTS] = "SELECT 1 FROM areas WHERE code = ?1",
+    [ST_SAVE_CLERK] =
+        "INSERT INTO clerks(id, name, active) VALUES(?1, ?2, ?3) "
+        "ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active",
+    [ST_GET_CLERK] = "SELECT id, name, active FROM clerks WHERE id = ?1",
+    [ST_LOAD_CLERKS] = "SELECT id, name, active FROM clerks ORDER BY id",
+    [ST_SAVE_DEVICE] = "INSERT INTO devices(id, type, window_no, revoked, added_ms) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET "
+                       "type = excluded.type, window_no = excluded.window_no, "
+                       "revoked = excluded.revoked, added_ms = excluded.added_ms",
+    [ST_GET_DEVICE] = "SELECT id, type, window_no, revoked, added_ms FROM devices WHERE id = ?1",
+    [ST_LOAD_DEVICES] = "SELECT id, type, window_no, revoked, added_ms FROM devices ORDER BY id",
+    [ST_GET_SETTING] = "SELECT value FROM settings WHERE key = ?1",
+    [ST_SET_SETTING] = "INSERT INTO settings(key, value) VALUES(?1, ?2) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_VERIFY_EVENTS] = "SELECT " EVENT_COLUMNS " FROM events ORDER BY seq",
+    [ST_SAVE_APPOINTMENT] =
+        "INSERT INTO appointments(" APPT_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, 1, 0) "
+        "ON CONFLICT(code) DO UPDATE SET area = excluded.area, slot_ms = excluded.slot_ms, "
+        "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash "
+        "WHERE appointments.state = 1",
+    [ST_GET_APPOINTMENT] = "SELECT " APPT_COLUMNS " FROM appointments WHERE code = ?1",
+    [ST_USE_APPOINTMENT] =
+        "UPDATE appointments SET state = 2, ticket_id = ?2 WHERE code = ?1 AND state = 1",
+    [ST_LOAD_APPOINTMENTS] = "SELECT " APPT_COLUMNS " FROM appointments "
+                             "WHERE slot_ms >= ?1 ORDER BY slot_ms, code",
+};
+
+struct store {
+    sqlite3 *db;
+    int lock_fd;
+    int version;
+    sqlite3_stmt *st[ST_COUNT];
+    EVP_MD_CTX *md;
+    /* The event chain's head: valid only while head_known and no other
+     * connection has committed since data_version was read. */
+    bool head_known;
+    int64_t data_version;
+    uint64_t head_seq;
+    uint8_t head_hash[HASH_LEN];
+    char err[512];
+};
+
+/* ==== 2. Opening ========================================================== */
 
 static int take_lock(store *s, const char *path, char *err, size_t errlen)
 {
@@ -64,6 +371,29 @@ static int take_lock(store *s, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+long store_locked_by(const char *path)
+{
+    char lock_path[4096], pid[32] = "";
+
+    if ((size_t)snprintf(lock_path, sizeof lock_path, "%s.lock", path) >= sizeof lock_path)
+        return 0;
+    int fd = open(lock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    /* A shared lock is refused only while a controller holds its
+     * exclusive one; taking it for an instant disturbs nobody. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return 0;
+    }
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    close(fd);
+    pid[n > 0 ? n : 0] = '\0';
+    char *end;
+    long v = strtol(pid, &end, 10);
+    return end != pid && v > 0 && (*end == '\n' || *end == '\0') ? v : -1;
+}
+
 static int exec_sql(store *s, const char *sql, const char *what, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -90,34 +420,38 @@ static int read_version(store *s, char *err, size_t errlen)
 }
 
 /* Apply every migration above the file's version, one transaction each, so
- * a crash in the middle leaves the file at a whole version. */
+ * a crash in the middle leaves the file at a whole version. The version is
+ * read again under the write lock: halld and hallctl may open a new file at
+ * the same moment, and only one of them may run a migration. */
 static int migrate(store *s, char *err, size_t errlen)
 {
-    if (read_version(s, err, errlen) < 0)
-        return -1;
-    if (s->version > STORE_SCHEMA_VERSION) {
-        snprintf(err, errlen,
-                 "database schema version %d is newer than this halld understands (%d): "
-                 "run the newer release",
-                 s->version, STORE_SCHEMA_VERSION);
-        return -1;
-    }
-    for (int v = s->version + 1; v <= STORE_SCHEMA_VERSION; v++) {
+    for (;;) {
         char what[64], bump[64];
+        if (exec_sql(s, "BEGIN IMMEDIATE", "cannot start a migration", err, errlen) < 0)
+            return -1;
+        if (read_version(s, err, errlen) < 0)
+            goto rollback;
+        if (s->version > STORE_SCHEMA_VERSION) {
+            snprintf(err, errlen,
+                     "database schema version %d is newer than this release understands (%d): "
+                     "run the newer release",
+                     s->version, STORE_SCHEMA_VERSION);
+            goto rollback;
+        }
+        if (s->version == STORE_SCHEMA_VERSION)
+            return exec_sql(s, "COMMIT", "cannot finish the migrations", err, errlen);
+        int v = s->version + 1;
         snprintf(what, sizeof what, "migration %d", v);
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v);
-        if (exec_sql(s, "BEGIN IMMEDIATE", what, err, errlen) < 0)
-            return -1;
         if (exec_sql(s, migrations[v - 1], what, err, errlen) < 0 ||
-            exec_sql(s, bump, what, err, errlen) < 0) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-        if (exec_sql(s, "COMMIT", what, err, errlen) < 0)
-            return -1;
+            exec_sql(s, bump, what, err, errlen) < 0 ||
+            exec_sql(s, "COMMIT", what, err, errlen) < 0)
+            goto rollback;
         s->version = v;
     }
-    return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
 }
 
 /* Record hall_id in a new file; refuse a file that belongs to another hall. */
@@ -161,7 +495,21 @@ sql_error:
     return -1;
 }
 
-store *store_open(const char *path, const char *hall_id, char *err, size_t errlen)
+static int prepare_all(store *s, char *err, size_t errlen)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        assert(stmt_sql[i] != NULL);
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(s->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+store *store_open(const char *path, const char *hall_id, enum store_mode mode, char *err,
+                  size_t errlen)
 {
     store *s = calloc(1, sizeof *s);
 
@@ -170,8 +518,12 @@ store *store_open(const char *path, const char *hall_id, char *err, size_t errle
         return NULL;
     }
     s->lock_fd = -1;
-    if (take_lock(s, path, err, errlen) < 0)
+    if (mode == STORE_DAEMON && take_lock(s, path, err, errlen) < 0)
         goto fail;
+    if ((s->md = EVP_MD_CTX_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_EXRESCODE,
@@ -180,6 +532,7 @@ store *store_open(const char *path, const char *hall_id, char *err, size_t errle
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* journal_mode=WAL answers with the mode it got; a file system that
      * cannot do WAL (no shared memory) leaves it in another mode. */
     sqlite3_stmt *st;
@@ -189,17 +542,18 @@ store *store_open(const char *path, const char *hall_id, char *err, size_t errle
         sqlite3_finalize(st);
         goto fail;
     }
-    const char *mode = (const char *)sqlite3_column_text(st, 0);
-    if (mode == NULL || strcmp(mode, "wal") != 0) {
+    const char *jmode = (const char *)sqlite3_column_text(st, 0);
+    if (jmode == NULL || strcmp(jmode, "wal") != 0) {
         snprintf(err, errlen, "%s: cannot use write-ahead logging (journal mode is %s)", path,
-                 mode ? mode : "unknown");
+                 jmode ? jmode : "unknown");
         sqlite3_finalize(st);
         goto fail;
     }
     sqlite3_finalize(st);
     if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", path, err, errlen) < 0)
         goto fail;
-    if (migrate(s, err, errlen) < 0 || claim_hall(s, hall_id, path, err, errlen) < 0)
+    if (migrate(s, err, errlen) < 0 || claim_hall(s, hall_id, path, err, errlen) < 0 ||
+        prepare_all(s, err, errlen) < 0)
         goto fail;
     return s;
 fail:
@@ -211,13 +565,1181 @@ void store_close(store *s)
 {
     if (s == NULL)
         return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
+    EVP_MD_CTX_free(s->md);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s);
 }
 
+const char *store_errmsg(const store *s)
+{
+    return s->err;
+}
+
 int store_schema_version(const store *s)
 {
     return s->version;
+}
+
+/* ==== Helpers shared by the readers and writers ============================ */
+
+static int failf(store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int failf(store *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* "what: SQLite's reason". */
+static int fail_sql(store *s, const char *what)
+{
+    return failf(s, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* A prepared statement, ready for binding; NULL if it is already running
+ * (a loader re-entered from its own callback). */
+static sqlite3_stmt *use(store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->st[id];
+
+    if (sqlite3_stmt_busy(st)) {
+        failf(s, "store: statement %d re-entered from a callback", (int)id);
+        return NULL;
+    }
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* Step a statement that returns no row, then reset it. */
+static int run(store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        fail_sql(s, what);
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+    sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static void bind_hash(sqlite3_stmt *st, int i, bool has, const uint8_t *hash)
+{
+    if (has)
+        sqlite3_bind_blob(st, i, hash, Q_HASH_LEN, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Copy a text column into a fixed buffer; a value that does not fit means
+ * the file was written by something other than this store. */
+static int col_text(store *s, sqlite3_stmt *st, int i, char *out, size_t cap, const char *what)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+    if (n >= cap)
+        return failf(s, "%s: %s is %zu bytes, at most %zu fit", what, sqlite3_column_name(st, i), n,
+                     cap - 1);
+    if (n > 0)
+        memcpy(out, v, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* A 32-byte hash column, or NULL: 1 present, 0 NULL, -1 bad length. */
+static int col_hash(store *s, sqlite3_stmt *st, int i, uint8_t out[Q_HASH_LEN], const char *what)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return 0;
+    const void *v = sqlite3_column_blob(st, i);
+    if (sqlite3_column_bytes(st, i) != Q_HASH_LEN || v == NULL)
+        return failf(s, "%s: %s is not %d bytes", what, sqlite3_column_name(st, i), Q_HASH_LEN);
+    memcpy(out, v, Q_HASH_LEN);
+    return 1;
+}
+
+/* Loaders: a decoder turns the current row into a value; load_rows()
+ * steps the statement and hands each row to row(ctx), a small adapter that
+ * decodes and calls the caller's typed callback (LOADER below). */
+typedef int (*row_fn)(store *s, sqlite3_stmt *st, void *ctx);
+
+static int load_rows(store *s, sqlite3_stmt *st, row_fn row, void *ctx, const char *what)
+{
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = row(s, st, ctx);
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, what);
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Defines struct name_cb { fn, arg } and name_row(), which decodes a row
+ * into a type with decode() and passes it to fn. */
+#define LOADER(name, type, decode)                                                                 \
+    struct name##_cb {                                                                             \
+        int (*fn)(void *arg, const type *v);                                                       \
+        void *arg;                                                                                 \
+    };                                                                                             \
+    static int name##_row(store *s, sqlite3_stmt *st, void *ctx)                                   \
+    {                                                                                              \
+        struct name##_cb *cb = ctx;                                                                \
+        type v;                                                                                    \
+        if (decode(s, st, &v) < 0)                                                                 \
+            return -1;                                                                             \
+        return cb->fn(cb->arg, &v);                                                                \
+    }
+
+/* Step a one-row lookup: 1 with the row current (decode it, then reset),
+ * 0 if there is none, -1 on error (reset already). */
+static int step_one(store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    return fail_sql(s, what);
+}
+
+/* A write of several rows is whole: inside the caller's transaction, or in
+ * one of its own. enter() says which, leave() ends its own. */
+static int enter(store *s, bool *own)
+{
+    *own = !store_in_transaction(s);
+    return *own ? store_begin(s) : 0;
+}
+
+static int leave(store *s, bool own, int rc)
+{
+    if (!own)
+        return rc;
+    if (rc != 0) {
+        char saved[sizeof s->err];
+        memcpy(saved, s->err, sizeof saved);
+        store_rollback(s);
+        memcpy(s->err, saved, sizeof saved);
+        return rc;
+    }
+    return store_commit(s);
+}
+
+/* ==== 3. Transactions and the event chain ================================= */
+
+int store_begin(store *s)
+{
+    if (store_in_transaction(s))
+        return failf(s, "a transaction is already open");
+    return run(s, use(s, ST_BEGIN), "cannot start a transaction");
+}
+
+int store_commit(store *s)
+{
+    if (run(s, use(s, ST_COMMIT), "cannot commit") == 0)
+        return 0;
+    /* A failed COMMIT may leave the transaction open (SQLITE_BUSY) or have
+     * rolled it back already; either way it is gone after this. */
+    if (store_in_transaction(s))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->head_known = false;
+    return -1;
+}
+
+int store_rollback(store *s)
+{
+    /* Events appended in this transaction are gone: forget the head. */
+    s->head_known = false;
+    if (!store_in_transaction(s))
+        return 0;
+    return run(s, use(s, ST_ROLLBACK), "cannot roll back");
+}
+
+bool store_in_transaction(const store *s)
+{
+    return sqlite3_get_autocommit(s->db) == 0;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)(v >> 32));
+    put_u32(p + 4, (uint32_t)v);
+}
+
+/* One event row as it is hashed (see store.h for the encoding). */
+struct event_row {
+    uint64_t seq;
+    int64_t at_ms;
+    int32_t day;
+    uint32_t kind;
+    uint64_t ticket_id;
+    uint32_t window_no;
+    const char *str[3]; /* clerk, detail, device */
+    size_t len[3];
+};
+
+static int event_hash(store *s, const uint8_t prev[HASH_LEN], const struct event_row *r,
+                      uint8_t out[HASH_LEN])
+{
+    uint8_t fixed[8 + 8 + 4 + 4 + 8 + 4], len[4];
+    unsigned int n = 0;
+
+    put_u64(fixed, r->seq);
+    put_u64(fixed + 8, (uint64_t)r->at_ms);
+    put_u32(fixed + 16, (uint32_t)r->day);
+    put_u32(fixed + 20, r->kind);
+    put_u64(fixed + 24, r->ticket_id);
+    put_u32(fixed + 32, r->window_no);
+    int ok = EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(s->md, prev, HASH_LEN) &&
+             EVP_DigestUpdate(s->md, fixed, sizeof fixed);
+    for (int i = 0; ok && i < 3; i++) {
+        if (r->len[i] > UINT32_MAX)
+            return failf(s, "event %llu: a field is too long to hash", (unsigned long long)r->seq);
+        put_u32(len, (uint32_t)r->len[i]);
+        ok = EVP_DigestUpdate(s->md, len, sizeof len) &&
+             (r->len[i] == 0 || EVP_DigestUpdate(s->md, r->str[i], r->len[i]));
+    }
+    if (!ok || !EVP_DigestFinal_ex(s->md, out, &n) || n != HASH_LEN)
+        return failf(s, "cannot compute SHA-256 (OpenSSL)");
+    return 0;
+}
+
+static int data_version(store *s, int64_t *out)
+{
+    sqlite3_stmt *st = use(s, ST_DATA_VERSION);
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(s, "cannot read the data version");
+        sqlite3_reset(st);
+        return -1;
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int read_head(store *s, uint64_t *seq, uint8_t hash[HASH_LEN])
+{
+    sqlite3_stmt *st = use(s, ST_EVENT_HEAD);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    *seq = 0;
+    memset(hash, 0, HASH_LEN);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+        if (col_hash(s, st, 1, hash, "last event") != 1) {
+            sqlite3_reset(st);
+            return failf(s, "event %llu: hash is missing or not 32 bytes",
+                         (unsigned long long)*seq);
+        }
+    } else if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the last event");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Make the cached head true for this (write) transaction. */
+static int refresh_head(store *s)
+{
+    int64_t dv;
+
+    if (data_version(s, &dv) < 0)
+        return -1;
+    if (s->head_known && dv == s->data_version)
+        return 0;
+    if (read_head(s, &s->head_seq, s->head_hash) < 0)
+        return -1;
+    s->data_version = dv;
+    s->head_known = true;
+    return 0;
+}
+
+static int append(store *s, struct event_row *r)
+{
+    uint8_t hash[HASH_LEN];
+    sqlite3_stmt *st;
+
+    if (refresh_head(s) < 0)
+        return -1;
+    r->seq = s->head_seq + 1;
+    if (event_hash(s, s->head_hash, r, hash) < 0 || (st = use(s, ST_APPEND_EVENT)) == NULL)
+        return -1;
+    bind_u64(st, 1, r->seq);
+    sqlite3_bind_int64(st, 2, r->at_ms);
+    sqlite3_bind_int(st, 3, r->day);
+    sqlite3_bind_int64(st, 4, r->kind);
+    bind_u64(st, 5, r->ticket_id);
+    sqlite3_bind_int64(st, 6, r->window_no);
+    for (int i = 0; i < 3; i++)
+        sqlite3_bind_text(st, 7 + i, r->str[i], (int)r->len[i], SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, s->head_hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 11, hash, HASH_LEN, SQLITE_STATIC);
+    if (run(s, st, "cannot append an event") < 0)
+        return -1;
+    s->head_seq = r->seq;
+    memcpy(s->head_hash, hash, HASH_LEN);
+    return 0;
+}
+
+static void set_strings(struct event_row *r, const char *clerk, const char *detail,
+                        const char *device)
+{
+    const char *v[3] = {clerk, detail, device};
+
+    for (int i = 0; i < 3; i++) {
+        r->str[i] = v[i] ? v[i] : "";
+        r->len[i] = strlen(r->str[i]);
+    }
+}
+
+/* The event is hashed with the strings as given; a string longer than
+ * SQLite's int length would be cut on bind, so refuse it. */
+static int append_checked(store *s, struct event_row *r)
+{
+    bool own;
+
+    for (int i = 0; i < 3; i++)
+        if (r->len[i] > 1000000)
+            return failf(s, "event field of %zu bytes is too long", r->len[i]);
+    if (enter(s, &own) < 0)
+        return -1;
+    return leave(s, own, append(s, r));
+}
+
+int store_append_event(store *s, const q_event *e, const char *device)
+{
+    struct event_row r = {
+        .at_ms = e->at_ms,
+        .day = e->day,
+        .kind = (uint32_t)e->kind,
+        .ticket_id = e->ticket_id,
+        .window_no = e->window_no,
+    };
+
+    set_strings(&r, e->clerk, e->detail, device);
+    return append_checked(s, &r);
+}
+
+int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *device,
+                             const char *user, const char *what)
+{
+    struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ADMIN};
+
+    set_strings(&r, user, what, device);
+    return append_checked(s, &r);
+}
+
+int store_event_head(store *s, uint64_t *seq, uint8_t hash[32])
+{
+    return read_head(s, seq, hash);
+}
+
+int store_verify_events(store *s, uint64_t *count)
+{
+    sqlite3_stmt *st = use(s, ST_VERIFY_EVENTS);
+    uint8_t prev[HASH_LEN] = {0}, stored_prev[HASH_LEN], stored[HASH_LEN], hash[HASH_LEN];
+    uint64_t n = 0;
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct event_row r = {
+            .seq = (uint64_t)sqlite3_column_int64(st, 0),
+            .at_ms = sqlite3_column_int64(st, 1),
+            .day = sqlite3_column_int(st, 2),
+            .kind = (uint32_t)sqlite3_column_int64(st, 3),
+            .ticket_id = (uint64_t)sqlite3_column_int64(st, 4),
+            .window_no = (uint32_t)sqlite3_column_int64(st, 5),
+        };
+        unsigned long long seq = (unsigned long long)r.seq;
+        for (int i = 0; i < 3; i++) {
+            r.str[i] = (const char *)sqlite3_column_text(st, 6 + i);
+            r.len[i] = (size_t)sqlite3_column_bytes(st, 6 + i);
+            if (r.str[i] == NULL)
+                r.str[i] = "";
+        }
+        if (r.seq != n + 1) {
+            failf(s, "event %llu follows event %llu: %s", seq, (unsigned long long)n,
+                  r.seq > n + 1 ? "events are missing" : "sequence out of order");
+            goto broken;
+        }
+        if (col_hash(s, st, 9, stored_prev, "event") != 1 ||
+            col_hash(s, st, 10, stored, "event") != 1) {
+            failf(s, "event %llu: hash columns are missing or not 32 bytes", seq);
+            goto broken;
+        }
+        if (memcmp(stored_prev, prev, HASH_LEN) != 0) {
+            failf(s, "event %llu: its previous hash does not match event %llu (chain broken)", seq,
+                  (unsigned long long)n);
+            goto broken;
+        }
+        if (event_hash(s, prev, &r, hash) < 0)
+            goto broken;
+        if (memcmp(hash, stored, HASH_LEN) != 0) {
+            failf(s, "event %llu: its fields do not match its hash (the row was edited)", seq);
+            goto broken;
+        }
+        memcpy(prev, stored, HASH_LEN);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the events");
+        goto broken;
+    }
+    sqlite3_reset(st);
+    *count = n;
+    return 0;
+broken:
+    sqlite3_reset(st);
+    return -1;
+}
+
+/* ==== 4. Tables ============================================================ */
+
+/* ---- The queue engine's journal ------------------------------------------ */
+
+int store_put_ticket(store *s, const q_ticket *t)
+{
+    sqlite3_stmt *st = use(s, ST_PUT_TICKET);
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, t->id);
+    bind_text(st, 2, t->number);
+    sqlite3_bind_int(st, 3, t->day);
+    sqlite3_bind_int64(st, 4, t->seq);
+    bind_text(st, 5, t->area);
+    bind_text(st, 6, t->matter);
+    sqlite3_bind_int(st, 7, (int)t->state);
+    sqlite3_bind_int(st, 8, (int)t->priority);
+    sqlite3_bind_int64(st, 9, t->issued_ms);
+    sqlite3_bind_int64(st, 10, t->state_ms);
+    sqlite3_bind_int64(st, 11, t->reserved_until_ms);
+    sqlite3_bind_int64(st, 12, t->appointment_ms);
+    sqlite3_bind_int64(st, 13, t->window_no);
+    sqlite3_bind_int64(st, 14, t->target_window);
+    sqlite3_bind_int64(st, 15, t->recalls);
+    sqlite3_bind_int(st, 16, t->offline);
+    bind_text(st, 17, t->kiosk);
+    bind_text(st, 18, t->masked_name);
+    bind_hash(st, 19, t->has_citizen, t->citizen_hash);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
+              sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_put_window(store *s, const q_window *w)
+{
+    sqlite3_stmt *st = use(s, ST_PUT_WINDOW_STATE);
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, w->no);
+    sqlite3_bind_int(st, 2, (int)w->state);
+    bind_text(st, 3, w->clerk);
+    bind_u64(st, 4, w->current);
+    if (run(s, st, "cannot write a window") < 0)
+        return -1;
+    if (sqlite3_changes(s->db) != 1)
+        return failf(s, "cannot write window %u: no such window", w->no);
+    return 0;
+}
+
+int store_put_lease(store *s, const q_lease *l)
+{
+    sqlite3_stmt *st = use(s, ST_PUT_LEASE);
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, l->id);
+    bind_text(st, 2, l->kiosk);
+    bind_text(st, 3, l->area);
+    sqlite3_bind_int(st, 4, l->day);
+    sqlite3_bind_int64(st, 5, l->first);
+    sqlite3_bind_int64(st, 6, l->count);
+    sqlite3_bind_int64(st, 7, l->granted_ms);
+    return run(s, st, "cannot write a lease");
+}
+
+int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
+                      const uint8_t *reply, size_t len)
+{
+    sqlite3_stmt *st = use(s, ST_PUT_REQUEST);
+
+    if (st == NULL)
+        return -1;
+    if (len > 1000000000)
+        return failf(s, "cannot keep an answer of %zu bytes", len);
+    bind_text(st, 1, device);
+    bind_u64(st, 2, request_id);
+    sqlite3_bind_int64(st, 3, at_ms);
+    /* A NULL pointer would bind SQL NULL; an empty answer is a blob too. */
+    sqlite3_bind_blob(st, 4, len ? (const void *)reply : "", (int)len, SQLITE_STATIC);
+    return run(s, st, "cannot keep an answer");
+}
+
+/* ---- Loading at start ----------------------------------------------------- */
+
+static int decode_area(store *s, sqlite3_stmt *st, q_area *a)
+{
+    memset(a, 0, sizeof *a);
+    if (col_text(s, st, 0, a->code, sizeof a->code, "area") < 0 ||
+        col_text(s, st, 1, a->name, sizeof a->name, a->code) < 0 ||
+        col_text(s, st, 2, a->prefix, sizeof a->prefix, a->code) < 0)
+        return -1;
+    a->general = sqlite3_column_int(st, 3) != 0;
+    return 0;
+}
+LOADER(area, q_area, decode_area)
+
+int store_load_areas(store *s, int (*fn)(void *arg, const q_area *a), void *arg)
+{
+    struct area_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_AREAS), area_row, &cb, "cannot read the areas");
+}
+
+static int decode_matter(store *s, sqlite3_stmt *st, store_matter *m)
+{
+    memset(m, 0, sizeof *m);
+    if (col_text(s, st, 0, m->code, sizeof m->code, "matter") < 0 ||
+        col_text(s, st, 1, m->name, sizeof m->name, m->code) < 0 ||
+        col_text(s, st, 2, m->area, sizeof m->area, m->code) < 0)
+        return -1;
+    m->conditions = (const char *)sqlite3_column_text(st, 3);
+    m->materials = (const char *)sqlite3_column_text(st, 4);
+    m->sample = (const char *)sqlite3_column_text(st, 5);
+    m->review_points = (const char *)sqlite3_column_text(st, 6);
+    if (!m->conditions || !m->materials || !m->sample || !m->review_points)
+        return failf(s, "matter %s: out of memory reading its text", m->code);
+    m->in_one_window = sqlite3_column_int(st, 7) != 0;
+    m->online_doable = sqlite3_column_int(st, 8) != 0;
+    return 0;
+}
+LOADER(matter, store_matter, decode_matter)
+
+int store_load_matters(store *s, int (*fn)(void *arg, const store_matter *m), void *arg)
+{
+    struct matter_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_MATTERS), matter_row, &cb, "cannot read the matters");
+}
+
+static int decode_window(store *s, sqlite3_stmt *st, q_window *w)
+{
+    char what[32];
+    int rc;
+
+    memset(w, 0, sizeof *w);
+    w->no = (uint32_t)sqlite3_column_int64(st, 0);
+    snprintf(what, sizeof what, "window %u", w->no);
+    if (col_text(s, st, 1, w->name, sizeof w->name, what) < 0 ||
+        col_text(s, st, 4, w->clerk, sizeof w->clerk, what) < 0)
+        return -1;
+    w->type = (q_window_type)sqlite3_column_int(st, 2);
+    w->state = (q_window_state)sqlite3_column_int(st, 3);
+    w->current = (uint64_t)sqlite3_column_int64(st, 5);
+
+    sqlite3_stmt *areas = use(s, ST_LOAD_WINDOW_AREAS);
+    if (areas == NULL)
+        return -1;
+    sqlite3_bind_int64(areas, 1, w->no);
+    while ((rc = sqlite3_step(areas)) == SQLITE_ROW) {
+        if (w->nareas == Q_MAX_AREAS_PER_WINDOW) {
+            sqlite3_reset(areas);
+            return failf(s, "%s serves more than %d areas", what, Q_MAX_AREAS_PER_WINDOW);
+        }
+        if (col_text(s, areas, 0, w->areas[w->nareas], sizeof w->areas[0], what) < 0) {
+            sqlite3_reset(areas);
+            return -1;
+        }
+        w->weights[w->nareas++] = (uint32_t)sqlite3_column_int64(areas, 1);
+    }
+    sqlite3_reset(areas);
+    if (rc != SQLITE_DONE)
+        return fail_sql(s, "cannot read a window's areas");
+    return 0;
+}
+LOADER(window, q_window, decode_window)
+
+int store_load_windows(store *s, int (*fn)(void *arg, const q_window *w), void *arg)
+{
+    struct window_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_WINDOWS), window_row, &cb, "cannot read the windows");
+}
+
+static int decode_ticket(store *s, sqlite3_stmt *st, q_ticket *t)
+{
+    char what[48];
+
+    memset(t, 0, sizeof *t);
+    t->id = (uint64_t)sqlite3_column_int64(st, 0);
+    snprintf(what, sizeof what, "ticket %llu", (unsigned long long)t->id);
+    if (col_text(s, st, 1, t->number, sizeof t->number, what) < 0 ||
+        col_text(s, st, 4, t->area, sizeof t->area, what) < 0 ||
+        col_text(s, st, 5, t->matter, sizeof t->matter, what) < 0 ||
+        col_text(s, st, 16, t->kiosk, sizeof t->kiosk, what) < 0 ||
+        col_text(s, st, 17, t->masked_name, sizeof t->masked_name, what) < 0)
+        return -1;
+    t->day = sqlite3_column_int(st, 2);
+    t->seq = (uint32_t)sqlite3_column_int64(st, 3);
+    t->state = (q_state)sqlite3_column_int(st, 6);
+    t->priority = (q_priority)sqlite3_column_int(st, 7);
+    t->issued_ms = sqlite3_column_int64(st, 8);
+    t->state_ms = sqlite3_column_int64(st, 9);
+    t->reserved_until_ms = sqlite3_column_int64(st, 10);
+    t->appointment_ms = sqlite3_column_int64(st, 11);
+    t->window_no = (uint32_t)sqlite3_column_int64(st, 12);
+    t->target_window = (uint32_t)sqlite3_column_int64(st, 13);
+    t->recalls = (uint32_t)sqlite3_column_int64(st, 14);
+    t->offline = sqlite3_column_int(st, 15) != 0;
+    int has = col_hash(s, st, 18, t->citizen_hash, what);
+    if (has < 0)
+        return -1;
+    t->has_citizen = has == 1;
+    return 0;
+}
+LOADER(ticket, q_ticket, decode_ticket)
+
+int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q_ticket *t),
+                       void *arg)
+{
+    struct ticket_cb cb = {fn, arg};
+    sqlite3_stmt *st = use(s, ST_LOAD_TICKETS);
+
+    if (st != NULL)
+        sqlite3_bind_int(st, 1, since_day);
+    return load_rows(s, st, ticket_row, &cb, "cannot read the tickets");
+}
+
+static int decode_lease(store *s, sqlite3_stmt *st, q_lease *l)
+{
+    char what[48];
+
+    memset(l, 0, sizeof *l);
+    l->id = (uint64_t)sqlite3_column_int64(st, 0);
+    snprintf(what, sizeof what, "lease %llu", (unsigned long long)l->id);
+    if (col_text(s, st, 1, l->kiosk, sizeof l->kiosk, what) < 0 ||
+        col_text(s, st, 2, l->area, sizeof l->area, what) < 0)
+        return -1;
+    l->day = sqlite3_column_int(st, 3);
+    l->first = (uint32_t)sqlite3_column_int64(st, 4);
+    l->count = (uint32_t)sqlite3_column_int64(st, 5);
+    l->granted_ms = sqlite3_column_int64(st, 6);
+    return 0;
+}
+LOADER(lease, q_lease, decode_lease)
+
+int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
+                      void *arg)
+{
+    struct lease_cb cb = {fn, arg};
+    sqlite3_stmt *st = use(s, ST_LOAD_LEASES);
+
+    if (st != NULL)
+        sqlite3_bind_int(st, 1, since_day);
+    return load_rows(s, st, lease_row, &cb, "cannot read the leases");
+}
+
+struct request_cb {
+    int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
+              const uint8_t *reply, size_t len);
+    void *arg;
+};
+
+static int request_row(store *s, sqlite3_stmt *st, void *ctx)
+{
+    struct request_cb *cb = ctx;
+    const char *device = (const char *)sqlite3_column_text(st, 0);
+    const uint8_t *reply = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+
+    if (device == NULL)
+        return failf(s, "cannot read a kept answer: out of memory");
+    return cb->fn(cb->arg, device, (uint64_t)sqlite3_column_int64(st, 1),
+                  sqlite3_column_int64(st, 2), len ? reply : (const uint8_t *)"", len);
+}
+
+int store_load_requests(store *s, int64_t since_ms,
+                        int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
+                                  const uint8_t *reply, size_t len),
+                        void *arg)
+{
+    struct request_cb cb = {fn, arg};
+    sqlite3_stmt *st = use(s, ST_LOAD_REQUESTS);
+
+    if (st != NULL)
+        sqlite3_bind_int64(st, 1, since_ms);
+    return load_rows(s, st, request_row, &cb, "cannot read the kept answers");
+}
+
+int store_prune_requests(store *s, int64_t before_ms)
+{
+    sqlite3_stmt *st = use(s, ST_PRUNE_REQUESTS);
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, before_ms);
+    return run(s, st, "cannot drop old answers");
+}
+
+int store_max_ticket_id(store *s, uint64_t *out)
+{
+    sqlite3_stmt *st = use(s, ST_MAX_TICKET_ID);
+
+    if (st == NULL)
+        return -1;
+    if (step_one(s, st, "cannot read the last ticket id") != 1)
+        return -1;
+    *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- Catalog and registry -------------------------------------------------- */
+
+/* A window must not lose an area it serves (the controller could not load
+ * it any more): name the first such window. */
+static int check_served_areas(store *s, const q_area *areas, size_t nareas)
+{
+    sqlite3_stmt *st = use(s, ST_SERVED_AREAS);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *area = (const char *)sqlite3_column_text(st, 1);
+        size_t i = 0;
+        while (area != NULL && i < nareas && strcmp(areas[i].code, area) != 0)
+            i++;
+        if (i == nareas) {
+            failf(s,
+                  "window %lld serves area '%s', which the new catalog does not have: "
+                  "change the window first",
+                  (long long)sqlite3_column_int64(st, 0), area ? area : "");
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the windows' areas");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int insert_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
+                          size_t nmatters)
+{
+    sqlite3_stmt *st;
+
+    /* Areas are deleted and written again while windows and matters still
+     * name them: check foreign keys at commit, not per statement. */
+    if ((st = use(s, ST_DEFER_FK)) == NULL || run(s, st, "cannot defer foreign keys") < 0 ||
+        check_served_areas(s, areas, nareas) < 0)
+        return -1;
+    if ((st = use(s, ST_DELETE_MATTERS)) == NULL || run(s, st, "cannot clear the matters") < 0 ||
+        (st = use(s, ST_DELETE_AREAS)) == NULL || run(s, st, "cannot clear the areas") < 0)
+        return -1;
+    for (size_t i = 0; i < nareas; i++) {
+        const q_area *a = &areas[i];
+        if ((st = use(s, ST_INSERT_AREA)) == NULL)
+            return -1;
+        bind_text(st, 1, a->code);
+        bind_text(st, 2, a->name);
+        bind_text(st, 3, a->prefix);
+        sqlite3_bind_int(st, 4, a->general);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)i);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            failf(s, "cannot store area %s: %s", a->code, sqlite3_errmsg(s->db));
+            sqlite3_reset(st);
+            return -1;
+        }
+        sqlite3_reset(st);
+    }
+    for (size_t i = 0; i < nmatters; i++) {
+        const store_matter *m = &matters[i];
+        if ((st = use(s, ST_INSERT_MATTER)) == NULL)
+            return -1;
+        bind_text(st, 1, m->code);
+        bind_text(st, 2, m->area);
+        bind_text(st, 3, m->name);
+        bind_text(st, 4, m->conditions);
+        bind_text(st, 5, m->materials);
+        bind_text(st, 6, m->sample);
+        bind_text(st, 7, m->review_points);
+        sqlite3_bind_int(st, 8, m->in_one_window);
+        sqlite3_bind_int(st, 9, m->online_doable);
+        sqlite3_bind_int64(st, 10, (sqlite3_int64)i);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            failf(s, "cannot store matter %s: %s", m->code, sqlite3_errmsg(s->db));
+            sqlite3_reset(st);
+            return -1;
+        }
+        sqlite3_reset(st);
+    }
+    /* Deferred foreign keys would only fail at COMMIT, with SQLite's terse
+     * message; say which matter names an unknown area now. */
+    for (size_t i = 0; i < nmatters; i++) {
+        size_t j = 0;
+        while (j < nareas && strcmp(areas[j].code, matters[i].area) != 0)
+            j++;
+        if (j == nareas)
+            return failf(s, "matter %s: no area '%s' in the catalog", matters[i].code,
+                         matters[i].area);
+    }
+    return 0;
+}
+
+int store_replace_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
+                          size_t nmatters)
+{
+    bool own;
+
+    if (enter(s, &own) < 0)
+        return -1;
+    return leave(s, own, insert_catalog(s, areas, nareas, matters, nmatters));
+}
+
+int store_count_matters(store *s, const char *area, size_t *out)
+{
+    sqlite3_stmt *st = use(s, ST_COUNT_MATTERS);
+
+    if (st == NULL)
+        return -1;
+    if (area != NULL)
+        bind_text(st, 1, area);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(s, "cannot count the matters");
+        sqlite3_reset(st);
+        return -1;
+    }
+    *out = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int area_exists(store *s, const char *code)
+{
+    sqlite3_stmt *st = use(s, ST_AREA_EXISTS);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, code);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_sql(s, "cannot read the areas");
+    return rc == SQLITE_ROW;
+}
+
+static int write_window(store *s, const q_window *w)
+{
+    sqlite3_stmt *st;
+    char what[48];
+
+    snprintf(what, sizeof what, "cannot save window %u", w->no);
+    if (w->nareas < 0 || w->nareas > Q_MAX_AREAS_PER_WINDOW)
+        return failf(s, "%s: %d areas (allowed 0..%d)", what, w->nareas, Q_MAX_AREAS_PER_WINDOW);
+    for (int i = 0; i < w->nareas; i++) {
+        int known = area_exists(s, w->areas[i]);
+        if (known < 0)
+            return -1;
+        if (!known)
+            return failf(s, "%s: no area '%s' in the catalog", what, w->areas[i]);
+    }
+    if ((st = use(s, ST_SAVE_WINDOW)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, w->no);
+    bind_text(st, 2, w->name);
+    sqlite3_bind_int(st, 3, (int)w->type);
+    if (run(s, st, what) < 0 || (st = use(s, ST_CLEAR_WINDOW_AREAS)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, w->no);
+    if (run(s, st, what) < 0)
+        return -1;
+    for (int i = 0; i < w->nareas; i++) {
+        if ((st = use(s, ST_INSERT_WINDOW_AREA)) == NULL)
+            return -1;
+        sqlite3_bind_int64(st, 1, w->no);
+        bind_text(st, 2, w->areas[i]);
+        sqlite3_bind_int64(st, 3, w->weights[i]);
+        sqlite3_bind_int(st, 4, i);
+        if (run(s, st, what) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_save_window(store *s, const q_window *w)
+{
+    bool own;
+
+    if (enter(s, &own) < 0)
+        return -1;
+    return leave(s, own, write_window(s, w));
+}
+
+int store_save_clerk(store *s, const store_clerk *c)
+{
+    sqlite3_stmt *st = use(s, ST_SAVE_CLERK);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, c->id);
+    bind_text(st, 2, c->name);
+    sqlite3_bind_int(st, 3, c->active);
+    return run(s, st, "cannot save a clerk");
+}
+
+static int decode_clerk(store *s, sqlite3_stmt *st, store_clerk *c)
+{
+    memset(c, 0, sizeof *c);
+    if (col_text(s, st, 0, c->id, sizeof c->id, "clerk") < 0 ||
+        col_text(s, st, 1, c->name, sizeof c->name, c->id) < 0)
+        return -1;
+    c->active = sqlite3_column_int(st, 2) != 0;
+    return 0;
+}
+LOADER(clerk, store_clerk, decode_clerk)
+
+int store_get_clerk(store *s, const char *id, store_clerk *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_CLERK);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, id);
+    if ((rc = step_one(s, st, "cannot read a clerk")) == 1) {
+        rc = decode_clerk(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_load_clerks(store *s, int (*fn)(void *arg, const store_clerk *c), void *arg)
+{
+    struct clerk_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_CLERKS), clerk_row, &cb, "cannot read the clerks");
+}
+
+int store_save_device(store *s, const store_device *d)
+{
+    sqlite3_stmt *st = use(s, ST_SAVE_DEVICE);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, d->id);
+    sqlite3_bind_int(st, 2, d->type);
+    sqlite3_bind_int64(st, 3, d->window_no);
+    sqlite3_bind_int(st, 4, d->revoked);
+    sqlite3_bind_int64(st, 5, d->added_ms);
+    return run(s, st, "cannot save a device");
+}
+
+static int decode_device(store *s, sqlite3_stmt *st, store_device *d)
+{
+    memset(d, 0, sizeof *d);
+    if (col_text(s, st, 0, d->id, sizeof d->id, "device") < 0)
+        return -1;
+    d->type = sqlite3_column_int(st, 1);
+    d->window_no = (uint32_t)sqlite3_column_int64(st, 2);
+    d->revoked = sqlite3_column_int(st, 3) != 0;
+    d->added_ms = sqlite3_column_int64(st, 4);
+    return 0;
+}
+LOADER(device, store_device, decode_device)
+
+int store_get_device(store *s, const char *id, store_device *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_DEVICE);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, id);
+    if ((rc = step_one(s, st, "cannot read a device")) == 1) {
+        rc = decode_device(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_load_devices(store *s, int (*fn)(void *arg, const store_device *d), void *arg)
+{
+    struct device_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_DEVICES), device_row, &cb, "cannot read the devices");
+}
+
+int store_get_setting(store *s, const char *key, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = use(s, ST_GET_SETTING);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, key);
+    if ((rc = step_one(s, st, "cannot read a setting")) == 1) {
+        rc = col_text(s, st, 0, out, outlen, key) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_set_setting(store *s, const char *key, const char *value)
+{
+    /* The hall id is written once, by store_open(), and is what keeps one
+     * hall's controller out of another hall's file. */
+    if (strcmp(key, "hall_id") == 0)
+        return failf(s, "the hall id of a database cannot be changed");
+    sqlite3_stmt *st = use(s, ST_SET_SETTING);
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    return run(s, st, "cannot write a setting");
+}
+
+/* ---- Appointments ---------------------------------------------------------- */
+
+int store_save_appointment(store *s, const store_appointment *a)
+{
+    sqlite3_stmt *st = use(s, ST_SAVE_APPOINTMENT);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, a->code);
+    bind_text(st, 2, a->area);
+    sqlite3_bind_int64(st, 3, a->slot_ms);
+    bind_text(st, 4, a->masked_name);
+    bind_hash(st, 5, a->has_citizen, a->citizen_hash);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        failf(s, "cannot save appointment %s: %s", a->code, sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    if (sqlite3_changes(s->db) != 1)
+        return failf(s, "appointment %s was used already and cannot be changed", a->code);
+    return 0;
+}
+
+static int decode_appointment(store *s, sqlite3_stmt *st, store_appointment *a)
+{
+    memset(a, 0, sizeof *a);
+    if (col_text(s, st, 0, a->code, sizeof a->code, "appointment") < 0 ||
+        col_text(s, st, 1, a->area, sizeof a->area, a->code) < 0 ||
+        col_text(s, st, 3, a->masked_name, sizeof a->masked_name, a->code) < 0)
+        return -1;
+    a->slot_ms = sqlite3_column_int64(st, 2);
+    int has = col_hash(s, st, 4, a->citizen_hash, a->code);
+    if (has < 0)
+        return -1;
+    a->has_citizen = has == 1;
+    a->state = (store_appointment_state)sqlite3_column_int(st, 5);
+    a->ticket_id = (uint64_t)sqlite3_column_int64(st, 6);
+    return 0;
+}
+LOADER(appointment, store_appointment, decode_appointment)
+
+int store_get_appointment(store *s, const char *code, store_appointment *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_APPOINTMENT);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, code);
+    if ((rc = step_one(s, st, "cannot read an appointment")) == 1) {
+        rc = decode_appointment(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_mark_appointment_used(store *s, const char *code, uint64_t ticket_id)
+{
+    sqlite3_stmt *st = use(s, ST_USE_APPOINTMENT);
+
+    if (st == NULL)
+        return -1;
+    if (ticket_id == 0)
+        return failf(s, "appointment %s: a used appointment needs its ticket", code);
+    bind_text(st, 1, code);
+    bind_u64(st, 2, ticket_id);
+    if (run(s, st, "cannot mark an appointment used") < 0)
+        return -1;
+    return sqlite3_changes(s->db) == 1;
+}
+
+int store_load_appointments(store *s, int64_t since_ms,
+                            int (*fn)(void *arg, const store_appointment *a), void *arg)
+{
+    struct appointment_cb cb = {fn, arg};
+    sqlite3_stmt *st = use(s, ST_LOAD_APPOINTMENTS);
+
+    if (st != NULL)
+        sqlite3_bind_int64(st, 1, since_ms);
+    return load_rows(s, st, appointment_row, &cb, "cannot read the appointments");
 }

@@ -13,7 +13,32 @@
  * Tables: settings, areas, matters (the one-window catalog), windows and
  * their areas with weights, clerks, devices, tickets, events (append-only,
  * hash-chained: each row holds the SHA-256 of the previous row's hash and
- * its own fields), leases, requests (answers kept for idempotent retries).
+ * its own fields), leases, requests (answers kept for idempotent retries),
+ * appointments. Enumerations (ticket state, priority, window type and
+ * state, event kind) are stored as their numbers in queue.h, so those
+ * numbers must never change; CHECK constraints keep them in range.
+ *
+ * A display number cannot repeat within a day: tickets has
+ * UNIQUE(day, area, number), so even a numbering bug fails a write instead
+ * of printing two "A001". store_put_ticket updates by id and never
+ * replaces another row to make room.
+ *
+ * Events cannot be edited, not even with SQL: triggers abort any UPDATE,
+ * any DELETE and an INSERT over an existing seq (INSERT OR REPLACE would
+ * otherwise delete without firing a delete trigger). An edit made by
+ * dropping the triggers is still found by store_verify_events(). Row seq
+ * (1, 2, ...) is hashed as
+ *
+ *   hash = SHA-256(prev_hash || u64 seq || i64 at_ms || i32 day || u32 kind
+ *                  || u64 ticket_id || u32 window_no
+ *                  || str clerk || str detail || str device)
+ *
+ * with integers big-endian and fixed-width (signed ones two's complement),
+ * each str a u32 big-endian byte length followed by its bytes, and
+ * prev_hash the previous row's hash (32 zero bytes for seq 1). The last
+ * hash is cached; a write by another connection (hallctl appending an
+ * admin event while halld runs) is noticed through PRAGMA data_version and
+ * the cache re-read, and a rollback drops it.
  *
  * One controller per file: STORE_DAEMON opens take an exclusive advisory
  * lock on "<path>.lock" (holding the pid), so a second halld started by
@@ -21,8 +46,20 @@
  * with STORE_ADMIN, which does not lock: SQLite serialises its writes with
  * the controller's, and it tells a running controller to reload.
  *
+ * Both kinds of open wait up to 5 s for the other's write lock
+ * (busy_timeout), so hallctl and a running halld can write to the file at
+ * the same time.
+ *
  * Errors: functions return -1 and leave a one-line reason readable with
  * store_errmsg(); loaders stop at the first callback that returns non-zero.
+ * A loader returns 0 when it delivered every row, -1 on a store error, and
+ * otherwise the non-zero value of the callback that stopped it. Loaders
+ * may not be re-entered from their own callback (-1). Strings handed to
+ * callbacks are valid only during the call.
+ *
+ * A write outside store_begin()/store_commit() runs in a transaction of
+ * its own; functions that write several rows (store_replace_catalog,
+ * store_save_window, store_append_event) are whole either way.
  */
 #ifndef ONEWINDOW_STORE_H
 #define ONEWINDOW_STORE_H
@@ -44,13 +81,17 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
 void store_close(store *s);
 const char *store_errmsg(const store *s);
 int store_schema_version(const store *s);
-/* The pid of the controller holding the lock on path, 0 if none. */
+/* The pid of the controller holding the lock on path (read from
+ * "<path>.lock"), 0 if nobody holds it, -1 if it is held but the pid
+ * cannot be read. Never blocks and never takes the lock. */
 long store_locked_by(const char *path);
 
 /* ---- Transactions -------------------------------------------------------- */
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. One transaction per loop turn in
- * the controller (group commit); the journal writers below run inside it. */
+ * the controller (group commit); the journal writers below run inside it.
+ * store_begin() inside a transaction fails. A failed commit leaves no
+ * transaction open (it is rolled back). */
 int store_begin(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
@@ -58,12 +99,21 @@ bool store_in_transaction(const store *s);
 
 /* ---- The queue engine's journal ------------------------------------------ */
 
-int store_put_ticket(store *s, const q_ticket *t);       /* insert or replace by id */
-int store_put_window(store *s, const q_window *w);       /* state, clerk, current */
+int store_put_ticket(store *s, const q_ticket *t); /* insert or replace by id */
+int store_put_window(store *s, const q_window *w); /* state, clerk, current */
 int store_put_lease(store *s, const q_lease *l);
 /* Append one event, chained to the previous one. device is the device that
  * asked for it ("" for the controller's own timers). */
 int store_append_event(store *s, const q_event *e, const char *device);
+
+/* Administrative changes (catalog import, windows, clerks, devices,
+ * appointments) are events too, of this kind (outside q_event_kind), so
+ * the audit trail shows who changed the hall's set-up and when: user is
+ * the operator (the clerk column), what a one-line description (detail),
+ * device the tool ("hallctl"). ticket_id and window_no are 0. */
+#define STORE_EVENT_ADMIN 100
+int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *device,
+                             const char *user, const char *what);
 /* Keep the packed answer to (device, request_id), for retries. */
 int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
                       const uint8_t *reply, size_t len);
@@ -81,8 +131,8 @@ int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_
                       void *arg);
 /* Answers kept since since_ms, oldest first; and delete older ones. */
 int store_load_requests(store *s, int64_t since_ms,
-                        int (*fn)(void *arg, const char *device, uint64_t request_id,
-                                  int64_t at_ms, const uint8_t *reply, size_t len),
+                        int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
+                                  const uint8_t *reply, size_t len),
                         void *arg);
 int store_prune_requests(store *s, int64_t before_ms);
 /* The highest ticket id ever issued, 0 if none. */
@@ -106,9 +156,13 @@ typedef struct store_matter {
 int store_replace_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
                           size_t nmatters);
 int store_count_matters(store *s, const char *area, size_t *out); /* area NULL: all */
+/* Matters in catalog order; the text fields point into the store's row. */
+int store_load_matters(store *s, int (*fn)(void *arg, const store_matter *m), void *arg);
 
 /* A window and its areas; replaces an existing window of that number
- * (keeping its state). */
+ * (keeping its state, clerk and current ticket). Every area must be in the
+ * catalog. store_replace_catalog() refuses a catalog without an area that
+ * a window serves (change the window first). */
 int store_save_window(store *s, const q_window *w);
 
 typedef struct store_clerk {
@@ -135,9 +189,55 @@ int store_load_devices(store *s, int (*fn)(void *arg, const store_device *d), vo
 int store_get_setting(store *s, const char *key, char *out, size_t outlen); /* 1, 0, -1 */
 int store_set_setting(store *s, const char *key, const char *value);
 
+/* ---- Appointments -------------------------------------------------------- */
+
+/* An appointment is booked ahead (online, by phone, or with hallctl) for
+ * an area and a slot; checking in at the kiosk issues its ticket and uses
+ * it, once:
+ *
+ *   store_save_appointment        store_mark_appointment_used
+ *   ----------------------> BOOKED ---------------------------> USED
+ *   (again: changes the booking)     (records the ticket; final)
+ */
+typedef enum store_appointment_state {
+    STORE_APPT_BOOKED = 1,
+    STORE_APPT_USED = 2,
+} store_appointment_state;
+
+#define STORE_APPT_CODE_MAX 32 /* booking code, 1..31 of [A-Za-z0-9_-] */
+
+typedef struct store_appointment {
+    char code[STORE_APPT_CODE_MAX];
+    char area[Q_CODE_MAX];
+    int64_t slot_ms; /* UTC */
+    char masked_name[Q_MASKED_MAX];
+    bool has_citizen;
+    uint8_t citizen_hash[Q_HASH_LEN]; /* HMAC of the ID number, if has_citizen */
+    store_appointment_state state;
+    uint64_t ticket_id; /* USED: the ticket it was checked in as; else 0 */
+} store_appointment;
+
+/* Book a new appointment, or change a BOOKED one with the same code (its
+ * state and ticket_id are ignored: it stays BOOKED). A USED one cannot be
+ * changed: -1. */
+int store_save_appointment(store *s, const store_appointment *a);
+int store_get_appointment(store *s, const char *code, store_appointment *out); /* 1, 0, -1 */
+/* BOOKED -> USED with its ticket. 1 done, 0 if there is no BOOKED
+ * appointment of that code (unknown or already used), -1 on error. */
+int store_mark_appointment_used(store *s, const char *code, uint64_t ticket_id);
+/* Appointments with slots at or after since_ms, in slot order. */
+int store_load_appointments(store *s, int64_t since_ms,
+                            int (*fn)(void *arg, const store_appointment *a), void *arg);
+
+/* ---- Audit ---------------------------------------------------------------- */
+
 /* Walk the event chain from the first row, recomputing every hash. 0 and
  * *count events if intact; -1 with the first broken row named in
- * store_errmsg() otherwise. */
+ * store_errmsg() otherwise. Removing rows from the end of the chain leaves
+ * a shorter intact chain: compare the head (below) with one recorded
+ * elsewhere (the city platform receives every event) to detect that. */
 int store_verify_events(store *s, uint64_t *count);
+/* The last event's seq and hash (0 and zeros if there is none). */
+int store_event_head(store *s, uint64_t *seq, uint8_t hash[32]);
 
 #endif

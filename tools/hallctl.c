@@ -1,13 +1,12 @@
 /*
  * hallctl — the hall administrator's command line.
  *
- * Verbs in this release:
- *   ca init     create the hall CA and the controller's certificate
- *   cert issue  issue a device certificate signed by the hall CA
- *   ping        connect to halld as a device: TLS, HELLO, heartbeats
- *
- * Each verb has its own --help. Exit status: 0 done, 1 failed (the reason
- * is printed on stderr), 2 bad usage.
+ * Every verb is a row of a table (hallctl_verb): the device verbs below
+ * (ca init, cert issue, ping, which talk TLS or make certificates), and the
+ * administrative verbs of hallctl_admin.c (init, catalog, window, clerk,
+ * device, appointment, audit), which work on the hall's files. `hallctl
+ * help` lists them all; each verb has its own --help. Exit status: 0 done,
+ * 1 failed (the reason is printed on stderr), 2 bad usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +22,7 @@
 
 #include "clk.h"
 #include "ev.h"
+#include "hallctl_admin.h"
 #include "net.h"
 #include "pki.h"
 #include "proto.h"
@@ -219,8 +219,11 @@ static void ping_on_open(net_conn *c, void *arg)
 {
     struct ping *p = arg;
     Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Hello hello = HALL__HELLO__INIT;
+    Hall__Hello hello;
 
+    /* The function, not HALL__HELLO__INIT: the macro casts a const empty
+     * string to char *, which clang's -Wcast-qual reports. */
+    hall__hello__init(&hello);
     printf("connected to %s over %s\n", net_conn_peer_addr(c), net_conn_protocol(c));
     static char firmware[] = "hallctl " ONEWINDOW_VERSION;
 
@@ -429,37 +432,91 @@ static int ping(int argc, char **argv)
     return p.status;
 }
 
-static void usage(FILE *f)
+static int version(int argc, char **argv)
 {
-    fprintf(f, "usage: hallctl <verb> [options]     (hallctl <verb> --help for each)\n"
-               "  ca init      create the hall CA and the controller's certificate\n"
-               "  cert issue   issue a device certificate signed by the hall CA\n"
-               "  ping         connect to halld as a device: TLS, HELLO, heartbeats\n"
-               "  version      print the version\n");
+    (void)argc, (void)argv;
+    printf("hallctl %s\n", ONEWINDOW_VERSION);
+    return 0;
 }
 
+static const hallctl_verb device_verbs[] = {
+    {"ca", "init", ca_init, "create the hall CA and the controller's certificate"},
+    {"cert", "issue", cert_issue, "issue a device certificate signed by the hall CA"},
+    {"ping", NULL, ping, "connect to halld as a device: TLS, HELLO, heartbeats"},
+    {"version", NULL, version, "print the version"},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* Every table of verbs, in the order the usage lists them. */
+static const hallctl_verb *const verb_tables[] = {hallctl_admin_verbs, device_verbs};
+#define NTABLES (sizeof verb_tables / sizeof verb_tables[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hallctl <verb> [options]     (hallctl <verb> --help for each)\n");
+    for (size_t t = 0; t < NTABLES; t++) {
+        for (const hallctl_verb *v = verb_tables[t]; v->noun != NULL; v++) {
+            char words[64];
+            snprintf(words, sizeof words, "%s%s%s", v->noun, v->verb ? " " : "",
+                     v->verb ? v->verb : "");
+            fprintf(f, "  %-20s %s\n", words, v->summary);
+        }
+    }
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    /* "hallctl -c FILE <verb> ..." is "hallctl <verb> ... -c FILE": the
+     * verbs parse -c themselves, anywhere among their options. */
+    char **args = NULL;
+    if (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
+        if ((args = calloc((size_t)argc + 1, sizeof *args)) == NULL)
+            return 1;
+        args[0] = argv[0];
+        for (int i = 3; i < argc; i++)
+            args[i - 2] = argv[i];
+        args[argc - 2] = argv[1];
+        args[argc - 1] = argv[2];
+        argv = args;
+    }
+    int rc = dispatch(argc, argv);
+    free(args);
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    const char *verb = argv[1];
-    if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 || strcmp(verb, "help") == 0) {
+    const char *noun = argv[1];
+    if (strcmp(noun, "-h") == 0 || strcmp(noun, "--help") == 0 || strcmp(noun, "help") == 0) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) {
-        printf("hallctl %s\n", ONEWINDOW_VERSION);
-        return 0;
+    if (strcmp(noun, "--version") == 0)
+        return version(argc, argv);
+    bool known_noun = false;
+    for (size_t t = 0; t < NTABLES; t++) {
+        for (const hallctl_verb *v = verb_tables[t]; v->noun != NULL; v++) {
+            if (strcmp(v->noun, noun) != 0)
+                continue;
+            known_noun = true;
+            if (v->verb == NULL)
+                return v->run(argc - 1, argv + 1);
+            if (argc >= 3 && strcmp(v->verb, argv[2]) == 0)
+                return v->run(argc - 2, argv + 2);
+        }
     }
-    if (strcmp(verb, "ping") == 0)
-        return ping(argc - 1, argv + 1);
-    if (argc >= 3 && strcmp(verb, "ca") == 0 && strcmp(argv[2], "init") == 0)
-        return ca_init(argc - 2, argv + 2);
-    if (argc >= 3 && strcmp(verb, "cert") == 0 && strcmp(argv[2], "issue") == 0)
-        return cert_issue(argc - 2, argv + 2);
-    fprintf(stderr, "hallctl: unknown verb '%s'\n", verb);
+    if (known_noun && argc >= 3)
+        fprintf(stderr, "hallctl: unknown verb '%s %s'\n", noun, argv[2]);
+    else if (known_noun)
+        fprintf(stderr, "hallctl: '%s' needs a verb (see below)\n", noun);
+    else
+        fprintf(stderr, "hallctl: unknown verb '%s'\n", noun);
     usage(stderr);
     return 2;
 }

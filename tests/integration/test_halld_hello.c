@@ -45,7 +45,8 @@ static void hall_write_config(struct hall *h, const char *address, const char *e
 }
 
 /* A hall directory with its CA, halld's certificate, and device certificates
- * for kiosk-01 and (from a different CA) intruder. */
+ * for kiosk-01 (registered in the hall's database) and, from a different
+ * CA, intruder. */
 static void hall_init(struct hall *h, const char *extra)
 {
     memset(h, 0, sizeof *h);
@@ -53,9 +54,14 @@ static void hall_init(struct hall *h, const char *extra)
     snprintf(h->config, sizeof h->config, "%s/halld.ini", h->dir);
     snprintf(h->log, sizeof h->log, "%s/halld.log", h->dir);
     ck_assert_int_eq(
-        ts_system(HALLCTL_PATH " ca init --dir %s/pki --hall-id test >/dev/null", h->dir), 0);
+        ts_system(HALLCTL_PATH " init --dir %s --hall-id test-hall >/dev/null", h->dir), 0);
+    hall_write_config(h, "127.0.0.1", NULL);
     ck_assert_int_eq(
         ts_system(HALLCTL_PATH " cert issue --dir %s/pki --id kiosk-01 >/dev/null", h->dir), 0);
+    ck_assert_int_eq(ts_system(HALLCTL_PATH " -c %s device add --id kiosk-01 --type kiosk "
+                                            ">/dev/null",
+                               h->config),
+                     0);
     ck_assert_int_eq(
         ts_system(HALLCTL_PATH " ca init --dir %s/other --hall-id other >/dev/null", h->dir), 0);
     ck_assert_int_eq(
@@ -393,12 +399,12 @@ START_TEST(bad_frames_close_only_their_link)
     expect_error(&b, HALL__ERROR_CODE__ERR_MALFORMED);
     ck_assert(dev_wait_closed(&b, WAIT_MS));
 
-    /* A message this controller does not handle: refused, link stays. */
+    /* A message that is not a request: refused, link stays. */
     Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__IssueRequest issue = HALL__ISSUE_REQUEST__INIT;
+    Hall__HelloReply reply = HALL__HELLO_REPLY__INIT;
     env.request_id = 9;
-    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
-    env.issue = &issue;
+    env.body_case = HALL__ENVELOPE__BODY_HELLO_REPLY;
+    env.hello_reply = &reply;
     dev_send(&c, &env);
     expect_error(&c, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE);
     send_heartbeat(&c, 10, 1);

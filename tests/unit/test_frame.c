@@ -319,11 +319,6 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         Hall__Subscribe *m;
         NEW(m, subscribe);
         m->last_seq = 77;
-        m->n_windows = 3;
-        m->windows = take(3 * sizeof *m->windows);
-        m->windows[0] = 1;
-        m->windows[1] = 300;
-        m->windows[2] = UINT32_MAX;
         env->subscribe = m;
         return true;
     }

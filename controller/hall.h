@@ -1,0 +1,84 @@
+/*
+ * hall — what halld's requests mean. server.c moves frames and keeps
+ * sessions; hall.c admits devices (registry and roles), runs each request
+ * against the queue engine inside the loop turn's transaction, keeps the
+ * answers for retries, commits the turn, and produces the display pushes.
+ *
+ * A loop turn (group commit):
+ *
+ *   hall_request() ...   every request read in this turn: engine change +
+ *                        journal writes in one open transaction; answers
+ *                        go to the caller's held buffer, not to the wire
+ *   hall_commit()        one COMMIT (one fsync) for the whole turn; only
+ *                        then may the server send the held answers and the
+ *                        turn's push. If the commit fails the transaction
+ *                        is rolled back, the engine is rebuilt from the
+ *                        store, and the server must drop the sessions whose
+ *                        answers were held: their devices retry with the
+ *                        same request ids and get a consistent answer.
+ */
+#ifndef ONEWINDOW_HALL_H
+#define ONEWINDOW_HALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "halld_conf.h"
+#include "proto.h"
+#include "store.h"
+
+typedef struct hall hall;
+
+/* Who a session is, once admitted. */
+typedef struct hall_device {
+    char id[Q_DEVICE_MAX + 1];
+    Hall__DeviceType type;
+    uint32_t window_no; /* window terminals: their window */
+} hall_device;
+
+/* Build the hall from the store: catalog, windows, live tickets, leases,
+ * kept answers; then expire what expired while the controller was down.
+ * The hall borrows s (the caller closes it after hall_free). NULL with a
+ * reason in err. */
+hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen);
+void hall_free(hall *h);
+
+/* Apply reloadable settings (policy, names) and re-read the catalog and
+ * windows from the store, updating them in place (safe in the middle of a
+ * turn). Areas and windows removed from the store stay until a restart.
+ * -1 with a reason in err. */
+int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen);
+
+/* Admit a HELLO from a connection whose certificate names cert_name (NULL
+ * in development mode): the device must be registered, not revoked, and of
+ * the type it claims. 0 and *dev filled, or -1 with *code and msg. */
+int hall_admit(hall *h, const Hall__Hello *hello, hall_device *dev, Hall__ErrorCode *code,
+               char *msg, size_t msglen);
+/* Still registered and not revoked (a reload may revoke a live session). */
+bool hall_device_valid(hall *h, const hall_device *dev);
+/* The HELLO_REPLY fields the hall decides. */
+void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r);
+
+#define HALL_SUBSCRIBE 1 /* the request was a SUBSCRIBE: send a snapshot after commit */
+
+/* Run one request (after HELLO) and append its framed answer to out.
+ * Returns 0, or HALL_SUBSCRIBE. Never fails: refusals are ERROR answers. */
+int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out);
+
+/* End of the loop turn. 0: committed (or nothing to commit); the turn's
+ * push, if any, is then available from hall_push(). -1: the turn was lost
+ * (see above). */
+int hall_commit(hall *h);
+/* The push frame of the last commit, or NULL if it changed nothing shown. */
+const uint8_t *hall_push(const hall *h, size_t *len);
+/* A full snapshot frame (answer to SUBSCRIBE request_id) appended to out. */
+void hall_snapshot(hall *h, uint64_t request_id, buf *out);
+
+/* Timer work (reservations, no-shows, rollover, retention), run as part of
+ * the current turn: hall_commit() makes it durable with the turn's
+ * requests. -1 if the store cannot start a transaction. */
+int hall_tick(hall *h);
+
+#endif

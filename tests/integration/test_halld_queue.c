@@ -1,0 +1,408 @@
+/*
+ * The controller's queue over real sockets: concurrent call-next from many
+ * windows, idempotent retries, and device authorisation. Each test makes a
+ * hall with the real hallctl and runs the real halld (hallfixture.h).
+ *
+ * One source, three CTest names (the first argument picks the suite):
+ * halld_concurrent_call_next, halld_idempotent_retry, halld_device_auth.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hallfixture.h"
+#include "testsupport.h"
+
+static uint64_t ticket_of(const Hall__Envelope *r)
+{
+    switch (r->body_case) {
+    case HALL__ENVELOPE__BODY_ISSUE_REPLY:
+        return r->issue_reply->ticket->id;
+    case HALL__ENVELOPE__BODY_TICKET_REPLY:
+        return r->ticket_reply->ticket->id;
+    case HALL__ENVELOPE__BODY_WINDOW_REPLY:
+        return r->window_reply->ticket ? r->window_reply->ticket->id : 0;
+    default:
+        return 0;
+    }
+}
+
+static void expect_error(Hall__Envelope *r, Hall__ErrorCode code)
+{
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ERROR, "expected ERROR %d, got %s", code,
+                  proto_body_name(r->body_case));
+    ck_assert_msg(r->error->code == code, "expected error %d, got %d: %s", code, r->error->code,
+                  r->error->message);
+    ck_assert(r->error->message[0] != '\0');
+    proto_free(r);
+}
+
+/* Issue and print one ticket from kiosk; returns its id. */
+static uint64_t issue_printed(devlink *kiosk, const char *area)
+{
+    Hall__Envelope *r = fix_issue(kiosk, area, HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "ISSUE: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    uint64_t id = ticket_of(r);
+    proto_free(r);
+    r = fix_printed(kiosk, id);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_TICKET_REPLY);
+    ck_assert_int_eq(r->ticket_reply->ticket->state, HALL__TICKET_STATE__TICKET_WAITING);
+    proto_free(r);
+    return id;
+}
+
+/* ---- halld_concurrent_call_next ----------------------------------------- */
+
+#define WINDOWS       32
+#define PRESSES       10000
+#define KIOSK_THREADS 8
+
+struct kiosk_job {
+    hallfix *f;
+    int index, count;
+};
+
+static void *kiosk_worker(void *arg)
+{
+    struct kiosk_job *j = arg;
+    devlink *k = fix_device(j->f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+
+    /* One kiosk id on several links: keep their request ids apart. */
+    devlink_set_next_id(k, (uint64_t)(j->index + 1) * 1000000000ULL);
+    for (int i = 0; i < j->count; i++)
+        issue_printed(k, "");
+    devlink_close(k);
+    return NULL;
+}
+
+struct window_job {
+    hallfix *f;
+    uint32_t window_no;
+    int presses;
+    uint64_t *called; /* ticket ids this window got, one per press */
+    int ncalled;
+};
+
+static int next_press;
+static pthread_mutex_t press_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *window_worker(void *arg)
+{
+    struct window_job *j = arg;
+    char id[16], clerk[16];
+
+    snprintf(id, sizeof id, "win-%u", j->window_no);
+    snprintf(clerk, sizeof clerk, "c-%u", j->window_no);
+    devlink *w = fix_device(j->f, id, HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, j->window_no);
+    Hall__Envelope *r = fix_sign_in(w, j->window_no, clerk);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    proto_free(r);
+    for (;;) {
+        pthread_mutex_lock(&press_lock);
+        bool more = next_press < PRESSES;
+        next_press += more;
+        pthread_mutex_unlock(&press_lock);
+        if (!more)
+            break;
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, j->window_no, 0);
+        ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY, "CALL_NEXT: %s",
+                      r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+        uint64_t t = ticket_of(r);
+        ck_assert_uint_gt(t, 0);
+        ck_assert_int_eq(r->window_reply->ticket->state, HALL__TICKET_STATE__TICKET_CALLED);
+        ck_assert_uint_eq(r->window_reply->ticket->recalls, 0);
+        proto_free(r);
+        j->called[j->ncalled++] = t;
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_START, j->window_no, t);
+        ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        proto_free(r);
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_FINISH, j->window_no, t);
+        ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        proto_free(r);
+    }
+    devlink_close(w);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(concurrent_call_next_never_calls_twice)
+{
+    hallfix f;
+    pthread_t kt[KIOSK_THREADS], wt[WINDOWS];
+    struct kiosk_job kj[KIOSK_THREADS];
+    struct window_job wj[WINDOWS];
+
+    fix_init(&f, WINDOWS, NULL);
+    fix_start(&f);
+    for (int i = 0; i < KIOSK_THREADS; i++) {
+        kj[i] = (struct kiosk_job){&f, i, PRESSES / KIOSK_THREADS};
+        ck_assert_int_eq(pthread_create(&kt[i], NULL, kiosk_worker, &kj[i]), 0);
+    }
+    for (int i = 0; i < KIOSK_THREADS; i++)
+        pthread_join(kt[i], NULL);
+
+    next_press = 0;
+    for (int i = 0; i < WINDOWS; i++) {
+        wj[i] = (struct window_job){&f, (uint32_t)i + 1, 0, calloc(PRESSES, sizeof(uint64_t)), 0};
+        ck_assert_int_eq(pthread_create(&wt[i], NULL, window_worker, &wj[i]), 0);
+    }
+    for (int i = 0; i < WINDOWS; i++)
+        pthread_join(wt[i], NULL);
+
+    uint64_t *all = calloc(PRESSES, sizeof *all);
+    int n = 0, busy = 0;
+    for (int i = 0; i < WINDOWS; i++) {
+        memcpy(all + n, wj[i].called, (size_t)wj[i].ncalled * sizeof *all);
+        n += wj[i].ncalled;
+        busy += wj[i].ncalled > 0;
+        free(wj[i].called);
+    }
+    ck_assert_int_eq(n, PRESSES);
+    ck_assert_msg(busy > WINDOWS / 2, "only %d windows got calls: not concurrent", busy);
+    qsort(all, (size_t)n, sizeof *all, cmp_u64);
+    for (int i = 1; i < n; i++)
+        ck_assert_msg(all[i] != all[i - 1], "ticket %llu was called to two windows",
+                      (unsigned long long)all[i]);
+    free(all);
+
+    /* The store agrees: one CALLED event per ticket, PRESSES in all. */
+    ck_assert_int_eq(ts_system("test \"$(sqlite3 %s/hall.db \"SELECT count(*), "
+                               "count(DISTINCT ticket_id) FROM events WHERE kind = %d\")\" = "
+                               "'%d|%d'",
+                               f.dir, 5 /* QE_CALLED */, PRESSES, PRESSES),
+                     0);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
+/* ---- halld_idempotent_retry ------------------------------------------------ */
+
+START_TEST(retried_requests_get_the_first_answer)
+{
+    hallfix f;
+
+    fix_init(&f, 2, NULL);
+    fix_start(&f);
+
+    /* ISSUE, then the same request id again on a new link. */
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink_set_next_id(k, 100);
+    Hall__Envelope *first = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_int_eq(first->body_case, HALL__ENVELOPE__BODY_ISSUE_REPLY);
+    uint64_t ticket = ticket_of(first);
+    char number[16];
+    snprintf(number, sizeof number, "%s", first->issue_reply->ticket->number);
+    proto_free(first);
+    devlink_close(k);
+
+    k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink_set_next_id(k, 100);
+    Hall__Envelope *again = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_int_eq(again->body_case, HALL__ENVELOPE__BODY_ISSUE_REPLY);
+    ck_assert_uint_eq(ticket_of(again), ticket);
+    ck_assert_str_eq(again->issue_reply->ticket->number, number);
+    proto_free(again);
+    /* A new request id is a new ticket. */
+    Hall__Envelope *other = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_uint_ne(ticket_of(other), ticket);
+    proto_free(other);
+    Hall__Envelope *r = fix_printed(k, ticket);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_TICKET_REPLY);
+    proto_free(r);
+
+    /* CALL_NEXT retried: the same ticket, not a recall. */
+    devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    proto_free(fix_sign_in(w, 1, "c-1"));
+    devlink_set_next_id(w, 200);
+    Hall__Envelope *call = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_int_eq(call->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    ck_assert_uint_eq(ticket_of(call), ticket);
+    proto_free(call);
+    devlink_close(w);
+    w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    devlink_set_next_id(w, 200);
+    call = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_uint_eq(ticket_of(call), ticket);
+    ck_assert_uint_eq(call->window_reply->ticket->recalls, 0);
+    proto_free(call);
+    /* A new press is a recall of that ticket. */
+    call = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_uint_eq(ticket_of(call), ticket);
+    ck_assert_uint_eq(call->window_reply->ticket->recalls, 1);
+    proto_free(call);
+    devlink_close(w);
+    devlink_close(k);
+
+    /* The answers survive a restart. */
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_start(&f);
+    k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink_set_next_id(k, 100);
+    again = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_uint_eq(ticket_of(again), ticket);
+    ck_assert_str_eq(again->issue_reply->ticket->number, number);
+    proto_free(again);
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
+/* ---- halld_device_auth ------------------------------------------------------- */
+
+static Hall__Envelope *hello_as(hallfix *f, devlink *l, const char *id, Hall__DeviceType type,
+                                uint32_t window_no)
+{
+    char err[DEVLINK_ERR_LEN];
+    Hall__Envelope *r = devlink_hello(l, id, type, window_no, FIX_WAIT_MS, err);
+
+    ck_assert_msg(r != NULL, "HELLO: %s", err);
+    return r;
+}
+
+START_TEST(unknown_and_revoked_devices_refused)
+{
+    hallfix f;
+    const char *why;
+
+    fix_init(&f, 2, NULL);
+    /* A certificate from the hall CA for a device never registered. */
+    ck_assert_int_eq(ts_system("%s cert issue --dir %s/pki --id ghost --out %s/pki/devices/ghost "
+                               ">/dev/null && cp %s/pki/ca.crt %s/pki/devices/ghost/",
+                               HALLCTL_PATH, f.dir, f.dir, f.dir, f.dir),
+                     0);
+    ck_assert_int_eq(fix_hallctl(&f, "device add --id kiosk-02 --type kiosk"), 0);
+    fix_start(&f);
+
+    devlink *ghost = fix_connect(&f, "ghost");
+    ck_assert_ptr_nonnull(ghost);
+    expect_error(hello_as(&f, ghost, "ghost", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0),
+                 HALL__ERROR_CODE__ERR_UNKNOWN_DEVICE);
+    ck_assert(devlink_closed(ghost, FIX_WAIT_MS, &why));
+    devlink_close(ghost);
+    ck_assert(ts_file_contains(f.log, "ghost is not registered", FIX_WAIT_MS));
+
+    /* Revoked while connected: dropped at once; and refused afterwards. */
+    devlink *k2 = fix_device(&f, "kiosk-02", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    ck_assert_int_eq(fix_hallctl(&f, "device revoke --id kiosk-02"), 0);
+    ck_assert_msg(devlink_closed(k2, FIX_WAIT_MS, &why), "revoked device still connected");
+    devlink_close(k2);
+    k2 = fix_connect(&f, "kiosk-02");
+    ck_assert_ptr_nonnull(k2);
+    expect_error(hello_as(&f, k2, "kiosk-02", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0),
+                 HALL__ERROR_CODE__ERR_UNKNOWN_DEVICE);
+    devlink_close(k2);
+
+    /* A registered device claiming another type. */
+    devlink *w1 = fix_connect(&f, "win-1");
+    expect_error(hello_as(&f, w1, "win-1", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0),
+                 HALL__ERROR_CODE__ERR_IDENTITY);
+    devlink_close(w1);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
+START_TEST(roles_and_windows_enforced)
+{
+    hallfix f;
+
+    fix_init(&f, 2, NULL);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    issue_printed(k, "");
+    devlink *w1 = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    devlink *w2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    devlink *board = fix_device(&f, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
+    proto_free(fix_sign_in(w2, 2, "c-2"));
+
+    /* The terminal of window 1 acting for window 2. */
+    expect_error(fix_window_op(w1, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0),
+                 HALL__ERROR_CODE__ERR_FORBIDDEN);
+    expect_error(fix_sign_in(w1, 2, "c-1"), HALL__ERROR_CODE__ERR_FORBIDDEN);
+    /* Window 1 is closed (nobody signed in): call-next refused. */
+    expect_error(fix_window_op(w1, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0),
+                 HALL__ERROR_CODE__ERR_WINDOW_CLOSED);
+    /* A display may only subscribe; a window may not issue; a kiosk may not call. */
+    expect_error(fix_issue(board, "", HALL__PRIORITY__PRIORITY_NORMAL),
+                 HALL__ERROR_CODE__ERR_FORBIDDEN);
+    expect_error(fix_issue(w1, "", HALL__PRIORITY__PRIORITY_NORMAL),
+                 HALL__ERROR_CODE__ERR_FORBIDDEN);
+    expect_error(fix_window_op(k, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0),
+                 HALL__ERROR_CODE__ERR_FORBIDDEN);
+    /* Bad requests change nothing: finish a ticket not served, unknown area. */
+    expect_error(fix_window_op(w2, HALL__ENVELOPE__BODY_FINISH, 2, 1),
+                 HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_error(fix_issue(k, "NOSUCH", HALL__PRIORITY__PRIORITY_NORMAL),
+                 HALL__ERROR_CODE__ERR_NOT_FOUND);
+
+    /* The display's subscription: a snapshot, then the call as a push. */
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
+    env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &sub;
+    Hall__Envelope *snap = fix_call(board, &env);
+    ck_assert_int_eq(snap->body_case, HALL__ENVELOPE__BODY_DISPLAY_PUSH);
+    ck_assert(snap->display_push->snapshot);
+    ck_assert_uint_ge(snap->display_push->n_windows, 2);
+    uint64_t seq = snap->display_push->seq;
+    proto_free(snap);
+    Hall__Envelope *call = fix_window_op(w2, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0);
+    ck_assert_int_eq(call->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    Hall__Envelope *push = devlink_next(board, FIX_WAIT_MS);
+    ck_assert_ptr_nonnull(push);
+    ck_assert(!push->display_push->snapshot);
+    ck_assert_uint_eq(push->display_push->seq, seq + 1);
+    ck_assert_uint_eq(push->display_push->n_calls, 1);
+    ck_assert_str_eq(push->display_push->calls[0]->number, call->window_reply->ticket->number);
+    ck_assert_uint_eq(push->display_push->calls[0]->window_no, 2);
+    proto_free(push);
+    proto_free(call);
+
+    devlink_close(k);
+    devlink_close(w1);
+    devlink_close(w2);
+    devlink_close(board);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "";
+    Suite *s = suite_create(which);
+    TCase *tc = tcase_create("queue over sockets");
+
+    signal(SIGPIPE, SIG_IGN);
+    tcase_set_timeout(tc, 600);
+    if (strcmp(which, "concurrent") == 0)
+        tcase_add_test(tc, concurrent_call_next_never_calls_twice);
+    else if (strcmp(which, "retry") == 0)
+        tcase_add_test(tc, retried_requests_get_the_first_answer);
+    else if (strcmp(which, "auth") == 0) {
+        tcase_add_test(tc, unknown_and_revoked_devices_refused);
+        tcase_add_test(tc, roles_and_windows_enforced);
+    } else {
+        fprintf(stderr, "usage: %s concurrent|retry|auth\n", argv[0]);
+        return 2;
+    }
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,25 @@
+/*
+ * hallctl_admin — hallctl's administrative verbs. They work on the hall's
+ * own files (configuration, database, CA, hall secret) rather than over the
+ * protocol, so they run with or without a running halld; after a change
+ * halld must see, they tell a running halld to reload (SIGHUP).
+ *
+ * hallctl dispatches every verb through tables of this type: a verb is one
+ * or two words ("init", "catalog import"); run() gets the arguments from
+ * the last word on (argv[0] is that word), ready for getopt_long(), and
+ * returns the exit status: 0 done, 1 failed (reason on stderr), 2 usage.
+ */
+#ifndef ONEWINDOW_HALLCTL_ADMIN_H
+#define ONEWINDOW_HALLCTL_ADMIN_H
+
+typedef struct hallctl_verb {
+    const char *noun; /* first word */
+    const char *verb; /* second word, NULL for a one-word verb */
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for the usage list */
+} hallctl_verb;
+
+/* The administrative verbs; the last row is all NULL. */
+extern const hallctl_verb hallctl_admin_verbs[];
+
+#endif
