@@ -185,10 +185,13 @@ Hall__Envelope *devlink_hello(devlink *l, const char *device_id, Hall__DeviceTyp
                               uint32_t window_no, int timeout_ms, char *err)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Hello hello = HALL__HELLO__INIT;
+    Hall__Hello hello;
     char id[72];
     static char firmware[] = "devlink " ONEWINDOW_VERSION;
 
+    /* The function, not HALL__HELLO__INIT: clang's -Wcast-qual sees the
+     * macro's cast of a const empty string. */
+    hall__hello__init(&hello);
     snprintf(id, sizeof id, "%s", device_id);
     hello.device_id = id;
     hello.type = type;

@@ -1,10 +1,11 @@
 /*
  * hallctl — the hall administrator's command line.
  *
- * Every verb is a row of a table (hallctl_verb): the device verbs below
- * (ca init, cert issue, ping, which talk TLS or make certificates), and the
- * administrative verbs of hallctl_admin.c (init, catalog, window, clerk,
- * device, appointment, audit), which work on the hall's files. `hallctl
+ * Every verb is a row of a table (hallctl_verb): the certificate verbs
+ * below (ca init, cert issue), the administrative verbs of hallctl_admin.c
+ * (init, catalog, window, clerk, device, appointment, audit), which work on
+ * the hall's files, and the protocol verbs of hallctl_device.c (ping,
+ * queues, issue, call, window open/close), which talk to a running halld. `hallctl
  * help` lists them all; each verb has its own --help. Exit status: 0 done,
  * 1 failed (the reason is printed on stderr), 2 bad usage.
  */
@@ -23,11 +24,10 @@
 #include "clk.h"
 #include "ev.h"
 #include "hallctl_admin.h"
+#include "hallctl_device.h"
 #include "net.h"
 #include "pki.h"
 #include "proto.h"
-
-#define PING_TIMEOUT_MS 10000
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -174,264 +174,6 @@ static int cert_issue(int argc, char **argv)
     return 0;
 }
 
-/* ---- ping ---------------------------------------------------------------- */
-
-struct ping {
-    char id[65];
-    Hall__DeviceType type;
-    int count;    /* heartbeats to send */
-    int answered; /* heartbeats answered */
-    uint64_t next_request;
-    int64_t sent_at; /* monotonic ms of the request in flight */
-    net_conn *conn;
-    bool done;
-    int status;
-};
-
-static void ping_send(struct ping *p, Hall__Envelope *env)
-{
-    uint8_t frame[1024];
-    long n = proto_pack_frame(env, FRAME_DEFAULT, frame, sizeof frame);
-
-    if (n < 0 || net_conn_write(p->conn, frame, (size_t)n) < 0) {
-        fprintf(stderr, "hallctl: cannot send: %s\n", proto_strerror(errno));
-        p->status = 1;
-        p->done = true;
-        return;
-    }
-    p->sent_at = clk_mono_ms();
-    net_conn_flush(p->conn);
-}
-
-static void ping_heartbeat(struct ping *p)
-{
-    Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Heartbeat hb = HALL__HEARTBEAT__INIT;
-
-    hb.device_time_ms = clk_utc_ms();
-    env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    env.request_id = ++p->next_request;
-    ping_send(p, &env);
-}
-
-static void ping_on_open(net_conn *c, void *arg)
-{
-    struct ping *p = arg;
-    Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Hello hello;
-
-    /* The function, not HALL__HELLO__INIT: the macro casts a const empty
-     * string to char *, which clang's -Wcast-qual reports. */
-    hall__hello__init(&hello);
-    printf("connected to %s over %s\n", net_conn_peer_addr(c), net_conn_protocol(c));
-    static char firmware[] = "hallctl " ONEWINDOW_VERSION;
-
-    hello.device_id = p->id;
-    hello.type = p->type;
-    hello.firmware_version = firmware;
-    hello.protocol_version = PROTO_VERSION;
-    env.body_case = HALL__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    env.request_id = ++p->next_request;
-    ping_send(p, &env);
-}
-
-static void ping_reply(struct ping *p, const Hall__Envelope *env)
-{
-    int64_t rtt = clk_mono_ms() - p->sent_at;
-
-    switch (env->body_case) {
-    case HALL__ENVELOPE__BODY_HELLO_REPLY: {
-        const Hall__HelloReply *r = env->hello_reply;
-        printf("HELLO accepted by hall %s (%s), protocol %u, zone %s, heartbeat every %u ms, "
-               "%lld ms\n",
-               r->hall_id, r->hall_name, r->protocol_version, r->time_zone,
-               r->heartbeat_interval_ms, (long long)rtt);
-        break;
-    }
-    case HALL__ENVELOPE__BODY_HEARTBEAT_REPLY:
-        p->answered++;
-        printf("heartbeat %d: %lld ms, clock offset %lld ms\n", p->answered, (long long)rtt,
-               (long long)(env->heartbeat_reply->server_time_ms -
-                           env->heartbeat_reply->device_time_ms - rtt / 2));
-        break;
-    case HALL__ENVELOPE__BODY_ERROR:
-        fprintf(stderr, "hallctl: halld refused: %s\n", env->error->message);
-        p->status = 1;
-        p->done = true;
-        return;
-    default:
-        fprintf(stderr, "hallctl: unexpected %s\n", proto_body_name(env->body_case));
-        p->status = 1;
-        p->done = true;
-        return;
-    }
-    if (p->answered == p->count) {
-        p->done = true;
-        net_conn_close(p->conn, true, "done");
-    } else {
-        ping_heartbeat(p);
-    }
-}
-
-static void ping_on_data(net_conn *c, buf *in, void *arg)
-{
-    struct ping *p = arg;
-    const uint8_t *payload;
-    size_t len, used;
-    int rc;
-
-    while (!p->done && (rc = frame_next(buf_rdata(in), buf_rlen(in), FRAME_DEFAULT, &payload, &len,
-                                        &used)) != 0) {
-        if (rc < 0) {
-            fprintf(stderr, "hallctl: bad frame from halld: %s\n", frame_strerror(errno));
-            p->status = 1;
-            p->done = true;
-            return;
-        }
-        Hall__Envelope *env = proto_unpack(payload, len);
-        buf_consume(in, used);
-        if (env == NULL) {
-            fprintf(stderr, "hallctl: bad message from halld: %s\n", proto_strerror(errno));
-            p->status = 1;
-            p->done = true;
-            return;
-        }
-        ping_reply(p, env);
-        proto_free(env);
-    }
-}
-
-static void ping_on_close(net_conn *c, const char *reason, void *arg)
-{
-    struct ping *p = arg;
-
-    if (!p->done) {
-        fprintf(stderr, "hallctl: connection closed: %s\n", reason);
-        p->status = 1;
-        p->done = true;
-    }
-    p->conn = NULL;
-}
-
-static const net_conn_handlers ping_handlers = {ping_on_open, ping_on_data, ping_on_close};
-
-static int parse_host_port(const char *arg, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(arg, ':');
-    char *end;
-
-    if (colon == NULL || (size_t)(colon - arg) >= hostlen)
-        return -1;
-    memcpy(host, arg, (size_t)(colon - arg));
-    host[colon - arg] = '\0';
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    long v = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
-static int ping(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"server", required_argument, NULL, 's'},
-        {"cert", required_argument, NULL, 'c'},
-        {"key", required_argument, NULL, 'k'},
-        {"ca", required_argument, NULL, 'a'},
-        {"id", required_argument, NULL, 'i'},
-        {"count", required_argument, NULL, 'n'},
-        {"plain", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *server = NULL, *cert = NULL, *key = NULL, *ca = NULL;
-    struct ping p = {.id = "hallctl", .type = HALL__DEVICE_TYPE__DEVICE_TOOL, .count = 3};
-    bool plain = false;
-    char host[256], err[NET_ERR_LEN];
-    int port, opt;
-
-    while ((opt = getopt_long(argc, argv, "s:c:k:a:i:n:ph", options, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            server = optarg;
-            break;
-        case 'c':
-            cert = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'a':
-            ca = optarg;
-            break;
-        case 'i':
-            if (strlen(optarg) >= sizeof p.id)
-                return fail("--id is longer than %zu characters", sizeof p.id - 1);
-            strcpy(p.id, optarg);
-            break;
-        case 'n':
-            p.count = atoi(optarg);
-            break;
-        case 'p':
-            plain = true;
-            break;
-        case 'h':
-            printf("usage: hallctl ping --server HOST:PORT --cert F --key F --ca F [--id DEVICE]\n"
-                   "                    [--count N] [--plain]\n"
-                   "Connect to halld as device DEVICE (default: hallctl, the CN of --cert),\n"
-                   "say HELLO and send N heartbeats (default 3), printing round-trip times.\n"
-                   "--plain talks plain TCP to a halld started with --dev-plaintext.\n");
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (server == NULL || optind != argc || (!plain && (cert == NULL || key == NULL || ca == NULL)))
-        return fprintf(stderr, "usage: hallctl ping --server HOST:PORT --cert F --key F --ca F "
-                               "(see --help)\n"),
-               2;
-    if (parse_host_port(server, host, sizeof host, &port) < 0)
-        return fail("--server %s: expected HOST:PORT", server);
-    if (p.count < 0 || p.count > 1000000)
-        return fail("--count must be 0..1000000");
-
-    signal(SIGPIPE, SIG_IGN);
-    net_tls *tls = NULL;
-    if (!plain && (tls = net_tls_new_client(cert, key, ca, err)) == NULL)
-        return fail("%s", err);
-    ev_loop *loop = ev_new();
-    int fd = net_connect(host, port, err);
-    if (loop == NULL || fd < 0) {
-        net_tls_free(tls);
-        ev_free(loop);
-        return fail("cannot connect to %s: %s", server, loop ? err : strerror(errno));
-    }
-    p.conn = net_conn_new(loop, fd, tls, false, FRAME_MAX + FRAME_HEADER, 0, &ping_handlers, &p);
-    net_tls_free(tls);
-    if (p.conn == NULL) {
-        ev_free(loop);
-        return fail("cannot start the connection: %s", strerror(errno));
-    }
-    int64_t until = clk_mono_ms() + PING_TIMEOUT_MS;
-    while (!p.done && clk_mono_ms() < until)
-        ev_run_once(loop, 100);
-    if (!p.done) {
-        fprintf(stderr, "hallctl: no answer from %s within %d ms\n", server, PING_TIMEOUT_MS);
-        p.status = 1;
-    }
-    if (p.conn != NULL)
-        net_conn_close(p.conn, false, "done");
-    ev_run_once(loop, 0);
-    ev_free(loop);
-    return p.status;
-}
-
 static int version(int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -442,13 +184,13 @@ static int version(int argc, char **argv)
 static const hallctl_verb device_verbs[] = {
     {"ca", "init", ca_init, "create the hall CA and the controller's certificate"},
     {"cert", "issue", cert_issue, "issue a device certificate signed by the hall CA"},
-    {"ping", NULL, ping, "connect to halld as a device: TLS, HELLO, heartbeats"},
     {"version", NULL, version, "print the version"},
     {NULL, NULL, NULL, NULL},
 };
 
 /* Every table of verbs, in the order the usage lists them. */
-static const hallctl_verb *const verb_tables[] = {hallctl_admin_verbs, device_verbs};
+static const hallctl_verb *const verb_tables[] = {hallctl_admin_verbs, hallctl_device_verbs,
+                                                  device_verbs};
 #define NTABLES (sizeof verb_tables / sizeof verb_tables[0])
 
 static void usage(FILE *f)
