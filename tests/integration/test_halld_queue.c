@@ -3,8 +3,9 @@
  * windows, idempotent retries, and device authorisation. Each test makes a
  * hall with the real hallctl and runs the real halld (hallfixture.h).
  *
- * One source, three CTest names (the first argument picks the suite):
- * halld_concurrent_call_next, halld_idempotent_retry, halld_device_auth.
+ * One source, four CTest names (the first argument picks the suite):
+ * halld_concurrent_call_next, halld_idempotent_retry,
+ * halld_appointment_checkin, halld_device_auth.
  */
 #include <check.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clk.h"
 #include "hallfixture.h"
 #include "testsupport.h"
 
@@ -260,6 +262,168 @@ START_TEST(retried_requests_get_the_first_answer)
 }
 END_TEST
 
+/* Offline leases: a kiosk gets a block of numbers, issues from it while
+ * the link is down, and uploads; the tickets join in issue-time order, and
+ * a retried upload changes nothing. */
+START_TEST(offline_upload_joins_once_in_issue_order)
+{
+    hallfix f;
+
+    fix_init(&f, 1, NULL);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__LeaseRequest lr = HALL__LEASE_REQUEST__INIT;
+    char area[] = "intake";
+    lr.area = area;
+    lr.wanted = 5;
+    env.body_case = HALL__ENVELOPE__BODY_LEASE_REQUEST;
+    env.lease_request = &lr;
+    Hall__Envelope *grant = fix_call(k, &env);
+    ck_assert_msg(grant->body_case == HALL__ENVELOPE__BODY_LEASE_GRANT, "LEASE: %s",
+                  grant->body_case == HALL__ENVELOPE__BODY_ERROR ? grant->error->message : "?");
+    uint32_t first = grant->lease_grant->first;
+    ck_assert_uint_ge(first, 900); /* the lease band, apart from online numbers */
+    ck_assert_str_eq(grant->lease_grant->prefix, "A");
+
+    /* An online ticket issued meanwhile, then two offline ones that were
+     * issued earlier than it: they must be called first. */
+    uint64_t online = issue_printed(k, "intake");
+    int64_t now = clk_utc_ms();
+    Hall__OfflineTicket ot[2], *otp[2];
+    char numbers[2][16];
+    for (int i = 0; i < 2; i++) {
+        hall__offline_ticket__init(&ot[i]);
+        snprintf(numbers[i], sizeof numbers[i], "A%03u", first + (uint32_t)i);
+        ot[i].area = area;
+        ot[i].number = numbers[i];
+        ot[i].seq = (uint32_t)i;
+        ot[i].issued_at_ms = now - 60000 + i * 1000; /* a minute ago */
+        otp[i] = &ot[i];
+    }
+    Hall__OfflineUpload up = HALL__OFFLINE_UPLOAD__INIT;
+    up.n_tickets = 2;
+    up.tickets = otp;
+    Hall__Envelope ue = HALL__ENVELOPE__INIT;
+    ue.body_case = HALL__ENVELOPE__BODY_OFFLINE_UPLOAD;
+    ue.offline_upload = &up;
+    const uint64_t upload_id = devlink_next_id(k);
+    Hall__Envelope *joined = fix_call(k, &ue);
+    ck_assert_msg(joined->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY, "UPLOAD: %s",
+                  joined->body_case == HALL__ENVELOPE__BODY_ERROR ? joined->error->message : "?");
+    ck_assert_uint_eq(joined->offline_upload_reply->n_tickets, 2);
+    uint64_t off0 = joined->offline_upload_reply->tickets[0]->id;
+    ck_assert(joined->offline_upload_reply->tickets[0]->offline);
+    ck_assert_str_eq(joined->offline_upload_reply->tickets[0]->number, numbers[0]);
+
+    /* The same upload again (a lost answer): the same tickets, nothing new. */
+    ck_assert_uint_eq(ue.request_id, upload_id);
+    Hall__Envelope *again = fix_call(k, &ue);
+    ck_assert_int_eq(again->body_case, HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY);
+    ck_assert_uint_eq(again->offline_upload_reply->tickets[0]->id, off0);
+    proto_free(again);
+    /* ...and as a new request: still no second ticket for the number. */
+    ue.request_id = 0;
+    again = fix_call(k, &ue);
+    ck_assert_uint_ne(ue.request_id, upload_id);
+    ck_assert_int_eq(again->body_case, HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY);
+    ck_assert_uint_eq(again->offline_upload_reply->tickets[0]->id, off0);
+    proto_free(again);
+
+    /* A number outside this kiosk's lease is refused. */
+    snprintf(numbers[0], sizeof numbers[0], "A%03u", first + 50);
+    up.n_tickets = 1;
+    ue.request_id = 0;
+    expect_error(fix_call(k, &ue), HALL__ERROR_CODE__ERR_FORBIDDEN);
+
+    devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    proto_free(fix_sign_in(w, 1, "c-1"));
+    uint64_t order[3];
+    for (int i = 0; i < 3; i++) {
+        Hall__Envelope *c = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+        ck_assert_int_eq(c->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        order[i] = ticket_of(c);
+        proto_free(c);
+        proto_free(fix_window_op(w, HALL__ENVELOPE__BODY_START, 1, order[i]));
+        proto_free(fix_window_op(w, HALL__ENVELOPE__BODY_FINISH, 1, order[i]));
+    }
+    ck_assert_uint_eq(order[0], off0);
+    ck_assert_uint_eq(order[1], joined->offline_upload_reply->tickets[1]->id);
+    ck_assert_uint_eq(order[2], online);
+    proto_free(joined);
+    proto_free(grant);
+    devlink_close(w);
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
+/* ---- halld_appointment_checkin --------------------------------------------- */
+
+static Hall__Envelope *check_in(devlink *k, const char *code)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+    char c[32];
+
+    snprintf(c, sizeof c, "%s", code);
+    m.appointment_code = c;
+    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+    env.issue = &m;
+    return fix_call(k, &env);
+}
+
+START_TEST(appointment_checked_in_once_and_called_when_due)
+{
+    hallfix f;
+    clk_zone *zone = clk_zone_new("Asia/Shanghai");
+    clk_civil slot;
+
+    fix_init(&f, 1, NULL);
+    /* A slot five minutes from now: due (within the 15 minutes early). */
+    clk_to_civil(zone, clk_utc_ms() + 5 * 60000, &slot);
+    clk_zone_free(zone);
+    ck_assert_int_eq(fix_hallctl(&f,
+                                 "appointment add --code APT-1 --area realestate "
+                                 "--at '%04d-%02d-%02d %02d:%02d'",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute),
+                     0);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    uint64_t walk_in = issue_printed(k, "realestate");
+
+    Hall__Envelope *r = check_in(k, "APT-1");
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "check-in: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    ck_assert_str_eq(r->issue_reply->ticket->area, "realestate");
+    ck_assert_int_eq(r->issue_reply->ticket->priority, HALL__PRIORITY__PRIORITY_APPOINTMENT);
+    uint64_t appt = ticket_of(r);
+    proto_free(r);
+    proto_free(fix_printed(k, appt));
+    /* One check-in per booking; unknown codes are named. */
+    expect_error(check_in(k, "APT-1"), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_error(check_in(k, "NOPE"), HALL__ERROR_CODE__ERR_NOT_FOUND);
+
+    devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    proto_free(fix_sign_in(w, 1, "c-1"));
+    Hall__Envelope *c = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_uint_eq(ticket_of(c), appt); /* before the walk-in who came first */
+    ck_assert_msg(strstr(c->window_reply->pick_reason, "appointment") != NULL, "reason: %s",
+                  c->window_reply->pick_reason);
+    proto_free(c);
+    proto_free(fix_window_op(w, HALL__ENVELOPE__BODY_START, 1, appt));
+    proto_free(fix_window_op(w, HALL__ENVELOPE__BODY_FINISH, 1, appt));
+    c = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_uint_eq(ticket_of(c), walk_in);
+    proto_free(c);
+    devlink_close(w);
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
 /* ---- halld_device_auth ------------------------------------------------------- */
 
 static Hall__Envelope *hello_as(hallfix *f, devlink *l, const char *id, Hall__DeviceType type,
@@ -390,13 +554,16 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 600);
     if (strcmp(which, "concurrent") == 0)
         tcase_add_test(tc, concurrent_call_next_never_calls_twice);
-    else if (strcmp(which, "retry") == 0)
+    else if (strcmp(which, "retry") == 0) {
         tcase_add_test(tc, retried_requests_get_the_first_answer);
-    else if (strcmp(which, "auth") == 0) {
+        tcase_add_test(tc, offline_upload_joins_once_in_issue_order);
+    } else if (strcmp(which, "appointment") == 0) {
+        tcase_add_test(tc, appointment_checked_in_once_and_called_when_due);
+    } else if (strcmp(which, "auth") == 0) {
         tcase_add_test(tc, unknown_and_revoked_devices_refused);
         tcase_add_test(tc, roles_and_windows_enforced);
     } else {
-        fprintf(stderr, "usage: %s concurrent|retry|auth\n", argv[0]);
+        fprintf(stderr, "usage: %s concurrent|retry|appointment|auth\n", argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);
