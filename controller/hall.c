@@ -65,6 +65,7 @@ struct hall {
     uint64_t push_seq;
     buf push; /* the last commit's push frame */
     int64_t last_prune_ms;
+    bool broken; /* a lost turn could not be rebuilt from the store */
 };
 
 /* ---- Journal: engine changes -> store, and the turn's push -------------- */
@@ -1206,9 +1207,9 @@ static void lose_turn(hall *h)
     reset_turn(h);
     if (rebuild(h, err, sizeof err) < 0) {
         /* The engine may now hold changes the store does not: nothing may
-         * be answered from it. The server drops every session and the
-         * daemon's supervisor restarts it. */
-        h->turn_failed = true;
+         * be answered from it any more (hall_broken). */
+        log_error("cannot rebuild the hall after a lost turn: %s", err);
+        h->broken = true;
     }
 }
 
@@ -1227,6 +1228,11 @@ int hall_commit(hall *h)
     publish_turn(h);
     reset_turn(h);
     return 0;
+}
+
+bool hall_broken(const hall *h)
+{
+    return h->broken;
 }
 
 const uint8_t *hall_push(const hall *h, size_t *len)

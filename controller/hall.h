@@ -71,6 +71,10 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
  * push, if any, is then available from hall_push(). -1: the turn was lost
  * (see above). */
 int hall_commit(hall *h);
+/* True once a lost turn could not be rebuilt from the store: the engine
+ * may hold what the store does not, so the daemon must stop (and be
+ * restarted, rebuilding from the store). */
+bool hall_broken(const hall *h);
 /* The push frame of the last commit, or NULL if it changed nothing shown. */
 const uint8_t *hall_push(const hall *h, size_t *len);
 /* A full snapshot frame (answer to SUBSCRIBE request_id) appended to out. */

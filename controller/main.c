@@ -224,7 +224,7 @@ static int run(struct halld *h)
         log_error("event loop failed: %s", strerror(errno));
         return 1;
     }
-    return 0;
+    return server_fatal(h->server) ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -51,6 +51,7 @@ struct server {
     ev_timer tick;    /* the hall's timer work, every HALL_TICK_MS */
     session *pending; /* sessions with held answers this turn */
     uint64_t turn;    /* committed turns, to send each push once */
+    bool fatal;       /* stopped because the hall cannot go on */
     net_tls *tls;     /* NULL: plain TCP (development) */
     struct settings set;
     int listen_fd;
@@ -472,6 +473,11 @@ static void server_before_sleep(ev_loop *loop, void *arg)
             buf_clear(&s->held);
             net_conn_close(s->conn, false, "controller could not commit; retry");
         }
+        if (hall_broken(srv->hall)) {
+            log_error("stopping: the hall in memory no longer matches the store");
+            srv->fatal = true;
+            ev_stop(loop);
+        }
         return;
     }
     srv->turn++;
@@ -646,6 +652,11 @@ void server_revalidate(server *srv)
 int server_port(const server *srv)
 {
     return srv->port;
+}
+
+bool server_fatal(const server *srv)
+{
+    return srv->fatal;
 }
 
 size_t server_sessions(const server *srv)

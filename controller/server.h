@@ -13,6 +13,7 @@
 #ifndef ONEWINDOW_SERVER_H
 #define ONEWINDOW_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ev.h"
@@ -40,6 +41,10 @@ void server_reload(server *srv, const struct halld_conf *conf, net_tls *tls);
 /* Close the sessions of devices that are no longer registered (after the
  * registry changed). */
 void server_revalidate(server *srv);
+
+/* True if the server stopped the loop because the hall cannot go on (the
+ * daemon then exits with an error, for its supervisor to restart it). */
+bool server_fatal(const server *srv);
 
 int server_port(const server *srv);
 size_t server_sessions(const server *srv);

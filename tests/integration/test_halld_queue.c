@@ -3,9 +3,9 @@
  * windows, idempotent retries, and device authorisation. Each test makes a
  * hall with the real hallctl and runs the real halld (hallfixture.h).
  *
- * One source, four CTest names (the first argument picks the suite):
+ * One source, five CTest names (the first argument picks the suite):
  * halld_concurrent_call_next, halld_idempotent_retry,
- * halld_appointment_checkin, halld_device_auth.
+ * halld_appointment_checkin, halld_disk_full, halld_device_auth.
  */
 #include <check.h>
 #include <pthread.h>
@@ -424,6 +424,94 @@ START_TEST(appointment_checked_in_once_and_called_when_due)
 }
 END_TEST
 
+/* ---- halld_disk_full ---------------------------------------------------------- */
+
+/* The hall lives on a small tmpfs (mounted by the test: it needs root, and
+ * is skipped with exit 77 where mounting is not allowed). The disk is
+ * filled while a kiosk issues: the commits that fail lose only their own
+ * unanswered turn, halld stays up, and after space is freed a retry with
+ * the same request id gets a ticket. Nothing answered is lost. */
+static char *full_mount;
+
+START_TEST(disk_full_loses_only_unanswered_turns)
+{
+    hallfix f;
+    char filler[1200], err[DEVLINK_ERR_LEN];
+    uint64_t answered[400];
+    int nanswered = 0, lost_links = 0;
+
+    setenv("TMPDIR", full_mount, 1);
+    fix_init(&f, 1, NULL);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    answered[nanswered++] = issue_printed(k, "");
+
+    snprintf(filler, sizeof filler, "%s/filler", full_mount);
+    ts_system("dd if=/dev/zero of=%s bs=64k >/dev/null 2>&1", filler);
+    uint64_t failed_id = 0;
+    for (int i = 0; i < 300 && nanswered < 400; i++) {
+        Hall__Envelope env = HALL__ENVELOPE__INIT;
+        Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+        env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+        env.issue = &m;
+        uint64_t id = devlink_next_id(k);
+        Hall__Envelope *r = devlink_call(k, &env, FIX_WAIT_MS, err);
+        if (r == NULL) { /* the turn was lost: halld dropped the link */
+            lost_links++;
+            failed_id = id;
+            devlink_close(k);
+            k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+            devlink_set_next_id(k, id + 1);
+            break;
+        }
+        if (r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY)
+            answered[nanswered++] = ticket_of(r);
+        proto_free(r);
+    }
+    ck_assert_msg(lost_links > 0, "a full disk never failed a commit");
+    ck_assert(ts_file_contains(f.log, "commit failed", FIX_WAIT_MS));
+    ck_assert_int_eq(kill(f.pid, 0), 0); /* still running */
+
+    unlink(filler);
+    devlink_set_next_id(k, failed_id);
+    Hall__Envelope *r = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY,
+                  "retry after the disk freed: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    answered[nanswered++] = ticket_of(r);
+    proto_free(r);
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+
+    /* Every answered ticket is in the store. */
+    for (int i = 0; i < nanswered; i++)
+        ck_assert_msg(ts_system("test \"$(sqlite3 %s/hall.db 'SELECT count(*) FROM tickets "
+                                "WHERE id = %llu')\" = 1",
+                                f.dir, (unsigned long long)answered[i]) == 0,
+                      "answered ticket %llu lost", (unsigned long long)answered[i]);
+    fix_free(&f);
+}
+END_TEST
+
+/* Mount the small disk; false (with the reason printed) where not allowed. */
+static bool mount_small_disk(void)
+{
+    full_mount = ts_tmpdir("full");
+    if (ts_system("mount -t tmpfs -o size=3m onewindow-test %s 2>/dev/null", full_mount) != 0) {
+        fprintf(stderr, "halld_disk_full: cannot mount a tmpfs here (needs root): skipped\n");
+        ts_rmtree(full_mount);
+        return false;
+    }
+    return true;
+}
+
+static void unmount_small_disk(void)
+{
+    ts_system("umount %s", full_mount);
+    ts_rmtree(full_mount);
+    free(full_mount);
+}
+
 /* ---- halld_device_auth ------------------------------------------------------- */
 
 static Hall__Envelope *hello_as(hallfix *f, devlink *l, const char *id, Hall__DeviceType type,
@@ -559,11 +647,15 @@ int main(int argc, char **argv)
         tcase_add_test(tc, offline_upload_joins_once_in_issue_order);
     } else if (strcmp(which, "appointment") == 0) {
         tcase_add_test(tc, appointment_checked_in_once_and_called_when_due);
+    } else if (strcmp(which, "diskfull") == 0) {
+        if (!mount_small_disk())
+            return 77;
+        tcase_add_test(tc, disk_full_loses_only_unanswered_turns);
     } else if (strcmp(which, "auth") == 0) {
         tcase_add_test(tc, unknown_and_revoked_devices_refused);
         tcase_add_test(tc, roles_and_windows_enforced);
     } else {
-        fprintf(stderr, "usage: %s concurrent|retry|appointment|auth\n", argv[0]);
+        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth\n", argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);
@@ -571,5 +663,7 @@ int main(int argc, char **argv)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (strcmp(which, "diskfull") == 0)
+        unmount_small_disk();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
