@@ -8,3 +8,6 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)
 find_program(PROTOC_C protoc-c REQUIRED)
+# hallbench only: the clients of the systems halld is measured against.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

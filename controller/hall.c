@@ -136,28 +136,34 @@ static void journal_event(void *ctx, const q_event *e)
 
 /* ---- Building ------------------------------------------------------------- */
 
+/* Restoring into a fresh engine; the engine's reason when it refuses. */
+struct restore {
+    queue *q;
+    q_error err;
+};
+
 static int restore_area(void *arg, const q_area *a)
 {
-    q_error err;
-    return queue_add_area(arg, a, &err);
+    struct restore *r = arg;
+    return queue_add_area(r->q, a, &r->err);
 }
 
 static int restore_window(void *arg, const q_window *w)
 {
-    q_error err;
-    return queue_add_window(arg, w, &err);
+    struct restore *r = arg;
+    return queue_add_window(r->q, w, &r->err);
 }
 
 static int restore_ticket(void *arg, const q_ticket *t)
 {
-    q_error err;
-    return queue_restore_ticket(arg, t, &err);
+    struct restore *r = arg;
+    return queue_restore_ticket(r->q, t, &r->err);
 }
 
 static int restore_lease(void *arg, const q_lease *l)
 {
-    q_error err;
-    return queue_restore_lease(arg, l, &err);
+    struct restore *r = arg;
+    return queue_restore_lease(r->q, l, &r->err);
 }
 
 static int restore_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
@@ -174,33 +180,38 @@ static int rebuild(hall *h, char *err, size_t errlen)
     int64_t now = clk_utc_ms();
     /* Yesterday too: its tickets may still be live (carried over, or being
      * served across midnight), and leases of yesterday may be uploaded. */
-    clk_date today = clk_business_day(h->zone, now - 24LL * 3600 * 1000, h->policy.rollover_hour);
-    int32_t since = clk_date_key(today);
+    clk_date yesterday =
+        clk_business_day(h->zone, now - 24LL * 3600 * 1000, h->policy.rollover_hour);
+    int32_t since = clk_date_key(yesterday);
+    struct restore rs = {queue_new(&h->policy, h->zone, &journal), {0}};
+    replay *r = replay_new();
     uint64_t max_id = 0;
 
-    queue *q = queue_new(&h->policy, h->zone, &journal);
-    replay *r = replay_new();
-    if (q == NULL || r == NULL) {
+    if (rs.q == NULL || r == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (store_load_areas(h->store, restore_area, q) < 0 ||
-        store_load_windows(h->store, restore_window, q) < 0 ||
-        store_load_tickets(h->store, since, restore_ticket, q) < 0 ||
-        store_load_leases(h->store, since, restore_lease, q) < 0 ||
-        store_max_ticket_id(h->store, &max_id) < 0 ||
-        store_load_requests(h->store, now - HALL_REPLAY_MS, restore_answer, r) < 0) {
+    if (store_load_areas(h->store, restore_area, &rs) != 0 ||
+        store_load_windows(h->store, restore_window, &rs) != 0 ||
+        store_load_tickets(h->store, since, restore_ticket, &rs) != 0 ||
+        store_load_leases(h->store, since, restore_lease, &rs) != 0) {
+        snprintf(err, errlen, "cannot load the hall from the store: %s",
+                 rs.err.code != QERR_NONE ? rs.err.message : store_errmsg(h->store));
+        goto fail;
+    }
+    if (store_max_ticket_id(h->store, &max_id) < 0 ||
+        store_load_requests(h->store, now - HALL_REPLAY_MS, restore_answer, r) != 0) {
         snprintf(err, errlen, "cannot load the hall from the store: %s", store_errmsg(h->store));
         goto fail;
     }
-    queue_set_next_id(q, max_id + 1);
+    queue_set_next_id(rs.q, max_id + 1);
     queue_free(h->q);
     replay_free(h->replay);
-    h->q = q;
+    h->q = rs.q;
     h->replay = r;
     return 0;
 fail:
-    queue_free(q);
+    queue_free(rs.q);
     replay_free(r);
     return -1;
 }
@@ -270,9 +281,11 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
     }
     /* Areas and windows are updated in place (tickets, states and current
      * tickets stay), so this is safe in the middle of a turn. */
-    if (store_load_areas(h->store, restore_area, h->q) < 0 ||
-        store_load_windows(h->store, restore_window, h->q) < 0) {
-        snprintf(err, errlen, "cannot re-read the catalog: %s", store_errmsg(h->store));
+    struct restore rs = {h->q, {0}};
+    if (store_load_areas(h->store, restore_area, &rs) != 0 ||
+        store_load_windows(h->store, restore_window, &rs) != 0) {
+        snprintf(err, errlen, "cannot re-read the catalog: %s",
+                 rs.err.code != QERR_NONE ? rs.err.message : store_errmsg(h->store));
         return -1;
     }
     h->turn_areas = true;
