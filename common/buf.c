@@ -93,3 +93,12 @@ void buf_clear(buf *b)
 {
     b->off = b->len = 0;
 }
+
+void buf_trim(buf *b)
+{
+    if (b->off == b->len && b->data != NULL) {
+        free(b->data);
+        b->data = NULL;
+        b->off = b->len = b->cap = 0;
+    }
+}

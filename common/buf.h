@@ -55,5 +55,8 @@ int buf_append(buf *b, const void *data, size_t n);
 void buf_consume(buf *b, size_t n);
 /* Drop everything unread. */
 void buf_clear(buf *b);
+/* If nothing is unread, give the memory back (an idle connection should
+ * not keep the size of its largest burst); the buffer stays usable. */
+void buf_trim(buf *b);
 
 #endif

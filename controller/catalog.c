@@ -148,6 +148,14 @@ static int bad(struct parse *p, bool area, const struct origin *o, const char *k
     return -1;
 }
 
+/* Out of memory: the error says so; always returns -1 with errno ENOMEM. */
+static int nomem(struct parse *p)
+{
+    snprintf(p->err, p->errlen, "out of memory");
+    errno = ENOMEM;
+    return -1;
+}
+
 /* "line 3" or "areas[2]": the other party of a duplicate. */
 static const char *place(const struct parse *p, bool area, const struct origin *o, char *buf,
                          size_t n)
@@ -323,7 +331,7 @@ static int take_text(struct parse *p, const struct origin *o, const char *key, c
         return bad(p, false, o, key, "%zu bytes long, at most %d", n, CATALOG_TEXT_MAX);
     char *t = malloc(n + 1);
     if (t == NULL)
-        return snprintf(p->err, p->errlen, "out of memory"), errno = ENOMEM, -1;
+        return nomem(p);
     for (size_t i = 0; i < n; i++)
         if (!(v[i] == '\r' && i + 1 < n && v[i + 1] == '\n'))
             t[k++] = v[i];
@@ -356,7 +364,7 @@ static int list_add(struct parse *p, const struct origin *o, const char *key, st
         return bad(p, false, o, key, "more than %d items", CATALOG_ITEMS_MAX);
     char *grown = realloc(l->buf, l->len + n + 2);
     if (grown == NULL)
-        return snprintf(p->err, p->errlen, "out of memory"), errno = ENOMEM, -1;
+        return nomem(p);
     l->buf = grown;
     if (l->n > 0)
         l->buf[l->len++] = '\n';
@@ -371,7 +379,7 @@ static int list_add(struct parse *p, const struct origin *o, const char *key, st
 static int list_take(struct parse *p, struct list *l, char **out)
 {
     if (l->buf == NULL && (l->buf = calloc(1, 1)) == NULL)
-        return snprintf(p->err, p->errlen, "out of memory"), errno = ENOMEM, -1;
+        return nomem(p);
     *out = l->buf;
     *l = (struct list){0};
     return 0;
@@ -402,25 +410,35 @@ static int take_bool(struct parse *p, bool area, const struct origin *o, const c
 
 /* ---- Adding areas and matters --------------------------------------------- */
 
+/* Whether the areas (area) or the matters, with n rows, may take one
+ * more; if not, the error says so against the row at o. */
+static bool room_for(struct parse *p, bool area, const struct origin *o, size_t n)
+{
+    int max = area ? CATALOG_AREAS_MAX : CATALOG_MATTERS_MAX;
+
+    if (n < (size_t)max)
+        return true;
+    bad(p, area, o, NULL, "more than %d %s", max, area ? "areas" : "matters");
+    return false;
+}
+
+/* A new zeroed area from o. The arrays of a table grow together; one
+ * realloc() that worked is kept when a later one fails (the arrays are
+ * then only larger than the capacity says). */
 static q_area *new_area(struct parse *p, const struct origin *o)
 {
     catalog *c = p->c;
 
-    if (c->nareas == CATALOG_AREAS_MAX) {
-        bad(p, true, o, NULL, "more than %d areas", CATALOG_AREAS_MAX);
+    if (!room_for(p, true, o, c->nareas))
         return NULL;
-    }
     if (c->nareas == c->area_cap) {
         size_t cap = c->area_cap ? 2 * c->area_cap : 8;
         q_area *a = realloc(c->areas, cap * sizeof *a);
         if (a != NULL)
             c->areas = a;
         struct origin *at = a ? realloc(c->area_at, cap * sizeof *at) : NULL;
-        if (at == NULL) {
-            snprintf(p->err, p->errlen, "out of memory");
-            errno = ENOMEM;
-            return NULL;
-        }
+        if (at == NULL)
+            return nomem(p), NULL;
         c->area_at = at;
         c->area_cap = cap;
     }
@@ -430,14 +448,13 @@ static q_area *new_area(struct parse *p, const struct origin *o)
     return a;
 }
 
+/* A new matter from o, its texts "" (see new_area()). */
 static store_matter *new_matter(struct parse *p, const struct origin *o)
 {
     catalog *c = p->c;
 
-    if (c->nmatters == CATALOG_MATTERS_MAX) {
-        bad(p, false, o, NULL, "more than %d matters", CATALOG_MATTERS_MAX);
+    if (!room_for(p, false, o, c->nmatters))
         return NULL;
-    }
     if (c->nmatters == c->matter_cap) {
         size_t cap = c->matter_cap ? 2 * c->matter_cap : 32;
         store_matter *m = realloc(c->matters, cap * sizeof *m);
@@ -447,11 +464,8 @@ static store_matter *new_matter(struct parse *p, const struct origin *o)
         if (at != NULL)
             c->matter_at = at;
         struct owned *ow = at ? realloc(c->owned, cap * sizeof *ow) : NULL;
-        if (ow == NULL) {
-            snprintf(p->err, p->errlen, "out of memory");
-            errno = ENOMEM;
-            return NULL;
-        }
+        if (ow == NULL)
+            return nomem(p), NULL;
         c->owned = ow;
         c->matter_cap = cap;
     }
@@ -636,8 +650,7 @@ static int csv_record(struct parse *p, struct csv *r, const struct record *heade
         return 1;
     }
 nomem:
-    snprintf(p->err, p->errlen, "out of memory");
-    errno = ENOMEM;
+    nomem(p);
 fail:
     free(f.s);
     return -1;
@@ -1112,7 +1125,7 @@ static int check_matters(struct parse *p)
      * report the one that comes first in the file. */
     const store_matter **sorted = malloc(c->nmatters * sizeof *sorted);
     if (sorted == NULL)
-        return snprintf(p->err, p->errlen, "out of memory"), errno = ENOMEM, -1;
+        return nomem(p);
     for (size_t i = 0; i < c->nmatters; i++)
         sorted[i] = &c->matters[i];
     qsort(sorted, c->nmatters, sizeof *sorted, by_code);

@@ -21,6 +21,16 @@
 
 /* Answers are kept for retries this long. */
 #define HALL_REPLAY_MS (24LL * 3600 * 1000)
+/* Refusals of requests that would have changed the hall are kept this long,
+ * in memory only. A refusal changes nothing, so only one retry race needs
+ * it: the original request delayed on an old link while its retry on a new
+ * link is refused; the original must not run when it arrives. It can only
+ * arrive while that old link lives (bytes of a closed TCP connection never
+ * arrive), which the idle timeout and TCP's own give-up bound well within
+ * this; and a controller restart closes every link. */
+#define HALL_REFUSAL_KEEP_MS (15LL * 60 * 1000)
+/* How often kept answers are pruned. */
+#define HALL_PRUNE_MS (60LL * 1000)
 /* Calls a snapshot shows, newest first. */
 #define HALL_RECENT_CALLS 10
 /* Calls one push carries at most (a burst of calls in one turn). */
@@ -169,7 +179,7 @@ static int restore_lease(void *arg, const q_lease *l)
 static int restore_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
                           const uint8_t *reply, size_t len)
 {
-    return replay_put(arg, device, request_id, at_ms, reply, len);
+    return replay_put(arg, device, request_id, at_ms + HALL_REPLAY_MS, reply, len);
 }
 
 /* A fresh engine and answer cache from the store. On failure the hall
@@ -987,6 +997,23 @@ static void refuse_request(const hall_device *dev, const Hall__Envelope *req, bu
     put_error(out, req->request_id, code, msg);
 }
 
+/* Refuse a request that would have changed the hall, and keep the refusal
+ * for a retry of the same request id (HALL_REFUSAL_KEEP_MS says why) —
+ * except "unavailable", which asks for exactly that retry. */
+static void refuse_kept(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
+                        Hall__ErrorCode code, const char *msg, int64_t now)
+{
+    size_t before = buf_rlen(out);
+
+    refuse_request(dev, req, out, code, msg);
+    if (code == HALL__ERROR_CODE__ERR_UNAVAILABLE || buf_rlen(out) <= before + FRAME_HEADER)
+        return;
+    const uint8_t *frame = buf_rdata(out) + before;
+    if (replay_put(h->replay, dev->id, req->request_id, now + HALL_REFUSAL_KEEP_MS,
+                   frame + FRAME_HEADER, buf_rlen(out) - before - FRAME_HEADER) < 0)
+        log_warn("%s: cannot keep a refusal for retries: out of memory", dev->id);
+}
+
 int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
 {
     const struct request *r = find_request(req->body_case);
@@ -999,12 +1026,6 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
         refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE, why);
         return 0;
     }
-    if (check_role(r, dev, req, why, sizeof why) != NULL) {
-        refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_FORBIDDEN, why);
-        return 0;
-    }
-    if (r->fn == NULL) /* SUBSCRIBE: answered with a snapshot after the commit */
-        return HALL_SUBSCRIBE;
     if (r->changes) {
         if (req->request_id == 0) {
             refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_BAD_REQUEST,
@@ -1022,15 +1043,24 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
             }
             return 0;
         }
-        if (!h->in_turn) {
-            if (store_begin(h->store) < 0) {
-                snprintf(why, sizeof why, "the store cannot start a transaction: %s",
-                         store_errmsg(h->store));
-                refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
-                return 0;
-            }
-            h->in_turn = true;
+    }
+    if (check_role(r, dev, req, why, sizeof why) != NULL) {
+        if (r->changes)
+            refuse_kept(h, dev, req, out, HALL__ERROR_CODE__ERR_FORBIDDEN, why, now);
+        else
+            refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_FORBIDDEN, why);
+        return 0;
+    }
+    if (r->fn == NULL) /* SUBSCRIBE: answered with a snapshot after the commit */
+        return HALL_SUBSCRIBE;
+    if (r->changes && !h->in_turn) {
+        if (store_begin(h->store) < 0) {
+            snprintf(why, sizeof why, "the store cannot start a transaction: %s",
+                     store_errmsg(h->store));
+            refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
+            return 0;
         }
+        h->in_turn = true;
     }
 
     struct outcome o;
@@ -1041,7 +1071,10 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
     r->fn(h, dev, req, &o, now);
     h->requester = NULL;
     if (o.code != HALL__ERROR_CODE__ERR_NONE) {
-        refuse_request(dev, req, out, o.code, o.message);
+        if (r->changes)
+            refuse_kept(h, dev, req, out, o.code, o.message, now);
+        else
+            refuse_request(dev, req, out, o.code, o.message);
         return 0;
     }
     if (r->changes) {
@@ -1053,7 +1086,8 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
             h->turn_failed = true;
         } else {
             hall__envelope__pack(&o.env, packed);
-            if (replay_put(h->replay, dev->id, req->request_id, now, packed, size) < 0 ||
+            if (replay_put(h->replay, dev->id, req->request_id, now + HALL_REPLAY_MS, packed,
+                           size) < 0 ||
                 store_put_request(h->store, dev->id, req->request_id, now, packed, size) < 0)
                 h->turn_failed = true;
             free(packed);
@@ -1276,9 +1310,9 @@ int hall_tick(hall *h)
     h->requester = "";
     queue_tick(h->q, now);
     h->requester = NULL;
-    if (now - h->last_prune_ms > 3600 * 1000) {
+    if (now - h->last_prune_ms > HALL_PRUNE_MS) {
         h->last_prune_ms = now;
-        replay_prune(h->replay, now - HALL_REPLAY_MS);
+        replay_prune(h->replay, now);
         if (store_prune_requests(h->store, now - HALL_REPLAY_MS) < 0)
             h->turn_failed = true;
     }

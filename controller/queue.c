@@ -662,6 +662,23 @@ static void assert_window(const queue *q, const struct window *w)
                                  (r->t.state == Q_CALLED || r->t.state == Q_SERVING)));
 }
 
+static void set_out(const q_ticket **out, const struct tk *r)
+{
+    if (out != NULL)
+        *out = r != NULL ? &r->t : NULL;
+}
+
+/* The end of a request that changed ticket r (and window w; NULL if none
+ * changed): the invariants on what it touched, then the ticket for *out. */
+static int done(const queue *q, const struct window *w, const struct tk *r, const q_ticket **out)
+{
+    assert_ticket(q, r);
+    if (w != NULL)
+        assert_window(q, w);
+    set_out(out, r);
+    return 0;
+}
+
 /* ---- Transitions shared by several requests ------------------------------- */
 
 /* The business day the engine is in, once anything happened. */
@@ -693,11 +710,21 @@ static void enqueue(queue *q, struct tk *r)
     heap_push(wait_heap(q, r->ai, r->t.priority, r->t.target_window), r);
 }
 
+/* Room for one more ticket in h, or NOMEM. */
+static int reserve_one(queue *q, struct heap *h, q_error *err)
+{
+    return heap_reserve(q, h, h->n + 1) == 0 ? 0 : nomem(err);
+}
+
 static int reserve_wait(queue *q, size_t ai, q_priority p, uint32_t target, q_error *err)
 {
-    struct heap *h = wait_heap(q, ai, p, target);
+    return reserve_one(q, wait_heap(q, ai, p, target), err);
+}
 
-    return heap_reserve(q, h, h->n + 1) == 0 ? 0 : nomem(err);
+/* Room for a no-show that may rejoin (none needed when rejoining is off). */
+static int reserve_noshow(queue *q, q_error *err)
+{
+    return q->pol.rejoin_ms > 0 ? reserve_one(q, &q->noshow, err) : 0;
 }
 
 /* A CALLED ticket that did not come: off its window; may rejoin for a while
@@ -1043,8 +1070,8 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
         h = &q->reserved;
     else if (t->state == Q_NO_SHOW && q->pol.rejoin_ms > 0)
         h = &q->noshow;
-    if (h != NULL && heap_reserve(q, h, h->n + 1) < 0)
-        return nomem(err);
+    if (h != NULL && reserve_one(q, h, err) < 0)
+        return -1;
     r = tk_new(q, ai, nai);
     if (r == NULL)
         return nomem(err);
@@ -1060,12 +1087,8 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
     live = h != NULL || placed;
     if (h != NULL)
         heap_push(h, r);
-    else if (!live) {
-        r->final = true;
-        r->final_day = bday(q, t->state_ms);
-        r->next_final = q->final_head;
-        q->final_head = r;
-    }
+    else if (!live)
+        make_final(q, r, t->state_ms);
     if (t->state == Q_CALLED || t->state == Q_SERVING)
         w->w.current = t->id;
     if (!t->offline) {
@@ -1079,10 +1102,7 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
         q->day = t->day;
     if (bday(q, t->state_ms) > q->day)
         q->day = bday(q, t->state_ms);
-    assert_ticket(q, r);
-    if (w != NULL)
-        assert_window(q, w);
-    return 0;
+    return done(q, w, r, NULL);
 }
 
 int queue_restore_lease(queue *q, const q_lease *l, q_error *err)
@@ -1128,12 +1148,6 @@ void queue_set_next_id(queue *q, uint64_t next_id)
 
 /* ---- Requests ------------------------------------------------------------- */
 
-static void set_out(const q_ticket **out, const struct tk *r)
-{
-    if (out != NULL)
-        *out = r != NULL ? &r->t : NULL;
-}
-
 /* Fills the fields that issue and offline join share. */
 static int fill_request(q_ticket *t, const char *matter, const char *kiosk, const char *masked_name,
                         const uint8_t *hash, q_priority p, q_error *err)
@@ -1178,8 +1192,8 @@ int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out,
     for (int i = 0; i < 2; i++)
         if (a->days[i].day == t.day && skip_band(q, a->days[i].next_online) == UINT32_MAX)
             return fail(err, QERR_BAD_REQUEST, "area %s has no numbers left today", a->a.code);
-    if (heap_reserve(q, &q->reserved, q->reserved.n + 1) < 0)
-        return nomem(err);
+    if (reserve_one(q, &q->reserved, err) < 0)
+        return -1;
     r = tk_new(q, ai, ai);
     if (r == NULL)
         return nomem(err);
@@ -1201,9 +1215,7 @@ int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out,
     heap_push(&q->reserved, r);
     note_day(q, now);
     j_ticket_event(q, r, QE_ISSUED, now, NULL, "");
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 /* The ticket for a request, or NOT_FOUND. */
@@ -1222,18 +1234,29 @@ static int illegal(q_error *err, const struct tk *r, const char *want)
                 queue_state_name(r->t.state), want);
 }
 
-int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err)
+/* The start of a request about ticket id: err and *out cleared, then the
+ * ticket, which must be in one of the states of mask (ILLEGAL_STATE "A012
+ * is WAITING, not want"); NULL if it is not. */
+static struct tk *ticket_in(const queue *q, uint64_t id, unsigned mask, const char *want,
+                            const q_ticket **out, q_error *err)
 {
     struct tk *r;
 
     err_clear(err);
     set_out(out, NULL);
     r = ticket_pick(q, id, err);
-    if (r == NULL)
-        return -1;
-    if (r->t.state != Q_RESERVED)
-        return illegal(err, r, "RESERVED");
-    if (reserve_wait(q, r->ai, r->t.priority, 0, err) < 0)
+    if (r != NULL && !(mask & BIT(r->t.state))) {
+        illegal(err, r, want);
+        return NULL;
+    }
+    return r;
+}
+
+int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err)
+{
+    struct tk *r = ticket_in(q, id, BIT(Q_RESERVED), "RESERVED", out, err);
+
+    if (r == NULL || reserve_wait(q, r->ai, r->t.priority, 0, err) < 0)
         return -1;
 
     heap_remove(r);
@@ -1241,32 +1264,23 @@ int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_er
     enqueue(q, r);
     note_day(q, now);
     j_ticket_event(q, r, QE_PRINTED, now, NULL, "");
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 int queue_void(queue *q, uint64_t id, const char *reason, int64_t now, const q_ticket **out,
                q_error *err)
 {
-    struct tk *r;
+    struct tk *r = ticket_in(q, id, BIT(Q_RESERVED), "RESERVED", out, err);
 
-    err_clear(err);
-    set_out(out, NULL);
-    r = ticket_pick(q, id, err);
     if (r == NULL)
         return -1;
-    if (r->t.state != Q_RESERVED)
-        return illegal(err, r, "RESERVED");
 
     heap_remove(r);
     set_state(r, Q_VOID, now);
     make_final(q, r, now);
     note_day(q, now);
     j_ticket_event(q, r, QE_VOIDED, now, NULL, reason);
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 /* A window for a request from it: window_no must name one. */
@@ -1281,15 +1295,20 @@ static struct window *window_pick(const queue *q, uint32_t window_no, q_error *e
     return w;
 }
 
-/* The window and ticket of a request by window_no about ticket id: the
- * ticket, when it is at a window, must be at this one (FORBIDDEN), and in
- * one of the states of mask (ILLEGAL_STATE "A012 is WAITING, not want"). */
+/* The start of a request by window_no about ticket id: err and *out
+ * cleared, then the window and the ticket. The ticket, when it is at a
+ * window, must be at this one (FORBIDDEN), and in one of the states of
+ * mask (ILLEGAL_STATE "A012 is WAITING, not want"). */
 static int at_window(const queue *q, uint32_t window_no, uint64_t id, unsigned mask,
-                     const char *want, struct window **wp, struct tk **rp, q_error *err)
+                     const char *want, struct window **wp, struct tk **rp, const q_ticket **out,
+                     q_error *err)
 {
-    struct window *w = window_pick(q, window_no, err);
+    struct window *w;
     struct tk *r;
 
+    err_clear(err);
+    set_out(out, NULL);
+    w = window_pick(q, window_no, err);
     if (w == NULL)
         return -1;
     r = ticket_pick(q, id, err);
@@ -1432,16 +1451,14 @@ int queue_call_next(queue *q, uint32_t window_no, int64_t now, const q_ticket **
         if (cur->t.recalls < q->pol.max_recalls) {
             note_day(q, now);
             recall(q, w, cur, now, reason);
-            assert_ticket(q, cur);
-            set_out(out, cur);
-            return 0;
+            return done(q, NULL, cur, out);
         }
     }
     pick = pick_next(q, w, now, why);
     if (pick == NULL && cur == NULL)
         return fail(err, QERR_QUEUE_EMPTY, "nothing is waiting for window %u", w->w.no);
-    if (cur != NULL && q->pol.rejoin_ms > 0 && heap_reserve(q, &q->noshow, q->noshow.n + 1) < 0)
-        return nomem(err);
+    if (cur != NULL && reserve_noshow(q, err) < 0)
+        return -1;
 
     note_day(q, now);
     if (cur != NULL) {
@@ -1461,61 +1478,47 @@ int queue_call_next(queue *q, uint32_t window_no, int64_t now, const q_ticket **
     to_called(q, w, pick, now, why);
     if (reason != NULL)
         memcpy(reason, why, Q_REASON_MAX);
-    assert_ticket(q, pick);
-    assert_window(q, w);
-    set_out(out, pick);
-    return 0;
+    return done(q, w, pick, out);
+}
+
+/* queue_recall() and queue_no_show(): the window's CALLED ticket is
+ * recalled while it has recalls left, unless the clerk marks it; else it
+ * is a no-show. */
+static int recall_or_no_show(queue *q, uint32_t window_no, uint64_t id, int64_t now, bool by_clerk,
+                             const q_ticket **out, q_error *err)
+{
+    char detail[Q_REASON_MAX];
+    struct window *w;
+    struct tk *r;
+    bool again;
+
+    if (at_window(q, window_no, id, BIT(Q_CALLED), "CALLED", &w, &r, out, err) < 0)
+        return -1;
+    again = !by_clerk && r->t.recalls < q->pol.max_recalls;
+    if (!again && reserve_noshow(q, err) < 0)
+        return -1;
+
+    note_day(q, now);
+    if (again) {
+        recall(q, w, r, now, NULL);
+    } else {
+        snprintf(detail, sizeof detail, "%s after %u recalls",
+                 by_clerk ? "marked by the clerk" : "no answer", r->t.recalls);
+        to_no_show(q, w, r, now, detail);
+    }
+    return done(q, w, r, out);
 }
 
 int queue_recall(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
                  q_error *err)
 {
-    char detail[Q_REASON_MAX];
-    struct window *w;
-    struct tk *r;
-
-    err_clear(err);
-    set_out(out, NULL);
-    if (at_window(q, window_no, id, BIT(Q_CALLED), "CALLED", &w, &r, err) < 0)
-        return -1;
-    if (r->t.recalls >= q->pol.max_recalls && q->pol.rejoin_ms > 0 &&
-        heap_reserve(q, &q->noshow, q->noshow.n + 1) < 0)
-        return nomem(err);
-
-    note_day(q, now);
-    if (r->t.recalls < q->pol.max_recalls) {
-        recall(q, w, r, now, NULL);
-    } else {
-        snprintf(detail, sizeof detail, "no answer after %u recalls", r->t.recalls);
-        to_no_show(q, w, r, now, detail);
-    }
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return recall_or_no_show(q, window_no, id, now, false, out, err);
 }
 
 int queue_no_show(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
                   q_error *err)
 {
-    char detail[Q_REASON_MAX];
-    struct window *w;
-    struct tk *r;
-
-    err_clear(err);
-    set_out(out, NULL);
-    if (at_window(q, window_no, id, BIT(Q_CALLED), "CALLED", &w, &r, err) < 0)
-        return -1;
-    if (q->pol.rejoin_ms > 0 && heap_reserve(q, &q->noshow, q->noshow.n + 1) < 0)
-        return nomem(err);
-
-    note_day(q, now);
-    snprintf(detail, sizeof detail, "marked by the clerk after %u recalls", r->t.recalls);
-    to_no_show(q, w, r, now, detail);
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return recall_or_no_show(q, window_no, id, now, true, out, err);
 }
 
 int queue_start(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
@@ -1524,19 +1527,14 @@ int queue_start(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_
     struct window *w;
     struct tk *r;
 
-    err_clear(err);
-    set_out(out, NULL);
-    if (at_window(q, window_no, id, BIT(Q_CALLED), "CALLED", &w, &r, err) < 0)
+    if (at_window(q, window_no, id, BIT(Q_CALLED), "CALLED", &w, &r, out, err) < 0)
         return -1;
 
     note_day(q, now);
     set_state(r, Q_SERVING, now);
     j_ticket(q, r);
     j_event(q, QE_STARTED, now, r->t.id, w->w.no, w->w.clerk, "");
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return done(q, w, r, out);
 }
 
 static void note_service(struct area *a, int64_t ms)
@@ -1554,9 +1552,7 @@ int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q
     struct window *w;
     struct tk *r;
 
-    err_clear(err);
-    set_out(out, NULL);
-    if (at_window(q, window_no, id, BIT(Q_SERVING), "SERVING", &w, &r, err) < 0)
+    if (at_window(q, window_no, id, BIT(Q_SERVING), "SERVING", &w, &r, out, err) < 0)
         return -1;
 
     note_day(q, now);
@@ -1568,10 +1564,7 @@ int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q
     w->w.current = 0;
     make_final(q, r, now);
     j_ticket_event(q, r, QE_FINISHED, now, w, detail);
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return done(q, w, r, out);
 }
 
 int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_area,
@@ -1583,10 +1576,8 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
     struct tk *r;
     size_t ai;
 
-    err_clear(err);
-    set_out(out, NULL);
     if (at_window(q, window_no, id, BIT(Q_CALLED) | BIT(Q_SERVING), "CALLED or SERVING", &w, &r,
-                  err) < 0)
+                  out, err) < 0)
         return -1;
     if ((to_area == NULL || *to_area == '\0') == (to_window == 0))
         return fail(err, QERR_BAD_REQUEST, "transfer %s to an area or a window", r->t.number);
@@ -1618,10 +1609,7 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
     w->w.current = 0;
     enqueue(q, r);
     j_ticket_event(q, r, QE_TRANSFERRED, now, w, detail);
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return done(q, w, r, out);
 }
 
 int queue_hold(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
@@ -1630,20 +1618,15 @@ int queue_hold(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_t
     struct window *w;
     struct tk *r;
 
-    err_clear(err);
-    set_out(out, NULL);
     if (at_window(q, window_no, id, BIT(Q_CALLED) | BIT(Q_SERVING), "CALLED or SERVING", &w, &r,
-                  err) < 0)
+                  out, err) < 0)
         return -1;
 
     note_day(q, now);
     set_state(r, Q_HOLD, now);
     w->w.current = 0;
     j_ticket_event(q, r, QE_HELD, now, w, "");
-    assert_ticket(q, r);
-    assert_window(q, w);
-    set_out(out, r);
-    return 0;
+    return done(q, w, r, out);
 }
 
 int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
@@ -1653,9 +1636,7 @@ int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const 
     struct window *w;
     struct tk *r;
 
-    err_clear(err);
-    set_out(out, NULL);
-    if (at_window(q, window_no, id, BIT(Q_HOLD), "HOLD", &w, &r, err) < 0)
+    if (at_window(q, window_no, id, BIT(Q_HOLD), "HOLD", &w, &r, out, err) < 0)
         return -1;
     if (reserve_wait(q, r->ai, r->t.priority, window_no, err) < 0)
         return -1;
@@ -1668,30 +1649,23 @@ int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const 
     snprintf(detail, sizeof detail, "back to window %u", window_no);
     j_ticket(q, r);
     j_event(q, QE_RELEASED, now, r->t.id, w->w.no, w->w.clerk, detail);
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, int64_t now,
                  const q_ticket **out, q_error *err)
 {
     const unsigned mask = BIT(Q_WAITING) | BIT(Q_CALLED) | BIT(Q_HOLD);
+    const char *want = "WAITING, CALLED or HOLD";
     struct window *w = NULL, *at = NULL;
     struct tk *r;
 
-    err_clear(err);
-    set_out(out, NULL);
-    if (window_no != 0) {
-        if (at_window(q, window_no, id, mask, "WAITING, CALLED or HOLD", &w, &r, err) < 0)
-            return -1;
-    } else {
-        r = ticket_pick(q, id, err);
-        if (r == NULL)
-            return -1;
-        if (!(mask & BIT(r->t.state)))
-            return illegal(err, r, "WAITING, CALLED or HOLD");
-    }
+    if (window_no == 0)
+        r = ticket_in(q, id, mask, want, out, err);
+    else if (at_window(q, window_no, id, mask, want, &w, &r, out, err) < 0)
+        r = NULL;
+    if (r == NULL)
+        return -1;
 
     note_day(q, now);
     if (r->t.state == Q_WAITING)
@@ -1708,24 +1682,15 @@ int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, 
     if (at != NULL)
         j_window(q, at);
     j_event(q, QE_CANCELLED, now, r->t.id, window_no, clerk_of(w), reason);
-    assert_ticket(q, r);
-    if (at != NULL)
-        assert_window(q, at);
-    set_out(out, r);
-    return 0;
+    return done(q, at, r, out);
 }
 
 int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err)
 {
-    struct tk *r;
+    struct tk *r = ticket_in(q, id, BIT(Q_NO_SHOW), "NO_SHOW", out, err);
 
-    err_clear(err);
-    set_out(out, NULL);
-    r = ticket_pick(q, id, err);
     if (r == NULL)
         return -1;
-    if (r->t.state != Q_NO_SHOW)
-        return illegal(err, r, "NO_SHOW");
     if (q->pol.rejoin_ms == 0)
         return fail(err, QERR_ILLEGAL_STATE, "%s cannot rejoin: this hall does not allow it",
                     r->t.number);
@@ -1742,9 +1707,7 @@ int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_err
     enqueue(q, r);
     j_ticket_event(q, r, QE_REJOINED, now, NULL,
                    q->pol.rejoin_keeps_place ? "keeps its place" : "at the end of the queue");
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 /* ---- Windows -------------------------------------------------------------- */
@@ -1756,6 +1719,11 @@ static void window_change(queue *q, struct window *w, q_event_kind kind, int64_t
     j_window(q, w);
     j_event(q, kind, now, 0, w->w.no, clerk, detail);
     assert_window(q, w);
+}
+
+static const char *window_state_name(q_window_state s)
+{
+    return s == QW_OPEN ? "OPEN" : s == QW_PAUSED ? "PAUSED" : "CLOSED";
 }
 
 int queue_sign_in(queue *q, uint32_t window_no, const char *clerk, int64_t now, q_error *err)
@@ -1770,7 +1738,7 @@ int queue_sign_in(queue *q, uint32_t window_no, const char *clerk, int64_t now, 
         return fail(err, QERR_BAD_REQUEST, "sign in to window %u needs a clerk id", window_no);
     if (w->w.state != QW_CLOSED)
         return fail(err, QERR_ILLEGAL_STATE, "window %u is %s: clerk %s is signed in", window_no,
-                    w->w.state == QW_OPEN ? "OPEN" : "PAUSED", w->w.clerk);
+                    window_state_name(w->w.state), w->w.clerk);
 
     w->w.state = QW_OPEN;
     strcpy(w->w.clerk, clerk);
@@ -1805,7 +1773,9 @@ int queue_sign_out(queue *q, uint32_t window_no, int64_t now, q_error *err)
     return 0;
 }
 
-int queue_pause(queue *q, uint32_t window_no, const char *reason, int64_t now, q_error *err)
+/* queue_pause() and queue_resume(): a window in state `from` goes to `to`. */
+static int pause_or_resume(queue *q, uint32_t window_no, q_window_state from, q_window_state to,
+                           q_event_kind kind, const char *reason, int64_t now, q_error *err)
 {
     struct window *w;
 
@@ -1813,30 +1783,23 @@ int queue_pause(queue *q, uint32_t window_no, const char *reason, int64_t now, q
     w = window_pick(q, window_no, err);
     if (w == NULL)
         return -1;
-    if (w->w.state != QW_OPEN)
-        return fail(err, QERR_ILLEGAL_STATE, "window %u is %s, not OPEN", window_no,
-                    w->w.state == QW_PAUSED ? "PAUSED" : "CLOSED");
+    if (w->w.state != from)
+        return fail(err, QERR_ILLEGAL_STATE, "window %u is %s, not %s", window_no,
+                    window_state_name(w->w.state), window_state_name(from));
 
-    w->w.state = QW_PAUSED;
-    window_change(q, w, QE_WINDOW_PAUSED, now, w->w.clerk, reason);
+    w->w.state = to;
+    window_change(q, w, kind, now, w->w.clerk, reason);
     return 0;
+}
+
+int queue_pause(queue *q, uint32_t window_no, const char *reason, int64_t now, q_error *err)
+{
+    return pause_or_resume(q, window_no, QW_OPEN, QW_PAUSED, QE_WINDOW_PAUSED, reason, now, err);
 }
 
 int queue_resume(queue *q, uint32_t window_no, int64_t now, q_error *err)
 {
-    struct window *w;
-
-    err_clear(err);
-    w = window_pick(q, window_no, err);
-    if (w == NULL)
-        return -1;
-    if (w->w.state != QW_PAUSED)
-        return fail(err, QERR_ILLEGAL_STATE, "window %u is %s, not PAUSED", window_no,
-                    w->w.state == QW_OPEN ? "OPEN" : "CLOSED");
-
-    w->w.state = QW_OPEN;
-    window_change(q, w, QE_WINDOW_RESUMED, now, w->w.clerk, "");
-    return 0;
+    return pause_or_resume(q, window_no, QW_PAUSED, QW_OPEN, QE_WINDOW_RESUMED, "", now, err);
 }
 
 /* ---- Leases and offline tickets ------------------------------------------- */
@@ -1982,9 +1945,7 @@ int queue_offline_join(queue *q, const q_offline *o, int64_t now, const q_ticket
         make_final(q, r, now);
         j_ticket_event(q, r, QE_CLOSED_AT_ROLLOVER, now, NULL, "day closed");
     }
-    assert_ticket(q, r);
-    set_out(out, r);
-    return 0;
+    return done(q, NULL, r, out);
 }
 
 /* ---- Time-driven work ----------------------------------------------------- */

@@ -13,7 +13,7 @@
 struct entry {
     char *device;
     uint64_t request_id;
-    int64_t at_ms;
+    int64_t expires_ms;
     uint8_t *reply;
     size_t len;
 };
@@ -118,7 +118,7 @@ static int grow(replay *r)
     return 0;
 }
 
-int replay_put(replay *r, const char *device, uint64_t request_id, int64_t at_ms,
+int replay_put(replay *r, const char *device, uint64_t request_id, int64_t expires_ms,
                const uint8_t *reply, size_t len)
 {
     if ((r->count + 1) * 10 > r->cap * 7 && grow(r) < 0)
@@ -131,7 +131,7 @@ int replay_put(replay *r, const char *device, uint64_t request_id, int64_t at_ms
         return -1;
     }
     e->request_id = request_id;
-    e->at_ms = at_ms;
+    e->expires_ms = expires_ms;
     e->len = len;
     memcpy(e->reply, reply, len);
 
@@ -173,12 +173,12 @@ void replay_forget(replay *r, const char *device, uint64_t request_id)
         remove_slot(r, i);
 }
 
-size_t replay_prune(replay *r, int64_t before_ms)
+size_t replay_prune(replay *r, int64_t now_ms)
 {
     size_t dropped = 0;
 
     for (size_t i = 0; i < r->cap;) {
-        if (r->slots[i] != NULL && r->slots[i]->at_ms < before_ms) {
+        if (r->slots[i] != NULL && r->slots[i]->expires_ms < now_ms) {
             remove_slot(r, i);
             dropped++;
             continue; /* an entry may have shifted into slot i */

@@ -448,6 +448,7 @@ static void release_session(session *s, const uint8_t *push, size_t push_len)
     } else if (s->subscribed && push != NULL && net_conn_write(s->conn, push, push_len) < 0) {
         return;
     }
+    buf_trim(&s->held);
     if (s->close_after_send)
         net_conn_close(s->conn, true, "refused");
     else

@@ -3,7 +3,8 @@
  *
  *   - helpers: messages, files written atomically, the hall opened from its
  *     configuration (store, CA directory, zone), the audit event and the
- *     reload signal every change ends with;
+ *     reload signal every change ends with, and the option parsing the
+ *     verbs share (-c FILE, --help, options kept as given);
  *   - one function per verb, each with its own --help;
  *   - the verb table.
  *
@@ -204,9 +205,10 @@ static bool parse_num(const char *s, long min, long max, long *out)
     return true;
 }
 
-/* Device and clerk ids: 1..max of [A-Za-z0-9._-] (an id is a certificate
- * CN and appears in logs and file names). */
-static bool id_ok(const char *id, size_t max)
+/* 1..max of [A-Za-z0-9_-], with dots also '.' but not first: hall ids and
+ * booking codes without dots; device and clerk ids with them (an id is a
+ * certificate CN and appears in logs and file names). */
+static bool id_ok(const char *id, size_t max, bool dots)
 {
     size_t n = strlen(id);
 
@@ -215,7 +217,7 @@ static bool id_ok(const char *id, size_t max)
     for (size_t i = 0; i < n; i++) {
         char ch = id[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.'))
+              ch == '-' || ch == '_' || (dots && ch == '.')))
             return false;
     }
     return true;
@@ -329,6 +331,44 @@ static void hall_notify(struct hall *h)
         printf("halld is not running: the change takes effect at its next start\n");
 }
 
+/* The end of a change made in a transaction (rc 0 if every step of it
+ * worked): commit it, or roll back and report; once committed, say what
+ * changed (fmt) and have a running halld reload. */
+static int hall_finish(struct hall *h, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int hall_finish(struct hall *h, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if ((rc = hall_commit(h, rc)) != 0)
+        return rc;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    hall_notify(h);
+    return 0;
+}
+
+/* Open the hall of config, run body on it and close it. body returns 0,
+ * -1 for a store error (reported here) or 1 after reporting its own; the
+ * result is the verb's exit status. */
+static int on_hall(const char *config, int (*body)(struct hall *h, const void *arg),
+                   const void *arg)
+{
+    struct hall h;
+
+    if (hall_open(&h, config) != 0)
+        return 1;
+    int rc = body(&h, arg);
+    if (rc < 0)
+        fail("%s", store_errmsg(h.st));
+    hall_close(&h);
+    return rc != 0;
+}
+
+/* ---- A verb's options ---------------------------------------------------------- */
+
 /* The usual option set of a verb that works on an existing hall. */
 #define CONFIG_OPTION                                                                              \
     {                                                                                              \
@@ -340,22 +380,85 @@ static void hall_notify(struct hall *h)
     }
 #define CONFIG_HELP "  -c, --config FILE   the hall's halld.ini (default " DEFAULT_CONFIG ")\n"
 
-/* ==== init ================================================================== */
+#define GO_ON (-1) /* parse_verb(): the options are read, run the verb */
 
-static bool hall_id_ok(const char *id)
+/* An option whose argument the verb keeps as given. */
+struct str_option {
+    int opt; /* as getopt_long returns it */
+    const char **to;
+};
+
+/* What a verb on an existing hall takes besides -c FILE and --help. */
+struct verb_options {
+    const char *usage;
+    const char *shortopts; /* NULL: "c:h" */
+    const struct option *longopts;
+    const struct str_option *strings; /* ends with {0, NULL}; NULL: none */
+    /* The one option of the verb that is neither (NULL: none): GO_ON, or
+     * the exit status after reporting a bad argument (optarg). */
+    int (*other)(void *ctx);
+    void *ctx;
+};
+
+/* Read a verb's options up to its operands (optind): -c into *config
+ * (DEFAULT_CONFIG without it), the rest as v says. --help prints the
+ * usage line and help (a printf format for the arguments after it), an
+ * unknown option or a missing argument is 2 (getopt has said why).
+ * Returns GO_ON, or the exit status the verb returns at once. */
+static int parse_verb(const struct verb_options *v, int argc, char **argv, const char **config,
+                      const char *help, ...) __attribute__((format(printf, 5, 6)));
+
+static int parse_verb(const struct verb_options *v, int argc, char **argv, const char **config,
+                      const char *help, ...)
 {
-    size_t n = strlen(id);
+    const char *shortopts = v->shortopts != NULL ? v->shortopts : "c:h";
+    int opt;
 
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return false;
+    *config = DEFAULT_CONFIG;
+    while ((opt = getopt_long(argc, argv, shortopts, v->longopts, NULL)) != -1) {
+        const struct str_option *s = v->strings;
+        while (s != NULL && s->to != NULL && s->opt != opt)
+            s++;
+        if (opt == 'c') {
+            *config = optarg;
+        } else if (s != NULL && s->to != NULL) {
+            *s->to = optarg;
+        } else if (opt == 'h') {
+            va_list ap;
+            printf("usage: %s\n", v->usage);
+            va_start(ap, help);
+            vprintf(help, ap);
+            va_end(ap);
+            return 0;
+        } else if (opt == '?' || v->other == NULL) {
+            return 2;
+        } else {
+            int rc = v->other(v->ctx);
+            if (rc != GO_ON)
+                return rc;
+        }
     }
-    return true;
+    return GO_ON;
 }
+
+/* A verb that takes -c FILE, --help and nothing else, run as body on the
+ * hall (see on_hall()). */
+static int config_only_verb(int argc, char **argv, const char *usage, const char *help,
+                            int (*body)(struct hall *h, const void *arg))
+{
+    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
+    const struct verb_options v = {usage, NULL, options, NULL, NULL, NULL};
+    const char *config;
+    int rc = parse_verb(&v, argc, argv, &config, "%s", help);
+
+    if (rc != GO_ON)
+        return rc;
+    if (optind != argc)
+        return usage_error(usage);
+    return on_hall(config, body, NULL);
+}
+
+/* ==== init ================================================================== */
 
 static int write_config(const char *path, const char *id, const char *name, const char *zone)
 {
@@ -492,7 +595,7 @@ static int init_hall(int argc, char **argv)
     }
     if (dir == NULL || id == NULL || optind != argc)
         return usage_error(usage);
-    if (!hall_id_ok(id))
+    if (!id_ok(id, 64, false))
         return fail("--hall-id %s: use 1 to 64 letters, digits, '-' or '_'", id);
     if (!catalog_name_ok(name, 160) || strchr(name, ';') != NULL || strchr(name, '#') != NULL)
         return fail("--name: one line of UTF-8 text, at most 159 bytes, without ';' or '#'");
@@ -546,6 +649,17 @@ static int init_hall(int argc, char **argv)
 
 /* ==== catalog import / list ==================================================== */
 
+/* --format FMT into the catalog_format at ctx. */
+static int format_option(void *ctx)
+{
+    int f = catalog_format_parse(optarg);
+
+    if (f < 0)
+        return fail("--format %s: use csv or json", optarg);
+    *(catalog_format *)ctx = (catalog_format)f;
+    return GO_ON;
+}
+
 static int catalog_import(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -554,40 +668,30 @@ static int catalog_import(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "hallctl catalog import [-c FILE] [--format csv|json] CATALOG";
-    const char *config = DEFAULT_CONFIG;
     catalog_format fmt = CATALOG_AUTO;
+    const struct verb_options v = {
+        "hallctl catalog import [-c FILE] [--format csv|json] CATALOG",
+        "c:f:h",
+        options,
+        NULL,
+        format_option,
+        &fmt,
+    };
+    const char *config;
     char err[1024];
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:f:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'f': {
-            int f = catalog_format_parse(optarg);
-            if (f < 0)
-                return fail("--format %s: use csv or json", optarg);
-            fmt = (catalog_format)f;
-            break;
-        }
-        case 'h':
-            printf("usage: %s\n"
+    int rc =
+        parse_verb(&v, argc, argv, &config,
                    "Replace the hall's catalog (areas and matters) with CATALOG, a CSV or JSON\n"
                    "file (by its extension, or --format); docs/catalog.md has both formats.\n"
                    "The whole file is checked first: any error is reported with its line or\n"
                    "key and nothing is imported. A window that serves an area the new catalog\n"
                    "lacks must be changed first.\n" CONFIG_HELP
-                   "  -f, --format FMT    csv or json, whatever the file is called\n",
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+                   "  -f, --format FMT    csv or json, whatever the file is called\n");
+
+    if (rc != GO_ON)
+        return rc;
     if (optind != argc - 1)
-        return usage_error(usage);
+        return usage_error(v.usage);
     const char *path = argv[optind];
     catalog *c = catalog_load(path, fmt, err, sizeof err);
     if (c == NULL)
@@ -599,17 +703,13 @@ static int catalog_import(int argc, char **argv)
     }
     size_t nareas = catalog_area_count(c), nmatters = catalog_matter_count(c);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int rc =
-        store_begin(h.st) < 0 ? -1
-        : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters) < 0
-            ? -1
-            : hall_event(&h, "catalog imported from %s: %zu areas, %zu matters", base, nareas,
-                         nmatters);
-    rc = hall_commit(&h, rc);
-    if (rc == 0) {
-        printf("imported %zu areas and %zu matters from %s\n", nareas, nmatters, path);
-        hall_notify(&h);
-    }
+    rc = store_begin(h.st) < 0 ? -1
+         : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters) < 0
+             ? -1
+             : hall_event(&h, "catalog imported from %s: %zu areas, %zu matters", base, nareas,
+                          nmatters);
+    rc =
+        hall_finish(&h, rc, "imported %zu areas and %zu matters from %s\n", nareas, nmatters, path);
     catalog_free(c);
     hall_close(&h);
     return rc;
@@ -642,49 +742,29 @@ static int count_area(void *arg, const q_area *a)
     return 0;
 }
 
+static int show_catalog(struct hall *h, const void *arg)
+{
+    size_t nareas = 0, nmatters = 0;
+
+    (void)arg;
+    if (store_load_areas(h->st, count_area, &nareas) != 0 ||
+        store_count_matters(h->st, NULL, &nmatters) < 0)
+        return -1;
+    printf("%zu areas, %zu matters\nareas:\n", nareas, nmatters);
+    if (store_load_areas(h->st, list_area, h) != 0)
+        return -1;
+    printf("matters:\n");
+    return store_load_matters(h->st, list_matter, NULL) != 0 ? -1 : 0;
+}
+
 static int catalog_list(int argc, char **argv)
 {
-    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl catalog list [-c FILE]";
-    const char *config = DEFAULT_CONFIG;
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Print the hall's catalog: a count line (\"N areas, M matters\"), the areas\n"
-                   "(code, prefix, general, matters, name) and the matters (code, area,\n"
-                   "one-window, online, name).\n" CONFIG_HELP,
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    size_t nareas = 0, nmatters = 0;
-    int rc = store_load_areas(h.st, count_area, &nareas) ||
-             store_count_matters(h.st, NULL, &nmatters) < 0;
-    if (rc == 0) {
-        printf("%zu areas, %zu matters\nareas:\n", nareas, nmatters);
-        rc = store_load_areas(h.st, list_area, &h);
-    }
-    if (rc == 0) {
-        printf("matters:\n");
-        rc = store_load_matters(h.st, list_matter, NULL);
-    }
-    if (rc != 0)
-        fail("%s", store_errmsg(h.st));
-    hall_close(&h);
-    return rc != 0;
+    return config_only_verb(
+        argc, argv, "hallctl catalog list [-c FILE]",
+        "Print the hall's catalog: a count line (\"N areas, M matters\"), the areas\n"
+        "(code, prefix, general, matters, name) and the matters (code, area,\n"
+        "one-window, online, name).\n" CONFIG_HELP,
+        show_catalog);
 }
 
 /* ==== window add / list ======================================================== */
@@ -731,47 +811,32 @@ static int window_add(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] =
-        "hallctl window add [-c FILE] --no N --name NAME --type TYPE --areas A[:W],B[:W]...";
-    const char *config = DEFAULT_CONFIG, *no = NULL, *name = NULL, *type = NULL, *areas = NULL;
+    const char *config, *no = NULL, *name = NULL, *type = NULL, *areas = NULL;
+    const struct str_option strings[] = {
+        {'n', &no}, {'N', &name}, {'t', &type}, {'a', &areas}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl window add [-c FILE] --no N --name NAME --type TYPE --areas A[:W],B[:W]...",
+        NULL,
+        options,
+        strings,
+        NULL,
+        NULL,
+    };
     q_window w = {0};
-    int opt;
+    int rc = parse_verb(&v, argc, argv, &config,
+                        "Add window N, or change it (name, type, areas; its state, clerk and\n"
+                        "current ticket stay). Allocation picks the next ticket among the areas\n"
+                        "served, each weighted (weight 1 when left out).\n" CONFIG_HELP
+                        "  --no N              window number, 1..9999\n"
+                        "  --name NAME         shown on displays, e.g. 综合受理1号窗\n"
+                        "  --type TYPE         consult, intake, issuance, help or complaint\n"
+                        "  --areas LIST        areas served with weights: realestate:2,tax (from "
+                        "the catalog)\n");
 
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'n':
-            no = optarg;
-            break;
-        case 'N':
-            name = optarg;
-            break;
-        case 't':
-            type = optarg;
-            break;
-        case 'a':
-            areas = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Add window N, or change it (name, type, areas; its state, clerk and\n"
-                   "current ticket stay). Allocation picks the next ticket among the areas\n"
-                   "served, each weighted (weight 1 when left out).\n" CONFIG_HELP
-                   "  --no N              window number, 1..9999\n"
-                   "  --name NAME         shown on displays, e.g. 综合受理1号窗\n"
-                   "  --type TYPE         consult, intake, issuance, help or complaint\n"
-                   "  --areas LIST        areas served with weights: realestate:2,tax (from the "
-                   "catalog)\n",
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+    if (rc != GO_ON)
+        return rc;
     if (no == NULL || name == NULL || type == NULL || areas == NULL || optind != argc)
-        return usage_error(usage);
+        return usage_error(v.usage);
     long n;
     if (!parse_num(no, 1, 9999, &n))
         return fail("--no %s: a window number is 1..9999", no);
@@ -788,17 +853,13 @@ static int window_add(int argc, char **argv)
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    int rc = store_begin(h.st) < 0 || store_save_window(h.st, &w) < 0 ||
-                     hall_event(&h, "window %u saved: %s, %s, areas %s", w.no, w.name,
-                                queue_window_type_name(w.type), areas) < 0
-                 ? -1
-                 : 0;
-    rc = hall_commit(&h, rc);
-    if (rc == 0) {
-        printf("window %u saved: %s (%s), areas %s\n", w.no, w.name, queue_window_type_name(w.type),
-               areas);
-        hall_notify(&h);
-    }
+    rc = store_begin(h.st) < 0 || store_save_window(h.st, &w) < 0 ||
+                 hall_event(&h, "window %u saved: %s, %s, areas %s", w.no, w.name,
+                            queue_window_type_name(w.type), areas) < 0
+             ? -1
+             : 0;
+    rc = hall_finish(&h, rc, "window %u saved: %s (%s), areas %s\n", w.no, w.name,
+                     queue_window_type_name(w.type), areas);
     hall_close(&h);
     return rc;
 }
@@ -819,39 +880,19 @@ static int list_window(void *arg, const q_window *w)
     return 0;
 }
 
+static int show_windows(struct hall *h, const void *arg)
+{
+    (void)arg;
+    printf("    no  type      state  clerk        areas  name\n");
+    return store_load_windows(h->st, list_window, NULL) != 0 ? -1 : 0;
+}
+
 static int window_list(int argc, char **argv)
 {
-    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl window list [-c FILE]";
-    const char *config = DEFAULT_CONFIG;
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Print the windows: number, type, state, signed-in clerk, areas with\n"
-                   "weights, name.\n" CONFIG_HELP,
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    printf("    no  type      state  clerk        areas  name\n");
-    int rc = store_load_windows(h.st, list_window, NULL);
-    if (rc != 0)
-        fail("%s", store_errmsg(h.st));
-    hall_close(&h);
-    return rc != 0;
+    return config_only_verb(argc, argv, "hallctl window list [-c FILE]",
+                            "Print the windows: number, type, state, signed-in clerk, areas with\n"
+                            "weights, name.\n" CONFIG_HELP,
+                            show_windows);
 }
 
 /* ==== clerk add / list ========================================================== */
@@ -865,36 +906,24 @@ static int clerk_add(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "hallctl clerk add [-c FILE] --id ID --name NAME";
-    const char *config = DEFAULT_CONFIG, *id = NULL, *name = NULL;
+    const char *config, *id = NULL, *name = NULL;
+    const struct str_option strings[] = {{'i', &id}, {'n', &name}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl clerk add [-c FILE] --id ID --name NAME", NULL, options, strings, NULL, NULL,
+    };
     store_clerk c = {.active = true};
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
+    int rc =
+        parse_verb(&v, argc, argv, &config,
                    "Add a clerk who may sign in at a window, or rename one.\n" CONFIG_HELP
                    "  --id ID             staff number, 1..%zu of letters, digits, '.', '-', '_'\n"
                    "  --name NAME         the clerk's name, as shown to citizens\n",
-                   usage, sizeof c.id - 1);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+                   sizeof c.id - 1);
+
+    if (rc != GO_ON)
+        return rc;
     if (id == NULL || name == NULL || optind != argc)
-        return usage_error(usage);
-    if (!id_ok(id, sizeof c.id - 1))
+        return usage_error(v.usage);
+    if (!id_ok(id, sizeof c.id - 1, true))
         return fail("--id %s: use 1 to %zu letters, digits, '.', '-' or '_'", id, sizeof c.id - 1);
     if (!catalog_name_ok(name, sizeof c.name))
         return fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof c.name - 1);
@@ -903,15 +932,11 @@ static int clerk_add(int argc, char **argv)
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    int rc = store_begin(h.st) < 0 || store_save_clerk(h.st, &c) < 0 ||
-                     hall_event(&h, "clerk %s saved: %s", c.id, c.name) < 0
-                 ? -1
-                 : 0;
-    rc = hall_commit(&h, rc);
-    if (rc == 0) {
-        printf("clerk %s saved: %s\n", c.id, c.name);
-        hall_notify(&h);
-    }
+    rc = store_begin(h.st) < 0 || store_save_clerk(h.st, &c) < 0 ||
+                 hall_event(&h, "clerk %s saved: %s", c.id, c.name) < 0
+             ? -1
+             : 0;
+    rc = hall_finish(&h, rc, "clerk %s saved: %s\n", c.id, c.name);
     hall_close(&h);
     return rc;
 }
@@ -923,35 +948,16 @@ static int list_clerk(void *arg, const store_clerk *c)
     return 0;
 }
 
+static int show_clerks(struct hall *h, const void *arg)
+{
+    (void)arg;
+    return store_load_clerks(h->st, list_clerk, NULL) != 0 ? -1 : 0;
+}
+
 static int clerk_list(int argc, char **argv)
 {
-    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl clerk list [-c FILE]";
-    const char *config = DEFAULT_CONFIG;
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\nPrint the clerks: id, state, name.\n" CONFIG_HELP, usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    int rc = store_load_clerks(h.st, list_clerk, NULL);
-    if (rc != 0)
-        fail("%s", store_errmsg(h.st));
-    hall_close(&h);
-    return rc != 0;
+    return config_only_verb(argc, argv, "hallctl clerk list [-c FILE]",
+                            "Print the clerks: id, state, name.\n" CONFIG_HELP, show_clerks);
 }
 
 /* ==== device add / revoke / list ================================================= */
@@ -1012,6 +1018,14 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     return 0;
 }
 
+/* --days N into the long at ctx. */
+static int days_option(void *ctx)
+{
+    if (!parse_num(optarg, 1, 36500, ctx))
+        return fail("--days %s: 1..36500", optarg);
+    return GO_ON;
+}
+
 static int device_add(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -1024,37 +1038,23 @@ static int device_add(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "hallctl device add [-c FILE] --id ID --type "
-                                "kiosk|window|display|tool [--window N] [--out DIR] [--days N]";
-    const char *config = DEFAULT_CONFIG, *id = NULL, *type = NULL, *window = NULL, *out = NULL;
+    const char *config, *id = NULL, *type = NULL, *window = NULL, *out = NULL;
     long days = 825, n;
+    const struct str_option strings[] = {
+        {'i', &id}, {'t', &type}, {'w', &window}, {'o', &out}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl device add [-c FILE] --id ID --type kiosk|window|display|tool [--window N] "
+        "[--out DIR] [--days N]",
+        NULL,
+        options,
+        strings,
+        days_option,
+        &days,
+    };
     store_device d = {0};
     struct bundle b = {0};
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 't':
-            type = optarg;
-            break;
-        case 'w':
-            window = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'n':
-            if (!parse_num(optarg, 1, 36500, &days))
-                return fail("--days %s: 1..36500", optarg);
-            break;
-        case 'h':
-            printf("usage: %s\n"
+    int rc =
+        parse_verb(&v, argc, argv, &config,
                    "Register a device and write its bundle into DIR: ID.crt and ID.key (its\n"
                    "client certificate, CN = ID, signed by the hall CA), ca.crt, and for a\n"
                    "kiosk secret.key (the hall secret). Copy the bundle to the device; the\n"
@@ -1064,16 +1064,13 @@ static int device_add(int argc, char **argv)
                    "  --window N          the window of a window terminal (required) or display\n"
                    "  --out DIR           where to write the bundle (default PKI/devices/ID, PKI\n"
                    "                      being the directory of [tls] ca)\n"
-                   "  --days N            certificate validity (default 825)\n",
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+                   "  --days N            certificate validity (default 825)\n");
+
+    if (rc != GO_ON)
+        return rc;
     if (id == NULL || type == NULL || optind != argc)
-        return usage_error(usage);
-    if (!id_ok(id, Q_DEVICE_MAX))
+        return usage_error(v.usage);
+    if (!id_ok(id, Q_DEVICE_MAX, true))
         return fail("--id %s: use 1 to %d letters, digits, '.', '-' or '_'", id, Q_DEVICE_MAX);
     snprintf(d.id, sizeof d.id, "%s", id);
     d.type = DEV_KIOSK;
@@ -1094,7 +1091,7 @@ static int device_add(int argc, char **argv)
     if (hall_open(&h, config) != 0)
         return 1;
     store_device old;
-    int rc = store_get_device(h.st, d.id, &old);
+    rc = store_get_device(h.st, d.id, &old);
     if (rc < 0)
         rc = fail("%s", store_errmsg(h.st));
     else if (rc == 1 && old.revoked)
@@ -1124,14 +1121,12 @@ static int device_add(int argc, char **argv)
                                 d.window_no ? " of a window" : "") < 0
                  ? -1
                  : 0;
-        if ((rc = hall_commit(&h, rc)) != 0)
+        rc = hall_finish(
+            &h, rc, "device %s (%s) registered; bundle in %s:\n  %s\n  %s\n  %s\n%s%s%s", d.id,
+            device_types[d.type], b.dir, b.crt, b.key, b.ca, d.type == DEV_KIOSK ? "  " : "",
+            d.type == DEV_KIOSK ? b.secret : "", d.type == DEV_KIOSK ? "\n" : "");
+        if (rc != 0)
             bundle_remove(&b);
-    }
-    if (rc == 0) {
-        printf("device %s (%s) registered; bundle in %s:\n  %s\n  %s\n  %s\n%s%s%s", d.id,
-               device_types[d.type], b.dir, b.crt, b.key, b.ca, d.type == DEV_KIOSK ? "  " : "",
-               d.type == DEV_KIOSK ? b.secret : "", d.type == DEV_KIOSK ? "\n" : "");
-        hall_notify(&h);
     }
     hall_close(&h);
     return rc;
@@ -1145,37 +1140,26 @@ static int device_revoke(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "hallctl device revoke [-c FILE] --id ID";
-    const char *config = DEFAULT_CONFIG, *id = NULL;
-    int opt;
+    const char *config, *id = NULL;
+    const struct str_option strings[] = {{'i', &id}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl device revoke [-c FILE] --id ID", NULL, options, strings, NULL, NULL,
+    };
+    int rc = parse_verb(&v, argc, argv, &config,
+                        "Revoke a device: halld refuses its HELLO from then on (a running halld\n"
+                        "drops its link at the reload), whatever its certificate says. Final: the\n"
+                        "id is never registered again.\n" CONFIG_HELP
+                        "  --id ID             the device\n");
 
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'i':
-            id = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Revoke a device: halld refuses its HELLO from then on (a running halld\n"
-                   "drops its link at the reload), whatever its certificate says. Final: the\n"
-                   "id is never registered again.\n" CONFIG_HELP
-                   "  --id ID             the device\n",
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+    if (rc != GO_ON)
+        return rc;
     if (id == NULL || optind != argc)
-        return usage_error(usage);
+        return usage_error(v.usage);
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
     store_device d;
-    int rc = store_get_device(h.st, id, &d);
+    rc = store_get_device(h.st, id, &d);
     if (rc < 0) {
         rc = fail("%s", store_errmsg(h.st));
     } else if (rc == 0) {
@@ -1189,11 +1173,7 @@ static int device_revoke(int argc, char **argv)
                      hall_event(&h, "device %s revoked", d.id) < 0
                  ? -1
                  : 0;
-        rc = hall_commit(&h, rc);
-        if (rc == 0) {
-            printf("device %s revoked\n", d.id);
-            hall_notify(&h);
-        }
+        rc = hall_finish(&h, rc, "device %s revoked\n", d.id);
     }
     hall_close(&h);
     return rc;
@@ -1213,38 +1193,18 @@ static int list_device(void *arg, const store_device *d)
     return 0;
 }
 
+static int show_devices(struct hall *h, const void *arg)
+{
+    (void)arg;
+    return store_load_devices(h->st, list_device, h) != 0 ? -1 : 0;
+}
+
 static int device_list(int argc, char **argv)
 {
-    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl device list [-c FILE]";
-    const char *config = DEFAULT_CONFIG;
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Print the devices: id, type, window, state (active or revoked), when\n"
-                   "added (hall-local time).\n" CONFIG_HELP,
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    int rc = store_load_devices(h.st, list_device, &h);
-    if (rc != 0)
-        fail("%s", store_errmsg(h.st));
-    hall_close(&h);
-    return rc != 0;
+    return config_only_verb(argc, argv, "hallctl device list [-c FILE]",
+                            "Print the devices: id, type, window, state (active or revoked), when\n"
+                            "added (hall-local time).\n" CONFIG_HELP,
+                            show_devices);
 }
 
 /* ==== appointment add / list ====================================================== */
@@ -1293,47 +1253,31 @@ static int appointment_add(int argc, char **argv)
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] =
-        "hallctl appointment add [-c FILE] --code CODE --area AREA --at \"YYYY-MM-DD HH:MM\"";
-    const char *config = DEFAULT_CONFIG, *code = NULL, *area = NULL, *at = NULL;
+    const char *config, *code = NULL, *area = NULL, *at = NULL;
+    const struct str_option strings[] = {{'k', &code}, {'a', &area}, {'t', &at}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl appointment add [-c FILE] --code CODE --area AREA --at \"YYYY-MM-DD HH:MM\"",
+        NULL,
+        options,
+        strings,
+        NULL,
+        NULL,
+    };
     store_appointment a = {.state = STORE_APPT_BOOKED};
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'k':
-            code = optarg;
-            break;
-        case 'a':
-            area = optarg;
-            break;
-        case 't':
-            at = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
+    int rc =
+        parse_verb(&v, argc, argv, &config,
                    "Book an appointment (one made by phone or at the desk): the citizen checks\n"
                    "in at a kiosk with CODE and is queued by the appointment rule.\n" CONFIG_HELP
                    "  --code CODE         booking code, 1..%d letters, digits, '-', '_'\n"
                    "  --area AREA         an area of the catalog\n"
                    "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n",
-                   usage, STORE_APPT_CODE_MAX - 1);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+                   STORE_APPT_CODE_MAX - 1);
+
+    if (rc != GO_ON)
+        return rc;
     if (code == NULL || area == NULL || at == NULL || optind != argc)
-        return usage_error(usage);
-    size_t n = strlen(code);
-    bool ok = n > 0 && n < STORE_APPT_CODE_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (code[i] >= 'a' && code[i] <= 'z') || (code[i] >= 'A' && code[i] <= 'Z') ||
-             (code[i] >= '0' && code[i] <= '9') || code[i] == '-' || code[i] == '_';
-    if (!ok)
+        return usage_error(v.usage);
+    if (!id_ok(code, STORE_APPT_CODE_MAX - 1, false))
         return fail("--code %s: use 1 to %d letters, digits, '-' or '_'", code,
                     STORE_APPT_CODE_MAX - 1);
     if (!catalog_code_ok(area))
@@ -1344,8 +1288,9 @@ static int appointment_add(int argc, char **argv)
     if (hall_open(&h, config) != 0)
         return 1;
     char when[40];
-    int rc = 0, known;
+    int known;
     store_appointment old;
+    rc = 0;
     if (local_time(h.zone, at, &a.slot_ms) < 0)
         rc = fail("--at %s: expected \"YYYY-MM-DD HH:MM\", a time that exists in %s", at,
                   h.conf.time_zone);
@@ -1382,94 +1327,69 @@ static int list_appointment(void *arg, const store_appointment *a)
     return 0;
 }
 
+/* --all: set the bool at ctx. */
+static int all_option(void *ctx)
+{
+    *(bool *)ctx = true;
+    return GO_ON;
+}
+
+/* arg: the bool of --all. */
+static int show_appointments(struct hall *h, const void *arg)
+{
+    int64_t since = *(const bool *)arg ? INT64_MIN : clk_utc_ms() - 24 * 3600 * 1000LL;
+
+    return store_load_appointments(h->st, since, list_appointment, h) != 0 ? -1 : 0;
+}
+
 static int appointment_list(int argc, char **argv)
 {
     static const struct option options[] = {
         CONFIG_OPTION, {"all", no_argument, NULL, 'a'}, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl appointment list [-c FILE] [--all]";
-    const char *config = DEFAULT_CONFIG;
     bool all = false;
-    int opt;
+    const struct verb_options v = {
+        "hallctl appointment list [-c FILE] [--all]", NULL, options, NULL, all_option, &all,
+    };
+    const char *config;
+    int rc = parse_verb(&v, argc, argv, &config,
+                        "Print the appointments from 24 hours ago on (--all: every one): code,\n"
+                        "area, slot (hall-local), state, ticket.\n" CONFIG_HELP
+                        "  --all               include past appointments\n");
 
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'a':
-            all = true;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Print the appointments from 24 hours ago on (--all: every one): code,\n"
-                   "area, slot (hall-local), state, ticket.\n" CONFIG_HELP
-                   "  --all               include past appointments\n",
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+    if (rc != GO_ON)
+        return rc;
     if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    int64_t since = all ? INT64_MIN : clk_utc_ms() - 24 * 3600 * 1000LL;
-    int rc = store_load_appointments(h.st, since, list_appointment, &h);
-    if (rc != 0)
-        fail("%s", store_errmsg(h.st));
-    hall_close(&h);
-    return rc != 0;
+        return usage_error(v.usage);
+    return on_hall(config, show_appointments, &all);
 }
 
 /* ==== audit verify =================================================================== */
 
-static int audit_verify(int argc, char **argv)
+static int verify_events(struct hall *h, const void *arg)
 {
-    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
-    static const char usage[] = "hallctl audit verify [-c FILE]";
-    const char *config = DEFAULT_CONFIG;
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n"
-                   "Check the event log: every row's SHA-256 chain hash is recomputed from\n"
-                   "the first event on. Prints the count and the head (last seq and hash:\n"
-                   "note it, a later run must show the same or a longer chain) and exits 0;\n"
-                   "names the first edited, missing or reordered row and exits 1.\n" CONFIG_HELP,
-                   usage);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    if (optind != argc)
-        return usage_error(usage);
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
     uint64_t count, seq;
     uint8_t hash[32];
     char hex[65];
-    int rc = 0;
-    if (store_verify_events(h.st, &count) < 0) {
-        rc = fail("audit: %s", store_errmsg(h.st));
-    } else if (store_event_head(h.st, &seq, hash) < 0) {
-        rc = fail("audit: %s", store_errmsg(h.st));
-    } else {
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-        printf("%llu events, chain intact; head: event %llu, hash %s\n", (unsigned long long)count,
-               (unsigned long long)seq, hex);
-    }
-    hall_close(&h);
-    return rc;
+
+    (void)arg;
+    if (store_verify_events(h->st, &count) < 0 || store_event_head(h->st, &seq, hash) < 0)
+        return fail("audit: %s", store_errmsg(h->st));
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    printf("%llu events, chain intact; head: event %llu, hash %s\n", (unsigned long long)count,
+           (unsigned long long)seq, hex);
+    return 0;
+}
+
+static int audit_verify(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl audit verify [-c FILE]",
+        "Check the event log: every row's SHA-256 chain hash is recomputed from\n"
+        "the first event on. Prints the count and the head (last seq and hash:\n"
+        "note it, a later run must show the same or a longer chain) and exits 0;\n"
+        "names the first edited, missing or reordered row and exits 1.\n" CONFIG_HELP,
+        verify_events);
 }
 
 /* ==== The table ====================================================================== */

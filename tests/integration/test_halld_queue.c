@@ -224,8 +224,24 @@ START_TEST(retried_requests_get_the_first_answer)
     ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_TICKET_REPLY);
     proto_free(r);
 
+    /* A refusal is an answer too: the same request id, retried after the
+     * situation changed, gets the same refusal and changes nothing (the
+     * original may have been delayed on an old link while its retry was
+     * refused; it must not run when it finally arrives). */
+    devlink *w = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    devlink_set_next_id(w, 42);
+    expect_error(fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0),
+                 HALL__ERROR_CODE__ERR_WINDOW_CLOSED);
+    proto_free(fix_sign_in(w, 2, "c-2"));
+    devlink_close(w);
+    w = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    devlink_set_next_id(w, 42);
+    expect_error(fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0),
+                 HALL__ERROR_CODE__ERR_WINDOW_CLOSED);
+    devlink_close(w); /* and the waiting ticket is still there for window 1, below */
+
     /* CALL_NEXT retried: the same ticket, not a recall. */
-    devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
     proto_free(fix_sign_in(w, 1, "c-1"));
     devlink_set_next_id(w, 200);
     Hall__Envelope *call = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);

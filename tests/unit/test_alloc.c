@@ -13,162 +13,38 @@
 #include <string.h>
 
 #include "queue.h"
+#include "queuefix.h"
 
 #define MIN (60 * 1000LL)
 
+/* ---- Engine fixture (the shared parts are in queuefix) --------------------- */
+
 static clk_zone *zone;
-
-/* UTC ms of a wall time in Asia/Shanghai (UTC+8, no DST since 1991). */
-static int64_t sh(int y, int mo, int d, int h, int mi, int s)
-{
-    int64_t era, yoe, doy, doe, days;
-
-    y -= mo <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    days = era * 146097 + doe - 719468;
-    return (days * 86400 + h * 3600 + mi * 60 + s - 8 * 3600) * 1000;
-}
-
-/* ---- A journal that keeps everything it is told ------------------------- */
-
-typedef struct entry {
-    char what; /* 'T'icket, 'W'indow, 'L'ease, 'E'vent */
-    q_event_kind kind;
-    uint64_t ticket;
-    uint32_t window;
-    char detail[Q_REASON_MAX];
-} entry;
-
-typedef struct rec {
-    entry *e;
-    size_t n, cap;
-} rec;
-
-static entry *rec_add(rec *r, char what)
-{
-    if (r->n == r->cap) {
-        r->cap = r->cap != 0 ? r->cap * 2 : 256;
-        r->e = realloc(r->e, r->cap * sizeof *r->e);
-        ck_assert_ptr_nonnull(r->e);
-    }
-    memset(&r->e[r->n], 0, sizeof r->e[0]);
-    r->e[r->n].what = what;
-    return &r->e[r->n++];
-}
-
-static void on_ticket(void *ctx, const q_ticket *t)
-{
-    rec_add(ctx, 'T')->ticket = t->id;
-}
-
-static void on_window(void *ctx, const q_window *w)
-{
-    rec_add(ctx, 'W')->window = w->no;
-}
-
-static void on_lease(void *ctx, const q_lease *l)
-{
-    rec_add(ctx, 'L');
-}
-
-static void on_event(void *ctx, const q_event *e)
-{
-    entry *x = rec_add(ctx, 'E');
-
-    x->kind = e->kind;
-    x->ticket = e->ticket_id;
-    x->window = e->window_no;
-    snprintf(x->detail, sizeof x->detail, "%s", e->detail);
-}
-
-/* The last event recorded. */
-static const entry *last_event(const rec *r)
-{
-    for (size_t i = r->n; i-- > 0;)
-        if (r->e[i].what == 'E')
-            return &r->e[i];
-    ck_abort_msg("no event recorded");
-    return NULL;
-}
-
-/* ---- Engine fixture ------------------------------------------------------- */
-
-static rec log_;
+static qf_rec log_;
 static queue *q;
 static int64_t T0; /* 2026-03-10 09:00 in Shanghai */
 
 static q_policy policy(void)
 {
-    q_policy p = {
-        .green_boost_ms = 30 * MIN,
-        .appointment_boost_ms = 15 * MIN,
-        .appointment_early_ms = 10 * MIN,
-        .max_recalls = 2,
-        .rejoin_ms = 10 * MIN,
-        .rejoin_keeps_place = true,
-        .reserve_ms = MIN,
-        .carry_over = false,
-        .rollover_hour = 3,
-        .number_digits = 3,
-        .lease_first = 500,
-        .lease_band = 400,
-        .lease_block = 50,
-    };
-    return p;
-}
-
-static void add_area(queue *e, const char *code, const char *name, const char *prefix)
-{
-    q_area a = {0};
-    q_error err;
-
-    snprintf(a.code, sizeof a.code, "%s", code);
-    snprintf(a.name, sizeof a.name, "%s", name);
-    snprintf(a.prefix, sizeof a.prefix, "%s", prefix);
-    a.general = strcmp(code, "A") == 0;
-    ck_assert_msg(queue_add_area(e, &a, &err) == 0, "%s", err.message);
+    return qf_policy(10 * MIN, MIN);
 }
 
 /* A window serving "A:1,B:2" (area:weight), signed in. */
 static void add_window(queue *e, uint32_t no, const char *spec)
 {
-    q_window w = {0};
-    q_error err;
-    char buf[128], *save = NULL;
-
-    w.no = no;
-    snprintf(w.name, sizeof w.name, "window %u", no);
-    w.type = QW_INTAKE;
-    w.state = QW_CLOSED;
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(tok, ':');
-
-        ck_assert_ptr_nonnull(colon);
-        *colon = '\0';
-        snprintf(w.areas[w.nareas], sizeof w.areas[0], "%s", tok);
-        w.weights[w.nareas++] = (uint32_t)atoi(colon + 1);
-    }
-    ck_assert_msg(queue_add_window(e, &w, &err) == 0, "%s", err.message);
-    ck_assert_msg(queue_sign_in(e, no, "c1", T0 - 60 * MIN, &err) == 0, "%s", err.message);
+    qf_add_window(e, no, spec, "c1", T0 - 60 * MIN);
 }
 
 static void setup(void)
 {
     q_policy p = policy();
-    q_journal j = {on_ticket, on_window, on_lease, on_event, &log_};
 
-    T0 = sh(2026, 3, 10, 9, 0, 0);
-    zone = clk_zone_new("Asia/Shanghai");
-    ck_assert_ptr_nonnull(zone);
-    q = queue_new(&p, zone, &j);
-    ck_assert_ptr_nonnull(q);
-    add_area(q, "A", "不动产登记", "A");
-    add_area(q, "B", "社保医保", "B");
-    add_area(q, "C", "公安户政", "C");
+    T0 = qf_sh(2026, 3, 10, 9, 0, 0);
+    zone = qf_shanghai();
+    q = qf_engine(&p, zone, &log_);
+    qf_add_area(q, "A", "不动产登记", "A");
+    qf_add_area(q, "B", "社保医保", "B");
+    qf_add_area(q, "C", "公安户政", "C");
 }
 
 static void teardown(void)
@@ -176,8 +52,7 @@ static void teardown(void)
     queue_free(q);
     q = NULL;
     clk_zone_free(zone);
-    free(log_.e);
-    memset(&log_, 0, sizeof log_);
+    qf_rec_clear(&log_);
 }
 
 /* A ticket issued and printed at `at`: WAITING. */
@@ -241,8 +116,8 @@ START_TEST(appointments_due_and_early)
 
     add_window(q, 1, "A:1");
     /* 10:30 slot, due from 10:20 (early 10 min). */
-    later = waiting_at(q, "A", Q_APPOINTMENT, T0, sh(2026, 3, 10, 10, 30, 0));
-    due = waiting_at(q, "A", Q_APPOINTMENT, T0 + MIN, sh(2026, 3, 10, 9, 20, 0));
+    later = waiting_at(q, "A", Q_APPOINTMENT, T0, qf_sh(2026, 3, 10, 10, 30, 0));
+    due = waiting_at(q, "A", Q_APPOINTMENT, T0 + MIN, qf_sh(2026, 3, 10, 9, 20, 0));
     n = waiting_at(q, "A", Q_NORMAL, T0 - 5 * MIN, 0);
 
     /* 09:15: the 09:20 slot is due (score -5m + 15m = 10m), the normal
@@ -422,7 +297,7 @@ START_TEST(recall_then_no_show)
 {
     char why[Q_REASON_MAX], want[32];
     const q_ticket *t;
-    const entry *e;
+    const qf_entry *e;
     uint64_t a, b;
     q_error err;
     size_t mark;
@@ -438,7 +313,7 @@ START_TEST(recall_then_no_show)
         ck_assert_int_eq(t->state, Q_CALLED);
         ck_assert_uint_eq(t->recalls, i);
         ck_assert_uint_eq(log_.n, mark + 2); /* ticket, event */
-        e = last_event(&log_);
+        e = qf_last_event(&log_);
         ck_assert_int_eq(e->kind, QE_RECALLED);
         ck_assert_uint_eq(e->ticket, a);
         ck_assert_uint_eq(e->window, 1);
@@ -524,13 +399,13 @@ END_TEST
 START_TEST(pick_reason_in_called_event)
 {
     char why[Q_REASON_MAX];
-    const entry *e;
+    const qf_entry *e;
     uint64_t g;
 
     add_window(q, 4, "A:1");
     g = waiting_at(q, "A", Q_GREEN, T0, 0);
     ck_assert_uint_eq(call(q, 4, T0 + 3 * MIN + 12000, why), g);
-    e = last_event(&log_);
+    e = qf_last_event(&log_);
     ck_assert_int_eq(e->kind, QE_CALLED);
     ck_assert_uint_eq(e->ticket, g);
     ck_assert_uint_eq(e->window, 4);
@@ -685,7 +560,7 @@ static void model_run(size_t initial, int picks, bool churn)
         char name[16];
 
         snprintf(name, sizeof name, "area %s", codes[i]);
-        add_area(e, codes[i], name, codes[i]);
+        qf_add_area(e, codes[i], name, codes[i]);
     }
     memset(weights, 0, sizeof weights);
     for (uint32_t w = 1; w <= NWINDOWS; w++) {

@@ -13,80 +13,20 @@
 #include <string.h>
 
 #include "queue.h"
+#include "queuefix.h"
 
 #define MIN  (60 * 1000LL)
 #define HOUR (60 * MIN)
 
+/* ---- Engine fixture (the shared parts are in queuefix) --------------------- */
+
 static clk_zone *zone;
-
-/* UTC ms of a wall time in Asia/Shanghai (UTC+8, no DST since 1991). */
-static int64_t sh(int y, int mo, int d, int h, int mi, int s)
-{
-    int64_t era, yoe, doy, doe, days;
-
-    y -= mo <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    days = era * 146097 + doe - 719468;
-    return (days * 86400 + h * 3600 + mi * 60 + s - 8 * 3600) * 1000;
-}
-
-/* ---- A journal: tickets and leases kept, events counted ------------------ */
-
-typedef struct entry {
-    char what; /* 'T'icket, 'W'indow, 'L'ease, 'E'vent */
-    q_ticket t;
-    q_lease l;
-    q_event_kind kind;
-    uint64_t ticket;
-    char detail[Q_REASON_MAX];
-} entry;
-
-typedef struct rec {
-    entry *e;
-    size_t n, cap;
-} rec;
-
-static entry *rec_add(rec *r, char what)
-{
-    if (r->n == r->cap) {
-        r->cap = r->cap != 0 ? r->cap * 2 : 256;
-        r->e = realloc(r->e, r->cap * sizeof *r->e);
-        ck_assert_ptr_nonnull(r->e);
-    }
-    memset(&r->e[r->n], 0, sizeof r->e[0]);
-    r->e[r->n].what = what;
-    return &r->e[r->n++];
-}
-
-static void on_ticket(void *ctx, const q_ticket *t)
-{
-    memcpy(&rec_add(ctx, 'T')->t, t, sizeof *t);
-}
-
-static void on_window(void *ctx, const q_window *w)
-{
-    rec_add(ctx, 'W');
-}
-
-static void on_lease(void *ctx, const q_lease *l)
-{
-    memcpy(&rec_add(ctx, 'L')->l, l, sizeof *l);
-}
-
-static void on_event(void *ctx, const q_event *e)
-{
-    entry *x = rec_add(ctx, 'E');
-
-    x->kind = e->kind;
-    x->ticket = e->ticket_id;
-    snprintf(x->detail, sizeof x->detail, "%s", e->detail);
-}
+static qf_rec log_;
+static queue *q;
+static int64_t T0; /* 2026-03-10 09:00 in Shanghai */
 
 /* How many events of kind since mark. */
-static int count_events(const rec *r, size_t mark, q_event_kind kind)
+static int count_events(const qf_rec *r, size_t mark, q_event_kind kind)
 {
     int n = 0;
 
@@ -95,73 +35,31 @@ static int count_events(const rec *r, size_t mark, q_event_kind kind)
     return n;
 }
 
-/* ---- Engine fixture ------------------------------------------------------- */
-
-static rec log_;
-static queue *q;
-static int64_t T0; /* 2026-03-10 09:00 in Shanghai */
-
 static q_policy policy(void)
 {
-    q_policy p = {
-        .green_boost_ms = 30 * MIN,
-        .appointment_boost_ms = 15 * MIN,
-        .appointment_early_ms = 10 * MIN,
-        .max_recalls = 2,
-        .rejoin_ms = 24 * HOUR,
-        .rejoin_keeps_place = true,
-        .reserve_ms = 24 * HOUR,
-        .carry_over = false,
-        .rollover_hour = 3,
-        .number_digits = 3,
-        .lease_first = 500,
-        .lease_band = 400,
-        .lease_block = 50,
-    };
-    return p;
-}
-
-static void add_area(queue *e, const char *code, const char *prefix)
-{
-    q_area a = {0};
-    q_error err;
-
-    snprintf(a.code, sizeof a.code, "%s", code);
-    snprintf(a.name, sizeof a.name, "area %s", code);
-    snprintf(a.prefix, sizeof a.prefix, "%s", prefix);
-    a.general = strcmp(code, "A") == 0;
-    ck_assert_msg(queue_add_area(e, &a, &err) == 0, "%s", err.message);
+    return qf_policy(24 * HOUR, 24 * HOUR);
 }
 
 /* Windows 1 and 2 serve A and B and are open; window 3 serves C, closed. */
 static void add_window(queue *e, uint32_t no)
 {
-    q_window w = {.no = no, .type = QW_INTAKE, .state = QW_OPEN, .nareas = 2};
+    q_window w = qf_window(no, no == 3 ? "C:1" : "A:1,B:1");
     q_error err;
 
-    snprintf(w.name, sizeof w.name, "window %u", no);
-    strcpy(w.clerk, "c1");
-    strcpy(w.areas[0], "A");
-    strcpy(w.areas[1], "B");
-    w.weights[0] = w.weights[1] = 1;
-    if (no == 3) {
-        w.state = QW_CLOSED;
-        w.clerk[0] = '\0';
-        w.nareas = 1;
-        strcpy(w.areas[0], "C");
+    if (no != 3) {
+        w.state = QW_OPEN;
+        strcpy(w.clerk, "c1");
     }
     ck_assert_msg(queue_add_window(e, &w, &err) == 0, "%s", err.message);
 }
 
 static queue *engine(const q_policy *p)
 {
-    q_journal j = {on_ticket, on_window, on_lease, on_event, &log_};
-    queue *e = queue_new(p, zone, &j);
+    queue *e = qf_engine(p, zone, &log_);
 
-    ck_assert_ptr_nonnull(e);
-    add_area(e, "A", "A");
-    add_area(e, "B", "B");
-    add_area(e, "C", "C");
+    qf_add_area(e, "A", "area A", "A");
+    qf_add_area(e, "B", "area B", "B");
+    qf_add_area(e, "C", "area C", "C");
     add_window(e, 1);
     add_window(e, 2);
     add_window(e, 3);
@@ -172,9 +70,8 @@ static void setup(void)
 {
     q_policy p = policy();
 
-    T0 = sh(2026, 3, 10, 9, 0, 0);
-    zone = clk_zone_new("Asia/Shanghai");
-    ck_assert_ptr_nonnull(zone);
+    T0 = qf_sh(2026, 3, 10, 9, 0, 0);
+    zone = qf_shanghai();
     q = engine(&p);
 }
 
@@ -183,8 +80,7 @@ static void teardown(void)
     queue_free(q);
     q = NULL;
     clk_zone_free(zone);
-    free(log_.e);
-    memset(&log_, 0, sizeof log_);
+    qf_rec_clear(&log_);
 }
 
 static const q_ticket *issue(queue *e, const char *area, int64_t at)
@@ -215,13 +111,6 @@ static const q_lease *grant(queue *e, const char *kiosk, const char *area, int64
     return l;
 }
 
-#define OK(x)                                                                                      \
-    do {                                                                                           \
-        q_error err_;                                                                              \
-        (void)err_;                                                                                \
-        ck_assert_msg((x) == 0, "%s: %s", #x, err_.message);                                       \
-    } while (0)
-
 /* ---- Daily sequence and rollover ----------------------------------------- */
 
 START_TEST(daily_sequence_per_area)
@@ -243,7 +132,7 @@ END_TEST
 START_TEST(rollover_at_three_in_shanghai)
 {
     const q_ticket *t;
-    int64_t before = sh(2026, 3, 11, 2, 59, 59) + 999, at = sh(2026, 3, 11, 3, 0, 0);
+    int64_t before = qf_sh(2026, 3, 11, 2, 59, 59) + 999, at = qf_sh(2026, 3, 11, 3, 0, 0);
 
     issue(q, "A", T0);
     issue(q, "A", T0 + HOUR);
@@ -261,14 +150,14 @@ START_TEST(rollover_at_three_in_shanghai)
     ck_assert_int_eq(queue_tick(q, before), 0);
     ck_assert_int_eq(queue_next_due(q), at);
     ck_assert_int_eq(queue_tick(q, at), 3); /* three RESERVED of the 10th */
-    ck_assert_int_eq(queue_next_due(q), sh(2026, 3, 12, 3, 0, 0));
+    ck_assert_int_eq(queue_next_due(q), qf_sh(2026, 3, 12, 3, 0, 0));
 }
 END_TEST
 
 START_TEST(carry_over_or_close)
 {
     for (int carry = 0; carry < 2; carry++) {
-        int64_t day2 = sh(2026, 3, 11, 3, 0, 0), later = day2 + 6 * HOUR;
+        int64_t day2 = qf_sh(2026, 3, 11, 3, 0, 0), later = day2 + 6 * HOUR;
         q_policy p = policy();
         uint64_t w, h, ns, r, c, s;
         const q_ticket *t;
@@ -283,20 +172,20 @@ START_TEST(carry_over_or_close)
         r = issue(e, "A", T0 + 3 * MIN)->id;
         c = waiting_at(e, "B", T0 + 4 * MIN);
         s = waiting_at(e, "B", T0 + 5 * MIN);
-        OK(queue_call_next(e, 1, T0 + 10 * MIN, &t, NULL, &err_));
+        QF_OK(queue_call_next(e, 1, T0 + 10 * MIN, &t, NULL, &err_));
         ck_assert_uint_eq(t->id, h);
-        OK(queue_hold(e, 1, h, T0 + 10 * MIN, NULL, &err_));
-        OK(queue_call_next(e, 1, T0 + 11 * MIN, &t, NULL, &err_));
+        QF_OK(queue_hold(e, 1, h, T0 + 10 * MIN, NULL, &err_));
+        QF_OK(queue_call_next(e, 1, T0 + 11 * MIN, &t, NULL, &err_));
         ck_assert_uint_eq(t->id, ns);
-        OK(queue_no_show(e, 1, ns, T0 + 11 * MIN, NULL, &err_));
-        OK(queue_call_next(e, 1, T0 + 12 * MIN, &t, NULL, &err_));
+        QF_OK(queue_no_show(e, 1, ns, T0 + 11 * MIN, NULL, &err_));
+        QF_OK(queue_call_next(e, 1, T0 + 12 * MIN, &t, NULL, &err_));
         ck_assert_uint_eq(t->id, c);
-        OK(queue_start(e, 1, c, T0 + 12 * MIN, NULL, &err_));
-        OK(queue_call_next(e, 2, T0 + 13 * MIN, &t, NULL, &err_));
+        QF_OK(queue_start(e, 1, c, T0 + 12 * MIN, NULL, &err_));
+        QF_OK(queue_call_next(e, 2, T0 + 13 * MIN, &t, NULL, &err_));
         ck_assert_uint_eq(t->id, s);
 
         /* 23:00: no rollover yet; 03:00 on the 11th ends the 10th. */
-        ck_assert_int_eq(queue_tick(e, sh(2026, 3, 10, 23, 0, 0)), 0);
+        ck_assert_int_eq(queue_tick(e, qf_sh(2026, 3, 10, 23, 0, 0)), 0);
         mark = log_.n;
         ck_assert_int_eq(queue_tick(e, day2), 4); /* w, h, ns, r */
         ck_assert_int_eq(count_events(&log_, mark, QE_CARRIED_OVER), carry ? 4 : 0);
@@ -317,23 +206,23 @@ START_TEST(carry_over_or_close)
         ck_assert_int_eq(queue_ticket(e, s)->state, Q_CALLED);
         ck_assert_uint_eq(queue_window(e, 1)->current, c);
         ck_assert_uint_eq(queue_window(e, 2)->current, s);
-        OK(queue_finish(e, 1, c, later, NULL, &err_));
+        QF_OK(queue_finish(e, 1, c, later, NULL, &err_));
         /* The new day starts at 001 in every area. */
         ck_assert_str_eq(issue(e, "A", later)->number, "A001");
         t = issue(e, "C", later);
         ck_assert_str_eq(t->number, "C001");
         ck_assert_int_eq(t->day, 20260311);
-        OK(queue_printed(e, t->id, later, NULL, &err_));
-        OK(queue_sign_in(e, 3, "c3", later, &err_));
-        OK(queue_call_next(e, 3, later, &t, NULL, &err_));
+        QF_OK(queue_printed(e, t->id, later, NULL, &err_));
+        QF_OK(queue_sign_in(e, 3, "c3", later, &err_));
+        QF_OK(queue_call_next(e, 3, later, &t, NULL, &err_));
         /* A carried ticket keeps its place before the new day's. */
         ck_assert_str_eq(t->number, "C001");
         ck_assert_int_eq(t->day, carry ? 20260310 : 20260311);
         if (carry) {
-            OK(queue_release(e, 1, h, later, NULL, &err_));
-            OK(queue_call_next(e, 1, later, &t, NULL, &err_));
+            QF_OK(queue_release(e, 1, h, later, NULL, &err_));
+            QF_OK(queue_call_next(e, 1, later, &t, NULL, &err_));
             ck_assert_uint_eq(t->id, h);
-            OK(queue_rejoin(e, ns, later, &t, &err_));
+            QF_OK(queue_rejoin(e, ns, later, &t, &err_));
             ck_assert_int_eq(t->state, Q_WAITING);
         } else {
             ck_assert_int_eq(queue_rejoin(e, ns, later, NULL, NULL), -1);
@@ -451,13 +340,13 @@ START_TEST(leases_never_overlap)
     /* Restore from the journal into a fresh engine and go on. */
     b = queue_new(&p, zone, &none);
     ck_assert_ptr_nonnull(b);
-    add_area(b, "A", "A");
-    add_area(b, "B", "B");
+    qf_add_area(b, "A", "area A", "A");
+    qf_add_area(b, "B", "area B", "B");
     for (size_t i = 0; i < log_.n; i++) {
         if (log_.e[i].what == 'L')
-            OK(queue_restore_lease(b, &log_.e[i].l, &err_));
+            QF_OK(queue_restore_lease(b, &log_.e[i].l, &err_));
         if (log_.e[i].what == 'T')
-            OK(queue_restore_ticket(b, &log_.e[i].t, &err_));
+            QF_OK(queue_restore_ticket(b, &log_.e[i].t, &err_));
     }
     for (int i = 0; i < 10; i++) {
         const q_ticket *t = issue(b, "B", T0 + HOUR);
@@ -574,9 +463,9 @@ START_TEST(offline_join_checks)
     ck_assert_int_eq(err.code, QERR_BAD_REQUEST);
 
     /* Sorted by the real issue time: before the online ticket of 09:20. */
-    OK(queue_call_next(q, 1, now, &t, NULL, &err_));
+    QF_OK(queue_call_next(q, 1, now, &t, NULL, &err_));
     ck_assert_uint_eq(t->id, id);
-    OK(queue_call_next(q, 2, now, &t, NULL, &err_));
+    QF_OK(queue_call_next(q, 2, now, &t, NULL, &err_));
     ck_assert_uint_eq(t->id, online);
 }
 END_TEST
@@ -584,7 +473,7 @@ END_TEST
 START_TEST(offline_from_yesterday)
 {
     for (int carry = 0; carry < 2; carry++) {
-        int64_t day2 = sh(2026, 3, 11, 8, 0, 0);
+        int64_t day2 = qf_sh(2026, 3, 11, 8, 0, 0);
         q_policy p = policy();
         const q_ticket *t;
         size_t mark;
@@ -598,13 +487,13 @@ START_TEST(offline_from_yesterday)
         ck_assert_int_eq(queue_tick(e, day2), 0); /* nothing open */
         /* Yesterday's lease still counts; the day is closed. */
         mark = log_.n;
-        ck_assert_int_eq(upload(e, "K1", "A500", sh(2026, 3, 10, 22, 0, 0), day2, &t, &err), 0);
+        ck_assert_int_eq(upload(e, "K1", "A500", qf_sh(2026, 3, 10, 22, 0, 0), day2, &t, &err), 0);
         ck_assert_int_eq(t->day, 20260310);
         ck_assert_int_eq(t->state, carry ? Q_WAITING : Q_CANCELLED);
         ck_assert_int_eq(count_events(&log_, mark, QE_OFFLINE_JOINED), 1);
         ck_assert_int_eq(count_events(&log_, mark, QE_CLOSED_AT_ROLLOVER), carry ? 0 : 1);
         /* Its retry still finds it. */
-        ck_assert_int_eq(upload(e, "K1", "A500", sh(2026, 3, 10, 22, 0, 0), day2, &t, &err), 0);
+        ck_assert_int_eq(upload(e, "K1", "A500", qf_sh(2026, 3, 10, 22, 0, 0), day2, &t, &err), 0);
         ck_assert_str_eq(t->number, "A500");
         /* Today's numbers of that range are not leased. */
         expect_upload_refused(e, "K1", "A501", day2 - MIN, day2, QERR_FORBIDDEN);
@@ -625,20 +514,20 @@ START_TEST(offline_after_restore)
     grant(q, "K1", "A", T0);
     ck_assert_int_eq(upload(q, "K1", "A510", T0 + MIN, T0 + 2 * MIN, &t, &err), 0);
     id = t->id;
-    OK(queue_call_next(q, 1, T0 + 3 * MIN, NULL, NULL, &err_));
-    OK(queue_transfer(q, 1, id, "B", 0, T0 + 3 * MIN, NULL, &err_));
+    QF_OK(queue_call_next(q, 1, T0 + 3 * MIN, NULL, NULL, &err_));
+    QF_OK(queue_transfer(q, 1, id, "B", 0, T0 + 3 * MIN, NULL, &err_));
 
     b = queue_new(&p, zone, &none);
     ck_assert_ptr_nonnull(b);
-    add_area(b, "A", "A");
-    add_area(b, "B", "B");
+    qf_add_area(b, "A", "area A", "A");
+    qf_add_area(b, "B", "area B", "B");
     add_window(b, 1);
     for (size_t i = 0; i < log_.n; i++) {
         if (log_.e[i].what == 'L')
-            OK(queue_restore_lease(b, &log_.e[i].l, &err_));
+            QF_OK(queue_restore_lease(b, &log_.e[i].l, &err_));
         if (log_.e[i].what == 'T' && log_.e[i].t.state == Q_WAITING &&
             strcmp(log_.e[i].t.area, "B") == 0)
-            OK(queue_restore_ticket(b, &log_.e[i].t, &err_));
+            QF_OK(queue_restore_ticket(b, &log_.e[i].t, &err_));
     }
     /* The transferred offline ticket is found under its number. */
     ck_assert_int_eq(upload(b, "K1", "A510", T0 + MIN, T0 + 5 * MIN, &t, &err), 0);
@@ -793,11 +682,11 @@ START_TEST(catalog_checks)
         ck_assert_int_eq(err.code, QERR_BAD_REQUEST);
     }
     strcpy(a.prefix, "DD");
-    OK(queue_add_area(q, &a, &err_));
+    QF_OK(queue_add_area(q, &a, &err_));
     ck_assert_str_eq(issue(q, "D", T0)->number, "DD001");
     /* Reloading keeps the area's numbering. */
     strcpy(a.name, "renamed");
-    OK(queue_add_area(q, &a, &err_));
+    QF_OK(queue_add_area(q, &a, &err_));
     ck_assert_str_eq(queue_area(q, "D")->name, "renamed");
     ck_assert_str_eq(issue(q, "D", T0)->number, "DD002");
     ck_assert_str_eq(queue_area_at(q, 3)->code, "D");
@@ -817,7 +706,7 @@ START_TEST(catalog_checks)
     ck_assert_int_eq(err.code, QERR_BAD_REQUEST);
     w.state = QW_CLOSED;
     w.current = 77; /* linked by restore, not taken from here */
-    OK(queue_add_window(q, &w, &err_));
+    QF_OK(queue_add_window(q, &w, &err_));
     ck_assert_uint_eq(queue_window(q, 5)->current, 0);
     ck_assert_int_eq(queue_window(q, 5)->type, QW_HELP);
     ck_assert_uint_eq(queue_window_at(q, 3)->no, 5);

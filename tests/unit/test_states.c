@@ -14,89 +14,19 @@
 #include <string.h>
 
 #include "queue.h"
+#include "queuefix.h"
 
 #define MIN (60 * 1000LL)
 
+/* ---- Engine fixture (the shared parts are in queuefix) --------------------- */
+
 static clk_zone *zone;
-
-/* UTC ms of a wall time in Asia/Shanghai (UTC+8, no DST since 1991). */
-static int64_t sh(int y, int mo, int d, int h, int mi, int s)
-{
-    int64_t era, yoe, doy, doe, days;
-
-    y -= mo <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    days = era * 146097 + doe - 719468;
-    return (days * 86400 + h * 3600 + mi * 60 + s - 8 * 3600) * 1000;
-}
-
-/* ---- A journal that keeps copies of everything ---------------------------- */
-
-typedef struct entry {
-    char what; /* 'T'icket, 'W'indow, 'L'ease, 'E'vent */
-    q_ticket t;
-    q_window w;
-    q_event_kind kind;
-    uint64_t ticket;
-    uint32_t window;
-    char clerk[40];
-    char detail[Q_REASON_MAX];
-} entry;
-
-typedef struct rec {
-    entry *e;
-    size_t n, cap;
-} rec;
-
-static entry *rec_add(rec *r, char what)
-{
-    if (r->n == r->cap) {
-        r->cap = r->cap != 0 ? r->cap * 2 : 256;
-        r->e = realloc(r->e, r->cap * sizeof *r->e);
-        ck_assert_ptr_nonnull(r->e);
-    }
-    memset(&r->e[r->n], 0, sizeof r->e[0]);
-    r->e[r->n].what = what;
-    return &r->e[r->n++];
-}
-
-static void on_ticket(void *ctx, const q_ticket *t)
-{
-    entry *x = rec_add(ctx, 'T');
-
-    memcpy(&x->t, t, sizeof *t);
-    x->ticket = t->id;
-}
-
-static void on_window(void *ctx, const q_window *w)
-{
-    entry *x = rec_add(ctx, 'W');
-
-    memcpy(&x->w, w, sizeof *w);
-    x->window = w->no;
-}
-
-static void on_lease(void *ctx, const q_lease *l)
-{
-    rec_add(ctx, 'L');
-}
-
-static void on_event(void *ctx, const q_event *e)
-{
-    entry *x = rec_add(ctx, 'E');
-
-    x->kind = e->kind;
-    x->ticket = e->ticket_id;
-    x->window = e->window_no;
-    snprintf(x->clerk, sizeof x->clerk, "%s", e->clerk);
-    snprintf(x->detail, sizeof x->detail, "%s", e->detail);
-}
+static qf_rec log_;
+static queue *q;
+static int64_t T0; /* 2026-03-10 09:00 in Shanghai */
 
 /* The journal since mark as a string of record letters, "TWE". */
-static const char *pattern(const rec *r, size_t mark)
+static const char *pattern(const qf_rec *r, size_t mark)
 {
     static char s[64];
     size_t i;
@@ -107,78 +37,21 @@ static const char *pattern(const rec *r, size_t mark)
     return s;
 }
 
-static const entry *last_event(const rec *r)
-{
-    for (size_t i = r->n; i-- > 0;)
-        if (r->e[i].what == 'E')
-            return &r->e[i];
-    ck_abort_msg("no event recorded");
-    return NULL;
-}
-
-/* ---- Engine fixture ------------------------------------------------------- */
-
-static rec log_;
-static queue *q;
-static int64_t T0; /* 2026-03-10 09:00 in Shanghai */
-
 static q_policy policy(void)
 {
-    q_policy p = {
-        .green_boost_ms = 30 * MIN,
-        .appointment_boost_ms = 15 * MIN,
-        .appointment_early_ms = 10 * MIN,
-        .max_recalls = 2,
-        .rejoin_ms = 60 * MIN,
-        .rejoin_keeps_place = true,
-        .reserve_ms = 10 * MIN,
-        .carry_over = false,
-        .rollover_hour = 3,
-        .number_digits = 3,
-        .lease_first = 500,
-        .lease_band = 400,
-        .lease_block = 50,
-    };
-    return p;
+    return qf_policy(60 * MIN, 10 * MIN);
 }
 
-static void add_area(queue *e, const char *code, const char *name, const char *prefix)
-{
-    q_area a = {0};
-    q_error err;
-
-    snprintf(a.code, sizeof a.code, "%s", code);
-    snprintf(a.name, sizeof a.name, "%s", name);
-    snprintf(a.prefix, sizeof a.prefix, "%s", prefix);
-    a.general = strcmp(code, "A") == 0;
-    ck_assert_msg(queue_add_area(e, &a, &err) == 0, "%s", err.message);
-}
-
-static void add_window(queue *e, uint32_t no, const char *clerk)
-{
-    q_window w = {.no = no, .type = QW_INTAKE, .state = QW_CLOSED, .nareas = 2};
-    q_error err;
-
-    snprintf(w.name, sizeof w.name, "window %u", no);
-    strcpy(w.areas[0], "A");
-    strcpy(w.areas[1], "B");
-    w.weights[0] = w.weights[1] = 1;
-    ck_assert_msg(queue_add_window(e, &w, &err) == 0, "%s", err.message);
-    if (clerk != NULL)
-        ck_assert_msg(queue_sign_in(e, no, clerk, T0 - 60 * MIN, &err) == 0, "%s", err.message);
-}
-
+/* Windows serve A and B; window 3 has no clerk signed in. */
 static queue *engine(const q_policy *p)
 {
-    q_journal j = {on_ticket, on_window, on_lease, on_event, &log_};
-    queue *e = queue_new(p, zone, &j);
+    queue *e = qf_engine(p, zone, &log_);
 
-    ck_assert_ptr_nonnull(e);
-    add_area(e, "A", "综合受理", "A");
-    add_area(e, "B", "社保医保", "B");
-    add_window(e, 1, "c1");
-    add_window(e, 2, "c2");
-    add_window(e, 3, NULL);
+    qf_add_area(e, "A", "综合受理", "A");
+    qf_add_area(e, "B", "社保医保", "B");
+    qf_add_window(e, 1, "A:1,B:1", "c1", T0 - 60 * MIN);
+    qf_add_window(e, 2, "A:1,B:1", "c2", T0 - 60 * MIN);
+    qf_add_window(e, 3, "A:1,B:1", NULL, 0);
     return e;
 }
 
@@ -186,9 +59,8 @@ static void setup(void)
 {
     q_policy p = policy();
 
-    T0 = sh(2026, 3, 10, 9, 0, 0);
-    zone = clk_zone_new("Asia/Shanghai");
-    ck_assert_ptr_nonnull(zone);
+    T0 = qf_sh(2026, 3, 10, 9, 0, 0);
+    zone = qf_shanghai();
     q = engine(&p);
 }
 
@@ -197,8 +69,7 @@ static void teardown(void)
     queue_free(q);
     q = NULL;
     clk_zone_free(zone);
-    free(log_.e);
-    memset(&log_, 0, sizeof log_);
+    qf_rec_clear(&log_);
 }
 
 static uint64_t issue(queue *e, const char *area, q_priority p, int64_t at)
@@ -229,13 +100,6 @@ static uint64_t call(queue *e, uint32_t window, int64_t now)
     ck_assert_msg(queue_call_next(e, window, now, &t, why, &err) == 0, "%s", err.message);
     return t->id;
 }
-
-#define OK(x)                                                                                      \
-    do {                                                                                           \
-        q_error err_;                                                                              \
-        (void)err_;                                                                                \
-        ck_assert_msg((x) == 0, "%s: %s", #x, err_.message);                                       \
-    } while (0)
 
 /* ---- The tables ---------------------------------------------------------- */
 
@@ -290,33 +154,33 @@ static uint64_t make(queue *e, int s)
     if (s == Q_RESERVED)
         return id;
     if (s == Q_VOID) {
-        OK(queue_void(e, id, "paper jam", T0, NULL, &err_));
+        QF_OK(queue_void(e, id, "paper jam", T0, NULL, &err_));
         return id;
     }
-    OK(queue_printed(e, id, T0 + 1000, NULL, &err_));
+    QF_OK(queue_printed(e, id, T0 + 1000, NULL, &err_));
     if (s == Q_WAITING)
         return id;
     if (s == Q_CANCELLED) {
-        OK(queue_cancel(e, 0, id, "left", T0 + 2 * MIN, NULL, &err_));
+        QF_OK(queue_cancel(e, 0, id, "left", T0 + 2 * MIN, NULL, &err_));
         return id;
     }
     ck_assert_uint_eq(call(e, 1, T0 + 2 * MIN), id);
     if (s == Q_CALLED)
         return id;
     if (s == Q_NO_SHOW || s == S_ENDED) {
-        OK(queue_no_show(e, 1, id, T0 + 3 * MIN, NULL, &err_));
+        QF_OK(queue_no_show(e, 1, id, T0 + 3 * MIN, NULL, &err_));
         if (s == S_ENDED)
             ck_assert_int_eq(queue_tick(e, T0 + 63 * MIN), 0);
         return id;
     }
     if (s == Q_HOLD) {
-        OK(queue_hold(e, 1, id, T0 + 3 * MIN, NULL, &err_));
+        QF_OK(queue_hold(e, 1, id, T0 + 3 * MIN, NULL, &err_));
         return id;
     }
-    OK(queue_start(e, 1, id, T0 + 3 * MIN, NULL, &err_));
+    QF_OK(queue_start(e, 1, id, T0 + 3 * MIN, NULL, &err_));
     if (s == Q_SERVING)
         return id;
-    OK(queue_finish(e, 1, id, T0 + 4 * MIN, NULL, &err_));
+    QF_OK(queue_finish(e, 1, id, T0 + 4 * MIN, NULL, &err_));
     ck_assert_int_eq(s, Q_DONE);
     return id;
 }
@@ -417,7 +281,7 @@ START_TEST(legal_transitions)
     q_error err;
     uint64_t id = make(q, m->from);
     size_t mark = log_.n;
-    const entry *e;
+    const qf_entry *e;
 
     ck_assert_msg(run(q, m->op, 1, id, op_time(m->from), &t, &err) == 0, "%s from %s: %s",
                   op_names[m->op], state_label(m->from), err.message);
@@ -426,7 +290,7 @@ START_TEST(legal_transitions)
                   queue_state_name(t->state));
     ck_assert_int_eq(queue_ticket(q, id)->state, m->to);
     ck_assert_str_eq(pattern(&log_, mark), m->journal);
-    e = last_event(&log_);
+    e = qf_last_event(&log_);
     ck_assert_int_eq(e->kind, m->event);
     ck_assert_uint_eq(e->ticket, id);
     /* The ticket record is the ticket after the change. */
@@ -585,11 +449,11 @@ START_TEST(rejoin_keeps_place_or_goes_last)
         a = waiting_at(e, "A", Q_NORMAL, T0);
         b = waiting_at(e, "A", Q_NORMAL, T0 + MIN);
         ck_assert_uint_eq(call(e, 1, T0 + 2 * MIN), a);
-        OK(queue_no_show(e, 1, a, T0 + 3 * MIN, NULL, &err_));
+        QF_OK(queue_no_show(e, 1, a, T0 + 3 * MIN, NULL, &err_));
         ck_assert_int_eq(queue_rejoin(e, a, T0 + 4 * MIN, &t, &err), 0);
         ck_assert_int_eq(t->state, Q_WAITING);
         ck_assert_int_eq(t->issued_ms, keep ? T0 : T0 + 4 * MIN);
-        ck_assert_str_eq(last_event(&log_)->detail,
+        ck_assert_str_eq(qf_last_event(&log_)->detail,
                          keep ? "keeps its place" : "at the end of the queue");
         ck_assert_uint_eq(call(e, 1, T0 + 5 * MIN), keep ? a : b);
         queue_free(e);
@@ -608,8 +472,8 @@ START_TEST(rejoin_time_ends)
      * by rejoining a second ticket). */
     b = waiting_at(q, "A", Q_NORMAL, T0 + 4 * MIN);
     ck_assert_uint_eq(call(q, 1, T0 + 4 * MIN), b);
-    OK(queue_no_show(q, 1, b, T0 + 4 * MIN, NULL, &err_));
-    OK(queue_rejoin(q, b, T0 + 64 * MIN - 1, NULL, &err_));
+    QF_OK(queue_no_show(q, 1, b, T0 + 4 * MIN, NULL, &err_));
+    QF_OK(queue_rejoin(q, b, T0 + 64 * MIN - 1, NULL, &err_));
     /* a no-showed at T0+3m: at T0+63m its hour is over, tick or not. */
     expect_refused(q, OP_REJOIN, 0, a, S_ENDED, QERR_ILLEGAL_STATE);
     ck_assert_int_eq(queue_rejoin(q, a, T0 + 63 * MIN, NULL, &err), -1);
@@ -658,7 +522,7 @@ START_TEST(transfer_keeps_issue_time)
     ck_assert_int_eq(t->issued_ms, T0);
     ck_assert_str_eq(t->area, "B");
     ck_assert_str_eq(t->number, "A001");
-    ck_assert_str_eq(last_event(&log_)->detail, "to area B");
+    ck_assert_str_eq(qf_last_event(&log_)->detail, "to area B");
     ck_assert_uint_eq(queue_waiting(q, "A"), 0);
     ck_assert_uint_eq(queue_waiting(q, "B"), 2);
     /* Its old issue time puts it before the B ticket issued later. */
@@ -675,16 +539,16 @@ START_TEST(hold_and_release)
     q_error err;
 
     b = waiting_at(q, "A", Q_NORMAL, T0 + 2 * MIN);
-    OK(queue_hold(q, 1, a, T0 + 3 * MIN, &t, &err_));
+    QF_OK(queue_hold(q, 1, a, T0 + 3 * MIN, &t, &err_));
     ck_assert_int_eq(t->state, Q_HOLD);
     ck_assert_uint_eq(t->window_no, 1);
     ck_assert_uint_eq(queue_window(q, 1)->current, 0);
     /* The window is free for the next citizen. */
     ck_assert_uint_eq(call(q, 1, T0 + 4 * MIN), b);
-    OK(queue_start(q, 1, b, T0 + 4 * MIN, NULL, &err_));
-    OK(queue_finish(q, 1, b, T0 + 5 * MIN, NULL, &err_));
+    QF_OK(queue_start(q, 1, b, T0 + 4 * MIN, NULL, &err_));
+    QF_OK(queue_finish(q, 1, b, T0 + 5 * MIN, NULL, &err_));
     /* Released: back to window 1's own queue, not to window 2. */
-    OK(queue_release(q, 1, a, T0 + 6 * MIN, &t, &err_));
+    QF_OK(queue_release(q, 1, a, T0 + 6 * MIN, &t, &err_));
     ck_assert_int_eq(t->state, Q_WAITING);
     ck_assert_uint_eq(t->target_window, 1);
     ck_assert_int_eq(t->issued_ms, T0);
@@ -700,16 +564,16 @@ START_TEST(cancel_frees_window)
     const q_ticket *t;
 
     b = waiting_at(q, "A", Q_NORMAL, T0 + 2 * MIN);
-    OK(queue_cancel(q, 0, a, "citizen left", T0 + 3 * MIN, &t, &err_));
+    QF_OK(queue_cancel(q, 0, a, "citizen left", T0 + 3 * MIN, &t, &err_));
     ck_assert_int_eq(t->state, Q_CANCELLED);
     ck_assert_uint_eq(t->window_no, 0);
-    ck_assert_str_eq(last_event(&log_)->detail, "citizen left");
-    ck_assert_uint_eq(last_event(&log_)->window, 0);
+    ck_assert_str_eq(qf_last_event(&log_)->detail, "citizen left");
+    ck_assert_uint_eq(qf_last_event(&log_)->window, 0);
     ck_assert_uint_eq(queue_window(q, 1)->current, 0);
     ck_assert_uint_eq(call(q, 1, T0 + 4 * MIN), b);
     /* Any window may cancel a waiting ticket. */
     b = waiting_at(q, "B", Q_NORMAL, T0 + 5 * MIN);
-    OK(queue_cancel(q, 2, b, "", T0 + 6 * MIN, NULL, &err_));
+    QF_OK(queue_cancel(q, 2, b, "", T0 + 6 * MIN, NULL, &err_));
     ck_assert_uint_eq(queue_waiting(q, "B"), 0);
 }
 END_TEST
@@ -719,7 +583,7 @@ START_TEST(window_life)
     uint64_t a;
     q_error err;
     size_t mark;
-    const entry *e;
+    const qf_entry *e;
 
     /* Window 3 is CLOSED. */
     ck_assert_int_eq(queue_window(q, 3)->state, QW_CLOSED);
@@ -734,9 +598,9 @@ START_TEST(window_life)
     ck_assert_int_eq(queue_sign_in(q, 9, "c3", T0, &err), -1);
     ck_assert_int_eq(err.code, QERR_NOT_FOUND);
     mark = log_.n;
-    OK(queue_sign_in(q, 3, "c3", T0, &err_));
+    QF_OK(queue_sign_in(q, 3, "c3", T0, &err_));
     ck_assert_str_eq(pattern(&log_, mark), "WE");
-    e = last_event(&log_);
+    e = qf_last_event(&log_);
     ck_assert_int_eq(e->kind, QE_WINDOW_SIGN_IN);
     ck_assert_str_eq(e->clerk, "c3");
     ck_assert_uint_eq(e->ticket, 0);
@@ -745,13 +609,13 @@ START_TEST(window_life)
     ck_assert_int_eq(queue_sign_in(q, 3, "c4", T0, &err), -1);
     ck_assert_int_eq(err.code, QERR_ILLEGAL_STATE);
     ck_assert_int_eq(queue_resume(q, 3, T0, &err), -1);
-    OK(queue_pause(q, 3, "lunch", T0, &err_));
-    ck_assert_str_eq(last_event(&log_)->detail, "lunch");
+    QF_OK(queue_pause(q, 3, "lunch", T0, &err_));
+    ck_assert_str_eq(qf_last_event(&log_)->detail, "lunch");
     ck_assert_int_eq(queue_window(q, 3)->state, QW_PAUSED);
     ck_assert_int_eq(queue_pause(q, 3, "x", T0, &err), -1);
     ck_assert_int_eq(queue_sign_in(q, 3, "c4", T0, &err), -1);
-    OK(queue_resume(q, 3, T0, &err_));
-    ck_assert_int_eq(last_event(&log_)->kind, QE_WINDOW_RESUMED);
+    QF_OK(queue_resume(q, 3, T0, &err_));
+    ck_assert_int_eq(qf_last_event(&log_)->kind, QE_WINDOW_RESUMED);
 
     /* Serving: pausing is fine, signing out is not. */
     a = waiting_at(q, "A", Q_NORMAL, T0);
@@ -760,22 +624,22 @@ START_TEST(window_life)
     ck_assert_int_eq(err.code, QERR_ILLEGAL_STATE);
     ck_assert_str_eq(err.message,
                      "window 3 has called A001: mark it no-show, cancel or transfer it first");
-    OK(queue_start(q, 3, a, T0 + 2 * MIN, NULL, &err_));
+    QF_OK(queue_start(q, 3, a, T0 + 2 * MIN, NULL, &err_));
     mark = log_.n;
     ck_assert_int_eq(queue_sign_out(q, 3, T0 + 2 * MIN, &err), -1);
     ck_assert_str_eq(err.message, "window 3 is serving A001: finish or transfer it first");
     ck_assert_uint_eq(log_.n, mark);
     ck_assert_int_eq(queue_window(q, 3)->state, QW_OPEN);
-    OK(queue_pause(q, 3, "", T0 + 2 * MIN, &err_));
+    QF_OK(queue_pause(q, 3, "", T0 + 2 * MIN, &err_));
     ck_assert_int_eq(queue_sign_out(q, 3, T0 + 2 * MIN, &err), -1);
-    OK(queue_finish(q, 3, a, T0 + 3 * MIN, NULL, &err_));
+    QF_OK(queue_finish(q, 3, a, T0 + 3 * MIN, NULL, &err_));
     mark = log_.n;
-    OK(queue_sign_out(q, 3, T0 + 3 * MIN, &err_));
+    QF_OK(queue_sign_out(q, 3, T0 + 3 * MIN, &err_));
     ck_assert_str_eq(pattern(&log_, mark), "WE");
     ck_assert_int_eq(log_.e[mark].w.state, QW_CLOSED);
     ck_assert_str_eq(log_.e[mark].w.clerk, "");
-    ck_assert_str_eq(last_event(&log_)->clerk, "c3");
-    ck_assert_int_eq(last_event(&log_)->kind, QE_WINDOW_SIGN_OUT);
+    ck_assert_str_eq(qf_last_event(&log_)->clerk, "c3");
+    ck_assert_int_eq(qf_last_event(&log_)->kind, QE_WINDOW_SIGN_OUT);
 }
 END_TEST
 
@@ -791,11 +655,11 @@ START_TEST(reservation_expiry)
     ck_assert_int_eq(queue_tick(q, T0 + 10 * MIN), 1);
     ck_assert_int_eq(queue_ticket(q, a)->state, Q_VOID);
     ck_assert_int_eq(queue_ticket(q, b)->state, Q_RESERVED);
-    ck_assert_int_eq(last_event(&log_)->kind, QE_EXPIRED);
-    ck_assert_uint_eq(last_event(&log_)->ticket, a);
+    ck_assert_int_eq(qf_last_event(&log_)->kind, QE_EXPIRED);
+    ck_assert_uint_eq(qf_last_event(&log_)->ticket, a);
     ck_assert_int_eq(queue_printed(q, a, T0 + 10 * MIN, NULL, &err), -1);
     ck_assert_str_eq(err.message, "A001 is VOID, not RESERVED");
-    OK(queue_printed(q, b, T0 + 10 * MIN, NULL, &err_));
+    QF_OK(queue_printed(q, b, T0 + 10 * MIN, NULL, &err_));
     ck_assert_int_eq(queue_tick(q, T0 + 30 * MIN), 0);
     ck_assert_int_eq(queue_ticket(q, b)->state, Q_WAITING);
 }
@@ -815,8 +679,8 @@ START_TEST(final_tickets_are_dropped)
             uint64_t id = waiting_at(q, "A", Q_NORMAL, base + i * MIN);
 
             ck_assert_uint_eq(call(q, 1, base + i * MIN), id);
-            OK(queue_start(q, 1, id, base + i * MIN, NULL, &err_));
-            OK(queue_finish(q, 1, id, base + i * MIN + 1000, NULL, &err_));
+            QF_OK(queue_start(q, 1, id, base + i * MIN, NULL, &err_));
+            QF_OK(queue_finish(q, 1, id, base + i * MIN + 1000, NULL, &err_));
             if (i == 0)
                 first = id;
             last = id;
@@ -974,10 +838,10 @@ END_TEST
 /* ---- Restore ---------------------------------------------------------------- */
 
 /* The latest journaled copy of each ticket and window. */
-static void latest(const rec *r, q_ticket *tickets, size_t ntickets, q_window *windows)
+static void latest(const qf_rec *r, q_ticket *tickets, size_t ntickets, q_window *windows)
 {
     for (size_t i = 0; i < r->n; i++) {
-        const entry *x = &r->e[i];
+        const qf_entry *x = &r->e[i];
 
         if (x->what == 'T' && x->t.id < ntickets)
             memcpy(&tickets[x->t.id], &x->t, sizeof x->t);
@@ -1106,18 +970,18 @@ START_TEST(restore_behaves_the_same)
     ids[8] = waiting_at(q, "A", Q_NORMAL, T0 + 8 * MIN);
     ids[9] = waiting_at(q, "B", Q_NORMAL, T0 + 9 * MIN);
     ck_assert_uint_eq(call(q, 1, T0 + 10 * MIN), ids[1]);
-    OK(queue_start(q, 1, ids[1], T0 + 10 * MIN, NULL, &err_));
+    QF_OK(queue_start(q, 1, ids[1], T0 + 10 * MIN, NULL, &err_));
     ck_assert_uint_eq(call(q, 2, T0 + 11 * MIN), ids[4]);
-    OK(queue_hold(q, 2, ids[4], T0 + 11 * MIN, NULL, &err_));
+    QF_OK(queue_hold(q, 2, ids[4], T0 + 11 * MIN, NULL, &err_));
     ck_assert_uint_eq(call(q, 2, T0 + 12 * MIN), ids[2]);
-    OK(queue_no_show(q, 2, ids[2], T0 + 12 * MIN, NULL, &err_));
+    QF_OK(queue_no_show(q, 2, ids[2], T0 + 12 * MIN, NULL, &err_));
     ck_assert_uint_eq(call(q, 2, T0 + 13 * MIN), ids[0]);
-    OK(queue_start(q, 2, ids[0], T0 + 13 * MIN, NULL, &err_));
-    OK(queue_transfer(q, 2, ids[0], NULL, 1, T0 + 14 * MIN, NULL, &err_));
+    QF_OK(queue_start(q, 2, ids[0], T0 + 13 * MIN, NULL, &err_));
+    QF_OK(queue_transfer(q, 2, ids[0], NULL, 1, T0 + 14 * MIN, NULL, &err_));
     ck_assert_uint_eq(call(q, 2, T0 + 15 * MIN), ids[3]);
-    OK(queue_start(q, 2, ids[3], T0 + 15 * MIN, NULL, &err_));
-    OK(queue_finish(q, 2, ids[3], T0 + 20 * MIN, NULL, &err_));
-    OK(queue_cancel(q, 0, ids[9], "left", T0 + 20 * MIN, NULL, &err_));
+    QF_OK(queue_start(q, 2, ids[3], T0 + 15 * MIN, NULL, &err_));
+    QF_OK(queue_finish(q, 2, ids[3], T0 + 20 * MIN, NULL, &err_));
+    QF_OK(queue_cancel(q, 0, ids[9], "left", T0 + 20 * MIN, NULL, &err_));
     ck_assert_uint_eq(call(q, 2, T0 + 21 * MIN), ids[5]);
     call(q, 2, T0 + 22 * MIN); /* a recall */
     ck_assert_int_eq(queue_ticket(q, ids[5])->recalls, 1);
@@ -1128,8 +992,8 @@ START_TEST(restore_behaves_the_same)
     latest(&log_, tickets, 64, windows);
     b = queue_new(&p, zone, &none);
     ck_assert_ptr_nonnull(b);
-    add_area(b, "A", "综合受理", "A");
-    add_area(b, "B", "社保医保", "B");
+    qf_add_area(b, "A", "综合受理", "A");
+    qf_add_area(b, "B", "社保医保", "B");
     for (uint32_t w = 1; w <= 3; w++) {
         if (windows[w].no == 0) {
             windows[w] = *queue_window(q, w);
