@@ -191,6 +191,7 @@ enum stmt_id {
     ST_DATA_VERSION,
     ST_DEFER_FK,
     ST_PUT_TICKET,
+    ST_UPDATE_TICKET,
     ST_PUT_WINDOW_STATE,
     ST_PUT_LEASE,
     ST_EVENT_HEAD,
@@ -249,6 +250,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         "target_window = excluded.target_window, recalls = excluded.recalls, "
         "offline = excluded.offline, kiosk = excluded.kiosk, "
         "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash",
+    /* The common change (a new state), touching only the columns a ticket's
+     * life changes: the day/area/number index is left alone. */
+    [ST_UPDATE_TICKET] =
+        "UPDATE tickets SET state = ?2, priority = ?3, issued_ms = ?4, state_ms = ?5, "
+        "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9 "
+        "WHERE id = ?1 AND area = ?10 AND matter = ?11",
     [ST_PUT_WINDOW_STATE] =
         "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
     [ST_PUT_LEASE] = "INSERT INTO leases(id, kiosk, area, day, first, count, granted_ms) "
@@ -1048,10 +1055,43 @@ broken:
 
 /* ---- The queue engine's journal ------------------------------------------ */
 
+/* Most writes move an existing ticket along its life: try the narrow
+ * UPDATE first; a new ticket, or one moved to another area, takes the full
+ * upsert. */
+static int update_ticket(store *s, const q_ticket *t)
+{
+    sqlite3_stmt *st = use(s, ST_UPDATE_TICKET);
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, t->id);
+    sqlite3_bind_int(st, 2, (int)t->state);
+    sqlite3_bind_int(st, 3, (int)t->priority);
+    sqlite3_bind_int64(st, 4, t->issued_ms);
+    sqlite3_bind_int64(st, 5, t->state_ms);
+    sqlite3_bind_int64(st, 6, t->reserved_until_ms);
+    sqlite3_bind_int64(st, 7, t->window_no);
+    sqlite3_bind_int64(st, 8, t->target_window);
+    sqlite3_bind_int64(st, 9, t->recalls);
+    bind_text(st, 10, t->area);
+    bind_text(st, 11, t->matter);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
+              sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return sqlite3_changes(s->db) == 1;
+}
+
 int store_put_ticket(store *s, const q_ticket *t)
 {
-    sqlite3_stmt *st = use(s, ST_PUT_TICKET);
+    int updated = update_ticket(s, t);
 
+    if (updated != 0)
+        return updated < 0 ? -1 : 0;
+    sqlite3_stmt *st = use(s, ST_PUT_TICKET);
     if (st == NULL)
         return -1;
     bind_u64(st, 1, t->id);
