@@ -29,9 +29,7 @@
 #include "pki.h"
 #include "proto.h"
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
+int hallctl_fail(const char *fmt, ...)
 {
     va_list ap;
 
@@ -52,7 +50,7 @@ static const char *join(char *out, size_t len, const char *dir, const char *name
 static int make_dir(const char *dir)
 {
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return fail("cannot create %s: %s", dir, strerror(errno));
+        return hallctl_fail("cannot create %s: %s", dir, strerror(errno));
     return 0;
 }
 
@@ -96,21 +94,22 @@ static int ca_init(int argc, char **argv)
     if (dir == NULL || optind != argc)
         return fprintf(stderr, "usage: hallctl ca init --dir DIR (see --help)\n"), 2;
     if (days < 1 || days > 36500)
-        return fail("--days must be 1..36500");
+        return hallctl_fail("--days must be 1..36500");
     if (make_dir(dir) != 0)
         return 1;
     join(ca_key, sizeof ca_key, dir, "ca.key");
     if (access(ca_key, F_OK) == 0)
-        return fail("%s exists: refusing to replace the hall CA (every device would have to "
-                    "be re-enrolled)",
-                    ca_key);
+        return hallctl_fail(
+            "%s exists: refusing to replace the hall CA (every device would have to "
+            "be re-enrolled)",
+            ca_key);
     char cn[128];
     snprintf(cn, sizeof cn, "onewindow hall CA %s", hall_id);
     if (pki_make_ca(cn, days, join(ca_crt, sizeof ca_crt, dir, "ca.crt"), ca_key, err) < 0 ||
         pki_issue(ca_crt, ca_key, "halld", dns, PKI_SERVER, days,
                   join(crt, sizeof crt, dir, "halld.crt"), join(key, sizeof key, dir, "halld.key"),
                   err) < 0)
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     printf("hall CA: %s\ncontroller certificate: %s\n", ca_crt, crt);
     return 0;
 }
@@ -157,7 +156,7 @@ static int cert_issue(int argc, char **argv)
         return fprintf(stderr, "usage: hallctl cert issue --dir CADIR --id DEVICE (see --help)\n"),
                2;
     if (days < 1 || days > 36500)
-        return fail("--days must be 1..36500");
+        return hallctl_fail("--days must be 1..36500");
     if (out == NULL)
         out = dir;
     if (make_dir(out) != 0)
@@ -169,7 +168,7 @@ static int cert_issue(int argc, char **argv)
     if (pki_issue(join(ca_crt, sizeof ca_crt, dir, "ca.crt"),
                   join(ca_key, sizeof ca_key, dir, "ca.key"), id, NULL, PKI_CLIENT, days, crt, key,
                   err) < 0)
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     printf("device %s: %s, %s\n", id, crt, key);
     return 0;
 }

@@ -57,20 +57,6 @@ static const char *const window_states[] = {NULL, "closed", "open", "paused"};
 
 /* ==== Helpers ============================================================== */
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("hallctl: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
 static int usage_error(const char *usage)
 {
     fprintf(stderr, "usage: %s (see --help)\n", usage);
@@ -107,13 +93,13 @@ static int make_dirs(const char *dir, mode_t mode)
     char path[PATH_MAX];
 
     if ((size_t)snprintf(path, sizeof path, "%s", dir) >= sizeof path)
-        return fail("path too long: %s", dir);
+        return hallctl_fail("path too long: %s", dir);
     for (char *p = path + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';
             if (mkdir(path, mode) < 0 && errno != EEXIST)
-                return fail("cannot create %s: %s", path, strerror(errno));
+                return hallctl_fail("cannot create %s: %s", path, strerror(errno));
             *p = saved;
             if (saved == '\0')
                 return 0;
@@ -130,9 +116,9 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
     int fd, e;
 
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= sizeof tmp)
-        return fail("path too long: %s", path);
+        return hallctl_fail("path too long: %s", path);
     if ((fd = mkstemp(tmp)) < 0)
-        return fail("cannot create %s: %s", tmp, strerror(errno));
+        return hallctl_fail("cannot create %s: %s", tmp, strerror(errno));
     const char *p = data;
     size_t done = 0;
     while (done < len) {
@@ -163,7 +149,7 @@ io_error:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
-    return fail("cannot write %s: %s", path, strerror(e));
+    return hallctl_fail("cannot write %s: %s", path, strerror(e));
 }
 
 /* Read a small file whole (certificates, the secret). */
@@ -172,13 +158,13 @@ static int read_small(const char *path, char *out, size_t cap, size_t *len)
     FILE *f = fopen(path, "rb");
 
     if (f == NULL)
-        return fail("cannot read %s: %s", path, strerror(errno));
+        return hallctl_fail("cannot read %s: %s", path, strerror(errno));
     *len = fread(out, 1, cap, f);
     bool too_big = *len == cap && fgetc(f) != EOF;
     int err = ferror(f);
     fclose(f);
     if (err || too_big)
-        return fail("cannot read %s: %s", path, err ? "read error" : "unexpectedly large");
+        return hallctl_fail("cannot read %s: %s", path, err ? "read error" : "unexpectedly large");
     return 0;
 }
 
@@ -260,26 +246,26 @@ static int hall_open(struct hall *h, const char *config)
 
     memset(h, 0, sizeof *h);
     if (halld_conf_load(&h->conf, config, err, sizeof err) < 0)
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     dir_of(config, h->config_dir, sizeof h->config_dir);
     dir_of(h->conf.tls_ca, h->pki, sizeof h->pki);
     if ((h->zone = clk_zone_new(h->conf.time_zone)) == NULL) {
         int e = errno;
         hall_close(h);
-        return fail("%s: [hall] time_zone %s: %s", config, h->conf.time_zone, strerror(e));
+        return hallctl_fail("%s: [hall] time_zone %s: %s", config, h->conf.time_zone, strerror(e));
     }
     /* Opening creates a missing file: a mistyped path must not become an
      * empty hall. */
     if (!exists(h->conf.store_path)) {
-        fail("%s: no hall database at %s (create a hall with hallctl init)", config,
-             h->conf.store_path);
+        hallctl_fail("%s: no hall database at %s (create a hall with hallctl init)", config,
+                     h->conf.store_path);
         hall_close(h);
         return 1;
     }
     if ((h->st = store_open(h->conf.store_path, h->conf.hall_id, STORE_ADMIN, err, sizeof err)) ==
         NULL) {
         hall_close(h);
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     }
     return 0;
 }
@@ -310,7 +296,7 @@ static int hall_commit(struct hall *h, int rc)
     char reason[512];
     snprintf(reason, sizeof reason, "%s", store_errmsg(h->st));
     store_rollback(h->st);
-    return fail("%s (nothing was changed)", reason);
+    return hallctl_fail("%s (nothing was changed)", reason);
 }
 
 /* A running halld re-reads the catalog, windows, clerks and devices on
@@ -362,7 +348,7 @@ static int on_hall(const char *config, int (*body)(struct hall *h, const void *a
         return 1;
     int rc = body(&h, arg);
     if (rc < 0)
-        fail("%s", store_errmsg(h.st));
+        hallctl_fail("%s", store_errmsg(h.st));
     hall_close(&h);
     return rc != 0;
 }
@@ -496,7 +482,7 @@ static int write_config(const char *path, const char *id, const char *name, cons
         "level = info\n",
         id, name, id, name, zone, ROLLOVER_HOUR);
     if (n < 0 || (size_t)n >= sizeof text)
-        return fail("configuration text too long");
+        return hallctl_fail("configuration text too long");
     return write_file(path, text, (size_t)n, 0640, true);
 }
 
@@ -506,7 +492,7 @@ static int write_secret(const char *path)
     char hex[2 * SECRET_LEN + 2];
 
     if (RAND_bytes(key, sizeof key) != 1)
-        return fail("cannot make the hall secret: no randomness from OpenSSL");
+        return hallctl_fail("cannot make the hall secret: no randomness from OpenSSL");
     for (size_t i = 0; i < sizeof key; i++)
         snprintf(hex + 2 * i, 3, "%02x", key[i]);
     hex[2 * SECRET_LEN] = '\n';
@@ -526,14 +512,14 @@ static int init_store(const char *path, const char *id, const clk_zone *zone)
     store *s = store_open(path, id, STORE_ADMIN, err, sizeof err);
 
     if (s == NULL)
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     snprintf(dev.id, sizeof dev.id, "%s", TOOL_DEVICE);
     operator_name(user, sizeof user);
     int32_t day = clk_date_key(clk_business_day(zone, now, ROLLOVER_HOUR));
     int rc = store_begin(s) < 0 || store_save_device(s, &dev) < 0 ||
                      store_append_admin_event(s, now, day, TOOL_DEVICE, user, "hall created") < 0 ||
                      store_commit(s) < 0
-                 ? fail("%s: %s", path, store_errmsg(s))
+                 ? hallctl_fail("%s: %s", path, store_errmsg(s))
                  : 0;
     store_close(s);
     return rc;
@@ -596,13 +582,14 @@ static int init_hall(int argc, char **argv)
     if (dir == NULL || id == NULL || optind != argc)
         return usage_error(usage);
     if (!id_ok(id, 64, false))
-        return fail("--hall-id %s: use 1 to 64 letters, digits, '-' or '_'", id);
+        return hallctl_fail("--hall-id %s: use 1 to 64 letters, digits, '-' or '_'", id);
     if (!catalog_name_ok(name, 160) || strchr(name, ';') != NULL || strchr(name, '#') != NULL)
-        return fail("--name: one line of UTF-8 text, at most 159 bytes, without ';' or '#'");
+        return hallctl_fail(
+            "--name: one line of UTF-8 text, at most 159 bytes, without ';' or '#'");
     clk_zone *zone = clk_zone_new(zone_name);
     if (zone == NULL)
-        return fail("--zone %s: %s", zone_name,
-                    errno == ENOENT ? "no such time zone" : strerror(errno));
+        return hallctl_fail("--zone %s: %s", zone_name,
+                            errno == ENOENT ? "no such time zone" : strerror(errno));
     if (!join(config, sizeof config, dir, "halld.ini") || !join(db, sizeof db, dir, "hall.db") ||
         !join(secret, sizeof secret, dir, "secret.key") || !join(pki, sizeof pki, dir, "pki") ||
         !join(ca_key, sizeof ca_key, pki, "ca.key") ||
@@ -612,13 +599,14 @@ static int init_hall(int argc, char **argv)
         !join(tool_crt, sizeof tool_crt, pki, TOOL_DEVICE ".crt") ||
         !join(tool_key, sizeof tool_key, pki, TOOL_DEVICE ".key")) {
         clk_zone_free(zone);
-        return fail("--dir %s: path too long", dir);
+        return hallctl_fail("--dir %s: path too long", dir);
     }
     const char *const taken[] = {config, db, secret, ca_key};
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
         if (exists(taken[i])) {
             clk_zone_free(zone);
-            return fail("%s exists: %s already holds a hall (refusing to touch it)", taken[i], dir);
+            return hallctl_fail("%s exists: %s already holds a hall (refusing to touch it)",
+                                taken[i], dir);
         }
     }
     char cn[128];
@@ -629,13 +617,13 @@ static int init_hall(int argc, char **argv)
          pki_issue(ca_crt, ca_key, "halld", dns, PKI_SERVER, 3650, halld_crt, halld_key, err) < 0 ||
          pki_issue(ca_crt, ca_key, TOOL_DEVICE, NULL, PKI_CLIENT, 825, tool_crt, tool_key, err) <
              0))
-        rc = fail("%s", err);
+        rc = hallctl_fail("%s", err);
     if (rc == 0)
         rc = write_secret(secret) || init_store(db, id, zone) ||
              write_config(config, id, name, zone_name);
     clk_zone_free(zone);
     if (rc != 0)
-        return fail("%s is left incomplete: remove it and run init again", dir);
+        return hallctl_fail("%s is left incomplete: remove it and run init again", dir);
     printf("hall %s (%s) created in %s\n"
            "  configuration  %s\n"
            "  database       %s\n"
@@ -655,7 +643,7 @@ static int format_option(void *ctx)
     int f = catalog_format_parse(optarg);
 
     if (f < 0)
-        return fail("--format %s: use csv or json", optarg);
+        return hallctl_fail("--format %s: use csv or json", optarg);
     *(catalog_format *)ctx = (catalog_format)f;
     return GO_ON;
 }
@@ -695,7 +683,7 @@ static int catalog_import(int argc, char **argv)
     const char *path = argv[optind];
     catalog *c = catalog_load(path, fmt, err, sizeof err);
     if (c == NULL)
-        return fail("%s (nothing was imported)", err);
+        return hallctl_fail("%s (nothing was imported)", err);
     struct hall h;
     if (hall_open(&h, config) != 0) {
         catalog_free(c);
@@ -775,28 +763,28 @@ static int parse_areas(const char *arg, q_window *w)
     char copy[1024], *save = NULL;
 
     if ((size_t)snprintf(copy, sizeof copy, "%s", arg) >= sizeof copy)
-        return fail("--areas is too long");
+        return hallctl_fail("--areas is too long");
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(tok, ':');
         long weight = 1;
         if (colon != NULL) {
             *colon = '\0';
             if (!parse_num(colon + 1, 1, 1000, &weight))
-                return fail("--areas %s: weight '%s' must be 1..1000", arg, colon + 1);
+                return hallctl_fail("--areas %s: weight '%s' must be 1..1000", arg, colon + 1);
         }
         if (!catalog_code_ok(tok))
-            return fail("--areas %s: '%s' is not an area code", arg, tok);
+            return hallctl_fail("--areas %s: '%s' is not an area code", arg, tok);
         for (int i = 0; i < w->nareas; i++)
             if (strcmp(w->areas[i], tok) == 0)
-                return fail("--areas %s: area %s is listed twice", arg, tok);
+                return hallctl_fail("--areas %s: area %s is listed twice", arg, tok);
         if (w->nareas == Q_MAX_AREAS_PER_WINDOW)
-            return fail("--areas %s: a window serves at most %d areas", arg,
-                        Q_MAX_AREAS_PER_WINDOW);
+            return hallctl_fail("--areas %s: a window serves at most %d areas", arg,
+                                Q_MAX_AREAS_PER_WINDOW);
         snprintf(w->areas[w->nareas], sizeof w->areas[0], "%s", tok);
         w->weights[w->nareas++] = (uint32_t)weight;
     }
     if (w->nareas == 0)
-        return fail("--areas: name at least one area");
+        return hallctl_fail("--areas: name at least one area");
     return 0;
 }
 
@@ -839,14 +827,14 @@ static int window_add(int argc, char **argv)
         return usage_error(v.usage);
     long n;
     if (!parse_num(no, 1, 9999, &n))
-        return fail("--no %s: a window number is 1..9999", no);
+        return hallctl_fail("--no %s: a window number is 1..9999", no);
     w.no = (uint32_t)n;
     if (!catalog_name_ok(name, sizeof w.name))
-        return fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof w.name - 1);
+        return hallctl_fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof w.name - 1);
     snprintf(w.name, sizeof w.name, "%s", name);
     int t = queue_window_type_parse(type);
     if (t < 0)
-        return fail("--type %s: use consult, intake, issuance, help or complaint", type);
+        return hallctl_fail("--type %s: use consult, intake, issuance, help or complaint", type);
     w.type = (q_window_type)t;
     if (parse_areas(areas, &w) != 0)
         return 1;
@@ -924,9 +912,10 @@ static int clerk_add(int argc, char **argv)
     if (id == NULL || name == NULL || optind != argc)
         return usage_error(v.usage);
     if (!id_ok(id, sizeof c.id - 1, true))
-        return fail("--id %s: use 1 to %zu letters, digits, '.', '-' or '_'", id, sizeof c.id - 1);
+        return hallctl_fail("--id %s: use 1 to %zu letters, digits, '.', '-' or '_'", id,
+                            sizeof c.id - 1);
     if (!catalog_name_ok(name, sizeof c.name))
-        return fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof c.name - 1);
+        return hallctl_fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof c.name - 1);
     snprintf(c.id, sizeof c.id, "%s", id);
     snprintf(c.name, sizeof c.name, "%s", name);
     struct hall h;
@@ -989,27 +978,29 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
         !join(ca_key, sizeof ca_key, h->pki, "ca.key") ||
         !join(secret, sizeof secret, h->config_dir, "secret.key") ||
         !join(b->ca, sizeof b->ca, b->dir, "ca.crt"))
-        return fail("path too long");
+        return hallctl_fail("path too long");
     snprintf(name, sizeof name, "%s.crt", d->id);
     if (!join(b->crt, sizeof b->crt, b->dir, name))
-        return fail("path too long");
+        return hallctl_fail("path too long");
     snprintf(name, sizeof name, "%s.key", d->id);
     if (!join(b->key, sizeof b->key, b->dir, name))
-        return fail("path too long");
+        return hallctl_fail("path too long");
     if (d->type == DEV_KIOSK && !join(b->secret, sizeof b->secret, b->dir, "secret.key"))
-        return fail("path too long");
+        return hallctl_fail("path too long");
     if (exists(b->crt) || exists(b->key))
-        return fail("%s already holds a certificate for %s: choose another --out", b->dir, d->id);
+        return hallctl_fail("%s already holds a certificate for %s: choose another --out", b->dir,
+                            d->id);
     if (!exists(ca_key))
-        return fail("%s: no hall CA key here (device certificates are issued where the CA key "
-                    "is kept)",
-                    h->pki);
+        return hallctl_fail(
+            "%s: no hall CA key here (device certificates are issued where the CA key "
+            "is kept)",
+            h->pki);
     if (d->type == DEV_KIOSK && !exists(secret))
-        return fail("%s: missing (kiosks need the hall secret)", secret);
+        return hallctl_fail("%s: missing (kiosks need the hall secret)", secret);
     if (make_dirs(b->dir, 0700) != 0)
         return 1;
     if (pki_issue(ca_crt, ca_key, d->id, NULL, PKI_CLIENT, days, b->crt, b->key, err) < 0)
-        return fail("%s", err);
+        return hallctl_fail("%s", err);
     if (copy_file(ca_crt, b->ca, 0644) != 0 ||
         (d->type == DEV_KIOSK && copy_file(secret, b->secret, 0600) != 0)) {
         bundle_remove(b);
@@ -1022,7 +1013,7 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
 static int days_option(void *ctx)
 {
     if (!parse_num(optarg, 1, 36500, ctx))
-        return fail("--days %s: 1..36500", optarg);
+        return hallctl_fail("--days %s: 1..36500", optarg);
     return GO_ON;
 }
 
@@ -1071,21 +1062,22 @@ static int device_add(int argc, char **argv)
     if (id == NULL || type == NULL || optind != argc)
         return usage_error(v.usage);
     if (!id_ok(id, Q_DEVICE_MAX, true))
-        return fail("--id %s: use 1 to %d letters, digits, '.', '-' or '_'", id, Q_DEVICE_MAX);
+        return hallctl_fail("--id %s: use 1 to %d letters, digits, '.', '-' or '_'", id,
+                            Q_DEVICE_MAX);
     snprintf(d.id, sizeof d.id, "%s", id);
     d.type = DEV_KIOSK;
     while (d.type <= DEV_TOOL && strcmp(device_types[d.type], type) != 0)
         d.type++;
     if (d.type > DEV_TOOL)
-        return fail("--type %s: use kiosk, window, display or tool", type);
+        return hallctl_fail("--type %s: use kiosk, window, display or tool", type);
     if (window != NULL) {
         if (d.type != DEV_WINDOW && d.type != DEV_DISPLAY)
-            return fail("--window is for window terminals and displays");
+            return hallctl_fail("--window is for window terminals and displays");
         if (!parse_num(window, 1, 9999, &n))
-            return fail("--window %s: a window number is 1..9999", window);
+            return hallctl_fail("--window %s: a window number is 1..9999", window);
         d.window_no = (uint32_t)n;
     } else if (d.type == DEV_WINDOW) {
-        return fail("a window terminal needs --window N");
+        return hallctl_fail("a window terminal needs --window N");
     }
     struct hall h;
     if (hall_open(&h, config) != 0)
@@ -1093,26 +1085,27 @@ static int device_add(int argc, char **argv)
     store_device old;
     rc = store_get_device(h.st, d.id, &old);
     if (rc < 0)
-        rc = fail("%s", store_errmsg(h.st));
+        rc = hallctl_fail("%s", store_errmsg(h.st));
     else if (rc == 1 && old.revoked)
-        rc = fail("device %s was revoked: ids are never reused (an old certificate of %s "
-                  "would work again); choose another id",
-                  d.id, d.id);
+        rc = hallctl_fail("device %s was revoked: ids are never reused (an old certificate of %s "
+                          "would work again); choose another id",
+                          d.id, d.id);
     else if (rc == 1)
-        rc = fail("device %s is already registered", d.id);
+        rc = hallctl_fail("device %s is already registered", d.id);
     uint32_t want = d.window_no;
     if (rc == 0 && want != 0) {
         int found = store_load_windows(h.st, find_window, &want);
         if (found < 0)
-            rc = fail("%s", store_errmsg(h.st));
+            rc = hallctl_fail("%s", store_errmsg(h.st));
         else if (found == 0)
-            rc = fail("--window %u: no such window (add it with hallctl window add)", want);
+            rc = hallctl_fail("--window %u: no such window (add it with hallctl window add)", want);
     }
     if (rc == 0) {
         int len = out ? snprintf(b.dir, sizeof b.dir, "%s", out)
                       : snprintf(b.dir, sizeof b.dir, "%s/devices/%s", h.pki, d.id);
-        rc = len < 0 || (size_t)len >= sizeof b.dir ? fail("bundle directory: path too long")
-                                                    : bundle_write(&h, &d, (int)days, &b);
+        rc = len < 0 || (size_t)len >= sizeof b.dir
+                 ? hallctl_fail("bundle directory: path too long")
+                 : bundle_write(&h, &d, (int)days, &b);
     }
     if (rc == 0) {
         d.added_ms = clk_utc_ms();
@@ -1161,9 +1154,9 @@ static int device_revoke(int argc, char **argv)
     store_device d;
     rc = store_get_device(h.st, id, &d);
     if (rc < 0) {
-        rc = fail("%s", store_errmsg(h.st));
+        rc = hallctl_fail("%s", store_errmsg(h.st));
     } else if (rc == 0) {
-        rc = fail("no device %s", id);
+        rc = hallctl_fail("no device %s", id);
     } else if (d.revoked) {
         printf("device %s was revoked already\n", id);
         rc = 0;
@@ -1278,10 +1271,10 @@ static int appointment_add(int argc, char **argv)
     if (code == NULL || area == NULL || at == NULL || optind != argc)
         return usage_error(v.usage);
     if (!id_ok(code, STORE_APPT_CODE_MAX - 1, false))
-        return fail("--code %s: use 1 to %d letters, digits, '-' or '_'", code,
-                    STORE_APPT_CODE_MAX - 1);
+        return hallctl_fail("--code %s: use 1 to %d letters, digits, '-' or '_'", code,
+                            STORE_APPT_CODE_MAX - 1);
     if (!catalog_code_ok(area))
-        return fail("--area %s: not an area code", area);
+        return hallctl_fail("--area %s: not an area code", area);
     snprintf(a.code, sizeof a.code, "%s", code);
     snprintf(a.area, sizeof a.area, "%s", area);
     struct hall h;
@@ -1292,14 +1285,15 @@ static int appointment_add(int argc, char **argv)
     store_appointment old;
     rc = 0;
     if (local_time(h.zone, at, &a.slot_ms) < 0)
-        rc = fail("--at %s: expected \"YYYY-MM-DD HH:MM\", a time that exists in %s", at,
-                  h.conf.time_zone);
+        rc = hallctl_fail("--at %s: expected \"YYYY-MM-DD HH:MM\", a time that exists in %s", at,
+                          h.conf.time_zone);
     else if (a.slot_ms < clk_utc_ms())
-        rc = fail("--at %s: that time has passed", at);
+        rc = hallctl_fail("--at %s: that time has passed", at);
     else if ((known = store_load_areas(h.st, find_area, a.area)) <= 0)
-        rc = fail("%s", known < 0 ? store_errmsg(h.st) : "--area: no such area in the catalog");
+        rc = hallctl_fail("%s",
+                          known < 0 ? store_errmsg(h.st) : "--area: no such area in the catalog");
     else if ((known = store_get_appointment(h.st, a.code, &old)) != 0)
-        rc = fail("%s", known < 0 ? store_errmsg(h.st) : "--code: that appointment exists");
+        rc = hallctl_fail("%s", known < 0 ? store_errmsg(h.st) : "--code: that appointment exists");
     if (rc == 0) {
         clk_format_iso(h.zone, a.slot_ms, when, sizeof when);
         rc = store_begin(h.st) < 0 || store_save_appointment(h.st, &a) < 0 ||
@@ -1373,7 +1367,7 @@ static int verify_events(struct hall *h, const void *arg)
 
     (void)arg;
     if (store_verify_events(h->st, &count) < 0 || store_event_head(h->st, &seq, hash) < 0)
-        return fail("audit: %s", store_errmsg(h->st));
+        return hallctl_fail("audit: %s", store_errmsg(h->st));
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", hash[i]);
     printf("%llu events, chain intact; head: event %llu, hash %s\n", (unsigned long long)count,

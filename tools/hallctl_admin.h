@@ -19,6 +19,10 @@ typedef struct hallctl_verb {
     const char *summary; /* one line for the usage list */
 } hallctl_verb;
 
+/* Print "hallctl: <message>" on stderr; returns 1, the exit status of a
+ * verb that failed. Shared by every verb file. */
+int hallctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The administrative verbs; the last row is all NULL. */
 extern const hallctl_verb hallctl_admin_verbs[];
 

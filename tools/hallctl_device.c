@@ -53,20 +53,6 @@ struct target {
     "with --cert, --key and --ca (or --plain for a halld in development mode);\n"                  \
     "connects as the tool device --id (default " TOOL_ID ").\n"
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("hallctl: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
 /* Handle a target option; false if opt is not one. */
 static bool target_option(struct target *t, int opt)
 {
@@ -128,15 +114,15 @@ static int resolve(struct target *t)
         t->id = TOOL_ID;
     if (t->server != NULL && (t->plain || (t->cert && t->key && t->ca))) {
         if (parse_host_port(t->server, t->host, sizeof t->host, &t->port) < 0)
-            return fail("--server %s: expected HOST:PORT", t->server);
+            return hallctl_fail("--server %s: expected HOST:PORT", t->server);
         return 0;
     }
     if (halld_conf_load(&conf, t->config ? t->config : DEFAULT_CONFIG, err, sizeof err) < 0)
-        return fail("%s (or give --server, --cert, --key and --ca)", err);
+        return hallctl_fail("%s (or give --server, --cert, --key and --ca)", err);
     if (t->server != NULL) {
         if (parse_host_port(t->server, t->host, sizeof t->host, &t->port) < 0) {
             halld_conf_release(&conf);
-            return fail("--server %s: expected HOST:PORT", t->server);
+            return hallctl_fail("--server %s: expected HOST:PORT", t->server);
         }
     } else {
         /* A wildcard listener is reached on loopback from the same machine. */
@@ -159,7 +145,7 @@ static int resolve(struct target *t)
             (size_t)snprintf(t->key_buf, sizeof t->key_buf, "%.*s/%s.key", PATH_MAX / 2, pki,
                              t->id) >= sizeof t->key_buf) {
             halld_conf_release(&conf);
-            return fail("the certificate paths of the hall are too long");
+            return hallctl_fail("the certificate paths of the hall are too long");
         }
         t->cert = t->cert ? t->cert : t->cert_buf;
         t->key = t->key ? t->key : t->key_buf;
@@ -181,14 +167,15 @@ static devlink *connect_tool(struct target *t)
     l = devlink_open(t->host, t->port, t->plain ? NULL : t->cert, t->plain ? NULL : t->key,
                      t->plain ? NULL : t->ca, TIMEOUT_MS, err);
     if (l == NULL) {
-        fail("cannot reach halld at %s:%d: %s", t->host, t->port, err);
+        hallctl_fail("cannot reach halld at %s:%d: %s", t->host, t->port, err);
         return NULL;
     }
     Hall__Envelope *r = devlink_hello(l, t->id, HALL__DEVICE_TYPE__DEVICE_TOOL, 0, TIMEOUT_MS, err);
     if (r == NULL || r->body_case != HALL__ENVELOPE__BODY_HELLO_REPLY) {
-        fail("halld refused HELLO: %s",
-             r == NULL ? err
-                       : (r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?"));
+        hallctl_fail("halld refused HELLO: %s",
+                     r == NULL
+                         ? err
+                         : (r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?"));
         proto_free(r);
         devlink_close(l);
         return NULL;
@@ -208,16 +195,16 @@ static Hall__Envelope *ask(devlink *l, Hall__Envelope *req, Hall__Envelope__Body
     Hall__Envelope *r = devlink_call(l, req, TIMEOUT_MS, err);
 
     if (r == NULL) {
-        fail("%s", err);
+        hallctl_fail("%s", err);
         return NULL;
     }
     if (r->body_case == HALL__ENVELOPE__BODY_ERROR) {
-        fail("halld refused: %s", r->error->message);
+        hallctl_fail("halld refused: %s", r->error->message);
         proto_free(r);
         return NULL;
     }
     if (r->body_case != want) {
-        fail("unexpected answer %s", proto_body_name(r->body_case));
+        hallctl_fail("unexpected answer %s", proto_body_name(r->body_case));
         proto_free(r);
         return NULL;
     }
@@ -471,7 +458,7 @@ static int window_verb(int argc, char **argv, Hall__Envelope__BodyCase body, con
         switch (opt) {
         case 'w':
             if (parse_window(optarg, &no) < 0)
-                return fail("--window %s: expected a window number 1..100000", optarg);
+                return hallctl_fail("--window %s: expected a window number 1..100000", optarg);
             break;
         case 'k':
             snprintf(clerk, sizeof clerk, "%s", optarg);
