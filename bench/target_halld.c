@@ -23,6 +23,7 @@
 #include "clk.h"
 #include "devlink.h"
 #include "halld_conf.h"
+#include "net.h"
 
 struct halld_shared {
     target_halld_addr addr;
@@ -44,37 +45,16 @@ struct target_conn {
 
 /* ---- Finding halld ---------------------------------------------------------- */
 
-static int parse_host_port(const char *arg, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(arg, ':');
-    char *end;
-
-    if (colon == NULL || colon == arg || (size_t)(colon - arg) >= hostlen)
-        return -1;
-    memcpy(host, arg, (size_t)(colon - arg));
-    host[colon - arg] = '\0';
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    long v = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
 int target_halld_resolve(const char *config, const char *server, bool plain, target_halld_addr *a,
                          char *err, size_t errlen)
 {
     struct halld_conf conf = {0};
+    halld_contact contact;
     char cerr[512];
-    int rc = -1;
 
     memset(a, 0, sizeof *a);
     a->plain = plain;
-    if (server != NULL && parse_host_port(server, a->host, sizeof a->host, &a->port) < 0) {
+    if (server != NULL && net_parse_hostport(server, a->host, sizeof a->host, &a->port) < 0) {
         snprintf(err, errlen, "--server %s: expected HOST:PORT", server);
         return -1;
     }
@@ -88,41 +68,28 @@ int target_halld_resolve(const char *config, const char *server, bool plain, tar
         snprintf(err, errlen, "%s", cerr);
         return -1;
     }
+    int rc = halld_conf_contact(&conf, TARGET_HALLD_DEVICE, &contact, cerr, sizeof cerr);
+    halld_conf_release(&conf);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", config, cerr);
+        return -1;
+    }
     if (server == NULL) {
-        /* A wildcard listener is reached on loopback from the same machine. */
-        const char *l = conf.listen_address;
-        bool any = l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0;
-        snprintf(a->host, sizeof a->host, "%s", any ? "127.0.0.1" : l);
-        a->port = (int)conf.listen_port;
-        if (a->port == 0) {
+        if (contact.port == 0) {
             snprintf(err, errlen,
                      "%s: [listen] port is 0 (halld picks one): give --server 127.0.0.1:PORT",
                      config);
-            goto out;
+            return -1;
         }
+        snprintf(a->host, sizeof a->host, "%s", contact.host);
+        a->port = contact.port;
     }
     if (!plain) {
-        /* The tool's bundle lives next to the hall CA, as hallctl finds it. */
-        char pki[PATH_MAX];
-        snprintf(pki, sizeof pki, "%s", conf.tls_ca);
-        char *slash = strrchr(pki, '/');
-        if (slash != NULL)
-            *slash = '\0';
-        else
-            snprintf(pki, sizeof pki, ".");
-        if ((size_t)snprintf(a->ca, sizeof a->ca, "%s", conf.tls_ca) >= sizeof a->ca ||
-            (size_t)snprintf(a->cert, sizeof a->cert, "%.*s/%s.crt", PATH_MAX / 2, pki,
-                             TARGET_HALLD_DEVICE) >= sizeof a->cert ||
-            (size_t)snprintf(a->key, sizeof a->key, "%.*s/%s.key", PATH_MAX / 2, pki,
-                             TARGET_HALLD_DEVICE) >= sizeof a->key) {
-            snprintf(err, errlen, "%s: the certificate paths of the hall are too long", config);
-            goto out;
-        }
+        memcpy(a->cert, contact.cert, sizeof a->cert);
+        memcpy(a->key, contact.key, sizeof a->key);
+        memcpy(a->ca, contact.ca, sizeof a->ca);
     }
-    rc = 0;
-out:
-    halld_conf_release(&conf);
-    return rc;
+    return 0;
 }
 
 uint64_t target_halld_first_id(unsigned slot)

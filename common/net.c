@@ -247,6 +247,31 @@ int net_connect(const char *host, int port, char *err)
     return fd;
 }
 
+int net_parse_hostport(const char *arg, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(arg, ':');
+    char *end;
+
+    if (colon == NULL || colon == arg || (size_t)(colon - arg) >= hostlen || colon[1] == '\0')
+        goto bad;
+    memcpy(host, arg, (size_t)(colon - arg));
+    host[colon - arg] = '\0';
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    errno = 0;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || v < 1 || v > 65535)
+        goto bad;
+    *port = (int)v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
 bool net_is_loopback(const char *host)
 {
     struct in6_addr a6;

@@ -55,6 +55,9 @@ int net_accept(int listen_fd, char *peer, size_t peerlen, char *err);
 /* Start a non-blocking connect; completion is seen by net_conn. Returns the
  * fd or -1 (name resolution failures included). */
 int net_connect(const char *host, int port, char *err);
+/* Split "HOST:PORT" ("[v6]:PORT" too) into host (hostlen bytes) and a port
+ * 1..65535. -1 with errno EINVAL if it is not that. */
+int net_parse_hostport(const char *arg, char *host, size_t hostlen, int *port);
 /* True if host is a loopback name or address (127.0.0.0/8, ::1, localhost). */
 bool net_is_loopback(const char *host);
 

@@ -436,7 +436,7 @@ static uint32_t window_waiting(const hall *h, const q_window *w)
 
 /* ---- Admission and roles ---------------------------------------------------- */
 
-static const char *type_name(int type)
+const char *hall_device_type_name(int type)
 {
     switch (type) {
     case HALL__DEVICE_TYPE__DEVICE_KIOSK:
@@ -448,7 +448,13 @@ static const char *type_name(int type)
     case HALL__DEVICE_TYPE__DEVICE_TOOL:
         return "tool";
     }
-    return "unknown";
+    return NULL;
+}
+
+static const char *known_type(int type)
+{
+    const char *name = hall_device_type_name(type);
+    return name ? name : "unknown device";
 }
 
 int hall_admit(hall *h, const Hall__Hello *hello, hall_device *dev, Hall__ErrorCode *code,
@@ -470,8 +476,8 @@ int hall_admit(hall *h, const Hall__Hello *hello, hall_device *dev, Hall__ErrorC
     }
     if (d.type != (int)hello->type) {
         *code = HALL__ERROR_CODE__ERR_IDENTITY;
-        snprintf(msg, msglen, "device %s is registered as a %s, not a %s", d.id, type_name(d.type),
-                 type_name((int)hello->type));
+        snprintf(msg, msglen, "device %s is registered as a %s, not a %s", d.id, known_type(d.type),
+                 known_type((int)hello->type));
         return -1;
     }
     if (d.type == HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL && hello->window_no != 0 &&
@@ -971,7 +977,7 @@ static const char *check_role(const struct request *r, const hall_device *dev,
                               const Hall__Envelope *req, char *why, size_t whylen)
 {
     if (!(r->roles & (1u << dev->type))) {
-        snprintf(why, whylen, "a %s may not send %s", type_name(dev->type),
+        snprintf(why, whylen, "a %s may not send %s", known_type(dev->type),
                  proto_body_name(req->body_case));
         return why;
     }

@@ -38,6 +38,9 @@ typedef struct hall_device {
     uint32_t window_no; /* window terminals: their window */
 } hall_device;
 
+/* "kiosk", "window terminal", "display", "tool"; NULL for another value. */
+const char *hall_device_type_name(int type);
+
 /* Build the hall from the store: catalog, windows, live tickets, leases,
  * kept answers; then expire what expired while the controller was down.
  * The hall borrows s (the caller closes it after hall_free). NULL with a

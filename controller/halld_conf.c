@@ -147,3 +147,26 @@ void halld_conf_policy(const struct halld_conf *c, struct q_policy *p)
         .lease_block = (uint32_t)c->lease_block,
     };
 }
+
+int halld_conf_contact(const struct halld_conf *c, const char *tool_id, halld_contact *out,
+                       char *err, size_t errlen)
+{
+    const char *l = c->listen_address;
+    bool any = l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0;
+    const char *slash = strrchr(c->tls_ca, '/');
+    int dirlen = slash ? (int)(slash - c->tls_ca) : 1;
+    const char *dir = slash ? c->tls_ca : ".";
+
+    memset(out, 0, sizeof *out);
+    snprintf(out->host, sizeof out->host, "%s", any ? "127.0.0.1" : l);
+    out->port = (int)c->listen_port;
+    if ((size_t)snprintf(out->ca, sizeof out->ca, "%s", c->tls_ca) >= sizeof out->ca ||
+        (size_t)snprintf(out->cert, sizeof out->cert, "%.*s/%s.crt", dirlen, dir, tool_id) >=
+            sizeof out->cert ||
+        (size_t)snprintf(out->key, sizeof out->key, "%.*s/%s.key", dirlen, dir, tool_id) >=
+            sizeof out->key) {
+        snprintf(err, errlen, "the certificate paths of the hall are too long");
+        return -1;
+    }
+    return 0;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -52,6 +53,18 @@ struct halld_conf {
 };
 
 extern const conf_option halld_conf_options[];
+
+/* How a tool on the controller's machine reaches halld: the listen address
+ * (a wildcard listener is reached on loopback) and port, and the bundle of
+ * tool device tool_id, which hallctl keeps next to the hall CA
+ * (pki/<tool_id>.crt and .key). */
+typedef struct halld_contact {
+    char host[256];
+    int port; /* 0: halld picks its port, the caller must be told it */
+    char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+} halld_contact;
+int halld_conf_contact(const struct halld_conf *c, const char *tool_id, halld_contact *out,
+                       char *err, size_t errlen);
 
 /* The queue engine's policy from a configuration. */
 struct q_policy;

@@ -117,22 +117,6 @@ static void session_assert_state(const session *s)
     }
 }
 
-static const char *device_type_name(Hall__DeviceType t)
-{
-    switch (t) {
-    case HALL__DEVICE_TYPE__DEVICE_KIOSK:
-        return "kiosk";
-    case HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL:
-        return "window terminal";
-    case HALL__DEVICE_TYPE__DEVICE_DISPLAY:
-        return "display";
-    case HALL__DEVICE_TYPE__DEVICE_TOOL:
-        return "tool";
-    default:
-        return NULL;
-    }
-}
-
 /* The name a session goes by in the log: its device id once known. */
 static const char *session_name(const session *s)
 {
@@ -263,7 +247,7 @@ static void handle_hello(session *s, const Hall__Envelope *req)
                      "device_id must be 1 to 64 letters, digits, '-', '_' or '.'");
         return;
     }
-    if (device_type_name(h->type) == NULL) {
+    if (hall_device_type_name((int)h->type) == NULL) {
         snprintf(why, sizeof why, "device type %d is not known", (int)h->type);
         fail_session(s, req->request_id, HALL__ERROR_CODE__ERR_BAD_REQUEST, why);
         return;
@@ -287,7 +271,7 @@ static void handle_hello(session *s, const Hall__Envelope *req)
     if (s->dev.window_no != 0)
         snprintf(window, sizeof window, " of window %u", s->dev.window_no);
     log_info("%s: %s%s, firmware %s, connected from %s over %s%s", s->device_id,
-             device_type_name(s->dev.type), window,
+             hall_device_type_name((int)s->dev.type), window,
              h->firmware_version[0] ? h->firmware_version : "(unknown)",
              net_conn_peer_addr(s->conn), net_conn_protocol(s->conn),
              net_conn_is_tls(s->conn) ? "" : " (unauthenticated: development mode)");

@@ -20,6 +20,7 @@
 #include "clk.h"
 #include "devlink.h"
 #include "halld_conf.h"
+#include "net.h"
 
 #define DEFAULT_CONFIG "/etc/onewindow/halld.ini"
 #define TOOL_ID        "hallctl"
@@ -35,8 +36,8 @@ struct target {
     /* resolved */
     char host[256];
     int port;
-    char cert_buf[PATH_MAX], key_buf[PATH_MAX], ca_buf[PATH_MAX];
-    char time_zone[64]; /* the hall's, from HELLO_REPLY */
+    halld_contact contact; /* from the configuration */
+    char time_zone[64];    /* the hall's, from HELLO_REPLY */
 };
 
 #define TARGET_OPTIONS                                                                             \
@@ -83,27 +84,6 @@ static bool target_option(struct target *t, int opt)
     }
 }
 
-static int parse_host_port(const char *arg, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(arg, ':');
-    char *end;
-
-    if (colon == NULL || (size_t)(colon - arg) >= hostlen)
-        return -1;
-    memcpy(host, arg, (size_t)(colon - arg));
-    host[colon - arg] = '\0';
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-        memmove(host, host + 1, n - 2);
-        host[n - 2] = '\0';
-    }
-    long v = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || v < 1 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
 /* Fill in what the options left out from the hall's configuration. */
 static int resolve(struct target *t)
 {
@@ -112,46 +92,23 @@ static int resolve(struct target *t)
 
     if (t->id == NULL)
         t->id = TOOL_ID;
-    if (t->server != NULL && (t->plain || (t->cert && t->key && t->ca))) {
-        if (parse_host_port(t->server, t->host, sizeof t->host, &t->port) < 0)
-            return hallctl_fail("--server %s: expected HOST:PORT", t->server);
+    if (t->server != NULL && net_parse_hostport(t->server, t->host, sizeof t->host, &t->port) < 0)
+        return hallctl_fail("--server %s: expected HOST:PORT", t->server);
+    if (t->server != NULL && (t->plain || (t->cert && t->key && t->ca)))
         return 0;
-    }
     if (halld_conf_load(&conf, t->config ? t->config : DEFAULT_CONFIG, err, sizeof err) < 0)
         return hallctl_fail("%s (or give --server, --cert, --key and --ca)", err);
-    if (t->server != NULL) {
-        if (parse_host_port(t->server, t->host, sizeof t->host, &t->port) < 0) {
-            halld_conf_release(&conf);
-            return hallctl_fail("--server %s: expected HOST:PORT", t->server);
-        }
-    } else {
-        /* A wildcard listener is reached on loopback from the same machine. */
-        const char *a = conf.listen_address;
-        bool any = a[0] == '\0' || strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0;
-        snprintf(t->host, sizeof t->host, "%s", any ? "127.0.0.1" : a);
-        t->port = (int)conf.listen_port;
-    }
-    if (!t->plain) {
-        char pki[PATH_MAX];
-        snprintf(pki, sizeof pki, "%s", conf.tls_ca);
-        char *slash = strrchr(pki, '/');
-        if (slash != NULL)
-            *slash = '\0';
-        else
-            snprintf(pki, sizeof pki, ".");
-        if ((size_t)snprintf(t->ca_buf, sizeof t->ca_buf, "%s", conf.tls_ca) >= sizeof t->ca_buf ||
-            (size_t)snprintf(t->cert_buf, sizeof t->cert_buf, "%.*s/%s.crt", PATH_MAX / 2, pki,
-                             t->id) >= sizeof t->cert_buf ||
-            (size_t)snprintf(t->key_buf, sizeof t->key_buf, "%.*s/%s.key", PATH_MAX / 2, pki,
-                             t->id) >= sizeof t->key_buf) {
-            halld_conf_release(&conf);
-            return hallctl_fail("the certificate paths of the hall are too long");
-        }
-        t->cert = t->cert ? t->cert : t->cert_buf;
-        t->key = t->key ? t->key : t->key_buf;
-        t->ca = t->ca ? t->ca : t->ca_buf;
-    }
+    int rc = halld_conf_contact(&conf, t->id, &t->contact, err, sizeof err);
     halld_conf_release(&conf);
+    if (rc < 0)
+        return hallctl_fail("%s", err);
+    if (t->server == NULL) {
+        snprintf(t->host, sizeof t->host, "%s", t->contact.host);
+        t->port = t->contact.port;
+    }
+    t->cert = t->cert ? t->cert : t->contact.cert;
+    t->key = t->key ? t->key : t->contact.key;
+    t->ca = t->ca ? t->ca : t->contact.ca;
     return 0;
 }
 
