@@ -21,14 +21,18 @@
 
 /* Answers are kept for retries this long. */
 #define HALL_REPLAY_MS (24LL * 3600 * 1000)
-/* Refusals of requests that would have changed the hall are kept this long,
- * in memory only. A refusal changes nothing, so only one retry race needs
- * it: the original request delayed on an old link while its retry on a new
- * link is refused; the original must not run when it arrives. It can only
- * arrive while that old link lives (bytes of a closed TCP connection never
- * arrive), which the idle timeout and TCP's own give-up bound well within
- * this; and a controller restart closes every link. */
-#define HALL_REFUSAL_KEEP_MS (15LL * 60 * 1000)
+/* Refusals of requests that would have changed the hall are kept in memory
+ * only, and briefly. A refusal changes nothing, so only one retry race
+ * needs it: the original request delayed on an old link while its retry on
+ * a new link is refused; the original must not run when it arrives. It can
+ * only arrive while that old link lives — bytes of a closed connection
+ * never arrive, halld closes a link silent for the idle timeout, and a
+ * restart closes every link — so twice the idle timeout (at least this
+ * minimum) is enough. Past HALL_MAX_KEPT answers in memory (a terminal
+ * hammering an empty queue), new refusals are not kept, and that is
+ * logged. */
+#define HALL_REFUSAL_MIN_KEEP_MS (2LL * 60 * 1000)
+#define HALL_MAX_KEPT            1000000
 /* How often kept answers are pruned. */
 #define HALL_PRUNE_MS (60LL * 1000)
 /* Calls a snapshot shows, newest first. */
@@ -75,6 +79,7 @@ struct hall {
     uint64_t push_seq;
     buf push; /* the last commit's push frame */
     int64_t last_prune_ms;
+    int64_t last_cap_warning_ms;
     bool broken; /* a lost turn could not be rebuilt from the store */
 };
 
@@ -1004,7 +1009,7 @@ static void refuse_request(const hall_device *dev, const Hall__Envelope *req, bu
 }
 
 /* Refuse a request that would have changed the hall, and keep the refusal
- * for a retry of the same request id (HALL_REFUSAL_KEEP_MS says why) —
+ * for a retry of the same request id (HALL_REFUSAL_MIN_KEEP_MS says why) —
  * except "unavailable", which asks for exactly that retry. */
 static void refuse_kept(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
                         Hall__ErrorCode code, const char *msg, int64_t now)
@@ -1014,9 +1019,20 @@ static void refuse_kept(hall *h, const hall_device *dev, const Hall__Envelope *r
     refuse_request(dev, req, out, code, msg);
     if (code == HALL__ERROR_CODE__ERR_UNAVAILABLE || buf_rlen(out) <= before + FRAME_HEADER)
         return;
+    if (replay_count(h->replay) >= HALL_MAX_KEPT) {
+        if (now - h->last_cap_warning_ms > HALL_PRUNE_MS) {
+            h->last_cap_warning_ms = now;
+            log_warn("%zu answers kept for retries: refusals are not kept until some expire",
+                     replay_count(h->replay));
+        }
+        return;
+    }
+    int64_t keep = 2 * h->idle_timeout_ms;
+    if (keep < HALL_REFUSAL_MIN_KEEP_MS)
+        keep = HALL_REFUSAL_MIN_KEEP_MS;
     const uint8_t *frame = buf_rdata(out) + before;
-    if (replay_put(h->replay, dev->id, req->request_id, now + HALL_REFUSAL_KEEP_MS,
-                   frame + FRAME_HEADER, buf_rlen(out) - before - FRAME_HEADER) < 0)
+    if (replay_put(h->replay, dev->id, req->request_id, now + keep, frame + FRAME_HEADER,
+                   buf_rlen(out) - before - FRAME_HEADER) < 0)
         log_warn("%s: cannot keep a refusal for retries: out of memory", dev->id);
 }
 
