@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "clk.h"
@@ -25,6 +24,7 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "sig.h"
 #include "store.h"
 
 #define DEFAULT_CONFIG "/etc/onewindow/halld.ini"
@@ -37,7 +37,7 @@ struct halld {
     store *store;
     hall *hall;
     server *server;
-    int signal_fd;
+    sig_watch *signals;
     int exit_code;
 };
 
@@ -149,33 +149,23 @@ static void reload(struct halld *h)
              tls ? ", certificates re-read" : "");
 }
 
-static void on_signal(ev_loop *loop, int fd, int events, void *arg)
+static void on_signal(ev_loop *loop, int signo, void *arg)
 {
     struct halld *h = arg;
-    struct signalfd_siginfo si;
 
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGHUP) {
-            reload(h);
-        } else {
-            log_info("%s: stopping", strsignal((int)si.ssi_signo));
-            ev_stop(loop);
-        }
+    if (signo == SIGHUP) {
+        reload(h);
+    } else {
+        log_info("%s: stopping", strsignal(signo));
+        ev_stop(loop);
     }
 }
 
 static int setup_signals(struct halld *h)
 {
-    sigset_t set;
+    static const int signals[] = {SIGTERM, SIGINT, SIGHUP, 0};
 
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-        (h->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-        ev_fd_set(h->loop, h->signal_fd, EV_READ, on_signal, h) < 0) {
+    if ((h->signals = sig_watch_new(h->loop, signals, on_signal, h)) == NULL) {
         log_error("cannot set up signal handling: %s", strerror(errno));
         return -1;
     }
@@ -238,7 +228,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct halld h = {.config_path = DEFAULT_CONFIG, .signal_fd = -1};
+    struct halld h = {.config_path = DEFAULT_CONFIG};
     bool check_only = false;
     char err[512];
     int opt;
@@ -295,8 +285,7 @@ int main(int argc, char **argv)
     log_info("halld %s starting with %s", ONEWINDOW_VERSION, h.config_path);
     h.exit_code = run(&h);
     server_free(h.server);
-    if (h.signal_fd >= 0)
-        close(h.signal_fd);
+    sig_watch_free(h.signals);
     ev_free(h.loop);
     hall_free(h.hall);
     store_close(h.store);

@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +52,7 @@
 #include "ev.h"
 #include "frame.h"
 #include "net.h"
+#include "sig.h"
 
 #define CHUNK_MAX      16 /* largest piece of a partial write */
 #define CHUNK_GAP_MS   1
@@ -116,7 +116,7 @@ struct pair {
 struct proxy {
     ev_loop *loop;
     int listen_fd;
-    int signal_fd;
+    sig_watch *signals;
     bool control; /* standard input is watched */
     char up_host[256];
     int up_port;
@@ -581,13 +581,10 @@ static void on_control(ev_loop *loop, int fd, int events, void *arg)
     px->ctl_len = rest;
 }
 
-static void on_signal(ev_loop *loop, int fd, int events, void *arg)
+static void on_signal(ev_loop *loop, int signo, void *arg)
 {
-    struct signalfd_siginfo si;
-
-    (void)events, (void)arg;
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
-        ev_stop(loop);
+    (void)signo, (void)arg;
+    ev_stop(loop);
 }
 
 /* ---- Start-up ---------------------------------------------------------------- */
@@ -735,16 +732,11 @@ static int parse_args(proxy *px, int argc, char **argv, char *listen_host, size_
 
 static int setup(proxy *px, const char *listen_host, int listen_port)
 {
+    static const int signals[] = {SIGTERM, SIGINT, 0};
     char err[NET_ERR_LEN];
-    sigset_t set;
 
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if ((px->loop = ev_new()) == NULL || sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-        (px->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-        ev_fd_set(px->loop, px->signal_fd, EV_READ, on_signal, px) < 0) {
+    if ((px->loop = ev_new()) == NULL ||
+        (px->signals = sig_watch_new(px->loop, signals, on_signal, px)) == NULL) {
         fprintf(stderr, "faultproxy: cannot set up the loop: %s\n", strerror(errno));
         return -1;
     }
@@ -766,7 +758,7 @@ static int setup(proxy *px, const char *listen_host, int listen_port)
 
 int main(int argc, char **argv)
 {
-    static proxy px = {.listen_fd = -1, .signal_fd = -1, .rng = 1};
+    static proxy px = {.listen_fd = -1, .rng = 1};
     char listen_host[256] = "127.0.0.1";
     int listen_port = 0, rc = 0;
 
@@ -786,8 +778,7 @@ int main(int argc, char **argv)
     print_counts(stderr, "stopped", &px.n);
     if (px.listen_fd >= 0)
         close(px.listen_fd);
-    if (px.signal_fd >= 0)
-        close(px.signal_fd);
+    sig_watch_free(px.signals);
     ev_free(px.loop);
     return rc;
 }

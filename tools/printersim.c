@@ -28,13 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "ev.h"
 #include "log.h"
 #include "net.h"
+#include "sig.h"
 
 #define HOST        "127.0.0.1"
 #define BACKLOG     8
@@ -105,7 +105,8 @@ struct job {
 
 struct sim {
     ev_loop *loop;
-    int listen_fd, control_fd, signal_fd;
+    int listen_fd, control_fd;
+    sig_watch *signals;
     FILE *out;
     bool paper_out, near_end, cover_open, silent;
     unsigned jobs;   /* jobs accepted so far */
@@ -973,37 +974,25 @@ static void on_control_accept(ev_loop *loop, int fd, int events, void *arg)
  * Signals and main
  */
 
-static void on_signal(ev_loop *loop, int fd, int events, void *arg)
+static void on_signal(ev_loop *loop, int signo, void *arg)
 {
     struct sim *s = arg;
-    struct signalfd_siginfo si;
 
-    (void)events;
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGUSR1) {
-            sim_set_paper_out(s, !s->paper_out);
-        } else if (si.ssi_signo == SIGUSR2) {
-            sim_set_cover_open(s, !s->cover_open);
-        } else {
-            log_info("%s: stopping", strsignal((int)si.ssi_signo));
-            ev_stop(loop);
-        }
+    if (signo == SIGUSR1) {
+        sim_set_paper_out(s, !s->paper_out);
+    } else if (signo == SIGUSR2) {
+        sim_set_cover_open(s, !s->cover_open);
+    } else {
+        log_info("%s: stopping", strsignal(signo));
+        ev_stop(loop);
     }
 }
 
 static int setup_signals(struct sim *s)
 {
-    sigset_t set;
+    static const int signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, 0};
 
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-        (s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-        ev_fd_set(s->loop, s->signal_fd, EV_READ, on_signal, s) < 0) {
+    if ((s->signals = sig_watch_new(s->loop, signals, on_signal, s)) == NULL) {
         log_error("cannot set up signal handling: %s", strerror(errno));
         return -1;
     }
@@ -1073,7 +1062,7 @@ int main(int argc, char **argv)
         {"near-end", no_argument, NULL, 'N'},   {"cover-open", no_argument, NULL, 'C'},
         {"silent", no_argument, NULL, 'S'},     {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    struct sim s = {.listen_fd = -1, .control_fd = -1, .signal_fd = -1, .out = stdout};
+    struct sim s = {.listen_fd = -1, .control_fd = -1, .out = stdout};
     const char *out_path = NULL;
     int opt, port = 9100, control_port = -1, level = LOG_LEVEL_INFO, rc = 1;
 
@@ -1136,14 +1125,13 @@ int main(int argc, char **argv)
             if (s.controls[i] != NULL)
                 net_conn_close(s.controls[i], false, "simulator stopped");
     }
+    sig_watch_free(s.signals);
     /* Frees the last job and any control connections (deferred frees). */
     ev_free(s.loop);
     if (s.listen_fd >= 0)
         close(s.listen_fd);
     if (s.control_fd >= 0)
         close(s.control_fd);
-    if (s.signal_fd >= 0)
-        close(s.signal_fd);
     if (s.out != stdout)
         fclose(s.out);
     log_close();
