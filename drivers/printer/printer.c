@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "printer_cups.h"
 #include "printer_sim.h"
 
 #define DETAIL_MAX 256
@@ -41,6 +42,7 @@
 typedef const struct printer_ops *backend_fn(void);
 static backend_fn *const backends[PRINTER_BACKEND_COUNT] = {
     [PRINTER_BACKEND_SIM] = printer_sim_backend,
+    [PRINTER_BACKEND_CUPS] = printer_cups_backend,
 };
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };

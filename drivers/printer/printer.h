@@ -2,8 +2,8 @@
  * printer — one ticket printer behind one interface, whatever the backend.
  *
  * A printer is made on an event loop's thread with printer_new() from a
- * printer_conf that names its backend ("sim" now; the usb and cups
- * backends will join the same table). Jobs are byte strings (escpos_build()
+ * printer_conf that names its backend ("sim" or "cups"; the usb backend
+ * will join the same table). Jobs are byte strings (escpos_build()
  * output) handed to printer_submit(); they run in order on one worker
  * thread owned by the printer, so the backend's blocking calls never stall
  * the loop. Each job is checked before it is sent (a printer that reports
@@ -50,7 +50,8 @@ const char *printer_strerror(printer_result r);
 
 /* The backends, in the order of the backend table in printer.c. */
 typedef enum printer_backend {
-    PRINTER_BACKEND_SIM, /* in process (printer_sim.h) */
+    PRINTER_BACKEND_SIM,  /* in process (printer_sim.h) */
+    PRINTER_BACKEND_CUPS, /* raw jobs to a CUPS queue (printer_cups.h) */
     PRINTER_BACKEND_COUNT
 } printer_backend;
 
@@ -71,13 +72,19 @@ typedef struct printer_conf {
     struct {
         uint32_t flags; /* PRINTER_SIM_* at start */
     } sim;
+    struct {
+        char queue[128];  /* the CUPS queue (destination) name; required */
+        char server[256]; /* "host:port", "host" (port 631) or a socket path
+                             ("/..."); "" for the system's (cupsServer()) */
+    } cups;
 } printer_conf;
 
-/* Defaults: sim backend, the timeouts above, no sim flags. */
+/* Defaults: sim backend, the timeouts above, no sim flags, no cups queue
+ * and the system's CUPS server. */
 void printer_conf_init(printer_conf *conf);
 
 /* Set conf->backend from its configuration name. 0, or -1 with errno
- * EINVAL and "unknown printer backend 'foo' (known: sim)" in err (when err
+ * EINVAL and "unknown printer backend 'foo' (known: sim, cups)" in err (when err
  * is not NULL). */
 int printer_conf_backend(printer_conf *conf, const char *name, char *err, size_t errlen);
 
