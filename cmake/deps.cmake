@@ -11,3 +11,8 @@ find_program(PROTOC_C protoc-c REQUIRED)
 # hallbench only: the clients of the systems halld is measured against.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+# Device drivers: the USB printer and ID-card reader (libusb), the RS-485 bus
+# (libmodbus), and umockdev for the tests that stand in for USB hardware.
+pkg_check_modules(LIBUSB REQUIRED IMPORTED_TARGET libusb-1.0)
+pkg_check_modules(MODBUS REQUIRED IMPORTED_TARGET libmodbus)
+pkg_check_modules(UMOCKDEV REQUIRED IMPORTED_TARGET umockdev-1.0)

@@ -109,6 +109,7 @@ struct sim {
     sig_watch *signals;
     FILE *out;
     bool paper_out, near_end, cover_open, silent;
+    long paper_left; /* job bytes the roll still takes before it runs out; -1: no end */
     unsigned jobs;   /* jobs accepted so far */
     struct job *job; /* the current job, NULL when idle */
     net_conn *controls[CONTROLS];
@@ -649,6 +650,21 @@ static size_t decode_one(struct job *j, const uint8_t *p, size_t n)
 
 /* Decode every complete command in the input. At the end of the job the
  * bytes of a command that never completed are reported as truncated. */
+static void sim_set_paper_out(struct sim *s, bool out);
+
+/* The roll ends after paper_left more bytes of printed job data: the
+ * command that crosses the mark is the last one printed. */
+static void job_use_paper(struct job *j, size_t used)
+{
+    struct sim *s = j->sim;
+
+    if (s->paper_left < 0 || j->print != JOB_PRINTING)
+        return;
+    s->paper_left -= (long)used;
+    if (s->paper_left <= 0)
+        sim_set_paper_out(s, true);
+}
+
 static void job_decode(struct job *j, bool at_end)
 {
     size_t used;
@@ -659,6 +675,7 @@ static void job_decode(struct job *j, bool at_end)
             break;
         assert(used <= buf_rlen(&j->in));
         buf_consume(&j->in, used);
+        job_use_paper(j, used);
     }
     if (at_end && buf_rlen(&j->in) > 0) {
         report_bytes(j, "truncated", buf_rdata(&j->in), buf_rlen(&j->in));
@@ -851,6 +868,7 @@ static void sim_listen_again(struct sim *s)
 static void sim_set_paper_out(struct sim *s, bool out)
 {
     s->paper_out = out;
+    s->paper_left = -1;
     log_info("paper %s", out ? "out" : "restored");
     if (out && s->job != NULL)
         job_stop(s->job, "paper out");
@@ -887,6 +905,17 @@ static bool control_apply(struct sim *s, const char *line)
     } else if (strcmp(line, "paper near-end") == 0) {
         s->near_end = true;
         sim_set_paper_out(s, false);
+    } else if (strncmp(line, "paper out-after ", 16) == 0) {
+        char *end;
+        long n;
+
+        errno = 0;
+        n = strtol(line + 16, &end, 10);
+        if (errno != 0 || end == line + 16 || *end != '\0' || n < 1)
+            return false;
+        s->near_end = false;
+        sim_set_paper_out(s, false);
+        s->paper_left = n;
     } else if (strcmp(line, "cover open") == 0)
         sim_set_cover_open(s, true);
     else if (strcmp(line, "cover closed") == 0)
@@ -1003,11 +1032,13 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: printersim [--port N] [--control-port N] [--out FILE]\n"
-            "                  [--paper-out] [--near-end] [--cover-open] [--silent]\n"
+            "                  [--paper-out] [--paper-out-after BYTES] [--near-end]\n"
+            "                  [--cover-open] [--silent]\n"
             "                  [--log-level error|warn|info|debug]\n"
             "An ESC/POS network ticket printer on %s. Port 0 picks a free port.\n"
-            "Control lines on --control-port: paper out | paper ok | paper near-end |\n"
-            "cover open | cover closed | silent on | silent off | status.\n"
+            "Control lines on --control-port: paper out | paper out-after BYTES |\n"
+            "paper ok | paper near-end | cover open | cover closed | silent on |\n"
+            "silent off | status.\n"
             "Signals: SIGUSR1 toggles paper out, SIGUSR2 toggles the cover,\n"
             "SIGTERM/SIGINT stop.\n",
             HOST);
@@ -1056,13 +1087,18 @@ static int sim_start(struct sim *s, int port, int control_port)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"port", required_argument, NULL, 'p'}, {"control-port", required_argument, NULL, 'c'},
-        {"out", required_argument, NULL, 'o'},  {"paper-out", no_argument, NULL, 'P'},
-        {"near-end", no_argument, NULL, 'N'},   {"cover-open", no_argument, NULL, 'C'},
-        {"silent", no_argument, NULL, 'S'},     {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    struct sim s = {.listen_fd = -1, .control_fd = -1, .out = stdout};
+    static const struct option options[] = {{"port", required_argument, NULL, 'p'},
+                                            {"control-port", required_argument, NULL, 'c'},
+                                            {"out", required_argument, NULL, 'o'},
+                                            {"paper-out", no_argument, NULL, 'P'},
+                                            {"paper-out-after", required_argument, NULL, 'A'},
+                                            {"near-end", no_argument, NULL, 'N'},
+                                            {"cover-open", no_argument, NULL, 'C'},
+                                            {"silent", no_argument, NULL, 'S'},
+                                            {"log-level", required_argument, NULL, 'l'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    struct sim s = {.listen_fd = -1, .control_fd = -1, .out = stdout, .paper_left = -1};
     const char *out_path = NULL;
     int opt, port = 9100, control_port = -1, level = LOG_LEVEL_INFO, rc = 1;
 
@@ -1081,6 +1117,17 @@ int main(int argc, char **argv)
         case 'P':
             s.paper_out = true;
             break;
+        case 'A': {
+            char *end;
+
+            errno = 0;
+            s.paper_left = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || s.paper_left < 1) {
+                fprintf(stderr, "printersim: bad byte count for --paper-out-after: %s\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'N':
             s.near_end = true;
             break;

@@ -34,7 +34,9 @@
 #include <time.h>
 
 #include "printer_cups.h"
+#include "printer_net.h"
 #include "printer_sim.h"
+#include "printer_usb.h"
 
 #define DETAIL_MAX 256
 
@@ -43,6 +45,8 @@ typedef const struct printer_ops *backend_fn(void);
 static backend_fn *const backends[PRINTER_BACKEND_COUNT] = {
     [PRINTER_BACKEND_SIM] = printer_sim_backend,
     [PRINTER_BACKEND_CUPS] = printer_cups_backend,
+    [PRINTER_BACKEND_USB] = printer_usb_backend,
+    [PRINTER_BACKEND_NET] = printer_net_backend,
 };
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -334,6 +338,10 @@ static void run_job(printer *p, struct job *job)
 
     r = p->ops->print(p->be, job->data, job->len, p->conf.job_timeout_ms, d, sizeof d);
     if (r != PRINTER_OK) {
+        /* Gone, hung or broken mid-job: the kiosk hears of it now, not at
+         * the next poll. */
+        if (r == PRINTER_REMOVED || r == PRINTER_TIMEOUT || r == PRINTER_IO)
+            state_unanswered(p);
         job->msg.result = r;
         finish(p, job, "%s: the ticket may be incomplete", d);
         return;

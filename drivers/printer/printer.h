@@ -2,10 +2,10 @@
  * printer — one ticket printer behind one interface, whatever the backend.
  *
  * A printer is made on an event loop's thread with printer_new() from a
- * printer_conf that names its backend ("sim" or "cups"; the usb backend
- * will join the same table). Jobs are byte strings (escpos_build()
- * output) handed to printer_submit(); they run in order on one worker
- * thread owned by the printer, so the backend's blocking calls never stall
+ * printer_conf that names its backend ("sim", "cups", "usb" or "net").
+ * Jobs are byte strings (escpos_build() output) handed to
+ * printer_submit(); they run in order on one worker thread owned by the
+ * printer, so the backend's blocking calls never stall
  * the loop. Each job is checked before it is sent (a printer that reports
  * paper out, cover open or offline gets nothing) and after (paper that ran
  * out during the job is reported). While idle the worker asks the status
@@ -52,6 +52,8 @@ const char *printer_strerror(printer_result r);
 typedef enum printer_backend {
     PRINTER_BACKEND_SIM,  /* in process (printer_sim.h) */
     PRINTER_BACKEND_CUPS, /* raw jobs to a CUPS queue (printer_cups.h) */
+    PRINTER_BACKEND_USB,  /* a USB printer-class device through libusb (printer_usb.h) */
+    PRINTER_BACKEND_NET,  /* a network printer's raw port, 9100 (printer_net.h) */
     PRINTER_BACKEND_COUNT
 } printer_backend;
 
@@ -77,15 +79,23 @@ typedef struct printer_conf {
         char server[256]; /* "host:port", "host" (port 631) or a socket path
                              ("/..."); "" for the system's (cupsServer()) */
     } cups;
+    struct {
+        uint16_t vendor;  /* idVendor to match; 0 matches any */
+        uint16_t product; /* idProduct to match; 0 matches any */
+    } usb;
+    struct {
+        char address[256]; /* "host:port" or "host" (port 9100); required */
+    } net;
 } printer_conf;
 
-/* Defaults: sim backend, the timeouts above, no sim flags, no cups queue
- * and the system's CUPS server. */
+/* Defaults: sim backend, the timeouts above, no sim flags, no cups queue,
+ * the system's CUPS server, the first USB printer-class device, and no
+ * network address. */
 void printer_conf_init(printer_conf *conf);
 
 /* Set conf->backend from its configuration name. 0, or -1 with errno
- * EINVAL and "unknown printer backend 'foo' (known: sim, cups)" in err (when err
- * is not NULL). */
+ * EINVAL and "unknown printer backend 'foo' (known: sim, cups, usb, net)" in err
+ * (when err is not NULL). */
 int printer_conf_backend(printer_conf *conf, const char *name, char *err, size_t errlen);
 
 /* The configuration name of a backend, NULL if out of range. */

@@ -22,7 +22,8 @@
 
 #include "buf.h"
 #include "escpos.h"
-#include "printer.h"
+#include "prfixture.h"
+#include "psimfixture.h"
 #include "testsupport.h"
 
 #define WAIT_MS 20000
@@ -30,34 +31,10 @@
 
 struct env {
     char *dir;
-    pid_t sim, cupsd;
-    int sim_port, cups_port;
-    char out[512], simlog[512];
+    psim sim;
+    pid_t cupsd;
+    int cups_port;
 };
-
-struct result {
-    bool done;
-    uint64_t id;
-    printer_result r;
-    char detail[256];
-    escpos_status state;
-    bool have_state;
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = calloc(1, 1 << 20);
-    size_t n = 0;
-
-    ck_assert_ptr_nonnull(text);
-    if (f != NULL) {
-        n = fread(text, 1, (1 << 20) - 1, f);
-        fclose(f);
-    }
-    text[n] = '\0';
-    return text;
-}
 
 static int free_port(void)
 {
@@ -71,22 +48,6 @@ static int free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
     close(fd);
     return ntohs(sa.sin_port);
-}
-
-static void start_sim(struct env *e)
-{
-    const char *argv[] = {PRINTERSIM_PATH, "--port", "0", "--control-port", "0",
-                          "--out",         e->out,   NULL};
-    char *text, *at;
-
-    e->sim = ts_spawn(argv, e->simlog);
-    ck_assert_msg(ts_file_contains(e->simlog, "printersim: listening on 127.0.0.1:", WAIT_MS),
-                  "printersim did not start");
-    text = slurp(e->simlog);
-    at = strstr(text, "listening on 127.0.0.1:");
-    e->sim_port = atoi(at + strlen("listening on 127.0.0.1:"));
-    free(text);
-    ck_assert_int_gt(e->sim_port, 0);
 }
 
 /* Write the private configuration (devices.md 3.2) and start cupsd in the
@@ -141,16 +102,14 @@ static void env_start(struct env *e)
 {
     memset(e, 0, sizeof *e);
     e->dir = ts_tmpdir("cups");
-    snprintf(e->out, sizeof e->out, "%s", ts_path(e->dir, "tickets.txt"));
-    snprintf(e->simlog, sizeof e->simlog, "%s", ts_path(e->dir, "printersim.log"));
-    start_sim(e);
+    psim_start(&e->sim, NULL);
     e->cups_port = free_port();
     start_cupsd(e);
     ck_assert_msg(cupsd_ready(e), "the private cupsd did not answer on 127.0.0.1:%d (see %s)",
                   e->cups_port, ts_path(e->dir, "log/error_log"));
     ck_assert_int_eq(
         ts_system("lpadmin -h 127.0.0.1:%d -p ticket -E -v socket://127.0.0.1:%d >/dev/null 2>&1",
-                  e->cups_port, e->sim_port),
+                  e->cups_port, e->sim.port),
         0);
 }
 
@@ -168,38 +127,15 @@ static void stop(pid_t pid)
 static void env_stop(struct env *e)
 {
     stop(e->cupsd);
-    stop(e->sim);
+    psim_stop(&e->sim);
     ts_rmtree(e->dir);
     free(e->dir);
 }
 
-static void on_done(printer *p, uint64_t id, printer_result r, const char *detail, void *arg)
+static printer *cups_printer(ev_loop *loop, const struct env *e, pf_result *res)
 {
-    struct result *res = arg;
-
-    (void)p;
-    res->done = true;
-    res->id = id;
-    res->r = r;
-    snprintf(res->detail, sizeof res->detail, "%s", detail);
-}
-
-static void on_state(printer *p, const escpos_status *st, uint32_t events, void *arg)
-{
-    struct result *res = arg;
-
-    (void)p;
-    (void)events;
-    res->state = *st;
-    res->have_state = true;
-}
-
-static printer *cups_printer(ev_loop *loop, const struct env *e, struct result *res)
-{
-    static const printer_callbacks cb = {.done = on_done, .state = on_state};
     char err[256] = "";
     printer_conf conf;
-    printer *p;
 
     printer_conf_init(&conf);
     ck_assert_int_eq(printer_conf_backend(&conf, "cups", err, sizeof err), 0);
@@ -208,9 +144,7 @@ static printer *cups_printer(ev_loop *loop, const struct env *e, struct result *
     conf.job_timeout_ms = WAIT_MS;
     conf.status_timeout_ms = 5000;
     conf.poll_ms = 100;
-    p = printer_new(loop, &conf, &cb, res, err, sizeof err);
-    ck_assert_msg(p != NULL, "printer_new: %s", err);
-    return p;
+    return pf_open(loop, &conf, res);
 }
 
 static void ticket_bytes(buf *out)
@@ -222,13 +156,8 @@ static void ticket_bytes(buf *out)
                        .wait_min = 9,
                        .time = "2026-01-02 09:30",
                        .qr = URL};
-    char err[256];
-    escpos_builder *b = escpos_new(&layout, err, sizeof err);
 
-    ck_assert_msg(b != NULL, "escpos_new: %s", err);
-    buf_init(out, 1 << 16);
-    ck_assert_int_eq(escpos_build(b, &t, out, NULL), 0);
-    escpos_free(b);
+    pf_ticket(out, &layout, &t);
 }
 
 START_TEST(test_backend_config)
@@ -236,21 +165,20 @@ START_TEST(test_backend_config)
     char err[256] = "";
     printer_conf conf;
     ev_loop *loop = ev_new();
-    struct result res = {0};
-    static const printer_callbacks cb = {.done = on_done};
+    pf_result res = {0};
 
     printer_conf_init(&conf);
     ck_assert_int_eq(printer_conf_backend(&conf, "cups", err, sizeof err), 0);
     ck_assert_int_eq(conf.backend, PRINTER_BACKEND_CUPS);
     ck_assert_str_eq(printer_backend_name(PRINTER_BACKEND_CUPS), "cups");
     ck_assert_int_eq(printer_conf_backend(&conf, "lp0", err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "known: sim, cups"));
+    ck_assert_ptr_nonnull(strstr(err, "known: sim, cups, usb, net"));
     /* No queue, or a bad port: refused at open. */
-    ck_assert_ptr_null(printer_new(loop, &conf, &cb, &res, err, sizeof err));
+    ck_assert_ptr_null(printer_new(loop, &conf, &pf_refused, &res, err, sizeof err));
     ck_assert_int_eq(errno, EINVAL);
     snprintf(conf.cups.queue, sizeof conf.cups.queue, "ticket");
     snprintf(conf.cups.server, sizeof conf.cups.server, "127.0.0.1:99999");
-    ck_assert_ptr_null(printer_new(loop, &conf, &cb, &res, err, sizeof err));
+    ck_assert_ptr_null(printer_new(loop, &conf, &pf_refused, &res, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "bad port"));
     ev_free(loop);
 }
@@ -259,7 +187,7 @@ END_TEST
 START_TEST(test_print_and_pause)
 {
     struct env e;
-    struct result res = {0};
+    pf_result res = {0};
     ev_loop *loop;
     printer *p;
     buf ticket;
@@ -278,15 +206,15 @@ START_TEST(test_print_and_pause)
     ck_assert_msg(res.r == PRINTER_OK, "job: %d %s", res.r, res.detail);
     ck_assert_uint_eq(res.id, id);
     snprintf(expect, sizeof expect, "==== end of job 1 (%zu bytes;", buf_rlen(&ticket));
-    ck_assert_msg(ts_file_contains(e.out, expect, WAIT_MS), "printersim did not report '%s'",
+    ck_assert_msg(ts_file_contains(e.sim.out, expect, WAIT_MS), "printersim did not report '%s'",
                   expect);
-    text = slurp(e.out);
+    text = ts_slurp(e.sim.out);
     ck_assert_ptr_nonnull(strstr(text, "[qr] " URL));
     ck_assert_ptr_nonnull(strstr(text, "A012"));
     ck_assert_ptr_nonnull(strstr(text, "---- cut ----"));
     ck_assert_ptr_null(strstr(text, "job 2"));
     free(text);
-    ck_assert(res.have_state);
+    ck_assert_int_gt(res.states, 0);
     ck_assert_uint_eq(res.state.flags & ESCPOS_ST_OFFLINE, 0);
 
     /* Paused queue: the status says offline and the job is refused. */
@@ -302,7 +230,7 @@ START_TEST(test_print_and_pause)
     printer_free(p);
     ev_free(loop);
     buf_release(&ticket);
-    text = slurp(e.out);
+    text = ts_slurp(e.sim.out);
     ck_assert_ptr_null(strstr(text, "job 2"));
     free(text);
     env_stop(&e);

@@ -23,101 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "psimfixture.h"
 #include "testsupport.h"
 
-#define WAIT_MS 10000
-#define URL     "https://hall.example/t/1"
-
-struct sim {
-    pid_t pid;
-    char *dir;
-    char out[512], log[512];
-    int port, control_port;
-    int control; /* connected control socket, -1 until first used */
-};
-
-/* The whole file as a string (empty if it does not exist). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = calloc(1, 1 << 20);
-    size_t n = 0;
-
-    ck_assert_ptr_nonnull(text);
-    if (f != NULL) {
-        n = fread(text, 1, (1 << 20) - 1, f);
-        fclose(f);
-    }
-    text[n] = '\0';
-    return text;
-}
-
-static int log_port(const char *log, const char *key)
-{
-    char *text = slurp(log), *at = strstr(text, key);
-    int port = at != NULL ? atoi(at + strlen(key)) : -1;
-
-    free(text);
-    ck_assert_int_gt(port, 0);
-    return port;
-}
-
-static void sim_start(struct sim *s, const char *flag1, const char *flag2)
-{
-    const char *argv[12] = {PRINTERSIM_PATH, "--port", "0", "--control-port", "0", "--out"};
-    int argc = 6;
-
-    memset(s, 0, sizeof *s);
-    s->control = -1;
-    s->dir = ts_tmpdir("printersim");
-    snprintf(s->out, sizeof s->out, "%s", ts_path(s->dir, "tickets.txt"));
-    snprintf(s->log, sizeof s->log, "%s", ts_path(s->dir, "printersim.log"));
-    argv[argc++] = s->out;
-    argv[argc++] = "--log-level";
-    argv[argc++] = "debug";
-    if (flag1 != NULL)
-        argv[argc++] = flag1;
-    if (flag2 != NULL)
-        argv[argc++] = flag2;
-    argv[argc] = NULL;
-    s->pid = ts_spawn(argv, s->log);
-    ck_assert_msg(ts_file_contains(s->log, "printersim: listening on 127.0.0.1:", WAIT_MS),
-                  "the simulator did not start");
-    s->port = log_port(s->log, "listening on 127.0.0.1:");
-    s->control_port = log_port(s->log, "control on 127.0.0.1:");
-}
-
-/* SIGTERM must stop it cleanly (exit 0; under the sanitizers this also
- * means no leak report). */
-static void sim_stop(struct sim *s)
-{
-    int status;
-
-    if (s->control >= 0)
-        close(s->control);
-    ck_assert_int_eq(kill(s->pid, SIGTERM), 0);
-    status = ts_wait(s->pid, WAIT_MS);
-    if (status == -1)
-        ts_kill(s->pid);
-    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "printersim did not stop cleanly (status %d)", status);
-    ts_rmtree(s->dir);
-    free(s->dir);
-}
-
-static int tcp_connect(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = 10};
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-    ck_assert_int_ge(fd, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
+#define URL "https://hall.example/t/1"
 
 /* Send len bytes in writes of at most chunk bytes. */
 static void send_chunks(int fd, const void *data, size_t len, size_t chunk)
@@ -139,27 +48,6 @@ static void send_str(int fd, const char *text)
     send_chunks(fd, text, strlen(text), strlen(text));
 }
 
-/* One control line and its one-line answer, which must start with "ok ". */
-static void control(struct sim *s, const char *cmd)
-{
-    char reply[512];
-    size_t n = 0;
-
-    if (s->control < 0)
-        s->control = tcp_connect(s->control_port);
-    send_str(s->control, cmd);
-    send_str(s->control, "\n");
-    while (n < sizeof reply - 1) {
-        ssize_t r = read(s->control, reply + n, 1);
-
-        ck_assert_msg(r == 1, "no answer to control line '%s'", cmd);
-        if (reply[n++] == '\n')
-            break;
-    }
-    reply[n] = '\0';
-    ck_assert_msg(strncmp(reply, "ok ", 3) == 0, "'%s' answered '%s'", cmd, reply);
-}
-
 /* DLE EOT n and its one-byte answer; every answer has the fixed bits of
  * devices.md 1.5. */
 static uint8_t status(int fd, int n)
@@ -178,11 +66,6 @@ static void expect_status(int fd, uint8_t s1, uint8_t s2, uint8_t s3, uint8_t s4
     ck_assert_int_eq(status(fd, 2), s2);
     ck_assert_int_eq(status(fd, 3), s3);
     ck_assert_int_eq(status(fd, 4), s4);
-}
-
-static void wait_out(const struct sim *s, const char *needle)
-{
-    ck_assert_msg(ts_file_contains(s->out, needle, WAIT_MS), "'%s' not in the output", needle);
 }
 
 static void append(uint8_t *buf, size_t *len, const void *data, size_t n)
@@ -238,20 +121,20 @@ static size_t build_ticket(uint8_t *t, size_t *split)
  * _i = 1: the whole ticket in one write. */
 START_TEST(ticket_decoded)
 {
-    struct sim s;
+    psim s;
     uint8_t t[1024];
     size_t split, len = build_ticket(t, &split), chunk = _i == 0 ? 1 : len;
     char *text;
     int fd;
 
-    sim_start(&s, NULL, NULL);
-    fd = tcp_connect(s.port);
+    psim_start(&s, NULL);
+    fd = psim_connect(s.port);
     send_chunks(fd, t, split, chunk);
     ck_assert_int_eq(status(fd, 1), 0x12); /* in the middle of the job */
     send_chunks(fd, t + split, len - split, chunk);
     close(fd);
-    wait_out(&s, "==== end of job 1");
-    text = slurp(s.out);
+    psim_wait_out(&s, "==== end of job 1");
+    text = ts_slurp(s.out);
     ck_assert_msg(strstr(text, "==== job 1 from 127.0.0.1:") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "[init]\n[center]不动产登记\n[center][x2]A001\n"
                                "[center][qr] " URL "\n[feed 3]\n---- cut ----\n") != NULL,
@@ -260,29 +143,29 @@ START_TEST(ticket_decoded)
                   text);
     ck_assert_msg(strstr(text, "stopped") == NULL, "%s", text);
     free(text);
-    sim_stop(&s);
+    psim_stop(&s);
 }
 END_TEST
 
 START_TEST(status_per_state)
 {
-    struct sim s;
+    psim s;
     int fd;
 
-    sim_start(&s, NULL, NULL);
-    fd = tcp_connect(s.port);
+    psim_start(&s, NULL);
+    fd = psim_connect(s.port);
     expect_status(fd, 0x12, 0x12, 0x12, 0x12);
-    control(&s, "paper out");
+    psim_control(&s, "paper out");
     expect_status(fd, 0x1a, 0x32, 0x12, 0x72);
-    control(&s, "paper ok");
+    psim_control(&s, "paper ok");
     expect_status(fd, 0x12, 0x12, 0x12, 0x12);
-    control(&s, "paper near-end");
+    psim_control(&s, "paper near-end");
     expect_status(fd, 0x12, 0x12, 0x12, 0x1e);
-    control(&s, "paper ok");
-    control(&s, "cover open");
+    psim_control(&s, "paper ok");
+    psim_control(&s, "cover open");
     expect_status(fd, 0x1a, 0x16, 0x12, 0x12);
-    control(&s, "cover closed");
-    control(&s, "status");
+    psim_control(&s, "cover closed");
+    psim_control(&s, "status");
     expect_status(fd, 0x12, 0x12, 0x12, 0x12);
 
     /* Signals toggle; they arrive asynchronously, so poll for the change. */
@@ -296,68 +179,68 @@ START_TEST(status_per_state)
         usleep(10000);
     expect_status(fd, 0x1a, 0x16, 0x12, 0x12);
     close(fd);
-    sim_stop(&s);
+    psim_stop(&s);
 }
 END_TEST
 
 START_TEST(status_from_flags)
 {
-    struct sim s;
+    psim s;
     int fd;
 
-    sim_start(&s, "--paper-out", "--cover-open");
-    fd = tcp_connect(s.port);
+    psim_start(&s, (const char *const[]){"--paper-out", "--cover-open", NULL});
+    fd = psim_connect(s.port);
     expect_status(fd, 0x1a, 0x36, 0x12, 0x72);
     close(fd);
-    sim_stop(&s);
+    psim_stop(&s);
 
-    sim_start(&s, "--near-end", NULL);
-    fd = tcp_connect(s.port);
+    psim_start(&s, (const char *const[]){"--near-end", NULL});
+    fd = psim_connect(s.port);
     expect_status(fd, 0x12, 0x12, 0x12, 0x1e);
     close(fd);
-    sim_stop(&s);
+    psim_stop(&s);
 }
 END_TEST
 
 START_TEST(paper_out_mid_job)
 {
-    struct sim s;
+    psim s;
     char *text;
     int fd;
 
-    sim_start(&s, NULL, NULL);
-    fd = tcp_connect(s.port);
+    psim_start(&s, NULL);
+    fd = psim_connect(s.port);
     send_str(fd, "\x1b@BEFORE\n");
-    wait_out(&s, "BEFORE\n");
-    control(&s, "paper out");
+    psim_wait_out(&s, "BEFORE\n");
+    psim_control(&s, "paper out");
     send_str(fd, "AFTER\n\x1d\x56\x30");
     ck_assert_int_eq(status(fd, 4), 0x72);
     ck_assert_int_eq(status(fd, 1), 0x1a);
     close(fd);
-    wait_out(&s, "==== end of job 1");
+    psim_wait_out(&s, "==== end of job 1");
 
     /* Paper still out: the next job does not print either. */
-    fd = tcp_connect(s.port);
+    fd = psim_connect(s.port);
     send_str(fd, "STILL OUT\n");
     ck_assert_int_eq(status(fd, 2), 0x32);
     close(fd);
-    wait_out(&s, "==== end of job 2");
+    psim_wait_out(&s, "==== end of job 2");
 
-    control(&s, "paper ok");
-    fd = tcp_connect(s.port);
+    psim_control(&s, "paper ok");
+    fd = psim_connect(s.port);
     send_str(fd, "\x1b@NEXT\n\x1d\x56\x30");
     ck_assert_int_eq(status(fd, 4), 0x12);
     close(fd);
-    wait_out(&s, "==== end of job 3");
+    psim_wait_out(&s, "==== end of job 3");
 
-    text = slurp(s.out);
+    text = ts_slurp(s.out);
     ck_assert_msg(strstr(text, "[paper out: printing stopped]") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "stopped: paper out") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "AFTER") == NULL && strstr(text, "STILL OUT") == NULL, "%s", text);
     ck_assert_msg(strstr(strstr(text, "==== job 3"), "[init]\nNEXT\n---- cut ----\n") != NULL, "%s",
                   text);
     free(text);
-    sim_stop(&s);
+    psim_stop(&s);
 }
 END_TEST
 
@@ -369,37 +252,37 @@ START_TEST(garbage_survived)
                                       0x09, 0x1d, 0x28, 0x6b, 0x03, 0x00, 0x30, 0x41, 0x00,
                                       0x1d, 0x6b, 0x99, 0x10, 0x04, 0x07, 0x0a};
     static const uint8_t cut_off[] = {0x1d, 0x28, 0x6b, 0x10, 0x00, 0x31};
-    struct sim s;
+    psim s;
     uint8_t junk[8192];
     uint32_t x = 12345;
     char *text;
     int fd;
 
-    sim_start(&s, NULL, NULL);
+    psim_start(&s, NULL);
     for (size_t i = 0; i < sizeof junk; i++) {
         x = x * 1103515245u + 12345u;
         junk[i] = (uint8_t)(x >> 16);
     }
-    fd = tcp_connect(s.port);
+    fd = psim_connect(s.port);
     send_chunks(fd, junk, sizeof junk, 7);
     shutdown(fd, SHUT_WR);
-    wait_out(&s, "==== end of job 1");
+    psim_wait_out(&s, "==== end of job 1");
     close(fd);
 
-    fd = tcp_connect(s.port);
+    fd = psim_connect(s.port);
     send_chunks(fd, crafted, sizeof crafted, 3);
     ck_assert_int_eq(status(fd, 3), 0x12);
     send_chunks(fd, cut_off, sizeof cut_off, 1);
     close(fd);
-    wait_out(&s, "==== end of job 2");
+    psim_wait_out(&s, "==== end of job 2");
 
-    fd = tcp_connect(s.port);
+    fd = psim_connect(s.port);
     send_str(fd, "STILL HERE\n");
     ck_assert_int_eq(status(fd, 1), 0x12);
     close(fd);
-    wait_out(&s, "STILL HERE\n");
+    psim_wait_out(&s, "STILL HERE\n");
 
-    text = slurp(s.out);
+    text = ts_slurp(s.out);
     ck_assert_msg(strstr(text, "[unknown 1d 99]") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "[bad gb18030 81 20]") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "[unknown 1b 61 09]") != NULL, "%s", text);
@@ -408,7 +291,7 @@ START_TEST(garbage_survived)
     ck_assert_msg(strstr(text, "[unknown 10 04 07]") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "[truncated 1d 28 6b 10 00 31]") != NULL, "%s", text);
     free(text);
-    sim_stop(&s);
+    psim_stop(&s);
 }
 END_TEST
 
@@ -416,18 +299,18 @@ START_TEST(silent_printer)
 {
     static uint8_t block[65536];
     struct pollfd p;
-    struct sim s;
+    psim s;
     size_t sent = 0;
     int fd;
 
-    sim_start(&s, "--silent", NULL);
-    fd = tcp_connect(s.port);
+    psim_start(&s, (const char *const[]){"--silent", NULL});
+    fd = psim_connect(s.port);
     send_chunks(fd, "\x10\x04\x01", 3, 3);
     p = (struct pollfd){.fd = fd, .events = POLLIN};
     ck_assert_int_eq(poll(&p, 1, 500), 0); /* no answer */
 
     /* After its short while it stops reading: the sender's writes block. */
-    ck_assert(ts_file_contains(s.log, "silent, stopped reading", WAIT_MS));
+    ck_assert(ts_file_contains(s.log, "silent, stopped reading", PSIM_WAIT_MS));
     ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
     for (;;) {
         ssize_t w = write(fd, block, sizeof block);
@@ -445,14 +328,14 @@ START_TEST(silent_printer)
 
     /* Awake again, it reads on; the stopped job prints nothing, and the
      * next job is answered. */
-    control(&s, "silent off");
+    psim_control(&s, "silent off");
     close(fd);
-    wait_out(&s, "==== end of job 1");
-    fd = tcp_connect(s.port);
+    psim_wait_out(&s, "==== end of job 1");
+    fd = psim_connect(s.port);
     ck_assert_int_eq(status(fd, 1), 0x12);
     close(fd);
-    ck_assert(ts_file_contains(s.out, "stopped: silent", WAIT_MS));
-    sim_stop(&s);
+    ck_assert(ts_file_contains(s.out, "stopped: silent", PSIM_WAIT_MS));
+    psim_stop(&s);
 }
 END_TEST
 

@@ -171,3 +171,29 @@ bool ts_file_contains(const char *path, const char *needle, int timeout_ms)
         nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
     }
 }
+
+char *ts_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+
+    ck_assert_ptr_nonnull(text);
+    while (f != NULL) {
+        size_t r;
+
+        if (cap - n < 2) {
+            cap *= 2;
+            text = realloc(text, cap);
+            ck_assert_ptr_nonnull(text);
+        }
+        r = fread(text + n, 1, cap - n - 1, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    if (f != NULL)
+        fclose(f);
+    text[n] = '\0';
+    return text;
+}

@@ -18,6 +18,9 @@ void ts_rmtree(const char *path);
 const char *ts_path(const char *dir, const char *name);
 /* Write text to a file; aborts the test on failure. */
 void ts_write_file(const char *path, const char *text);
+/* The whole file as a NUL-terminated string the caller frees; "" if it
+ * does not exist. */
+char *ts_slurp(const char *path);
 
 /* Start argv[0] with argv (NULL-terminated, at most 31 entries); stdout and
  * stderr go to log_path (appended) if not NULL. Returns the pid; aborts the

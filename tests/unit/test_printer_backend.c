@@ -426,7 +426,7 @@ START_TEST(bad_configuration)
     errno = 0;
     ck_assert_int_eq(printer_conf_backend(&conf, "foo", err, sizeof err), -1);
     ck_assert_int_eq(errno, EINVAL);
-    ck_assert_str_eq(err, "unknown printer backend 'foo' (known: sim, cups)");
+    ck_assert_str_eq(err, "unknown printer backend 'foo' (known: sim, cups, usb, net)");
     ck_assert_int_eq(printer_conf_backend(&conf, "SIM", err, sizeof err), -1);
     ck_assert_int_eq(printer_conf_backend(&conf, "", NULL, 0), -1);
     ck_assert_int_eq(printer_conf_backend(&conf, "sim", err, sizeof err), 0);
