@@ -1,0 +1,158 @@
+/*
+ * idcard_privacy — keyed hash, masks and wiping (idcard_privacy.h has the
+ * contract). The hash is OpenSSL's one-shot HMAC(); the clear number is
+ * copied only into a stack buffer for the x -> X normalisation, and that
+ * buffer is wiped before returning.
+ */
+#include "idcard_privacy.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+/* Two-character surnames (复姓) kept whole in a masked name. */
+static const char *const compound_surnames[] = {
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐",
+    "长孙", "宇文", "司徒", "夏侯", "轩辕", "端木", "独孤", "南宫", "西门", "申屠",
+    "澹台", "公冶", "太史", "濮阳", "钟离", "闻人", "赫连", "呼延", "万俟", "拓跋",
+};
+
+void idcard_privacy_wipe(void *p, size_t n)
+{
+    if (p != NULL && n > 0)
+        OPENSSL_cleanse(p, n);
+}
+
+int idcard_privacy_hash(const uint8_t *key, size_t keylen, const char *number, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    char norm[64];
+    size_t n;
+
+    if (key == NULL || keylen < IDCARD_SECRET_MIN || keylen > 0x7fffffff || number == NULL ||
+        out == NULL || (n = strlen(number)) == 0 || n >= sizeof norm) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(norm, number, n + 1);
+    if (norm[n - 1] == 'x')
+        norm[n - 1] = 'X';
+    if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)norm, n, mac, &maclen) ==
+            NULL ||
+        maclen != 32) {
+        idcard_privacy_wipe(norm, sizeof norm);
+        errno = EIO;
+        return -1;
+    }
+    idcard_privacy_wipe(norm, sizeof norm);
+    for (unsigned i = 0; i < maclen; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 0x0f];
+    }
+    out[2 * maclen] = '\0';
+    idcard_privacy_wipe(mac, sizeof mac);
+    return 0;
+}
+
+int idcard_privacy_mask_number(const char *number, char *out, size_t outlen)
+{
+    size_t n;
+
+    if (number == NULL || out == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    n = strlen(number);
+    if (outlen < n + 1) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = n > 8 && (i < 4 || i >= n - 4) ? number[i] : '*';
+    out[n] = '\0';
+    return 0;
+}
+
+/* Bytes of the UTF-8 character at s, 0 if it is not one. */
+static size_t utf8_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xE0) == 0xC0)
+        n = 2;
+    else if ((p[0] & 0xF0) == 0xE0)
+        n = 3;
+    else if ((p[0] & 0xF8) == 0xF0)
+        n = 4;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+int idcard_privacy_mask_name(const char *name, char *out, size_t outlen)
+{
+    size_t keep, chars = 0, first = 0;
+
+    if (name == NULL || out == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; name[i] != '\0';) {
+        size_t l = utf8_len(name + i);
+
+        if (l == 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (chars == 0)
+            first = l;
+        chars++;
+        i += l;
+    }
+    keep = chars > 1 ? first : 0;
+    if (chars > 2) {
+        for (size_t k = 0; k < sizeof compound_surnames / sizeof compound_surnames[0]; k++) {
+            size_t sl = strlen(compound_surnames[k]);
+
+            if (strncmp(name, compound_surnames[k], sl) == 0) {
+                keep = sl;
+                break;
+            }
+        }
+    }
+    if (outlen < keep + 2) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    memcpy(out, name, keep);
+    out[keep] = '*';
+    out[keep + 1] = '\0';
+    return 0;
+}
+
+int idcard_privacy_apply(idcard_identity *id, const uint8_t *key, size_t keylen)
+{
+    if (id == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (idcard_privacy_hash(key, keylen, id->id_number, id->id_hash) != 0 ||
+        idcard_privacy_mask_number(id->id_number, id->masked_number, sizeof id->masked_number) !=
+            0 ||
+        idcard_privacy_mask_name(id->name[0] != '\0' ? id->name : id->name_en, id->masked_name,
+                                 sizeof id->masked_name) != 0)
+        return -1;
+    return 0;
+}
