@@ -1,0 +1,1088 @@
+/*
+ * kiosk — the kiosk object. See kiosk.h. Everything runs on the loop's
+ * thread; the printer's and reader's workers report through ev_post.
+ *
+ * Every request sent to halld is remembered in a small table (what it was
+ * for), so its answer is routed: an ISSUE's ticket to the flow (or, if the
+ * flow gave that request up, to a VOID), a PRINTED/VOID's reply to the
+ * store, a lease to the store, an upload's reply to the store.
+ */
+#include "kiosk.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clk.h"
+#include "escpos.h"
+#include "idcard_privacy.h"
+#include "kflow.h"
+#include "klink.h"
+#include "log.h"
+
+#define TICK_MS        250
+#define REOPEN_MS      5000
+#define CONFIRM_MS     5000
+#define LEASE_RETRY_MS 60000
+#define UPLOAD_MAX     100
+#define AREAS_MAX      32
+#define PENDING_MAX    256
+#define AREA_NAME_MAX  96
+
+typedef enum pending_kind { P_ISSUE, P_PRINTED, P_VOID, P_LEASE, P_UPLOAD } pending_kind;
+
+struct pending {
+    uint64_t rid;
+    pending_kind kind;
+    uint64_t token;         /* the flow's request (ISSUE, PRINTED, VOID of the flow's ticket) */
+    uint64_t ticket_id;     /* PRINTED, VOID */
+    char area[KF_AREA_MAX]; /* LEASE */
+};
+
+struct area {
+    char code[KF_AREA_MAX];
+    char name[AREA_NAME_MAX];
+    uint32_t waiting, est_wait_s;
+    int64_t lease_next; /* monotonic ms before which no lease is asked for */
+    bool lease_asked;
+};
+
+struct kiosk {
+    ev_loop *loop;
+    const kiosk_conf *conf;
+    kstore *store;
+    klink *link;
+    printer *printer;
+    reader *reader;
+    escpos_builder *escpos;
+    clk_zone *zone;
+    kflow flow;
+    ev_timer tick, reopen;
+    kiosk_change_fn *hook;
+    void *hook_arg;
+    uint64_t seq, seen_version;
+    bool dirty, shutting_down, online;
+    char hall_name[128];
+    char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
+    struct area areas[AREAS_MAX];
+    size_t nareas;
+    /* Devices. */
+    const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
+    bool reader_online;
+    /* The card of the request in flight (hash and mask only). */
+    struct {
+        bool valid;
+        uint8_t hash[KSTORE_HASH_LEN];
+        char masked[KSTORE_NAME_MAX];
+    } card;
+    /* The ticket being printed and confirmed. */
+    struct {
+        bool printing;
+        uint64_t job_id, token, ticket_id;
+        int64_t offline_id;
+    } cur;
+    /* Requests sent, by id. */
+    struct pending pend[PENDING_MAX];
+    size_t npend;
+    /* The offline tickets of the upload in flight. */
+    int64_t upload_ids[UPLOAD_MAX];
+    size_t nupload;
+    bool upload_refused; /* wait for the next link before trying again */
+};
+
+static void execute(kiosk *k, const kflow_cmd *cmd);
+
+/* ---- the screen model ---------------------------------------------------- */
+
+static void changed(kiosk *k)
+{
+    k->dirty = true;
+}
+
+/* Bring the flow's view of health up to date, then tell the page if the
+ * model changed. Called at the end of every event. */
+static void sync_model(kiosk *k)
+{
+    const char *zh = "", *en = "";
+    bool can = true;
+    int64_t now_utc = clk_utc_ms();
+
+    if (k->shutting_down) {
+        can = false;
+        zh = "暂停取号：设备维护中，请到人工窗口";
+        en = "Closed for maintenance; please go to a staffed window";
+    } else if (strcmp(k->printer_word, "paper_out") == 0) {
+        can = false;
+        zh = "打印纸用完 — 请联系工作人员";
+        en = "Out of paper — please ask the staff";
+    } else if (strcmp(k->printer_word, "cover_open") == 0) {
+        can = false;
+        zh = "打印机盖未关好 — 请联系工作人员";
+        en = "The printer cover is open — please ask the staff";
+    } else if (strcmp(k->printer_word, "offline") == 0) {
+        can = false;
+        zh = "打印机故障，暂停取号 — 请联系工作人员";
+        en = "The printer is not working — please ask the staff";
+    } else if (!k->online && kstore_lease_left(k->store, NULL, now_utc) <= 0) {
+        can = false;
+        zh = "暂停取号：网络中断，本机离线号码已用完，请到人工窗口";
+        en = "Closed: offline and no offline numbers left; please go to a staffed window";
+    }
+    kflow_health(&k->flow, can, zh, en);
+    if (k->flow.version != k->seen_version || k->dirty) {
+        k->seen_version = k->flow.version;
+        k->dirty = false;
+        k->seq++;
+        if (k->hook != NULL)
+            k->hook(k->hook_arg);
+    }
+}
+
+static int json_str(buf *out, const char *s)
+{
+    char esc[8];
+
+    if (buf_append(out, "\"", 1) < 0)
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            if (buf_append(out, esc, 2) < 0)
+                return -1;
+        } else if (*p < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            if (buf_append(out, esc, 6) < 0)
+                return -1;
+        } else if (buf_append(out, p, 1) < 0) {
+            return -1;
+        }
+    }
+    return buf_append(out, "\"", 1);
+}
+
+static int json_raw(buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int json_raw(buf *out, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    return buf_append(out, tmp, (size_t)n);
+}
+
+static struct area *area_of(kiosk *k, const char *code)
+{
+    for (size_t i = 0; i < k->nareas; i++)
+        if (strcmp(k->areas[i].code, code) == 0)
+            return &k->areas[i];
+    return NULL;
+}
+
+static int ticket_json(kiosk *k, buf *out)
+{
+    const kflow_ticket *t = &k->flow.ticket;
+    const struct area *a = area_of(k, t->area);
+    char when[32] = "";
+    clk_civil c;
+
+    clk_to_civil(k->zone, t->issued_ms, &c);
+    snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d", c.year, c.month, c.day, c.hour,
+             c.minute);
+    if (json_raw(out, "{\"number\":") < 0 || json_str(out, t->number) < 0 ||
+        json_raw(out, ",\"area\":") < 0 || json_str(out, t->area) < 0 ||
+        json_raw(out, ",\"area_name\":") < 0 || json_str(out, a ? a->name : t->area) < 0)
+        return -1;
+    if ((t->ahead >= 0 ? json_raw(out, ",\"ahead\":%d", t->ahead)
+                       : json_raw(out, ",\"ahead\":null")) < 0 ||
+        (t->est_wait_s >= 0 ? json_raw(out, ",\"est_wait_s\":%d", t->est_wait_s)
+                            : json_raw(out, ",\"est_wait_s\":null")) < 0 ||
+        json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
+        json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
+        json_str(out, when) < 0 || json_raw(out, ",\"qr\":null}") < 0)
+        return -1;
+    return 0;
+}
+
+int kiosk_state_json(kiosk *k, buf *out)
+{
+    kflow_screen screen = kflow_screen_of(&k->flow);
+    const char *zh = "", *en = "";
+    long left = kstore_lease_left(k->store, NULL, clk_utc_ms());
+
+    if (screen == KF_SCREEN_ERROR) {
+        zh = k->flow.msg_zh;
+        en = k->flow.msg_en;
+    } else if (screen == KF_SCREEN_CLOSED) {
+        zh = k->flow.closed_zh;
+        en = k->flow.closed_en;
+    } else if (screen == KF_SCREEN_WORKING) {
+        zh = "正在出票…";
+        en = "Printing your ticket…";
+    }
+    if (json_raw(out, "{\"seq\":%llu,\"screen\":\"%s\",\"hall\":", (unsigned long long)k->seq,
+                 kflow_screen_name(screen)) < 0 ||
+        json_str(out, k->hall_name) < 0 || json_raw(out, ",\"kiosk\":") < 0 ||
+        json_str(out, k->conf->id) < 0 ||
+        json_raw(out, ",\"link\":\"%s\",\"printer\":\"%s\",\"reader\":\"%s\"",
+                 k->online ? "online" : "offline", k->printer_word,
+                 k->reader_online ? "ok" : "offline") < 0 ||
+        (left > 0 ? json_raw(out, ",\"lease_left\":%ld", left)
+                  : json_raw(out, ",\"lease_left\":null")) < 0 ||
+        json_raw(out, ",\"areas\":[") < 0)
+        return -1;
+    for (size_t i = 0; i < k->nareas; i++) {
+        const struct area *a = &k->areas[i];
+        if (json_raw(out, "%s{\"code\":", i ? "," : "") < 0 || json_str(out, a->code) < 0 ||
+            json_raw(out, ",\"name\":") < 0 || json_str(out, a->name) < 0 ||
+            json_raw(out, ",\"waiting\":%u,\"est_wait_s\":%u,\"general\":%s}", a->waiting,
+                     a->est_wait_s, strcmp(a->code, k->general) == 0 ? "true" : "false") < 0)
+            return -1;
+    }
+    if (json_raw(out, "],\"ticket\":") < 0 ||
+        (screen == KF_SCREEN_TICKET ? ticket_json(k, out) : json_raw(out, "null")) < 0 ||
+        json_raw(out, ",\"message\":") < 0 || json_str(out, zh) < 0 ||
+        json_raw(out, ",\"message_en\":") < 0 || json_str(out, en) < 0 ||
+        json_raw(out, ",\"idle_after_s\":%d}", kflow_idle_after_s(&k->flow, ev_now(k->loop))) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- requests to halld --------------------------------------------------- */
+
+/* Send req to halld and remember what it was for. NULL (logged) when it
+ * cannot be sent: the table is checked first, so nothing goes out that
+ * could not be routed back. */
+static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind)
+{
+    uint64_t rid;
+
+    if (k->npend == PENDING_MAX) {
+        log_error("cannot send %s to halld: too many requests in flight",
+                  proto_body_name(req->body_case));
+        return NULL;
+    }
+    if ((rid = klink_send(k->link, req)) == 0) {
+        log_error("cannot send %s to halld: %s", proto_body_name(req->body_case), strerror(errno));
+        return NULL;
+    }
+    struct pending *p = &k->pend[k->npend++];
+    memset(p, 0, sizeof *p);
+    p->rid = rid;
+    p->kind = kind;
+    return p;
+}
+
+static bool take_pending(kiosk *k, uint64_t rid, struct pending *out)
+{
+    for (size_t i = 0; i < k->npend; i++)
+        if (k->pend[i].rid == rid) {
+            *out = k->pend[i];
+            k->pend[i] = k->pend[--k->npend];
+            return true;
+        }
+    return false;
+}
+
+/* PRINTED or VOID for a ticket, recorded in the store first so a restart
+ * sends it again. token 0: not the flow's (a recovery, or a given-up
+ * request). */
+static void confirm(kiosk *k, uint64_t ticket_id, const char *number, bool printed,
+                    const char *reason, uint64_t token)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Printed pr = HALL__PRINTED__INIT;
+    Hall__VoidTicket vo;
+    char why[128];
+    struct pending *p;
+
+    if (kstore_ticket_put(k->store, ticket_id, number, printed ? KSTORE_TK_PRINTED : KSTORE_TK_VOID,
+                          reason) < 0)
+        log_error("store: %s (ticket %s: %s)", kstore_errmsg(k->store), number,
+                  printed ? "printed" : "void");
+    if (printed) {
+        pr.ticket_id = ticket_id;
+        env.body_case = HALL__ENVELOPE__BODY_PRINTED;
+        env.printed = &pr;
+    } else {
+        hall__void_ticket__init(&vo);
+        snprintf(why, sizeof why, "%s", reason ? reason : "");
+        vo.ticket_id = ticket_id;
+        vo.reason = why;
+        env.body_case = HALL__ENVELOPE__BODY_VOID_TICKET;
+        env.void_ticket = &vo;
+    }
+    if ((p = send_req(k, &env, printed ? P_PRINTED : P_VOID)) != NULL) {
+        p->token = token;
+        p->ticket_id = ticket_id;
+    }
+}
+
+static int resend_confirmation(void *arg, uint64_t ticket_id, const char *number,
+                               kstore_ticket_state st, const char *reason)
+{
+    kiosk *k = arg;
+
+    /* PRINTING at start: it may have printed, so it is confirmed. */
+    log_info("ticket %s: sending %s again after a restart", number,
+             st == KSTORE_TK_VOID ? "VOID" : "PRINTED");
+    confirm(k, ticket_id, number, st != KSTORE_TK_VOID, reason, 0);
+    return 0;
+}
+
+static void ask_leases(kiosk *k)
+{
+    int64_t now = ev_now(k->loop), utc = clk_utc_ms();
+
+    if (!k->online || k->shutting_down)
+        return;
+    for (size_t i = 0; i < k->nareas; i++) {
+        struct area *a = &k->areas[i];
+        long left = kstore_lease_left(k->store, a->code, utc);
+        if (a->lease_asked || now < a->lease_next || left < 0 || left >= k->conf->low_water)
+            continue;
+        Hall__Envelope env = HALL__ENVELOPE__INIT;
+        Hall__LeaseRequest lr;
+        hall__lease_request__init(&lr);
+        lr.area = a->code;
+        lr.wanted = (uint32_t)k->conf->lease_size;
+        env.body_case = HALL__ENVELOPE__BODY_LEASE_REQUEST;
+        env.lease_request = &lr;
+        struct pending *p = send_req(k, &env, P_LEASE);
+        if (p == NULL)
+            return;
+        snprintf(p->area, sizeof p->area, "%s", a->code);
+        a->lease_asked = true;
+    }
+}
+
+static void upload(kiosk *k)
+{
+    kstore_offline rows[UPLOAD_MAX];
+    Hall__OfflineTicket wire[UPLOAD_MAX], *ptrs[UPLOAD_MAX];
+    Hall__OfflineUpload up = HALL__OFFLINE_UPLOAD__INIT;
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    int n;
+
+    if (!k->online || k->nupload > 0 || k->upload_refused)
+        return;
+    if ((n = kstore_offline_pending(k->store, rows, UPLOAD_MAX)) <= 0) {
+        if (n < 0)
+            log_error("store: %s", kstore_errmsg(k->store));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        hall__offline_ticket__init(&wire[i]);
+        wire[i].area = rows[i].area;
+        wire[i].number = rows[i].number;
+        wire[i].seq = rows[i].seq;
+        wire[i].issued_at_ms = rows[i].issued_ms;
+        wire[i].priority = (Hall__Priority)rows[i].priority;
+        if (rows[i].has_hash) {
+            wire[i].citizen_hash.data = rows[i].hash;
+            wire[i].citizen_hash.len = KSTORE_HASH_LEN;
+        }
+        wire[i].masked_name = rows[i].masked_name;
+        ptrs[i] = &wire[i];
+        k->upload_ids[i] = rows[i].id;
+    }
+    up.n_tickets = (size_t)n;
+    up.tickets = ptrs;
+    env.body_case = HALL__ENVELOPE__BODY_OFFLINE_UPLOAD;
+    env.offline_upload = &up;
+    if (send_req(k, &env, P_UPLOAD) != NULL) {
+        k->nupload = (size_t)n;
+        log_info("uploading %d offline ticket(s), first %s", n, rows[0].number);
+    }
+}
+
+static void error_sentences(const Hall__Envelope *e, char *zh, char *en, size_t len)
+{
+    const char *msg = e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "";
+    Hall__ErrorCode code = e->body_case == HALL__ENVELOPE__BODY_ERROR
+                               ? e->error->code
+                               : HALL__ERROR_CODE__ERR_INTERNAL;
+
+    switch (code) {
+    case HALL__ERROR_CODE__ERR_NOT_FOUND:
+        snprintf(zh, len, "没有找到该预约或业务，请核对后重试");
+        break;
+    case HALL__ERROR_CODE__ERR_ILLEGAL_STATE:
+        snprintf(zh, len, "该预约已签到，请勿重复取号");
+        break;
+    default:
+        snprintf(zh, len, "暂时无法取号，请稍后重试或联系工作人员");
+        break;
+    }
+    snprintf(en, len, "%s", msg[0] ? msg : "No ticket could be issued; please try again");
+}
+
+static void ticket_from_wire(const Hall__Ticket *w, kflow_ticket *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = w->id;
+    snprintf(t->number, sizeof t->number, "%s", w->number ? w->number : "");
+    snprintf(t->area, sizeof t->area, "%s", w->area ? w->area : "");
+    t->ahead = (int)w->people_ahead;
+    t->est_wait_s = (int)w->est_wait_s;
+    t->offline = w->offline;
+    snprintf(t->masked_name, sizeof t->masked_name, "%s", w->masked_name ? w->masked_name : "");
+    t->issued_ms = w->issued_at_ms;
+}
+
+static void issue_answered(kiosk *k, const struct pending *p, const Hall__Envelope *e)
+{
+    int64_t now = ev_now(k->loop);
+    kflow_cmd cmd;
+    kflow_ticket t;
+
+    if (e->body_case != HALL__ENVELOPE__BODY_ISSUE_REPLY || e->issue_reply->ticket == NULL) {
+        char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
+        error_sentences(e, zh, en, sizeof zh);
+        log_warn("ISSUE refused: %s", en);
+        kflow_refused(&k->flow, p->token, zh, en, now);
+        return;
+    }
+    ticket_from_wire(e->issue_reply->ticket, &t);
+    if (!kflow_issued(&k->flow, p->token, &t, now, &cmd)) {
+        /* The flow gave this request up (offline ticket instead): halld's
+         * ticket is never printed, so it is voided. */
+        log_info("ticket %s came after its request was given up: voiding it", t.number);
+        confirm(k, t.id, t.number, false, "request given up by the kiosk", 0);
+        return;
+    }
+    if (t.area[0] != '\0' && k->general[0] == '\0' && p->area[0] == '\0')
+        snprintf(k->general, sizeof k->general, "%s", t.area);
+    int64_t left = e->issue_reply->reserve_expires_ms - clk_utc_ms();
+    if (e->issue_reply->reserve_expires_ms != 0 && left < k->conf->reserve_margin_ms) {
+        /* Too late to print safely: halld would void it under the citizen. */
+        k->cur.ticket_id = t.id;
+        k->cur.token = p->token;
+        k->cur.offline_id = 0;
+        kflow_printed(&k->flow, false, "预约保留时间已过", now, &cmd);
+        execute(k, &cmd);
+        return;
+    }
+    execute(k, &cmd);
+}
+
+static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
+{
+    kiosk *k = arg;
+    struct pending p;
+    bool ok;
+
+    if (!take_pending(k, rid, &p))
+        return;
+    switch (p.kind) {
+    case P_ISSUE:
+        issue_answered(k, &p, e);
+        break;
+    case P_PRINTED:
+    case P_VOID:
+        ok = e->body_case == HALL__ENVELOPE__BODY_TICKET_REPLY;
+        if (!ok)
+            /* A refusal is final too (the reservation expired, ...): halld
+             * has the last word on the ticket. */
+            log_warn("%s for ticket %llu refused: %s", p.kind == P_PRINTED ? "PRINTED" : "VOID",
+                     (unsigned long long)p.ticket_id,
+                     e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
+        if (kstore_ticket_done(k->store, p.ticket_id) < 0)
+            log_error("store: %s", kstore_errmsg(k->store));
+        if (p.token != 0)
+            kflow_confirmed(&k->flow, p.token, ev_now(k->loop));
+        break;
+    case P_LEASE: {
+        struct area *a = area_of(k, p.area);
+        if (a != NULL)
+            a->lease_asked = false;
+        if (e->body_case != HALL__ENVELOPE__BODY_LEASE_GRANT) {
+            log_warn("lease for area %s refused: %s", p.area,
+                     e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
+            if (a != NULL)
+                a->lease_next = ev_now(k->loop) + LEASE_RETRY_MS;
+            break;
+        }
+        const Hall__LeaseGrant *g = e->lease_grant;
+        kstore_lease l = {0};
+        snprintf(l.area, sizeof l.area, "%s", g->area);
+        snprintf(l.prefix, sizeof l.prefix, "%s", g->prefix);
+        l.first = g->first;
+        l.count = g->count;
+        l.day = g->business_day;
+        l.expires_ms = g->expires_ms;
+        if (kstore_lease_put(k->store, &l) < 0)
+            log_error("store: %s", kstore_errmsg(k->store));
+        else
+            log_info("lease for area %s: %s%u.. (%u numbers)", l.area, l.prefix, l.first, l.count);
+        /* A grant smaller than the low-water mark is not asked for again
+         * at once. */
+        if (a != NULL && g->count < (uint32_t)k->conf->low_water)
+            a->lease_next = ev_now(k->loop) + LEASE_RETRY_MS;
+        changed(k);
+        break;
+    }
+    case P_UPLOAD:
+        if (e->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY) {
+            if (kstore_offline_uploaded(k->store, k->upload_ids, k->nupload) < 0)
+                log_error("store: %s", kstore_errmsg(k->store));
+            log_info("%zu offline ticket(s) joined the queue", k->nupload);
+        } else {
+            log_error("offline upload refused: %s (tried again on the next link)",
+                      e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
+            k->upload_refused = true;
+        }
+        k->nupload = 0;
+        upload(k);
+        break;
+    }
+    sync_model(k);
+}
+
+/* ---- the link ------------------------------------------------------------- */
+
+static uint64_t next_id(void *arg)
+{
+    kiosk *k = arg;
+    uint64_t id = kstore_next_request_id(k->store);
+
+    if (id == 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    return id;
+}
+
+static void on_up(void *arg, const Hall__HelloReply *r)
+{
+    kiosk *k = arg;
+    kflow_cmd cmd;
+
+    log_info("link to halld up (hall %s, %s)", r->hall_id, r->hall_name);
+    snprintf(k->hall_name, sizeof k->hall_name, "%s", r->hall_name);
+    k->online = true;
+    k->upload_refused = false;
+    for (size_t i = 0; i < k->nareas; i++)
+        k->areas[i].lease_asked = false;
+    /* Lease requests of the last link that went unanswered were dropped
+     * with it: klink resends every request, so their entries stay. */
+    for (size_t i = 0; i < k->npend; i++)
+        if (k->pend[i].kind == P_LEASE) {
+            struct area *a = area_of(k, k->pend[i].area);
+            if (a != NULL)
+                a->lease_asked = true;
+        }
+    kflow_link(&k->flow, true, ev_now(k->loop), &cmd);
+    execute(k, &cmd);
+    upload(k);
+    ask_leases(k);
+    changed(k);
+    sync_model(k);
+}
+
+static void on_down(void *arg, const char *reason)
+{
+    kiosk *k = arg;
+    kflow_cmd cmd;
+
+    if (!k->online)
+        return;
+    log_warn("link to halld down: %s; tickets come from the offline lease", reason);
+    k->online = false;
+    kflow_link(&k->flow, false, ev_now(k->loop), &cmd);
+    execute(k, &cmd);
+    changed(k);
+    sync_model(k);
+}
+
+static void on_push(void *arg, const Hall__DisplayPush *p)
+{
+    kiosk *k = arg;
+
+    if (p->snapshot)
+        k->nareas = 0;
+    for (size_t i = 0; i < p->n_areas; i++) {
+        const Hall__AreaStatus *s = p->areas[i];
+        struct area *a = area_of(k, s->area);
+        if (a == NULL) {
+            if (k->nareas == AREAS_MAX)
+                continue;
+            a = &k->areas[k->nareas++];
+            memset(a, 0, sizeof *a);
+            snprintf(a->code, sizeof a->code, "%s", s->area);
+        }
+        if (s->name != NULL && s->name[0] != '\0')
+            snprintf(a->name, sizeof a->name, "%s", s->name);
+        a->waiting = s->waiting;
+        a->est_wait_s = s->est_wait_s;
+    }
+    ask_leases(k);
+    changed(k);
+    sync_model(k);
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+static const char *printer_word(const escpos_status *s)
+{
+    uint32_t f = s->flags;
+
+    if (f & (ESCPOS_ST_PAPER_OUT | ESCPOS_ST_PAPER_STOP))
+        return "paper_out";
+    if (f & ESCPOS_ST_COVER_OPEN)
+        return "cover_open";
+    if (f & ESCPOS_ST_BLOCKING)
+        return "offline";
+    if (f & ESCPOS_ST_PAPER_NEAR_END)
+        return "near_end";
+    return "ok";
+}
+
+static void on_printer_state(printer *p, const escpos_status *state, uint32_t events, void *arg)
+{
+    kiosk *k = arg;
+    const char *word = printer_word(state);
+
+    if (strcmp(word, k->printer_word) != 0) {
+        /* Device health goes to the log: the protocol has no message for
+         * it yet (docs/kiosk.md). */
+        if (strcmp(word, "ok") == 0)
+            log_info("printer: ready");
+        else
+            log_warn("printer: %s", word);
+        k->printer_word = word;
+        changed(k);
+    }
+    sync_model(k);
+}
+
+static void on_printed(printer *p, uint64_t job_id, printer_result result, const char *detail,
+                       void *arg)
+{
+    kiosk *k = arg;
+    kflow_cmd cmd;
+
+    if (!k->cur.printing || job_id != k->cur.job_id)
+        return;
+    k->cur.printing = false;
+    if (result != PRINTER_OK) {
+        log_warn("ticket %s not printed: %s", k->flow.ticket.number, detail);
+        if (result == PRINTER_PAPER_OUT)
+            k->printer_word = "paper_out";
+        changed(k);
+    }
+    kflow_printed(&k->flow, result == PRINTER_OK,
+                  result == PRINTER_OK ? NULL : printer_strerror(result), ev_now(k->loop), &cmd);
+    execute(k, &cmd);
+    sync_model(k);
+}
+
+static void open_printer(kiosk *k)
+{
+    printer_conf pc;
+    char err[256];
+    const printer_callbacks cb = {on_printed, on_printer_state};
+
+    kiosk_conf_printer(k->conf, &pc);
+    k->printer = printer_new(k->loop, &pc, &cb, k, err, sizeof err);
+    if (k->printer == NULL) {
+        log_error("printer (%s): %s; trying again", printer_backend_name(pc.backend), err);
+        k->printer_word = "offline";
+        ev_timer_start(k->loop, &k->reopen, REOPEN_MS);
+    } else {
+        k->printer_word = "ok";
+    }
+    changed(k);
+}
+
+static void hex_to_bytes(const char *hex, uint8_t *out, size_t n, bool *ok)
+{
+    *ok = strlen(hex) == 2 * n;
+    for (size_t i = 0; *ok && i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            *ok = false;
+        out[i] = (uint8_t)v;
+    }
+}
+
+static void on_identity(reader *r, const idcard_identity *id, void *arg)
+{
+    kiosk *k = arg;
+    kflow_cmd cmd;
+    bool ok;
+
+    if (!kflow_swipe(&k->flow, ev_now(k->loop), &cmd)) {
+        log_info("card read ignored: a ticket is on its way or the kiosk is closed");
+        sync_model(k);
+        return;
+    }
+    hex_to_bytes(id->id_hash, k->card.hash, sizeof k->card.hash, &ok);
+    snprintf(k->card.masked, sizeof k->card.masked, "%s", id->masked_name);
+    k->card.valid = ok;
+    execute(k, &cmd);
+    sync_model(k);
+}
+
+static void on_reader_error(reader *r, idcard_result code, const char *detail, void *arg)
+{
+    log_info("card reader: %s", detail);
+}
+
+static void on_reader_state(reader *r, bool online, const char *detail, void *arg)
+{
+    kiosk *k = arg;
+
+    if (online)
+        log_info("card reader: ready");
+    else
+        log_warn("card reader: %s", detail);
+    k->reader_online = online;
+    changed(k);
+    sync_model(k);
+}
+
+static void open_reader(kiosk *k)
+{
+    reader_conf rc;
+    char err[256];
+    const reader_callbacks cb = {on_identity, on_reader_error, on_reader_state};
+
+    kiosk_conf_reader(k->conf, &rc);
+    rc.zone = k->zone;
+    k->reader = reader_new(k->loop, &rc, &cb, k, err, sizeof err);
+    idcard_privacy_wipe(rc.secret, sizeof rc.secret);
+    if (k->reader == NULL)
+        log_error("card reader (%s): %s; tickets by touch only", reader_backend_name(rc.backend),
+                  err);
+}
+
+static void on_reopen(ev_loop *loop, ev_timer *t, void *arg)
+{
+    kiosk *k = arg;
+
+    if (k->printer == NULL)
+        open_printer(k);
+    sync_model(k);
+}
+
+/* ---- the flow's commands -------------------------------------------------- */
+
+static void issue(kiosk *k, const kflow_cmd *cmd)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__IssueRequest m;
+    char area[KF_AREA_MAX], code[KF_CODE_MAX], masked[KSTORE_NAME_MAX];
+    uint8_t hash[KSTORE_HASH_LEN];
+    struct pending *p;
+
+    hall__issue_request__init(&m);
+    snprintf(area, sizeof area, "%s", cmd->area);
+    snprintf(code, sizeof code, "%s", cmd->appointment);
+    m.area = area;
+    m.appointment_code = code;
+    m.priority = code[0] ? HALL__PRIORITY__PRIORITY_APPOINTMENT : HALL__PRIORITY__PRIORITY_NORMAL;
+    if (cmd->by_card && k->card.valid) {
+        memcpy(hash, k->card.hash, sizeof hash);
+        snprintf(masked, sizeof masked, "%s", k->card.masked);
+        m.citizen_hash.data = hash;
+        m.citizen_hash.len = sizeof hash;
+        m.masked_name = masked;
+    }
+    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+    env.issue = &m;
+    if ((p = send_req(k, &env, P_ISSUE)) == NULL) {
+        kflow_refused(&k->flow, cmd->token, "暂时无法取号，请稍后重试",
+                      "No ticket could be issued; please try again", ev_now(k->loop));
+        return;
+    }
+    p->token = cmd->token;
+    snprintf(p->area, sizeof p->area, "%s", cmd->area);
+}
+
+static void issue_offline(kiosk *k, const kflow_cmd *cmd)
+{
+    const char *area = cmd->area[0] ? cmd->area : k->general;
+    bool card = cmd->by_card && k->card.valid;
+    kstore_offline o;
+    kflow_ticket t = {0};
+    kflow_cmd next;
+
+    /* The online request given up, if any, stays in the link's table: its
+     * answer, when the link is back, is voided (issue_answered). */
+    if (area[0] == '\0' ||
+        kstore_offline_take(k->store, area, clk_utc_ms(), HALL__PRIORITY__PRIORITY_NORMAL,
+                            card ? k->card.hash : NULL, card ? k->card.masked : NULL, &o) < 0) {
+        if (errno != ENOENT && errno != ENOSPC && area[0] != '\0')
+            log_error("store: %s", kstore_errmsg(k->store));
+        kflow_refused(&k->flow, cmd->token,
+                      "暂停取号：网络中断，本业务的离线号码已用完，请到人工窗口",
+                      "Closed: offline and no offline numbers left for this service; please go to "
+                      "a staffed window",
+                      ev_now(k->loop));
+        changed(k);
+        return;
+    }
+    log_info("offline ticket %s (area %s)", o.number, o.area);
+    snprintf(t.number, sizeof t.number, "%s", o.number);
+    snprintf(t.area, sizeof t.area, "%s", o.area);
+    const struct area *a = area_of(k, o.area);
+    t.ahead = a ? (int)a->waiting : -1;
+    t.est_wait_s = a ? (int)a->est_wait_s : -1;
+    t.offline = true;
+    snprintf(t.masked_name, sizeof t.masked_name, "%s", o.masked_name);
+    t.issued_ms = o.issued_ms;
+    k->cur.offline_id = o.id;
+    changed(k);
+    if (kflow_issued(&k->flow, cmd->token, &t, ev_now(k->loop), &next))
+        execute(k, &next);
+}
+
+static void print_ticket(kiosk *k, const kflow_cmd *cmd)
+{
+    const kflow_ticket *t = &k->flow.ticket;
+    const struct area *a = area_of(k, t->area);
+    escpos_ticket et = {0};
+    buf bytes;
+    kflow_cmd next;
+    const char *why = NULL;
+
+    /* The card's hash went into the request or the offline row: wipe it. */
+    idcard_privacy_wipe(&k->card, sizeof k->card);
+    k->cur.token = cmd->token;
+    if (!t->offline) {
+        k->cur.ticket_id = t->id;
+        k->cur.offline_id = 0;
+        /* Durable before printing: a crash from here on confirms it. */
+        if (kstore_ticket_put(k->store, t->id, t->number, KSTORE_TK_PRINTING, "") < 0)
+            log_error("store: %s", kstore_errmsg(k->store));
+    } else {
+        k->cur.ticket_id = 0;
+    }
+    et.hall = k->hall_name[0] ? k->hall_name : NULL;
+    et.number = t->number;
+    et.area = a ? a->name : t->area;
+    et.ahead = t->ahead;
+    et.wait_min = t->est_wait_s >= 0 ? (t->est_wait_s + 59) / 60 : -1;
+    et.issued_ms = t->issued_ms;
+    et.zone = k->zone;
+    et.name = t->masked_name[0] ? t->masked_name : NULL;
+    et.offline = t->offline;
+    buf_init(&bytes, 0);
+    if (k->printer == NULL || k->escpos == NULL)
+        why = "打印机不可用";
+    else if (escpos_build(k->escpos, &et, &bytes, NULL) < 0)
+        why = escpos_strerror(errno);
+    else if (printer_submit(k->printer, buf_rdata(&bytes), buf_rlen(&bytes), &k->cur.job_id) < 0)
+        why = strerror(errno);
+    buf_release(&bytes);
+    if (why != NULL) {
+        log_error("ticket %s cannot be printed: %s", t->number, why);
+        kflow_printed(&k->flow, false, why, ev_now(k->loop), &next);
+        execute(k, &next);
+        return;
+    }
+    k->cur.printing = true;
+}
+
+static void confirm_flow(kiosk *k, const kflow_cmd *cmd, bool printed)
+{
+    const kflow_ticket *t = &k->flow.ticket;
+
+    if (!t->offline) {
+        confirm(k, t->id, t->number, printed, printed ? NULL : "printing failed", cmd->token);
+        return;
+    }
+    if (kstore_offline_set(k->store, k->cur.offline_id,
+                           printed ? KSTORE_OFF_PRINTED : KSTORE_OFF_VOID) < 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    kflow_confirmed(&k->flow, cmd->token, ev_now(k->loop));
+    upload(k);
+}
+
+static void execute(kiosk *k, const kflow_cmd *cmd)
+{
+    switch (cmd->kind) {
+    case KF_CMD_NONE:
+        break;
+    case KF_CMD_ISSUE:
+        issue(k, cmd);
+        break;
+    case KF_CMD_ISSUE_OFFLINE:
+        issue_offline(k, cmd);
+        break;
+    case KF_CMD_PRINT:
+        print_ticket(k, cmd);
+        break;
+    case KF_CMD_PRINTED:
+        confirm_flow(k, cmd, true);
+        break;
+    case KF_CMD_VOID:
+        confirm_flow(k, cmd, false);
+        break;
+    }
+}
+
+static void on_tick(ev_loop *loop, ev_timer *t, void *arg)
+{
+    kiosk *k = arg;
+    kflow_cmd cmd;
+
+    kflow_tick(&k->flow, ev_now(loop), &cmd);
+    execute(k, &cmd);
+    ask_leases(k);
+    sync_model(k);
+    ev_timer_start(loop, &k->tick, TICK_MS);
+}
+
+/* ---- the page's side ------------------------------------------------------ */
+
+int kiosk_action(kiosk *k, const char *name, const char *param, char *err, size_t errlen)
+{
+    kflow_cmd cmd;
+
+    if (name != NULL && strcmp(name, "card") == 0 && k->reader == NULL) {
+        snprintf(err, errlen,
+                 "读卡器暂不可用，请直接取号 / The card reader is not available; "
+                 "please take a number");
+        errno = EAGAIN;
+        return -1;
+    }
+    if (kflow_action(&k->flow, name, param, ev_now(k->loop), &cmd, err, errlen) < 0) {
+        sync_model(k);
+        return -1;
+    }
+    execute(k, &cmd);
+    sync_model(k);
+    return 0;
+}
+
+void kiosk_set_change_hook(kiosk *k, kiosk_change_fn *fn, void *arg)
+{
+    k->hook = fn;
+    k->hook_arg = arg;
+}
+
+void kiosk_shutdown(kiosk *k)
+{
+    k->shutting_down = true;
+    changed(k);
+    sync_model(k);
+}
+
+bool kiosk_idle(const kiosk *k)
+{
+    return !k->cur.printing && (!k->online || klink_pending(k->link) == 0);
+}
+
+printer *kiosk_printer(kiosk *k)
+{
+    return k->printer;
+}
+
+reader *kiosk_reader(kiosk *k)
+{
+    return k->reader;
+}
+
+kstore *kiosk_store(kiosk *k)
+{
+    return k->store;
+}
+
+bool kiosk_online(const kiosk *k)
+{
+    return k->online;
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen)
+{
+    kiosk *k = calloc(1, sizeof *k);
+    escpos_layout layout = {0};
+    int n;
+
+    if (k == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->loop = loop;
+    k->conf = conf;
+    k->printer_word = "offline";
+    snprintf(k->general, sizeof k->general, "%s", conf->general_area);
+    ev_timer_init(&k->tick, on_tick, k);
+    ev_timer_init(&k->reopen, on_reopen, k);
+    kflow_init(&k->flow, conf->idle_timeout_ms, conf->ticket_show_ms, conf->request_timeout_ms,
+               CONFIRM_MS);
+    if ((k->zone = clk_zone_new(conf->time_zone)) == NULL) {
+        snprintf(err, errlen, "[kiosk] time_zone %s: %s", conf->time_zone, strerror(errno));
+        goto fail;
+    }
+    layout.paper_mm = (int)conf->paper_mm;
+    layout.qr_module = (int)conf->qr_module;
+    layout.font_four_byte = conf->font_four_byte;
+    layout.tmpl = conf->ticket_template[0] ? conf->ticket_template : NULL;
+    if ((k->escpos = escpos_new(&layout, err, errlen)) == NULL)
+        goto fail;
+    if ((k->store = kstore_open(conf->store_path, err, errlen)) == NULL)
+        goto fail;
+    if ((n = kstore_offline_recover(k->store)) > 0)
+        log_warn("%d offline ticket(s) were being printed at the last stop: counted as printed", n);
+    open_printer(k);
+    open_reader(k);
+
+    const klink_conf lc = {
+        .host = conf->halld_host,
+        .port = conf->halld_port,
+        .cert = conf->cert,
+        .key = conf->key,
+        .ca = conf->ca,
+        .device_id = conf->id,
+        .firmware = "kioskd " ONEWINDOW_VERSION,
+        .reconnect_max_ms = conf->reconnect_max_ms,
+        .connect_timeout_ms = conf->connect_timeout_ms,
+    };
+    const klink_callbacks lcb = {next_id, on_up, on_down, on_answer, on_push};
+    if ((k->link = klink_new(loop, &lc, &lcb, k, err, errlen)) == NULL)
+        goto fail;
+    if (kstore_ticket_each(k->store, resend_confirmation, k) < 0) {
+        snprintf(err, errlen, "%s", kstore_errmsg(k->store));
+        goto fail;
+    }
+    ev_timer_start(loop, &k->tick, TICK_MS);
+    sync_model(k);
+    return k;
+fail:
+    kiosk_free(k);
+    return NULL;
+}
+
+void kiosk_free(kiosk *k)
+{
+    if (k == NULL)
+        return;
+    ev_timer_stop(k->loop, &k->tick);
+    ev_timer_stop(k->loop, &k->reopen);
+    k->hook = NULL;
+    /* A job still queued gets its done callback (PRINTER_CLOSED) here: the
+     * ticket is recorded as voided (or printed, if it printed) in the
+     * store before the store closes; the confirmation goes out after the
+     * next start. */
+    printer_free(k->printer);
+    k->printer = NULL;
+    reader_free(k->reader);
+    klink_free(k->link);
+    kstore_close(k->store);
+    escpos_free(k->escpos);
+    clk_zone_free(k->zone);
+    idcard_privacy_wipe(&k->card, sizeof k->card);
+    free(k);
+}

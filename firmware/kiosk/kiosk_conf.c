@@ -1,0 +1,282 @@
+/*
+ * kiosk_conf — the table of kioskd's configuration keys and the checks
+ * that go beyond one key. Adding a key is one line here and one field in
+ * struct kiosk_conf.
+ */
+#include "kiosk_conf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "idcard_privacy.h"
+#include "net.h"
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+/* The order of printer_backend and reader_backend. */
+static const char *const printer_backends[] = {"sim", "cups", "usb", "net", NULL};
+static const char *const reader_backends[] = {"sim", "serial", "usb", NULL};
+
+/* The development secret of --sim: tickets and hashes of a simulated hall
+ * only, never a real one (a real kiosk reads the hall's secret.key). */
+static const char sim_secret[] = "onewindow-simulated-hall-secret";
+
+#define C struct kiosk_conf
+static const conf_option kiosk_options[] = {
+    CONF_STRING("kiosk", "id", C, id, NULL, "Device id of this kiosk (the CN of its certificate)"),
+    CONF_STRING("kiosk", "time_zone", C, time_zone, "Asia/Shanghai",
+                "Hall time zone used until halld tells its own (ticket times, card dates)"),
+    CONF_ENUM("kiosk", "log_level", C, log_level, log_levels, "info", "Least severe level logged"),
+
+    CONF_STRING("halld", "address", C, address, NULL, "halld's device port, host:port"),
+    CONF_PATH("halld", "cert", C, cert, "kiosk.crt", "This kiosk's certificate (PEM)"),
+    CONF_PATH("halld", "key", C, key, "kiosk.key", "This kiosk's private key (PEM)"),
+    CONF_PATH("halld", "ca", C, ca, "ca.crt", "The hall CA that issued halld's certificate"),
+    CONF_DURATION("halld", "reconnect_max", C, reconnect_max_ms, 200, 600000, "10s",
+                  "Longest wait between two connection attempts (backoff doubles up to it)"),
+    CONF_DURATION("halld", "connect_timeout", C, connect_timeout_ms, 500, 120000, "10s",
+                  "Time allowed for TCP, TLS and HELLO before the attempt is given up"),
+
+    CONF_PATH("store", "path", C, store_path, "kiosk.db",
+              "SQLite file of the kiosk's durable state (request ids, leases, tickets)"),
+
+    CONF_DURATION("flow", "idle_timeout", C, idle_timeout_ms, 5000, 600000, "30s",
+                  "A waiting screen returns to the start after this long without a touch"),
+    CONF_DURATION("flow", "ticket_show", C, ticket_show_ms, 2000, 600000, "10s",
+                  "How long the printed ticket's preview stays on screen"),
+    CONF_DURATION("flow", "request_timeout", C, request_timeout_ms, 1000, 120000, "8s",
+                  "An unanswered online request is given up for an offline ticket after this"),
+    CONF_DURATION("flow", "reserve_margin", C, reserve_margin_ms, 0, 600000, "10s",
+                  "A reservation with less time left than this is voided instead of printed"),
+    CONF_STRING("flow", "general_area", C, general_area, "",
+                "Area of the one-tap ticket when offline (empty: learnt from halld)"),
+
+    CONF_ENUM("printer", "backend", C, printer_backend, printer_backends, "usb",
+              "Ticket printer: usb, cups, net (raw port 9100) or sim"),
+    CONF_STRING("printer", "address", C, printer_address, "",
+                "net: the printer's host:port (port 9100 when left out)"),
+    CONF_STRING("printer", "queue", C, printer_queue, "", "cups: the queue name"),
+    CONF_STRING("printer", "server", C, printer_server, "",
+                "cups: host:port or socket path (empty: the system's)"),
+    CONF_INT("printer", "vendor", C, printer_vendor, 0, 65535, "0",
+             "usb: idVendor to match (0: any printer-class device)"),
+    CONF_INT("printer", "product", C, printer_product, 0, 65535, "0",
+             "usb: idProduct to match (0: any)"),
+    CONF_DURATION("printer", "poll", C, printer_poll_ms, 100, 60000, "1s",
+                  "Status poll interval while the printer is idle"),
+    CONF_DURATION("printer", "job_timeout", C, printer_job_timeout_ms, 1000, 120000, "10s",
+                  "Longest a ticket's bytes may take to reach the printer"),
+    CONF_INT("printer", "paper", C, paper_mm, 58, 80, "80", "Paper width in mm: 58 or 80"),
+    CONF_INT("printer", "qr_module", C, qr_module, 1, 16, "6", "QR module size in dots"),
+    CONF_BOOL("printer", "font_four_byte", C, font_four_byte, "false",
+              "The printer's font has GB18030 four-byte characters"),
+    CONF_STRING("printer", "template", C, ticket_template, "",
+                "Ticket template (docs/printer.md; empty: the default)"),
+
+    CONF_ENUM("idcard", "backend", C, reader_backend, reader_backends, "serial",
+              "ID card reader: serial, usb or sim"),
+    CONF_STRING("idcard", "device", C, reader_device, "/dev/ttyUSB0", "serial: the tty"),
+    CONF_INT("idcard", "vid", C, reader_vid, 0, 65535, "0", "usb: idVendor"),
+    CONF_INT("idcard", "pid", C, reader_pid, 0, 65535, "0", "usb: idProduct"),
+    CONF_PATH("idcard", "hall_secret_file", C, hall_secret_file, "secret.key",
+              "The hall secret (hex) keying the hash of ID numbers, from the kiosk's bundle"),
+
+    CONF_STRING("page", "address", C, page_address, "127.0.0.1",
+                "Address of the touch page (loopback on a kiosk)"),
+    CONF_INT("page", "port", C, page_port, 0, 65535, "8080", "Port of the touch page"),
+
+    CONF_INT("offline", "lease_size", C, lease_size, 1, 10000, "20",
+             "Offline numbers asked for per area and lease"),
+    CONF_INT("offline", "low_water", C, low_water, 0, 10000, "5",
+             "A new lease is asked for when fewer numbers than this are left"),
+    CONF_END,
+};
+#undef C
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* The secret file holds hex digits (whitespace around them allowed):
+ * IDCARD_SECRET_MIN..READER_SECRET_MAX bytes. */
+static int read_secret(kiosk_conf *c, char *err, size_t errlen)
+{
+    char text[4 * READER_SECRET_MAX];
+    FILE *f = fopen(c->hall_secret_file, "r");
+    size_t n, len = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "[idcard] hall_secret_file %s: %s", c->hall_secret_file,
+                 strerror(errno));
+        return -1;
+    }
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
+            continue;
+        int hi = hexval(text[i]), lo = i + 1 < n ? hexval(text[i + 1]) : -1;
+        if (hi < 0 || lo < 0 || len == READER_SECRET_MAX) {
+            len = 0;
+            break;
+        }
+        c->secret[len++] = (uint8_t)(hi << 4 | lo);
+        i++;
+    }
+    if (len < IDCARD_SECRET_MIN) {
+        snprintf(err, errlen,
+                 "[idcard] hall_secret_file %s: not a hall secret (%d to %d bytes in hex)",
+                 c->hall_secret_file, IDCARD_SECRET_MIN, READER_SECRET_MAX);
+        errno = EINVAL;
+        return -1;
+    }
+    c->secret_len = len;
+    return 0;
+}
+
+static bool valid_id(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t errlen)
+{
+    kiosk_conf fresh = {0};
+
+    if (conf_load(kiosk_options, &fresh, sizeof fresh, path, err, errlen) < 0)
+        return -1;
+    errno = EINVAL;
+    if (!valid_id(fresh.id)) {
+        snprintf(err, errlen, "%s: [kiosk] id = %s: use 1 to 64 letters, digits, '-' or '_'", path,
+                 fresh.id);
+        goto bad;
+    }
+    if (net_parse_hostport(fresh.address, fresh.halld_host, sizeof fresh.halld_host,
+                           &fresh.halld_port) < 0) {
+        snprintf(err, errlen, "%s: [halld] address = %s: write it as host:port", path,
+                 fresh.address);
+        goto bad;
+    }
+    if (fresh.paper_mm != 58 && fresh.paper_mm != 80) {
+        snprintf(err, errlen, "%s: [printer] paper = %lld: use 58 or 80", path,
+                 (long long)fresh.paper_mm);
+        goto bad;
+    }
+    if (fresh.low_water >= fresh.lease_size) {
+        snprintf(err, errlen, "%s: [offline] low_water (%lld) must be below lease_size (%lld)",
+                 path, (long long)fresh.low_water, (long long)fresh.lease_size);
+        goto bad;
+    }
+    if (sim) {
+        fresh.printer_backend = PRINTER_BACKEND_SIM;
+        fresh.reader_backend = READER_BACKEND_SIM;
+    } else if (fresh.printer_backend == PRINTER_BACKEND_NET && fresh.printer_address[0] == '\0') {
+        snprintf(err, errlen, "%s: [printer] backend = net needs [printer] address", path);
+        goto bad;
+    } else if (fresh.printer_backend == PRINTER_BACKEND_CUPS && fresh.printer_queue[0] == '\0') {
+        snprintf(err, errlen, "%s: [printer] backend = cups needs [printer] queue", path);
+        goto bad;
+    }
+    if (read_secret(&fresh, err, errlen) < 0) {
+        if (!sim)
+            goto bad;
+        memcpy(fresh.secret, sim_secret, sizeof sim_secret - 1);
+        fresh.secret_len = sizeof sim_secret - 1;
+        err[0] = '\0';
+    }
+    kiosk_conf_release(c);
+    *c = fresh;
+    return 0;
+bad:
+    kiosk_conf_release(&fresh);
+    return -1;
+}
+
+void kiosk_conf_release(kiosk_conf *c)
+{
+    conf_release(kiosk_options, c);
+    memset(c->secret, 0, sizeof c->secret);
+    c->secret_len = 0;
+}
+
+void kiosk_conf_printer(const kiosk_conf *c, printer_conf *out)
+{
+    printer_conf_init(out);
+    out->backend = (printer_backend)c->printer_backend;
+    out->poll_ms = (int)c->printer_poll_ms;
+    out->job_timeout_ms = (int)c->printer_job_timeout_ms;
+    snprintf(out->net.address, sizeof out->net.address, "%s", c->printer_address);
+    snprintf(out->cups.queue, sizeof out->cups.queue, "%s", c->printer_queue);
+    snprintf(out->cups.server, sizeof out->cups.server, "%s", c->printer_server);
+    out->usb.vendor = (uint16_t)c->printer_vendor;
+    out->usb.product = (uint16_t)c->printer_product;
+}
+
+void kiosk_conf_reader(const kiosk_conf *c, reader_conf *out)
+{
+    reader_conf_init(out);
+    out->backend = (reader_backend)c->reader_backend;
+    snprintf(out->serial.device, sizeof out->serial.device, "%s", c->reader_device);
+    out->usb.vid = (uint16_t)c->reader_vid;
+    out->usb.pid = (uint16_t)c->reader_pid;
+    memcpy(out->secret, c->secret, c->secret_len);
+    out->secret_len = c->secret_len;
+}
+
+void kiosk_conf_write_sample(FILE *f)
+{
+    conf_write_sample(kiosk_options, f);
+}
+
+void kiosk_conf_print(const kiosk_conf *c, FILE *f)
+{
+    const char *section = "";
+
+    for (const conf_option *o = kiosk_options; o->section != NULL; o++) {
+        const char *field = (const char *)c + o->offset;
+        if (strcmp(section, o->section) != 0) {
+            fprintf(f, "%s[%s]\n", section[0] ? "\n" : "", o->section);
+            section = o->section;
+        }
+        fprintf(f, "%s = ", o->name);
+        switch (o->type) {
+        case CONF_T_INT:
+            fprintf(f, "%lld\n", (long long)*(const int64_t *)(const void *)field);
+            break;
+        case CONF_T_BOOL:
+            fprintf(f, "%s\n", *(const bool *)(const void *)field ? "true" : "false");
+            break;
+        case CONF_T_STRING:
+        case CONF_T_PATH: {
+            const char *s = *(char *const *)(const void *)field;
+            fprintf(f, "%s\n", s ? s : "");
+            break;
+        }
+        case CONF_T_ENUM:
+            fprintf(f, "%s\n", o->choices[*(const int *)(const void *)field]);
+            break;
+        case CONF_T_DURATION:
+            fprintf(f, "%lldms\n", (long long)*(const int64_t *)(const void *)field);
+            break;
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/*
+ * kiosk_conf — kioskd's configuration: one table of INI keys (common/conf.h)
+ * and the checks the table cannot express (an address that is not
+ * host:port, a hall secret file that is not a secret). kioskd.ini is the
+ * sample; docs/kiosk.md explains each section.
+ *
+ * kiosk_conf_load() gives a complete configuration or one sentence saying
+ * what is wrong; kioskd prints it and exits 2.
+ */
+#ifndef ONEWINDOW_KIOSK_CONF_H
+#define ONEWINDOW_KIOSK_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "printer.h"
+#include "reader.h"
+
+typedef struct kiosk_conf {
+    /* [kiosk] */
+    char *id;        /* device id, the CN of its certificate */
+    char *time_zone; /* hall-local zone until halld tells its own */
+    int log_level;   /* index into "error", "warn", "info", "debug" */
+    /* [halld] */
+    char *address; /* host:port */
+    char *cert, *key, *ca;
+    int64_t reconnect_max_ms; /* longest wait between two connection attempts */
+    int64_t connect_timeout_ms;
+    /* [store] */
+    char *store_path;
+    /* [flow] */
+    int64_t idle_timeout_ms;    /* a waiting screen returns to idle after this */
+    int64_t ticket_show_ms;     /* the ticket preview stays this long */
+    int64_t request_timeout_ms; /* an online request unanswered this long goes offline */
+    int64_t reserve_margin_ms;  /* print only if the reservation has this much left */
+    char *general_area;         /* the one-tap area offline ("" = learnt from halld) */
+    /* [printer] */
+    int printer_backend; /* printer_backend */
+    char *printer_address, *printer_queue, *printer_server;
+    int64_t printer_vendor, printer_product;
+    int64_t printer_poll_ms, printer_job_timeout_ms;
+    int64_t paper_mm, qr_module;
+    bool font_four_byte;
+    char *ticket_template;
+    /* [idcard] */
+    int reader_backend; /* reader_backend */
+    char *reader_device;
+    int64_t reader_vid, reader_pid;
+    char *hall_secret_file;
+    /* [page] */
+    char *page_address;
+    int64_t page_port;
+    /* [offline] */
+    int64_t lease_size; /* numbers asked for per lease */
+    int64_t low_water;  /* ask for a new lease when fewer are left */
+
+    /* Derived by kiosk_conf_load (not table keys). */
+    char halld_host[256];
+    int halld_port;
+    uint8_t secret[READER_SECRET_MAX];
+    size_t secret_len;
+} kiosk_conf;
+
+/* Load path into *c (zeroed before the first load). With sim, the printer
+ * and reader backends are "sim" whatever the file says, and a missing
+ * hall secret is replaced by a fixed development one. 0, or -1 with a
+ * sentence in err (errno EINVAL, ENOMEM or the file's errno). */
+int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t errlen);
+void kiosk_conf_release(kiosk_conf *c);
+
+/* The printer and reader configurations this kiosk configuration asks for. */
+void kiosk_conf_printer(const kiosk_conf *c, printer_conf *out);
+void kiosk_conf_reader(const kiosk_conf *c, reader_conf *out);
+
+/* Every key with its default and help, as a commented INI file. */
+void kiosk_conf_write_sample(FILE *f);
+/* The configuration in effect, as an INI file (secrets left out). */
+void kiosk_conf_print(const kiosk_conf *c, FILE *f);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * kpage — the kiosk's touch page: a small HTTP server (libmicrohttpd) that
+ * serves the page a full-screen browser shows, hands it the screen model and
+ * passes the citizen's taps back to the kiosk.
+ *
+ * The server runs on the caller's ev_loop: libmicrohttpd is started without
+ * threads of its own, in epoll mode; the loop watches its epoll fd and a
+ * timer follows MHD_get_timeout(). kpage knows nothing of tickets: the
+ * screen model comes from the state callback as JSON bytes that kpage only
+ * copies (it reads the "seq" member to answer long polls), and actions go
+ * to the action callback by name.
+ *
+ * HTTP:
+ *   GET  /, /page.css, /page.js   the page, embedded in the binary
+ *   GET  /api/state?after=SEQ     the model at once when its seq > SEQ (or
+ *                                 without after=); otherwise held (long
+ *                                 poll) until kpage_changed() or the hold
+ *                                 time (25 s) passes, then the model as it is
+ *   POST /api/action              {"name":"...","param":"..."} ->
+ *                                 {"ok":true} or {"ok":false,"error":"..."}
+ *                                 (400 with a sentence for a malformed body,
+ *                                 413 for a body over KPAGE_BODY_MAX)
+ *   anything else                 404 (405 for a known path with the wrong
+ *                                 method)
+ * Only loopback peers are served (403 otherwise) unless kpage_allow_remote().
+ *
+ * Functions that can fail return -1/NULL with errno and a sentence in err;
+ * none prints or exits.
+ */
+#ifndef ONEWINDOW_KPAGE_H
+#define ONEWINDOW_KPAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "ev.h"
+
+/* The largest request body accepted (an action is a few dozen bytes). */
+#define KPAGE_BODY_MAX 4096
+/* How long a long poll is held when nothing changes. */
+#define KPAGE_HOLD_MS 25000
+
+typedef struct kpage kpage;
+
+typedef struct kpage_callbacks {
+    /* Append the screen model (a JSON object with an integer "seq" that
+     * grows with every change, docs/kiosk.md) to out. 0 or -1. */
+    int (*state)(void *arg, buf *out);
+    /* A citizen's action from the page. 0 when accepted (the state changes
+     * and kpage_changed() follows), -1 with a sentence in err (shown). */
+    int (*action)(void *arg, const char *name, const char *param, char *err, size_t errlen);
+} kpage_callbacks;
+
+/* Serve the page on host:port (127.0.0.1 on a kiosk; port 0 picks one,
+ * kpage_port() tells) from the loop's thread (libmicrohttpd with an
+ * external epoll fd watched by the loop, no threads of its own). NULL with
+ * errno and a sentence in err when the address cannot be used. */
+kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callbacks *cb, void *arg,
+                 char *err, size_t errlen);
+int kpage_port(const kpage *p);
+/* The model changed: answer the waiting long-polls. Safe from inside the
+ * action callback. */
+void kpage_changed(kpage *p);
+/* Stops the server; waiting long polls are dropped. Not from inside a
+ * kpage callback. NULL is fine. */
+void kpage_free(kpage *p);
+
+/* Serve peers that are not on loopback too (a kiosk configured to be
+ * watched from the hall's network). Off by default. */
+void kpage_allow_remote(kpage *p, bool allow);
+/* How long a long poll is held (KPAGE_HOLD_MS by default; tests shorten
+ * it). Applies to polls that arrive afterwards. */
+void kpage_set_hold_ms(kpage *p, int ms);
+/* The rule kpage applies to a peer: true for 127.0.0.0/8, ::1 and
+ * IPv4-mapped 127.0.0.0/8. */
+bool kpage_peer_is_loopback(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,418 @@
+/*
+ * kstore — the kiosk's durable state in SQLite. See kstore.h for what is
+ * kept and the life of each row. Statements are prepared per call: the
+ * kiosk writes a few rows per ticket, so clarity wins over speed here.
+ */
+#include "kstore.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clk.h"
+
+/* Request ids reserved per durable write. */
+#define ID_BLOCK 1000
+
+struct kstore {
+    sqlite3 *db;
+    uint64_t next_id, id_limit; /* ids next_id .. id_limit-1 are reserved */
+    char errmsg[256];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS leases(area TEXT PRIMARY KEY, prefix TEXT NOT NULL,"
+    " first INTEGER NOT NULL, count INTEGER NOT NULL, used INTEGER NOT NULL,"
+    " day INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS offline(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " area TEXT NOT NULL, number TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " issued_ms INTEGER NOT NULL, priority INTEGER NOT NULL, hash BLOB,"
+    " masked_name TEXT NOT NULL, state INTEGER NOT NULL, UNIQUE(area, number, issued_ms));"
+    "CREATE TABLE IF NOT EXISTS tickets(ticket_id INTEGER PRIMARY KEY, number TEXT NOT NULL,"
+    " state INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);";
+
+static int fail(kstore *s, const char *what)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, sqlite3_errmsg(s->db));
+    errno = EIO;
+    return -1;
+}
+
+static int exec(kstore *s, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : "sqlite error");
+        sqlite3_free(msg);
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static sqlite3_stmt *prep(kstore *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+/* Step a statement that returns no row, then finalize it. */
+static int run(kstore *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, what);
+    return 0;
+}
+
+/* Reserve the next block of request ids: its end is durable before any
+ * id of it is handed out. A fresh (or lost) store starts from the clock. */
+static int reserve_ids(kstore *s)
+{
+    sqlite3_stmt *st = prep(s, "SELECT value FROM meta WHERE key = 'request_id'");
+    uint64_t stored = 0, from;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        stored = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    from = (uint64_t)clk_utc_ms() * 1000u;
+    if (stored > from)
+        from = stored;
+    if (s->next_id > from)
+        from = s->next_id;
+    st = prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('request_id', ?1)");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(from + ID_BLOCK));
+    if (run(s, st, "reserve request ids") < 0)
+        return -1;
+    s->next_id = from;
+    s->id_limit = from + ID_BLOCK;
+    return 0;
+}
+
+kstore *kstore_open(const char *path, char *err, size_t errlen)
+{
+    kstore *s = calloc(1, sizeof *s);
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || exec(s, schema) < 0 ||
+        reserve_ids(s) < 0) {
+        snprintf(err, errlen, "%s: %s", path, s->errmsg);
+        goto fail;
+    }
+    return s;
+fail:
+    kstore_close(s);
+    errno = EIO;
+    return NULL;
+}
+
+void kstore_close(kstore *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *kstore_errmsg(const kstore *s)
+{
+    return s->errmsg;
+}
+
+uint64_t kstore_next_request_id(kstore *s)
+{
+    if (s->next_id >= s->id_limit && reserve_ids(s) < 0)
+        return 0;
+    return s->next_id++;
+}
+
+static void text(char *out, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+int kstore_lease_put(kstore *s, const kstore_lease *l)
+{
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO leases(area, prefix, first, count, used,"
+                               " day, expires_ms) VALUES(?1, ?2, ?3, ?4, 0, ?5, ?6)");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, l->area, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, l->prefix, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, l->first);
+    sqlite3_bind_int64(st, 4, l->count);
+    sqlite3_bind_int64(st, 5, l->day);
+    sqlite3_bind_int64(st, 6, l->expires_ms);
+    return run(s, st, "store lease");
+}
+
+int kstore_lease_get(kstore *s, const char *area, kstore_lease *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT area, prefix, first, count, used, day, expires_ms"
+                               " FROM leases WHERE area = ?1");
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, area, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        text(out->area, sizeof out->area, st, 0);
+        text(out->prefix, sizeof out->prefix, st, 1);
+        out->first = (uint32_t)sqlite3_column_int64(st, 2);
+        out->count = (uint32_t)sqlite3_column_int64(st, 3);
+        out->used = (uint32_t)sqlite3_column_int64(st, 4);
+        out->day = (int32_t)sqlite3_column_int64(st, 5);
+        out->expires_ms = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : fail(s, "read lease");
+}
+
+long kstore_lease_left(kstore *s, const char *area, int64_t now)
+{
+    sqlite3_stmt *st = prep(s, "SELECT COALESCE(SUM(count - used), 0) FROM leases"
+                               " WHERE (?1 IS NULL OR area = ?1) AND expires_ms > ?2");
+    long left = -1;
+
+    if (st == NULL)
+        return -1;
+    if (area != NULL)
+        sqlite3_bind_text(st, 1, area, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        left = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return left < 0 ? fail(s, "count lease") : left;
+}
+
+int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, const uint8_t *hash,
+                        const char *masked_name, kstore_offline *out)
+{
+    kstore_lease l;
+    int found;
+    sqlite3_stmt *st;
+
+    if (exec(s, "BEGIN IMMEDIATE") < 0)
+        return -1;
+    if ((found = kstore_lease_get(s, area, &l)) < 0)
+        goto rollback;
+    if (found == 0 || l.expires_ms <= now) {
+        exec(s, "ROLLBACK");
+        errno = ENOENT;
+        return -1;
+    }
+    if (l.used >= l.count) {
+        exec(s, "ROLLBACK");
+        errno = ENOSPC;
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    snprintf(out->area, sizeof out->area, "%s", area);
+    out->seq = l.used + 1;
+    snprintf(out->number, sizeof out->number, "%s%03u", l.prefix, l.first + l.used);
+    out->issued_ms = now;
+    out->priority = priority;
+    out->has_hash = hash != NULL;
+    if (hash != NULL)
+        memcpy(out->hash, hash, KSTORE_HASH_LEN);
+    snprintf(out->masked_name, sizeof out->masked_name, "%s", masked_name ? masked_name : "");
+    out->state = KSTORE_OFF_ISSUED;
+    if ((st = prep(s, "UPDATE leases SET used = used + 1 WHERE area = ?1")) == NULL)
+        goto rollback;
+    sqlite3_bind_text(st, 1, area, -1, SQLITE_TRANSIENT);
+    if (run(s, st, "use lease") < 0)
+        goto rollback;
+    st = prep(s, "INSERT INTO offline(area, number, seq, issued_ms, priority, hash, masked_name,"
+                 " state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)");
+    if (st == NULL)
+        goto rollback;
+    sqlite3_bind_text(st, 1, out->area, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, out->number, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, out->seq);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int(st, 5, priority);
+    if (hash != NULL)
+        sqlite3_bind_blob(st, 6, hash, KSTORE_HASH_LEN, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 6);
+    sqlite3_bind_text(st, 7, out->masked_name, -1, SQLITE_TRANSIENT);
+    if (run(s, st, "record offline ticket") < 0)
+        goto rollback;
+    out->id = sqlite3_last_insert_rowid(s->db);
+    if (exec(s, "COMMIT") < 0)
+        goto rollback;
+    return 0;
+rollback:
+    exec(s, "ROLLBACK");
+    errno = EIO;
+    return -1;
+}
+
+static int set_offline_state(kstore *s, int64_t id, kstore_offline_state from,
+                             kstore_offline_state to)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE offline SET state = ?1 WHERE id = ?2 AND state = ?3");
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int(st, 1, (int)to);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int(st, 3, (int)from);
+    return run(s, st, "update offline ticket");
+}
+
+int kstore_offline_set(kstore *s, int64_t id, kstore_offline_state state)
+{
+    assert(state == KSTORE_OFF_PRINTED || state == KSTORE_OFF_VOID);
+    return set_offline_state(s, id, KSTORE_OFF_ISSUED, state);
+}
+
+int kstore_offline_recover(kstore *s)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE offline SET state = 1 WHERE state = 0");
+
+    if (st == NULL || run(s, st, "recover offline tickets") < 0)
+        return -1;
+    return sqlite3_changes(s->db);
+}
+
+int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id, area, number, seq, issued_ms, priority, hash,"
+                               " masked_name, state FROM offline WHERE state = 1"
+                               " ORDER BY id LIMIT ?1");
+    size_t n = 0;
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kstore_offline *o = &out[n++];
+        memset(o, 0, sizeof *o);
+        o->id = sqlite3_column_int64(st, 0);
+        text(o->area, sizeof o->area, st, 1);
+        text(o->number, sizeof o->number, st, 2);
+        o->seq = (uint32_t)sqlite3_column_int64(st, 3);
+        o->issued_ms = sqlite3_column_int64(st, 4);
+        o->priority = sqlite3_column_int(st, 5);
+        if (sqlite3_column_bytes(st, 6) == KSTORE_HASH_LEN) {
+            memcpy(o->hash, sqlite3_column_blob(st, 6), KSTORE_HASH_LEN);
+            o->has_hash = true;
+        }
+        text(o->masked_name, sizeof o->masked_name, st, 7);
+        o->state = (kstore_offline_state)sqlite3_column_int(st, 8);
+    }
+    sqlite3_finalize(st);
+    return (int)n;
+}
+
+int kstore_offline_uploaded(kstore *s, const int64_t *ids, size_t n)
+{
+    if (exec(s, "BEGIN IMMEDIATE") < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (set_offline_state(s, ids[i], KSTORE_OFF_PRINTED, KSTORE_OFF_UPLOADED) < 0) {
+            exec(s, "ROLLBACK");
+            return -1;
+        }
+    if (exec(s, "COMMIT") < 0) {
+        exec(s, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
+long kstore_offline_count(kstore *s, kstore_offline_state state)
+{
+    sqlite3_stmt *st = prep(s, "SELECT COUNT(*) FROM offline WHERE state = ?1");
+    long n = -1;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int(st, 1, (int)state);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n < 0 ? fail(s, "count offline tickets") : n;
+}
+
+int kstore_ticket_put(kstore *s, uint64_t ticket_id, const char *number, kstore_ticket_state state,
+                      const char *reason)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO tickets(ticket_id, number, state, reason, at)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ticket_id) DO UPDATE"
+                               " SET state = excluded.state, reason = excluded.reason");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ticket_id);
+    sqlite3_bind_text(st, 2, number ? number : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, (int)state);
+    sqlite3_bind_text(st, 4, reason ? reason : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, clk_utc_ms());
+    return run(s, st, "record ticket");
+}
+
+int kstore_ticket_done(kstore *s, uint64_t ticket_id)
+{
+    sqlite3_stmt *st = prep(s, "DELETE FROM tickets WHERE ticket_id = ?1");
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ticket_id);
+    return run(s, st, "forget ticket");
+}
+
+int kstore_ticket_each(kstore *s,
+                       int (*fn)(void *arg, uint64_t ticket_id, const char *number,
+                                 kstore_ticket_state st, const char *reason),
+                       void *arg)
+{
+    sqlite3_stmt *st =
+        prep(s, "SELECT ticket_id, number, state, reason FROM tickets ORDER BY at, ticket_id");
+    int n = 0, rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char number[KSTORE_NUMBER_MAX], reason[128];
+        text(number, sizeof number, st, 1);
+        text(reason, sizeof reason, st, 3);
+        n++;
+        if (fn(arg, (uint64_t)sqlite3_column_int64(st, 0), number,
+               (kstore_ticket_state)sqlite3_column_int(st, 2), reason) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : fail(s, "list tickets");
+}

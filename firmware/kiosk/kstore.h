@@ -1,0 +1,122 @@
+/*
+ * kstore — the kiosk's durable state, in one SQLite file (WAL,
+ * synchronous=FULL: every write here is one the kiosk must not forget).
+ *
+ *  - the request-id counter: ids are reserved in blocks, the end of the
+ *    block written before any id of it is used, so a restart never reuses
+ *    an id; a fresh store starts from the clock, so even a lost store does
+ *    not repeat the ids of the last day;
+ *  - leases (one LeaseGrant per area) and the offline tickets taken from
+ *    them. An offline ticket's number is taken durably before it is
+ *    printed:
+ *
+ *        ISSUED --printed--> PRINTED --upload answered--> UPLOADED
+ *           \--print failed--> VOID
+ *
+ *    An ISSUED ticket found at start may have printed: it is counted as
+ *    PRINTED (kstore_offline_recover), never silently dropped;
+ *  - online tickets between "printing" and "halld confirmed":
+ *
+ *        PRINTING --printed--> PRINTED --confirmed--> (row deleted)
+ *           \--print failed--> VOID ---confirmed--/
+ *
+ *    so a restart sends PRINTED (for PRINTING too: it may have printed) or
+ *    VOID again.
+ *
+ * Functions return -1 with errno (EIO for SQLite errors, with the message
+ * in kstore_errmsg) and never print.
+ */
+#ifndef ONEWINDOW_KSTORE_H
+#define ONEWINDOW_KSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KSTORE_AREA_MAX   32
+#define KSTORE_PREFIX_MAX 8
+#define KSTORE_NUMBER_MAX 24
+#define KSTORE_NAME_MAX   64
+#define KSTORE_HASH_LEN   32
+
+typedef struct kstore kstore;
+
+kstore *kstore_open(const char *path, char *err, size_t errlen);
+void kstore_close(kstore *s);
+const char *kstore_errmsg(const kstore *s);
+
+/* The next request id (never 0, never given before by this store). 0 with
+ * errno on failure. */
+uint64_t kstore_next_request_id(kstore *s);
+
+typedef struct kstore_lease {
+    char area[KSTORE_AREA_MAX];
+    char prefix[KSTORE_PREFIX_MAX];
+    uint32_t first, count, used;
+    int32_t day;        /* business day, yyyymmdd */
+    int64_t expires_ms; /* UTC */
+} kstore_lease;
+
+/* Replace the area's lease with a fresh grant (used 0). */
+int kstore_lease_put(kstore *s, const kstore_lease *l);
+/* The area's lease: 1 and *out, 0 if none, -1 on error. */
+int kstore_lease_get(kstore *s, const char *area, kstore_lease *out);
+/* Numbers left in the area's lease at UTC now (0 if none or expired);
+ * area NULL: the total over every area. -1 on error. */
+long kstore_lease_left(kstore *s, const char *area, int64_t now);
+
+typedef enum kstore_offline_state {
+    KSTORE_OFF_ISSUED,
+    KSTORE_OFF_PRINTED,
+    KSTORE_OFF_VOID,
+    KSTORE_OFF_UPLOADED,
+} kstore_offline_state;
+
+typedef struct kstore_offline {
+    int64_t id; /* row id: the order of issue */
+    char area[KSTORE_AREA_MAX];
+    char number[KSTORE_NUMBER_MAX];
+    uint32_t seq;      /* the number's index in its lease, from 1 */
+    int64_t issued_ms; /* UTC, the kiosk's clock */
+    int priority;      /* Hall__Priority */
+    uint8_t hash[KSTORE_HASH_LEN];
+    bool has_hash;
+    char masked_name[KSTORE_NAME_MAX];
+    kstore_offline_state state;
+} kstore_offline;
+
+/* Take the next number of area's lease at UTC now, in one transaction
+ * with the ticket's row (ISSUED). hash may be NULL. -1 with errno ENOENT
+ * (no lease for the area, or it expired) or ENOSPC (it is used up). */
+int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, const uint8_t *hash,
+                        const char *masked_name, kstore_offline *out);
+/* ISSUED -> PRINTED or VOID (asserted). */
+int kstore_offline_set(kstore *s, int64_t id, kstore_offline_state state);
+/* At start: tickets left ISSUED by a crash become PRINTED. Returns how many. */
+int kstore_offline_recover(kstore *s);
+/* Up to max PRINTED tickets in order of issue into out; the count or -1. */
+int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max);
+/* PRINTED -> UPLOADED for these ids, in one transaction. */
+int kstore_offline_uploaded(kstore *s, const int64_t *ids, size_t n);
+/* Rows in a state (tests, health). */
+long kstore_offline_count(kstore *s, kstore_offline_state state);
+
+typedef enum kstore_ticket_state {
+    KSTORE_TK_PRINTING,
+    KSTORE_TK_PRINTED,
+    KSTORE_TK_VOID,
+} kstore_ticket_state;
+
+/* Record (or move) an online ticket awaiting halld's confirmation. */
+int kstore_ticket_put(kstore *s, uint64_t ticket_id, const char *number, kstore_ticket_state st,
+                      const char *reason);
+/* halld confirmed it: forget it. */
+int kstore_ticket_done(kstore *s, uint64_t ticket_id);
+/* Every ticket awaiting confirmation, oldest first; fn returning non-zero
+ * stops. The count visited, or -1. */
+int kstore_ticket_each(kstore *s,
+                       int (*fn)(void *arg, uint64_t ticket_id, const char *number,
+                                 kstore_ticket_state st, const char *reason),
+                       void *arg);
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * test_kiosk — the kiosk (firmware/kiosk, the library kioskd is made of)
+ * in this process, with the in-process sim printer and card reader,
+ * against a real halld and a hall made by hallctl (hallfixture). The
+ * argument picks the case:
+ *
+ *   offline     kiosk_offline_lease: online tickets; halld stopped; tickets
+ *               keep coming from the lease, marked offline on screen and on
+ *               paper; halld back: they are uploaded once, in order; a
+ *               second upload after a simulated crash adds nothing.
+ *   paper_out   kiosk_paper_out_void: paper runs out in the middle of a
+ *               ticket: it is VOID in halld, the screen says so and takes no
+ *               ticket; paper back: the next ticket prints and is WAITING.
+ *   restart     kiosk_halld_restart: halld killed (SIGKILL) and restarted
+ *               while a stream of tickets is issued: every printed ticket is
+ *               WAITING in halld exactly once, nothing else is.
+ *
+ * halld's view is read from its database (read-only) and through a window
+ * terminal calling the tickets.
+ */
+#include <check.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "hallfixture.h"
+#include "kiosk.h"
+#include "log.h"
+#include "printer_sim.h"
+#include "reader_sim.h"
+#include "testsupport.h"
+
+#define WAIT_MS 30000
+#define MAX_TK  64
+
+typedef struct kfix {
+    hallfix hall;
+    ev_loop *loop;
+    kiosk_conf conf;
+    kiosk *k;
+    char ini[1200];
+} kfix;
+
+/* halld on a fixed port from its first start on, so a restarted halld is
+ * where the kiosk's configuration says. */
+static void hall_up(kfix *x)
+{
+    fix_init(&x->hall, 1, NULL);
+    fix_start(&x->hall);
+    ck_assert_int_eq(
+        ts_system("sed -i -e 's/^port *=.*/port = %d/' %s", x->hall.port, x->hall.config), 0);
+}
+
+static void kiosk_up(kfix *x)
+{
+    char err[512], text[4096];
+    const char *b = x->hall.dir;
+
+    snprintf(x->ini, sizeof x->ini, "%s/kioskd.ini", b);
+    snprintf(text, sizeof text,
+             "[kiosk]\nid = kiosk-01\nlog_level = debug\n"
+             "[halld]\naddress = 127.0.0.1:%d\nreconnect_max = 500ms\n"
+             "cert = pki/devices/kiosk-01/kiosk-01.crt\nkey = pki/devices/kiosk-01/kiosk-01.key\n"
+             "ca = pki/devices/kiosk-01/ca.crt\n"
+             "[store]\npath = kiosk.db\n"
+             "[flow]\nrequest_timeout = 20s\n"
+             "[idcard]\nhall_secret_file = pki/devices/kiosk-01/secret.key\n",
+             x->hall.port);
+    ts_write_file(x->ini, text);
+    memset(&x->conf, 0, sizeof x->conf);
+    ck_assert_msg(kiosk_conf_load(&x->conf, x->ini, true, err, sizeof err) == 0, "%s", err);
+    if (x->loop == NULL)
+        x->loop = ev_new();
+    ck_assert_ptr_nonnull(x->loop);
+    x->k = kiosk_new(x->loop, &x->conf, err, sizeof err);
+    ck_assert_msg(x->k != NULL, "kiosk_new: %s", err);
+}
+
+static void kiosk_down(kfix *x)
+{
+    kiosk_free(x->k);
+    x->k = NULL;
+    ev_run_once(x->loop, 0);
+    kiosk_conf_release(&x->conf);
+}
+
+static void teardown(kfix *x)
+{
+    if (x->k != NULL)
+        kiosk_down(x);
+    ev_free(x->loop);
+    fix_free(&x->hall);
+}
+
+/* Run the loop until pred holds (checked every turn). */
+static bool run_until(kfix *x, bool (*pred)(kfix *x, const void *arg), const void *arg,
+                      int timeout_ms)
+{
+    int64_t until = clk_mono_ms() + timeout_ms;
+
+    while (!pred(x, arg)) {
+        if (clk_mono_ms() > until)
+            return false;
+        ev_run_once(x->loop, 20);
+    }
+    return true;
+}
+
+static char *model(kfix *x)
+{
+    static char text[16384];
+    buf b;
+
+    buf_init(&b, 0);
+    ck_assert_int_eq(kiosk_state_json(x->k, &b), 0);
+    ck_assert_uint_lt(buf_rlen(&b), sizeof text);
+    memcpy(text, buf_rdata(&b), buf_rlen(&b));
+    text[buf_rlen(&b)] = '\0';
+    buf_release(&b);
+    return text;
+}
+
+static bool has(kfix *x, const void *needle)
+{
+    return strstr(model(x), needle) != NULL;
+}
+
+static bool online(kfix *x, const void *want)
+{
+    return kiosk_online(x->k) == (want != NULL);
+}
+
+static bool leases(kfix *x, const void *arg)
+{
+    return kiosk_online(x->k) &&
+           kstore_lease_left(kiosk_store(x->k), "intake", clk_utc_ms()) >= x->conf.low_water;
+}
+
+static bool settled(kfix *x, const void *arg)
+{
+    return kiosk_idle(x->k) && kiosk_online(x->k) &&
+           kstore_offline_count(kiosk_store(x->k), KSTORE_OFF_PRINTED) == 0 &&
+           kstore_offline_count(kiosk_store(x->k), KSTORE_OFF_ISSUED) == 0;
+}
+
+/* The value of "key":"..." in the model. */
+static void field(const char *json, const char *key, char *out, size_t len)
+{
+    char pat[64];
+    const char *at;
+
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    at = strstr(json, pat);
+    ck_assert_msg(at != NULL, "no %s in %s", key, json);
+    at += strlen(pat);
+    size_t n = strcspn(at, "\"");
+    ck_assert_uint_lt(n, len);
+    memcpy(out, at, n);
+    out[n] = '\0';
+}
+
+/* One tap on 一键取号 and the ticket the screen shows; "" if the flow
+ * ended on the error screen instead. */
+static void take(kfix *x, char *number, size_t len, bool *offline)
+{
+    char err[256];
+
+    ck_assert_msg(kiosk_action(x->k, "take", "", err, sizeof err) == 0, "take: %s", err);
+    /* A second tap while it is on its way changes nothing. */
+    ck_assert_int_eq(kiosk_action(x->k, "take", "", err, sizeof err), 0);
+    bool done = false;
+    int64_t until = clk_mono_ms() + WAIT_MS;
+    while (!done && clk_mono_ms() < until) {
+        const char *m = model(x);
+        done = strstr(m, "\"screen\":\"ticket\"") || strstr(m, "\"screen\":\"error\"");
+        if (!done)
+            ev_run_once(x->loop, 20);
+    }
+    ck_assert_msg(done, "no ticket: %s", model(x));
+    const char *m = model(x);
+    if (strstr(m, "\"screen\":\"error\"")) {
+        number[0] = '\0';
+    } else {
+        field(m, "number", number, len);
+        if (offline != NULL)
+            *offline = strstr(m, "\"offline\":true") != NULL;
+    }
+    ck_assert_int_eq(kiosk_action(x->k, number[0] ? "done" : "back", "", err, sizeof err), 0);
+}
+
+/* The printed jobs that contain number. */
+static int printed_count(kfix *x, const char *number)
+{
+    printer_sim *s = printer_sim_of(kiosk_printer(x->k));
+    int n = 0;
+
+    for (size_t i = 0; i < printer_sim_job_count(s); i++) {
+        const uint8_t *data;
+        size_t len;
+        ck_assert(printer_sim_job(s, i, &data, &len));
+        if (memmem(data, len, number, strlen(number)) != NULL)
+            n++;
+    }
+    return n;
+}
+
+/* halld's tickets (number and state), in id order. */
+static int hall_tickets(kfix *x, char numbers[][24], int *states, int max)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = 0;
+
+    ck_assert_int_eq(
+        sqlite3_open_v2(ts_path(x->hall.dir, "hall.db"), &db, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT number, state FROM tickets ORDER BY id", -1, &st, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+        snprintf(numbers[n], 24, "%s", (const char *)sqlite3_column_text(st, 0));
+        states[n++] = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* How many of halld's tickets have number, and how many of those are in
+ * state. */
+static void hall_count(kfix *x, const char *number, int state, int *all, int *in_state)
+{
+    char numbers[MAX_TK * 2][24];
+    int states[MAX_TK * 2];
+    int n = hall_tickets(x, numbers, states, MAX_TK * 2);
+
+    *all = *in_state = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(numbers[i], number) == 0) {
+            (*all)++;
+            *in_state += states[i] == state;
+        }
+}
+
+/* Call every waiting ticket at window 1 (start, finish), in the order halld
+ * calls them; returns how many. */
+static int call_all(kfix *x, char numbers[][24], int max)
+{
+    devlink *w = fix_device(&x->hall, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    /* Fresh request ids: halld would answer reused ones from its memory. */
+    devlink_set_next_id(w, (uint64_t)clk_utc_ms() * 1000u);
+    Hall__Envelope *r = fix_sign_in(w, 1, "c-1");
+    int n = 0;
+
+    proto_free(r);
+    for (;;) {
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+        if (r->body_case == HALL__ENVELOPE__BODY_ERROR) {
+            ck_assert_int_eq(r->error->code, HALL__ERROR_CODE__ERR_QUEUE_EMPTY);
+            proto_free(r);
+            break;
+        }
+        ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        ck_assert_ptr_nonnull(r->window_reply->ticket);
+        uint64_t id = r->window_reply->ticket->id;
+        ck_assert_int_lt(n, max);
+        snprintf(numbers[n++], 24, "%s", r->window_reply->ticket->number);
+        proto_free(r);
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_START, 1, id);
+        ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        proto_free(r);
+        r = fix_window_op(w, HALL__ENVELOPE__BODY_FINISH, 1, id);
+        ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        proto_free(r);
+    }
+    devlink_close(w);
+    return n;
+}
+
+/* ---- kiosk_offline_lease ------------------------------------------------- */
+
+static void reset_uploaded(kfix *x)
+{
+    sqlite3 *db;
+
+    ck_assert_int_eq(sqlite3_open(ts_path(x->hall.dir, "kiosk.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "UPDATE offline SET state = 1 WHERE state = 3", NULL, NULL, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_changes(db), 3);
+    sqlite3_close(db);
+}
+
+START_TEST(test_offline_lease)
+{
+    kfix x = {0};
+    char num[8][24], called[16][24];
+    bool off;
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert_msg(run_until(&x, leases, NULL, WAIT_MS), "no lease: %s", model(&x));
+    for (int i = 0; i < 2; i++) {
+        take(&x, num[i], sizeof num[i], &off);
+        ck_assert_str_ne(num[i], "");
+        ck_assert(!off);
+    }
+    ck_assert_str_eq(num[0], "A001");
+    ck_assert_str_eq(num[1], "A002");
+
+    /* halld goes away: the screen says offline, tickets still come. */
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    ck_assert(run_until(&x, online, NULL, WAIT_MS));
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"link\":\"offline\""));
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"screen\":\"idle\""));
+    for (int i = 2; i < 5; i++) {
+        take(&x, num[i], sizeof num[i], &off);
+        ck_assert_str_ne(num[i], "");
+        ck_assert_msg(off, "ticket %s not marked offline", num[i]);
+    }
+    ck_assert_str_eq(num[2], "A900");
+    ck_assert_str_eq(num[3], "A901");
+    ck_assert_str_eq(num[4], "A902");
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(printed_count(&x, num[i]), 1);
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_PRINTED), 3);
+
+    /* halld back: the three join the queue once, in order. */
+    fix_start(&x.hall);
+    ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not uploaded: %s", model(&x));
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED), 3);
+    int n = call_all(&x, called, 16);
+    ck_assert_int_eq(n, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_str_eq(called[i], num[i]);
+
+    /* A crash after halld took the upload but before the kiosk noted it:
+     * the upload comes again and adds nothing. */
+    kiosk_down(&x);
+    reset_uploaded(&x);
+    kiosk_up(&x);
+    ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED), 3);
+    n = call_all(&x, called, 16);
+    ck_assert_msg(n == 0, "%d called again, first %s", n, called[0]);
+    for (int i = 0; i < 5; i++) {
+        int all, done;
+        hall_count(&x, num[i], 5 /* TICKET_DONE */, &all, &done);
+        ck_assert_msg(all == 1 && done == 1, "%s: %d tickets, %d done", num[i], all, done);
+    }
+    teardown(&x);
+}
+END_TEST
+
+/* ---- kiosk_paper_out_void ------------------------------------------------ */
+
+START_TEST(test_paper_out_void)
+{
+    kfix x = {0};
+    char a[24], b[24], c[24], err[256], called[8][24];
+    int all, waiting, voided;
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+    take(&x, a, sizeof a, NULL);
+    ck_assert_str_eq(a, "A001");
+
+    printer_sim *sim = printer_sim_of(kiosk_printer(x.k));
+    ck_assert_ptr_nonnull(sim);
+    printer_sim_paper_out_mid_job(sim);
+    take(&x, b, sizeof b, NULL);
+    /* The ticket cut short is not the citizen's: the error screen. */
+    ck_assert_str_eq(b, "");
+    ck_assert(run_until(&x, has, "\"printer\":\"paper_out\"", WAIT_MS));
+    ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"screen\":\"closed\""));
+    ck_assert_ptr_nonnull(strstr(model(&x), "打印纸用完"));
+    /* A kiosk without paper takes no ticket, and says why. */
+    ck_assert_int_eq(kiosk_action(x.k, "take", "", err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "打印纸用完"));
+    ck_assert_int_eq(kiosk_action(x.k, "start", "", err, sizeof err), -1);
+    ck_assert_int_eq(kiosk_action(x.k, "take", "intake", err, sizeof err), -1);
+    ck_assert_int_eq(kiosk_action(x.k, "card", "", err, sizeof err), -1);
+
+    /* halld: A001 waiting, A002 void, nothing else. */
+    hall_count(&x, "A001", 2, &all, &waiting);
+    ck_assert_int_eq(all, 1);
+    ck_assert_int_eq(waiting, 1);
+    hall_count(&x, "A002", 8, &all, &voided);
+    ck_assert_int_eq(all, 1);
+    ck_assert_int_eq(voided, 1);
+    ck_assert_int_eq(printer_sim_job_count(sim), 2);
+
+    /* Paper back: the next ticket prints and waits. */
+    printer_sim_set(sim, 0);
+    ck_assert(run_until(&x, has, "\"printer\":\"ok\"", WAIT_MS));
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"screen\":\"idle\""));
+    take(&x, c, sizeof c, NULL);
+    ck_assert_str_eq(c, "A003");
+    ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+    hall_count(&x, "A003", 2, &all, &waiting);
+    ck_assert_int_eq(waiting, 1);
+    ck_assert_int_eq(printed_count(&x, "A003"), 1);
+    ck_assert_int_eq(call_all(&x, called, 8), 2);
+    ck_assert_str_eq(called[0], "A001");
+    ck_assert_str_eq(called[1], "A003");
+    teardown(&x);
+}
+END_TEST
+
+/* ---- kiosk_halld_restart ------------------------------------------------- */
+
+START_TEST(test_halld_restart)
+{
+    kfix x = {0};
+    char num[MAX_TK][24], called[MAX_TK][24], err[256];
+    int n = 0;
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 4; i++) {
+            take(&x, num[n], sizeof num[n], NULL);
+            ck_assert_str_ne(num[n], "");
+            n++;
+        }
+        /* A ticket on its way when halld dies. */
+        ck_assert_int_eq(kiosk_action(x.k, "take", "", err, sizeof err), 0);
+        for (int i = 0; i < round * 3; i++)
+            ev_run_once(x.loop, 1);
+        fix_kill(&x.hall);
+        bool done = false;
+        int64_t until = clk_mono_ms() + WAIT_MS;
+        while (!done && clk_mono_ms() < until) {
+            done = strstr(model(&x), "\"screen\":\"ticket\"") != NULL;
+            ev_run_once(x.loop, 20);
+        }
+        ck_assert_msg(done, "no ticket after the kill: %s", model(&x));
+        field(model(&x), "number", num[n], sizeof num[n]);
+        n++;
+        ck_assert_int_eq(kiosk_action(x.k, "done", "", err, sizeof err), 0);
+        fix_start(&x.hall);
+        ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not settled: %s", model(&x));
+    }
+    ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+    for (int i = 0; i < 3; i++) {
+        take(&x, num[n], sizeof num[n], NULL);
+        n++;
+    }
+    /* A card swipe: a ticket with the masked name, one per presentation. */
+    reader_sim *rs = reader_sim_of(kiosk_reader(x.k));
+    ck_assert_ptr_nonnull(rs);
+    reader_sim_set_card(rs, SAMDEV_VALID);
+    ck_assert_msg(run_until(&x, has, "\"screen\":\"ticket\"", WAIT_MS), "%s", model(&x));
+    char masked[64];
+    field(model(&x), "number", num[n], sizeof num[n]);
+    field(model(&x), "masked_name", masked, sizeof masked);
+    ck_assert_str_ne(masked, "");
+    n++;
+    ck_assert_int_eq(kiosk_action(x.k, "done", "", err, sizeof err), 0);
+    for (int i = 0; i < 50; i++)
+        ev_run_once(x.loop, 20);
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"screen\":\"idle\""));
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+
+    /* Every ticket shown was printed once and waits in halld once. */
+    for (int i = 0; i < n; i++) {
+        int all, waiting;
+        ck_assert_msg(printed_count(&x, num[i]) == 1, "%s printed %d times", num[i],
+                      printed_count(&x, num[i]));
+        hall_count(&x, num[i], 2, &all, &waiting);
+        ck_assert_msg(all == 1 && waiting == 1, "%s: %d in halld, %d waiting", num[i], all,
+                      waiting);
+    }
+    /* And nothing else waits: the queue is exactly the printed tickets. */
+    int c = call_all(&x, called, MAX_TK);
+    ck_assert_int_eq(c, n);
+    for (int i = 0; i < c; i++) {
+        int seen = 0;
+        for (int j = 0; j < n; j++)
+            seen += strcmp(called[i], num[j]) == 0;
+        ck_assert_msg(seen == 1, "%s called but not printed", called[i]);
+    }
+    /* halld's other tickets (requests given up when it died) are void. */
+    char numbers[MAX_TK * 2][24];
+    int states[MAX_TK * 2];
+    int total = hall_tickets(&x, numbers, states, MAX_TK * 2);
+    for (int i = 0; i < total; i++)
+        ck_assert_msg(states[i] == 5 || states[i] == 8, "%s left in state %d", numbers[i],
+                      states[i]);
+    teardown(&x);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "";
+    Suite *s = suite_create("kiosk");
+    TCase *tc = tcase_create(which);
+
+    log_open("test_kiosk", LOG_LEVEL_INFO, LOG_TO_STDERR);
+    tcase_set_timeout(tc, 300);
+    if (strcmp(which, "offline") == 0)
+        tcase_add_test(tc, test_offline_lease);
+    else if (strcmp(which, "paper_out") == 0)
+        tcase_add_test(tc, test_paper_out_void);
+    else if (strcmp(which, "restart") == 0)
+        tcase_add_test(tc, test_halld_restart);
+    else {
+        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart\n");
+        return EXIT_FAILURE;
+    }
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,914 @@
+/*
+ * The kiosk's touch page server (firmware/kiosk/kpage.c) in process, with a
+ * scripted fake screen model in place of the kiosk core.
+ *
+ *   test_kiosk_page http      (kiosk_page_http) the HTTP interface from a
+ *                             plain socket client: the assets, 404/405,
+ *                             413, malformed actions, refused actions, long
+ *                             polls answered by kpage_changed() and by the
+ *                             hold timer, the loopback rule, bad addresses.
+ *   test_kiosk_page chromium  (kiosk_page_chromium) the page in Debian's
+ *                             headless Chromium, driven by kiosk_page.mjs
+ *                             (playwright-core): every screen and status,
+ *                             the one-tap button reaching the model, the
+ *                             large-text and English modes; screenshots go
+ *                             to KPAGE_SCREENS_DIR. Exits 77 when node,
+ *                             playwright-core (tools/install-page-deps) or
+ *                             chromium is missing.
+ *
+ * The fake model accepts the page's actions and one more, "script", which
+ * only the browser script sends: it sets the screen or a status directly,
+ * so every state can be reached without a kiosk behind the page.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "kpage.h"
+#include "testsupport.h"
+
+/* ---- the fake screen model -------------------------------------------- */
+
+#define MAX_ACTIONS 64
+
+typedef struct fake {
+    kpage *page;
+    long long seq;
+    const char *screen;
+    const char *link;    /* online | offline */
+    const char *printer; /* ok | paper_out | ... */
+    const char *message, *message_en;
+    bool ticket, ticket_offline;
+    int state_calls;
+    bool broken; /* the state callback fails */
+    char actions[MAX_ACTIONS][128];
+    int nactions;
+} fake;
+
+static void fake_init(fake *f)
+{
+    memset(f, 0, sizeof *f);
+    f->seq = 1;
+    f->screen = "idle";
+    f->link = "online";
+    f->printer = "ok";
+    f->message = f->message_en = "";
+}
+
+static json_t *fake_area(const char *code, const char *name, int waiting, int est, bool general)
+{
+    return json_pack("{s:s,s:s,s:i,s:i,s:b}", "code", code, "name", name, "waiting", waiting,
+                     "est_wait_s", est, "general", general);
+}
+
+static int fake_state(void *arg, buf *out)
+{
+    fake *f = arg;
+    json_t *areas, *ticket, *m;
+    char *text;
+    int rc;
+
+    f->state_calls++;
+    if (f->broken)
+        return -1;
+    areas =
+        json_pack("[o,o,o,o]", fake_area("A", "综合受理", 3, 540, true),
+                  fake_area("B", "不动产登记", 12, 1500, false),
+                  fake_area("C", "社保医保", 0, 0, false), fake_area("D", "出入境", 5, 420, false));
+    ticket = f->ticket ? json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s}", "number",
+                                   f->ticket_offline ? "A901" : "A012", "area", "A", "area_name",
+                                   "综合受理", "ahead", 3, "est_wait_s", 540, "offline",
+                                   f->ticket_offline, "masked_name", "张*", "issued_at",
+                                   "2026-03-02 10:05", "qr", "https://example.invalid/t/A012")
+                       : json_null();
+    m = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:i}", "seq", (json_int_t)f->seq,
+                  "screen", f->screen, "hall", "示范区政务服务中心", "kiosk", "kiosk-1", "link",
+                  f->link, "printer", f->printer, "lease_left",
+                  strcmp(f->link, "offline") == 0 ? json_integer(48) : json_null(), "areas", areas,
+                  "ticket", ticket, "message", f->message, "message_en", f->message_en,
+                  "idle_after_s", 30);
+    ck_assert_ptr_nonnull(m);
+    text = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    ck_assert_ptr_nonnull(text);
+    rc = buf_append(out, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static void fake_set(fake *f, const char *screen, const char *message, const char *message_en)
+{
+    f->screen = screen;
+    f->message = message;
+    f->message_en = message_en;
+}
+
+/* The browser script's shortcut to every screen and status. */
+static int fake_script(fake *f, const char *what)
+{
+    f->ticket = false;
+    if (strcmp(what, "idle") == 0)
+        fake_set(f, "idle", "", "");
+    else if (strcmp(what, "ticket") == 0 || strcmp(what, "ticket-offline") == 0) {
+        fake_set(f, "ticket", "", "");
+        f->ticket = true;
+        f->ticket_offline = strcmp(what, "ticket-offline") == 0;
+    } else if (strcmp(what, "error") == 0)
+        fake_set(f, "error", "打印机卡纸，请联系工作人员。",
+                 "The printer is jammed; please ask the staff.");
+    else if (strcmp(what, "closed") == 0)
+        fake_set(f, "closed", "本厅今日已停止取号，请明天再来。",
+                 "The hall has stopped issuing tickets today.");
+    else if (strcmp(what, "offline") == 0)
+        f->link = "offline";
+    else if (strcmp(what, "online") == 0)
+        f->link = "online";
+    else if (strcmp(what, "paper_out") == 0)
+        f->printer = "paper_out";
+    else if (strcmp(what, "printer_ok") == 0)
+        f->printer = "ok";
+    else
+        return -1;
+    return 0;
+}
+
+static int fake_action(void *arg, const char *name, const char *param, char *err, size_t errlen)
+{
+    fake *f = arg;
+    int rc = 0;
+
+    ck_assert_int_lt(f->nactions, MAX_ACTIONS);
+    snprintf(f->actions[f->nactions++], sizeof f->actions[0], "%s|%s", name, param);
+    if (strcmp(name, "script") == 0) {
+        rc = fake_script(f, param);
+    } else if (strcmp(name, "take") == 0) {
+        if (strcmp(f->printer, "ok") != 0) {
+            snprintf(err, errlen, "打印纸用完，暂停取号。 Out of paper: no tickets now.");
+            return -1;
+        }
+        fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
+    } else if (strcmp(name, "start") == 0) {
+        fake_set(f, "choose", "", "");
+    } else if (strcmp(name, "card") == 0) {
+        fake_set(f, "card", "", "");
+    } else if (strcmp(name, "appointment") == 0 && param[0] == '\0') {
+        fake_set(f, "appointment", "", "");
+    } else if (strcmp(name, "appointment") == 0) {
+        if (strcmp(param, "000000") == 0) {
+            snprintf(err, errlen, "预约码不存在，请核对。 No appointment has this code.");
+            return -1;
+        }
+        fake_set(f, "working", "正在签到…", "Checking you in…");
+    } else if (strcmp(name, "back") == 0 || strcmp(name, "done") == 0) {
+        fake_set(f, "idle", "", "");
+        f->ticket = false;
+    } else {
+        rc = -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "unknown action %s %s", name, param);
+        return -1;
+    }
+    f->seq++;
+    kpage_changed(f->page);
+    return 0;
+}
+
+static bool fake_saw(const fake *f, const char *entry)
+{
+    for (int i = 0; i < f->nactions; i++)
+        if (strcmp(f->actions[i], entry) == 0)
+            return true;
+    return false;
+}
+
+static int fake_index(const fake *f, const char *entry)
+{
+    for (int i = 0; i < f->nactions; i++)
+        if (strcmp(f->actions[i], entry) == 0)
+            return i;
+    return -1;
+}
+
+static const kpage_callbacks fake_cb = {fake_state, fake_action};
+
+/* ---- a fixture: loop + kpage + fake ----------------------------------- */
+
+typedef struct fixture {
+    ev_loop *loop;
+    fake model;
+} fixture;
+
+static void fx_start(fixture *fx)
+{
+    char err[256] = "";
+
+    fx->loop = ev_new();
+    ck_assert_ptr_nonnull(fx->loop);
+    fake_init(&fx->model);
+    fx->model.page = kpage_new(fx->loop, "127.0.0.1", 0, &fake_cb, &fx->model, err, sizeof err);
+    ck_assert_msg(fx->model.page != NULL, "kpage_new: %s", err);
+    ck_assert_int_gt(kpage_port(fx->model.page), 0);
+}
+
+static void fx_stop(fixture *fx)
+{
+    kpage_free(fx->model.page);
+    ev_free(fx->loop);
+}
+
+/* ---- a plain HTTP client on its own thread ---------------------------- */
+
+/* One request, written raw, read until the server closes (the requests say
+ * "Connection: close"); done is set on the loop's thread via ev_post. */
+typedef struct call {
+    ev_loop *loop;
+    int port;
+    char *request;
+    size_t reqlen;
+    char *response; /* NUL-terminated */
+    size_t resplen;
+    int status;
+    const char *body;
+    bool done;
+    pthread_t thread;
+} call;
+
+static void call_mark_done(ev_loop *loop, void *arg)
+{
+    call *c = arg;
+
+    (void)loop;
+    c->done = true;
+}
+
+static void *call_run(void *arg)
+{
+    call *c = arg;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    struct timeval tv = {.tv_sec = 60};
+    size_t cap = 1 << 16, off = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    c->response = calloc(1, cap);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && c->response != NULL && connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (off < c->reqlen) {
+            ssize_t n = send(fd, c->request + off, c->reqlen - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                break; /* a server that answers early may close first */
+            off += (size_t)n;
+        }
+        off = 0;
+        for (;;) {
+            ssize_t n = recv(fd, c->response + off, cap - off - 1, 0);
+            if (n <= 0)
+                break;
+            off += (size_t)n;
+            if (off == cap - 1)
+                break;
+        }
+        c->resplen = off;
+    }
+    if (fd >= 0)
+        close(fd);
+    ev_post(c->loop, call_mark_done, c);
+    return NULL;
+}
+
+static call *call_start(fixture *fx, const char *method, const char *path, const char *headers,
+                        const char *body)
+{
+    call *c = calloc(1, sizeof *c);
+    bool framed = headers != NULL && (strstr(headers, "Content-Length") != NULL ||
+                                      strstr(headers, "Transfer-Encoding") != NULL);
+    int n;
+
+    ck_assert_ptr_nonnull(c);
+    c->loop = fx->loop;
+    c->port = kpage_port(fx->model.page);
+    if (body != NULL && !framed)
+        n = asprintf(&c->request,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     method, path, headers != NULL ? headers : "", strlen(body), body);
+    else
+        n = asprintf(&c->request,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n%s", method,
+                     path, headers != NULL ? headers : "", body != NULL ? body : "");
+    ck_assert_int_ge(n, 0);
+    c->reqlen = strlen(c->request);
+    ck_assert_int_eq(pthread_create(&c->thread, NULL, call_run, c), 0);
+    return c;
+}
+
+/* Wait for the answer (the loop runs meanwhile) and parse the status. */
+static void call_finish(fixture *fx, call *c)
+{
+    const char *sep;
+
+    ck_assert_msg(ts_run_until(fx->loop, &c->done, 60000), "no answer from the page server");
+    pthread_join(c->thread, NULL);
+    c->status = 0;
+    if (c->resplen > 12 && strncmp(c->response, "HTTP/1.", 7) == 0)
+        c->status = atoi(c->response + 9);
+    sep = strstr(c->response, "\r\n\r\n");
+    c->body = sep != NULL ? sep + 4 : "";
+}
+
+static void call_free(call *c)
+{
+    if (c != NULL) {
+        free(c->request);
+        free(c->response);
+        free(c);
+    }
+}
+
+static call *http(fixture *fx, const char *method, const char *path, const char *headers,
+                  const char *body)
+{
+    call *c = call_start(fx, method, path, headers, body);
+
+    call_finish(fx, c);
+    return c;
+}
+
+/* The body as JSON; the test fails if it is not. */
+static json_t *body_json(const call *c)
+{
+    json_error_t e;
+    json_t *j = json_loads(c->body, 0, &e);
+
+    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, c->body);
+    return j;
+}
+
+static void assert_error_reply(const call *c, int status)
+{
+    json_t *j;
+
+    ck_assert_msg(c->status == status, "status %d, wanted %d: %s", c->status, status, c->response);
+    j = body_json(c);
+    ck_assert(json_is_false(json_object_get(j, "ok")));
+    ck_assert_msg(json_string_length(json_object_get(j, "error")) > 8, "no sentence: %s", c->body);
+    json_decref(j);
+}
+
+static void run_for(fixture *fx, int ms)
+{
+    int64_t until = clk_mono_ms() + ms;
+
+    while (clk_mono_ms() < until)
+        ev_run_once(fx->loop, 20);
+}
+
+static bool run_until_calls(fixture *fx, int calls, int timeout_ms)
+{
+    int64_t until = clk_mono_ms() + timeout_ms;
+
+    while (fx->model.state_calls < calls && clk_mono_ms() < until)
+        ev_run_once(fx->loop, 20);
+    return fx->model.state_calls >= calls;
+}
+
+/* ---- http tests ------------------------------------------------------- */
+
+START_TEST(test_assets)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    c = http(&fx, "GET", "/", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->response, "Content-Type: text/html; charset=utf-8"));
+    ck_assert_ptr_nonnull(strstr(c->response, "Content-Security-Policy: default-src 'none'"));
+    ck_assert_ptr_nonnull(strstr(c->body, "<script src=\"/page.js\""));
+    call_free(c);
+    c = http(&fx, "GET", "/page.js", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->response, "text/javascript"));
+    ck_assert_ptr_nonnull(strstr(c->body, "一键取号"));
+    call_free(c);
+    c = http(&fx, "GET", "/page.css", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->body, "min-height: 80px"));
+    call_free(c);
+    c = http(&fx, "HEAD", "/", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_str_eq(c->body, "");
+    call_free(c);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_not_found_and_methods)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    c = http(&fx, "GET", "/etc/passwd", NULL, NULL);
+    assert_error_reply(c, 404);
+    call_free(c);
+    c = http(&fx, "GET", "/page.js/", NULL, NULL);
+    assert_error_reply(c, 404);
+    call_free(c);
+    c = http(&fx, "GET", "/api/action", NULL, NULL);
+    assert_error_reply(c, 405);
+    ck_assert_ptr_nonnull(strstr(c->response, "Allow: POST"));
+    call_free(c);
+    c = http(&fx, "DELETE", "/api/state", NULL, NULL);
+    assert_error_reply(c, 405);
+    call_free(c);
+    c = http(&fx, "POST", "/", NULL, "x");
+    assert_error_reply(c, 405);
+    call_free(c);
+    ck_assert_int_eq(fx.model.nactions, 0);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_state_at_once)
+{
+    fixture fx;
+    json_t *j;
+    call *c;
+
+    fx_start(&fx);
+    fx.model.seq = 7;
+    c = http(&fx, "GET", "/api/state", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->response, "application/json"));
+    j = body_json(c);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "seq")), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "screen")), "idle");
+    json_decref(j);
+    call_free(c);
+    /* A page that is behind gets the model without waiting. */
+    c = http(&fx, "GET", "/api/state?after=6", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->body, "\"seq\":7"));
+    call_free(c);
+    c = http(&fx, "GET", "/api/state?after=-1", NULL, NULL);
+    ck_assert_int_eq(c->status, 200);
+    call_free(c);
+    c = http(&fx, "GET", "/api/state?after=7x", NULL, NULL);
+    assert_error_reply(c, 400);
+    call_free(c);
+    c = http(&fx, "GET", "/api/state?after=99999999999999999999999", NULL, NULL);
+    assert_error_reply(c, 400);
+    call_free(c);
+    /* A model the kiosk cannot give, or one without a seq: 500, said so. */
+    fx.model.broken = true;
+    c = http(&fx, "GET", "/api/state", NULL, NULL);
+    assert_error_reply(c, 500);
+    call_free(c);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_long_poll_changed)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    fx.model.seq = 5;
+    c = call_start(&fx, "GET", "/api/state?after=5", NULL, NULL);
+    ck_assert_msg(run_until_calls(&fx, 1, 30000), "the long poll never reached the model");
+    /* Nothing changed: the request is held. */
+    run_for(&fx, 300);
+    ck_assert_msg(!c->done, "answered before anything changed: %s", c->response);
+    fx.model.seq = 6;
+    fx.model.screen = "choose";
+    kpage_changed(fx.model.page);
+    call_finish(&fx, c);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->body, "\"seq\":6"));
+    ck_assert_ptr_nonnull(strstr(c->body, "\"screen\":\"choose\""));
+    call_free(c);
+
+    /* Two pages waiting are both answered by one change; one changed()
+     * with nobody waiting is harmless. */
+    kpage_changed(fx.model.page);
+    call *a = call_start(&fx, "GET", "/api/state?after=6", NULL, NULL);
+    call *b = call_start(&fx, "GET", "/api/state?after=6", NULL, NULL);
+    int calls = fx.model.state_calls;
+    ck_assert(run_until_calls(&fx, calls + 2, 30000));
+    run_for(&fx, 200);
+    ck_assert(!a->done && !b->done);
+    fx.model.seq = 7;
+    kpage_changed(fx.model.page);
+    call_finish(&fx, a);
+    call_finish(&fx, b);
+    ck_assert_ptr_nonnull(strstr(a->body, "\"seq\":7"));
+    ck_assert_ptr_nonnull(strstr(b->body, "\"seq\":7"));
+    call_free(a);
+    call_free(b);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_action_wakes_poll)
+{
+    fixture fx;
+    call *poll, *act;
+
+    fx_start(&fx);
+    poll = call_start(&fx, "GET", "/api/state?after=1", NULL, NULL);
+    ck_assert(run_until_calls(&fx, 1, 30000));
+    /* The action's kpage_changed() runs inside the server's own turn; the
+     * held poll must still be answered right after. */
+    act = http(&fx, "POST", "/api/action", NULL, "{\"name\":\"start\"}");
+    ck_assert_int_eq(act->status, 200);
+    /* Well before MHD's own 60 s connection timer would run it again. */
+    ck_assert_msg(ts_run_until(fx.loop, &poll->done, 15000), "the held poll was not answered");
+    call_finish(&fx, poll);
+    ck_assert_int_eq(poll->status, 200);
+    ck_assert_ptr_nonnull(strstr(poll->body, "\"screen\":\"choose\""));
+    call_free(act);
+    call_free(poll);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_long_poll_hold_timeout)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    kpage_set_hold_ms(fx.model.page, 400);
+    fx.model.seq = 3;
+    c = call_start(&fx, "GET", "/api/state?after=3", NULL, NULL);
+    ck_assert(run_until_calls(&fx, 1, 30000));
+    call_finish(&fx, c);
+    /* Answered with the same model after the hold, which read it again. */
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_ptr_nonnull(strstr(c->body, "\"seq\":3"));
+    ck_assert_int_eq(fx.model.state_calls, 2);
+    call_free(c);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_free_with_held_poll)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    c = call_start(&fx, "GET", "/api/state?after=1", NULL, NULL);
+    ck_assert(run_until_calls(&fx, 1, 30000));
+    /* Stopping the server drops the held request (ASan checks the rest). */
+    kpage_free(fx.model.page);
+    fx.model.page = NULL;
+    pthread_join(c->thread, NULL);
+    ck_assert_int_eq(fx.model.state_calls, 1);
+    ck_assert_ptr_null(strstr(c->response, "HTTP/1.1 200"));
+    call_free(c);
+    ev_free(fx.loop);
+}
+END_TEST
+
+START_TEST(test_action_ok)
+{
+    fixture fx;
+    call *c;
+
+    fx_start(&fx);
+    c = http(&fx, "POST", "/api/action", "Content-Type: application/json\r\n",
+             "{\"name\":\"take\",\"param\":\"\"}");
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_str_eq(c->body, "{\"ok\":true}");
+    call_free(c);
+    /* param may be left out. */
+    c = http(&fx, "POST", "/api/action", NULL, "{\"name\":\"back\"}");
+    ck_assert_int_eq(c->status, 200);
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", NULL, "{\"name\":\"appointment\",\"param\":\"8812\"}");
+    ck_assert_int_eq(c->status, 200);
+    call_free(c);
+    ck_assert_int_eq(fx.model.nactions, 3);
+    ck_assert_str_eq(fx.model.actions[0], "take|");
+    ck_assert_str_eq(fx.model.actions[1], "back|");
+    ck_assert_str_eq(fx.model.actions[2], "appointment|8812");
+    ck_assert_int_eq(fx.model.seq, 4);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_action_refused)
+{
+    fixture fx;
+    json_t *j;
+    call *c;
+
+    fx_start(&fx);
+    fx.model.printer = "paper_out";
+    c = http(&fx, "POST", "/api/action", NULL, "{\"name\":\"take\",\"param\":\"A\"}");
+    ck_assert_int_eq(c->status, 200);
+    j = body_json(c);
+    ck_assert(json_is_false(json_object_get(j, "ok")));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
+                     "打印纸用完，暂停取号。 Out of paper: no tickets now.");
+    json_decref(j);
+    call_free(c);
+    ck_assert_str_eq(fx.model.actions[0], "take|A");
+    ck_assert_int_eq(fx.model.seq, 1);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_action_bad_json)
+{
+    static const char *const bad[] = {
+        "{nope",
+        "",
+        "[]",
+        "\"take\"",
+        "{\"param\":\"A\"}",
+        "{\"name\":5}",
+        "{\"name\":\"\"}",
+        "{\"name\":\"take\",\"param\":7}",
+        "{\"name\":\"take\",\"name\":\"back\"}",
+        "{\"name\":\"take\\u0000x\"}",
+        "{\"name\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+    };
+    fixture fx;
+
+    fx_start(&fx);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        call *c = http(&fx, "POST", "/api/action", NULL, bad[i]);
+        assert_error_reply(c, 400);
+        call_free(c);
+    }
+    ck_assert_int_eq(fx.model.nactions, 0);
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_action_too_big)
+{
+    char *big = malloc(KPAGE_BODY_MAX + 2000), *chunked;
+    fixture fx;
+    call *c;
+    int n;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', KPAGE_BODY_MAX + 1999);
+    big[KPAGE_BODY_MAX + 1999] = '\0';
+    fx_start(&fx);
+    /* Refused from its Content-Length, before the body is read. */
+    c = http(&fx, "POST", "/api/action", NULL, big);
+    assert_error_reply(c, 413);
+    call_free(c);
+    /* A chunked body has no length: it is cut off at 4 KiB. */
+    n = asprintf(&chunked, "%x\r\n%s\r\n0\r\n\r\n", (unsigned)strlen(big), big);
+    ck_assert_int_ge(n, 0);
+    c = http(&fx, "POST", "/api/action", "Transfer-Encoding: chunked\r\n", chunked);
+    free(chunked);
+    assert_error_reply(c, 413);
+    call_free(c);
+    ck_assert_int_eq(fx.model.nactions, 0);
+    /* Exactly KPAGE_BODY_MAX is still read (and is not valid JSON here). */
+    big[KPAGE_BODY_MAX] = '\0';
+    c = http(&fx, "POST", "/api/action", NULL, big);
+    assert_error_reply(c, 400);
+    call_free(c);
+    free(big);
+    fx_stop(&fx);
+}
+END_TEST
+
+static struct sockaddr_storage v4(const char *ip)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+    memset(&ss, 0, sizeof ss);
+    sin->sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+    return ss;
+}
+
+static struct sockaddr_storage v6(const char *ip)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+    memset(&ss, 0, sizeof ss);
+    sin6->sin6_family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+    return ss;
+}
+
+START_TEST(test_loopback_rule)
+{
+    static const char *const yes4[] = {"127.0.0.1", "127.255.3.9"};
+    static const char *const no4[] = {"192.0.2.7", "10.0.0.1", "0.0.0.0", "128.0.0.1"};
+    static const char *const yes6[] = {"::1", "::ffff:127.0.0.1"};
+    static const char *const no6[] = {"2001:db8::1", "::", "fe80::1", "::ffff:192.0.2.7"};
+    struct sockaddr_storage ss;
+
+    for (size_t i = 0; i < 2; i++) {
+        ss = v4(yes4[i]);
+        ck_assert_msg(kpage_peer_is_loopback((struct sockaddr *)&ss), "%s", yes4[i]);
+        ss = v6(yes6[i]);
+        ck_assert_msg(kpage_peer_is_loopback((struct sockaddr *)&ss), "%s", yes6[i]);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        ss = v4(no4[i]);
+        ck_assert_msg(!kpage_peer_is_loopback((struct sockaddr *)&ss), "%s", no4[i]);
+        ss = v6(no6[i]);
+        ck_assert_msg(!kpage_peer_is_loopback((struct sockaddr *)&ss), "%s", no6[i]);
+    }
+    memset(&ss, 0, sizeof ss);
+    ss.ss_family = AF_UNIX;
+    ck_assert(!kpage_peer_is_loopback((struct sockaddr *)&ss));
+    ck_assert(!kpage_peer_is_loopback(NULL));
+}
+END_TEST
+
+START_TEST(test_new_errors)
+{
+    fixture fx;
+    fake other;
+    char err[256];
+    kpage *p;
+
+    fx_start(&fx);
+    fake_init(&other);
+    err[0] = '\0';
+    p = kpage_new(fx.loop, "127.0.0.1", 70000, &fake_cb, &other, err, sizeof err);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_msg(strlen(err) > 10, "no reason: %s", err);
+    err[0] = '\0';
+    p = kpage_new(fx.loop, "not an address..invalid", 0, &fake_cb, &other, err, sizeof err);
+    ck_assert_ptr_null(p);
+    ck_assert_ptr_nonnull(strstr(err, "not an address..invalid"));
+    err[0] = '\0';
+    /* The port is taken by the fixture's server. */
+    p = kpage_new(fx.loop, "127.0.0.1", kpage_port(fx.model.page), &fake_cb, &other, err,
+                  sizeof err);
+    ck_assert_ptr_null(p);
+    ck_assert_msg(strstr(err, "cannot serve the page") != NULL, "%s", err);
+    p = kpage_new(fx.loop, "127.0.0.1", 0, &(kpage_callbacks){fake_state, NULL}, &other, err,
+                  sizeof err);
+    ck_assert_ptr_null(p);
+    kpage_free(NULL);
+    /* IPv6 loopback works too, when the machine has it. */
+    p = kpage_new(fx.loop, "::1", 0, &fake_cb, &other, err, sizeof err);
+    if (p != NULL) {
+        ck_assert_int_gt(kpage_port(p), 0);
+        kpage_free(p);
+    }
+    fx_stop(&fx);
+}
+END_TEST
+
+/* ---- the page in Chromium --------------------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    int status;
+    bool exited;
+    ev_timer t;
+} child;
+
+static void child_check(ev_loop *loop, ev_timer *t, void *arg)
+{
+    child *ch = arg;
+
+    if (waitpid(ch->pid, &ch->status, WNOHANG) == ch->pid)
+        ch->exited = true;
+    else
+        ev_timer_start(loop, t, 100);
+}
+
+START_TEST(test_chromium)
+{
+    char url[64], port[16];
+    fixture fx;
+    child ch = {0};
+
+    fx_start(&fx);
+    mkdir(KPAGE_SCREENS_DIR, 0755);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", kpage_port(fx.model.page));
+    snprintf(port, sizeof port, "%d", kpage_port(fx.model.page));
+    const char *argv[] = {NODE_PATH,
+                          KPAGE_SCRIPT,
+                          "--url",
+                          url,
+                          "--chromium",
+                          CHROMIUM_PATH,
+                          "--node-modules",
+                          KPAGE_NODE_MODULES,
+                          "--out",
+                          KPAGE_SCREENS_DIR,
+                          NULL};
+    ch.pid = ts_spawn(argv, NULL);
+    ev_timer_init(&ch.t, child_check, &ch);
+    ev_timer_start(fx.loop, &ch.t, 100);
+    if (!ts_run_until(fx.loop, &ch.exited, 240000)) {
+        ts_kill(ch.pid);
+        ck_abort_msg("kiosk_page.mjs did not finish in 240 s");
+    }
+    ck_assert_msg(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
+                  "kiosk_page.mjs failed (status %d); its output is above", ch.status);
+    /* What the page sent reached the model, in the order it was tapped. */
+    ck_assert_msg(fake_saw(&fx.model, "take|"), "一键取号 did not reach the model");
+    ck_assert(fake_saw(&fx.model, "start|"));
+    ck_assert(fake_saw(&fx.model, "take|B"));
+    ck_assert(fake_saw(&fx.model, "card|"));
+    ck_assert(fake_saw(&fx.model, "appointment|"));
+    ck_assert(fake_saw(&fx.model, "appointment|123456"));
+    ck_assert(fake_saw(&fx.model, "appointment|000000"));
+    ck_assert(fake_saw(&fx.model, "back|"));
+    ck_assert(fake_index(&fx.model, "take|") < fake_index(&fx.model, "done|"));
+    ck_assert(fake_index(&fx.model, "take|") < fake_index(&fx.model, "take|B"));
+    fx_stop(&fx);
+}
+END_TEST
+
+/* The browser test's needs; a sentence on what is missing, or NULL. */
+static const char *chromium_missing(void)
+{
+    static char why[512];
+
+    if (NODE_PATH[0] == '\0' || access(NODE_PATH, X_OK) != 0)
+        return "node is not installed (Debian package nodejs)";
+    if (CHROMIUM_PATH[0] == '\0' || access(CHROMIUM_PATH, X_OK) != 0)
+        return "chromium is not installed (Debian package chromium)";
+    if (access(KPAGE_NODE_MODULES "/playwright-core/package.json", R_OK) != 0) {
+        snprintf(why, sizeof why,
+                 "playwright-core is not installed in %s (run tools/install-page-deps on "
+                 "the build directory)",
+                 KPAGE_NODE_MODULES);
+        return why;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "http";
+    Suite *s = suite_create("kiosk_page");
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (strcmp(which, "chromium") == 0) {
+        const char *why = chromium_missing();
+        if (why != NULL) {
+            printf("kiosk_page_chromium skipped: %s\n", why);
+            return 77;
+        }
+        tc = tcase_create("chromium");
+        tcase_set_timeout(tc, 280);
+        tcase_add_test(tc, test_chromium);
+    } else if (strcmp(which, "http") == 0) {
+        tc = tcase_create("http");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_assets);
+        tcase_add_test(tc, test_not_found_and_methods);
+        tcase_add_test(tc, test_state_at_once);
+        tcase_add_test(tc, test_long_poll_changed);
+        tcase_add_test(tc, test_long_poll_hold_timeout);
+        tcase_add_test(tc, test_action_wakes_poll);
+        tcase_add_test(tc, test_free_with_held_poll);
+        tcase_add_test(tc, test_action_ok);
+        tcase_add_test(tc, test_action_refused);
+        tcase_add_test(tc, test_action_bad_json);
+        tcase_add_test(tc, test_action_too_big);
+        tcase_add_test(tc, test_loopback_rule);
+        tcase_add_test(tc, test_new_errors);
+    } else {
+        fprintf(stderr, "usage: %s http|chromium\n", argv[0]);
+        return 2;
+    }
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
