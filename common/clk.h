@@ -14,9 +14,13 @@
 #define ONEWINDOW_CLK_H
 
 #include <stdint.h>
+#include <time.h>
 
 int64_t clk_mono_ms(void);
 int64_t clk_utc_ms(void);
+/* CLOCK_MONOTONIC now + ms, as a deadline for pthread_cond_timedwait() on
+ * a condition variable made with pthread_condattr_setclock(MONOTONIC). */
+struct timespec clk_mono_after(int64_t ms);
 
 typedef struct clk_zone clk_zone;
 

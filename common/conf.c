@@ -636,3 +636,25 @@ void conf_write_sample(const conf_option *table, FILE *f)
                 conf_write_option(o, f);
     }
 }
+
+int conf_pick(conf_name_fn *name_at, int n, const char *name, const char *what, char *err,
+              size_t errlen)
+{
+    char known[256] = "";
+    size_t used = 0;
+
+    for (int i = 0; name != NULL && i < n; i++) {
+        const char *choice = name_at(i);
+
+        if (strcmp(name, choice) == 0)
+            return i;
+        if (used < sizeof known) {
+            int w = snprintf(known + used, sizeof known - used, "%s%s", i > 0 ? ", " : "", choice);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (err != NULL)
+        snprintf(err, errlen, "unknown %s '%s' (known: %s)", what, name != NULL ? name : "", known);
+    errno = EINVAL;
+    return -1;
+}

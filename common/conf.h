@@ -113,4 +113,12 @@ void conf_release(const conf_option *table, void *out);
  * allowed values and its help text. */
 void conf_write_sample(const conf_option *table, FILE *f);
 
+/* A choice made by name among n that live in a table of their own
+ * (backends, transports): name_at(i) is the name of choice i. The index
+ * of name, or -1 with errno EINVAL and "unknown WHAT 'name' (known: a, b)"
+ * in err (when err is not NULL). */
+typedef const char *conf_name_fn(int i);
+int conf_pick(conf_name_fn *name_at, int n, const char *name, const char *what, char *err,
+              size_t errlen);
+
 #endif

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
+
 #define TEXT_MAX      256
 #define BOARD_PENDING 256 /* calls waiting for a board row */
 #define WRITE_MAX     123 /* FC16 registers (MODBUS_MAX_WRITE_REGISTERS) */
@@ -86,22 +88,24 @@ const char *busmaster_transport_name(busmaster_transport t)
     return transport_names[t];
 }
 
+static const char *transport_name_at(int t)
+{
+    return transport_names[t];
+}
+
 int busmaster_conf_transport(busmaster_conf *conf, const char *name, char *err, size_t errlen)
 {
+    int t;
+
     if (conf == NULL || name == NULL) {
         errno = EINVAL;
         return -1;
     }
-    for (int t = 0; t < BUSMASTER_TRANSPORT_COUNT; t++) {
-        if (strcmp(name, transport_names[t]) == 0) {
-            conf->transport = (busmaster_transport)t;
-            return 0;
-        }
-    }
-    if (err != NULL)
-        snprintf(err, errlen, "unknown bus transport '%s' (known: rtu, tcp)", name);
-    errno = EINVAL;
-    return -1;
+    t = conf_pick(transport_name_at, BUSMASTER_TRANSPORT_COUNT, name, "bus transport", err, errlen);
+    if (t < 0)
+        return -1;
+    conf->transport = (busmaster_transport)t;
+    return 0;
 }
 
 int busmaster_conf_devices(busmaster_conf *conf, const char *spec, char *err, size_t errlen)

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clk.h"
+#include "conf.h"
 #include "idcard_privacy.h"
 #include "reader_serial.h"
 #include "reader_sim.h"
@@ -142,50 +144,29 @@ const char *reader_backend_name(reader_backend b)
     return backends[b]()->name;
 }
 
+static const char *backend_name_at(int b)
+{
+    return backends[b]()->name;
+}
+
 int reader_conf_backend(reader_conf *conf, const char *name, char *err, size_t errlen)
 {
-    char known[128] = "";
-    size_t used = 0;
+    int b;
 
     if (conf == NULL || name == NULL) {
         errno = EINVAL;
         return -1;
     }
-    for (int b = 0; b < READER_BACKEND_COUNT; b++) {
-        const char *n = backends[b]()->name;
-
-        if (strcmp(name, n) == 0) {
-            conf->backend = (reader_backend)b;
-            return 0;
-        }
-        if (used < sizeof known) {
-            int w = snprintf(known + used, sizeof known - used, "%s%s", b > 0 ? ", " : "", n);
-            used += w > 0 ? (size_t)w : 0;
-        }
-    }
-    if (err != NULL)
-        snprintf(err, errlen, "unknown card reader backend '%s' (known: %s)", name, known);
-    errno = EINVAL;
-    return -1;
+    b = conf_pick(backend_name_at, READER_BACKEND_COUNT, name, "card reader backend", err, errlen);
+    if (b < 0)
+        return -1;
+    conf->backend = (reader_backend)b;
+    return 0;
 }
 
 void *reader_backend_data(const reader *r, const struct reader_ops *ops)
 {
     return r != NULL && r->ops == ops ? r->be : NULL;
-}
-
-static struct timespec mono_after(int ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 static void msg_free(struct msg *m)
@@ -603,7 +584,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_unlock(&r->lock);
         poll_once(r);
-        next = mono_after(r->conf.poll_ms);
+        next = clk_mono_after(r->conf.poll_ms);
         pthread_mutex_lock(&r->lock);
         post_drain_locked(r);
         while (!r->stopping && rc != ETIMEDOUT)

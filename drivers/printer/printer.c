@@ -33,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clk.h"
+#include "conf.h"
 #include "printer_cups.h"
 #include "printer_net.h"
 #include "printer_sim.h"
@@ -128,50 +130,29 @@ const char *printer_backend_name(printer_backend b)
     return backends[b]()->name;
 }
 
+static const char *backend_name_at(int b)
+{
+    return backends[b]()->name;
+}
+
 int printer_conf_backend(printer_conf *conf, const char *name, char *err, size_t errlen)
 {
-    char known[128] = "";
-    size_t used = 0;
+    int b;
 
     if (conf == NULL || name == NULL) {
         errno = EINVAL;
         return -1;
     }
-    for (int b = 0; b < PRINTER_BACKEND_COUNT; b++) {
-        const char *n = backends[b]()->name;
-
-        if (strcmp(name, n) == 0) {
-            conf->backend = (printer_backend)b;
-            return 0;
-        }
-        if (used < sizeof known) {
-            int w = snprintf(known + used, sizeof known - used, "%s%s", b > 0 ? ", " : "", n);
-            used += w > 0 ? (size_t)w : 0;
-        }
-    }
-    if (err != NULL)
-        snprintf(err, errlen, "unknown printer backend '%s' (known: %s)", name, known);
-    errno = EINVAL;
-    return -1;
+    b = conf_pick(backend_name_at, PRINTER_BACKEND_COUNT, name, "printer backend", err, errlen);
+    if (b < 0)
+        return -1;
+    conf->backend = (printer_backend)b;
+    return 0;
 }
 
 void *printer_backend_data(const printer *p, const struct printer_ops *ops)
 {
     return p != NULL && p->ops == ops ? p->be : NULL;
-}
-
-static struct timespec mono_after(int ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 /* ---- loop thread: delivering the outbox ---- */
@@ -377,7 +358,7 @@ static void poll_status(printer *p)
 static void *worker_main(void *arg)
 {
     printer *p = arg;
-    struct timespec next_poll = mono_after(0);
+    struct timespec next_poll = clk_mono_after(0);
 
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -402,7 +383,7 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->lock);
             poll_status(p);
         }
-        next_poll = mono_after(p->conf.poll_ms);
+        next_poll = clk_mono_after(p->conf.poll_ms);
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
