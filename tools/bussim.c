@@ -45,6 +45,7 @@
 #include "buf.h"
 #include "busmap.h"
 #include "clk.h"
+#include "ctlport.h"
 #include "ev.h"
 #include "log.h"
 #include "net.h"
@@ -53,7 +54,6 @@
 #define HOST        "127.0.0.1"
 #define SLAVES_MAX  64
 #define CONNS       8
-#define LINE_MAX_   256
 #define ADU_MAX     256 /* RTU ADU */
 #define RTU_GAP_MS  50  /* an incomplete frame older than this is dropped */
 #define TICK_MS     100
@@ -108,8 +108,7 @@ struct sim {
     int tcp_fd;
     net_conn *tcp[CONNS];
     /* commands */
-    int control_fd;
-    net_conn *controls[CONNS];
+    ctlport *control;
     bool use_stdin;
     buf stdin_in;
 };
@@ -805,75 +804,20 @@ static void command(struct sim *s, char *line, FILE *out)
     }
 }
 
-/* Take the complete lines of in, run them and return the replies in
- * *reply (malloc'd, NULL if none). false if a line is too long. */
-static bool run_lines(struct sim *s, buf *in, char **reply, size_t *reply_len)
+/* A command line from the control port or stdin (command() cuts it into
+ * words in place, so it works on a copy). */
+static void control_line(void *arg, const char *line, FILE *out)
 {
-    FILE *out = open_memstream(reply, reply_len);
-    const uint8_t *nl;
-    bool ok = true;
+    char words[CTLPORT_LINE_MAX + 1];
 
-    if (out == NULL) {
-        *reply = NULL;
-        return false;
-    }
-    while ((nl = memchr(buf_rdata(in), '\n', buf_rlen(in))) != NULL) {
-        char line[LINE_MAX_ + 1];
-        size_t len = (size_t)(nl - buf_rdata(in));
-
-        if (len > LINE_MAX_) {
-            ok = false;
-            break;
-        }
-        memcpy(line, buf_rdata(in), len);
-        buf_consume(in, len + 1);
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        line[len] = '\0';
-        command(s, line, out);
-    }
-    if (buf_rlen(in) > LINE_MAX_)
-        ok = false;
-    fclose(out);
-    return ok;
-}
-
-static void on_control_data(net_conn *c, buf *in, void *arg)
-{
-    char *reply = NULL;
-    size_t len = 0;
-    bool ok = run_lines(arg, in, &reply, &len);
-
-    if (reply != NULL && len > 0 && net_conn_write(c, reply, len) == 0)
-        net_conn_flush(c);
-    free(reply);
-    if (!ok)
-        net_conn_close(c, false, "control line too long");
-}
-
-static void on_control_close(net_conn *c, const char *reason, void *arg)
-{
-    struct sim *s = arg;
-
-    drop_conn(s->controls, c);
-    log_debug("control %s closed: %s", net_conn_peer_addr(c), reason);
-}
-
-static const net_conn_handlers control_handlers = {NULL, on_control_data, on_control_close};
-
-static void on_control_accept(ev_loop *loop, int fd, int events, void *arg)
-{
-    (void)loop;
-    (void)events;
-    accept_into(arg, fd, ((struct sim *)arg)->controls, &control_handlers, "control");
+    snprintf(words, sizeof words, "%s", line);
+    command(arg, words, out);
 }
 
 static void on_stdin(ev_loop *loop, int fd, int events, void *arg)
 {
     struct sim *s = arg;
     uint8_t *w = buf_reserve(&s->stdin_in, 512);
-    char *reply = NULL;
-    size_t len = 0;
     ssize_t got;
 
     (void)events;
@@ -885,14 +829,11 @@ static void on_stdin(ev_loop *loop, int fd, int events, void *arg)
         return;
     }
     buf_commit(&s->stdin_in, (size_t)got);
-    if (!run_lines(s, &s->stdin_in, &reply, &len)) {
+    if (!ctlport_run_lines(&s->stdin_in, control_line, s, stdout)) {
         fprintf(stdout, "error line too long\n");
         buf_clear(&s->stdin_in);
     }
-    if (reply != NULL)
-        fwrite(reply, 1, len, stdout);
     fflush(stdout);
-    free(reply);
 }
 
 /* ------------------------------------------------------------------------
@@ -933,6 +874,18 @@ static int listen_on(struct sim *s, int port, int *fd, ev_fd_fn *fn, const char 
     return 0;
 }
 
+static int control_start(struct sim *s, int port)
+{
+    char err[NET_ERR_LEN];
+
+    if ((s->control = ctlport_new(s->loop, HOST, port, control_line, s, err)) == NULL) {
+        log_error("control on %s:%d: %s", HOST, port, err);
+        return -1;
+    }
+    printf("bussim: control on %s:%d\n", HOST, ctlport_port(s->control));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -942,7 +895,7 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},     {"log-level", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     static const int signals[] = {SIGTERM, SIGINT, 0};
-    struct sim s = {.pty_master = -1, .pty_slave = -1, .tcp_fd = -1, .control_fd = -1};
+    struct sim s = {.pty_master = -1, .pty_slave = -1, .tcp_fd = -1};
     bus_device devs[SLAVES_MAX];
     const char *spec = NULL, *link_path = NULL, *out_path = NULL;
     long tcp_port = -1, control_port = -1;
@@ -1016,8 +969,7 @@ int main(int argc, char **argv)
     if (ev_timer_start(s.loop, &s.tick, TICK_MS) < 0 ||
         (link_path != NULL && rtu_start(&s, link_path) < 0) ||
         (tcp_port >= 0 && listen_on(&s, (int)tcp_port, &s.tcp_fd, on_tcp_accept, "tcp") < 0) ||
-        (control_port >= 0 &&
-         listen_on(&s, (int)control_port, &s.control_fd, on_control_accept, "control") < 0))
+        (control_port >= 0 && control_start(&s, (int)control_port) < 0))
         goto out;
     if (s.use_stdin && ev_fd_set(s.loop, STDIN_FILENO, EV_READ, on_stdin, &s) < 0) {
         log_error("stdin: %s", strerror(errno));
@@ -1028,13 +980,11 @@ int main(int argc, char **argv)
     if (s.view)
         view_redraw(&s);
     rc = ev_run(s.loop) < 0 ? 1 : 0;
-    for (size_t i = 0; i < CONNS; i++) {
+    for (size_t i = 0; i < CONNS; i++)
         if (s.tcp[i] != NULL)
             net_conn_close(s.tcp[i], false, "simulator stopped");
-        if (s.controls[i] != NULL)
-            net_conn_close(s.controls[i], false, "simulator stopped");
-    }
 out:
+    ctlport_free(s.control);
     sig_watch_free(s.signals);
     ev_free(s.loop);
     if (s.pty_master >= 0)
@@ -1045,8 +995,6 @@ out:
         unlink(s.link);
     if (s.tcp_fd >= 0)
         close(s.tcp_fd);
-    if (s.control_fd >= 0)
-        close(s.control_fd);
     buf_release(&s.rtu_in);
     buf_release(&s.stdin_in);
     if (s.out != stdout)

@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "clk.h"
+#include "ctlport.h"
 #include "ev.h"
 #include "log.h"
 #include "net.h"
@@ -42,13 +43,11 @@
 #include "samdev.h"
 #include "sig.h"
 
-#define HOST        "127.0.0.1"
-#define BACKLOG     8
-#define CONTROL_MAX 256 /* longest control line */
-#define CONTROLS    8   /* control connections at once */
-#define PENDING     16  /* answers waiting for their time */
-#define SLOW_MAX    60000
-#define OUT_LIMIT   (PENDING * SAMDEV_REPLY_MAX)
+#define HOST      "127.0.0.1"
+#define BACKLOG   8
+#define PENDING   16 /* answers waiting for their time */
+#define SLOW_MAX  60000
+#define OUT_LIMIT (PENDING * SAMDEV_REPLY_MAX)
 
 /* An answer and the monotonic ms at which it goes out. */
 struct pending {
@@ -59,7 +58,8 @@ struct pending {
 
 struct sim {
     ev_loop *loop;
-    int master, slave, control_fd;
+    int master, slave;
+    ctlport *control;
     char slave_name[128];
     const char *link;
     sig_watch *signals;
@@ -71,7 +71,6 @@ struct sim {
     size_t q_first, q_count;
     ev_timer due_timer;
     buf out; /* due answers the pty has not taken yet */
-    net_conn *controls[CONTROLS];
 };
 
 static void sim_describe(const struct sim *s, char *out, size_t len)
@@ -234,7 +233,8 @@ static int parse_ms(const char *arg, int *ms)
     return 0;
 }
 
-/* One control line; a sentence in why and -1 if it is not a command. */
+/* One control line; a sentence in why and -1 if it is not a command.
+ * line is cut into words in place. */
 static int control_apply(struct sim *s, char *line, char *why, size_t whylen)
 {
     char *verb = strtok(line, " "), *a1 = strtok(NULL, " "), *a2 = strtok(NULL, " ");
@@ -267,74 +267,20 @@ static int control_apply(struct sim *s, char *line, char *why, size_t whylen)
     return 0;
 }
 
-static void on_control_data(net_conn *c, buf *in, void *arg)
+/* One control line: "ok" and the state after the change, or "error" and
+ * why. */
+static void control_line(void *arg, const char *line, FILE *out)
 {
     struct sim *s = arg;
-    char line[CONTROL_MAX + 1], reply[CONTROL_MAX + 128], state[128], why[CONTROL_MAX + 32];
-    const uint8_t *nl;
-    size_t len;
+    char words[CTLPORT_LINE_MAX + 1], state[128], why[CTLPORT_LINE_MAX + 32];
 
-    while ((nl = memchr(buf_rdata(in), '\n', buf_rlen(in))) != NULL) {
-        len = (size_t)(nl - buf_rdata(in));
-        if (len > CONTROL_MAX) {
-            net_conn_close(c, false, "control line too long");
-            return;
-        }
-        memcpy(line, buf_rdata(in), len);
-        buf_consume(in, len + 1);
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        line[len] = '\0';
-        if (control_apply(s, line, why, sizeof why) == 0) {
-            sim_describe(s, state, sizeof state);
-            snprintf(reply, sizeof reply, "ok %s\n", state);
-        } else {
-            snprintf(reply, sizeof reply, "error %s\n", why);
-        }
-        if (net_conn_write(c, reply, strlen(reply)) < 0)
-            return;
-        net_conn_flush(c);
+    snprintf(words, sizeof words, "%s", line);
+    if (control_apply(s, words, why, sizeof why) == 0) {
+        sim_describe(s, state, sizeof state);
+        fprintf(out, "ok %s\n", state);
+    } else {
+        fprintf(out, "error %s\n", why);
     }
-    if (buf_rlen(in) > CONTROL_MAX)
-        net_conn_close(c, false, "control line too long");
-}
-
-static void on_control_close(net_conn *c, const char *reason, void *arg)
-{
-    struct sim *s = arg;
-
-    for (size_t i = 0; i < CONTROLS; i++)
-        if (s->controls[i] == c)
-            s->controls[i] = NULL;
-    log_debug("control %s closed: %s", net_conn_peer_addr(c), reason);
-}
-
-static const net_conn_handlers control_handlers = {NULL, on_control_data, on_control_close};
-
-static void on_control_accept(ev_loop *loop, int fd, int events, void *arg)
-{
-    struct sim *s = arg;
-    char err[NET_ERR_LEN];
-    size_t i;
-    int cfd;
-
-    (void)events;
-    if ((cfd = net_accept(fd, NULL, 0, err)) < 0) {
-        if (errno != EAGAIN)
-            log_warn("control accept: %s", err);
-        return;
-    }
-    for (i = 0; i < CONTROLS && s->controls[i] != NULL; i++)
-        ;
-    if (i == CONTROLS) {
-        log_warn("control connection refused: %d already open", CONTROLS);
-        close(cfd);
-        return;
-    }
-    s->controls[i] =
-        net_conn_new(loop, cfd, NULL, true, CONTROL_MAX * 4, 64 * 1024, &control_handlers, s);
-    if (s->controls[i] == NULL)
-        log_warn("control connection: %s", strerror(errno));
 }
 
 /* ------------------------------------------------------------------------
@@ -426,12 +372,11 @@ static int sim_start(struct sim *s, int control_port)
         return -1;
     watch_master(s);
     if (control_port >= 0) {
-        if ((s->control_fd = net_listen(HOST, control_port, BACKLOG, err)) < 0 ||
-            ev_fd_set(s->loop, s->control_fd, EV_READ, on_control_accept, s) < 0) {
+        if ((s->control = ctlport_new(s->loop, HOST, control_port, control_line, s, err)) == NULL) {
             log_error("control port %s:%d: %s", HOST, control_port, err);
             return -1;
         }
-        printf("idreadersim: control on %s:%d\n", HOST, net_local_port(s->control_fd));
+        printf("idreadersim: control on %s:%d\n", HOST, ctlport_port(s->control));
     }
     printf("idreadersim: ready %s\n", s->slave_name);
     fflush(stdout);
@@ -440,9 +385,7 @@ static int sim_start(struct sim *s, int control_port)
 
 static void sim_stop(struct sim *s)
 {
-    for (size_t i = 0; i < CONTROLS; i++)
-        if (s->controls[i] != NULL)
-            net_conn_close(s->controls[i], false, "simulator stopped");
+    ctlport_free(s->control);
     while (s->q_count > 0) {
         free(s->q[s->q_first].bytes);
         s->q_first = (s->q_first + 1) % PENDING;
@@ -454,7 +397,7 @@ static void sim_stop(struct sim *s)
             ev_fd_del(s->loop, s->master);
     }
     sig_watch_free(s->signals);
-    /* Frees the control connections (deferred frees). */
+    /* Frees the closed control connections (deferred frees). */
     ev_free(s->loop);
     buf_release(&s->out);
     if (s->link != NULL && s->slave_name[0] != '\0')
@@ -463,8 +406,6 @@ static void sim_stop(struct sim *s)
         close(s->master);
     if (s->slave >= 0)
         close(s->slave);
-    if (s->control_fd >= 0)
-        close(s->control_fd);
     samdev_free(s->dev);
 }
 
@@ -478,7 +419,7 @@ int main(int argc, char **argv)
                                             {"log-level", required_argument, NULL, 'l'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    struct sim s = {.master = -1, .slave = -1, .control_fd = -1, .last_card = SAMDEV_VALID};
+    struct sim s = {.master = -1, .slave = -1, .last_card = SAMDEV_VALID};
     samdev_card card = SAMDEV_VALID;
     int opt, control_port = -1, level = LOG_LEVEL_INFO, rc = 1;
 

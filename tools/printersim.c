@@ -31,22 +31,21 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ctlport.h"
 #include "ev.h"
 #include "log.h"
 #include "net.h"
 #include "sig.h"
 
-#define HOST        "127.0.0.1"
-#define BACKLOG     8
-#define READ_CHUNK  4096
-#define CMD_MAX     (5 + 65535) /* GS ( k with the largest pL pH */
-#define IN_LIMIT    (CMD_MAX + READ_CHUNK)
-#define LINE_CAP    1024 /* a printed line with its markup */
-#define QR_MAX      7089 /* QR model 2, version 40, numeric */
-#define SILENT_MS   1000 /* how long a silent printer still reads */
-#define CONTROL_MAX 256  /* longest control line */
-#define SHOW_MAX    8    /* bytes shown in an [unknown ...] report */
-#define CONTROLS    8    /* control connections at once */
+#define HOST       "127.0.0.1"
+#define BACKLOG    8
+#define READ_CHUNK 4096
+#define CMD_MAX    (5 + 65535) /* GS ( k with the largest pL pH */
+#define IN_LIMIT   (CMD_MAX + READ_CHUNK)
+#define LINE_CAP   1024 /* a printed line with its markup */
+#define QR_MAX     7089 /* QR model 2, version 40, numeric */
+#define SILENT_MS  1000 /* how long a silent printer still reads */
+#define SHOW_MAX   8    /* bytes shown in an [unknown ...] report */
 
 /* ------------------------------------------------------------------------
  * Simulator state and status bytes
@@ -105,14 +104,14 @@ struct job {
 
 struct sim {
     ev_loop *loop;
-    int listen_fd, control_fd;
+    int listen_fd;
+    ctlport *control;
     sig_watch *signals;
     FILE *out;
     bool paper_out, near_end, cover_open, silent;
     long paper_left; /* job bytes the roll still takes before it runs out; -1: no end */
     unsigned jobs;   /* jobs accepted so far */
     struct job *job; /* the current job, NULL when idle */
-    net_conn *controls[CONTROLS];
 };
 
 static const struct modes default_modes = {0, 1, 1, false, false};
@@ -929,74 +928,18 @@ static bool control_apply(struct sim *s, const char *line)
     return true;
 }
 
-static void on_control_data(net_conn *c, buf *in, void *arg)
+/* One control line: the answer says the state after the change. */
+static void control_line(void *arg, const char *line, FILE *out)
 {
     struct sim *s = arg;
-    char line[CONTROL_MAX + 1], reply[CONTROL_MAX + 64], state[128];
-    const uint8_t *nl;
-    size_t len;
+    char state[128];
 
-    while ((nl = memchr(buf_rdata(in), '\n', buf_rlen(in))) != NULL) {
-        len = (size_t)(nl - buf_rdata(in));
-        if (len > CONTROL_MAX) {
-            net_conn_close(c, false, "control line too long");
-            return;
-        }
-        memcpy(line, buf_rdata(in), len);
-        buf_consume(in, len + 1);
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        line[len] = '\0';
-        if (control_apply(s, line)) {
-            sim_describe(s, state, sizeof state);
-            snprintf(reply, sizeof reply, "ok %s\n", state);
-        } else {
-            snprintf(reply, sizeof reply, "error unknown command: %s\n", line);
-        }
-        if (net_conn_write(c, reply, strlen(reply)) < 0)
-            return;
-        net_conn_flush(c);
+    if (control_apply(s, line)) {
+        sim_describe(s, state, sizeof state);
+        fprintf(out, "ok %s\n", state);
+    } else {
+        fprintf(out, "error unknown command: %s\n", line);
     }
-    if (buf_rlen(in) > CONTROL_MAX)
-        net_conn_close(c, false, "control line too long");
-}
-
-static void on_control_close(net_conn *c, const char *reason, void *arg)
-{
-    struct sim *s = arg;
-
-    for (size_t i = 0; i < CONTROLS; i++)
-        if (s->controls[i] == c)
-            s->controls[i] = NULL;
-    log_debug("control %s closed: %s", net_conn_peer_addr(c), reason);
-}
-
-static const net_conn_handlers control_handlers = {NULL, on_control_data, on_control_close};
-
-static void on_control_accept(ev_loop *loop, int fd, int events, void *arg)
-{
-    struct sim *s = arg;
-    char err[NET_ERR_LEN];
-    size_t i;
-    int cfd;
-
-    (void)events;
-    if ((cfd = net_accept(fd, NULL, 0, err)) < 0) {
-        if (errno != EAGAIN)
-            log_warn("control accept: %s", err);
-        return;
-    }
-    for (i = 0; i < CONTROLS && s->controls[i] != NULL; i++)
-        ;
-    if (i == CONTROLS) {
-        log_warn("control connection refused: %d already open", CONTROLS);
-        close(cfd);
-        return;
-    }
-    s->controls[i] =
-        net_conn_new(loop, cfd, NULL, true, CONTROL_MAX * 4, 64 * 1024, &control_handlers, s);
-    if (s->controls[i] == NULL)
-        log_warn("control connection: %s", strerror(errno));
 }
 
 /* ------------------------------------------------------------------------
@@ -1073,12 +1016,11 @@ static int sim_start(struct sim *s, int port, int control_port)
     }
     sim_listen_again(s);
     if (control_port >= 0) {
-        if ((s->control_fd = net_listen(HOST, control_port, BACKLOG, err)) < 0 ||
-            ev_fd_set(s->loop, s->control_fd, EV_READ, on_control_accept, s) < 0) {
+        if ((s->control = ctlport_new(s->loop, HOST, control_port, control_line, s, err)) == NULL) {
             log_error("control port %s:%d: %s", HOST, control_port, err);
             return -1;
         }
-        printf("printersim: control on %s:%d\n", HOST, net_local_port(s->control_fd));
+        printf("printersim: control on %s:%d\n", HOST, ctlport_port(s->control));
     }
     printf("printersim: listening on %s:%d\n", HOST, net_local_port(s->listen_fd));
     fflush(stdout);
@@ -1098,7 +1040,7 @@ int main(int argc, char **argv)
                                             {"log-level", required_argument, NULL, 'l'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    struct sim s = {.listen_fd = -1, .control_fd = -1, .out = stdout, .paper_left = -1};
+    struct sim s = {.listen_fd = -1, .out = stdout, .paper_left = -1};
     const char *out_path = NULL;
     int opt, port = 9100, control_port = -1, level = LOG_LEVEL_INFO, rc = 1;
 
@@ -1168,17 +1110,13 @@ int main(int argc, char **argv)
         rc = ev_run(s.loop) < 0 ? 1 : 0;
         if (s.job != NULL)
             job_end(s.job, "simulator stopped");
-        for (size_t i = 0; i < CONTROLS; i++)
-            if (s.controls[i] != NULL)
-                net_conn_close(s.controls[i], false, "simulator stopped");
     }
+    ctlport_free(s.control);
     sig_watch_free(s.signals);
     /* Frees the last job and any control connections (deferred frees). */
     ev_free(s.loop);
     if (s.listen_fd >= 0)
         close(s.listen_fd);
-    if (s.control_fd >= 0)
-        close(s.control_fd);
     if (s.out != stdout)
         fclose(s.out);
     log_close();
