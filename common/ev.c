@@ -361,6 +361,36 @@ int ev_post(ev_loop *loop, ev_post_fn *fn, void *arg)
     return 0;
 }
 
+int ev_post_cancel(ev_loop *loop, ev_post_fn *fn, void *arg)
+{
+    struct ev_post_node **at, *gone = NULL;
+    int n = 0;
+
+    pthread_mutex_lock(&loop->post_lock);
+    loop->post_tail = NULL;
+    for (at = &loop->post_head; *at != NULL;) {
+        struct ev_post_node *node = *at;
+
+        if (node->fn == fn && node->arg == arg) {
+            *at = node->next;
+            node->next = gone;
+            gone = node;
+            n++;
+        } else {
+            loop->post_tail = node;
+            at = &node->next;
+        }
+    }
+    pthread_mutex_unlock(&loop->post_lock);
+    while (gone != NULL) {
+        struct ev_post_node *next = gone->next;
+
+        free(gone);
+        gone = next;
+    }
+    return n;
+}
+
 static int run_posts(ev_loop *loop)
 {
     struct ev_post_node *n;

@@ -89,6 +89,10 @@ int ev_defer_free(ev_loop *loop, ev_free_fn *free_fn, void *obj);
 /* Thread safe: run fn(loop, arg) on the loop's thread during its next turn.
  * Completions run in the order they were posted. Fails only with ENOMEM. */
 int ev_post(ev_loop *loop, ev_post_fn *fn, void *arg);
+/* Thread safe: take back the completions fn(arg) still waiting for a
+ * turn; returns how many. A completion the current turn has already taken
+ * up is not among them: it runs before this turn's deferred frees. */
+int ev_post_cancel(ev_loop *loop, ev_post_fn *fn, void *arg);
 
 /* Monotonic milliseconds, read at the start of the current turn (cheap). */
 int64_t ev_now(const ev_loop *loop);

@@ -13,10 +13,9 @@
  * the loop puts the newest register image in a block and bumps its wanted
  * generation; the worker writes the newest image it finds and records the
  * generation it wrote. The worker reports through the outbox, drained on
- * the loop's thread by one ev_post() completion at a time (as printer.c
- * does). The blocks, the request queue, the outbox and the flags next to
- * them are guarded by the mutex. Fields marked "worker" are touched only by
- * the worker, fields marked "loop" only on the loop's thread.
+ * the loop's thread in order (common/outbox.h). The blocks, the request
+ * queue and the flags next to them are guarded by the mutex. Fields marked "worker" are touched
+ * only by the worker, fields marked "loop" only on the loop's thread.
  *
  * A device's health, as the worker keeps it (dev_assert_health):
  *
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "outbox.h"
 
 #define TEXT_MAX      256
 #define BOARD_PENDING 256 /* calls waiting for a board row */
@@ -210,6 +210,7 @@ struct dev {
 enum msg_kind { MSG_EVENTS, MSG_HEALTH, MSG_WRITTEN, MSG_WRITE_FAILED, MSG_NOTICE, MSG_REQ };
 
 struct msg {
+    outbox_msg link; /* first: the outbox carries &msg->link */
     enum msg_kind kind;
     int dev; /* index, -1 for none */
     bus_event ev[BUSMAP_FIFO_MAX];
@@ -218,7 +219,6 @@ struct msg {
     enum blk blk;
     uint16_t gen; /* MSG_WRITTEN: register 0 of the image written */
     char text[TEXT_MAX];
-    struct msg *next;
 };
 
 enum req_kind { REQ_BROADCAST, REQ_SCAN };
@@ -263,10 +263,9 @@ struct busmaster {
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct msg *out_head, *out_tail; /* guarded */
-    struct req *q_head, *q_tail;     /* guarded */
-    bool drain_posted;               /* guarded */
-    bool stopping;                   /* guarded */
+    struct req *q_head, *q_tail; /* guarded */
+    bool stopping;               /* guarded */
+    outbox *out;                 /* what the worker learnt, for the loop */
 
     /* worker */
     bool connected;
@@ -276,7 +275,7 @@ struct busmaster {
     int gap_us;        /* RTU: t3.5 between frames */
 
     /* loop */
-    bool in_callback, closing, closed;
+    bool in_callback, closing;
     uint16_t prompt_seq;
     uint16_t notice_gen;
     struct {
@@ -311,31 +310,6 @@ static void dev_assert_health(const busmaster *bm, const struct dev *d)
     (void)d;
 }
 
-static void drain(ev_loop *loop, void *arg);
-
-/* With the lock held: make sure a drain is on its way if the outbox has
- * something. If ev_post fails (ENOMEM) the worker's next turn retries. */
-static void post_drain_locked(busmaster *bm)
-{
-    if (bm->drain_posted || bm->out_head == NULL)
-        return;
-    if (ev_post(bm->loop, drain, bm) == 0)
-        bm->drain_posted = true;
-}
-
-static void outbox_push(busmaster *bm, struct msg *m)
-{
-    m->next = NULL;
-    pthread_mutex_lock(&bm->lock);
-    if (bm->out_tail != NULL)
-        bm->out_tail->next = m;
-    else
-        bm->out_head = m;
-    bm->out_tail = m;
-    post_drain_locked(bm);
-    pthread_mutex_unlock(&bm->lock);
-}
-
 static struct msg *msg_new(enum msg_kind kind, int dev)
 {
     struct msg *m = calloc(1, sizeof *m);
@@ -357,7 +331,7 @@ __attribute__((format(printf, 3, 4))) static void post_text(busmaster *bm, struc
     va_start(ap, fmt);
     vsnprintf(m->text, sizeof m->text, fmt, ap);
     va_end(ap);
-    outbox_push(bm, m);
+    outbox_push(bm->out, &m->link);
 }
 
 /* ------------------------------------------------------------------------
@@ -566,7 +540,7 @@ static void poll_dev(busmaster *bm, size_t idx)
         return;
     m->nev = busmap_seq_accept(&d->seq, hdr.boot_id, ev, hdr.count, m->ev);
     if (m->nev > 0)
-        outbox_push(bm, m);
+        outbox_push(bm->out, &m->link);
     else
         free(m);
     /* The boot id goes with the sequence: if the device restarted since the
@@ -600,7 +574,7 @@ static void write_block(busmaster *bm, size_t idx, enum blk b)
         if ((m = msg_new(MSG_WRITTEN, (int)idx)) != NULL) {
             m->blk = b;
             m->gen = regs[0];
-            outbox_push(bm, m);
+            outbox_push(bm->out, &m->link);
         }
         return;
     }
@@ -708,13 +682,7 @@ static void req_done_locked(busmaster *bm, struct req *r)
         bm->q_tail = NULL;
     r->msg.kind = MSG_REQ;
     r->msg.dev = -1;
-    r->msg.next = NULL;
-    if (bm->out_tail != NULL)
-        bm->out_tail->next = &r->msg;
-    else
-        bm->out_head = &r->msg;
-    bm->out_tail = &r->msg;
-    post_drain_locked(bm);
+    outbox_push(bm->out, &r->msg.link);
 }
 
 static void *worker_main(void *arg)
@@ -729,7 +697,8 @@ static void *worker_main(void *arg)
         bool offline_report = false;
         size_t widx = 0;
 
-        post_drain_locked(bm);
+        /* A drain that could not be posted (ENOMEM) is posted now. */
+        outbox_retry(bm->out);
         if (!bm->connected && now >= bm->reconnect_at) {
             pthread_mutex_unlock(&bm->lock);
             if (link_open(bm, NULL, 0) < 0)
@@ -1038,13 +1007,13 @@ static void req_finish(busmaster *bm, struct req *r)
     free(r);
 }
 
-static void deliver(busmaster *bm, struct msg *list)
+static void deliver(busmaster *bm, outbox_msg *list)
 {
     while (list != NULL) {
-        struct msg *m = list;
+        struct msg *m = (struct msg *)list;
         struct dev *d = m->dev >= 0 ? &bm->dev[m->dev] : NULL;
 
-        list = m->next;
+        list = list->next;
         switch (m->kind) {
         case MSG_EVENTS:
             for (size_t i = 0; i < m->nev; i++) {
@@ -1092,20 +1061,20 @@ static void deliver(busmaster *bm, struct msg *list)
     }
 }
 
-static void drain(ev_loop *loop, void *arg)
+static void deliver_outbox(void *arg, outbox_msg *list)
 {
-    busmaster *bm = arg;
-    struct msg *list;
+    deliver(arg, list);
+}
 
-    (void)loop;
-    if (bm->closed)
-        return;
-    pthread_mutex_lock(&bm->lock);
-    list = bm->out_head;
-    bm->out_head = bm->out_tail = NULL;
-    bm->drain_posted = false;
-    pthread_mutex_unlock(&bm->lock);
-    deliver(bm, list);
+/* Free messages that will never be delivered. */
+static void drop_msgs(outbox_msg *list)
+{
+    while (list != NULL) {
+        outbox_msg *m = list;
+
+        list = list->next;
+        free(m);
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -1127,6 +1096,14 @@ busmaster *busmaster_new(ev_loop *loop, const busmaster_conf *conf, const busmas
     }
     if ((bm = calloc(1, sizeof *bm)) == NULL ||
         (bm->dev = calloc(conf->ndevices, sizeof *bm->dev)) == NULL) {
+        free(bm);
+        if (err != NULL)
+            snprintf(err, errlen, "bus: out of memory");
+        errno = ENOMEM;
+        return NULL;
+    }
+    if ((bm->out = outbox_new(loop, deliver_outbox, bm)) == NULL) {
+        free(bm->dev);
         free(bm);
         if (err != NULL)
             snprintf(err, errlen, "bus: out of memory");
@@ -1158,6 +1135,7 @@ busmaster *busmaster_new(ev_loop *loop, const busmaster_conf *conf, const busmas
 
         if (err != NULL)
             snprintf(err, errlen, "bus: bad transport settings: %s", modbus_strerror(e));
+        outbox_close(bm->out);
         free(bm->dev);
         free(bm);
         errno = e;
@@ -1173,6 +1151,7 @@ busmaster *busmaster_new(ev_loop *loop, const busmaster_conf *conf, const busmas
         int e = errno;
 
         modbus_free(bm->ctx);
+        drop_msgs(outbox_close(bm->out));
         free(bm->dev);
         free(bm);
         errno = e;
@@ -1197,13 +1176,8 @@ fail_cond:
 fail_mutex:
     pthread_mutex_destroy(&bm->lock);
 fail_ctx:
-    /* Notices the RTU open may have queued were never posted. */
-    while (bm->out_head != NULL) {
-        struct msg *m = bm->out_head;
-
-        bm->out_head = m->next;
-        free(m);
-    }
+    /* Notices the RTU open may have queued are never delivered. */
+    drop_msgs(outbox_close(bm->out));
     modbus_close(bm->ctx);
     modbus_free(bm->ctx);
     free(bm->dev);
@@ -1216,7 +1190,7 @@ fail_ctx:
 
 void busmaster_free(busmaster *bm)
 {
-    struct msg *list;
+    outbox_msg *list;
     struct req *queued;
 
     if (bm == NULL)
@@ -1231,8 +1205,7 @@ void busmaster_free(busmaster *bm)
     pthread_mutex_unlock(&bm->lock);
     pthread_join(bm->worker, NULL);
 
-    list = bm->out_head;
-    bm->out_head = bm->out_tail = NULL;
+    list = outbox_close(bm->out);
     queued = bm->q_head;
     bm->q_head = bm->q_tail = NULL;
     deliver(bm, list);
@@ -1256,13 +1229,7 @@ void busmaster_free(busmaster *bm)
     pthread_cond_destroy(&bm->wake);
     pthread_mutex_destroy(&bm->lock);
     free(bm->dev);
-    bm->dev = NULL;
-    bm->closed = true;
-    /* A drain still in the loop's queue points here: free after it ran. */
-    if (!bm->drain_posted)
-        free(bm);
-    else
-        (void)ev_defer_free(bm->loop, free, bm);
+    free(bm);
 }
 
 static bool number_ok(const char *number)

@@ -5,10 +5,9 @@
  *
  * Threads. The loop's thread owns the reader: reader_new, reader_free and
  * every callback run there. The worker polls the reader and puts what it
- * learns in the outbox (identities, errors, state changes); it posts one
- * drain completion with ev_post() while the outbox is not empty, and the
- * drain runs the callbacks in outbox order. The outbox and the flags next
- * to it are guarded by the mutex; the worker sleeps on the condition
+ * learns in the outbox (common/outbox.h: identities, errors, state
+ * changes), whose callbacks run on the loop's thread in that order. The
+ * stop flag is guarded by the mutex; the worker sleeps on the condition
  * variable between polls, so reader_free wakes it at once.
  *
  * Frames. Each command is one transaction: drop what is left of earlier
@@ -33,6 +32,7 @@
 #include "clk.h"
 #include "conf.h"
 #include "idcard_privacy.h"
+#include "outbox.h"
 #include "reader_serial.h"
 #include "reader_sim.h"
 #include "reader_usb.h"
@@ -72,13 +72,13 @@ enum msg_kind { MSG_IDENTITY, MSG_ERROR, MSG_STATE };
 
 /* An outbox entry. An identity carries its photo after the struct. */
 struct msg {
+    outbox_msg link; /* first: the outbox carries &msg->link */
     enum msg_kind kind;
     idcard_result code; /* MSG_ERROR */
     bool online;        /* MSG_STATE */
     char detail[DETAIL_MAX];
     idcard_identity id; /* MSG_IDENTITY */
     size_t photo_len;
-    struct msg *next;
     uint8_t photo[]; /* MSG_IDENTITY: photo_len bytes */
 };
 
@@ -92,14 +92,12 @@ struct reader {
     pthread_t worker;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake;             /* the worker: stop */
-    struct msg *out_head, *out_tail; /* guarded: results not yet delivered */
-    bool drain_posted;               /* guarded: a drain is in the loop's queue */
-    bool stopping;                   /* guarded: the worker must return */
+    pthread_cond_t wake; /* the worker: stop */
+    bool stopping;       /* guarded: the worker must return */
+    outbox *out;         /* results not yet delivered */
 
     /* Loop thread only. */
     bool in_callback; /* one of our callbacks is running */
-    bool closed;      /* freed; only a pending drain still points here */
 
     /* Worker only. */
     enum link_state link;
@@ -179,12 +177,14 @@ static void msg_free(struct msg *m)
 
 /* ---- loop thread: delivering the outbox ---- */
 
-static void deliver(reader *r, struct msg *list)
+static void deliver(void *arg, outbox_msg *list)
 {
-    while (list != NULL) {
-        struct msg *m = list;
+    reader *r = arg;
 
-        list = m->next;
+    while (list != NULL) {
+        struct msg *m = (struct msg *)list;
+
+        list = list->next;
         r->in_callback = true;
         switch (m->kind) {
         case MSG_IDENTITY:
@@ -206,50 +206,6 @@ static void deliver(reader *r, struct msg *list)
     }
 }
 
-static void drain(ev_loop *loop, void *arg)
-{
-    reader *r = arg;
-    struct msg *list;
-
-    (void)loop;
-    /* reader_free already dropped everything and left the memory to a
-     * deferred free that runs after this turn's completions. */
-    if (r->closed)
-        return;
-    pthread_mutex_lock(&r->lock);
-    list = r->out_head;
-    r->out_head = r->out_tail = NULL;
-    r->drain_posted = false;
-    pthread_mutex_unlock(&r->lock);
-    deliver(r, list);
-}
-
-/* ---- worker thread: the outbox ---- */
-
-/* With the lock held: make sure a drain is on its way if there is
- * something to deliver. If ev_post fails (ENOMEM) the next push or poll
- * retries. */
-static void post_drain_locked(reader *r)
-{
-    if (r->drain_posted || r->out_head == NULL)
-        return;
-    if (ev_post(r->loop, drain, r) == 0)
-        r->drain_posted = true;
-}
-
-static void outbox_push(reader *r, struct msg *m)
-{
-    m->next = NULL;
-    pthread_mutex_lock(&r->lock);
-    if (r->out_tail != NULL)
-        r->out_tail->next = m;
-    else
-        r->out_head = m;
-    r->out_tail = m;
-    post_drain_locked(r);
-    pthread_mutex_unlock(&r->lock);
-}
-
 /* Queue an error; dropped if it cannot be allocated (the next poll
  * meets the same condition and tries again). */
 static void report_error(reader *r, idcard_result code, const char *detail)
@@ -261,7 +217,7 @@ static void report_error(reader *r, idcard_result code, const char *detail)
     m->kind = MSG_ERROR;
     m->code = code;
     snprintf(m->detail, sizeof m->detail, "%s", detail);
-    outbox_push(r, m);
+    outbox_push(r->out, &m->link);
 }
 
 static void report_state(reader *r, bool online, const char *detail)
@@ -273,7 +229,7 @@ static void report_state(reader *r, bool online, const char *detail)
     m->kind = MSG_STATE;
     m->online = online;
     snprintf(m->detail, sizeof m->detail, "%s", detail);
-    outbox_push(r, m);
+    outbox_push(r->out, &m->link);
 }
 
 static void link_up(reader *r)
@@ -464,7 +420,7 @@ static bool take_card(reader *r, const sam_card_data *cd, const uint8_t *addr, s
     m->photo_len = cd->photolen;
     if (cd->photolen > 0)
         memcpy(m->photo, cd->photo, cd->photolen);
-    outbox_push(r, m);
+    outbox_push(r->out, &m->link);
     return true;
 }
 
@@ -585,8 +541,9 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&r->lock);
         poll_once(r);
         next = clk_mono_after(r->conf.poll_ms);
+        /* A drain that could not be posted (ENOMEM) is posted now. */
+        outbox_retry(r->out);
         pthread_mutex_lock(&r->lock);
-        post_drain_locked(r);
         while (!r->stopping && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&r->wake, &r->lock, &next);
     }
@@ -639,9 +596,13 @@ reader *reader_new(ev_loop *loop, const reader_conf *conf, const reader_callback
         errno = e;
         return NULL;
     }
+    if ((r->out = outbox_new(loop, deliver, r)) == NULL) {
+        rc = errno;
+        goto fail_backend;
+    }
     rc = pthread_mutex_init(&r->lock, NULL);
     if (rc != 0)
-        goto fail_backend;
+        goto fail_outbox;
     rc = pthread_condattr_init(&attr);
     if (rc != 0)
         goto fail_mutex;
@@ -660,6 +621,8 @@ fail_cond:
     pthread_cond_destroy(&r->wake);
 fail_mutex:
     pthread_mutex_destroy(&r->lock);
+fail_outbox:
+    outbox_close(r->out);
 fail_backend:
     r->ops->close(r->be);
     idcard_privacy_wipe(r, sizeof *r);
@@ -672,7 +635,7 @@ fail_backend:
 
 void reader_free(reader *r)
 {
-    struct msg *list;
+    outbox_msg *list;
 
     if (r == NULL)
         return;
@@ -683,12 +646,12 @@ void reader_free(reader *r)
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->worker, NULL);
 
-    list = r->out_head;
-    r->out_head = r->out_tail = NULL;
+    /* Nothing more is delivered: what the worker left is wiped. */
+    list = outbox_close(r->out);
     while (list != NULL) {
-        struct msg *m = list;
+        struct msg *m = (struct msg *)list;
 
-        list = m->next;
+        list = list->next;
         msg_free(m);
     }
     r->ops->close(r->be);
@@ -696,13 +659,5 @@ void reader_free(reader *r)
     pthread_mutex_destroy(&r->lock);
     drop_input(r);
     idcard_privacy_wipe(r->conf.secret, sizeof r->conf.secret);
-    r->closed = true;
-    /* A drain still in the loop's queue points here: free after it ran
-     * (deferred frees come after the turn's completions, and ev_free runs
-     * them). If even that cannot be arranged (ENOMEM), leaking the struct
-     * is the safe choice. */
-    if (!r->drain_posted)
-        free(r);
-    else
-        (void)ev_defer_free(r->loop, free, r);
+    free(r);
 }

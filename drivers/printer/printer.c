@@ -6,12 +6,11 @@
  * Threads. The loop's thread owns the printer: printer_new, printer_submit,
  * printer_free and every callback run there. The worker takes jobs from the
  * queue, runs them (status, print, status) and puts what it learns in the
- * outbox: a done message per job and a message per state change. It posts
- * one drain completion with ev_post() while the outbox is not empty; the
- * drain runs the callbacks in outbox order. The queue, the outbox and the
- * flags next to them are guarded by the mutex; the worker sleeps on the
- * condition variable until a job arrives, the poll interval passes or the
- * printer is freed.
+ * outbox (common/outbox.h): a done message per job and a message per
+ * state change, whose callbacks run on the loop's thread in that order.
+ * The queue and the flags next to it are guarded by the mutex; the worker
+ * sleeps on the condition variable until a job arrives, the poll interval
+ * passes or the printer is freed.
  *
  * A job's life, checked by the asserts on job->st:
  *
@@ -35,6 +34,7 @@
 
 #include "clk.h"
 #include "conf.h"
+#include "outbox.h"
 #include "printer_cups.h"
 #include "printer_net.h"
 #include "printer_sim.h"
@@ -57,12 +57,12 @@ enum msg_kind { MSG_DONE, MSG_STATE };
 
 /* An outbox entry. A done message is the first member of its job. */
 struct msg {
+    outbox_msg link; /* first: the outbox carries &msg->link */
     enum msg_kind kind;
     printer_result result; /* MSG_DONE */
     char detail[DETAIL_MAX];
     escpos_status state; /* MSG_STATE */
     uint32_t events;
-    struct msg *next;
 };
 
 struct job {
@@ -84,17 +84,15 @@ struct printer {
     pthread_t worker;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake;             /* the worker: a job, or stop */
-    struct job *q_head, *q_tail;     /* guarded: jobs not yet taken */
-    struct msg *out_head, *out_tail; /* guarded: results not yet delivered */
-    bool drain_posted;               /* guarded: a drain is in the loop's queue */
-    bool stopping;                   /* guarded: the worker must return */
+    pthread_cond_t wake;         /* the worker: a job, or stop */
+    struct job *q_head, *q_tail; /* guarded: jobs not yet taken */
+    bool stopping;               /* guarded: the worker must return */
+    outbox *out;                 /* results not yet delivered */
 
     /* Loop thread only. */
     uint64_t last_id;
     bool in_callback; /* one of our callbacks is running */
     bool closing;     /* printer_free is running: no more jobs */
-    bool closed;      /* freed; only a pending drain still points here */
 
     /* Worker only. */
     escpos_status reported; /* the last state put in the outbox */
@@ -158,12 +156,12 @@ void *printer_backend_data(const printer *p, const struct printer_ops *ops)
 /* ---- loop thread: delivering the outbox ---- */
 
 /* Run the callback of each message of list, in order, and free them. */
-static void deliver(printer *p, struct msg *list)
+static void deliver(printer *p, outbox_msg *list)
 {
     while (list != NULL) {
-        struct msg *m = list;
+        struct msg *m = (struct msg *)list;
 
-        list = m->next;
+        list = list->next;
         p->in_callback = true;
         if (m->kind == MSG_DONE) {
             struct job *job = (struct job *)m;
@@ -181,49 +179,12 @@ static void deliver(printer *p, struct msg *list)
     }
 }
 
-static void drain(ev_loop *loop, void *arg)
+static void deliver_outbox(void *arg, outbox_msg *list)
 {
-    printer *p = arg;
-    struct msg *list;
-
-    (void)loop;
-    /* printer_free already delivered everything and left the memory to a
-     * deferred free that runs after this turn's completions. */
-    if (p->closed)
-        return;
-    pthread_mutex_lock(&p->lock);
-    list = p->out_head;
-    p->out_head = p->out_tail = NULL;
-    p->drain_posted = false;
-    pthread_mutex_unlock(&p->lock);
-    deliver(p, list);
+    deliver(arg, list);
 }
 
 /* ---- worker thread ---- */
-
-/* With the lock held: make sure a drain is on its way if there is
- * something to deliver. If ev_post fails (ENOMEM) the next call retries;
- * the worker calls this at least every poll interval. */
-static void post_drain_locked(printer *p)
-{
-    if (p->drain_posted || p->out_head == NULL)
-        return;
-    if (ev_post(p->loop, drain, p) == 0)
-        p->drain_posted = true;
-}
-
-static void outbox_push(printer *p, struct msg *m)
-{
-    m->next = NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->out_tail != NULL)
-        p->out_tail->next = m;
-    else
-        p->out_head = m;
-    p->out_tail = m;
-    post_drain_locked(p);
-    pthread_mutex_unlock(&p->lock);
-}
 
 /* A status answer: report it if it differs from the last one reported.
  * If the message cannot be allocated the change is reported by a later
@@ -244,7 +205,7 @@ static void state_seen(printer *p, const escpos_status *st)
     m->events = escpos_status_events(before, st);
     p->reported = *st;
     p->have_reported = true;
-    outbox_push(p, m);
+    outbox_push(p->out, &m->link);
 }
 
 /* The printer did not answer a status query: it counts as offline. */
@@ -291,7 +252,7 @@ __attribute__((format(printf, 3, 4))) static void finish(printer *p, struct job 
     va_end(ap);
     job->st = JOB_DONE;
     job->msg.kind = MSG_DONE;
-    outbox_push(p, &job->msg);
+    outbox_push(p->out, &job->msg.link);
 }
 
 /* Check, print, check again. Sets job->msg.result and hands the job on. */
@@ -364,7 +325,8 @@ static void *worker_main(void *arg)
     for (;;) {
         int rc = 0;
 
-        post_drain_locked(p);
+        /* A drain that could not be posted (ENOMEM) is posted now. */
+        outbox_retry(p->out);
         while (!p->stopping && p->q_head == NULL && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&p->wake, &p->lock, &next_poll);
         if (p->stopping)
@@ -425,9 +387,13 @@ printer *printer_new(ev_loop *loop, const printer_conf *conf, const printer_call
         errno = e;
         return NULL;
     }
+    if ((p->out = outbox_new(loop, deliver_outbox, p)) == NULL) {
+        rc = errno;
+        goto fail_backend;
+    }
     rc = pthread_mutex_init(&p->lock, NULL);
     if (rc != 0)
-        goto fail_backend;
+        goto fail_outbox;
     rc = pthread_condattr_init(&attr);
     if (rc != 0)
         goto fail_mutex;
@@ -446,6 +412,8 @@ fail_cond:
     pthread_cond_destroy(&p->wake);
 fail_mutex:
     pthread_mutex_destroy(&p->lock);
+fail_outbox:
+    outbox_close(p->out);
 fail_backend:
     p->ops->close(p->be);
     free(p);
@@ -495,7 +463,7 @@ int printer_submit(printer *p, const uint8_t *data, size_t len, uint64_t *job_id
 
 void printer_free(printer *p)
 {
-    struct msg *list;
+    outbox_msg *list;
     struct job *queued;
 
     if (p == NULL)
@@ -512,8 +480,7 @@ void printer_free(printer *p)
 
     /* The worker is gone: what it finished is delivered first (those jobs
      * came first), then every job it never took is closed, in order. */
-    list = p->out_head;
-    p->out_head = p->out_tail = NULL;
+    list = outbox_close(p->out);
     queued = p->q_head;
     p->q_head = p->q_tail = NULL;
     deliver(p, list);
@@ -527,20 +494,12 @@ void printer_free(printer *p)
         job->msg.result = PRINTER_CLOSED;
         snprintf(job->msg.detail, sizeof job->msg.detail,
                  "printer closed before the job was printed");
-        job->msg.next = NULL;
-        deliver(p, &job->msg);
+        job->msg.link.next = NULL;
+        deliver(p, &job->msg.link);
     }
 
     p->ops->close(p->be);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
-    p->closed = true;
-    /* A drain still in the loop's queue points here: free after it ran
-     * (deferred frees come after the turn's completions, and ev_free runs
-     * them). If even that cannot be arranged (ENOMEM), leaking the struct
-     * is the safe choice. */
-    if (!p->drain_posted)
-        free(p);
-    else
-        (void)ev_defer_free(p->loop, free, p);
+    free(p);
 }
