@@ -541,6 +541,7 @@ struct outcome {
         Hall__LeaseGrant lease;
         Hall__OfflineUploadReply upload;
         Hall__HeartbeatReply heartbeat;
+        Hall__RatingReply rating;
     } r;
     char reason[Q_REASON_MAX];
 };
@@ -904,6 +905,31 @@ out:
     free(ids);
 }
 
+/* A citizen's rating, sent by the terminal (or call-pad gateway) of the
+ * window that served the ticket, or a tool. The engine decides; a rated
+ * ticket is answered as the first rating was (its id), whatever the
+ * level. */
+static void do_rating(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
+                      int64_t now)
+{
+    const Hall__Rating *m = req->rating;
+    const q_ticket *t;
+    q_error err;
+
+    if (m->level < 1 || m->level > 5) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "a rating is 1 to 5, not %u", m->level);
+        return;
+    }
+    if (queue_rate(h->q, m->window_no, m->ticket_id, (int)m->level, now, &t, &err) < 0) {
+        refuse_q(o, &err);
+        return;
+    }
+    hall__rating_reply__init(&o->r.rating);
+    o->r.rating.ticket_id = t->id;
+    o->env.body_case = HALL__ENVELOPE__BODY_RATING_REPLY;
+    o->env.rating_reply = &o->r.rating;
+}
+
 /* Requests halld handles, who may send them, and whether they change the
  * hall (and so are kept for retries and need the transaction). */
 static const struct request {
@@ -934,6 +960,7 @@ static const struct request {
     {HALL__ENVELOPE__BODY_SIGN_OUT, W | T, true, true, do_sign_out},
     {HALL__ENVELOPE__BODY_LEASE_REQUEST, K | T, false, true, do_lease},
     {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, K | T, false, true, do_upload},
+    {HALL__ENVELOPE__BODY_RATING, W | T, true, true, do_rating},
 };
 
 static const struct request *find_request(Hall__Envelope__BodyCase body)
@@ -972,6 +999,8 @@ static uint32_t request_window(const Hall__Envelope *req)
         return req->sign_in->window_no;
     case HALL__ENVELOPE__BODY_SIGN_OUT:
         return req->sign_out->window_no;
+    case HALL__ENVELOPE__BODY_RATING:
+        return req->rating->window_no;
     default:
         return 0;
     }

@@ -622,6 +622,9 @@ static void assert_ticket(const queue *q, const struct tk *r)
     assert(r->ai < q->nareas && strcmp(q->areas[r->ai]->a.code, t->area) == 0);
     assert(r->heap == NULL || (r->hidx < r->heap->n && r->heap->v[r->hidx] == r));
     assert(!t->offline || find_offline(q, r->nai, t->day, t->seq) == r);
+    assert(t->served_window == 0 || t->state == Q_SERVING || t->state == Q_DONE);
+    assert(t->state != Q_SERVING || t->served_window == t->window_no);
+    assert(t->rating <= 5 && (t->rating == 0) == (t->rated_ms == 0));
     switch (t->state) {
     case Q_RESERVED:
         assert(r->heap == &q->reserved && !r->final && t->window_no == 0);
@@ -697,10 +700,14 @@ static void make_final(queue *q, struct tk *r, int64_t now)
     q->final_head = r;
 }
 
+/* served_window means "served there" only while SERVING and once DONE:
+ * every other state forgets it (queue_start sets it). */
 static void set_state(struct tk *r, q_state s, int64_t now)
 {
     r->t.state = s;
     r->t.state_ms = now;
+    if (s != Q_SERVING && s != Q_DONE)
+        r->t.served_window = 0;
 }
 
 /* Into the heap its state, area, priority and target name (capacity
@@ -1039,6 +1046,9 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
     if (t->state < Q_RESERVED || t->state > Q_CANCELLED || t->priority < Q_NORMAL ||
         t->priority > Q_APPOINTMENT)
         return fail(err, QERR_BAD_REQUEST, "ticket %s: unknown state or priority", t->number);
+    if (t->rating > 5 || (t->rating == 0) != (t->rated_ms == 0))
+        return fail(err, QERR_BAD_REQUEST, "ticket %s: bad rating %u", t->number,
+                    (unsigned)t->rating);
     if (area_find(q, t->area, &ai) == NULL)
         return fail(err, QERR_NOT_FOUND, "ticket %s: no area %s", t->number, t->area);
     if (find_id(q, t->id) != NULL)
@@ -1079,6 +1089,12 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
     r->t = *t;
     if (!placed)
         r->t.window_no = 0;
+    /* Rows written before served_window existed: a SERVING ticket is served
+     * at its window; a DONE one stays unknown (and cannot be rated). */
+    if (t->state == Q_SERVING)
+        r->t.served_window = t->window_no;
+    else if (t->state != Q_DONE)
+        r->t.served_window = 0;
     if (t->state != Q_WAITING)
         r->t.target_window = 0;
     map_insert(&q->ids, r);
@@ -1532,6 +1548,7 @@ int queue_start(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_
 
     note_day(q, now);
     set_state(r, Q_SERVING, now);
+    r->t.served_window = window_no;
     j_ticket(q, r);
     j_event(q, QE_STARTED, now, r->t.id, w->w.no, w->w.clerk, "");
     return done(q, w, r, out);
@@ -1707,6 +1724,43 @@ int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_err
     enqueue(q, r);
     j_ticket_event(q, r, QE_REJOINED, now, NULL,
                    q->pol.rejoin_keeps_place ? "keeps its place" : "at the end of the queue");
+    return done(q, NULL, r, out);
+}
+
+int queue_rate(queue *q, uint32_t window_no, uint64_t id, int level, int64_t now,
+               const q_ticket **out, q_error *err)
+{
+    char detail[Q_REASON_MAX];
+    struct tk *r;
+
+    err_clear(err);
+    set_out(out, NULL);
+    if (level < 1 || level > 5)
+        return fail(err, QERR_BAD_REQUEST, "a rating is 1 to 5, not %d", level);
+    if (window_no == 0)
+        return fail(err, QERR_BAD_REQUEST, "a rating names the window that served the ticket");
+    r = ticket_pick(q, id, err);
+    if (r == NULL)
+        return -1;
+    if (r->t.rating != 0) { /* a retry, or a second press: the first stands */
+        set_out(out, r);
+        return 0;
+    }
+    if (r->t.state != Q_SERVING && r->t.state != Q_DONE)
+        return illegal(err, r, "SERVING or DONE");
+    if (r->t.served_window != window_no)
+        return fail(err, QERR_ILLEGAL_STATE, "%s was not served at window %u", r->t.number,
+                    window_no);
+    if (r->t.state == Q_DONE && bday(q, r->t.state_ms) != bday(q, now))
+        return fail(err, QERR_ILLEGAL_STATE, "%s was served on %d, not this business day",
+                    r->t.number, (int)bday(q, r->t.state_ms));
+
+    note_day(q, now);
+    r->t.rating = (uint8_t)level;
+    r->t.rated_ms = now;
+    snprintf(detail, sizeof detail, "level %d", level);
+    j_ticket(q, r);
+    j_event(q, QE_RATED, now, r->t.id, window_no, clerk_of(window_find(q, window_no)), detail);
     return done(q, NULL, r, out);
 }
 

@@ -160,6 +160,9 @@ typedef struct q_ticket {
     char masked_name[Q_MASKED_MAX];
     bool has_citizen;
     uint8_t citizen_hash[Q_HASH_LEN];
+    uint32_t served_window; /* SERVING or DONE: the window that started it; 0 otherwise */
+    uint8_t rating;         /* 好差评 level 1..5 once rated, 0 before */
+    int64_t rated_ms;       /* when it was rated, 0 before */
 } q_ticket;
 
 typedef struct q_window {
@@ -230,6 +233,7 @@ typedef enum q_event_kind {
     QE_WINDOW_PAUSED,
     QE_WINDOW_RESUMED,
     QE_LEASE_GRANTED,
+    QE_RATED, /* a citizen's 好差评 rating of the service; detail "level N" */
 } q_event_kind;
 
 /* One change, as the journal receives it. Strings point into the engine
@@ -343,6 +347,15 @@ int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const 
 int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, int64_t now,
                  const q_ticket **out, q_error *err);
 int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err);
+/* The citizen's rating (level 1..5) of the service at window_no. The
+ * ticket must be SERVING at that window, or DONE there (served_window)
+ * within the current business day (QERR_ILLEGAL_STATE otherwise; a bad
+ * level or window_no 0 is QERR_BAD_REQUEST, an unknown ticket
+ * QERR_NOT_FOUND). A ticket is rated once: rating a rated ticket again
+ * succeeds without a change, *out showing the first rating. Rating
+ * changes nothing of the ticket's life (state, window, queue order). */
+int queue_rate(queue *q, uint32_t window_no, uint64_t id, int level, int64_t now,
+               const q_ticket **out, q_error *err);
 
 int queue_sign_in(queue *q, uint32_t window_no, const char *clerk, int64_t now, q_error *err);
 int queue_sign_out(queue *q, uint32_t window_no, int64_t now, q_error *err);

@@ -173,13 +173,21 @@ static const char *const migrations[] = {
     "  CHECK ((state = 1 AND ticket_id = 0) OR (state = 2 AND ticket_id > 0))\n"
     ") STRICT;\n"
     "CREATE INDEX appointments_slot ON appointments(slot_ms);\n",
+
+    /* 3: ratings (好差评): the window that served a ticket, and its rating. */
+    "ALTER TABLE tickets ADD COLUMN served_window INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (served_window >= 0);\n"
+    "ALTER TABLE tickets ADD COLUMN rating INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (rating BETWEEN 0 AND 5);\n"
+    "ALTER TABLE tickets ADD COLUMN rated_ms INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX tickets_rated ON tickets(day, served_window) WHERE rating > 0;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define TICKET_COLUMNS                                                                             \
     "id, number, day, seq, area, matter, state, priority, issued_ms, state_ms, "                   \
     "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
-    "masked_name, citizen_hash"
+    "masked_name, citizen_hash, served_window, rating, rated_ms"
 #define EVENT_COLUMNS                                                                              \
     "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
 #define APPT_COLUMNS "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
@@ -241,7 +249,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_TICKET] =
         "INSERT INTO tickets(" TICKET_COLUMNS ") "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19) "
+        "?19, ?20, ?21, ?22) "
         "ON CONFLICT(id) DO UPDATE SET number = excluded.number, day = excluded.day, "
         "seq = excluded.seq, area = excluded.area, matter = excluded.matter, "
         "state = excluded.state, priority = excluded.priority, issued_ms = excluded.issued_ms, "
@@ -249,12 +257,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         "appointment_ms = excluded.appointment_ms, window_no = excluded.window_no, "
         "target_window = excluded.target_window, recalls = excluded.recalls, "
         "offline = excluded.offline, kiosk = excluded.kiosk, "
-        "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash",
+        "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash, "
+        "served_window = excluded.served_window, rating = excluded.rating, "
+        "rated_ms = excluded.rated_ms",
     /* The common change (a new state), touching only the columns a ticket's
      * life changes: the day/area/number index is left alone. */
     [ST_UPDATE_TICKET] =
         "UPDATE tickets SET state = ?2, priority = ?3, issued_ms = ?4, state_ms = ?5, "
-        "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9 "
+        "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9, "
+        "served_window = ?12, rating = ?13, rated_ms = ?14 "
         "WHERE id = ?1 AND area = ?10 AND matter = ?11",
     [ST_PUT_WINDOW_STATE] =
         "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
@@ -1075,6 +1086,9 @@ static int update_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int64(st, 9, t->recalls);
     bind_text(st, 10, t->area);
     bind_text(st, 11, t->matter);
+    sqlite3_bind_int64(st, 12, t->served_window);
+    sqlite3_bind_int(st, 13, t->rating);
+    sqlite3_bind_int64(st, 14, t->rated_ms);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1113,6 +1127,9 @@ int store_put_ticket(store *s, const q_ticket *t)
     bind_text(st, 17, t->kiosk);
     bind_text(st, 18, t->masked_name);
     bind_hash(st, 19, t->has_citizen, t->citizen_hash);
+    sqlite3_bind_int64(st, 20, t->served_window);
+    sqlite3_bind_int(st, 21, t->rating);
+    sqlite3_bind_int64(st, 22, t->rated_ms);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1293,6 +1310,9 @@ static int decode_ticket(store *s, sqlite3_stmt *st, q_ticket *t)
     if (has < 0)
         return -1;
     t->has_citizen = has == 1;
+    t->served_window = (uint32_t)sqlite3_column_int64(st, 19);
+    t->rating = (uint8_t)sqlite3_column_int(st, 20);
+    t->rated_ms = sqlite3_column_int64(st, 21);
     return 0;
 }
 LOADER(ticket, q_ticket, decode_ticket)

@@ -18,6 +18,9 @@
  * state, event kind) are stored as their numbers in queue.h, so those
  * numbers must never change; CHECK constraints keep them in range.
  *
+ * A ticket's row also holds its 好差评 rating (rating, rated_ms) and the
+ * window that served it (served_window), all 0 until set (migration 3).
+ *
  * A display number cannot repeat within a day: tickets has
  * UNIQUE(day, area, number), so even a numbering bug fails a write instead
  * of printing two "A001". store_put_ticket updates by id and never

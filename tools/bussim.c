@@ -202,8 +202,10 @@ static void slave_view(const struct slave *sl, int64_t now, char *out, size_t ca
                                      b.row[i].window, text[0] ? "(" : "", text, text[0] ? ")" : "");
             }
         }
+        /* An empty notice line shows nothing. */
         if (used < cap &&
-            busmap_notice_decode(sl->hr + BUSMAP_HR_NOTICE, BUSMAP_NOTICE_REGS, &n) == 0) {
+            busmap_notice_decode(sl->hr + BUSMAP_HR_NOTICE, BUSMAP_NOTICE_REGS, &n) == 0 &&
+            n.text_len > 0) {
             gb_text(n.text, n.text_len, text, sizeof text);
             snprintf(out + used, cap - used, " | notice: \"%s\"", text);
         }

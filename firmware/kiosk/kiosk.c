@@ -19,6 +19,7 @@
 #include "clk.h"
 #include "escpos.h"
 #include "idcard_privacy.h"
+#include "kbus.h"
 #include "kflow.h"
 #include "klink.h"
 #include "log.h"
@@ -55,6 +56,7 @@ struct kiosk {
     const kiosk_conf *conf;
     kstore *store;
     klink *link;
+    kbus *bus; /* the bus master role, NULL when [bus] is not enabled */
     printer *printer;
     reader *reader;
     escpos_builder *escpos;
@@ -236,6 +238,8 @@ int kiosk_state_json(kiosk *k, buf *out)
         json_raw(out, ",\"link\":\"%s\",\"printer\":\"%s\",\"reader\":\"%s\"",
                  k->online ? "online" : "offline", k->printer_word,
                  k->reader_online ? "ok" : "offline") < 0 ||
+        json_raw(out, ",") < 0 ||
+        (k->bus != NULL ? kbus_state_json(k->bus, out) : json_raw(out, "\"bus\":null")) < 0 ||
         (left > 0 ? json_raw(out, ",\"lease_left\":%ld", left)
                   : json_raw(out, ",\"lease_left\":null")) < 0 ||
         json_raw(out, ",\"areas\":[") < 0)
@@ -623,12 +627,23 @@ static void on_push(void *arg, const Hall__DisplayPush *p)
         a->waiting = s->waiting;
         a->est_wait_s = s->est_wait_s;
     }
+    if (k->bus != NULL)
+        kbus_push(k->bus, p);
     ask_leases(k);
     changed(k);
     sync_model(k);
 }
 
 /* ---- devices -------------------------------------------------------------- */
+
+/* The bus's health changed: the screen model's "bus" field. */
+static void bus_changed(void *arg)
+{
+    kiosk *k = arg;
+
+    changed(k);
+    sync_model(k);
+}
 
 static const char *printer_word(const escpos_status *s)
 {
@@ -1053,6 +1068,9 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
     const klink_callbacks lcb = {next_id, on_up, on_down, on_answer, on_push};
     if ((k->link = klink_new(loop, &lc, &lcb, k, err, errlen)) == NULL)
         goto fail;
+    if (conf->bus_enabled &&
+        (k->bus = kbus_new(loop, conf, next_id, bus_changed, k, err, errlen)) == NULL)
+        goto fail;
     if (kstore_ticket_each(k->store, resend_confirmation, k) < 0) {
         snprintf(err, errlen, "%s", kstore_errmsg(k->store));
         goto fail;
@@ -1079,6 +1097,7 @@ void kiosk_free(kiosk *k)
     printer_free(k->printer);
     k->printer = NULL;
     reader_free(k->reader);
+    kbus_free(k->bus);
     klink_free(k->link);
     kstore_close(k->store);
     escpos_free(k->escpos);

@@ -1,7 +1,8 @@
 /*
  * kiosk — the kiosk object: its devices (ticket printer, ID card reader),
- * the citizen's flow (kflow), the link to halld (klink) and the durable
- * state (kstore), wired together on one event loop. kioskd.c makes one;
+ * the citizen's flow (kflow), the link to halld (klink), the durable
+ * state (kstore) and, when [bus] is enabled, the bus master role (kbus),
+ * wired together on one event loop. kioskd.c makes one;
  * the integration tests make one in process.
  *
  * It carries out the flow's commands: an ISSUE to halld or a number from

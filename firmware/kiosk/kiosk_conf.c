@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "busmaster.h"
 #include "conf.h"
 #include "idcard_privacy.h"
 #include "net.h"
@@ -17,6 +18,8 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 /* The order of printer_backend and reader_backend. */
 static const char *const printer_backends[] = {"sim", "cups", "usb", "net", NULL};
 static const char *const reader_backends[] = {"sim", "serial", "usb", NULL};
+/* The order of KIOSK_BUS_TCP, KIOSK_BUS_RTU. */
+static const char *const bus_transports[] = {"tcp", "rtu", NULL};
 
 /* The development secret of --sim: tickets and hashes of a simulated hall
  * only, never a real one (a real kiosk reads the hall's secret.key). */
@@ -90,6 +93,29 @@ static const conf_option kiosk_options[] = {
              "Offline numbers asked for per area and lease"),
     CONF_INT("offline", "low_water", C, low_water, 0, 10000, "5",
              "A new lease is asked for when fewer numbers than this are left"),
+
+    CONF_BOOL(
+        "bus", "enabled", C, bus_enabled, "false",
+        "This kiosk is the master of a bus segment (displays, board, call-pads, rating pads)"),
+    CONF_ENUM("bus", "transport", C, bus_transport, bus_transports, "tcp",
+              "Modbus transport: tcp (a gateway, or bussim --tcp) or rtu (a serial port)"),
+    CONF_STRING("bus", "address", C, bus_address, "127.0.0.1:1502",
+                "tcp: host:port of the Modbus TCP gateway"),
+    CONF_STRING("bus", "device", C, bus_device, "/dev/ttyS1",
+                "rtu: the serial port of the RS-485 line"),
+    CONF_INT("bus", "baud", C, bus_baud, 1200, 4000000, "115200", "rtu: line speed"),
+    CONF_STRING("bus", "devices", C, bus_devices,
+                "1:board,11:window:1,12:window:2,41:callpad:1,42:callpad:2,71:rating:1,"
+                "72:rating:2",
+                "The bus's devices, ADDR:KIND[:WINDOW],... (docs/bus.md)"),
+    CONF_PATH("bus", "window_certs", C, bus_window_certs, "windows",
+              "Directory of the call-pads' bundles: DIR/callpad-wN/ for window N"),
+    CONF_DURATION("bus", "blink", C, bus_blink_ms, 0, 60000, "5s",
+                  "How long a window display blinks a new call"),
+    CONF_DURATION("bus", "board_min", C, bus_board_min_ms, 0, 600000, "3s",
+                  "Least time a call stays on the hall board"),
+    CONF_DURATION("bus", "rating_timeout", C, bus_rating_timeout_ms, 1000, 3600000, "30s",
+                  "How long a rating pad waits for the citizen after FINISH"),
     CONF_END,
 };
 #undef C
@@ -158,6 +184,32 @@ static bool valid_id(const char *id)
     return true;
 }
 
+/* The [bus] keys that one key's range cannot check: the address of a tcp
+ * bus, the device list. */
+static int check_bus(kiosk_conf *c, const char *path, char *err, size_t errlen)
+{
+    bus_device devices[BUSMASTER_DEVICES_MAX];
+    char why[200];
+
+    if (c->bus_transport == KIOSK_BUS_TCP &&
+        net_parse_hostport(c->bus_address, c->bus_host, sizeof c->bus_host, &c->bus_port) < 0) {
+        snprintf(err, errlen, "%s: [bus] address = %s: write it as host:port", path,
+                 c->bus_address);
+        return -1;
+    }
+    if (c->bus_transport == KIOSK_BUS_RTU && c->bus_device[0] == '\0') {
+        snprintf(err, errlen, "%s: [bus] transport = rtu needs [bus] device", path);
+        return -1;
+    }
+    int n = busmap_parse_devices(c->bus_devices, devices, BUSMASTER_DEVICES_MAX, why, sizeof why);
+    if (n <= 0) {
+        snprintf(err, errlen, "%s: [bus] devices = %s: %s", path, c->bus_devices,
+                 n == 0 ? "no devices" : why);
+        return -1;
+    }
+    return 0;
+}
+
 int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t errlen)
 {
     kiosk_conf fresh = {0};
@@ -186,6 +238,8 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
                  path, (long long)fresh.low_water, (long long)fresh.lease_size);
         goto bad;
     }
+    if (fresh.bus_enabled && check_bus(&fresh, path, err, errlen) < 0)
+        goto bad;
     if (sim) {
         fresh.printer_backend = PRINTER_BACKEND_SIM;
         fresh.reader_backend = READER_BACKEND_SIM;

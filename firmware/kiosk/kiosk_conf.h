@@ -55,13 +55,28 @@ typedef struct kiosk_conf {
     /* [offline] */
     int64_t lease_size; /* numbers asked for per lease */
     int64_t low_water;  /* ask for a new lease when fewer are left */
+    /* [bus] (the bus master role, kbus.h) */
+    bool bus_enabled;
+    int bus_transport; /* index into "tcp", "rtu" */
+    char *bus_address; /* tcp: host:port */
+    char *bus_device;  /* rtu: the serial port */
+    int64_t bus_baud;
+    char *bus_devices;      /* busmap_parse_devices() syntax */
+    char *bus_window_certs; /* directory of the call-pads' bundles, callpad-wN/ */
+    int64_t bus_blink_ms, bus_board_min_ms, bus_rating_timeout_ms;
 
     /* Derived by kiosk_conf_load (not table keys). */
     char halld_host[256];
     int halld_port;
+    char bus_host[256]; /* [bus] address, when the transport is tcp */
+    int bus_port;
     uint8_t secret[READER_SECRET_MAX];
     size_t secret_len;
 } kiosk_conf;
+
+/* The order of kiosk_conf.bus_transport. */
+#define KIOSK_BUS_TCP 0
+#define KIOSK_BUS_RTU 1
 
 /* Load path into *c (zeroed before the first load). With sim, the printer
  * and reader backends are "sim" whatever the file says, and a missing

@@ -33,6 +33,8 @@ struct klink {
     void *arg;
     char host[256], device_id[72], firmware[64];
     int port;
+    Hall__DeviceType type;
+    uint32_t window_no;
     int64_t reconnect_max_ms, connect_timeout_ms;
     net_tls *tls;
     net_conn *conn;
@@ -200,6 +202,8 @@ static void subscribe(klink *l)
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
 
+    if (l->cb.push == NULL)
+        return;
     if ((l->sub_id = l->cb.next_id(l->arg)) == 0)
         return;
     sub.last_seq = l->last_seq;
@@ -217,7 +221,8 @@ static void on_open(net_conn *c, void *arg)
 
     hall__hello__init(&hello);
     hello.device_id = l->device_id;
-    hello.type = HALL__DEVICE_TYPE__DEVICE_KIOSK;
+    hello.type = l->type;
+    hello.window_no = l->window_no;
     hello.firmware_version = l->firmware;
     hello.protocol_version = PROTO_VERSION;
     if ((l->hello_id = l->cb.next_id(l->arg)) == 0) {
@@ -280,7 +285,7 @@ static void dispatch(klink *l, const Hall__Envelope *env)
             hello_answered(l, env);
         return;
     }
-    if (env->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH &&
+    if (env->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH && l->cb.push != NULL &&
         (env->request_id == 0 || env->request_id == l->sub_id)) {
         handle_push(l, env);
         return;
@@ -359,8 +364,8 @@ klink *klink_new(ev_loop *loop, const klink_conf *conf, const klink_callbacks *c
     char nerr[NET_ERR_LEN];
 
     if (loop == NULL || conf == NULL || cb == NULL || cb->next_id == NULL || cb->up == NULL ||
-        cb->down == NULL || cb->answer == NULL || cb->push == NULL || conf->host == NULL ||
-        conf->device_id == NULL || conf->port < 1 || conf->port > 65535) {
+        cb->down == NULL || cb->answer == NULL || conf->host == NULL || conf->device_id == NULL ||
+        conf->port < 1 || conf->port > 65535) {
         snprintf(err, errlen, "klink: bad arguments");
         errno = EINVAL;
         return NULL;
@@ -376,6 +381,9 @@ klink *klink_new(ev_loop *loop, const klink_conf *conf, const klink_callbacks *c
     snprintf(l->device_id, sizeof l->device_id, "%s", conf->device_id);
     snprintf(l->firmware, sizeof l->firmware, "%s", conf->firmware ? conf->firmware : "");
     l->port = conf->port;
+    l->type = conf->type != HALL__DEVICE_TYPE__DEVICE_UNKNOWN ? conf->type
+                                                              : HALL__DEVICE_TYPE__DEVICE_KIOSK;
+    l->window_no = conf->window_no;
     l->reconnect_max_ms =
         conf->reconnect_max_ms >= BACKOFF_MIN_MS ? conf->reconnect_max_ms : BACKOFF_MIN_MS;
     l->connect_timeout_ms = conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : 10000;

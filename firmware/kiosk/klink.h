@@ -20,8 +20,8 @@
  * (after a second).
  *
  * Once UP the link sends a HEARTBEAT every interval HELLO_REPLY gave,
- * drops a link silent for longer than the idle timeout, and SUBSCRIBEs
- * for the display pushes (area statuses) with the last sequence applied; a
+ * drops a link silent for longer than the idle timeout, and (with a push
+ * callback) SUBSCRIBEs for the display pushes (area statuses) with the last sequence applied; a
  * gap in the sequence subscribes again (a snapshot comes back).
  */
 #ifndef ONEWINDOW_KLINK_H
@@ -44,6 +44,11 @@ typedef struct klink_conf {
     const char *firmware; /* firmware version sent in HELLO */
     int64_t reconnect_max_ms;
     int64_t connect_timeout_ms; /* TCP + TLS + HELLO */
+    /* The device type HELLO names (0: DEVICE_KIOSK) and, for a window
+     * terminal, its window (kioskd carries its call-pads' links as the
+     * terminals of their windows). */
+    Hall__DeviceType type;
+    uint32_t window_no;
 } klink_conf;
 
 typedef struct klink_callbacks {
@@ -56,7 +61,8 @@ typedef struct klink_callbacks {
     void (*down)(void *arg, const char *reason);
     /* The answer to request_id; the envelope is valid during the call. */
     void (*answer)(void *arg, uint64_t request_id, const Hall__Envelope *answer);
-    /* A display push (a snapshot after each SUBSCRIBE, then deltas). */
+    /* A display push (a snapshot after each SUBSCRIBE, then deltas). NULL:
+     * the link does not SUBSCRIBE. */
     void (*push)(void *arg, const Hall__DisplayPush *push);
 } klink_callbacks;
 

@@ -3,13 +3,15 @@
  * windows, idempotent retries, and device authorisation. Each test makes a
  * hall with the real hallctl and runs the real halld (hallfixture.h).
  *
- * One source, five CTest names (the first argument picks the suite):
+ * One source, six CTest names (the first argument picks the suite):
  * halld_concurrent_call_next, halld_idempotent_retry,
- * halld_appointment_checkin, halld_disk_full, halld_device_auth.
+ * halld_appointment_checkin, halld_disk_full, halld_device_auth,
+ * halld_ratings.
  */
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +650,146 @@ START_TEST(roles_and_windows_enforced)
 }
 END_TEST
 
+/* ---- halld_ratings -------------------------------------------------------- */
+
+/* QE_RATED in controller/queue.h: the event kind of a rating. */
+#define EVENT_RATED 23
+
+static Hall__Envelope *rate(devlink *l, uint32_t window_no, uint64_t ticket_id, uint32_t level)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Rating m = HALL__RATING__INIT;
+
+    m.window_no = window_no;
+    m.ticket_id = ticket_id;
+    m.level = level;
+    env.body_case = HALL__ENVELOPE__BODY_RATING;
+    env.rating = &m;
+    return fix_call(l, &env);
+}
+
+static void expect_rated(Hall__Envelope *r, uint64_t ticket_id)
+{
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_RATING_REPLY, "RATING: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message
+                                                             : proto_body_name(r->body_case));
+    ck_assert_uint_eq(r->rating_reply->ticket_id, ticket_id);
+    proto_free(r);
+}
+
+/* One integer from the hall's database (read-only, beside a running halld). */
+static long long db_int(hallfix *f, const char *sql, uint64_t arg)
+{
+    char path[1100];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+
+    snprintf(path, sizeof path, "%s/hall.db", f->dir);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)arg);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static long long rating_of(hallfix *f, uint64_t id)
+{
+    return db_int(f, "SELECT rating FROM tickets WHERE id = ?1", id);
+}
+
+static long long rating_events(hallfix *f, uint64_t id)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE ticket_id = ?1 AND kind = %d",
+             EVENT_RATED);
+    return db_int(f, sql, id);
+}
+
+START_TEST(ratings_stored_once_and_kept)
+{
+    hallfix f;
+
+    fix_init(&f, 2, NULL);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink *w1 = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    devlink *w2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    proto_free(fix_sign_in(w1, 1, "c-1"));
+    proto_free(fix_sign_in(w2, 2, "c-2"));
+    uint64_t a = issue_printed(k, "");
+    uint64_t b = issue_printed(k, "");
+
+    /* Waiting, not served: nothing to rate. A kiosk may not rate. */
+    expect_error(rate(w1, 1, a, 5), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_error(rate(k, 1, a, 5), HALL__ERROR_CODE__ERR_FORBIDDEN);
+
+    Hall__Envelope *r = fix_window_op(w1, HALL__ENVELOPE__BODY_CALL_NEXT, 1, 0);
+    ck_assert_uint_eq(ticket_of(r), a);
+    proto_free(r);
+    /* Called, not served yet. */
+    expect_error(rate(w1, 1, a, 5), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    proto_free(fix_window_op(w1, HALL__ENVELOPE__BODY_START, 1, a));
+    proto_free(fix_window_op(w1, HALL__ENVELOPE__BODY_FINISH, 1, a));
+
+    /* Bad levels, an unknown ticket, the wrong window. */
+    expect_error(rate(w1, 1, a, 0), HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    expect_error(rate(w1, 1, a, 6), HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    expect_error(rate(w1, 1, 999999, 3), HALL__ERROR_CODE__ERR_NOT_FOUND);
+    expect_error(rate(w2, 2, a, 4), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_error(rate(w2, 1, a, 4), HALL__ERROR_CODE__ERR_FORBIDDEN);
+    ck_assert_int_eq(rating_of(&f, a), 0);
+    ck_assert_int_eq(rating_events(&f, a), 0);
+
+    /* Rated once; a second rating is answered as the first and changes nothing. */
+    expect_rated(rate(w1, 1, a, 5), a);
+    ck_assert_int_eq(rating_of(&f, a), 5);
+    expect_rated(rate(w1, 1, a, 2), a);
+    ck_assert_int_eq(rating_of(&f, a), 5);
+    ck_assert_int_eq(rating_events(&f, a), 1);
+
+    /* A ticket being served may be rated at its window. */
+    r = fix_window_op(w2, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0);
+    ck_assert_uint_eq(ticket_of(r), b);
+    proto_free(r);
+    proto_free(fix_window_op(w2, HALL__ENVELOPE__BODY_START, 2, b));
+    expect_error(rate(w1, 1, b, 3), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_rated(rate(w2, 2, b, 3), b);
+
+    devlink_close(k);
+    devlink_close(w1);
+    devlink_close(w2);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    ck_assert_int_eq(fix_hallctl(&f, "audit verify"), 0);
+
+    /* After a restart the ratings are still there: a new rating of a rated
+     * ticket still changes nothing, and the served ticket finishes rated. */
+    fix_start(&f);
+    w1 = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    w2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    /* Request ids are unique per device for the day, across links. */
+    devlink_set_next_id(w1, 1000);
+    devlink_set_next_id(w2, 1000);
+    expect_rated(rate(w1, 1, a, 1), a);
+    expect_rated(rate(w2, 2, b, 1), b);
+    proto_free(fix_window_op(w2, HALL__ENVELOPE__BODY_FINISH, 2, b));
+    ck_assert_int_eq(rating_of(&f, a), 5);
+    ck_assert_int_eq(rating_of(&f, b), 3);
+    ck_assert_int_eq(rating_events(&f, a), 1);
+    ck_assert_int_eq(rating_events(&f, b), 1);
+    devlink_close(w1);
+    devlink_close(w2);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    ck_assert_int_eq(fix_hallctl(&f, "audit verify"), 0);
+    fix_free(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -670,8 +812,10 @@ int main(int argc, char **argv)
     } else if (strcmp(which, "auth") == 0) {
         tcase_add_test(tc, unknown_and_revoked_devices_refused);
         tcase_add_test(tc, roles_and_windows_enforced);
+    } else if (strcmp(which, "ratings") == 0) {
+        tcase_add_test(tc, ratings_stored_once_and_kept);
     } else {
-        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth\n", argv[0]);
+        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth|ratings\n", argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);

@@ -85,12 +85,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 2);
+    ck_assert_int_eq(store_schema_version(s), 3);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 2);
+    ck_assert_int_eq(store_schema_version(s), 3);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);

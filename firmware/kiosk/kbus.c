@@ -1,0 +1,686 @@
+/*
+ * kbus — the kiosk's bus master role. See kbus.h. The view half is pure;
+ * the master half runs on the kiosk's loop: busmaster's callbacks and the
+ * call-pad links' callbacks all arrive there.
+ */
+#include "kbus.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "busmaster.h"
+#include "clk.h"
+#include "klink.h"
+#include "log.h"
+
+/* Presses of one pad waiting behind the operation in flight. */
+#define PAD_WAIT_MAX 32
+/* How long a refusal stays on a call-pad's display. */
+#define REFUSAL_SHOW_MS 5000
+
+/* ---- The view ---------------------------------------------------------------- */
+
+void kbus_view_init(kbus_view *v)
+{
+    memset(v, 0, sizeof *v);
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+/* The index of window no's entry, added when new; SIZE_MAX when the table
+ * is full. */
+static size_t view_window(kbus_view *v, uint32_t no)
+{
+    for (size_t i = 0; i < v->nwindows; i++)
+        if (v->window[i].no == no)
+            return i;
+    if (v->nwindows == KBUS_WINDOWS_MAX)
+        return SIZE_MAX;
+    v->window[v->nwindows].no = no;
+    v->window[v->nwindows].current[0] = '\0';
+    return v->nwindows++;
+}
+
+static kbus_action *next_action(kbus_action *out, size_t max, size_t *n, kbus_op op)
+{
+    if (*n == max)
+        return NULL;
+    kbus_action *a = &out[(*n)++];
+    memset(a, 0, sizeof *a);
+    a->op = op;
+    return a;
+}
+
+size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *out, size_t max)
+{
+    bool first = p->snapshot && !v->seen;
+    bool all_pads = p->snapshot, pad_changed[KBUS_WINDOWS_MAX] = {false};
+    int64_t newest = v->last_call_ms;
+    size_t n = 0;
+    kbus_action *a;
+
+    /* Calls, oldest first (the push lists them newest first). */
+    for (size_t i = p->n_calls; i-- > 0;) {
+        const Hall__Call *c = p->calls[i];
+        if (p->snapshot && c->called_at_ms <= v->last_call_ms)
+            continue;
+        if ((a = next_action(out, max, &n, KBUS_CALL)) == NULL)
+            break;
+        a->window = c->window_no;
+        copy(a->number, sizeof a->number, c->number);
+        copy(a->name, sizeof a->name, c->masked_name);
+        a->blink = !first;
+        if (c->called_at_ms > newest)
+            newest = c->called_at_ms;
+    }
+    v->last_call_ms = newest;
+
+    if (p->n_areas > 0) {
+        uint32_t waiting = 0;
+        for (size_t i = 0; i < p->n_areas; i++)
+            waiting += p->areas[i]->waiting;
+        if (waiting != v->waiting)
+            all_pads = true;
+        v->waiting = waiting;
+    }
+    for (size_t i = 0; i < p->n_windows; i++) {
+        const Hall__WindowStatus *w = p->windows[i];
+        size_t at = view_window(v, w->window_no);
+        if (at == SIZE_MAX)
+            continue;
+        char now[KBUS_NUMBER_MAX];
+        copy(now, sizeof now, w->current_number);
+        if (strcmp(now, v->window[at].current) != 0) {
+            memcpy(v->window[at].current, now, sizeof now);
+            pad_changed[at] = true;
+        }
+    }
+    for (size_t i = 0; i < v->nwindows; i++) {
+        if (!all_pads && !pad_changed[i])
+            continue;
+        if ((a = next_action(out, max, &n, KBUS_CALLPAD)) == NULL)
+            break;
+        a->window = v->window[i].no;
+        memcpy(a->number, v->window[i].current, sizeof a->number);
+        a->waiting = v->waiting;
+    }
+
+    /* halld sends the notice in full each time it has one; a snapshot
+     * without one clears it. */
+    char notice[KBUS_NOTICE_MAX];
+    copy(notice, sizeof notice, p->notice);
+    if ((p->snapshot || notice[0] != '\0') && strcmp(v->notice, notice) != 0) {
+        memcpy(v->notice, notice, sizeof notice);
+        if ((a = next_action(out, max, &n, KBUS_NOTICE)) != NULL)
+            memcpy(a->text, notice, sizeof a->text);
+    }
+    if (p->snapshot)
+        v->seen = true;
+    return n;
+}
+
+/* ---- The master ---------------------------------------------------------------- */
+
+/* One window with a call-pad: its link to halld as that window's terminal,
+ * the ticket its last answer named, and its presses:
+ *
+ *   IDLE --press--> IN FLIGHT --answer (reply or refusal)--> IDLE
+ *    | ^                | a press meanwhile waits in wait[], in order;
+ *    +-+                | after the answer the oldest one is sent
+ *   refused here (no current ticket, cannot send): shown on the pad
+ *
+ * IN FLIGHT is inflight != 0; presses wait only while one is in flight
+ * (asserted in pump). */
+struct pad {
+    kbus *bus;
+    uint32_t window;
+    klink *link;
+    uint64_t ticket_id; /* the window's current ticket by the last answer, 0 none */
+    char number[KBUS_NUMBER_MAX];
+    /* The operation in flight (0: none) and what it was. */
+    uint64_t inflight;
+    bus_key inflight_key;
+    uint64_t inflight_ticket;
+    char inflight_number[KBUS_NUMBER_MAX];
+    struct {
+        bus_key key;
+        uint16_t arg;
+    } wait[PAD_WAIT_MAX];
+    size_t nwait;
+    ev_timer restore; /* a refusal is shown: the current number again */
+    /* The rating prompt open on the window's rating pad (0: none). */
+    uint16_t prompt;
+    uint64_t prompt_ticket;
+};
+
+struct kbus {
+    ev_loop *loop;
+    const kiosk_conf *conf;
+    busmaster *bm;
+    uint64_t (*next_id)(void *arg);
+    kbus_change_fn *changed;
+    void *arg;
+    kbus_view view;
+    struct pad *pads;
+    size_t npads;
+    bus_device devices[BUSMASTER_DEVICES_MAX];
+    bool offline[BUSMASTER_DEVICES_MAX];
+    size_t ndevices;
+};
+
+static struct pad *pad_of(kbus *b, int window)
+{
+    for (size_t i = 0; i < b->npads; i++)
+        if ((int)b->pads[i].window == window)
+            return &b->pads[i];
+    return NULL;
+}
+
+static bool has_device(const kbus *b, bus_kind kind, uint32_t window)
+{
+    for (size_t i = 0; i < b->ndevices; i++)
+        if (b->devices[i].kind == kind && (uint32_t)b->devices[i].window == window)
+            return true;
+    return false;
+}
+
+/* The number a window's call-pad shows: what halld last said is current
+ * there (push or answer). */
+static const char *current_of(kbus *b, uint32_t window)
+{
+    size_t at = view_window(&b->view, window);
+    return at != SIZE_MAX ? b->view.window[at].current : "";
+}
+
+static void show_pad(struct pad *p)
+{
+    kbus *b = p->bus;
+
+    ev_timer_stop(b->loop, &p->restore);
+    if (busmaster_set_callpad(b->bm, (int)p->window, current_of(b, p->window),
+                              (int)b->view.waiting) < 0 &&
+        errno != ENOENT)
+        log_warn("bus: call-pad of window %u: %s", p->window, strerror(errno));
+}
+
+static void on_restore(ev_loop *loop, ev_timer *t, void *arg)
+{
+    show_pad(arg);
+}
+
+/* A short word for the call-pad's display (at most 8 ASCII characters). */
+static const char *refusal_word(Hall__ErrorCode code)
+{
+    switch (code) {
+    case HALL__ERROR_CODE__ERR_QUEUE_EMPTY:
+        return "EMPTY";
+    case HALL__ERROR_CODE__ERR_WINDOW_CLOSED:
+        return "CLOSED";
+    case HALL__ERROR_CODE__ERR_ILLEGAL_STATE:
+        return "STATE?";
+    case HALL__ERROR_CODE__ERR_FORBIDDEN:
+        return "DENIED";
+    case HALL__ERROR_CODE__ERR_NOT_FOUND:
+        return "NOTFOUND";
+    default:
+        return "ERROR";
+    }
+}
+
+static void show_refusal(struct pad *p, const char *word)
+{
+    kbus *b = p->bus;
+
+    if (busmaster_set_callpad(b->bm, (int)p->window, word, (int)b->view.waiting) < 0 &&
+        errno != ENOENT)
+        log_warn("bus: call-pad of window %u: %s", p->window, strerror(errno));
+    ev_timer_start(b->loop, &p->restore, REFUSAL_SHOW_MS);
+}
+
+/* Build and send the window operation of one press; false when it could
+ * not be sent (refused here, shown on the pad). */
+static bool send_key(struct pad *p, bus_key key, uint16_t arg)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__CallNext next = HALL__CALL_NEXT__INIT;
+    Hall__Recall recall = HALL__RECALL__INIT;
+    Hall__NoShow noshow = HALL__NO_SHOW__INIT;
+    Hall__Start start = HALL__START__INIT;
+    Hall__Finish finish = HALL__FINISH__INIT;
+    Hall__Transfer transfer = HALL__TRANSFER__INIT;
+    Hall__PauseWindow pause = HALL__PAUSE_WINDOW__INIT;
+    Hall__ResumeWindow resume = HALL__RESUME_WINDOW__INIT;
+    char reason[] = "call-pad";
+    uint64_t id = p->ticket_id;
+
+    assert(p->inflight == 0);
+    if (key != BUS_KEY_NEXT && key != BUS_KEY_PAUSE && key != BUS_KEY_RESUME && id == 0) {
+        log_warn("bus: call-pad of window %u: %s with no current ticket", p->window,
+                 busmap_key_name(key));
+        show_refusal(p, "NOTICKET");
+        return false;
+    }
+    switch (key) {
+    case BUS_KEY_NEXT:
+        next.window_no = p->window;
+        env.body_case = HALL__ENVELOPE__BODY_CALL_NEXT;
+        env.call_next = &next;
+        break;
+    case BUS_KEY_RECALL:
+        recall.window_no = p->window;
+        recall.ticket_id = id;
+        env.body_case = HALL__ENVELOPE__BODY_RECALL;
+        env.recall = &recall;
+        break;
+    case BUS_KEY_NOSHOW:
+        noshow.window_no = p->window;
+        noshow.ticket_id = id;
+        env.body_case = HALL__ENVELOPE__BODY_NO_SHOW;
+        env.no_show = &noshow;
+        break;
+    case BUS_KEY_START:
+        start.window_no = p->window;
+        start.ticket_id = id;
+        env.body_case = HALL__ENVELOPE__BODY_START;
+        env.start = &start;
+        break;
+    case BUS_KEY_FINISH:
+        finish.window_no = p->window;
+        finish.ticket_id = id;
+        env.body_case = HALL__ENVELOPE__BODY_FINISH;
+        env.finish = &finish;
+        break;
+    case BUS_KEY_TRANSFER:
+        transfer.window_no = p->window;
+        transfer.ticket_id = id;
+        transfer.to_window = arg;
+        env.body_case = HALL__ENVELOPE__BODY_TRANSFER;
+        env.transfer = &transfer;
+        break;
+    case BUS_KEY_PAUSE:
+        pause.window_no = p->window;
+        pause.reason = reason;
+        env.body_case = HALL__ENVELOPE__BODY_PAUSE;
+        env.pause = &pause;
+        break;
+    case BUS_KEY_RESUME:
+        resume.window_no = p->window;
+        env.body_case = HALL__ENVELOPE__BODY_RESUME;
+        env.resume = &resume;
+        break;
+    }
+    uint64_t rid = klink_send(p->link, &env);
+    if (rid == 0) {
+        log_error("bus: call-pad of window %u: cannot send %s: %s", p->window, busmap_key_name(key),
+                  strerror(errno));
+        show_refusal(p, "ERROR");
+        return false;
+    }
+    p->inflight = rid;
+    p->inflight_key = key;
+    p->inflight_ticket = id;
+    memcpy(p->inflight_number, p->number, sizeof p->inflight_number);
+    return true;
+}
+
+/* Send the oldest waiting press once nothing is in flight. */
+static void pump(struct pad *p)
+{
+    assert(p->nwait <= PAD_WAIT_MAX);
+    while (p->inflight == 0 && p->nwait > 0) {
+        bus_key key = p->wait[0].key;
+        uint16_t arg = p->wait[0].arg;
+        memmove(&p->wait[0], &p->wait[1], (p->nwait - 1) * sizeof p->wait[0]);
+        p->nwait--;
+        send_key(p, key, arg);
+    }
+    assert(p->inflight != 0 || p->nwait == 0);
+}
+
+static void on_key(busmaster *bm, const bus_device *dev, bus_key key, uint16_t arg_value,
+                   uint16_t seq, void *arg)
+{
+    kbus *b = arg;
+    struct pad *p = pad_of(b, dev->window);
+
+    log_info("bus: call-pad %d (window %d): %s%s", dev->addr, dev->window, busmap_key_name(key),
+             key == BUS_KEY_TRANSFER ? " (to a window)" : "");
+    if (p == NULL)
+        return;
+    if (p->nwait == PAD_WAIT_MAX) {
+        log_error("bus: call-pad of window %u: %d presses wait for halld; %s dropped", p->window,
+                  PAD_WAIT_MAX, busmap_key_name(key));
+        show_refusal(p, "BUSY");
+        return;
+    }
+    p->wait[p->nwait].key = key;
+    p->wait[p->nwait].arg = arg_value;
+    p->nwait++;
+    pump(p);
+}
+
+static void prompt_rating(struct pad *p, uint64_t ticket, const char *number)
+{
+    kbus *b = p->bus;
+    uint16_t id;
+
+    if (ticket == 0 || !has_device(b, BUS_KIND_RATING, p->window))
+        return;
+    if (busmaster_prompt_rating(b->bm, (int)p->window, number,
+                                (int)(b->conf->bus_rating_timeout_ms / 1000), &id) < 0) {
+        log_warn("bus: cannot prompt window %u's rating pad for %s: %s", p->window, number,
+                 strerror(errno));
+        return;
+    }
+    p->prompt = id;
+    p->prompt_ticket = ticket;
+}
+
+static void on_rating(busmaster *bm, const bus_device *dev, uint16_t prompt,
+                      busmaster_rating_end end, int level, void *arg)
+{
+    kbus *b = arg;
+    struct pad *p = pad_of(b, dev->window);
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Rating r = HALL__RATING__INIT;
+
+    if (p == NULL || p->prompt == 0 || prompt != p->prompt)
+        return;
+    p->prompt = 0;
+    if (end != BUSMASTER_RATED) {
+        log_info("bus: window %u: no rating for ticket %llu (%s)", p->window,
+                 (unsigned long long)p->prompt_ticket,
+                 end == BUSMASTER_TIMED_OUT ? "timed out" : "cancelled");
+        return;
+    }
+    r.ticket_id = p->prompt_ticket;
+    r.level = (uint32_t)level;
+    r.window_no = p->window;
+    r.rated_at_ms = clk_utc_ms();
+    env.body_case = HALL__ENVELOPE__BODY_RATING;
+    env.rating = &r;
+    if (klink_send(p->link, &env) == 0)
+        log_error("bus: window %u: cannot send the rating of ticket %llu: %s", p->window,
+                  (unsigned long long)p->prompt_ticket, strerror(errno));
+    else
+        log_info("bus: window %u: ticket %llu rated %d", p->window,
+                 (unsigned long long)p->prompt_ticket, level);
+}
+
+static const char *device_name(const bus_device *dev)
+{
+    const char *kind = busmap_kind_name(dev->kind);
+    return kind != NULL ? kind : "device";
+}
+
+static void on_health(busmaster *bm, const bus_device *dev, bool online, const char *why, void *arg)
+{
+    kbus *b = arg;
+
+    for (size_t i = 0; i < b->ndevices; i++) {
+        if (b->devices[i].addr != dev->addr)
+            continue;
+        if (b->offline[i] == !online)
+            return;
+        b->offline[i] = !online;
+    }
+    if (online)
+        log_info("bus: %s %d (window %d) online", device_name(dev), dev->addr, dev->window);
+    else
+        log_warn("bus: %s %d (window %d) offline: %s", device_name(dev), dev->addr, dev->window,
+                 why != NULL ? why : "no reply");
+    if (b->changed != NULL)
+        b->changed(b->arg);
+}
+
+static void on_write_failed(busmaster *bm, const bus_device *dev, const char *what, const char *why,
+                            void *arg)
+{
+    log_debug("bus: writing %s to %s %d failed (%s); retried", what, device_name(dev), dev->addr,
+              why);
+}
+
+static void on_notice(busmaster *bm, const char *text, void *arg)
+{
+    log_info("bus: %s", text);
+}
+
+/* ---- The call-pads' links -------------------------------------------------- */
+
+static uint64_t pad_next_id(void *arg)
+{
+    struct pad *p = arg;
+    return p->bus->next_id(p->bus->arg);
+}
+
+static void pad_up(void *arg, const Hall__HelloReply *r)
+{
+    struct pad *p = arg;
+    log_info("bus: window %u's call-pad link to halld up", p->window);
+}
+
+static void pad_down(void *arg, const char *reason)
+{
+    struct pad *p = arg;
+    log_warn("bus: window %u's call-pad link to halld down: %s", p->window, reason);
+}
+
+static void pad_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
+{
+    struct pad *p = arg;
+    kbus *b = p->bus;
+
+    if (rid != p->inflight) { /* a rating's answer */
+        if (e->body_case == HALL__ENVELOPE__BODY_ERROR)
+            log_warn("bus: window %u: rating refused: %s", p->window, e->error->message);
+        return;
+    }
+    bus_key key = p->inflight_key;
+    p->inflight = 0;
+    if (e->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY) {
+        const Hall__WindowReply *r = e->window_reply;
+        p->ticket_id = r->ticket != NULL ? r->ticket->id : 0;
+        copy(p->number, sizeof p->number, r->ticket != NULL ? r->ticket->number : "");
+        size_t at = view_window(&b->view, p->window);
+        if (at != SIZE_MAX)
+            memcpy(b->view.window[at].current, p->number, sizeof p->number);
+        show_pad(p);
+        if (key == BUS_KEY_FINISH)
+            prompt_rating(p, p->inflight_ticket, p->inflight_number);
+    } else if (e->body_case == HALL__ENVELOPE__BODY_ERROR) {
+        log_warn("bus: call-pad of window %u: %s refused: %s", p->window, busmap_key_name(key),
+                 e->error->message);
+        show_refusal(p, refusal_word(e->error->code));
+    } else {
+        log_warn("bus: call-pad of window %u: unexpected %s", p->window,
+                 proto_body_name(e->body_case));
+    }
+    pump(p);
+}
+
+static int open_pad(kbus *b, struct pad *p, uint32_t window, char *err, size_t errlen)
+{
+    char id[32], cert[1024], key[1024], ca[1024];
+    const char *dir = b->conf->bus_window_certs;
+
+    p->bus = b;
+    p->window = window;
+    ev_timer_init(&p->restore, on_restore, p);
+    snprintf(id, sizeof id, "callpad-w%u", window);
+    snprintf(cert, sizeof cert, "%s/%s/%s.crt", dir, id, id);
+    snprintf(key, sizeof key, "%s/%s/%s.key", dir, id, id);
+    snprintf(ca, sizeof ca, "%s/%s/ca.crt", dir, id);
+    const klink_conf lc = {
+        .host = b->conf->halld_host,
+        .port = b->conf->halld_port,
+        .cert = cert,
+        .key = key,
+        .ca = ca,
+        .device_id = id,
+        .firmware = "kioskd " ONEWINDOW_VERSION " call-pad",
+        .reconnect_max_ms = b->conf->reconnect_max_ms,
+        .connect_timeout_ms = b->conf->connect_timeout_ms,
+        .type = HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL,
+        .window_no = window,
+    };
+    const klink_callbacks cb = {pad_next_id, pad_up, pad_down, pad_answer, NULL};
+    char why[256];
+    if ((p->link = klink_new(b->loop, &lc, &cb, p, why, sizeof why)) == NULL) {
+        snprintf(err, errlen, "[bus] window_certs: the call-pad of window %u (%s): %s", window,
+                 cert, why);
+        return -1;
+    }
+    return 0;
+}
+
+kbus *kbus_new(ev_loop *loop, const kiosk_conf *conf, uint64_t (*next_id)(void *arg),
+               kbus_change_fn *changed, void *arg, char *err, size_t errlen)
+{
+    busmaster_conf bc;
+    kbus *b;
+
+    if (loop == NULL || conf == NULL || next_id == NULL) {
+        snprintf(err, errlen, "kbus: bad arguments");
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((b = calloc(1, sizeof *b)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->loop = loop;
+    b->conf = conf;
+    b->next_id = next_id;
+    b->changed = changed;
+    b->arg = arg;
+    kbus_view_init(&b->view);
+
+    busmaster_conf_init(&bc);
+    if (busmaster_conf_transport(&bc, conf->bus_transport == KIOSK_BUS_RTU ? "rtu" : "tcp", err,
+                                 errlen) < 0 ||
+        busmaster_conf_devices(&bc, conf->bus_devices, err, errlen) < 0)
+        goto fail;
+    snprintf(bc.rtu.device, sizeof bc.rtu.device, "%s", conf->bus_device);
+    bc.rtu.baud = (int)conf->bus_baud;
+    snprintf(bc.tcp.host, sizeof bc.tcp.host, "%s", conf->bus_host);
+    bc.tcp.port = conf->bus_port;
+    bc.blink_ms = (int)conf->bus_blink_ms;
+    bc.board_min_ms = (int)conf->bus_board_min_ms;
+    b->ndevices = bc.ndevices;
+    memcpy(b->devices, bc.devices, bc.ndevices * sizeof bc.devices[0]);
+
+    /* One pad per window with a call-pad (two pads of one window share it). */
+    if ((b->pads = calloc(bc.ndevices ? bc.ndevices : 1, sizeof *b->pads)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < bc.ndevices; i++) {
+        const bus_device *d = &bc.devices[i];
+        if (d->kind != BUS_KIND_CALLPAD || pad_of(b, d->window) != NULL)
+            continue;
+        if (open_pad(b, &b->pads[b->npads], (uint32_t)d->window, err, errlen) < 0)
+            goto fail;
+        b->npads++;
+    }
+    const busmaster_callbacks cb = {on_key, on_rating, on_health, on_write_failed, on_notice};
+    if ((b->bm = busmaster_new(loop, &bc, &cb, b, err, errlen)) == NULL)
+        goto fail;
+    log_info("bus: master of %zu device(s) over %s, %zu call-pad window(s)", bc.ndevices,
+             busmaster_transport_name(bc.transport), b->npads);
+    return b;
+fail:
+    kbus_free(b);
+    return NULL;
+}
+
+void kbus_free(kbus *b)
+{
+    if (b == NULL)
+        return;
+    /* The master first: what it delivers while stopping (keys, cancelled
+     * prompts) still finds the pads. */
+    busmaster_free(b->bm);
+    b->bm = NULL;
+    for (size_t i = 0; i < b->npads; i++) {
+        ev_timer_stop(b->loop, &b->pads[i].restore);
+        klink_free(b->pads[i].link);
+    }
+    free(b->pads);
+    free(b);
+}
+
+void kbus_push(kbus *b, const Hall__DisplayPush *p)
+{
+    kbus_action act[KBUS_ACTIONS_MAX];
+    size_t n = kbus_view_apply(&b->view, p, act, KBUS_ACTIONS_MAX);
+
+    for (size_t i = 0; i < n; i++) {
+        const kbus_action *a = &act[i];
+        const char *name = a->name[0] != '\0' ? a->name : NULL;
+        int rc = 0;
+        switch (a->op) {
+        case KBUS_CALL:
+            rc = busmaster_show_call(b->bm, (int)a->window, a->number, name, a->blink ? -1 : 0);
+            if (rc < 0 && errno == ENOENT)
+                rc = 0;
+            if (rc == 0 &&
+                (rc = busmaster_board_post(b->bm, (int)a->window, a->number, name)) < 0 &&
+                errno == ENOENT)
+                rc = 0;
+            break;
+        case KBUS_CALLPAD: {
+            struct pad *pad = pad_of(b, (int)a->window);
+            if (pad != NULL)
+                ev_timer_stop(b->loop, &pad->restore);
+            if (has_device(b, BUS_KIND_CALLPAD, a->window))
+                rc = busmaster_set_callpad(b->bm, (int)a->window, a->number, (int)a->waiting);
+            break;
+        }
+        case KBUS_NOTICE:
+            if ((rc = busmaster_set_notice(b->bm, a->text)) < 0 && errno == ENOENT)
+                rc = 0;
+            break;
+        }
+        if (rc < 0)
+            log_warn("bus: cannot show %s for window %u: %s", a->number, a->window,
+                     strerror(errno));
+    }
+}
+
+bool kbus_ok(const kbus *b)
+{
+    for (size_t i = 0; i < b->ndevices; i++)
+        if (b->offline[i])
+            return false;
+    return true;
+}
+
+int kbus_state_json(const kbus *b, buf *out)
+{
+    char item[64];
+    bool any = false;
+
+    if (kbus_ok(b)) {
+        static const char ok[] = "\"bus\":\"ok\"";
+        return buf_append(out, ok, sizeof ok - 1);
+    }
+    static const char head[] = "\"bus\":\"degraded\",\"bus_offline\":[";
+    if (buf_append(out, head, sizeof head - 1) < 0)
+        return -1;
+    for (size_t i = 0; i < b->ndevices; i++) {
+        if (!b->offline[i])
+            continue;
+        int n = snprintf(item, sizeof item, "%s\"%s %d\"", any ? "," : "",
+                         device_name(&b->devices[i]), b->devices[i].addr);
+        if (buf_append(out, item, (size_t)n) < 0)
+            return -1;
+        any = true;
+    }
+    return buf_append(out, "]", 1);
+}

@@ -1,0 +1,132 @@
+/*
+ * kbus — the kiosk as the master of a bus segment ([bus] enabled): the
+ * window displays, the hall board, the clerks' call-pads and the
+ * citizens' rating pads of docs/bus.md, driven from halld's display
+ * pushes and reporting keys and ratings back to halld.
+ *
+ * Two halves:
+ *  - the view (pure, no I/O): kbus_view_apply() turns each display push
+ *    the kiosk's own link receives into what the bus must show — a new
+ *    call for a window display and the board, a call-pad's current number
+ *    and waiting count, the board's notice line;
+ *  - the master (kbus_new): one busmaster carrying those actions out, and
+ *    for every window with a call-pad one klink as that window's terminal
+ *    (DEVICE_WINDOW_TERMINAL, the bundle DIR/callpad-wN/ of [bus]
+ *    window_certs), so halld's rule "a terminal acts for its own window
+ *    only" holds for the pads the kiosk carries.
+ *
+ * Keys. busmaster delivers each call-pad press exactly once; kbus turns it
+ * into the window operation (next CALL_NEXT, recall RECALL, noshow
+ * NO_SHOW, start START, finish FINISH, transfer TRANSFER to the pad's
+ * target window, pause PAUSE, resume RESUME) on that window's link. One
+ * operation per window is in flight at a time and later presses wait in
+ * order (a START needs the ticket CALL_NEXT answers with). klink keeps a
+ * request across link drops and sends it again with the same id, so a
+ * press made while halld is down is carried out once when it is back. The
+ * answer updates the call-pad display; a refusal shows a short word there
+ * (EMPTY, CLOSED, STATE?, DENIED, ERROR, NOTICKET) for a few seconds.
+ *
+ * The ticket a key acts on is the one the window's last answer named: a
+ * ticket called by another terminal of the same window is not known here
+ * until this pad's next answer (a next on a called ticket is its recall,
+ * and names it).
+ *
+ * Ratings. After a FINISH the window's rating pad is prompted for the
+ * finished ticket ([bus] rating_timeout); a rating is sent to halld as
+ * RATING on the window's link, a timed-out or cancelled prompt sends
+ * nothing.
+ *
+ * Health. Devices going offline or online are logged and kept: the screen
+ * model's "bus" is "ok", or "degraded" with the offline devices listed.
+ */
+#ifndef ONEWINDOW_KBUS_H
+#define ONEWINDOW_KBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "kiosk_conf.h"
+#include "proto.h"
+
+/* ---- The view: pushes -> display actions (pure) -------------------------- */
+
+#define KBUS_WINDOWS_MAX 64
+#define KBUS_NUMBER_MAX  16
+#define KBUS_NAME_MAX    48
+#define KBUS_NOTICE_MAX  256
+/* Actions one push can give at most: its calls (halld sends at most 64),
+ * every call-pad, the notice. */
+#define KBUS_ACTIONS_MAX (64 + KBUS_WINDOWS_MAX + 1)
+
+typedef enum kbus_op {
+    KBUS_CALL,    /* show number at window's display and post it to the board */
+    KBUS_CALLPAD, /* window's call-pad shows number ("" none) and waiting */
+    KBUS_NOTICE,  /* the board's notice line is text */
+} kbus_op;
+
+typedef struct kbus_action {
+    kbus_op op;
+    uint32_t window;              /* CALL, CALLPAD */
+    char number[KBUS_NUMBER_MAX]; /* CALL, CALLPAD */
+    char name[KBUS_NAME_MAX];     /* CALL: the masked name, "" if none */
+    bool blink;                   /* CALL: a new call; false for the first picture's */
+    uint32_t waiting;             /* CALLPAD: tickets waiting in the hall */
+    char text[KBUS_NOTICE_MAX];   /* NOTICE */
+} kbus_action;
+
+/* What the bus shows, as far as pushes tell. */
+typedef struct kbus_view {
+    bool seen;            /* a snapshot was applied */
+    int64_t last_call_ms; /* newest call shown */
+    uint32_t waiting;     /* the hall's waiting tickets (sum over areas) */
+    char notice[KBUS_NOTICE_MAX];
+    size_t nwindows;
+    struct {
+        uint32_t no;
+        char current[KBUS_NUMBER_MAX];
+    } window[KBUS_WINDOWS_MAX];
+} kbus_view;
+
+void kbus_view_init(kbus_view *v);
+/* Apply one push (in the order the link delivers them) and write the
+ * actions it needs to out[0..max), oldest call first; returns how many.
+ * A delta's calls are all new (a call or a recall: both blink); a
+ * snapshot's calls are new only when newer than the newest shown — the
+ * ones missed while the link was down — and the very first snapshot's
+ * are shown without blinking, so a kiosk that starts fills the board
+ * without announcing old calls. Call-pads are written when their
+ * window's current number or the waiting count changed (every one after
+ * a snapshot). Strings are cut to the action's fields. */
+size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *out, size_t max);
+
+/* ---- The master ----------------------------------------------------------- */
+
+typedef struct kbus kbus;
+
+/* Called (on the loop's thread) when the bus's health changed. */
+typedef void kbus_change_fn(void *arg);
+
+/* Start the bus master of conf's [bus] section and a link per call-pad
+ * window. next_id gives request ids for those links (the kiosk's persisted
+ * counter: ids stay unique across restarts); changed may be NULL. NULL
+ * with a sentence in err: a bad device list, a serial port that cannot be
+ * opened, a call-pad bundle that cannot be read. */
+kbus *kbus_new(ev_loop *loop, const kiosk_conf *conf, uint64_t (*next_id)(void *arg),
+               kbus_change_fn *changed, void *arg, char *err, size_t errlen);
+/* Close the links and the master. NULL is fine. Not from a kbus callback. */
+void kbus_free(kbus *b);
+
+/* A display push from the kiosk's link. */
+void kbus_push(kbus *b, const Hall__DisplayPush *p);
+
+/* Append the screen model's bus fields (after a comma, without one of
+ * their own): "bus":"ok" or "bus":"degraded","bus_offline":["callpad 41",
+ * ...]. 0 or -1 with errno. */
+int kbus_state_json(const kbus *b, buf *out);
+/* Whether every device that reported is online. */
+bool kbus_ok(const kbus *b);
+
+#endif

@@ -1,0 +1,540 @@
+/*
+ * The whole kiosk as processes: the real halld (hallfixture, windows 1 and
+ * 2 with call-pad devices and clerks signed in), a real kioskd process as
+ * the master of a bus simulated by tools/bussim over Modbus TCP, and for
+ * the touch case the net printer backend against tools/printersim and the
+ * touch page in headless Chromium.
+ *
+ *   test_kiosk_e2e touch  (kiosk_e2e_touch_to_board) 一键取号 tapped on the
+ *                         page (kiosk_e2e.mjs) -> the ticket WAITING in
+ *                         halld -> its ESC/POS bytes decoded by printersim
+ *                         -> `press 41 next` -> the hall board and window
+ *                         1's display show it -> start, finish -> the
+ *                         rating pad prompted, `rate 71 5` -> halld has the
+ *                         rating. Exits 77 without node, chromium or
+ *                         playwright-core (tools/install-page-deps).
+ *   test_kiosk_e2e bus    (kiosk_bus_role) a refused call-pad operation
+ *                         shows on its display; a press while halld is
+ *                         down is carried out once when it is back; a
+ *                         silent display makes the screen model's "bus"
+ *                         degraded, and ok again when it answers.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "hallfixture.h"
+#include "psimfixture.h"
+#include "testsupport.h"
+
+#define WAIT_MS 60000 /* generous: a loaded 2-core machine */
+#define DEVICES "1:board,11:window:1,12:window:2,41:callpad:1,42:callpad:2,71:rating:1,72:rating:2"
+/* Event kinds of controller/queue.h. */
+#define EVENT_CALLED 5
+#define EVENT_RATED  23
+
+typedef struct e2e {
+    hallfix hall;
+    psim printer;
+    bool with_printer;
+    pid_t bussim, kioskd;
+    char bus_log[1100], kiosk_log[1100], ini[1100];
+    int bus_port, control_port, page_port;
+    int control; /* connected control socket of bussim, -1 until used */
+} e2e;
+
+static int log_port(const char *log, const char *prefix)
+{
+    char *text = ts_slurp(log);
+    const char *at = text != NULL ? strstr(text, prefix) : NULL;
+    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
+
+    free(text);
+    return port;
+}
+
+static int tcp_connect(int port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {.tv_sec = 30};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* One bussim command; its whole reply (the caller frees). */
+__attribute__((format(printf, 2, 3))) static char *sim_cmd(e2e *x, const char *fmt, ...)
+{
+    char line[256], *reply = calloc(1, 65536);
+    size_t used = 0;
+    va_list ap;
+    int n;
+
+    ck_assert_ptr_nonnull(reply);
+    if (x->control < 0)
+        x->control = tcp_connect(x->control_port);
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    ck_assert_int_eq(write(x->control, line, (size_t)n), n);
+    for (;;) {
+        ssize_t got = read(x->control, reply + used, 65535 - used);
+        ck_assert_msg(got > 0, "no reply from bussim to %s", line);
+        used += (size_t)got;
+        reply[used] = '\0';
+        if (reply[used - 1] != '\n')
+            continue;
+        reply[used - 1] = '\0';
+        char *last = strrchr(reply, '\n');
+        last = last != NULL ? last + 1 : reply;
+        reply[used - 1] = '\n';
+        if (strncmp(last, "ok", 2) == 0 || strncmp(last, "error", 5) == 0)
+            return reply;
+    }
+}
+
+#define SIM_OK(x, ...)                                                                             \
+    do {                                                                                           \
+        char *r_ = sim_cmd((x), __VA_ARGS__);                                                      \
+        ck_assert_msg(strstr(r_, "\nok") != NULL || strncmp(r_, "ok", 2) == 0, "bussim said: %s",  \
+                      r_);                                                                         \
+        free(r_);                                                                                  \
+    } while (0)
+
+/* Wait until bussim's view contains needle; false (the view printed) if
+ * it does not within WAIT_MS. */
+static bool wait_show(e2e *x, const char *needle)
+{
+    int64_t until = clk_mono_ms() + WAIT_MS;
+
+    for (;;) {
+        char *view = sim_cmd(x, "show");
+        bool has = strstr(view, needle) != NULL;
+        if (has || clk_mono_ms() > until) {
+            if (!has)
+                fprintf(stderr, "waited for '%s' in:\n%s", needle, view);
+            free(view);
+            return has;
+        }
+        free(view);
+        usleep(100 * 1000);
+    }
+}
+
+/* The touch page's screen model (GET /api/state), malloc'd. */
+static char *page_state(e2e *x)
+{
+    static const char req[] = "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Connection: close\r\n\r\n";
+    size_t cap = 1 << 16, used = 0;
+    char *out = calloc(1, cap);
+    int fd = tcp_connect(x->page_port);
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    for (;;) {
+        ssize_t n = recv(fd, out + used, cap - used - 1, 0);
+        if (n <= 0 || (used += (size_t)n) == cap - 1)
+            break;
+    }
+    close(fd);
+    return out;
+}
+
+static bool wait_state(e2e *x, const char *needle)
+{
+    int64_t until = clk_mono_ms() + WAIT_MS;
+
+    for (;;) {
+        char *m = page_state(x);
+        bool has = strstr(m, needle) != NULL;
+        if (has || clk_mono_ms() > until) {
+            if (!has)
+                fprintf(stderr, "waited for '%s' in the screen model:\n%s\n", needle, m);
+            free(m);
+            return has;
+        }
+        free(m);
+        usleep(200 * 1000);
+    }
+}
+
+/* One integer from the hall's database, -1 if no row. */
+static long long db_int(e2e *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static long long db_int(e2e *x, const char *fmt, ...)
+{
+    char path[1100], sql[512];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof path, "%s/hall.db", x->hall.dir);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* One text from the hall's database into out ("" if no row). */
+static void db_text(e2e *x, char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void db_text(e2e *x, char *out, size_t cap, const char *fmt, ...)
+{
+    char path[1100], sql[512];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    snprintf(path, sizeof path, "%s/hall.db", x->hall.dir);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static bool wait_db(e2e *x, long long want, const char *sql)
+{
+    int64_t until = clk_mono_ms() + WAIT_MS;
+    long long v;
+
+    while ((v = db_int(x, "%s", sql)) != want && clk_mono_ms() < until)
+        usleep(100 * 1000);
+    if (v != want)
+        fprintf(stderr, "%s: %lld, not %lld\n", sql, v, want);
+    return v == want;
+}
+
+/* The hall (halld on a port kept across restarts), the call-pads'
+ * bundles, the clerks signed in, bussim. */
+static void hall_up(e2e *x)
+{
+    memset(x, 0, sizeof *x);
+    x->control = -1;
+    fix_init(&x->hall, 2, NULL);
+    for (int w = 1; w <= 2; w++)
+        ck_assert_int_eq(fix_hallctl(&x->hall,
+                                     "device add --id callpad-w%d --type window --window %d "
+                                     "--out %s/windows/callpad-w%d",
+                                     w, w, x->hall.dir, w),
+                         0);
+    fix_start(&x->hall);
+    ck_assert_int_eq(
+        ts_system("sed -i -e 's/^port *=.*/port = %d/' %s", x->hall.port, x->hall.config), 0);
+    for (int w = 1; w <= 2; w++) {
+        char win[16], clerk[16];
+        snprintf(win, sizeof win, "win-%d", w);
+        snprintf(clerk, sizeof clerk, "c-%d", w);
+        devlink *l =
+            fix_device(&x->hall, win, HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, (uint32_t)w);
+        proto_free(fix_sign_in(l, (uint32_t)w, clerk));
+        devlink_close(l);
+    }
+
+    snprintf(x->bus_log, sizeof x->bus_log, "%s/bussim.log", x->hall.dir);
+    const char *argv[] = {BUSSIM_PATH,      "--devices", DEVICES, "--tcp",     "0",
+                          "--control-port", "0",         "--out", "/dev/null", NULL};
+    x->bussim = ts_spawn(argv, x->bus_log);
+    ck_assert_msg(ts_file_contains(x->bus_log, "bussim: ready", WAIT_MS), "bussim did not start");
+    x->bus_port = log_port(x->bus_log, "bussim: tcp on 127.0.0.1:");
+    x->control_port = log_port(x->bus_log, "bussim: control on 127.0.0.1:");
+    ck_assert_int_gt(x->bus_port, 0);
+    ck_assert_int_gt(x->control_port, 0);
+}
+
+/* kioskd as a process: the net printer at printersim (with_printer) or
+ * the simulated one (--sim), the simulated card reader, the bus over TCP,
+ * the page on a port of its choosing. */
+static void kiosk_up(e2e *x)
+{
+    char text[4096], printer[128] = "";
+    const char *dir = x->hall.dir;
+
+    if (x->with_printer)
+        snprintf(printer, sizeof printer,
+                 "[printer]\nbackend = net\naddress = 127.0.0.1:%d\npoll = 200ms\n",
+                 x->printer.port);
+    snprintf(x->ini, sizeof x->ini, "%s/kioskd.ini", dir);
+    snprintf(text, sizeof text,
+             "[kiosk]\nid = kiosk-01\nlog_level = debug\n"
+             "[halld]\naddress = 127.0.0.1:%d\nreconnect_max = 500ms\n"
+             "cert = pki/devices/kiosk-01/kiosk-01.crt\nkey = pki/devices/kiosk-01/kiosk-01.key\n"
+             "ca = pki/devices/kiosk-01/ca.crt\n"
+             "[store]\npath = kiosk.db\n"
+             "[flow]\nrequest_timeout = 30s\n"
+             "%s"
+             "[idcard]\nbackend = sim\nhall_secret_file = pki/devices/kiosk-01/secret.key\n"
+             "[page]\nport = 0\n"
+             "[bus]\nenabled = true\ntransport = tcp\naddress = 127.0.0.1:%d\n"
+             "devices = " DEVICES "\nwindow_certs = windows\n"
+             "blink = 1s\nboard_min = 1s\nrating_timeout = 60s\n",
+             x->hall.port, printer, x->bus_port);
+    ts_write_file(x->ini, text);
+    snprintf(x->kiosk_log, sizeof x->kiosk_log, "%s/kioskd.log", dir);
+    const char *argv[] = {KIOSKD_PATH, "-c", x->ini, x->with_printer ? NULL : "--sim", NULL};
+    x->kioskd = ts_spawn(argv, x->kiosk_log);
+    ck_assert_msg(ts_file_contains(x->kiosk_log, "touch page on http://", WAIT_MS),
+                  "kioskd did not start");
+    x->page_port = log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
+    ck_assert_int_gt(x->page_port, 0);
+    ck_assert_msg(ts_file_contains(x->kiosk_log, "link to halld up", WAIT_MS),
+                  "kioskd did not reach halld");
+    ck_assert_msg(ts_file_contains(x->kiosk_log, "window 1's call-pad link to halld up", WAIT_MS),
+                  "window 1's call-pad link did not come up");
+    ck_assert_msg(ts_file_contains(x->kiosk_log, "window 2's call-pad link to halld up", WAIT_MS),
+                  "window 2's call-pad link did not come up");
+}
+
+static void all_down(e2e *x)
+{
+    if (x->kioskd > 0) {
+        kill(x->kioskd, SIGTERM);
+        int status = ts_wait(x->kioskd, WAIT_MS);
+        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "kioskd did not stop cleanly (status %d)", status);
+    }
+    if (x->control >= 0)
+        close(x->control);
+    if (x->bussim > 0) {
+        kill(x->bussim, SIGTERM);
+        ck_assert_int_eq(ts_wait(x->bussim, WAIT_MS), 0);
+    }
+    if (x->with_printer)
+        psim_stop(&x->printer);
+    if (x->hall.pid > 0)
+        ck_assert_int_eq(WEXITSTATUS(fix_stop(&x->hall)), 0);
+    ck_assert_int_eq(fix_hallctl(&x->hall, "audit verify"), 0);
+    fix_free(&x->hall);
+}
+
+/* ---- kiosk_e2e_touch_to_board ------------------------------------------ */
+
+/* Run kiosk_e2e.mjs; the ticket number it printed goes to number. */
+static void tap_one_ticket(e2e *x, char *number, size_t cap)
+{
+    char url[64], out[1100];
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", x->page_port);
+    snprintf(out, sizeof out, "%s/node.log", x->hall.dir);
+    mkdir(KPAGE_SCREENS_DIR, 0755);
+    const char *argv[] = {NODE_PATH,
+                          E2E_SCRIPT,
+                          "--url",
+                          url,
+                          "--chromium",
+                          CHROMIUM_PATH,
+                          "--node-modules",
+                          KPAGE_NODE_MODULES,
+                          "--out",
+                          KPAGE_SCREENS_DIR,
+                          NULL};
+    pid_t pid = ts_spawn(argv, out);
+    int status = ts_wait(pid, 240000);
+    char *log = ts_slurp(out);
+    if (status == -1)
+        ts_kill(pid);
+    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "kiosk_e2e.mjs failed (status %d):\n%s", status, log ? log : "");
+    const char *at = log != NULL ? strstr(log, "ticket ") : NULL;
+    ck_assert_msg(at != NULL, "kiosk_e2e.mjs printed no ticket:\n%s", log ? log : "");
+    size_t n = strcspn(at + 7, "\r\n");
+    ck_assert_uint_lt(n, cap);
+    memcpy(number, at + 7, n);
+    number[n] = '\0';
+    free(log);
+}
+
+START_TEST(touch_to_board)
+{
+    char number[32], want[128];
+    e2e x;
+
+    hall_up(&x);
+    x.with_printer = true;
+    psim_start(&x.printer, NULL);
+    kiosk_up(&x);
+
+    tap_one_ticket(&x, number, sizeof number);
+    /* In halld: printed, so WAITING (RESERVED -> WAITING), issued by this kiosk. */
+    snprintf(want, sizeof want,
+             "SELECT state FROM tickets WHERE number = '%s' AND kiosk = 'kiosk-01' AND offline = 0",
+             number);
+    ck_assert(wait_db(&x, 2, want));
+    long long id = db_int(&x, "SELECT id FROM tickets WHERE number = '%s'", number);
+    ck_assert_int_gt(id, 0);
+    /* At the printer: the ticket decoded from its ESC/POS bytes. */
+    psim_wait_out(&x.printer, number);
+
+    /* The clerk's call-pad: next -> the board and window 1's display. */
+    SIM_OK(&x, "press 41 next");
+    snprintf(want, sizeof want, "window 1: %s ", number);
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "board rows: %s@1", number);
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "callpad 1: ticket %s ", number);
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "SELECT state FROM tickets WHERE id = %lld", id);
+    ck_assert(wait_db(&x, 3, want));
+
+    /* start, finish -> the rating pad asks; the citizen gives 5 stars. */
+    SIM_OK(&x, "press 41 start");
+    ck_assert(wait_db(&x, 4, want));
+    SIM_OK(&x, "press 41 finish");
+    ck_assert(wait_db(&x, 5, want));
+    snprintf(want, sizeof want, "rating 1: prompt");
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "for %s", number);
+    ck_assert(wait_show(&x, want));
+    SIM_OK(&x, "rate 71 5");
+    snprintf(want, sizeof want, "SELECT rating FROM tickets WHERE id = %lld", id);
+    ck_assert(wait_db(&x, 5, want));
+    snprintf(want, sizeof want,
+             "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d AND window_no = 1",
+             id, EVENT_RATED);
+    ck_assert(wait_db(&x, 1, want));
+    /* Exactly one call for the one press. */
+    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d",
+                            id, EVENT_CALLED),
+                     1);
+    all_down(&x);
+}
+END_TEST
+
+/* ---- kiosk_bus_role ---------------------------------------------------- */
+
+static long long issue_one(e2e *x)
+{
+    long long before = db_int(x, "SELECT count(*) FROM tickets");
+    ck_assert_int_eq(fix_hallctl(&x->hall, "issue"), 0);
+    ck_assert_int_eq(db_int(x, "SELECT count(*) FROM tickets"), before + 1);
+    return db_int(x, "SELECT max(id) FROM tickets");
+}
+
+START_TEST(bus_role)
+{
+    char want[160], number[32];
+    e2e x;
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert(wait_state(&x, "\"bus\":\"ok\""));
+
+    /* A refused operation shows on the pad: nothing waits for window 2. */
+    SIM_OK(&x, "press 42 next");
+    ck_assert(wait_show(&x, "callpad 2: ticket EMPTY"));
+    /* ... and so does one the kiosk cannot make: no ticket to start. */
+    SIM_OK(&x, "press 42 start");
+    ck_assert(wait_show(&x, "callpad 2: ticket NOTICKET"));
+
+    long long first = issue_one(&x);
+    long long second = issue_one(&x);
+    ck_assert_int_gt(second, first);
+    ck_assert(wait_show(&x, "callpad 1: ticket - waiting 2 "));
+
+    /* halld goes away; the clerk presses next; halld comes back: the press
+     * is carried out, once. */
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&x.hall)), 0);
+    ck_assert(ts_file_contains(x.kiosk_log, "call-pad link to halld down", WAIT_MS));
+    SIM_OK(&x, "press 41 next");
+    /* The kiosk took the press off the pad while halld was away. */
+    ck_assert(ts_file_contains(x.kiosk_log, "call-pad 41 (window 1): next", WAIT_MS));
+    ck_assert(wait_show(&x, "callpad 1: ticket - waiting 2 | fifo 0/8"));
+    fix_start(&x.hall);
+    snprintf(want, sizeof want, "SELECT state FROM tickets WHERE id = %lld", first);
+    ck_assert(wait_db(&x, 3, want));
+    snprintf(want, sizeof want, "SELECT count(*) FROM events WHERE kind = %d", EVENT_CALLED);
+    ck_assert(wait_db(&x, 1, want));
+    ck_assert_int_eq(db_int(&x, "SELECT state FROM tickets WHERE id = %lld", second), 2);
+    db_text(&x, number, sizeof number, "SELECT number FROM tickets WHERE id = %lld", first);
+    /* The call is on window 1's display, the board and the pad. */
+    snprintf(want, sizeof want, "window 1: %s ", number);
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "board rows: %s@1", number);
+    ck_assert(wait_show(&x, want));
+    snprintf(want, sizeof want, "callpad 1: ticket %s waiting 1 ", number);
+    ck_assert(wait_show(&x, want));
+
+    /* A silent display: the bus is degraded on the screen model; back: ok. */
+    SIM_OK(&x, "silent 12 on");
+    ck_assert(wait_state(&x, "\"bus\":\"degraded\""));
+    ck_assert(wait_state(&x, "\"window 12\""));
+    ck_assert(ts_file_contains(x.kiosk_log, "bus: window 12 (window 2) offline", WAIT_MS));
+    SIM_OK(&x, "silent 12 off");
+    ck_assert(wait_state(&x, "\"bus\":\"ok\""));
+
+    /* Still exactly one call after all this. */
+    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM events WHERE kind = %d", EVENT_CALLED), 1);
+    all_down(&x);
+}
+END_TEST
+
+static const char *browser_missing(void)
+{
+    if (NODE_PATH[0] == '\0' || access(NODE_PATH, X_OK) != 0)
+        return "node is not installed (Debian package nodejs)";
+    if (CHROMIUM_PATH[0] == '\0' || access(CHROMIUM_PATH, X_OK) != 0)
+        return "chromium is not installed (Debian package chromium)";
+    if (access(KPAGE_NODE_MODULES "/playwright-core/package.json", R_OK) != 0)
+        return "playwright-core is not installed (run tools/install-page-deps on the build "
+               "directory)";
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "";
+    bool touch = strcmp(which, "touch") == 0;
+
+    if (!touch && strcmp(which, "bus") != 0) {
+        fprintf(stderr, "usage: %s touch|bus\n", argv[0]);
+        return 2;
+    }
+    if (touch && browser_missing() != NULL) {
+        printf("kiosk_e2e_touch_to_board skipped: %s\n", browser_missing());
+        return 77;
+    }
+    Suite *s = suite_create(which);
+    TCase *tc = tcase_create("kiosk e2e");
+
+    signal(SIGPIPE, SIG_IGN);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, touch ? touch_to_board : bus_role);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
