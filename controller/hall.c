@@ -40,6 +40,22 @@
 /* Calls one push carries at most (a burst of calls in one turn). */
 #define HALL_PUSH_CALLS 64
 
+/* Device health (DEVICE_STATUS), kept in memory only: it is live state,
+ * and a restarted halld hears it again when the devices reconnect. */
+#define HEALTH_DEVICES_MAX 1024
+#define HEALTH_COMPONENTS  8
+
+struct health {
+    char device[Q_DEVICE_MAX + 1];
+    bool can_issue;
+    int ncomp;
+    struct {
+        char name[32], state[32], detail[160];
+    } comp[HEALTH_COMPONENTS];
+    int64_t since_ms;
+    bool turn_changed; /* the turn's push must carry it */
+};
+
 /* One call as displays show it. */
 struct call {
     char number[Q_NUMBER_MAX];
@@ -72,6 +88,9 @@ struct hall {
     uint32_t *turn_windows; /* window numbers changed (deduplicated) */
     size_t nturn_windows, turn_windows_cap;
     bool turn_areas; /* waiting counts may have changed */
+
+    struct health *health; /* every device that reported, in first-report order */
+    size_t nhealth, health_cap;
 
     struct call recent[HALL_RECENT_CALLS]; /* ring, newest at recent_head-1 */
     int recent_head, nrecent;
@@ -279,6 +298,7 @@ void hall_free(hall *h)
     clk_zone_free(h->zone);
     free(h->turn_windows);
     buf_release(&h->push);
+    free(h->health);
     free(h);
 }
 
@@ -542,6 +562,7 @@ struct outcome {
         Hall__OfflineUploadReply upload;
         Hall__HeartbeatReply heartbeat;
         Hall__RatingReply rating;
+        Hall__DeviceStatusReply status;
     } r;
     char reason[Q_REASON_MAX];
 };
@@ -930,6 +951,94 @@ static void do_rating(hall *h, const hall_device *dev, const Hall__Envelope *req
     o->env.rating_reply = &o->r.rating;
 }
 
+static struct health *health_of(hall *h, const char *device)
+{
+    for (size_t i = 0; i < h->nhealth; i++)
+        if (strcmp(h->health[i].device, device) == 0)
+            return &h->health[i];
+    if (h->nhealth == h->health_cap) {
+        size_t cap = h->health_cap ? h->health_cap * 2 : 16;
+        struct health *grown;
+
+        if (cap > HEALTH_DEVICES_MAX || (grown = realloc(h->health, cap * sizeof *grown)) == NULL)
+            return NULL;
+        h->health = grown;
+        h->health_cap = cap;
+    }
+    memset(&h->health[h->nhealth], 0, sizeof h->health[0]);
+    snprintf(h->health[h->nhealth].device, sizeof h->health[0].device, "%s", device);
+    return &h->health[h->nhealth++];
+}
+
+/* "printer paper_out (打印纸用完), reader ok" into out. */
+static void health_summary(const struct health *e, char *out, size_t len)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < e->ncomp && used < len; i++) {
+        int w = snprintf(out + used, len - used, "%s%s %s%s%s%s", i ? ", " : "", e->comp[i].name,
+                         e->comp[i].state, e->comp[i].detail[0] ? " (" : "", e->comp[i].detail,
+                         e->comp[i].detail[0] ? ")" : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* A device's health, the whole picture each time. Kept per device and
+ * shown to subscribers when it changed; a change is logged (a warning
+ * when the device cannot do its job). */
+static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                             struct outcome *o, int64_t now)
+{
+    const Hall__DeviceStatus *m = req->device_status;
+    struct health next = {0}, *e;
+    char summary[1024];
+
+    if (m->n_components > HEALTH_COMPONENTS) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "a status has at most %d components, not %zu",
+               HEALTH_COMPONENTS, m->n_components);
+        return;
+    }
+    for (size_t i = 0; i < m->n_components; i++) {
+        const Hall__ComponentStatus *c = m->components[i];
+
+        if (c->name[0] == '\0' || strlen(c->name) >= sizeof next.comp[0].name ||
+            c->state[0] == '\0' || strlen(c->state) >= sizeof next.comp[0].state ||
+            strlen(c->detail) >= sizeof next.comp[0].detail) {
+            refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                   "component %zu: a name and a state of 1 to %zu bytes and a detail under %zu",
+                   i + 1, sizeof next.comp[0].name - 1, sizeof next.comp[0].detail);
+            return;
+        }
+        snprintf(next.comp[i].name, sizeof next.comp[i].name, "%s", c->name);
+        snprintf(next.comp[i].state, sizeof next.comp[i].state, "%s", c->state);
+        snprintf(next.comp[i].detail, sizeof next.comp[i].detail, "%s", c->detail);
+    }
+    next.ncomp = (int)m->n_components;
+    next.can_issue = m->can_issue;
+    if ((e = health_of(h, dev->id)) == NULL) {
+        refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "health of more than %d devices",
+               HEALTH_DEVICES_MAX);
+        return;
+    }
+    if (e->since_ms == 0 || e->can_issue != next.can_issue || e->ncomp != next.ncomp ||
+        memcmp(e->comp, next.comp, sizeof next.comp) != 0) {
+        memcpy(e->comp, next.comp, sizeof next.comp);
+        e->ncomp = next.ncomp;
+        e->can_issue = next.can_issue;
+        e->since_ms = now;
+        e->turn_changed = true;
+        health_summary(e, summary, sizeof summary);
+        if (dev->type == HALL__DEVICE_TYPE__DEVICE_KIOSK && !e->can_issue)
+            log_warn("kiosk %s cannot issue tickets: %s", dev->id, summary);
+        else
+            log_info("%s %s: %s", hall_device_type_name(dev->type), dev->id, summary);
+    }
+    hall__device_status_reply__init(&o->r.status);
+    o->env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
+    o->env.device_status_reply = &o->r.status;
+}
+
 /* Requests halld handles, who may send them, and whether they change the
  * hall (and so are kept for retries and need the transaction). */
 static const struct request {
@@ -960,6 +1069,8 @@ static const struct request {
     {HALL__ENVELOPE__BODY_SIGN_OUT, W | T, true, true, do_sign_out},
     {HALL__ENVELOPE__BODY_LEASE_REQUEST, K | T, false, true, do_lease},
     {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, K | T, false, true, do_upload},
+    /* Changes only memory, but runs in the turn so its push goes out. */
+    {HALL__ENVELOPE__BODY_DEVICE_STATUS, K | W | D | T, false, true, do_device_status},
     {HALL__ENVELOPE__BODY_RATING, W | T, true, true, do_rating},
 };
 
@@ -1233,8 +1344,13 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__WindowStatus **pw = calloc(nwin ? nwin : 1, sizeof *pw);
     Hall__AreaStatus *wa = calloc(nareas ? nareas : 1, sizeof *wa);
     Hall__AreaStatus **pa = calloc(nareas ? nareas : 1, sizeof *pa);
+    size_t ndev = h->nhealth ? h->nhealth : 1;
+    Hall__DeviceHealth *wd = calloc(ndev, sizeof *wd);
+    Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
+    Hall__ComponentStatus *wcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *wcs);
+    Hall__ComponentStatus **pcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *pcs);
 
-    if (wc && pc && ww && pw && wa && pa) {
+    if (wc && pc && ww && pw && wa && pa && wd && pd && wcs && pcs) {
         for (size_t i = 0; i < ncalls; i++) {
             wire_call(&calls[i], &wc[i]);
             pc[i] = &wc[i];
@@ -1259,6 +1375,32 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
             p.n_areas = nareas;
             p.areas = pa;
         }
+        n = 0;
+        for (size_t i = 0; i < h->nhealth; i++) {
+            const struct health *e = &h->health[i];
+
+            if (!snapshot && !e->turn_changed)
+                continue;
+            hall__device_health__init(&wd[n]);
+            wd[n].device_id = wire_str(e->device);
+            wd[n].can_issue = e->can_issue;
+            wd[n].since_ms = e->since_ms;
+            wd[n].n_components = (size_t)e->ncomp;
+            wd[n].components = &pcs[i * HEALTH_COMPONENTS];
+            for (int k = 0; k < e->ncomp; k++) {
+                Hall__ComponentStatus *c = &wcs[i * HEALTH_COMPONENTS + (size_t)k];
+
+                hall__component_status__init(c);
+                c->name = wire_str(e->comp[k].name);
+                c->state = wire_str(e->comp[k].state);
+                c->detail = wire_str(e->comp[k].detail);
+                pcs[i * HEALTH_COMPONENTS + (size_t)k] = c;
+            }
+            pd[n] = &wd[n];
+            n++;
+        }
+        p.n_devices = n;
+        p.devices = pd;
         p.seq = h->push_seq;
         p.snapshot = snapshot;
         p.n_calls = ncalls;
@@ -1274,6 +1416,10 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pw);
     free(wa);
     free(pa);
+    free(wd);
+    free(pd);
+    free(wcs);
+    free(pcs);
 }
 
 /* After a commit: remember the turn's calls and make its push. */
@@ -1281,9 +1427,14 @@ static void publish_turn(hall *h)
 {
     struct call newest_first[HALL_PUSH_CALLS];
     int n = h->nturn_calls;
+    bool health = false;
 
+    /* A health change stays marked until a push carried it, even across a
+     * turn that was lost. */
+    for (size_t i = 0; i < h->nhealth; i++)
+        health = health || h->health[i].turn_changed;
     buf_clear(&h->push);
-    if (n == 0 && h->nturn_windows == 0 && !h->turn_areas)
+    if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health)
         return;
     for (int i = 0; i < n; i++) {
         newest_first[i] = h->turn_calls[n - 1 - i];
@@ -1294,6 +1445,8 @@ static void publish_turn(hall *h)
     }
     h->push_seq++;
     build_push(h, false, 0, newest_first, (size_t)n, &h->push);
+    for (size_t i = 0; i < h->nhealth; i++)
+        h->health[i].turn_changed = false;
 }
 
 /* The turn's changes are lost: forget them and reload what the store has. */

@@ -295,6 +295,20 @@ static int queues(int argc, char **argv)
         printf("  %-6s -> window %-3u %s%s\n", p->calls[i]->number, p->calls[i]->window_no, when,
                p->calls[i]->recalls ? " (recall)" : "");
     }
+    if (p->n_devices > 0)
+        printf("devices:\n");
+    for (size_t i = 0; i < p->n_devices; i++) {
+        const Hall__DeviceHealth *d = p->devices[i];
+        char when[40] = "";
+
+        if (zone != NULL)
+            clk_format_iso(zone, d->since_ms, when, sizeof when);
+        printf("  %-12s %-12s since %s\n", d->device_id,
+               d->can_issue ? "can issue" : "cannot issue", when);
+        for (size_t k = 0; k < d->n_components; k++)
+            printf("    %-8s %-10s %s\n", d->components[k]->name, d->components[k]->state,
+                   d->components[k]->detail);
+    }
     clk_zone_free(zone);
     proto_free(r);
     return 0;

@@ -33,7 +33,7 @@
 #define PENDING_MAX    256
 #define AREA_NAME_MAX  96
 
-typedef enum pending_kind { P_ISSUE, P_PRINTED, P_VOID, P_LEASE, P_UPLOAD } pending_kind;
+typedef enum pending_kind { P_ISSUE, P_PRINTED, P_VOID, P_LEASE, P_UPLOAD, P_STATUS } pending_kind;
 
 struct pending {
     uint64_t rid;
@@ -67,6 +67,7 @@ struct kiosk {
     void *hook_arg;
     uint64_t seq, seen_version;
     bool dirty, shutting_down, online;
+    char health_sent[KF_TEXT_MAX + 64]; /* the last DEVICE_STATUS sent on this link, "" none */
     char hall_name[128];
     char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
     struct area areas[AREAS_MAX];
@@ -104,6 +105,60 @@ static void changed(kiosk *k)
     k->dirty = true;
 }
 
+static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind);
+
+/* Tell halld the kiosk's health when it changed (and once per link): the
+ * printer, the card reader, the bus segment when this kiosk drives one,
+ * and whether tickets can be taken; why not, in the printer's detail. */
+static void report_health(kiosk *k, bool can, const char *why)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__DeviceStatus st = HALL__DEVICE_STATUS__INIT;
+    Hall__ComponentStatus comp[3], *pc[3];
+    /* protobuf-c's strings are char *: the words live in these arrays. */
+    char name[3][16], state[3][16], detail[3][KF_TEXT_MAX], sig[sizeof k->health_sent];
+    bool printing = strcmp(k->printer_word, "ok") == 0 || strcmp(k->printer_word, "near_end") == 0;
+    size_t n = 0;
+
+    if (!k->online)
+        return;
+    snprintf(name[n], sizeof name[n], "printer");
+    snprintf(state[n], sizeof state[n], "%s", k->printer_word);
+    snprintf(detail[n], sizeof detail[n], "%s", printing ? "" : why);
+    n++;
+    snprintf(name[n], sizeof name[n], "reader");
+    snprintf(state[n], sizeof state[n], "%s",
+             k->reader == NULL  ? "absent"
+             : k->reader_online ? "ok"
+                                : "offline");
+    detail[n][0] = '\0';
+    n++;
+    if (k->bus != NULL) {
+        snprintf(name[n], sizeof name[n], "bus");
+        snprintf(state[n], sizeof state[n], "%s", kbus_ok(k->bus) ? "ok" : "degraded");
+        detail[n][0] = '\0';
+        n++;
+    }
+    snprintf(sig, sizeof sig, "%d %s %s %s %s", can, state[0], detail[0], state[1],
+             n > 2 ? state[2] : "-");
+    if (strcmp(sig, k->health_sent) == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        hall__component_status__init(&comp[i]);
+        comp[i].name = name[i];
+        comp[i].state = state[i];
+        comp[i].detail = detail[i];
+        pc[i] = &comp[i];
+    }
+    st.n_components = n;
+    st.components = pc;
+    st.can_issue = can;
+    env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS;
+    env.device_status = &st;
+    if (send_req(k, &env, P_STATUS) != NULL)
+        snprintf(k->health_sent, sizeof k->health_sent, "%s", sig);
+}
+
 /* Bring the flow's view of health up to date, then tell the page if the
  * model changed. Called at the end of every event. */
 static void sync_model(kiosk *k)
@@ -134,6 +189,7 @@ static void sync_model(kiosk *k)
         en = "Closed: offline and no offline numbers left; please go to a staffed window";
     }
     kflow_health(&k->flow, can, zh, en);
+    report_health(k, can, zh);
     if (k->flow.version != k->seen_version || k->dirty) {
         k->seen_version = k->flow.version;
         k->dirty = false;
@@ -190,13 +246,49 @@ static struct area *area_of(kiosk *k, const char *code)
     return NULL;
 }
 
+/* The ticket's QR payload from [printer] ticket_url: {number}, {day}
+ * (the hall-local date of issue), {id} (halld's; 0 for an offline ticket,
+ * whose number and day name it instead) and {kiosk}. "" without a
+ * template; cut at len. */
+static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t len)
+{
+    const char *p = k->conf->ticket_url;
+    size_t used = 0;
+    clk_civil c;
+    char day[16], id[24];
+
+    clk_to_civil(k->zone, t->issued_ms, &c);
+    snprintf(day, sizeof day, "%04d%02d%02d", c.year, c.month, c.day);
+    snprintf(id, sizeof id, "%llu", (unsigned long long)t->id);
+    out[0] = '\0';
+    while (*p != '\0' && used + 1 < len) {
+        static const char *const keys[] = {"{number}", "{day}", "{id}", "{kiosk}"};
+        const char *vals[] = {t->number, day, id, k->conf->id};
+        size_t i;
+
+        for (i = 0; i < 4 && strncmp(p, keys[i], strlen(keys[i])) != 0; i++)
+            ;
+        if (i < 4) {
+            int w = snprintf(out + used, len - used, "%s", vals[i]);
+            used += w > 0 ? (size_t)w : 0;
+            p += strlen(keys[i]);
+        } else {
+            out[used++] = *p++;
+            out[used] = '\0';
+        }
+    }
+    if (used >= len)
+        out[len - 1] = '\0';
+}
+
 static int ticket_json(kiosk *k, buf *out)
 {
     const kflow_ticket *t = &k->flow.ticket;
     const struct area *a = area_of(k, t->area);
-    char when[32] = "";
+    char when[32] = "", url[512];
     clk_civil c;
 
+    ticket_url(k, t, url, sizeof url);
     clk_to_civil(k->zone, t->issued_ms, &c);
     snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d", c.year, c.month, c.day, c.hour,
              c.minute);
@@ -210,7 +302,8 @@ static int ticket_json(kiosk *k, buf *out)
                             : json_raw(out, ",\"est_wait_s\":null")) < 0 ||
         json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
-        json_str(out, when) < 0 || json_raw(out, ",\"qr\":null}") < 0)
+        json_str(out, when) < 0 || json_raw(out, ",\"qr\":") < 0 ||
+        (url[0] != '\0' ? json_str(out, url) : json_raw(out, "null")) < 0 || json_raw(out, "}") < 0)
         return -1;
     return 0;
 }
@@ -548,6 +641,11 @@ static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
         k->nupload = 0;
         upload(k);
         break;
+    case P_STATUS:
+        if (e->body_case != HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY)
+            log_warn("device status refused: %s",
+                     e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
+        break;
     }
     sync_model(k);
 }
@@ -573,6 +671,7 @@ static void on_up(void *arg, const Hall__HelloReply *r)
     snprintf(k->hall_name, sizeof k->hall_name, "%s", r->hall_name);
     k->online = true;
     k->upload_refused = false;
+    k->health_sent[0] = '\0'; /* halld hears the kiosk's health on every link */
     for (size_t i = 0; i < k->nareas; i++)
         k->areas[i].lease_asked = false;
     /* Lease requests of the last link that went unanswered were dropped
@@ -868,6 +967,7 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     buf bytes;
     kflow_cmd next;
     const char *why = NULL;
+    char url[512];
 
     /* The card's hash went into the request or the offline row: wipe it. */
     idcard_privacy_wipe(&k->card, sizeof k->card);
@@ -890,6 +990,8 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     et.zone = k->zone;
     et.name = t->masked_name[0] ? t->masked_name : NULL;
     et.offline = t->offline;
+    ticket_url(k, t, url, sizeof url);
+    et.qr = url[0] != '\0' ? url : NULL;
     buf_init(&bytes, 0);
     if (k->printer == NULL || k->escpos == NULL)
         why = "打印机不可用";

@@ -76,6 +76,10 @@ static const conf_option kiosk_options[] = {
               "The printer's font has GB18030 four-byte characters"),
     CONF_STRING("printer", "template", C, ticket_template, "",
                 "Ticket template (docs/printer.md; empty: the default)"),
+    CONF_STRING("printer", "ticket_url", C, ticket_url, "",
+                "The QR code's address, where the citizen follows the queue and rates the "
+                "visit: {number}, {day} (yyyymmdd), {id} and {kiosk} are filled in; empty: no "
+                "QR code"),
 
     CONF_ENUM("idcard", "backend", C, reader_backend, reader_backends, "serial",
               "ID card reader: serial, usb or sim"),

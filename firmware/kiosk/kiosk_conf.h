@@ -44,6 +44,7 @@ typedef struct kiosk_conf {
     int64_t paper_mm, qr_module;
     bool font_four_byte;
     char *ticket_template;
+    char *ticket_url; /* QR payload template, "" for none */
     /* [idcard] */
     int reader_backend; /* reader_backend */
     char *reader_device;

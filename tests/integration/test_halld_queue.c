@@ -790,6 +790,96 @@ START_TEST(ratings_stored_once_and_kept)
 }
 END_TEST
 
+/* A DEVICE_STATUS of n components: "printer" in state printer, then
+ * "reader" ok, ... (more than two: extra names c2, c3, ...). */
+static Hall__Envelope *send_status(devlink *l, bool can_issue, const char *printer, size_t n)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__DeviceStatus st = HALL__DEVICE_STATUS__INIT;
+    Hall__ComponentStatus c[12], *pc[12];
+    char names[12][8], states[12][16], empty[1] = "";
+
+    ck_assert_uint_le(n, 12);
+    for (size_t i = 0; i < n; i++) {
+        hall__component_status__init(&c[i]);
+        snprintf(names[i], sizeof names[i], i == 0 ? "printer" : i == 1 ? "reader" : "c%zu", i);
+        snprintf(states[i], sizeof states[i], "%s", i == 0 ? printer : "ok");
+        c[i].name = names[i];
+        c[i].state = states[i];
+        c[i].detail = empty;
+        pc[i] = &c[i];
+    }
+    st.n_components = n;
+    st.components = pc;
+    st.can_issue = can_issue;
+    env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS;
+    env.device_status = &st;
+    return fix_call(l, &env);
+}
+
+static const Hall__DeviceHealth *health_in(const Hall__DisplayPush *p, const char *device)
+{
+    for (size_t i = 0; i < p->n_devices; i++)
+        if (strcmp(p->devices[i]->device_id, device) == 0)
+            return p->devices[i];
+    return NULL;
+}
+
+START_TEST(device_status_reaches_subscribers)
+{
+    hallfix f;
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
+    const Hall__DeviceHealth *d;
+    Hall__Envelope *r;
+
+    fix_init(&f, 1, NULL);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink *board = fix_device(&f, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
+
+    r = send_status(k, true, "ok", 2);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY);
+    proto_free(r);
+    /* The snapshot holds what the kiosk reported. */
+    env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &sub;
+    r = fix_call(board, &env);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_DISPLAY_PUSH);
+    ck_assert_ptr_nonnull(d = health_in(r->display_push, "kiosk-01"));
+    ck_assert(d->can_issue);
+    ck_assert_uint_eq(d->n_components, 2);
+    ck_assert_str_eq(d->components[0]->name, "printer");
+    ck_assert_str_eq(d->components[0]->state, "ok");
+    ck_assert_int_gt(d->since_ms, 0);
+    proto_free(r);
+
+    /* The same report again changes nothing; a change is pushed. */
+    proto_free(send_status(k, true, "ok", 2));
+    proto_free(send_status(k, false, "paper_out", 2));
+    r = devlink_next(board, FIX_WAIT_MS);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(!r->display_push->snapshot);
+    ck_assert_ptr_nonnull(d = health_in(r->display_push, "kiosk-01"));
+    ck_assert(!d->can_issue);
+    ck_assert_str_eq(d->components[0]->state, "paper_out");
+    proto_free(r);
+
+    /* Bad reports are refused with a sentence and change nothing. */
+    expect_error(send_status(k, true, "ok", 9), HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    expect_error(send_status(k, true, "", 1), HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    r = fix_call(board, &env);
+    ck_assert_ptr_nonnull(d = health_in(r->display_push, "kiosk-01"));
+    ck_assert_str_eq(d->components[0]->state, "paper_out");
+    proto_free(r);
+
+    devlink_close(k);
+    devlink_close(board);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -814,8 +904,11 @@ int main(int argc, char **argv)
         tcase_add_test(tc, roles_and_windows_enforced);
     } else if (strcmp(which, "ratings") == 0) {
         tcase_add_test(tc, ratings_stored_once_and_kept);
+    } else if (strcmp(which, "status") == 0) {
+        tcase_add_test(tc, device_status_reaches_subscribers);
     } else {
-        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth|ratings\n", argv[0]);
+        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth|ratings|status\n",
+                argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);

@@ -247,6 +247,47 @@ static void hall_count(kfix *x, const char *number, int state, int *all, int *in
         }
 }
 
+/* Whether halld shows, to a display that subscribes, this kiosk's printer
+ * in state and whether it can issue. */
+static bool hall_sees_printer(kfix *x, const char *state, bool can_issue)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
+    devlink *b = fix_device(&x->hall, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
+    bool seen = false;
+
+    devlink_set_next_id(b, (uint64_t)clk_utc_ms() * 1000u);
+    env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
+    env.subscribe = &sub;
+    Hall__Envelope *r = fix_call(b, &env);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_DISPLAY_PUSH);
+    for (size_t i = 0; i < r->display_push->n_devices; i++) {
+        const Hall__DeviceHealth *d = r->display_push->devices[i];
+
+        if (strcmp(d->device_id, x->conf.id) != 0 || d->can_issue != can_issue)
+            continue;
+        for (size_t k = 0; k < d->n_components; k++)
+            seen = seen || (strcmp(d->components[k]->name, "printer") == 0 &&
+                            strcmp(d->components[k]->state, state) == 0);
+    }
+    proto_free(r);
+    devlink_close(b);
+    return seen;
+}
+
+/* Run the kiosk until halld shows its printer in state (the kiosk reports
+ * its health on its own link, asynchronously). */
+static bool hall_learns_printer(kfix *x, const char *state, bool can_issue)
+{
+    for (int i = 0; i < WAIT_MS / 200; i++) {
+        if (hall_sees_printer(x, state, can_issue))
+            return true;
+        for (int64_t until = clk_mono_ms() + 200; clk_mono_ms() < until;)
+            ev_run_once(x->loop, 20);
+    }
+    return false;
+}
+
 /* Call every waiting ticket at window 1 (start, finish), in the order halld
  * calls them; returns how many. */
 static int call_all(kfix *x, char numbers[][24], int max)
@@ -387,6 +428,8 @@ START_TEST(test_paper_out_void)
     ck_assert_int_eq(kiosk_action(x.k, "start", "", err, sizeof err), -1);
     ck_assert_int_eq(kiosk_action(x.k, "take", "intake", err, sizeof err), -1);
     ck_assert_int_eq(kiosk_action(x.k, "card", "", err, sizeof err), -1);
+    /* halld was told: the hall manager sees the kiosk cannot issue. */
+    ck_assert_msg(hall_learns_printer(&x, "paper_out", false), "halld did not learn paper out");
 
     /* halld: A001 waiting, A002 void, nothing else. */
     hall_count(&x, "A001", 2, &all, &waiting);
@@ -401,6 +444,7 @@ START_TEST(test_paper_out_void)
     printer_sim_set(sim, 0);
     ck_assert(run_until(&x, has, "\"printer\":\"ok\"", WAIT_MS));
     ck_assert_ptr_nonnull(strstr(model(&x), "\"screen\":\"idle\""));
+    ck_assert_msg(hall_learns_printer(&x, "ok", true), "halld did not learn the paper is back");
     take(&x, c, sizeof c, NULL);
     ck_assert_str_eq(c, "A003");
     ck_assert(run_until(&x, settled, NULL, WAIT_MS));

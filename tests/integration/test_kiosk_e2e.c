@@ -284,7 +284,8 @@ static void kiosk_up(e2e *x)
 
     if (x->with_printer)
         snprintf(printer, sizeof printer,
-                 "[printer]\nbackend = net\naddress = 127.0.0.1:%d\npoll = 200ms\n",
+                 "[printer]\nbackend = net\naddress = 127.0.0.1:%d\npoll = 200ms\n"
+                 "ticket_url = https://hall.example/q/{day}/{number}?k={kiosk}\n",
                  x->printer.port);
     snprintf(x->ini, sizeof x->ini, "%s/kioskd.ini", dir);
     snprintf(text, sizeof text,
@@ -394,8 +395,13 @@ START_TEST(touch_to_board)
     ck_assert(wait_db(&x, 2, want));
     long long id = db_int(&x, "SELECT id FROM tickets WHERE number = '%s'", number);
     ck_assert_int_gt(id, 0);
-    /* At the printer: the ticket decoded from its ESC/POS bytes. */
+    /* At the printer: the ticket decoded from its ESC/POS bytes, with the
+     * QR code of [printer] ticket_url (its day is today's, in the hall's
+     * zone: only the fixed parts are checked). */
     psim_wait_out(&x.printer, number);
+    snprintf(want, sizeof want, "/%s?k=kiosk-01", number);
+    psim_wait_out(&x.printer, want);
+    psim_wait_out(&x.printer, "[qr] https://hall.example/q/20");
 
     /* The clerk's call-pad: next -> the board and window 1's display. */
     SIM_OK(&x, "press 41 next");

@@ -347,6 +347,18 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->areas[0]->waiting = 12;
         m->areas[0]->est_wait_s = 900;
         m->notice = S("请保管好您的号票");
+        m->n_devices = 1;
+        m->devices = take(sizeof *m->devices);
+        NEW(m->devices[0], device_health);
+        m->devices[0]->device_id = S("kiosk-01");
+        m->devices[0]->can_issue = 1;
+        m->devices[0]->since_ms = 1772000000000;
+        m->devices[0]->n_components = 1;
+        m->devices[0]->components = take(sizeof *m->devices[0]->components);
+        NEW(m->devices[0]->components[0], component_status);
+        m->devices[0]->components[0]->name = S("printer");
+        m->devices[0]->components[0]->state = S("paper_out");
+        m->devices[0]->components[0]->detail = S("打印纸用完");
         env->display_push = m;
         return true;
     }
@@ -406,6 +418,27 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->tickets[0] = mk_ticket(104, "K1A900");
         m->tickets[1] = mk_ticket(105, "K1A901");
         env->offline_upload_reply = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_DEVICE_STATUS: {
+        Hall__DeviceStatus *m;
+        NEW(m, device_status);
+        m->can_issue = 1;
+        m->n_components = 2;
+        m->components = take(2 * sizeof *m->components);
+        for (size_t i = 0; i < 2; i++) {
+            NEW(m->components[i], component_status);
+            m->components[i]->name = S(i ? "reader" : "printer");
+            m->components[i]->state = S(i ? "offline" : "near_end");
+            m->components[i]->detail = S(i ? "读卡器无应答" : "纸将用完");
+        }
+        env->device_status = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY: {
+        Hall__DeviceStatusReply *m;
+        NEW(m, device_status_reply);
+        env->device_status_reply = m;
         return true;
     }
     default:
