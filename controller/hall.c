@@ -747,6 +747,27 @@ static void do_call_next(hall *h, const hall_device *dev, const Hall__Envelope *
         answer_window(h, o, no, t, reason, now);
 }
 
+/* Ticket 0 in a window operation names the window's current ticket (the
+ * one CALLED or SERVING there), so a call-pad, which cannot know ticket
+ * ids after a restart, can start and finish. 0 when it has none (the
+ * refusal is then filled in). */
+static uint64_t current_or(hall *h, uint32_t no, uint64_t id, struct outcome *o)
+{
+    const q_window *w;
+
+    if (id != 0 || no == 0)
+        return id;
+    w = queue_window(h->q, no);
+    if (w == NULL) {
+        refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no window %u", no);
+        return 0;
+    }
+    if (w->current == 0)
+        refuse(o, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
+               "window %u has no ticket called or being served", no);
+    return w->current;
+}
+
 /* The window operations that name a ticket share one shape. */
 #define WINDOW_TICKET_OP(name, field, call)                                                        \
     static void name(hall *h, const hall_device *dev, const Hall__Envelope *req,                   \
@@ -755,7 +776,9 @@ static void do_call_next(hall *h, const hall_device *dev, const Hall__Envelope *
         const q_ticket *t;                                                                         \
         q_error err;                                                                               \
         uint32_t no = req->field->window_no;                                                       \
-        uint64_t id = req->field->ticket_id;                                                       \
+        uint64_t id = current_or(h, no, req->field->ticket_id, o);                                 \
+        if (o->code != 0)                                                                          \
+            return;                                                                                \
         if (call < 0)                                                                              \
             refuse_q(o, &err);                                                                     \
         else                                                                                       \

@@ -24,7 +24,7 @@
  * request across link drops and sends it again with the same id, so a
  * press made while halld is down is carried out once when it is back. The
  * answer updates the call-pad display; a refusal shows a short word there
- * (EMPTY, CLOSED, STATE?, DENIED, ERROR, NOTICKET) for a few seconds.
+ * (EMPTY, CLOSED, STATE?, DENIED, NOTFOUND, ERROR) for a few seconds.
  *
  * The ticket a key acts on is the one the window's last answer named: a
  * ticket called by another terminal of the same window is not known here

@@ -753,11 +753,17 @@ START_TEST(ratings_stored_once_and_kept)
     ck_assert_int_eq(rating_of(&f, a), 5);
     ck_assert_int_eq(rating_events(&f, a), 1);
 
-    /* A ticket being served may be rated at its window. */
+    /* A ticket being served may be rated at its window. Ticket 0 names the
+     * window's current ticket (a call-pad after a restart); a window with
+     * none refuses it. */
+    expect_error(fix_window_op(w2, HALL__ENVELOPE__BODY_START, 2, 0),
+                 HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
     r = fix_window_op(w2, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0);
     ck_assert_uint_eq(ticket_of(r), b);
     proto_free(r);
-    proto_free(fix_window_op(w2, HALL__ENVELOPE__BODY_START, 2, b));
+    r = fix_window_op(w2, HALL__ENVELOPE__BODY_START, 2, 0);
+    ck_assert_uint_eq(ticket_of(r), b);
+    proto_free(r);
     expect_error(rate(w1, 1, b, 3), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
     expect_rated(rate(w2, 2, b, 3), b);
 
