@@ -248,12 +248,12 @@ int main(void)
     SRunner *sr;
     int failed;
 
-    /* The answer is only known once a testbed exists. */
-    UMockdevTestbed *probe = umockdev_testbed_new();
-    bool mocked = umockdev_in_mock_environment();
+    /* Asked of the environment, not of a testbed: a testbed made here
+     * would start GLib threads in this process, and Check forks each test
+     * case from it; a child forked while one of them held a lock hangs. */
+    const char *preload = getenv("LD_PRELOAD");
 
-    g_object_unref(probe);
-    if (!mocked) {
+    if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
         fprintf(stderr, "test_idcard_usb: not under umockdev-wrapper: skipped\n");
         return 77;
     }
