@@ -658,3 +658,15 @@ int conf_pick(conf_name_fn *name_at, int n, const char *name, const char *what, 
     errno = EINVAL;
     return -1;
 }
+
+bool conf_word_ok(const char *s, size_t n, bool dots)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || (dots && ch == '.')))
+            return false;
+    }
+    return true;
+}

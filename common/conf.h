@@ -118,6 +118,10 @@ void conf_write_sample(const conf_option *table, FILE *f);
  * of name, or -1 with errno EINVAL and "unknown WHAT 'name' (known: a, b)"
  * in err (when err is not NULL). */
 typedef const char *conf_name_fn(int i);
+/* True if the n bytes at s are all ASCII letters, digits, '-' or '_' (and
+ * '.' when dots): the alphabet of ids and codes that end up in
+ * certificates, logs and file names. Length limits are the caller's. */
+bool conf_word_ok(const char *s, size_t n, bool dots);
 int conf_pick(conf_name_fn *name_at, int n, const char *name, const char *what, char *err,
               size_t errlen);
 

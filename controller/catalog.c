@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
+
 /* Where an area or a matter came from: its CSV line, or its JSON index. */
 struct origin {
     int line;
@@ -245,13 +247,7 @@ static bool has_control(const char *v, size_t n, bool newlines)
 
 static bool code_ok(const char *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char ch = v[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return false;
-    }
-    return true;
+    return conf_word_ok(v, n, false);
 }
 
 /* Area and matter codes: 1..15 of [A-Za-z0-9_-]. */

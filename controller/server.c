@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clk.h"
+#include "conf.h"
 #include "log.h"
 #include "proto.h"
 
@@ -212,15 +213,7 @@ static bool valid_device_id(const char *id)
 {
     size_t n = strlen(id);
 
-    if (n == 0 || n > DEVICE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.'))
-            return false;
-    }
-    return true;
+    return n > 0 && n <= DEVICE_ID_MAX && conf_word_ok(id, n, true);
 }
 
 static void handle_hello(session *s, const Hall__Envelope *req)

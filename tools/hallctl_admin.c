@@ -198,15 +198,7 @@ static bool id_ok(const char *id, size_t max, bool dots)
 {
     size_t n = strlen(id);
 
-    if (n == 0 || n > max || id[0] == '.')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || (dots && ch == '.')))
-            return false;
-    }
-    return true;
+    return n > 0 && n <= max && id[0] != '.' && conf_word_ok(id, n, dots);
 }
 
 /* Who runs hallctl, for the audit trail. */

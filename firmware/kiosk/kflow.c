@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
+
 static const char *const state_names[] = {"idle",        "choose",     "card",
                                           "appointment", "requesting", "printing",
                                           "confirming",  "ticket",     "error"};
@@ -103,15 +105,7 @@ static bool valid_code(const char *s, size_t max)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n >= max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return false;
-    }
-    return true;
+    return n > 0 && n < max && conf_word_ok(s, n, false);
 }
 
 int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kflow_cmd *cmd,

@@ -177,15 +177,7 @@ static bool valid_id(const char *id)
 {
     size_t n = strlen(id);
 
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return false;
-    }
-    return true;
+    return n > 0 && n <= 64 && conf_word_ok(id, n, false);
 }
 
 /* The [bus] keys that one key's range cannot check: the address of a tcp

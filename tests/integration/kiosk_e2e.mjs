@@ -10,57 +10,22 @@
 // ticket, 1 with the reason if not.
 // playwright-core comes from --node-modules (tools/install-page-deps); the
 // browser is Debian's chromium, never one downloaded by playwright.
-import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i + 1 < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
-  for (const k of ["url", "chromium", "node-modules", "out"])
-    if (!out[k]) throw new Error(`missing --${k}`);
-  return out;
-}
+import { check, openPage, parseArgs } from "./browser.mjs";
 
 const args = parseArgs(process.argv.slice(2));
-const require = createRequire(path.join(args["node-modules"], "..", "package.json"));
-const { chromium } = require("playwright-core");
 
 const WAIT = 60000; // generous: a loaded 2-core machine
 let step = "start";
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
 
 async function state(page) {
   return page.evaluate(async () => (await fetch("/api/state")).json());
 }
 
 async function main() {
-  mkdirSync(args.out, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: args.chromium,
-    headless: true,
-    timeout: 120000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, page } = await openPage(args, WAIT);
   try {
-    const context = await browser.newContext({ viewport: { width: 1080, height: 1920 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT);
-    page.on("pageerror", (e) => {
-      console.error(`page error: ${e.message}`);
-      process.exitCode = 1;
-    });
     step = "open the page";
     await page.goto(args.url);
     await page.waitForSelector('#screen[data-screen="idle"]');
@@ -89,7 +54,7 @@ async function main() {
     await page.screenshot({ path: file });
     console.log(`screenshot ${file}`);
     console.log(`ticket ${m.ticket.number}`);
-    await context.close();
+    await page.context().close();
   } finally {
     await browser.close();
   }

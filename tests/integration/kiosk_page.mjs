@@ -10,55 +10,20 @@
 // playwright-core comes from --node-modules (installed by
 // tools/install-page-deps); the browser is Debian's chromium, never one
 // downloaded by playwright.
-import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i + 1 < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
-  for (const k of ["url", "chromium", "node-modules", "out"])
-    if (!out[k]) throw new Error(`missing --${k}`);
-  return out;
-}
+import { check, openPage, parseArgs } from "./browser.mjs";
 
 const args = parseArgs(process.argv.slice(2));
-const require = createRequire(path.join(args["node-modules"], "..", "package.json"));
-const { chromium } = require("playwright-core");
 
 const WAIT = 30000; // generous: a loaded 2-core machine
 let step = "start";
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
 async function main() {
-  mkdirSync(args.out, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: args.chromium,
-    headless: true,
-    timeout: 120000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, page } = await openPage(args, WAIT);
   try {
-    const context = await browser.newContext({ viewport: { width: 1080, height: 1920 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT);
-    page.on("pageerror", (e) => {
-      console.error(`page error: ${e.message}`);
-      process.exitCode = 1;
-    });
     await walk(page);
-    await context.close();
+    await page.context().close();
   } finally {
     await browser.close();
   }
