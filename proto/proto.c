@@ -241,6 +241,43 @@ Hall__Envelope *proto_unpack(const uint8_t *payload, size_t len)
     return env;
 }
 
+uint64_t proto_request_id(const uint8_t *payload, size_t len)
+{
+    uint64_t key, v, id = 0;
+    size_t pos = 0;
+
+    /* The last occurrence wins, as protobuf's own parsers decide. */
+    while (pos < len) {
+        if (get_varint(payload, len, &pos, &key) < 0)
+            return 0;
+        switch (key & 7) {
+        case 0:
+            if (get_varint(payload, len, &pos, &v) < 0)
+                return 0;
+            if (key >> 3 == 1)
+                id = v;
+            break;
+        case 1:
+        case 5: {
+            size_t width = (key & 7) == 1 ? 8 : 4;
+
+            if (len - pos < width)
+                return 0;
+            pos += width;
+            break;
+        }
+        case 2:
+            if (get_varint(payload, len, &pos, &v) < 0 || v > len - pos)
+                return 0;
+            pos += v;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return id;
+}
+
 void proto_free(Hall__Envelope *env)
 {
     if (env != NULL)

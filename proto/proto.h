@@ -49,6 +49,12 @@ long proto_pack_frame(const Hall__Envelope *env, size_t max, uint8_t *out, size_
 Hall__Envelope *proto_unpack(const uint8_t *payload, size_t len);
 void proto_free(Hall__Envelope *env);
 
+/* The request_id of a payload (the Envelope's field 1), read from the
+ * wire bytes alone: so that a payload proto_unpack() refuses with
+ * PROTO_ENOBODY is still answered under its id. 0 when the field is
+ * absent or the bytes before it do not parse. */
+uint64_t proto_request_id(const uint8_t *payload, size_t len);
+
 /* "HELLO", "ISSUE", "CALL_NEXT"... for logs; "UNKNOWN" otherwise. */
 const char *proto_body_name(Hall__Envelope__BodyCase body);
 
