@@ -1,59 +1,82 @@
 /*
  * hall — halld's request handling. See hall.h.
  *
- * Layout: the hall object and (re)building it from the store; the journal
- * (engine changes -> store rows, and what the turn's push must show);
- * converting engine records to wire messages; admission and roles; the
- * request table and its handlers; commit, pushes and snapshots; the tick.
+ * Layout: the hall object and building it from the store; per-device
+ * state (health, log budget); the journal (engine changes -> store rows,
+ * and what the turn's push must show); engine records -> wire messages;
+ * admission; the request handlers; running one request (kept answers,
+ * authorization, its savepoint); commit, pushes and snapshots; the tick.
+ *
+ * A turn, and one request in it:
+ *
+ *   hall_request
+ *     kept answer for (device, id)?  --same request-->  that answer again
+ *                                    --other request->  ERR_REQUEST_ID_REUSED
+ *     open the turn's transaction (BEGIN IMMEDIATE, once per turn)
+ *     SAVEPOINT
+ *       authorize (auth.c) -> handler -> engine -> journal -> store rows
+ *       keep the answer (memory + store)         [refusals too]
+ *     RELEASE                 or, if a store write failed:
+ *                             ROLLBACK TO (only this request's rows),
+ *                             rebuild the engine from the store (which
+ *                             still holds the turn's other requests) and
+ *                             answer ERR_UNAVAILABLE (not kept: retry)
+ *   hall_commit: one COMMIT; if it fails, ROLLBACK, rebuild the engine,
+ *                forget the answers kept this turn, and the server drops
+ *                the links that hold them (their devices retry).
  */
 #include "hall.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clk.h"
 #include "log.h"
 #include "replay.h"
 
-/* Answers are kept for retries this long. */
+/* Answers to requests that change the hall (refusals too) are kept this
+ * long, durably: a retry within it, even after a restart, gets the first
+ * answer. */
 #define HALL_REPLAY_MS (24LL * 3600 * 1000)
-/* Refusals of requests that would have changed the hall are kept in memory
- * only, and briefly. A refusal changes nothing, so only one retry race
- * needs it: the original request delayed on an old link while its retry on
- * a new link is refused; the original must not run when it arrives. It can
- * only arrive while that old link lives — bytes of a closed connection
- * never arrive, halld closes a link silent for the idle timeout, and a
- * restart closes every link — so twice the idle timeout (at least this
- * minimum) is enough. Past HALL_MAX_KEPT answers in memory (a terminal
- * hammering an empty queue), new refusals are not kept, and that is
- * logged. */
-#define HALL_REFUSAL_MIN_KEEP_MS (2LL * 60 * 1000)
-#define HALL_MAX_KEPT            1000000
 /* How often kept answers are pruned. */
 #define HALL_PRUNE_MS (60LL * 1000)
 /* Calls a snapshot shows, newest first. */
 #define HALL_RECENT_CALLS 10
 /* Calls one push carries at most (a burst of calls in one turn). */
 #define HALL_PUSH_CALLS 64
+/* Offline tickets in one upload. */
+#define HALL_UPLOAD_MAX 1000
+/* A device's log budget is counted per this window. */
+#define HALL_LOG_WINDOW_MS (60LL * 1000)
 
-/* Device health (DEVICE_STATUS), kept in memory only: it is live state,
- * and a restarted halld hears it again when the devices reconnect. */
-#define HEALTH_DEVICES_MAX 1024
-#define HEALTH_COMPONENTS  8
+/* Per-device state kept in memory only: device health (live state that a
+ * restarted halld hears again when the devices reconnect) and the log
+ * budget. Past HALL_DEVICES_MAX devices, health is refused and the log
+ * budget is shared. */
+#define HALL_DEVICES_MAX  1024
+#define HEALTH_COMPONENTS 8
 
-struct health {
-    char device[Q_DEVICE_MAX + 1];
+_Static_assert(REPLAY_DIGEST_LEN == STORE_DIGEST_LEN, "one digest size for memory and store");
+
+struct devstate {
+    char id[Q_DEVICE_MAX + 1];
+    /* Health, once reported (since_ms != 0). */
     bool can_issue;
     int ncomp;
     struct {
         char name[32], state[32], detail[160];
     } comp[HEALTH_COMPONENTS];
     int64_t since_ms;
-    bool turn_changed; /* the turn's push must carry it */
+    bool turn_changed; /* the next push must carry it */
+    /* Log budget. */
+    int64_t log_window_ms;
+    unsigned log_lines, log_suppressed;
 };
 
 /* One call as displays show it. */
@@ -66,21 +89,40 @@ struct call {
     uint32_t recalls;
 };
 
+/* An answer kept in this turn: forgotten if the turn does not commit. */
+struct kept_key {
+    char device[Q_DEVICE_MAX + 1];
+    uint64_t request_id;
+};
+
+/* Where the turn's push state stood before a request, to undo it. */
+struct turn_mark {
+    int ncalls;
+    size_t nwindows;
+    bool areas;
+};
+
 struct hall {
     store *store;
     queue *q;
     replay *replay;
     clk_zone *zone;
-    q_policy policy;
+    EVP_MD_CTX *md;
+    q_policy policy; /* as configured */
+    q_policy numbering; /* numbering fields in force for numbering_day */
+    int32_t numbering_day;
     char hall_id[65];
     char hall_name[128];
     char time_zone[64];
     int64_t heartbeat_interval_ms, idle_timeout_ms;
+    unsigned log_device_lines;
 
     /* The turn. */
     bool in_turn;          /* a transaction is open */
-    bool turn_failed;      /* a store write failed: the turn must roll back */
+    bool req_failed;       /* a store write of the running request failed */
     const char *requester; /* device of the request being run, for events */
+    struct kept_key *kept; /* answers kept this turn */
+    size_t nkept, kept_cap;
 
     /* What the turn's push must show. */
     struct call turn_calls[HALL_PUSH_CALLS];
@@ -89,8 +131,9 @@ struct hall {
     size_t nturn_windows, turn_windows_cap;
     bool turn_areas; /* waiting counts may have changed */
 
-    struct health *health; /* every device that reported, in first-report order */
-    size_t nhealth, health_cap;
+    struct devstate *devs; /* in first-seen order */
+    size_t ndevs, devs_cap;
+    struct devstate others; /* the log budget past HALL_DEVICES_MAX */
 
     struct call recent[HALL_RECENT_CALLS]; /* ring, newest at recent_head-1 */
     int recent_head, nrecent;
@@ -98,9 +141,65 @@ struct hall {
     uint64_t push_seq;
     buf push; /* the last commit's push frame */
     int64_t last_prune_ms;
-    int64_t last_cap_warning_ms;
     bool broken; /* a lost turn could not be rebuilt from the store */
 };
+
+/* ---- Per-device state ------------------------------------------------------- */
+
+/* The device's state, made on first use; NULL past HALL_DEVICES_MAX (or
+ * out of memory). */
+static struct devstate *devstate_of(hall *h, const char *device)
+{
+    for (size_t i = 0; i < h->ndevs; i++)
+        if (strcmp(h->devs[i].id, device) == 0)
+            return &h->devs[i];
+    if (h->ndevs == h->devs_cap) {
+        size_t cap = h->devs_cap ? h->devs_cap * 2 : 16;
+        struct devstate *grown;
+
+        if (cap > HALL_DEVICES_MAX || (grown = realloc(h->devs, cap * sizeof *grown)) == NULL)
+            return NULL;
+        h->devs = grown;
+        h->devs_cap = cap;
+    }
+    memset(&h->devs[h->ndevs], 0, sizeof h->devs[0]);
+    snprintf(h->devs[h->ndevs].id, sizeof h->devs[0].id, "%s", device);
+    return &h->devs[h->ndevs++];
+}
+
+/* A line about a device's refused request, within its log budget: at most
+ * log_device_lines a minute, then one line saying how many were left out.
+ * A device sending garbage in a loop cannot fill the disk with the log. */
+static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, ...)
+{
+    struct devstate *d = devstate_of(h, dev->id);
+    int64_t now = clk_mono_ms();
+    char line[512];
+    va_list ap;
+
+    if (d == NULL)
+        d = &h->others;
+    if (now - d->log_window_ms >= HALL_LOG_WINDOW_MS) {
+        if (d->log_suppressed > 0)
+            log_warn("%s: %u more refused requests in the last minute were not logged", dev->id,
+                     d->log_suppressed);
+        d->log_window_ms = now;
+        d->log_lines = 0;
+        d->log_suppressed = 0;
+    }
+    if (d->log_lines >= h->log_device_lines) {
+        d->log_suppressed++;
+        return;
+    }
+    d->log_lines++;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_warn("%s: %s", dev->id, line);
+}
 
 /* ---- Journal: engine changes -> store, and the turn's push -------------- */
 
@@ -113,7 +212,9 @@ static void note_window(hall *h, uint32_t no)
         size_t cap = h->turn_windows_cap ? h->turn_windows_cap * 2 : 16;
         uint32_t *w = realloc(h->turn_windows, cap * sizeof *w);
         if (w == NULL) {
-            h->turn_failed = true;
+            /* The push would miss this window: show every area instead,
+             * and the next snapshot repairs the rest. */
+            h->turn_areas = true;
             return;
         }
         h->turn_windows = w;
@@ -127,7 +228,7 @@ static void journal_ticket(void *ctx, const q_ticket *t)
     hall *h = ctx;
 
     if (store_put_ticket(h->store, t) < 0)
-        h->turn_failed = true;
+        h->req_failed = true;
     h->turn_areas = true;
 }
 
@@ -136,7 +237,7 @@ static void journal_window(void *ctx, const q_window *w)
     hall *h = ctx;
 
     if (store_put_window(h->store, w) < 0)
-        h->turn_failed = true;
+        h->req_failed = true;
     note_window(h, w->no);
 }
 
@@ -145,7 +246,24 @@ static void journal_lease(void *ctx, const q_lease *l)
     hall *h = ctx;
 
     if (store_put_lease(h->store, l) < 0)
-        h->turn_failed = true;
+        h->req_failed = true;
+}
+
+/* An appointment follows its ticket: released when the ticket is voided
+ * or its reservation runs out (the citizen may check in again), taken
+ * back when an expired ticket is revived. */
+static void follow_appointment(hall *h, const q_event *e)
+{
+    const q_ticket *t;
+
+    if (e->kind != QE_VOIDED && e->kind != QE_EXPIRED && e->kind != QE_REVIVED)
+        return;
+    t = queue_ticket(h->q, e->ticket_id);
+    if (t == NULL || t->priority != Q_APPOINTMENT)
+        return;
+    if ((e->kind == QE_REVIVED ? store_reclaim_appointment(h->store, t->id)
+                               : store_release_appointment(h->store, t->id)) < 0)
+        h->req_failed = true;
 }
 
 static void journal_event(void *ctx, const q_event *e)
@@ -153,7 +271,8 @@ static void journal_event(void *ctx, const q_event *e)
     hall *h = ctx;
 
     if (store_append_event(h->store, e, h->requester ? h->requester : "") < 0)
-        h->turn_failed = true;
+        h->req_failed = true;
+    follow_appointment(h, e);
     if ((e->kind == QE_CALLED || e->kind == QE_RECALLED) && h->nturn_calls < HALL_PUSH_CALLS) {
         const q_ticket *t = queue_ticket(h->q, e->ticket_id);
         if (t == NULL)
@@ -188,9 +307,30 @@ static int restore_window(void *arg, const q_window *w)
     return queue_add_window(r->q, w, &r->err);
 }
 
+/* A ticket of an area the store does not have at all (a hand-edited
+ * file, an import by an old release) still comes back: its area is put
+ * back as retired, named by its code, so halld starts and its tickets are
+ * called by windows that name the area. */
 static int restore_ticket(void *arg, const q_ticket *t)
 {
     struct restore *r = arg;
+
+    if (queue_area(r->q, t->area) == NULL) {
+        q_area a = {.retired = true};
+        size_t n = 0;
+
+        snprintf(a.code, sizeof a.code, "%s", t->area);
+        snprintf(a.name, sizeof a.name, "%s", t->area);
+        while (n < 5 && ((t->number[n] >= 'A' && t->number[n] <= 'Z') ||
+                         (t->number[n] >= 'a' && t->number[n] <= 'z')))
+            n++;
+        snprintf(a.prefix, sizeof a.prefix, "%.*s", (int)n, n ? t->number : "X");
+        if (queue_add_area(r->q, &a, &r->err) < 0)
+            return -1;
+        log_warn("ticket %s names area %s, which the catalog does not have: kept as a retired "
+                 "area",
+                 t->number, t->area);
+    }
     return queue_restore_ticket(r->q, t, &r->err);
 }
 
@@ -200,29 +340,43 @@ static int restore_lease(void *arg, const q_lease *l)
     return queue_restore_lease(r->q, l, &r->err);
 }
 
-static int restore_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                          const uint8_t *reply, size_t len)
+/* policy with the numbering fields of numbering. */
+static q_policy with_numbering(const q_policy *policy, const q_policy *numbering)
 {
-    return replay_put(arg, device, request_id, at_ms + HALL_REPLAY_MS, reply, len);
+    q_policy p = *policy;
+
+    p.number_digits = numbering->number_digits;
+    p.lease_first = numbering->lease_first;
+    p.lease_band = numbering->lease_band;
+    p.lease_block = numbering->lease_block;
+    return p;
 }
 
-/* A fresh engine and answer cache from the store. On failure the hall
- * keeps what it had. */
-static int rebuild(hall *h, char *err, size_t errlen)
+/* A fresh engine from the store (and whatever the open transaction has
+ * written): the catalog, windows, live tickets and those of today and
+ * yesterday, leases. *out on success; the caller swaps it in. */
+static int build_engine(hall *h, const q_policy *policy, queue **out, char *err, size_t errlen)
 {
     const q_journal journal = {journal_ticket, journal_window, journal_lease, journal_event, h};
+    q_policy in_force = with_numbering(policy, &h->numbering);
     int64_t now = clk_utc_ms();
     /* Yesterday too: its tickets may still be live (carried over, or being
      * served across midnight), and leases of yesterday may be uploaded. */
     clk_date yesterday =
-        clk_business_day(h->zone, now - 24LL * 3600 * 1000, h->policy.rollover_hour);
+        clk_business_day(h->zone, now - 24LL * 3600 * 1000, policy->rollover_hour);
     int32_t since = clk_date_key(yesterday);
-    struct restore rs = {queue_new(&h->policy, h->zone, &journal), {0}};
-    replay *r = replay_new();
     uint64_t max_id = 0;
 
-    if (rs.q == NULL || r == NULL) {
-        snprintf(err, errlen, "out of memory");
+    struct restore rs = {queue_new(&in_force, h->zone, &journal), {0}};
+    if (rs.q == NULL) {
+        snprintf(err, errlen, "%s",
+                 errno == EINVAL ? "the [queue] and [numbering] settings are not valid together"
+                                 : "out of memory");
+        return -1;
+    }
+    /* New numbering settings wait for the next business day. */
+    if (queue_set_policy(rs.q, policy) < 0) {
+        snprintf(err, errlen, "the [queue] and [numbering] settings are not valid together");
         goto fail;
     }
     if (store_load_areas(h->store, restore_area, &rs) != 0 ||
@@ -233,35 +387,152 @@ static int rebuild(hall *h, char *err, size_t errlen)
                  rs.err.code != QERR_NONE ? rs.err.message : store_errmsg(h->store));
         goto fail;
     }
-    if (store_max_ticket_id(h->store, &max_id) < 0 ||
-        store_load_requests(h->store, now - HALL_REPLAY_MS, restore_answer, r) != 0) {
+    if (store_max_ticket_id(h->store, &max_id) < 0) {
         snprintf(err, errlen, "cannot load the hall from the store: %s", store_errmsg(h->store));
         goto fail;
     }
     queue_set_next_id(rs.q, max_id + 1);
-    queue_free(h->q);
-    replay_free(h->replay);
-    h->q = rs.q;
-    h->replay = r;
+    *out = rs.q;
     return 0;
 fail:
     queue_free(rs.q);
-    replay_free(r);
     return -1;
+}
+
+/* Replace the engine with one built from the store; on failure the hall
+ * keeps the one it had. */
+static int rebuild_engine(hall *h, char *err, size_t errlen)
+{
+    queue *q;
+
+    if (build_engine(h, &h->policy, &q, err, errlen) < 0)
+        return -1;
+    queue_free(h->q);
+    h->q = q;
+    return 0;
+}
+
+static void answer_dropped(void *arg, const char *device, uint64_t request_id)
+{
+    hall *h = arg;
+
+    /* The dropped answer's bytes leave the store with the turn; if the
+     * store cannot drop them, they only stay until they expire. */
+    if (h->in_turn && store_drop_request_reply(h->store, device, request_id) < 0)
+        log_warn("cannot drop a kept answer from the store: %s", store_errmsg(h->store));
+}
+
+static int load_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
+                       const uint8_t *digest, const uint8_t *reply, size_t len)
+{
+    replay *r = arg;
+
+    if (reply == NULL)
+        return replay_put_dropped(r, device, request_id, at_ms + HALL_REPLAY_MS, digest);
+    return replay_put(r, device, request_id, at_ms + HALL_REPLAY_MS, digest, reply, len);
+}
+
+static replay_limits limits_of(const struct halld_conf *c)
+{
+    return (replay_limits){
+        .device_answers = (size_t)c->device_answers,
+        .device_bytes = (size_t)c->device_answer_mib << 20,
+        .total_answers = (size_t)c->answers,
+        .total_bytes = (size_t)c->answer_mib << 20,
+        .device_entries = (size_t)c->device_requests,
+        .total_entries = (size_t)c->requests,
+    };
 }
 
 static void apply_conf(hall *h, const struct halld_conf *c)
 {
+    int rollover_hour = h->q != NULL ? h->policy.rollover_hour : (int)c->rollover_hour;
+
     halld_conf_policy(c, &h->policy);
+    /* The zone and the rollover hour shape the business days: they change
+     * only with a restart (main.c says so). */
+    h->policy.rollover_hour = rollover_hour;
     snprintf(h->hall_id, sizeof h->hall_id, "%s", c->hall_id);
     snprintf(h->hall_name, sizeof h->hall_name, "%s", c->hall_name);
     h->heartbeat_interval_ms = c->heartbeat_interval_ms;
     h->idle_timeout_ms = c->idle_timeout_ms;
+    h->log_device_lines = (unsigned)c->log_device_lines;
+}
+
+/* The numbering in force today, as the store recorded it: "day digits
+ * lease_first lease_band lease_block". A restart on the same business day
+ * keeps it (today's numbers were handed out with it); new settings take
+ * effect at the next business day. */
+#define NUMBERING_KEY "numbering"
+
+static bool numbering_equal(const q_policy *a, const q_policy *b)
+{
+    return a->number_digits == b->number_digits && a->lease_first == b->lease_first &&
+           a->lease_band == b->lease_band && a->lease_block == b->lease_block;
+}
+
+static void decide_numbering(hall *h)
+{
+    int32_t today = clk_date_key(clk_business_day(h->zone, clk_utc_ms(), h->policy.rollover_hour));
+    char text[96];
+    int day;
+    unsigned digits, first, band, block;
+
+    h->numbering = h->policy;
+    h->numbering_day = today;
+    if (store_get_setting(h->store, NUMBERING_KEY, text, sizeof text) == 1 &&
+        sscanf(text, "%d %u %u %u %u", &day, &digits, &first, &band, &block) == 5 &&
+        day == today) {
+        q_policy stored = h->policy;
+
+        stored.number_digits = digits;
+        stored.lease_first = first;
+        stored.lease_band = band;
+        stored.lease_block = block;
+        h->numbering = stored;
+        if (!numbering_equal(&stored, &h->policy))
+            log_warn("[numbering] changed: today's numbers go on as they started; the new "
+                     "settings take effect at the next business day");
+    }
+}
+
+static void numbering_text(const hall *h, char *out, size_t len)
+{
+    snprintf(out, len, "%d %u %u %u %u", (int)h->numbering_day, h->numbering.number_digits,
+             h->numbering.lease_first, h->numbering.lease_band, h->numbering.lease_block);
+}
+
+/* Record the numbering in force for the engine's day, inside the turn. */
+static void record_numbering(hall *h)
+{
+    const q_policy *p = queue_policy(h->q);
+    int32_t day = queue_day(h->q) > h->numbering_day ? queue_day(h->q) : h->numbering_day;
+    char text[96];
+
+    if (day == h->numbering_day && numbering_equal(p, &h->numbering))
+        return;
+    h->numbering = *p;
+    h->numbering_day = day;
+    numbering_text(h, text, sizeof text);
+    if (store_set_setting(h->store, NUMBERING_KEY, text) < 0)
+        h->req_failed = true;
+}
+
+static int begin_turn(hall *h)
+{
+    if (h->in_turn)
+        return 0;
+    if (store_begin(h->store) < 0)
+        return -1;
+    h->in_turn = true;
+    return 0;
 }
 
 hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen)
 {
     hall *h = calloc(1, sizeof *h);
+    replay_limits lim = limits_of(conf);
+    char text[96];
 
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -275,9 +546,26 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
         snprintf(err, errlen, "time zone %s: %s", conf->time_zone, strerror(errno));
         goto fail;
     }
-    if (rebuild(h, err, errlen) < 0)
+    if ((h->md = EVP_MD_CTX_new()) == NULL ||
+        (h->replay = replay_new(&lim, answer_dropped, h)) == NULL) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
-    if (hall_tick(h) < 0 || hall_commit(h) < 0) {
+    }
+    decide_numbering(h);
+    if (rebuild_engine(h, err, errlen) < 0)
+        goto fail;
+    if (store_load_requests(s, clk_utc_ms() - HALL_REPLAY_MS, load_answer, h->replay) != 0) {
+        snprintf(err, errlen, "cannot load the kept answers: %s", store_errmsg(s));
+        goto fail;
+    }
+    /* What expired while the controller was down, and today's numbering,
+     * recorded before anything is answered. */
+    if (begin_turn(h) < 0) {
+        snprintf(err, errlen, "cannot expire stale tickets: %s", store_errmsg(s));
+        goto fail;
+    }
+    numbering_text(h, text, sizeof text);
+    if (store_set_setting(s, NUMBERING_KEY, text) < 0 || hall_tick(h) < 0 || hall_commit(h) < 0) {
         snprintf(err, errlen, "cannot expire stale tickets: %s", store_errmsg(s));
         goto fail;
     }
@@ -296,37 +584,36 @@ void hall_free(hall *h)
     queue_free(h->q);
     replay_free(h->replay);
     clk_zone_free(h->zone);
+    EVP_MD_CTX_free(h->md);
+    free(h->kept);
     free(h->turn_windows);
     buf_release(&h->push);
-    free(h->health);
+    free(h->devs);
     free(h);
 }
 
 int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
 {
-    /* The zone and the rollover hour shape the numbering already handed
-     * out: they change only with a restart (main.c says so). */
-    int rollover_hour = h->policy.rollover_hour;
+    q_policy was = h->policy;
+    queue *q;
 
+    /* All or nothing: a whole new engine from the store with the new
+     * settings (catalog and windows re-read, today's numbering kept), and
+     * only if that works are the settings applied. */
+    halld_conf_policy(conf, &h->policy);
+    h->policy.rollover_hour = was.rollover_hour;
+    if (build_engine(h, &h->policy, &q, err, errlen) < 0) {
+        h->policy = was;
+        return -1;
+    }
+    queue_free(h->q);
+    h->q = q;
     apply_conf(h, conf);
-    h->policy.rollover_hour = rollover_hour;
-    if (queue_set_policy(h->q, &h->policy) < 0) {
-        snprintf(err, errlen, "the [queue] settings are not valid together");
-        return -1;
-    }
-    /* Areas and windows are updated in place (tickets, states and current
-     * tickets stay), so this is safe in the middle of a turn. */
-    struct restore rs = {h->q, {0}};
-    if (store_load_areas(h->store, restore_area, &rs) != 0 ||
-        store_load_windows(h->store, restore_window, &rs) != 0) {
-        snprintf(err, errlen, "cannot re-read the catalog: %s",
-                 rs.err.code != QERR_NONE ? rs.err.message : store_errmsg(h->store));
-        return -1;
-    }
+    replay_limits lim = limits_of(conf);
+    replay_set_limits(h->replay, &lim);
     h->turn_areas = true;
     return 0;
 }
-
 /* ---- Engine records -> wire messages ------------------------------------- */
 
 /* protobuf-c's messages hold char * even in messages that are only packed;
@@ -437,6 +724,18 @@ static void put_frame(buf *out, const Hall__Envelope *env)
         buf_commit(out, (size_t)n);
 }
 
+/* Append bytes already packed as one frame. */
+static void put_packed(buf *out, const uint8_t *payload, size_t len)
+{
+    uint8_t *p = buf_reserve(out, FRAME_HEADER + len);
+
+    if (p == NULL)
+        return;
+    frame_put_header(p, (uint32_t)len);
+    memcpy(p + FRAME_HEADER, payload, len);
+    buf_commit(out, FRAME_HEADER + len);
+}
+
 static void put_error(buf *out, uint64_t request_id, Hall__ErrorCode code, const char *msg)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
@@ -459,26 +758,16 @@ static uint32_t window_waiting(const hall *h, const q_window *w)
     return (uint32_t)n;
 }
 
-/* ---- Admission and roles ---------------------------------------------------- */
+/* ---- Admission ------------------------------------------------------------------ */
 
 const char *hall_device_type_name(int type)
 {
-    switch (type) {
-    case HALL__DEVICE_TYPE__DEVICE_KIOSK:
-        return "kiosk";
-    case HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL:
-        return "window terminal";
-    case HALL__DEVICE_TYPE__DEVICE_DISPLAY:
-        return "display";
-    case HALL__DEVICE_TYPE__DEVICE_TOOL:
-        return "tool";
-    }
-    return NULL;
+    return auth_role_name(type);
 }
 
 static const char *known_type(int type)
 {
-    const char *name = hall_device_type_name(type);
+    const char *name = auth_role_name(type);
     return name ? name : "unknown device";
 }
 
@@ -539,12 +828,20 @@ void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r)
     r->idle_timeout_ms = (uint32_t)h->idle_timeout_ms;
 }
 
-/* ---- Requests ------------------------------------------------------------------ */
+/* ---- Request handlers ------------------------------------------------------------ */
 
-#define K (1u << HALL__DEVICE_TYPE__DEVICE_KIOSK)
-#define W (1u << HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL)
-#define D (1u << HALL__DEVICE_TYPE__DEVICE_DISPLAY)
-#define T (1u << HALL__DEVICE_TYPE__DEVICE_TOOL)
+/* An upload's answer: per ticket its result, and the joined tickets. */
+struct upload_ticket {
+    Hall__OfflineResult result;
+    char message[Q_REASON_MAX];
+    Hall__Ticket wire;
+};
+
+struct upload {
+    Hall__Ticket **tickets;
+    Hall__OfflineResult **results;
+    struct upload_ticket t[];
+};
 
 /* What a handler hands back: the answer to pack, or an error. */
 struct outcome {
@@ -553,7 +850,7 @@ struct outcome {
     char message[Q_REASON_MAX + 64];
     /* storage the answer points into */
     Hall__Ticket ticket;
-    void *upload_storage[2]; /* an upload answer's arrays, freed after packing */
+    struct upload *upload; /* an upload's answer, freed after packing */
     union {
         Hall__IssueReply issue;
         Hall__TicketReply ticket;
@@ -688,7 +985,7 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
     }
     if (m->appointment_code[0] != '\0' &&
         store_mark_appointment_used(h->store, m->appointment_code, t->id) < 0)
-        h->turn_failed = true;
+        h->req_failed = true;
     hall__issue_reply__init(&o->r.issue);
     wire_ticket(h, t, &o->ticket, now);
     o->r.issue.ticket = &o->ticket;
@@ -877,36 +1174,56 @@ static void do_lease(hall *h, const hall_device *dev, const Hall__Envelope *req,
     o->env.lease_grant = &o->r.lease;
 }
 
-/* Offline tickets join one by one; the answer lists them all. A bad one
- * refuses the whole upload (nothing joins), so the kiosk can fix and
- * retry it as one unit. */
+static struct upload *upload_new(size_t n)
+{
+    struct upload *u = calloc(1, sizeof *u + n * sizeof u->t[0]);
+
+    if (u == NULL)
+        return NULL;
+    u->tickets = calloc(n, sizeof *u->tickets);
+    u->results = calloc(n, sizeof *u->results);
+    if (u->tickets == NULL || u->results == NULL) {
+        free(u->tickets);
+        free(u->results);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static void upload_free(struct upload *u)
+{
+    if (u != NULL) {
+        free(u->tickets);
+        free(u->results);
+        free(u);
+    }
+}
+
+/* Offline tickets join one by one, each on its own: a refused ticket (not
+ * leased to this kiosk, backdated, of another day...) changes nothing and
+ * holds back no other. The answer says, per uploaded ticket and in order,
+ * which ticket it joined as or why it was refused; only a malformed upload
+ * as a whole is refused. */
 static void do_upload(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                       int64_t now)
 {
     const Hall__OfflineUpload *m = req->offline_upload;
+    size_t n = m->n_tickets, njoined = 0;
+    struct upload *u;
 
-    if (m->n_tickets == 0 || m->n_tickets > 1000) {
-        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "an upload holds 1 to 1000 tickets, not %zu",
-               m->n_tickets);
+    if (n == 0 || n > HALL_UPLOAD_MAX) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "an upload holds 1 to %d tickets, not %zu",
+               HALL_UPLOAD_MAX, n);
         return;
     }
-    for (size_t i = 0; i < m->n_tickets; i++) {
-        const Hall__OfflineTicket *ot = m->tickets[i];
-        if (ot->citizen_hash.len != 0 && ot->citizen_hash.len != Q_HASH_LEN) {
-            refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "ticket %s: citizen_hash must be %d bytes",
-                   ot->number, Q_HASH_LEN);
-            return;
-        }
-    }
-    Hall__Ticket *wire = calloc(m->n_tickets, sizeof *wire);
-    Hall__Ticket **ptrs = calloc(m->n_tickets, sizeof *ptrs);
-    uint64_t *ids = calloc(m->n_tickets, sizeof *ids);
-    if (wire == NULL || ptrs == NULL || ids == NULL) {
+    if ((u = upload_new(n)) == NULL) {
         refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "out of memory");
-        goto out;
+        return;
     }
-    for (size_t i = 0; i < m->n_tickets; i++) {
+    for (size_t i = 0; i < n; i++) {
         const Hall__OfflineTicket *ot = m->tickets[i];
+        struct upload_ticket *ut = &u->t[i];
         q_offline in = {
             .kiosk = dev->id,
             .area = ot->area,
@@ -919,34 +1236,40 @@ static void do_upload(hall *h, const hall_device *dev, const Hall__Envelope *req
         };
         const q_ticket *t;
         q_error err;
-        if (queue_offline_join(h->q, &in, now, &t, &err) < 0) {
-            refuse(o, wire_error(err.code), "ticket %s: %s", ot->number, err.message);
-            /* Tickets joined before this one are in the turn's transaction:
-             * the turn is rolled back and rebuilt, and the kiosk retries. */
-            h->turn_failed = i > 0 || h->turn_failed;
-            goto out;
+
+        hall__offline_result__init(&ut->result);
+        ut->result.number = ot->number;
+        if (ot->citizen_hash.len != 0 && ot->citizen_hash.len != Q_HASH_LEN) {
+            ut->result.code = HALL__ERROR_CODE__ERR_BAD_REQUEST;
+            snprintf(ut->message, sizeof ut->message, "citizen_hash must be %d bytes", Q_HASH_LEN);
+        } else if (queue_offline_join(h->q, &in, now, &t, &err) < 0) {
+            ut->result.code = wire_error(err.code);
+            snprintf(ut->message, sizeof ut->message, "%s", err.message);
+        } else {
+            ut->result.ticket_id = t->id;
+            njoined++;
+            continue;
         }
-        ids[i] = t->id;
+        ut->result.message = ut->message;
+        hall_log_refusal(h, dev, "offline ticket %s refused: %s", ot->number, ut->message);
     }
     /* Fill the answer only now: engine pointers move with every call. */
-    for (size_t i = 0; i < m->n_tickets; i++) {
-        wire_ticket(h, queue_ticket(h->q, ids[i]), &wire[i], now);
-        ptrs[i] = &wire[i];
+    for (size_t i = 0, k = 0; i < n; i++) {
+        u->results[i] = &u->t[i].result;
+        if (u->t[i].result.ticket_id == 0)
+            continue;
+        wire_ticket(h, queue_ticket(h->q, u->t[i].result.ticket_id), &u->t[k].wire, now);
+        u->tickets[k] = &u->t[k].wire;
+        k++;
     }
     hall__offline_upload_reply__init(&o->r.upload);
-    o->r.upload.n_tickets = m->n_tickets;
-    o->r.upload.tickets = ptrs;
+    o->r.upload.n_tickets = njoined;
+    o->r.upload.tickets = u->tickets;
+    o->r.upload.n_results = n;
+    o->r.upload.results = u->results;
     o->env.body_case = HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY;
     o->env.offline_upload_reply = &o->r.upload;
-    /* Packed by the caller before this function's storage is freed. */
-    o->upload_storage[0] = wire;
-    o->upload_storage[1] = ptrs;
-    wire = NULL;
-    ptrs = NULL;
-out:
-    free(wire);
-    free(ptrs);
-    free(ids);
+    o->upload = u; /* freed by the caller once the answer is packed */
 }
 
 /* A citizen's rating, sent by the terminal (or call-pad gateway) of the
@@ -974,27 +1297,8 @@ static void do_rating(hall *h, const hall_device *dev, const Hall__Envelope *req
     o->env.rating_reply = &o->r.rating;
 }
 
-static struct health *health_of(hall *h, const char *device)
-{
-    for (size_t i = 0; i < h->nhealth; i++)
-        if (strcmp(h->health[i].device, device) == 0)
-            return &h->health[i];
-    if (h->nhealth == h->health_cap) {
-        size_t cap = h->health_cap ? h->health_cap * 2 : 16;
-        struct health *grown;
-
-        if (cap > HEALTH_DEVICES_MAX || (grown = realloc(h->health, cap * sizeof *grown)) == NULL)
-            return NULL;
-        h->health = grown;
-        h->health_cap = cap;
-    }
-    memset(&h->health[h->nhealth], 0, sizeof h->health[0]);
-    snprintf(h->health[h->nhealth].device, sizeof h->health[0].device, "%s", device);
-    return &h->health[h->nhealth++];
-}
-
 /* "printer paper_out (打印纸用完), reader ok" into out. */
-static void health_summary(const struct health *e, char *out, size_t len)
+static void health_summary(const struct devstate *e, char *out, size_t len)
 {
     size_t used = 0;
 
@@ -1007,14 +1311,15 @@ static void health_summary(const struct health *e, char *out, size_t len)
     }
 }
 
-/* A device's health, the whole picture each time. Kept per device and
- * shown to subscribers when it changed; a change is logged (a warning
- * when the device cannot do its job). */
+/* A device's health, the whole picture each time. Kept per device in
+ * memory and shown to subscribers when it changed; a change is logged (a
+ * warning when the device cannot do its job). Not a change of the hall:
+ * nothing is written and no answer is kept. */
 static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelope *req,
                              struct outcome *o, int64_t now)
 {
     const Hall__DeviceStatus *m = req->device_status;
-    struct health next = {0}, *e;
+    struct devstate next = {0}, *e;
     char summary[1024];
 
     if (m->n_components > HEALTH_COMPONENTS) {
@@ -1039,9 +1344,9 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
     }
     next.ncomp = (int)m->n_components;
     next.can_issue = m->can_issue;
-    if ((e = health_of(h, dev->id)) == NULL) {
+    if ((e = devstate_of(h, dev->id)) == NULL) {
         refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "health of more than %d devices",
-               HEALTH_DEVICES_MAX);
+               HALL_DEVICES_MAX);
         return;
     }
     if (e->since_ms == 0 || e->can_issue != next.can_issue || e->ncomp != next.ncomp ||
@@ -1055,46 +1360,44 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
         if (dev->type == HALL__DEVICE_TYPE__DEVICE_KIOSK && !e->can_issue)
             log_warn("kiosk %s cannot issue tickets: %s", dev->id, summary);
         else
-            log_info("%s %s: %s", hall_device_type_name(dev->type), dev->id, summary);
+            log_info("%s %s: %s", auth_role_name(dev->type), dev->id, summary);
     }
     hall__device_status_reply__init(&o->r.status);
     o->env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
     o->env.device_status_reply = &o->r.status;
 }
 
-/* Requests halld handles, who may send them, and whether they change the
- * hall (and so are kept for retries and need the transaction). */
+/* The requests halld handles, and whether they change the hall: those run
+ * in the turn's transaction and have their answers kept (refusals too).
+ * Who may send which is auth.c's table. */
 static const struct request {
     Hall__Envelope__BodyCase body;
-    unsigned roles; /* device types allowed */
-    bool window;    /* names a window a terminal must own (0: none) */
-    bool changes;   /* mutating: transaction + kept answer */
+    bool changes;
     void (*fn)(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                int64_t now);
 } requests[] = {
-    {HALL__ENVELOPE__BODY_HEARTBEAT, K | W | D | T, false, false, do_heartbeat},
-    {HALL__ENVELOPE__BODY_SUBSCRIBE, K | W | D | T, false, false, NULL},
-    {HALL__ENVELOPE__BODY_ISSUE, K | T, false, true, do_issue},
-    {HALL__ENVELOPE__BODY_PRINTED, K | T, false, true, do_printed},
-    {HALL__ENVELOPE__BODY_VOID_TICKET, K | T, false, true, do_void},
-    {HALL__ENVELOPE__BODY_REJOIN, K | W | T, false, true, do_rejoin},
-    {HALL__ENVELOPE__BODY_CALL_NEXT, W | T, true, true, do_call_next},
-    {HALL__ENVELOPE__BODY_RECALL, W | T, true, true, do_recall},
-    {HALL__ENVELOPE__BODY_NO_SHOW, W | T, true, true, do_no_show},
-    {HALL__ENVELOPE__BODY_START, W | T, true, true, do_start},
-    {HALL__ENVELOPE__BODY_FINISH, W | T, true, true, do_finish},
-    {HALL__ENVELOPE__BODY_TRANSFER, W | T, true, true, do_transfer},
-    {HALL__ENVELOPE__BODY_HOLD, W | T, true, true, do_hold},
-    {HALL__ENVELOPE__BODY_CANCEL, K | W | T, true, true, do_cancel},
-    {HALL__ENVELOPE__BODY_PAUSE, W | T, true, true, do_pause},
-    {HALL__ENVELOPE__BODY_RESUME, W | T, true, true, do_resume},
-    {HALL__ENVELOPE__BODY_SIGN_IN, W | T, true, true, do_sign_in},
-    {HALL__ENVELOPE__BODY_SIGN_OUT, W | T, true, true, do_sign_out},
-    {HALL__ENVELOPE__BODY_LEASE_REQUEST, K | T, false, true, do_lease},
-    {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, K | T, false, true, do_upload},
-    /* Changes only memory, but runs in the turn so its push goes out. */
-    {HALL__ENVELOPE__BODY_DEVICE_STATUS, K | W | D | T, false, true, do_device_status},
-    {HALL__ENVELOPE__BODY_RATING, W | T, true, true, do_rating},
+    {HALL__ENVELOPE__BODY_HEARTBEAT, false, do_heartbeat},
+    {HALL__ENVELOPE__BODY_SUBSCRIBE, false, NULL},
+    {HALL__ENVELOPE__BODY_DEVICE_STATUS, false, do_device_status},
+    {HALL__ENVELOPE__BODY_ISSUE, true, do_issue},
+    {HALL__ENVELOPE__BODY_PRINTED, true, do_printed},
+    {HALL__ENVELOPE__BODY_VOID_TICKET, true, do_void},
+    {HALL__ENVELOPE__BODY_REJOIN, true, do_rejoin},
+    {HALL__ENVELOPE__BODY_CALL_NEXT, true, do_call_next},
+    {HALL__ENVELOPE__BODY_RECALL, true, do_recall},
+    {HALL__ENVELOPE__BODY_NO_SHOW, true, do_no_show},
+    {HALL__ENVELOPE__BODY_START, true, do_start},
+    {HALL__ENVELOPE__BODY_FINISH, true, do_finish},
+    {HALL__ENVELOPE__BODY_TRANSFER, true, do_transfer},
+    {HALL__ENVELOPE__BODY_HOLD, true, do_hold},
+    {HALL__ENVELOPE__BODY_CANCEL, true, do_cancel},
+    {HALL__ENVELOPE__BODY_PAUSE, true, do_pause},
+    {HALL__ENVELOPE__BODY_RESUME, true, do_resume},
+    {HALL__ENVELOPE__BODY_SIGN_IN, true, do_sign_in},
+    {HALL__ENVELOPE__BODY_SIGN_OUT, true, do_sign_out},
+    {HALL__ENVELOPE__BODY_LEASE_REQUEST, true, do_lease},
+    {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, true, do_upload},
+    {HALL__ENVELOPE__BODY_RATING, true, do_rating},
 };
 
 static const struct request *find_request(Hall__Envelope__BodyCase body)
@@ -1105,183 +1408,265 @@ static const struct request *find_request(Hall__Envelope__BodyCase body)
     return NULL;
 }
 
-/* The window a request names, 0 if none. */
-static uint32_t request_window(const Hall__Envelope *req)
+/* The first REPLAY_DIGEST_LEN bytes of SHA-256 over the request as
+ * protobuf-c packs it (fields in number order: the same request always
+ * gives the same bytes). -1 when it cannot be computed. */
+static int request_digest(hall *h, const Hall__Envelope *req, uint8_t out[REPLAY_DIGEST_LEN])
 {
-    switch (req->body_case) {
-    case HALL__ENVELOPE__BODY_CALL_NEXT:
-        return req->call_next->window_no;
-    case HALL__ENVELOPE__BODY_RECALL:
-        return req->recall->window_no;
-    case HALL__ENVELOPE__BODY_NO_SHOW:
-        return req->no_show->window_no;
-    case HALL__ENVELOPE__BODY_START:
-        return req->start->window_no;
-    case HALL__ENVELOPE__BODY_FINISH:
-        return req->finish->window_no;
-    case HALL__ENVELOPE__BODY_TRANSFER:
-        return req->transfer->window_no;
-    case HALL__ENVELOPE__BODY_HOLD:
-        return req->hold->window_no;
-    case HALL__ENVELOPE__BODY_CANCEL:
-        return req->cancel->window_no;
-    case HALL__ENVELOPE__BODY_PAUSE:
-        return req->pause->window_no;
-    case HALL__ENVELOPE__BODY_RESUME:
-        return req->resume->window_no;
-    case HALL__ENVELOPE__BODY_SIGN_IN:
-        return req->sign_in->window_no;
-    case HALL__ENVELOPE__BODY_SIGN_OUT:
-        return req->sign_out->window_no;
-    case HALL__ENVELOPE__BODY_RATING:
-        return req->rating->window_no;
-    default:
-        return 0;
-    }
+    uint8_t small[1024], md[EVP_MAX_MD_SIZE];
+    size_t n = hall__envelope__get_packed_size(req);
+    uint8_t *packed = n <= sizeof small ? small : malloc(n);
+    unsigned mdlen = 0;
+    int ok;
+
+    if (packed == NULL)
+        return -1;
+    hall__envelope__pack(req, packed);
+    ok = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) && EVP_DigestUpdate(h->md, packed, n) &&
+         EVP_DigestFinal_ex(h->md, md, &mdlen) && mdlen >= REPLAY_DIGEST_LEN;
+    if (packed != small)
+        free(packed);
+    if (!ok)
+        return -1;
+    memcpy(out, md, REPLAY_DIGEST_LEN);
+    return 0;
 }
 
-/* May dev send req? NULL if so, else why not. */
-static const char *check_role(const struct request *r, const hall_device *dev,
-                              const Hall__Envelope *req, char *why, size_t whylen)
+/* Refuse a request without keeping the refusal (it changed nothing and
+ * asks for nothing to be remembered: a retry is judged again). */
+static void refuse_unkept(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
+                          Hall__ErrorCode code, const char *msg)
 {
-    if (!(r->roles & (1u << dev->type))) {
-        snprintf(why, whylen, "a %s may not send %s", known_type(dev->type),
-                 proto_body_name(req->body_case));
-        return why;
-    }
-    uint32_t no = request_window(req);
-    if (r->window && dev->type == HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL &&
-        no != dev->window_no) {
-        snprintf(why, whylen, "the terminal of window %u may not act for window %u", dev->window_no,
-                 no);
-        return why;
-    }
-    if (r->window && no == 0 && req->body_case != HALL__ENVELOPE__BODY_CANCEL) {
-        snprintf(why, whylen, "%s must name its window", proto_body_name(req->body_case));
-        return why;
-    }
-    return NULL;
-}
-
-/* Refuse a request: log it with the device, and answer with an ERROR. */
-static void refuse_request(const hall_device *dev, const Hall__Envelope *req, buf *out,
-                           Hall__ErrorCode code, const char *msg)
-{
-    log_warn("%s: %s refused: %s", dev->id, proto_body_name(req->body_case), msg);
+    hall_log_refusal(h, dev, "%s %llu refused: %s", proto_body_name(req->body_case),
+                     (unsigned long long)req->request_id, msg);
     put_error(out, req->request_id, code, msg);
 }
 
-/* Refuse a request that would have changed the hall, and keep the refusal
- * for a retry of the same request id (HALL_REFUSAL_MIN_KEEP_MS says why) —
- * except "unavailable", which asks for exactly that retry. */
-static void refuse_kept(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
-                        Hall__ErrorCode code, const char *msg, int64_t now)
+/* A request seen before: its kept answer, or why there is none. 1 if out
+ * holds the answer, 0 if the request is new. */
+static int answer_again(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                        const uint8_t *digest, buf *out)
 {
-    size_t before = buf_rlen(out);
+    const uint8_t *kept_digest = NULL, *reply = NULL;
+    size_t len = 0;
+    replay_hit hit = replay_get(h->replay, dev->id, req->request_id, &kept_digest, &reply, &len);
 
-    refuse_request(dev, req, out, code, msg);
-    if (code == HALL__ERROR_CODE__ERR_UNAVAILABLE || buf_rlen(out) <= before + FRAME_HEADER)
-        return;
-    if (replay_count(h->replay) >= HALL_MAX_KEPT) {
-        if (now - h->last_cap_warning_ms > HALL_PRUNE_MS) {
-            h->last_cap_warning_ms = now;
-            log_warn("%zu answers kept for retries: refusals are not kept until some expire",
-                     replay_count(h->replay));
-        }
-        return;
+    if (hit == REPLAY_NONE)
+        return 0;
+    if (kept_digest != NULL && memcmp(kept_digest, digest, REPLAY_DIGEST_LEN) != 0)
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_REQUEST_ID_REUSED,
+                      "this request_id was used for a different request: use a new id");
+    else if (hit == REPLAY_DROPPED)
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_ANSWER_DROPPED,
+                      "this request was carried out, but its answer is no longer kept (too many "
+                      "answers kept for this device); it is not run again");
+    else
+        put_packed(out, reply, len); /* a retry: the first answer, unchanged */
+    return 1;
+}
+
+/* Where the turn's push state stands, to undo a failed request. */
+static struct turn_mark turn_mark(const hall *h)
+{
+    return (struct turn_mark){h->nturn_calls, h->nturn_windows, h->turn_areas};
+}
+
+/* Keep the packed answer env for (dev, request id) in the store (inside
+ * the request's savepoint) and in memory, and note it for the turn. -1
+ * when it cannot be kept: the request must not stand. */
+static int keep_answer(hall *h, const hall_device *dev, uint64_t request_id, const uint8_t *digest,
+                       const Hall__Envelope *env, int64_t now)
+{
+    size_t size = hall__envelope__get_packed_size(env);
+    uint8_t *packed;
+    int rc = -1;
+
+    if (h->nkept == h->kept_cap) {
+        size_t cap = h->kept_cap ? h->kept_cap * 2 : 64;
+        struct kept_key *k = realloc(h->kept, cap * sizeof *k);
+        if (k == NULL)
+            return -1;
+        h->kept = k;
+        h->kept_cap = cap;
     }
-    int64_t keep = 2 * h->idle_timeout_ms;
-    if (keep < HALL_REFUSAL_MIN_KEEP_MS)
-        keep = HALL_REFUSAL_MIN_KEEP_MS;
-    const uint8_t *frame = buf_rdata(out) + before;
-    if (replay_put(h->replay, dev->id, req->request_id, now + keep, frame + FRAME_HEADER,
-                   buf_rlen(out) - before - FRAME_HEADER) < 0)
-        log_warn("%s: cannot keep a refusal for retries: out of memory", dev->id);
+    if ((packed = malloc(size ? size : 1)) == NULL)
+        return -1;
+    hall__envelope__pack(env, packed);
+    if (store_put_request(h->store, dev->id, request_id, now, digest, packed, size) == 0 &&
+        replay_put(h->replay, dev->id, request_id, now + HALL_REPLAY_MS, digest, packed, size) ==
+            0) {
+        struct kept_key *k = &h->kept[h->nkept++];
+        snprintf(k->device, sizeof k->device, "%s", dev->id);
+        k->request_id = request_id;
+        rc = 0;
+    }
+    free(packed);
+    return rc;
+}
+
+/* End a request's (or the tick's) savepoint: RELEASE if its writes all
+ * worked; otherwise ROLLBACK TO — only its rows go — and rebuild the
+ * engine from what the store still holds (the turn's other requests), and
+ * forget its push entries. 0 kept, -1 undone (why says so). The hall is
+ * broken if the engine cannot be rebuilt. */
+static int end_savepoint(hall *h, const struct turn_mark *m, char *why, size_t whylen)
+{
+    char err[256];
+
+    if (!h->req_failed && store_release(h->store) == 0)
+        return 0;
+    snprintf(why, whylen, "the store could not record this request (%s); try again",
+             store_errmsg(h->store));
+    h->nturn_calls = m->ncalls;
+    h->nturn_windows = m->nwindows;
+    h->turn_areas = m->areas;
+    if (store_rollback_to(h->store) < 0 || rebuild_engine(h, err, sizeof err) < 0) {
+        log_error("cannot undo a failed request: %s", store_errmsg(h->store));
+        h->broken = true;
+    }
+    h->req_failed = false;
+    return -1;
+}
+
+/* Run one request that changes the hall inside its savepoint, and keep
+ * its answer (a refusal too). True if an answer was kept this turn. */
+static bool run_change(hall *h, const struct request *r, const hall_device *dev,
+                       const Hall__Envelope *req, const uint8_t *digest, buf *out, int64_t now)
+{
+    struct turn_mark mark = turn_mark(h);
+    Hall__Error error = HALL__ERROR__INIT;
+    struct outcome o;
+    char why[300];
+    size_t nkept = h->nkept;
+
+    if (begin_turn(h) < 0 || store_savepoint(h->store) < 0) {
+        snprintf(why, sizeof why, "the store cannot start a transaction: %s",
+                 store_errmsg(h->store));
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
+        return false;
+    }
+    memset(&o, 0, sizeof o);
+    hall__envelope__init(&o.env);
+    o.env.request_id = req->request_id;
+    h->req_failed = false;
+    o.code = auth_check(h->q, dev->type, dev->window_no, dev->id, req, o.message, sizeof o.message);
+    if (o.code == HALL__ERROR_CODE__ERR_NONE) {
+        h->requester = dev->id;
+        r->fn(h, dev, req, &o, now);
+        h->requester = NULL;
+    }
+    if (o.code == HALL__ERROR_CODE__ERR_UNAVAILABLE) {
+        /* "Try again": not kept, or it would stop exactly that retry. */
+        if (end_savepoint(h, &mark, why, sizeof why) == 0)
+            refuse_unkept(h, dev, req, out, o.code, o.message);
+        else
+            refuse_unkept(h, dev, req, out, o.code, why);
+        upload_free(o.upload);
+        return false;
+    }
+    if (o.code != HALL__ERROR_CODE__ERR_NONE) {
+        hall_log_refusal(h, dev, "%s %llu refused: %s", proto_body_name(req->body_case),
+                         (unsigned long long)req->request_id, o.message);
+        error.code = o.code;
+        error.message = o.message;
+        o.env.body_case = HALL__ENVELOPE__BODY_ERROR;
+        o.env.error = &error;
+    }
+    if (!h->req_failed && keep_answer(h, dev, req->request_id, digest, &o.env, now) < 0)
+        h->req_failed = true;
+    if (end_savepoint(h, &mark, why, sizeof why) < 0) {
+        /* Kept in memory just before the store could not release it. */
+        if (h->nkept > nkept) {
+            h->nkept = nkept;
+            replay_forget(h->replay, dev->id, req->request_id);
+        }
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
+        upload_free(o.upload);
+        return false;
+    }
+    put_frame(out, &o.env);
+    upload_free(o.upload);
+    return true;
+}
+
+/* Run what is due on the hall's timers (reservations, no-shows, the
+ * rollover) before a request, so that a request never sees a state its
+ * time has already ended: the first request after 03:00 is numbered in
+ * the new day, with the new day's numbering. */
+static void catch_up(hall *h, int64_t now)
+{
+    int64_t due = queue_next_due(h->q);
+
+    if (due == 0 || due <= now)
+        hall_tick(h);
 }
 
 int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
 {
     const struct request *r = find_request(req->body_case);
     int64_t now = clk_utc_ms();
-    char why[200];
+    uint8_t digest[REPLAY_DIGEST_LEN];
+    Hall__ErrorCode code;
+    char why[300];
 
     if (r == NULL) {
         snprintf(why, sizeof why, "%s is not a request this controller handles",
                  proto_body_name(req->body_case));
-        refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE, why);
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE, why);
         return 0;
     }
-    if (r->changes) {
-        if (req->request_id == 0) {
-            refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_BAD_REQUEST,
-                           "a request that changes the hall needs a request_id");
-            return 0;
-        }
-        size_t len;
-        const uint8_t *kept = replay_get(h->replay, dev->id, req->request_id, &len);
-        if (kept != NULL) { /* a retry: the first answer, unchanged */
-            uint8_t *p = buf_reserve(out, FRAME_HEADER + len);
-            if (p != NULL) {
-                frame_put_header(p, (uint32_t)len);
-                memcpy(p + FRAME_HEADER, kept, len);
-                buf_commit(out, FRAME_HEADER + len);
-            }
-            return 0;
-        }
-    }
-    if (check_role(r, dev, req, why, sizeof why) != NULL) {
-        if (r->changes)
-            refuse_kept(h, dev, req, out, HALL__ERROR_CODE__ERR_FORBIDDEN, why, now);
-        else
-            refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_FORBIDDEN, why);
+    if (h->broken) {
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE,
+                      "the controller is stopping to rebuild from its store; try again");
         return 0;
     }
-    if (r->fn == NULL) /* SUBSCRIBE: answered with a snapshot after the commit */
-        return HALL_SUBSCRIBE;
-    if (r->changes && !h->in_turn) {
-        if (store_begin(h->store) < 0) {
-            snprintf(why, sizeof why, "the store cannot start a transaction: %s",
-                     store_errmsg(h->store));
-            refuse_request(dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
-            return 0;
-        }
-        h->in_turn = true;
-    }
+    if (!r->changes) {
+        struct outcome o;
 
-    struct outcome o;
-    memset(&o, 0, sizeof o);
-    hall__envelope__init(&o.env);
-    o.env.request_id = req->request_id;
-    h->requester = dev->id;
-    r->fn(h, dev, req, &o, now);
-    h->requester = NULL;
-    if (o.code != HALL__ERROR_CODE__ERR_NONE) {
-        if (r->changes)
-            refuse_kept(h, dev, req, out, o.code, o.message, now);
+        code = auth_check(h->q, dev->type, dev->window_no, dev->id, req, why, sizeof why);
+        if (code != HALL__ERROR_CODE__ERR_NONE) {
+            refuse_unkept(h, dev, req, out, code, why);
+            return 0;
+        }
+        if (r->fn == NULL) /* SUBSCRIBE: answered with a snapshot after the commit */
+            return HALL_SUBSCRIBE;
+        memset(&o, 0, sizeof o);
+        hall__envelope__init(&o.env);
+        o.env.request_id = req->request_id;
+        r->fn(h, dev, req, &o, now);
+        if (o.code != HALL__ERROR_CODE__ERR_NONE)
+            refuse_unkept(h, dev, req, out, o.code, o.message);
         else
-            refuse_request(dev, req, out, o.code, o.message);
+            put_frame(out, &o.env);
         return 0;
     }
-    if (r->changes) {
-        /* Keep the answer (memory and store, same transaction) before it is
-         * queued: a retry must find exactly these bytes. */
-        size_t size = hall__envelope__get_packed_size(&o.env);
-        uint8_t *packed = malloc(size ? size : 1);
-        if (packed == NULL) {
-            h->turn_failed = true;
-        } else {
-            hall__envelope__pack(&o.env, packed);
-            if (replay_put(h->replay, dev->id, req->request_id, now + HALL_REPLAY_MS, packed,
-                           size) < 0 ||
-                store_put_request(h->store, dev->id, req->request_id, now, packed, size) < 0)
-                h->turn_failed = true;
-            free(packed);
-        }
+    if (req->request_id == 0) {
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                      "a request that changes the hall needs a request_id");
+        return 0;
     }
-    put_frame(out, &o.env);
-    free(o.upload_storage[0]);
-    free(o.upload_storage[1]);
-    return 0;
+    if (request_digest(h, req, digest) < 0) {
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE,
+                      "cannot take the request's digest: out of memory");
+        return 0;
+    }
+    if (answer_again(h, dev, req, digest, out))
+        return 0;
+    if (!replay_has_room(h->replay, dev->id)) {
+        refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE,
+                      "too many requests from this device in the last 24 hours to remember one "
+                      "more ([retries] device_requests, requests)");
+        return 0;
+    }
+    catch_up(h, now);
+    return run_change(h, r, dev, req, digest, out, now) ? HALL_KEPT : 0;
+}
+
+void hall_refuse(hall *h, const hall_device *dev, uint64_t request_id, Hall__ErrorCode code,
+                 const char *why, buf *out)
+{
+    hall_log_refusal(h, dev, "request %llu refused: %s", (unsigned long long)request_id, why);
+    put_error(out, request_id, code, why);
 }
 
 /* ---- Commit, pushes, snapshots ---------------------------------------------- */
@@ -1289,10 +1674,11 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
 static void reset_turn(hall *h)
 {
     h->in_turn = false;
-    h->turn_failed = false;
+    h->req_failed = false;
     h->nturn_calls = 0;
     h->nturn_windows = 0;
     h->turn_areas = false;
+    h->nkept = 0;
 }
 
 static void wire_call(const struct call *c, Hall__Call *w)
@@ -1335,6 +1721,7 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     as->waiting = (uint32_t)waiting;
     as->est_wait_s = (uint32_t)((int64_t)waiting * queue_service_estimate(h->q, a->code) /
                                 (int64_t)(open ? open : 1) / 1000);
+    as->retired = a->retired;
 }
 
 static size_t count_areas(const hall *h)
@@ -1367,7 +1754,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__WindowStatus **pw = calloc(nwin ? nwin : 1, sizeof *pw);
     Hall__AreaStatus *wa = calloc(nareas ? nareas : 1, sizeof *wa);
     Hall__AreaStatus **pa = calloc(nareas ? nareas : 1, sizeof *pa);
-    size_t ndev = h->nhealth ? h->nhealth : 1;
+    size_t ndev = h->ndevs ? h->ndevs : 1;
     Hall__DeviceHealth *wd = calloc(ndev, sizeof *wd);
     Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
     Hall__ComponentStatus *wcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *wcs);
@@ -1391,21 +1778,28 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
         p.n_windows = n;
         p.windows = pw;
         if (snapshot || h->turn_areas) {
+            n = 0;
             for (size_t i = 0; i < nareas; i++) {
-                wire_area_status(h, queue_area_at(h->q, i), &wa[i]);
-                pa[i] = &wa[i];
+                const q_area *a = queue_area_at(h->q, i);
+
+                /* A retired area is shown only while tickets wait in it. */
+                if (a->retired && queue_waiting(h->q, a->code) == 0)
+                    continue;
+                wire_area_status(h, a, &wa[n]);
+                pa[n] = &wa[n];
+                n++;
             }
-            p.n_areas = nareas;
+            p.n_areas = n;
             p.areas = pa;
         }
         n = 0;
-        for (size_t i = 0; i < h->nhealth; i++) {
-            const struct health *e = &h->health[i];
+        for (size_t i = 0; i < h->ndevs; i++) {
+            const struct devstate *e = &h->devs[i];
 
-            if (!snapshot && !e->turn_changed)
+            if (e->since_ms == 0 || (!snapshot && !e->turn_changed))
                 continue;
             hall__device_health__init(&wd[n]);
-            wd[n].device_id = wire_str(e->device);
+            wd[n].device_id = wire_str(e->id);
             wd[n].can_issue = e->can_issue;
             wd[n].since_ms = e->since_ms;
             wd[n].n_components = (size_t)e->ncomp;
@@ -1445,7 +1839,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pcs);
 }
 
-/* After a commit: remember the turn's calls and make its push. */
+/* After a commit (or a turn that wrote nothing): remember the turn's
+ * calls and make its push, if it changed anything shown. */
 static void publish_turn(hall *h)
 {
     struct call newest_first[HALL_PUSH_CALLS];
@@ -1454,8 +1849,8 @@ static void publish_turn(hall *h)
 
     /* A health change stays marked until a push carried it, even across a
      * turn that was lost. */
-    for (size_t i = 0; i < h->nhealth; i++)
-        health = health || h->health[i].turn_changed;
+    for (size_t i = 0; i < h->ndevs; i++)
+        health = health || h->devs[i].turn_changed;
     buf_clear(&h->push);
     if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health)
         return;
@@ -1468,18 +1863,22 @@ static void publish_turn(hall *h)
     }
     h->push_seq++;
     build_push(h, false, 0, newest_first, (size_t)n, &h->push);
-    for (size_t i = 0; i < h->nhealth; i++)
-        h->health[i].turn_changed = false;
+    for (size_t i = 0; i < h->ndevs; i++)
+        h->devs[i].turn_changed = false;
 }
 
-/* The turn's changes are lost: forget them and reload what the store has. */
+/* The turn's changes are lost: forget them — the answers kept in memory
+ * this turn too — and reload what the store has. Answers kept in earlier
+ * turns, refusals among them, stay. */
 static void lose_turn(hall *h)
 {
     char err[256];
 
     store_rollback(h->store);
+    for (size_t i = 0; i < h->nkept; i++)
+        replay_forget(h->replay, h->kept[i].device, h->kept[i].request_id);
     reset_turn(h);
-    if (rebuild(h, err, sizeof err) < 0) {
+    if (rebuild_engine(h, err, sizeof err) < 0) {
         /* The engine may now hold changes the store does not: nothing may
          * be answered from it any more (hall_broken). */
         log_error("cannot rebuild the hall after a lost turn: %s", err);
@@ -1490,12 +1889,7 @@ static void lose_turn(hall *h)
 int hall_commit(hall *h)
 {
     buf_clear(&h->push);
-    if (!h->in_turn) {
-        /* Reads only (or refusals): nothing to make durable. */
-        reset_turn(h);
-        return 0;
-    }
-    if (h->turn_failed || store_commit(h->store) < 0) {
+    if (h->in_turn && store_commit(h->store) < 0) {
         lose_turn(h);
         return -1;
     }
@@ -1525,23 +1919,44 @@ void hall_snapshot(hall *h, uint64_t request_id, buf *out)
     build_push(h, true, request_id, calls, (size_t)n, out);
 }
 
+void hall_kept_stats(const hall *h, const char *device, size_t *entries, size_t *answers,
+                     size_t *bytes)
+{
+    replay_stats st;
+
+    replay_stats_of(h->replay, device, &st);
+    *entries = st.entries;
+    *answers = st.answers;
+    *bytes = st.bytes;
+}
+
+/* ---- Timer work ------------------------------------------------------------------- */
+
 int hall_tick(hall *h)
 {
-    int64_t now = clk_utc_ms();
+    int64_t now = clk_utc_ms(), due = queue_next_due(h->q);
+    bool prune = now - h->last_prune_ms > HALL_PRUNE_MS;
+    struct turn_mark mark = turn_mark(h);
+    char why[300];
 
-    if (!h->in_turn) {
-        if (store_begin(h->store) < 0)
-            return -1;
-        h->in_turn = true;
-    }
+    if (due != 0 && due > now && !prune)
+        return 0;
+    if (begin_turn(h) < 0 || store_savepoint(h->store) < 0)
+        return -1;
+    h->req_failed = false;
     h->requester = "";
     queue_tick(h->q, now);
     h->requester = NULL;
-    if (now - h->last_prune_ms > HALL_PRUNE_MS) {
+    record_numbering(h);
+    if (prune) {
         h->last_prune_ms = now;
         replay_prune(h->replay, now);
         if (store_prune_requests(h->store, now - HALL_REPLAY_MS) < 0)
-            h->turn_failed = true;
+            h->req_failed = true;
+    }
+    if (end_savepoint(h, &mark, why, sizeof why) < 0) {
+        log_error("timer work: %s", why);
+        return -1;
     }
     return 0;
 }

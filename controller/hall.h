@@ -1,21 +1,33 @@
 /*
  * hall — what halld's requests mean. server.c moves frames and keeps
- * sessions; hall.c admits devices (registry and roles), runs each request
- * against the queue engine inside the loop turn's transaction, keeps the
- * answers for retries, commits the turn, and produces the display pushes.
+ * sessions; hall.c admits devices (registry and roles), authorizes each
+ * request (auth.h's table), runs it against the queue engine inside the
+ * loop turn's transaction, keeps the answers for retries, commits the
+ * turn, and produces the display pushes.
  *
  * A loop turn (group commit):
  *
- *   hall_request() ...   every request read in this turn: engine change +
- *                        journal writes in one open transaction; answers
- *                        go to the caller's held buffer, not to the wire
+ *   hall_request() ...   every request read in this turn, each atomic on
+ *                        its own (a savepoint): engine change + journal
+ *                        writes + its kept answer, or nothing at all; a
+ *                        refusal changes nothing and costs the turn's
+ *                        other requests nothing. Answers go to the
+ *                        caller's held buffer, not to the wire
  *   hall_commit()        one COMMIT (one fsync) for the whole turn; only
  *                        then may the server send the held answers and the
  *                        turn's push. If the commit fails the transaction
  *                        is rolled back, the engine is rebuilt from the
- *                        store, and the server must drop the sessions whose
- *                        answers were held: their devices retry with the
- *                        same request ids and get a consistent answer.
+ *                        store, and the server must drop the sessions that
+ *                        hold answers kept in this turn (hall_request said
+ *                        HALL_KEPT): their devices retry with the same
+ *                        request ids and get a consistent answer. Other
+ *                        sessions keep their links and answers.
+ *
+ * Requests that change the hall have their answer kept for 24 hours,
+ * refusals included, with a digest of the request: the same request id
+ * gets the same answer again, also after a restart; the same id with a
+ * different request is refused (ERR_REQUEST_ID_REUSED). Heartbeats,
+ * SUBSCRIBE and DEVICE_STATUS change nothing durable and keep nothing.
  */
 #ifndef ONEWINDOW_HALL_H
 #define ONEWINDOW_HALL_H
@@ -41,17 +53,20 @@ typedef struct hall_device {
 /* "kiosk", "window terminal", "display", "tool"; NULL for another value. */
 const char *hall_device_type_name(int type);
 
-/* Build the hall from the store: catalog, windows, live tickets, leases,
- * kept answers; then expire what expired while the controller was down.
- * The hall borrows s (the caller closes it after hall_free). NULL with a
- * reason in err. */
+/* Build the hall from the store: catalog (retired areas too), windows,
+ * live tickets, leases, kept answers; then expire what expired while the
+ * controller was down. Today's numbering is the one the store recorded for
+ * today, if any. The hall borrows s (the caller closes it after
+ * hall_free). NULL with a reason in err. */
 hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen);
 void hall_free(hall *h);
 
-/* Apply reloadable settings (policy, names) and re-read the catalog and
- * windows from the store, updating them in place (safe in the middle of a
- * turn). Areas and windows removed from the store stay until a restart.
- * -1 with a reason in err. */
+/* Apply reloadable settings (policy, names, limits) and re-read the
+ * catalog and windows from the store: all or nothing — a whole engine is
+ * built from the store with the new settings first, and only if that
+ * works does it replace the running one (safe in the middle of a turn).
+ * New [numbering] settings take effect at the next business day. -1 with
+ * a reason in err, and nothing changed. */
 int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen);
 
 /* Admit a HELLO from a connection whose certificate names cert_name (NULL
@@ -65,10 +80,15 @@ bool hall_device_valid(hall *h, const hall_device *dev);
 void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r);
 
 #define HALL_SUBSCRIBE 1 /* the request was a SUBSCRIBE: send a snapshot after commit */
+#define HALL_KEPT      2 /* its answer was kept in this turn: lost if the commit fails */
 
 /* Run one request (after HELLO) and append its framed answer to out.
- * Returns 0, or HALL_SUBSCRIBE. Never fails: refusals are ERROR answers. */
+ * Returns 0 or flags above. Never fails: refusals are ERROR answers. */
 int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out);
+/* Refuse what is not a request at all (a message this release does not
+ * know), with the device's log budget, appending the ERROR to out. */
+void hall_refuse(hall *h, const hall_device *dev, uint64_t request_id, Hall__ErrorCode code,
+                 const char *why, buf *out);
 
 /* End of the loop turn. 0: committed (or nothing to commit); the turn's
  * push, if any, is then available from hall_push(). -1: the turn was lost
@@ -84,8 +104,14 @@ const uint8_t *hall_push(const hall *h, size_t *len);
 void hall_snapshot(hall *h, uint64_t request_id, buf *out);
 
 /* Timer work (reservations, no-shows, rollover, retention), run as part of
- * the current turn: hall_commit() makes it durable with the turn's
- * requests. -1 if the store cannot start a transaction. */
+ * the current turn when something is due: hall_commit() makes it durable
+ * with the turn's requests. A request runs what is due first, too. -1 if
+ * the store could not record it (then nothing of it stands). */
 int hall_tick(hall *h);
+
+/* Kept entries (answers and dropped ones), answers and their bytes, for
+ * one device or (device NULL) in all. */
+void hall_kept_stats(const hall *h, const char *device, size_t *entries, size_t *answers,
+                     size_t *bytes);
 
 #endif

@@ -72,7 +72,25 @@ const conf_option halld_conf_options[] = {
     CONF_INT("numbering", "lease_block", C, lease_block, 1, 10000, "20",
              "Numbers granted to a kiosk per lease"),
 
+    CONF_INT("retries", "answers", C, answers, 200000, 100000000, "200000",
+             "Answers kept in all for retried requests (24 hours at most); past it the oldest "
+             "are dropped, and a retry of one is told so instead of being run again"),
+    CONF_INT("retries", "answer_mib", C, answer_mib, 16, 65536, "64",
+             "Bytes of the answers kept in all, in MiB"),
+    CONF_INT("retries", "device_answers", C, device_answers, 10000, 100000000, "50000",
+             "Answers kept per device"),
+    CONF_INT("retries", "device_answer_mib", C, device_answer_mib, 4, 65536, "16",
+             "Bytes of the answers kept per device, in MiB"),
+    CONF_INT("retries", "device_requests", C, device_requests, 10000, 100000000, "200000",
+             "Requests remembered per device for 24 hours (answers and dropped ones); past it "
+             "the device's requests that change the hall are refused until old ones expire"),
+    CONF_INT("retries", "requests", C, requests, 200000, 1000000000, "1000000",
+             "Requests remembered in all for 24 hours"),
+
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
+    CONF_INT("log", "device_lines", C, log_device_lines, 1, 100000, "20",
+             "Lines a minute one device's refused requests may add to the log; the rest are "
+             "counted in one line"),
     CONF_BOOL("log", "syslog", C, log_syslog, "false", "Also log to syslog (journald)"),
     CONF_END,
 };
@@ -101,6 +119,13 @@ int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t er
                  "%s: [session] idle_timeout must be longer than heartbeat_interval "
                  "(%lld ms <= %lld ms)",
                  path, (long long)fresh.idle_timeout_ms, (long long)fresh.heartbeat_interval_ms);
+        goto bad;
+    }
+    if (fresh.device_answers > fresh.device_requests || fresh.answers > fresh.requests) {
+        snprintf(err, errlen,
+                 "%s: [retries] requests remembered (device_requests, requests) must be at least "
+                 "the answers kept (device_answers, answers)",
+                 path);
         goto bad;
     }
     if (fresh.lease_block > fresh.lease_band) {

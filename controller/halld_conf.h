@@ -48,8 +48,13 @@ struct halld_conf {
     int64_t lease_band;
     int64_t lease_block;
 
+    int64_t answers, answer_mib; /* [retries]: kept answers, in all */
+    int64_t device_answers, device_answer_mib;
+    int64_t device_requests, requests; /* answers + dropped ones */
+
     int log_level; /* enum log_level */
     bool log_syslog;
+    int64_t log_device_lines; /* a minute, per device */
 };
 
 extern const conf_option halld_conf_options[];

@@ -48,7 +48,11 @@
 
 #define SERVICE_RING       50
 #define DEFAULT_SERVICE_MS (5 * 60 * 1000)
-#define OFFLINE_AHEAD_MS   (5 * 60 * 1000) /* clock skew allowed to a kiosk */
+/* How far before its lease's grant an offline ticket's issue time may lie:
+ * what a kiosk's corrected clock can be off by after a long outage (the
+ * round trip it measured the offset over, plus crystal drift), far below
+ * anything worth cheating for. */
+#define OFFLINE_BACKDATE_SLACK_MS (60 * 1000)
 #define MAX_WEIGHT         1000
 #define MAX_POLICY_MS      (30LL * 24 * 3600 * 1000)
 #define MAX_WAIT_MS        (10000LL * 24 * 3600 * 1000) /* keeps scores far from overflow */
@@ -134,6 +138,8 @@ struct queue {
     int32_t day;              /* business day the rollover has reached; 0 unknown */
     int64_t next_rollover_ms; /* 0: never ticked */
     unsigned fail_after;      /* fault injection: this allocation fails; 0 none */
+    bool numbering_pending;   /* next_numbering's numbering starts at the next rollover */
+    q_policy next_numbering;
 };
 
 /* Fault injection: true when this allocation is the one to fail. */
@@ -492,8 +498,11 @@ static struct area *area_find(const queue *q, const char *code, size_t *ai)
     return NULL;
 }
 
-/* The named area, or the general intake area for NULL or "". */
-static struct area *area_pick(const queue *q, const char *code, size_t *ai, q_error *err)
+/* The named area, or the general intake area for NULL or "". A retired
+ * area is refused for new tickets (offered), found for tickets it already
+ * numbered (!offered). */
+static struct area *area_pick(const queue *q, const char *code, bool offered, size_t *ai,
+                              q_error *err)
 {
     struct area *a;
 
@@ -501,10 +510,15 @@ static struct area *area_pick(const queue *q, const char *code, size_t *ai, q_er
         a = area_find(q, code, ai);
         if (a == NULL)
             fail(err, QERR_NOT_FOUND, "no area %.*s", Q_CODE_MAX, code);
+        else if (offered && a->a.retired) {
+            fail(err, QERR_NOT_FOUND, "area %s is no longer offered (retired from the catalog)",
+                 a->a.code);
+            return NULL;
+        }
         return a;
     }
     for (size_t i = 0; i < q->nareas; i++)
-        if (q->areas[i]->a.general) {
+        if (q->areas[i]->a.general && !q->areas[i]->a.retired) {
             *ai = i;
             return q->areas[i];
         }
@@ -625,6 +639,7 @@ static void assert_ticket(const queue *q, const struct tk *r)
     assert(t->served_window == 0 || t->state == Q_SERVING || t->state == Q_DONE);
     assert(t->state != Q_SERVING || t->served_window == t->window_no);
     assert(t->rating <= 5 && (t->rating == 0) == (t->rated_ms == 0));
+    assert(!t->expired || t->state == Q_VOID);
     switch (t->state) {
     case Q_RESERVED:
         assert(r->heap == &q->reserved && !r->final && t->window_no == 0);
@@ -774,22 +789,47 @@ static bool policy_ok(const q_policy *p)
            p->lease_block >= 1 && (uint64_t)p->lease_first + p->lease_band <= UINT32_MAX;
 }
 
+static bool same_numbering(const q_policy *a, const q_policy *b)
+{
+    return a->number_digits == b->number_digits && a->lease_first == b->lease_first &&
+           a->lease_band == b->lease_band && a->lease_block == b->lease_block;
+}
+
+static void copy_numbering(q_policy *to, const q_policy *from)
+{
+    to->number_digits = from->number_digits;
+    to->lease_first = from->lease_first;
+    to->lease_band = from->lease_band;
+    to->lease_block = from->lease_block;
+}
+
 int queue_set_policy(queue *q, const q_policy *policy)
 {
     q_policy p = *policy;
 
-    /* Numbers already handed out depend on these: they stay. */
+    /* The rollover hour defines the days themselves: it stays. */
     p.rollover_hour = q->pol.rollover_hour;
-    p.number_digits = q->pol.number_digits;
-    p.lease_first = q->pol.lease_first;
-    p.lease_band = q->pol.lease_band;
-    p.lease_block = q->pol.lease_block;
     if (!policy_ok(&p)) {
         errno = EINVAL;
         return -1;
     }
+    /* Today's numbers depend on today's numbering: a new one waits for
+     * the next business day. */
+    q->numbering_pending = !same_numbering(&p, &q->pol);
+    q->next_numbering = p;
+    copy_numbering(&p, &q->pol);
     q->pol = p;
     return 0;
+}
+
+const q_policy *queue_policy(const queue *q)
+{
+    return &q->pol;
+}
+
+int32_t queue_day(const queue *q)
+{
+    return q->day;
 }
 
 queue *queue_new(const q_policy *policy, const clk_zone *zone, const q_journal *journal)
@@ -890,9 +930,11 @@ int queue_add_area(queue *q, const q_area *a, q_error *err)
     if (!terminated(a->prefix, sizeof a->prefix) || !prefix_ok(a->prefix))
         return fail(err, QERR_BAD_REQUEST, "area %s: the prefix must be 1 to %d ASCII letters",
                     a->code, PREFIX_MAX);
-    for (size_t i = 0; i < q->nareas; i++)
+    /* Only offered areas number new tickets, so only they need distinct
+     * prefixes (a retired area's prefix may be taken again). */
+    for (size_t i = 0; i < q->nareas && !a->retired; i++)
         if (strcmp(q->areas[i]->a.prefix, a->prefix) == 0 &&
-            strcmp(q->areas[i]->a.code, a->code) != 0)
+            strcmp(q->areas[i]->a.code, a->code) != 0 && !q->areas[i]->a.retired)
             return fail(err, QERR_BAD_REQUEST, "area %s: prefix %s is used by area %s", a->code,
                         a->prefix, q->areas[i]->a.code);
     ar = area_find(q, a->code, &ai);
@@ -1020,8 +1062,11 @@ static size_t numbering_area(const queue *q, const char *number, size_t ai)
 {
     uint32_t seq;
 
+    /* The ticket's own area first: a retired area may share its prefix. */
+    if (parse_number(q->areas[ai], number, &seq))
+        return ai;
     for (size_t i = 0; i < q->nareas; i++)
-        if (parse_number(q->areas[i], number, &seq))
+        if (!q->areas[i]->a.retired && parse_number(q->areas[i], number, &seq))
             return i;
     return ai;
 }
@@ -1196,7 +1241,7 @@ int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out,
     set_out(out, NULL);
     if (req == NULL)
         return fail(err, QERR_BAD_REQUEST, "no request");
-    a = area_pick(q, req->area, &ai, err);
+    a = area_pick(q, req->area, true, &ai, err);
     if (a == NULL)
         return -1;
     if (fill_request(&t, req->matter, req->kiosk, req->masked_name, req->citizen_hash,
@@ -1268,10 +1313,51 @@ static struct tk *ticket_in(const queue *q, uint64_t id, unsigned mask, const ch
     return r;
 }
 
+/* Off the retention list (a final ticket that comes back). */
+static void unfinal(queue *q, struct tk *r)
+{
+    struct tk **p = &q->final_head;
+
+    while (*p != r)
+        p = &(*p)->next_final;
+    *p = r->next_final;
+    r->next_final = NULL;
+    r->final = false;
+}
+
+/* A PRINTED for a reservation that ran out: the citizen holds the ticket,
+ * so it joins with its issue time — closed at once, as the rollover would
+ * have closed it, if its day is over and nothing carries over. */
+static int revive(queue *q, struct tk *r, int64_t now, const q_ticket **out, q_error *err)
+{
+    if (reserve_wait(q, r->ai, r->t.priority, 0, err) < 0)
+        return -1;
+
+    unfinal(q, r);
+    set_state(r, Q_WAITING, now);
+    r->t.expired = false;
+    enqueue(q, r);
+    note_day(q, now);
+    j_ticket_event(q, r, QE_REVIVED, now, NULL, "printed after its reservation ran out");
+    if (r->t.day < q->day && !q->pol.carry_over) {
+        heap_remove(r);
+        set_state(r, Q_CANCELLED, now);
+        make_final(q, r, now);
+        j_ticket_event(q, r, QE_CLOSED_AT_ROLLOVER, now, NULL, "day closed");
+    }
+    return done(q, NULL, r, out);
+}
+
 int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err)
 {
-    struct tk *r = ticket_in(q, id, BIT(Q_RESERVED), "RESERVED", out, err);
+    struct tk *r = ticket_in(q, id, BIT(Q_RESERVED) | BIT(Q_VOID), "RESERVED", out, err);
 
+    if (r != NULL && r->t.state == Q_VOID) {
+        if (r->t.expired)
+            return revive(q, r, now, out, err);
+        illegal(err, r, "RESERVED (its kiosk voided it)");
+        return -1;
+    }
     if (r == NULL || reserve_wait(q, r->ai, r->t.priority, 0, err) < 0)
         return -1;
 
@@ -1607,9 +1693,9 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
         ai = r->ai;
         snprintf(detail, sizeof detail, "to window %u", to_window);
     } else {
-        dest = area_find(q, to_area, &ai);
+        dest = area_pick(q, to_area, true, &ai, err);
         if (dest == NULL)
-            return fail(err, QERR_NOT_FOUND, "no area %.*s", Q_CODE_MAX, to_area);
+            return -1;
         snprintf(detail, sizeof detail, "to area %s", dest->a.code);
     }
     if (reserve_wait(q, ai, r->t.priority, to_window, err) < 0)
@@ -1874,7 +1960,7 @@ int queue_grant_lease(queue *q, const char *kiosk, const char *area, int64_t now
         *out = NULL;
     if (kiosk == NULL || *kiosk == '\0' || !fits(kiosk, Q_DEVICE_MAX + 1))
         return fail(err, QERR_BAD_REQUEST, "a lease needs a kiosk id");
-    a = area_pick(q, area, &ai, err);
+    a = area_pick(q, area, true, &ai, err);
     if (a == NULL)
         return -1;
     day = bday(q, now);
@@ -1920,6 +2006,7 @@ int queue_offline_join(queue *q, const q_offline *o, int64_t now, const q_ticket
     q_ticket t = {0};
     struct area *a;
     struct tk *r;
+    int64_t issued;
     int32_t today;
     uint32_t seq;
     size_t ai;
@@ -1928,16 +2015,15 @@ int queue_offline_join(queue *q, const q_offline *o, int64_t now, const q_ticket
     set_out(out, NULL);
     if (o == NULL || o->kiosk == NULL || *o->kiosk == '\0' || !fits(o->kiosk, Q_DEVICE_MAX + 1))
         return fail(err, QERR_BAD_REQUEST, "an offline ticket needs its kiosk");
-    a = area_pick(q, o->area, &ai, err);
+    a = area_pick(q, o->area, false, &ai, err);
     if (a == NULL)
         return -1;
     if (!parse_number(a, opt(o->number), &seq))
         return fail(err, QERR_BAD_REQUEST, "%.*s is not a number of area %s", Q_NUMBER_MAX,
                     opt(o->number), a->a.code);
-    if (o->issued_ms > now + OFFLINE_AHEAD_MS)
-        return fail(err, QERR_BAD_REQUEST, "%.*s was issued in the future", Q_NUMBER_MAX,
-                    o->number);
-    t.day = bday(q, o->issued_ms);
+    /* A kiosk clock running fast only puts its own ticket later. */
+    issued = o->issued_ms < now ? o->issued_ms : now;
+    t.day = bday(q, issued);
     today = bday(q, now);
     if (t.day != today && t.day != day_before(today))
         return fail(err, QERR_BAD_REQUEST, "%.*s was issued on %d, not today or yesterday",
@@ -1957,6 +2043,11 @@ int queue_offline_join(queue *q, const q_offline *o, int64_t now, const q_ticket
     if (strcmp(lease->kiosk, o->kiosk) != 0)
         return fail(err, QERR_FORBIDDEN, "%.*s is leased to kiosk %s, not %.64s", Q_NUMBER_MAX,
                     o->number, lease->kiosk, o->kiosk);
+    if (issued + OFFLINE_BACKDATE_SLACK_MS < lease->granted_ms)
+        return fail(err, QERR_BAD_REQUEST,
+                    "%.*s claims an issue time %lld s before its lease was granted (the kiosk's "
+                    "clock)",
+                    Q_NUMBER_MAX, o->number, (long long)((lease->granted_ms - issued) / 1000));
     r = find_offline(q, ai, t.day, seq);
     if (r != NULL) {
         if (strcmp(r->t.kiosk, o->kiosk) != 0)
@@ -1983,7 +2074,7 @@ int queue_offline_join(queue *q, const q_offline *o, int64_t now, const q_ticket
     format_number(q, a, seq, t.number);
     strcpy(t.area, a->a.code);
     t.state = Q_WAITING;
-    t.issued_ms = o->issued_ms;
+    t.issued_ms = issued;
     t.state_ms = now;
     t.offline = true;
     r->t = t;
@@ -2038,6 +2129,11 @@ static int rollover(queue *q, int32_t today, int64_t now)
     char detail[Q_REASON_MAX];
     int changed = 0;
 
+    if (q->numbering_pending) {
+        copy_numbering(&q->pol, &q->next_numbering);
+        q->numbering_pending = false;
+    }
+
     for (size_t i = 0; i < q->ids.nb; i++) {
         for (struct tk *r = q->ids.b[i]; r != NULL; r = r->chain[MAP_ID]) {
             const struct window *w = NULL;
@@ -2078,6 +2174,7 @@ int queue_tick(queue *q, int64_t now)
     while ((r = heap_top(&q->reserved)) != NULL && r->t.reserved_until_ms <= now) {
         heap_remove(r);
         set_state(r, Q_VOID, now);
+        r->t.expired = true;
         make_final(q, r, now);
         j_ticket_event(q, r, QE_EXPIRED, now, NULL, "not printed in time");
         assert_ticket(q, r);

@@ -15,6 +15,8 @@
  *       void / |     rejoin      |  |  | cancel        | | |   \ transfer        | transfer
  *       expire v   (in time)     |  |  v               | | |    \ (area/window)  | (area/window)
  *            VOID     NO_SHOW ---+  |  CANCELLED <-----+ | |     +---> WAITING <--+
+ *              |  (expired only)    |
+ *              +--- printed --------+ (revived: keeps its issue time)
  *                       ^           |        cancel      | |             (keeps its issue time)
  *                       |  no_show, or call_next past    | |
  *                       +--- the recall limit -----------+ | recall / call_next again: recalls+1
@@ -163,6 +165,7 @@ typedef struct q_ticket {
     uint32_t served_window; /* SERVING or DONE: the window that started it; 0 otherwise */
     uint8_t rating;         /* 好差评 level 1..5 once rated, 0 before */
     int64_t rated_ms;       /* when it was rated, 0 before */
+    bool expired;           /* VOID because its reservation ran out (not voided by its kiosk) */
 } q_ticket;
 
 typedef struct q_window {
@@ -182,6 +185,7 @@ typedef struct q_area {
     char name[Q_NAME_MAX];
     char prefix[8]; /* display number prefix, "A" */
     bool general;   /* the hall's general intake area (one-tap ticket) */
+    bool retired;   /* gone from the catalog: its tickets are called, no new ones */
 } q_area;
 
 typedef struct q_lease {
@@ -233,7 +237,8 @@ typedef enum q_event_kind {
     QE_WINDOW_PAUSED,
     QE_WINDOW_RESUMED,
     QE_LEASE_GRANTED,
-    QE_RATED, /* a citizen's 好差评 rating of the service; detail "level N" */
+    QE_RATED,   /* a citizen's 好差评 rating of the service; detail "level N" */
+    QE_REVIVED, /* a PRINTED after its reservation ran out: WAITING again */
 } q_event_kind;
 
 /* One change, as the journal receives it. Strings point into the engine
@@ -269,9 +274,16 @@ typedef struct queue queue;
 queue *queue_new(const q_policy *policy, const clk_zone *zone, const q_journal *journal);
 void queue_free(queue *q);
 /* Change the allocation and ticket-life settings of a running engine (a
- * reload). The rollover hour and the numbering settings are kept: numbers
- * already handed out depend on them. -1/EINVAL for a bad policy. */
+ * reload). The rollover hour is kept: it defines the business days. New
+ * numbering settings (digits, lease band and block) take effect at the
+ * next rollover: today's numbers were handed out with today's. -1/EINVAL
+ * for a bad policy, with nothing changed. */
 int queue_set_policy(queue *q, const q_policy *policy);
+/* The settings in force (numbering: today's). */
+const q_policy *queue_policy(const queue *q);
+/* The business day the engine has reached (yyyymmdd; 0 before anything
+ * happened or was restored). */
+int32_t queue_day(const queue *q);
 
 /* ---- Set-up and restore (no journal calls) ------------------------------ */
 
@@ -319,6 +331,10 @@ typedef struct q_issue {
 /* Each returns 0 and points *out at the ticket concerned (valid until the
  * next call into the engine), or -1 with err filled and nothing changed. */
 int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out, q_error *err);
+/* printed: RESERVED -> WAITING. A VOID ticket whose reservation ran out
+ * (expired) is revived instead: the citizen holds it, so it joins WAITING
+ * with its issue time (QE_REVIVED), and is closed at once if its day is
+ * over and carry_over is off; one its kiosk voided is refused. */
 int queue_printed(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err);
 int queue_void(queue *q, uint64_t id, const char *reason, int64_t now, const q_ticket **out,
                q_error *err);

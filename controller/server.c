@@ -93,6 +93,7 @@ struct session {
     bool close_after_send; /* CLOSING: close once the held answers are out */
     bool pending;          /* on srv->pending */
     session *next_pending;
+    bool kept;          /* holds an answer kept this turn (lost if the commit fails) */
     bool subscribed;    /* receives display pushes */
     bool want_snapshot; /* SUBSCRIBE this turn: snapshot after the commit */
     uint64_t snapshot_request;
@@ -292,6 +293,8 @@ static void dispatch(session *s, const Hall__Envelope *req)
     }
     int flags = hall_request(s->srv->hall, &s->dev, req, &s->held);
     mark_pending(s);
+    if (flags & HALL_KEPT)
+        s->kept = true;
     if (flags & HALL_SUBSCRIBE) {
         s->want_snapshot = true;
         s->snapshot_request = req->request_id;
@@ -321,13 +324,22 @@ static void session_on_data(net_conn *c, buf *in, void *arg)
             break;
         }
         Hall__Envelope *req = proto_unpack(payload, len);
+        int e = errno;
+        /* Read before the payload's bytes are consumed. */
+        uint64_t unknown_id = req == NULL && e == PROTO_ENOBODY ? proto_request_id(payload, len) : 0;
         buf_consume(in, used);
+        if (req == NULL && e == PROTO_ENOBODY && s->state == SESSION_READY) {
+            hall_refuse(srv->hall, &s->dev, unknown_id, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE,
+                        proto_strerror(e), &s->held);
+            mark_pending(s);
+            continue;
+        }
+        if (req == NULL && e == PROTO_ENOBODY) {
+            fail_session(s, unknown_id, HALL__ERROR_CODE__ERR_HELLO_REQUIRED,
+                         "the first message on a link must be HELLO");
+            break;
+        }
         if (req == NULL) {
-            int e = errno;
-            if (e == PROTO_ENOBODY) {
-                send_error(s, 0, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE, "%s", proto_strerror(e));
-                continue;
-            }
             char why[160];
             snprintf(why, sizeof why, "bad message: %s", proto_strerror(e));
             buf_clear(in);
@@ -410,6 +422,7 @@ static const net_conn_handlers session_handlers = {
 static void release_session(session *s, const uint8_t *push, size_t push_len)
 {
     s->released_turn = s->srv->turn;
+    s->kept = false;
     if (buf_rlen(&s->held) > 0 &&
         net_conn_write(s->conn, buf_rdata(&s->held), buf_rlen(&s->held)) < 0)
         return; /* closed for overrunning its output limit */
@@ -444,19 +457,26 @@ static void server_before_sleep(ev_loop *loop, void *arg)
     const uint8_t *push;
 
     if (hall_commit(srv->hall) < 0) {
-        log_error("commit failed: dropping the devices of this turn; they will retry");
-        while (srv->pending != NULL) {
-            session *s = srv->pending;
-            unmark_pending(s);
-            buf_clear(&s->held);
-            net_conn_close(s->conn, false, "controller could not commit; retry");
+        /* Only the links holding answers of this turn's changes are cut
+         * (their devices retry with the same request ids); the others get
+         * what they asked for (heartbeats, health, answers kept before). */
+        log_error("commit failed: dropping the links that wait for this turn's changes; they "
+                  "will retry");
+        for (session *s = srv->pending, *next; s != NULL; s = next) {
+            next = s->next_pending;
+            if (s->kept) {
+                unmark_pending(s);
+                buf_clear(&s->held);
+                s->kept = false;
+                net_conn_close(s->conn, false, "controller could not commit; retry");
+            }
         }
         if (hall_broken(srv->hall)) {
             log_error("stopping: the hall in memory no longer matches the store");
             srv->fatal = true;
             ev_stop(loop);
+            return;
         }
-        return;
     }
     srv->turn++;
     push = hall_push(srv->hall, &push_len);
@@ -477,8 +497,8 @@ static void hall_tick_timer(ev_loop *loop, ev_timer *t, void *arg)
 {
     server *srv = arg;
 
-    if (hall_tick(srv->hall) < 0)
-        log_error("timer work: the store cannot start a transaction");
+    /* A failure is logged by the hall and tried again on the next tick. */
+    hall_tick(srv->hall);
     ev_timer_start(loop, t, HALL_TICK_MS);
 }
 

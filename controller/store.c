@@ -181,13 +181,57 @@ static const char *const migrations[] = {
     "  CHECK (rating BETWEEN 0 AND 5);\n"
     "ALTER TABLE tickets ADD COLUMN rated_ms INTEGER NOT NULL DEFAULT 0;\n"
     "CREATE INDEX tickets_rated ON tickets(day, served_window) WHERE rating > 0;\n",
+
+    /* 4: a reservation that ran out is told from a voided one (a late
+     * PRINTED revives it); areas and matters that leave the catalog are
+     * retired, not deleted (their prefix is free again for a new area);
+     * kept answers carry a digest of their request and may be dropped
+     * past a cap (reply NULL); an appointment released by its ticket's
+     * void remembers that ticket. The areas and requests tables are
+     * rebuilt, as SQLite's documentation says to change constraints
+     * (migrations run with foreign keys off): matters and window_areas
+     * name "areas", which the new table is once renamed. */
+    "ALTER TABLE tickets ADD COLUMN expired INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (expired IN (0, 1));\n"
+    "CREATE TABLE areas_v4 (\n"
+    "  code     TEXT PRIMARY KEY CHECK (length(code) BETWEEN 1 AND 15),\n"
+    "  name     TEXT NOT NULL CHECK (name <> ''),\n"
+    "  prefix   TEXT NOT NULL CHECK (length(prefix) BETWEEN 1 AND 3),\n"
+    "  general  INTEGER NOT NULL CHECK (general IN (0, 1)),\n"
+    "  position INTEGER NOT NULL,\n"
+    "  retired  INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1))\n"
+    ") STRICT;\n"
+    "INSERT INTO areas_v4(code, name, prefix, general, position)\n"
+    "  SELECT code, name, prefix, general, position FROM areas;\n"
+    "DROP TABLE areas;\n"
+    "ALTER TABLE areas_v4 RENAME TO areas;\n"
+    "CREATE UNIQUE INDEX areas_prefix ON areas(prefix) WHERE retired = 0;\n"
+    "CREATE UNIQUE INDEX areas_one_general ON areas(general) WHERE general = 1 AND retired = 0;\n"
+    "ALTER TABLE matters ADD COLUMN retired INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (retired IN (0, 1));\n"
+    "CREATE TABLE requests_v4 (\n"
+    "  device     TEXT NOT NULL,\n"
+    "  request_id INTEGER NOT NULL,\n"
+    "  at_ms      INTEGER NOT NULL,\n"
+    "  digest     BLOB CHECK (digest IS NULL OR length(digest) = 16),\n"
+    "  reply      BLOB,\n"
+    "  PRIMARY KEY (device, request_id)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "INSERT INTO requests_v4(device, request_id, at_ms, reply)\n"
+    "  SELECT device, request_id, at_ms, reply FROM requests;\n"
+    "DROP TABLE requests;\n"
+    "ALTER TABLE requests_v4 RENAME TO requests;\n"
+    "CREATE INDEX requests_at ON requests(at_ms);\n"
+    "ALTER TABLE appointments ADD COLUMN released_ticket INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX appointments_released ON appointments(released_ticket)\n"
+    "  WHERE released_ticket <> 0;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define TICKET_COLUMNS                                                                             \
     "id, number, day, seq, area, matter, state, priority, issued_ms, state_ms, "                   \
     "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
-    "masked_name, citizen_hash, served_window, rating, rated_ms"
+    "masked_name, citizen_hash, served_window, rating, rated_ms, expired"
 #define EVENT_COLUMNS                                                                              \
     "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
 #define APPT_COLUMNS "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
@@ -205,6 +249,10 @@ enum stmt_id {
     ST_EVENT_HEAD,
     ST_APPEND_EVENT,
     ST_PUT_REQUEST,
+    ST_DROP_REQUEST_REPLY,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_LOAD_AREAS,
     ST_LOAD_MATTERS,
     ST_LOAD_WINDOWS,
@@ -214,11 +262,12 @@ enum stmt_id {
     ST_LOAD_REQUESTS,
     ST_PRUNE_REQUESTS,
     ST_MAX_TICKET_ID,
-    ST_SERVED_AREAS,
-    ST_DELETE_MATTERS,
-    ST_DELETE_AREAS,
+    ST_RETIRE_MATTERS,
+    ST_RETIRE_AREAS,
     ST_INSERT_AREA,
     ST_INSERT_MATTER,
+    ST_RETIRED_PREFIX_IN_USE,
+    ST_LIVE_IN_RETIRED,
     ST_COUNT_MATTERS,
     ST_SAVE_WINDOW,
     ST_CLEAR_WINDOW_AREAS,
@@ -236,6 +285,8 @@ enum stmt_id {
     ST_SAVE_APPOINTMENT,
     ST_GET_APPOINTMENT,
     ST_USE_APPOINTMENT,
+    ST_RELEASE_APPOINTMENT,
+    ST_RECLAIM_APPOINTMENT,
     ST_LOAD_APPOINTMENTS,
     ST_COUNT
 };
@@ -249,7 +300,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_TICKET] =
         "INSERT INTO tickets(" TICKET_COLUMNS ") "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19, ?20, ?21, ?22) "
+        "?19, ?20, ?21, ?22, ?23) "
         "ON CONFLICT(id) DO UPDATE SET number = excluded.number, day = excluded.day, "
         "seq = excluded.seq, area = excluded.area, matter = excluded.matter, "
         "state = excluded.state, priority = excluded.priority, issued_ms = excluded.issued_ms, "
@@ -259,13 +310,13 @@ static const char *const stmt_sql[ST_COUNT] = {
         "offline = excluded.offline, kiosk = excluded.kiosk, "
         "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash, "
         "served_window = excluded.served_window, rating = excluded.rating, "
-        "rated_ms = excluded.rated_ms",
+        "rated_ms = excluded.rated_ms, expired = excluded.expired",
     /* The common change (a new state), touching only the columns a ticket's
      * life changes: the day/area/number index is left alone. */
     [ST_UPDATE_TICKET] =
         "UPDATE tickets SET state = ?2, priority = ?3, issued_ms = ?4, state_ms = ?5, "
         "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9, "
-        "served_window = ?12, rating = ?13, rated_ms = ?14 "
+        "served_window = ?12, rating = ?13, rated_ms = ?14, expired = ?15 "
         "WHERE id = ?1 AND area = ?10 AND matter = ?11",
     [ST_PUT_WINDOW_STATE] =
         "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
@@ -277,12 +328,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EVENT_HEAD] = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
     [ST_APPEND_EVENT] = "INSERT INTO events(" EVENT_COLUMNS ") "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, reply) "
-                       "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(device, request_id) "
-                       "DO UPDATE SET at_ms = excluded.at_ms, reply = excluded.reply",
-    [ST_LOAD_AREAS] = "SELECT code, name, prefix, general FROM areas ORDER BY position, code",
+    [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, digest, reply) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(device, request_id) "
+                       "DO UPDATE SET at_ms = excluded.at_ms, digest = excluded.digest, "
+                       "reply = excluded.reply",
+    [ST_DROP_REQUEST_REPLY] =
+        "UPDATE requests SET reply = NULL WHERE device = ?1 AND request_id = ?2",
+    [ST_SAVEPOINT] = "SAVEPOINT request",
+    [ST_RELEASE] = "RELEASE request",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO request",
+    [ST_LOAD_AREAS] = "SELECT code, name, prefix, general, retired FROM areas "
+                      "ORDER BY retired, position, code",
     [ST_LOAD_MATTERS] = "SELECT code, name, area, conditions, materials, sample, review_points, "
-                        "in_one_window, online_doable FROM matters ORDER BY position, code",
+                        "in_one_window, online_doable FROM matters WHERE retired = 0 "
+                        "ORDER BY position, code",
     [ST_LOAD_WINDOWS] =
         "SELECT no, name, type, state, clerk, current_ticket FROM windows ORDER BY no",
     [ST_LOAD_WINDOW_AREAS] =
@@ -291,19 +350,34 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "WHERE state IN (1, 2, 3, 4, 6, 7) OR day >= ?1 ORDER BY id",
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
                        "WHERE day >= ?1 ORDER BY id",
-    [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, reply FROM requests "
+    [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply FROM requests "
                          "WHERE at_ms >= ?1 ORDER BY at_ms, device, request_id",
     [ST_PRUNE_REQUESTS] = "DELETE FROM requests WHERE at_ms < ?1",
     [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
-    [ST_SERVED_AREAS] = "SELECT window_no, area FROM window_areas ORDER BY window_no, position",
-    [ST_DELETE_MATTERS] = "DELETE FROM matters",
-    [ST_DELETE_AREAS] = "DELETE FROM areas",
-    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_RETIRE_MATTERS] = "UPDATE matters SET retired = 1",
+    [ST_RETIRE_AREAS] = "UPDATE areas SET retired = 1, general = 0",
+    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position, retired) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, 0) ON CONFLICT(code) DO UPDATE SET "
+                       "name = excluded.name, prefix = excluded.prefix, "
+                       "general = excluded.general, position = excluded.position, retired = 0",
     [ST_INSERT_MATTER] =
         "INSERT INTO matters(code, area, name, conditions, materials, sample, review_points, "
-        "in_one_window, online_doable, position) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_COUNT_MATTERS] = "SELECT count(*) FROM matters WHERE ?1 IS NULL OR area = ?1",
+        "in_one_window, online_doable, position, retired) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) ON CONFLICT(code) DO UPDATE SET "
+        "area = excluded.area, name = excluded.name, conditions = excluded.conditions, "
+        "materials = excluded.materials, sample = excluded.sample, "
+        "review_points = excluded.review_points, in_one_window = excluded.in_one_window, "
+        "online_doable = excluded.online_doable, position = excluded.position, retired = 0",
+    [ST_RETIRED_PREFIX_IN_USE] =
+        "SELECT a.code, count(t.id) FROM areas a JOIN tickets t ON t.area = a.code "
+        "WHERE a.retired = 1 AND a.prefix = ?1 AND a.code <> ?2 AND t.day >= ?3 "
+        "GROUP BY a.code LIMIT 1",
+    [ST_LIVE_IN_RETIRED] =
+        "SELECT t.area, t.number, t.state, t.day FROM tickets t "
+        "JOIN areas a ON a.code = t.area WHERE a.retired = 1 AND t.state IN (1, 2, 3, 4, 6, 7) "
+        "ORDER BY t.area, t.id",
+    [ST_COUNT_MATTERS] =
+        "SELECT count(*) FROM matters WHERE retired = 0 AND (?1 IS NULL OR area = ?1)",
     [ST_SAVE_WINDOW] = "INSERT INTO windows(no, name, type) VALUES(?1, ?2, ?3) "
                        "ON CONFLICT(no) DO UPDATE SET name = excluded.name, type = excluded.type",
     [ST_CLEAR_WINDOW_AREAS] = "DELETE FROM window_areas WHERE window_no = ?1",
@@ -331,8 +405,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash "
         "WHERE appointments.state = 1",
     [ST_GET_APPOINTMENT] = "SELECT " APPT_COLUMNS " FROM appointments WHERE code = ?1",
-    [ST_USE_APPOINTMENT] =
-        "UPDATE appointments SET state = 2, ticket_id = ?2 WHERE code = ?1 AND state = 1",
+    [ST_USE_APPOINTMENT] = "UPDATE appointments SET state = 2, ticket_id = ?2, "
+                           "released_ticket = 0 WHERE code = ?1 AND state = 1",
+    [ST_RELEASE_APPOINTMENT] = "UPDATE appointments SET state = 1, ticket_id = 0, "
+                               "released_ticket = ?1 WHERE ticket_id = ?1 AND state = 2",
+    [ST_RECLAIM_APPOINTMENT] = "UPDATE appointments SET state = 2, ticket_id = ?1, "
+                               "released_ticket = 0 WHERE released_ticket = ?1 AND state = 1",
     [ST_LOAD_APPOINTMENTS] = "SELECT " APPT_COLUMNS " FROM appointments "
                              "WHERE slot_ms >= ?1 ORDER BY slot_ms, code",
 };
@@ -437,6 +515,27 @@ static int read_version(store *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Migrations run with foreign keys off: check what they left. */
+static int foreign_keys_hold(store *s, const char *what, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(err, errlen, "%s: table %s row %lld names a missing %s", what,
+                 (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+                 (const char *)sqlite3_column_text(st, 2));
+    else if (rc != SQLITE_DONE)
+        snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Apply every migration above the file's version, one transaction each, so
  * a crash in the middle leaves the file at a whole version. The version is
  * read again under the write lock: halld and hallctl may open a new file at
@@ -462,6 +561,7 @@ static int migrate(store *s, char *err, size_t errlen)
         snprintf(what, sizeof what, "migration %d", v);
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v);
         if (exec_sql(s, migrations[v - 1], what, err, errlen) < 0 ||
+            foreign_keys_hold(s, what, err, errlen) < 0 ||
             exec_sql(s, bump, what, err, errlen) < 0 ||
             exec_sql(s, "COMMIT", what, err, errlen) < 0)
             goto rollback;
@@ -568,10 +668,13 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         goto fail;
     }
     sqlite3_finalize(st);
-    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", path, err, errlen) < 0)
-        goto fail;
-    if (migrate(s, err, errlen) < 0 || claim_hall(s, hall_id, path, err, errlen) < 0 ||
-        prepare_all(s, err, errlen) < 0)
+    /* Foreign keys are checked from the end of the migrations on: a
+     * migration that rebuilds a table must not cascade into the tables
+     * that name it (migrate() checks them before it commits). */
+    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", path, err, errlen) < 0 ||
+        migrate(s, err, errlen) < 0 ||
+        exec_sql(s, "PRAGMA foreign_keys=ON;", path, err, errlen) < 0 ||
+        claim_hall(s, hall_id, path, err, errlen) < 0 || prepare_all(s, err, errlen) < 0)
         goto fail;
     return s;
 fail:
@@ -803,6 +906,27 @@ int store_rollback(store *s)
     if (!store_in_transaction(s))
         return 0;
     return run(s, use(s, ST_ROLLBACK), "cannot roll back");
+}
+
+int store_savepoint(store *s)
+{
+    if (!store_in_transaction(s))
+        return failf(s, "a savepoint needs an open transaction");
+    return run(s, use(s, ST_SAVEPOINT), "cannot start a savepoint");
+}
+
+int store_release(store *s)
+{
+    return run(s, use(s, ST_RELEASE), "cannot release a savepoint");
+}
+
+int store_rollback_to(store *s)
+{
+    /* Events appended since the savepoint are gone: forget the head. */
+    s->head_known = false;
+    if (run(s, use(s, ST_ROLLBACK_TO), "cannot roll back to a savepoint") < 0)
+        return -1;
+    return run(s, use(s, ST_RELEASE), "cannot release a savepoint");
 }
 
 bool store_in_transaction(const store *s)
@@ -1089,6 +1213,7 @@ static int update_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int64(st, 12, t->served_window);
     sqlite3_bind_int(st, 13, t->rating);
     sqlite3_bind_int64(st, 14, t->rated_ms);
+    sqlite3_bind_int(st, 15, t->expired);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1130,6 +1255,7 @@ int store_put_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int64(st, 20, t->served_window);
     sqlite3_bind_int(st, 21, t->rating);
     sqlite3_bind_int64(st, 22, t->rated_ms);
+    sqlite3_bind_int(st, 23, t->expired);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1174,7 +1300,7 @@ int store_put_lease(store *s, const q_lease *l)
 }
 
 int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
-                      const uint8_t *reply, size_t len)
+                      const uint8_t *digest, const uint8_t *reply, size_t len)
 {
     sqlite3_stmt *st = use(s, ST_PUT_REQUEST);
 
@@ -1185,9 +1311,22 @@ int store_put_request(store *s, const char *device, uint64_t request_id, int64_t
     bind_text(st, 1, device);
     bind_u64(st, 2, request_id);
     sqlite3_bind_int64(st, 3, at_ms);
+    if (digest != NULL)
+        sqlite3_bind_blob(st, 4, digest, STORE_DIGEST_LEN, SQLITE_STATIC);
     /* A NULL pointer would bind SQL NULL; an empty answer is a blob too. */
-    sqlite3_bind_blob(st, 4, len ? (const void *)reply : "", (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, len ? (const void *)reply : "", (int)len, SQLITE_STATIC);
     return run(s, st, "cannot keep an answer");
+}
+
+int store_drop_request_reply(store *s, const char *device, uint64_t request_id)
+{
+    sqlite3_stmt *st = use(s, ST_DROP_REQUEST_REPLY);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, device);
+    bind_u64(st, 2, request_id);
+    return run(s, st, "cannot drop a kept answer");
 }
 
 /* ---- Loading at start ----------------------------------------------------- */
@@ -1200,6 +1339,7 @@ static int decode_area(store *s, sqlite3_stmt *st, q_area *a)
         col_text(s, st, 2, a->prefix, sizeof a->prefix, a->code) < 0)
         return -1;
     a->general = sqlite3_column_int(st, 3) != 0;
+    a->retired = sqlite3_column_int(st, 4) != 0;
     return 0;
 }
 LOADER(area, q_area, decode_area)
@@ -1313,6 +1453,7 @@ static int decode_ticket(store *s, sqlite3_stmt *st, q_ticket *t)
     t->served_window = (uint32_t)sqlite3_column_int64(st, 19);
     t->rating = (uint8_t)sqlite3_column_int(st, 20);
     t->rated_ms = sqlite3_column_int64(st, 21);
+    t->expired = sqlite3_column_int(st, 22) != 0;
     return 0;
 }
 LOADER(ticket, q_ticket, decode_ticket)
@@ -1358,8 +1499,7 @@ int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_
 }
 
 struct request_cb {
-    int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-              const uint8_t *reply, size_t len);
+    store_request_fn *fn;
     void *arg;
 };
 
@@ -1367,19 +1507,23 @@ static int request_row(store *s, sqlite3_stmt *st, void *ctx)
 {
     struct request_cb *cb = ctx;
     const char *device = (const char *)sqlite3_column_text(st, 0);
-    const uint8_t *reply = sqlite3_column_blob(st, 3);
-    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    const uint8_t *digest = sqlite3_column_blob(st, 3);
+    const uint8_t *reply = sqlite3_column_blob(st, 4);
+    size_t len = (size_t)sqlite3_column_bytes(st, 4);
 
     if (device == NULL)
         return failf(s, "cannot read a kept answer: out of memory");
+    if (sqlite3_column_bytes(st, 3) != STORE_DIGEST_LEN)
+        digest = NULL;
+    if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+        reply = NULL;
+    else if (len == 0)
+        reply = (const uint8_t *)"";
     return cb->fn(cb->arg, device, (uint64_t)sqlite3_column_int64(st, 1),
-                  sqlite3_column_int64(st, 2), len ? reply : (const uint8_t *)"", len);
+                  sqlite3_column_int64(st, 2), digest, reply, len);
 }
 
-int store_load_requests(store *s, int64_t since_ms,
-                        int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                                  const uint8_t *reply, size_t len),
-                        void *arg)
+int store_load_requests(store *s, int64_t since_ms, store_request_fn *fn, void *arg)
 {
     struct request_cb cb = {fn, arg};
     sqlite3_stmt *st = use(s, ST_LOAD_REQUESTS);
@@ -1414,50 +1558,48 @@ int store_max_ticket_id(store *s, uint64_t *out)
 
 /* ---- Catalog and registry -------------------------------------------------- */
 
-/* A window must not lose an area it serves (the controller could not load
- * it any more): name the first such window. */
-static int check_served_areas(store *s, const q_area *areas, size_t nareas)
+/* A new area may not take the prefix of a retired one whose tickets of
+ * since_day or later are still about: two "T001" in one day would be two
+ * different citizens. */
+static int check_retired_prefixes(store *s, const q_area *areas, size_t nareas, int32_t since_day)
 {
-    sqlite3_stmt *st = use(s, ST_SERVED_AREAS);
-    int rc;
+    for (size_t i = 0; i < nareas; i++) {
+        sqlite3_stmt *st = use(s, ST_RETIRED_PREFIX_IN_USE);
+        int rc;
 
-    if (st == NULL)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *area = (const char *)sqlite3_column_text(st, 1);
-        size_t i = 0;
-        while (area != NULL && i < nareas && strcmp(areas[i].code, area) != 0)
-            i++;
-        if (i == nareas) {
+        if (st == NULL)
+            return -1;
+        bind_text(st, 1, areas[i].prefix);
+        bind_text(st, 2, areas[i].code);
+        sqlite3_bind_int(st, 3, since_day);
+        if ((rc = step_one(s, st, "cannot read the retired areas")) < 0)
+            return -1;
+        if (rc == 1) {
             failf(s,
-                  "window %lld serves area '%s', which the new catalog does not have: "
-                  "change the window first",
-                  (long long)sqlite3_column_int64(st, 0), area ? area : "");
+                  "area %s: prefix %s still numbers %lld ticket(s) of retired area %s from the "
+                  "last two days: choose another prefix, or keep area %s until they are over",
+                  areas[i].code, areas[i].prefix, (long long)sqlite3_column_int64(st, 1),
+                  (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 0));
             sqlite3_reset(st);
             return -1;
         }
     }
-    if (rc != SQLITE_DONE) {
-        fail_sql(s, "cannot read the windows' areas");
-        sqlite3_reset(st);
-        return -1;
-    }
-    sqlite3_reset(st);
     return 0;
 }
 
 static int insert_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
-                          size_t nmatters)
+                          size_t nmatters, int32_t since_day)
 {
     sqlite3_stmt *st;
 
-    /* Areas are deleted and written again while windows and matters still
-     * name them: check foreign keys at commit, not per statement. */
+    /* Matters move between areas while both are written: check foreign
+     * keys at commit, not per statement. */
     if ((st = use(s, ST_DEFER_FK)) == NULL || run(s, st, "cannot defer foreign keys") < 0 ||
-        check_served_areas(s, areas, nareas) < 0)
+        check_retired_prefixes(s, areas, nareas, since_day) < 0)
         return -1;
-    if ((st = use(s, ST_DELETE_MATTERS)) == NULL || run(s, st, "cannot clear the matters") < 0 ||
-        (st = use(s, ST_DELETE_AREAS)) == NULL || run(s, st, "cannot clear the areas") < 0)
+    /* Everything is retired, then what the catalog names comes back. */
+    if ((st = use(s, ST_RETIRE_MATTERS)) == NULL || run(s, st, "cannot retire the matters") < 0 ||
+        (st = use(s, ST_RETIRE_AREAS)) == NULL || run(s, st, "cannot retire the areas") < 0)
         return -1;
     for (size_t i = 0; i < nareas; i++) {
         const q_area *a = &areas[i];
@@ -1496,8 +1638,8 @@ static int insert_catalog(store *s, const q_area *areas, size_t nareas, const st
         }
         sqlite3_reset(st);
     }
-    /* Deferred foreign keys would only fail at COMMIT, with SQLite's terse
-     * message; say which matter names an unknown area now. */
+    /* A matter of the catalog must name an area of the catalog, not a
+     * retired one (which foreign keys alone would allow). */
     for (size_t i = 0; i < nmatters; i++) {
         size_t j = 0;
         while (j < nareas && strcmp(areas[j].code, matters[i].area) != 0)
@@ -1510,13 +1652,34 @@ static int insert_catalog(store *s, const q_area *areas, size_t nareas, const st
 }
 
 int store_replace_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
-                          size_t nmatters)
+                          size_t nmatters, int32_t since_day)
 {
     bool own;
 
     if (enter(s, &own) < 0)
         return -1;
-    return leave(s, own, insert_catalog(s, areas, nareas, matters, nmatters));
+    return leave(s, own, insert_catalog(s, areas, nareas, matters, nmatters, since_day));
+}
+
+static int decode_live_ticket(store *s, sqlite3_stmt *st, store_live_ticket *t)
+{
+    memset(t, 0, sizeof *t);
+    if (col_text(s, st, 0, t->area, sizeof t->area, "ticket") < 0 ||
+        col_text(s, st, 1, t->number, sizeof t->number, "ticket") < 0)
+        return -1;
+    t->state = (q_state)sqlite3_column_int(st, 2);
+    t->day = sqlite3_column_int(st, 3);
+    return 0;
+}
+LOADER(live_ticket, store_live_ticket, decode_live_ticket)
+
+int store_load_live_in_retired(store *s, int (*fn)(void *arg, const store_live_ticket *t),
+                               void *arg)
+{
+    struct live_ticket_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LIVE_IN_RETIRED), live_ticket_row, &cb,
+                     "cannot read the tickets of retired areas");
 }
 
 int store_count_matters(store *s, const char *area, size_t *out)
@@ -1791,6 +1954,30 @@ int store_mark_appointment_used(store *s, const char *code, uint64_t ticket_id)
     if (run(s, st, "cannot mark an appointment used") < 0)
         return -1;
     return sqlite3_changes(s->db) == 1;
+}
+
+/* The appointment USED by ticket_id back to BOOKED (1), or BOOKED back to
+ * USED by the ticket that released it (reclaim); 0 if there is none. */
+static int move_appointment(store *s, enum stmt_id id, uint64_t ticket_id, const char *what)
+{
+    sqlite3_stmt *st = use(s, id);
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, ticket_id);
+    if (run(s, st, what) < 0)
+        return -1;
+    return sqlite3_changes(s->db) == 1;
+}
+
+int store_release_appointment(store *s, uint64_t ticket_id)
+{
+    return move_appointment(s, ST_RELEASE_APPOINTMENT, ticket_id, "cannot release an appointment");
+}
+
+int store_reclaim_appointment(store *s, uint64_t ticket_id)
+{
+    return move_appointment(s, ST_RECLAIM_APPOINTMENT, ticket_id, "cannot reclaim an appointment");
 }
 
 int store_load_appointments(store *s, int64_t since_ms,

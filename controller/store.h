@@ -13,8 +13,18 @@
  * Tables: settings, areas, matters (the one-window catalog), windows and
  * their areas with weights, clerks, devices, tickets, events (append-only,
  * hash-chained: each row holds the SHA-256 of the previous row's hash and
- * its own fields), leases, requests (answers kept for idempotent retries),
- * appointments. Enumerations (ticket state, priority, window type and
+ * its own fields), leases, requests (answers kept for idempotent retries,
+ * with a digest of their request; an answer dropped past a cap leaves
+ * the row with reply NULL), appointments.
+ *
+ * Areas and matters are never deleted: a catalog import retires those it
+ * no longer names (retired = 1), so tickets and statistics keep their
+ * names, and a retired area's live tickets are still called. A retired
+ * area's prefix is free for a new area once its tickets of the last two
+ * business days are over (a partial UNIQUE index on active prefixes).
+ *
+ * A ticket voided because its reservation ran out has expired = 1: a
+ * late PRINTED brings it back (migration 4). Enumerations (ticket state, priority, window type and
  * state, event kind) are stored as their numbers in queue.h, so those
  * numbers must never change; CHECK constraints keep them in range.
  *
@@ -99,6 +109,12 @@ int store_begin(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
 bool store_in_transaction(const store *s);
+/* One request inside the turn's transaction: SAVEPOINT, then RELEASE
+ * (keep its writes in the transaction) or ROLLBACK TO (undo them, and only
+ * them; the savepoint is released too). Not nested. */
+int store_savepoint(store *s);
+int store_release(store *s);
+int store_rollback_to(store *s);
 
 /* ---- The queue engine's journal ------------------------------------------ */
 
@@ -117,12 +133,18 @@ int store_append_event(store *s, const q_event *e, const char *device);
 #define STORE_EVENT_ADMIN 100
 int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *device,
                              const char *user, const char *what);
-/* Keep the packed answer to (device, request_id), for retries. */
+/* Keep the packed answer to (device, request_id) and the request's digest
+ * (STORE_DIGEST_LEN bytes, or NULL), for retries. */
+#define STORE_DIGEST_LEN 16
 int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
-                      const uint8_t *reply, size_t len);
+                      const uint8_t *digest, const uint8_t *reply, size_t len);
+/* Drop a kept answer's bytes, keeping its row (id and digest) until it is
+ * pruned. */
+int store_drop_request_reply(store *s, const char *device, uint64_t request_id);
 
 /* ---- Loading at start ----------------------------------------------------- */
 
+/* Every area, active ones first (in catalog order), then retired ones. */
 int store_load_areas(store *s, int (*fn)(void *arg, const q_area *a), void *arg);
 int store_load_windows(store *s, int (*fn)(void *arg, const q_window *w), void *arg);
 /* Tickets in live states (RESERVED, WAITING, CALLED, SERVING, HOLD,
@@ -132,11 +154,11 @@ int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q
                        void *arg);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
-/* Answers kept since since_ms, oldest first; and delete older ones. */
-int store_load_requests(store *s, int64_t since_ms,
-                        int (*fn)(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                                  const uint8_t *reply, size_t len),
-                        void *arg);
+/* Answers kept since since_ms, oldest first. digest is NULL for a row
+ * written before digests were kept; reply is NULL for a dropped answer. */
+typedef int store_request_fn(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
+                             const uint8_t *digest, const uint8_t *reply, size_t len);
+int store_load_requests(store *s, int64_t since_ms, store_request_fn *fn, void *arg);
 int store_prune_requests(store *s, int64_t before_ms);
 /* The highest ticket id ever issued, 0 if none. */
 int store_max_ticket_id(store *s, uint64_t *out);
@@ -155,17 +177,33 @@ typedef struct store_matter {
     bool online_doable;
 } store_matter;
 
-/* Replace the whole catalog (areas and matters) in one transaction. */
+/* Replace the whole catalog (areas and matters) in one transaction: what
+ * it names is active (new, or updated in place), every other area and
+ * matter is retired. Refused, with nothing changed, when a new area would
+ * take the prefix of a retired area that has tickets of business day
+ * since_day or later (today and yesterday, for the caller). */
 int store_replace_catalog(store *s, const q_area *areas, size_t nareas, const store_matter *matters,
-                          size_t nmatters);
-int store_count_matters(store *s, const char *area, size_t *out); /* area NULL: all */
-/* Matters in catalog order; the text fields point into the store's row. */
+                          size_t nmatters, int32_t since_day);
+/* Active matters (area NULL: of every area). */
+int store_count_matters(store *s, const char *area, size_t *out);
+/* Active matters in catalog order; the text fields point into the store's
+ * row. */
 int store_load_matters(store *s, int (*fn)(void *arg, const store_matter *m), void *arg);
+
+/* A live ticket (RESERVED, WAITING, CALLED, SERVING, NO_SHOW, HOLD) of a
+ * retired area, as a catalog import reports it. */
+typedef struct store_live_ticket {
+    char area[Q_CODE_MAX];
+    char number[Q_NUMBER_MAX];
+    q_state state;
+    int32_t day;
+} store_live_ticket;
+int store_load_live_in_retired(store *s, int (*fn)(void *arg, const store_live_ticket *t),
+                               void *arg);
 
 /* A window and its areas; replaces an existing window of that number
  * (keeping its state, clerk and current ticket). Every area must be in the
- * catalog. store_replace_catalog() refuses a catalog without an area that
- * a window serves (change the window first). */
+ * catalog (a retired area too: a window may go on calling its tickets). */
 int store_save_window(store *s, const q_window *w);
 
 typedef struct store_clerk {
@@ -200,7 +238,11 @@ int store_set_setting(store *s, const char *key, const char *value);
  *
  *   store_save_appointment        store_mark_appointment_used
  *   ----------------------> BOOKED ---------------------------> USED
- *   (again: changes the booking)     (records the ticket; final)
+ *   (again: changes the booking)  <---------------------------
+ *                                   store_release_appointment
+ *                                   (its ticket voided or expired;
+ *                                   store_reclaim_appointment undoes it
+ *                                   if the ticket comes back)
  */
 typedef enum store_appointment_state {
     STORE_APPT_BOOKED = 1,
@@ -228,6 +270,14 @@ int store_get_appointment(store *s, const char *code, store_appointment *out); /
 /* BOOKED -> USED with its ticket. 1 done, 0 if there is no BOOKED
  * appointment of that code (unknown or already used), -1 on error. */
 int store_mark_appointment_used(store *s, const char *code, uint64_t ticket_id);
+/* The ticket of a USED appointment was voided or its reservation ran out:
+ * USED -> BOOKED, so the citizen can check in again; the appointment
+ * remembers the ticket. 1 done, 0 if no appointment was used by it. */
+int store_release_appointment(store *s, uint64_t ticket_id);
+/* A released ticket came back (a late PRINTED): BOOKED -> USED by it
+ * again, unless the appointment was checked in anew meanwhile. 1 done, 0
+ * if not. */
+int store_reclaim_appointment(store *s, uint64_t ticket_id);
 /* Appointments with slots at or after since_ms, in slot order. */
 int store_load_appointments(store *s, int64_t since_ms,
                             int (*fn)(void *arg, const store_appointment *a), void *arg);

@@ -640,6 +640,121 @@ static int format_option(void *ctx)
     return GO_ON;
 }
 
+/* What a catalog import retires, for its report: the areas active before
+ * it, then the live tickets of retired areas and the windows that call
+ * them. */
+struct retired_report {
+    struct hall *h;
+    char (*active)[Q_CODE_MAX]; /* areas active before the import */
+    size_t nactive;
+    char area[Q_CODE_MAX]; /* the area being listed */
+    size_t nlive;
+    q_window *windows;
+    size_t nwindows;
+};
+
+static int note_active(void *arg, const q_area *a)
+{
+    struct retired_report *r = arg;
+
+    if (a->retired)
+        return 0;
+    void *grown = realloc(r->active, (r->nactive + 1) * sizeof *r->active);
+    if (grown == NULL)
+        return -1;
+    r->active = grown;
+    snprintf(r->active[r->nactive++], sizeof r->active[0], "%s", a->code);
+    return 0;
+}
+
+static int newly_retired(void *arg, const q_area *a)
+{
+    struct retired_report *r = arg;
+
+    for (size_t i = 0; a->retired && i < r->nactive; i++)
+        if (strcmp(r->active[i], a->code) == 0)
+            printf("area %s (%s) is not in the new catalog: retired (kept for its tickets and "
+                   "statistics, no longer offered at the kiosks)\n",
+                   a->code, a->name);
+    return 0;
+}
+
+static int keep_window(void *arg, const q_window *w)
+{
+    struct retired_report *r = arg;
+    q_window *grown = realloc(r->windows, (r->nwindows + 1) * sizeof *grown);
+
+    if (grown == NULL)
+        return -1;
+    r->windows = grown;
+    r->windows[r->nwindows++] = *w;
+    return 0;
+}
+
+/* "windows 1, 3" that serve area, or "" if none does. */
+static void serving_windows(const struct retired_report *r, const char *area, char *out,
+                            size_t len)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < r->nwindows; i++)
+        for (int k = 0; k < r->windows[i].nareas; k++)
+            if (strcmp(r->windows[i].areas[k], area) == 0 && used < len) {
+                int w = snprintf(out + used, len - used, "%s%u", used ? ", " : "window(s) ",
+                                 r->windows[i].no);
+                used += w > 0 ? (size_t)w : 0;
+            }
+}
+
+static void end_area(struct retired_report *r)
+{
+    char windows[256];
+
+    if (r->area[0] == '\0')
+        return;
+    serving_windows(r, r->area, windows, sizeof windows);
+    if (windows[0] != '\0')
+        printf("  area %s: %zu live ticket(s), still called by %s\n", r->area, r->nlive, windows);
+    else
+        fprintf(stderr,
+                "hallctl: warning: area %s is retired with %zu live ticket(s) and no window "
+                "serves it: add it to a window (hallctl window add) or they cannot be called\n",
+                r->area, r->nlive);
+}
+
+static int list_live(void *arg, const store_live_ticket *t)
+{
+    struct retired_report *r = arg;
+
+    if (strcmp(r->area, t->area) != 0) {
+        end_area(r);
+        snprintf(r->area, sizeof r->area, "%s", t->area);
+        r->nlive = 0;
+        printf("tickets of retired area %s:\n", t->area);
+    }
+    r->nlive++;
+    printf("  %s %s (day %d)\n", t->number, queue_state_name(t->state), (int)t->day);
+    return 0;
+}
+
+/* Name the areas the import retired, and list the live tickets of retired
+ * areas with the windows that still call them (warning when none does). */
+static int report_retired(struct hall *h, struct retired_report *r)
+{
+    int rc = store_load_areas(h->st, newly_retired, r) != 0 ||
+                     store_load_windows(h->st, keep_window, r) != 0 ||
+                     store_load_live_in_retired(h->st, list_live, r) != 0
+                 ? -1
+                 : 0;
+
+    if (rc == 0)
+        end_area(r);
+    free(r->windows);
+    r->windows = NULL;
+    return rc;
+}
+
 static int catalog_import(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -664,8 +779,11 @@ static int catalog_import(int argc, char **argv)
                    "Replace the hall's catalog (areas and matters) with CATALOG, a CSV or JSON\n"
                    "file (by its extension, or --format); docs/catalog.md has both formats.\n"
                    "The whole file is checked first: any error is reported with its line or\n"
-                   "key and nothing is imported. A window that serves an area the new catalog\n"
-                   "lacks must be changed first.\n" CONFIG_HELP
+                   "key and nothing is imported. An area or matter the new catalog lacks is\n"
+                   "retired, not deleted: kept for history and statistics, no longer offered\n"
+                   "at the kiosks, its live tickets still called by the windows that serve it\n"
+                   "(they are listed). A new area may not take the prefix of a retired area\n"
+                   "whose tickets of today or yesterday are still about.\n" CONFIG_HELP
                    "  -f, --format FMT    csv or json, whatever the file is called\n");
 
     if (rc != GO_ON)
@@ -683,13 +801,21 @@ static int catalog_import(int argc, char **argv)
     }
     size_t nareas = catalog_area_count(c), nmatters = catalog_matter_count(c);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    rc = store_begin(h.st) < 0 ? -1
-         : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters) < 0
+    /* A retired area's prefix numbers its tickets of today and yesterday. */
+    int32_t since = clk_date_key(clk_business_day(h.zone, clk_utc_ms() - 24LL * 3600 * 1000,
+                                                  (int)h.conf.rollover_hour));
+    struct retired_report before = {.h = &h};
+    rc = store_begin(h.st) < 0 || store_load_areas(h.st, note_active, &before) != 0 ? -1
+         : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters,
+                                 since) < 0
              ? -1
              : hall_event(&h, "catalog imported from %s: %zu areas, %zu matters", base, nareas,
                           nmatters);
+    if (rc == 0)
+        rc = report_retired(&h, &before);
     rc =
         hall_finish(&h, rc, "imported %zu areas and %zu matters from %s\n", nareas, nmatters, path);
+    free(before.active);
     catalog_free(c);
     hall_close(&h);
     return rc;
@@ -702,8 +828,8 @@ static int list_area(void *arg, const q_area *a)
 
     if (store_count_matters(h->st, a->code, &n) < 0)
         return -1;
-    printf("  %-15s %-3s %-7s %3zu matters  %s\n", a->code, a->prefix, a->general ? "general" : "",
-           n, a->name);
+    printf("  %-15s %-3s %-7s %3zu matters  %s\n", a->code, a->prefix,
+           a->general ? "general" : a->retired ? "retired" : "", n, a->name);
     return 0;
 }
 
@@ -717,8 +843,8 @@ static int list_matter(void *arg, const store_matter *m)
 
 static int count_area(void *arg, const q_area *a)
 {
-    (void)a;
-    ++*(size_t *)arg;
+    if (!a->retired)
+        ++*(size_t *)arg;
     return 0;
 }
 
@@ -741,9 +867,9 @@ static int catalog_list(int argc, char **argv)
 {
     return config_only_verb(
         argc, argv, "hallctl catalog list [-c FILE]",
-        "Print the hall's catalog: a count line (\"N areas, M matters\"), the areas\n"
-        "(code, prefix, general, matters, name) and the matters (code, area,\n"
-        "one-window, online, name).\n" CONFIG_HELP,
+        "Print the hall's catalog: a count line (\"N areas, M matters\", those\n"
+        "offered), the areas (code, prefix, general or retired, matters, name;\n"
+        "retired ones last) and the matters (code, area, one-window, online, name).\n" CONFIG_HELP,
         show_catalog);
 }
 

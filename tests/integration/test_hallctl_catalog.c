@@ -357,11 +357,20 @@ START_TEST(test_registry)
     assert_out("综合受理1号窗");
     assert_out("issuance");
 
-    /* A catalog that drops a served area is refused. */
+    /* A catalog that drops a served area retires it: the window keeps
+     * serving it; it is offered again once the catalog names it. */
     snprintf(path, sizeof path, "%s/small.csv", dir);
     ts_write_file(path, HEADER AREAS);
-    ck_assert_int_eq(ADMIN("catalog import '%s'", path), 1);
-    assert_out("window 1 serves area 'realestate'");
+    ck_assert_int_eq(ADMIN("catalog import '%s'", path), 0);
+    assert_out("area realestate");
+    assert_out("retired");
+    ck_assert_int_eq(ADMIN("catalog list%s", ""), 0);
+    assert_out("retired");
+    ck_assert_int_eq(ADMIN("window list%s", ""), 0);
+    assert_out("intake:2,realestate:1,tax:3");
+    ck_assert_int_eq(ADMIN("catalog import '%s'", SAMPLE_DIR "/sample-catalog.json"), 0);
+    ck_assert_int_eq(ADMIN("catalog list%s", ""), 0);
+    ck_assert_ptr_null(strstr(out, "retired"));
 
     /* Clerks. */
     ck_assert_int_eq(ADMIN("clerk add --id c001 --name 王芳%s", ""), 0);

@@ -348,11 +348,18 @@ START_TEST(offline_upload_joins_once_in_issue_order)
     ck_assert_uint_eq(again->offline_upload_reply->tickets[0]->id, off0);
     proto_free(again);
 
-    /* A number outside this kiosk's lease is refused. */
+    /* A number outside this kiosk's lease is refused on its own. */
     snprintf(numbers[0], sizeof numbers[0], "A%03u", first + 50);
     up.n_tickets = 1;
     ue.request_id = 0;
-    expect_error(fix_call(k, &ue), HALL__ERROR_CODE__ERR_FORBIDDEN);
+    again = fix_call(k, &ue);
+    ck_assert_int_eq(again->body_case, HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY);
+    ck_assert_uint_eq(again->offline_upload_reply->n_tickets, 0);
+    ck_assert_uint_eq(again->offline_upload_reply->n_results, 1);
+    ck_assert_int_eq(again->offline_upload_reply->results[0]->code,
+                     HALL__ERROR_CODE__ERR_FORBIDDEN);
+    ck_assert_uint_eq(again->offline_upload_reply->results[0]->ticket_id, 0);
+    proto_free(again);
 
     devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
     proto_free(fix_sign_in(w, 1, "c-1"));

@@ -346,6 +346,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->areas[0]->name = S("社保");
         m->areas[0]->waiting = 12;
         m->areas[0]->est_wait_s = 900;
+        m->areas[0]->retired = true;
         m->notice = S("请保管好您的号票");
         m->n_devices = 1;
         m->devices = take(sizeof *m->devices);
@@ -417,6 +418,17 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->tickets = take(2 * sizeof *m->tickets);
         m->tickets[0] = mk_ticket(104, "K1A900");
         m->tickets[1] = mk_ticket(105, "K1A901");
+        /* Every field set in each: a refusal names the ticket the number
+         * had joined as, when it had (a number another kiosk uploaded). */
+        m->n_results = 2;
+        m->results = take(2 * sizeof *m->results);
+        for (size_t i = 0; i < 2; i++) {
+            NEW(m->results[i], offline_result);
+            m->results[i]->number = S(i ? "K1A901" : "K1A900");
+            m->results[i]->ticket_id = 104 + i;
+            m->results[i]->code = HALL__ERROR_CODE__ERR_FORBIDDEN;
+            m->results[i]->message = S("uploaded by kiosk K2");
+        }
         env->offline_upload_reply = m;
         return true;
     }
@@ -1250,6 +1262,20 @@ START_TEST(test_unknown_body)
     ck_assert_int_eq(env->hello->type, HALL__DEVICE_TYPE__DEVICE_KIOSK);
     proto_free(env);
     proto_free(NULL);
+
+    /* The request id of what cannot be unpacked, so its refusal names it:
+     * after a body of a newer release, before it, the last one wins. */
+    static const uint8_t after[] = {0xba, 0x3e, 0x02, 0x01, 0x02, 0x08, 0x2a};
+    static const uint8_t twice[] = {0x08, 0x01, 0x0d, 1, 2, 3, 4, 0x08, 0x07};
+    static const uint8_t cut[] = {0x08, 0x05, 0xba, 0x3e, 0x09, 0x01};
+    static const uint8_t group[] = {0x0b, 0x08, 0x05};
+    ck_assert_uint_eq(proto_request_id(newer, sizeof newer), 5);
+    ck_assert_uint_eq(proto_request_id(bodiless, sizeof bodiless), 5);
+    ck_assert_uint_eq(proto_request_id(after, sizeof after), 42);
+    ck_assert_uint_eq(proto_request_id(twice, sizeof twice), 7);
+    ck_assert_uint_eq(proto_request_id(cut, sizeof cut), 0); /* a field runs past the end */
+    ck_assert_uint_eq(proto_request_id(group, sizeof group), 0);
+    ck_assert_uint_eq(proto_request_id(NULL, 0), 0);
 }
 END_TEST
 

@@ -657,11 +657,33 @@ START_TEST(reservation_expiry)
     ck_assert_int_eq(queue_ticket(q, b)->state, Q_RESERVED);
     ck_assert_int_eq(qf_last_event(&log_)->kind, QE_EXPIRED);
     ck_assert_uint_eq(qf_last_event(&log_)->ticket, a);
-    ck_assert_int_eq(queue_printed(q, a, T0 + 10 * MIN, NULL, &err), -1);
-    ck_assert_str_eq(err.message, "A001 is VOID, not RESERVED");
+    ck_assert(queue_ticket(q, a)->expired);
     QF_OK(queue_printed(q, b, T0 + 10 * MIN, NULL, &err_));
     ck_assert_int_eq(queue_tick(q, T0 + 30 * MIN), 0);
     ck_assert_int_eq(queue_ticket(q, b)->state, Q_WAITING);
+
+    /* The citizen holds a: its late PRINTED revives it, with its issue
+     * time, ahead of b; a second PRINTED is refused. */
+    size_t mark = log_.n;
+    const q_ticket *t;
+    QF_OK(queue_printed(q, a, T0 + 31 * MIN, &t, &err_));
+    ck_assert_int_eq(t->state, Q_WAITING);
+    ck_assert(!t->expired);
+    ck_assert_int_eq(t->issued_ms, T0);
+    ck_assert_int_eq(qf_last_event(&log_)->kind, QE_REVIVED);
+    ck_assert_uint_eq(log_.n, mark + 2); /* the ticket, its event */
+    ck_assert_int_eq(queue_printed(q, a, T0 + 32 * MIN, NULL, &err), -1);
+    ck_assert_str_eq(err.message, "A001 is WAITING, not RESERVED");
+    QF_OK(queue_call_next(q, 1, T0 + 33 * MIN, &t, NULL, &err_));
+    ck_assert_uint_eq(t->id, a);
+
+    /* A ticket its kiosk voided is not revived. */
+    uint64_t c = issue(q, "A", Q_NORMAL, T0 + 40 * MIN);
+    QF_OK(queue_void(q, c, "paper out", T0 + 40 * MIN, NULL, &err_));
+    mark = log_.n;
+    ck_assert_int_eq(queue_printed(q, c, T0 + 41 * MIN, NULL, &err), -1);
+    ck_assert_int_eq(err.code, QERR_ILLEGAL_STATE);
+    ck_assert_uint_eq(log_.n, mark);
 }
 END_TEST
 

@@ -77,7 +77,7 @@ static void put_catalog(store *s)
     };
     store_matter m = {.code = "T-1", .name = "发票领用", .area = "tax"};
     m.conditions = m.materials = m.sample = m.review_points = "";
-    ck_assert_msg(store_replace_catalog(s, areas, 2, &m, 1) == 0, "%s", store_errmsg(s));
+    ck_assert_msg(store_replace_catalog(s, areas, 2, &m, 1, 0) == 0, "%s", store_errmsg(s));
 }
 
 /* ---- Opening ---------------------------------------------------------------- */
@@ -85,12 +85,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 3);
+    ck_assert_int_eq(store_schema_version(s), 4);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 3);
+    ck_assert_int_eq(store_schema_version(s), 4);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -577,21 +577,27 @@ struct answers {
     int64_t at[4];
     uint8_t reply[4][8];
     size_t len[4];
+    bool dropped[4], has_digest[4];
+    uint8_t digest[4][STORE_DIGEST_LEN];
     int n;
 };
 
 static int collect_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                          const uint8_t *reply, size_t len)
+                          const uint8_t *digest, const uint8_t *reply, size_t len)
 {
     struct answers *c = arg;
 
     ck_assert_int_lt(c->n, 4);
     ck_assert_uint_le(len, 8);
-    ck_assert_ptr_nonnull(reply);
     snprintf(c->device[c->n], sizeof c->device[0], "%s", device);
     c->id[c->n] = request_id;
     c->at[c->n] = at_ms;
-    memcpy(c->reply[c->n], reply, len);
+    c->dropped[c->n] = reply == NULL;
+    c->has_digest[c->n] = digest != NULL;
+    if (digest != NULL)
+        memcpy(c->digest[c->n], digest, STORE_DIGEST_LEN);
+    if (reply != NULL)
+        memcpy(c->reply[c->n], reply, len);
     c->len[c->n++] = len;
     return 0;
 }
@@ -600,9 +606,10 @@ START_TEST(test_requests)
 {
     store *s = open_store(STORE_DAEMON);
     const uint8_t r1[] = {0x08, 0x01, 0x00, 0xff};
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, r1, sizeof r1), 0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, r1, 2), 0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, 0), 0);
+    const uint8_t d1[STORE_DIGEST_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, d1, r1, sizeof r1), 0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, NULL, r1, 2), 0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, NULL, 0), 0);
 
     struct answers got = {0};
     ck_assert_int_eq(store_load_requests(s, 150, collect_answer, &got), 0);
@@ -611,10 +618,21 @@ START_TEST(test_requests)
     ck_assert_uint_eq(got.id[0], 8);
     ck_assert_int_eq(got.at[0], 200);
     ck_assert_uint_eq(got.len[0], 0);
+    ck_assert(!got.dropped[0] && !got.has_digest[0]);
     ck_assert_uint_eq(got.id[1], UINT64_MAX);
     ck_assert_int_eq(got.at[1], 300);
     ck_assert_uint_eq(got.len[1], sizeof r1);
     ck_assert_mem_eq(got.reply[1], r1, sizeof r1);
+    ck_assert(got.has_digest[1]);
+    ck_assert_mem_eq(got.digest[1], d1, STORE_DIGEST_LEN);
+
+    /* A dropped answer keeps its row and digest, without its bytes. */
+    ck_assert_int_eq(store_drop_request_reply(s, "kiosk-01", UINT64_MAX), 0);
+    memset(&got, 0, sizeof got);
+    ck_assert_int_eq(store_load_requests(s, 250, collect_answer, &got), 0);
+    ck_assert_int_eq(got.n, 1);
+    ck_assert(got.dropped[0] && got.has_digest[0]);
+    ck_assert_mem_eq(got.digest[0], d1, STORE_DIGEST_LEN);
 
     ck_assert_int_eq(store_prune_requests(s, 250), 0);
     memset(&got, 0, sizeof got);
@@ -624,6 +642,22 @@ START_TEST(test_requests)
     store_close(s);
 }
 END_TEST
+
+struct area_list {
+    char code[4][Q_CODE_MAX];
+    bool retired[4];
+    int n;
+};
+
+static int collect_area(void *arg, const q_area *a)
+{
+    struct area_list *l = arg;
+
+    ck_assert_int_lt(l->n, 4);
+    snprintf(l->code[l->n], sizeof l->code[0], "%s", a->code);
+    l->retired[l->n++] = a->retired;
+    return 0;
+}
 
 static int count_appointment(void *arg, const store_appointment *a)
 {
@@ -662,7 +696,22 @@ START_TEST(test_appointments)
     ck_assert_int_eq(got.state, STORE_APPT_USED);
     ck_assert_uint_eq(got.ticket_id, 77);
     ck_assert_int_eq(got.slot_ms, 6000);
-    ck_assert_int_eq(store_save_appointment(s, &a), -1); /* USED is final */
+    ck_assert_int_eq(store_save_appointment(s, &a), -1); /* USED is not rebooked */
+
+    /* Its ticket voided: BOOKED again; the ticket revived: USED by it again. */
+    ck_assert_int_eq(store_release_appointment(s, 78), 0);
+    ck_assert_int_eq(store_release_appointment(s, 77), 1);
+    ck_assert_int_eq(store_get_appointment(s, "YY-0001", &got), 1);
+    ck_assert(got.state == STORE_APPT_BOOKED && got.ticket_id == 0);
+    ck_assert_int_eq(store_reclaim_appointment(s, 77), 1);
+    ck_assert_int_eq(store_get_appointment(s, "YY-0001", &got), 1);
+    ck_assert(got.state == STORE_APPT_USED && got.ticket_id == 77);
+    /* Checked in anew after the release: the old ticket cannot take it back. */
+    ck_assert_int_eq(store_release_appointment(s, 77), 1);
+    ck_assert_int_eq(store_mark_appointment_used(s, "YY-0001", 79), 1);
+    ck_assert_int_eq(store_reclaim_appointment(s, 77), 0);
+    ck_assert_int_eq(store_get_appointment(s, "YY-0001", &got), 1);
+    ck_assert_uint_eq(got.ticket_id, 79);
 
     store_appointment b = {.code = "YY-0002", .area = "intake", .slot_ms = 9000};
     ck_assert_int_eq(store_save_appointment(s, &b), 0);
@@ -684,18 +733,44 @@ START_TEST(test_catalog_replace)
     snprintf(w.areas[0], sizeof w.areas[0], "tax");
     ck_assert_int_eq(store_save_window(s, &w), 0);
 
-    /* A catalog without the window's area is refused, and changes nothing. */
+    /* A catalog without the window's area retires it: kept, not offered,
+     * still served by the window; its matters retired with it. */
     q_area only = {.code = "intake", .name = "综合受理", .prefix = "A", .general = true};
-    ck_assert_int_eq(store_replace_catalog(s, &only, 1, NULL, 0), -1);
-    ck_assert_str_eq(store_errmsg(s), "window 1 serves area 'tax', which the new catalog does "
-                                      "not have: change the window first");
+    ck_assert_msg(store_replace_catalog(s, &only, 1, NULL, 0, 0) == 0, "%s", store_errmsg(s));
     size_t n;
     ck_assert_int_eq(store_count_matters(s, "tax", &n), 0);
+    ck_assert_uint_eq(n, 0);
+    struct area_list got = {0};
+    ck_assert_int_eq(store_load_areas(s, collect_area, &got), 0);
+    ck_assert_int_eq(got.n, 2);
+    ck_assert_str_eq(got.code[0], "intake"); /* offered first */
+    ck_assert(!got.retired[0]);
+    ck_assert_str_eq(got.code[1], "tax");
+    ck_assert(got.retired[1]);
+
+    /* Its prefix is taken again only once its recent tickets are over. */
+    q_ticket t = {.id = 1, .number = "T001", .day = 20261207, .seq = 1, .area = "tax",
+                  .state = Q_WAITING, .issued_ms = 1000, .state_ms = 1000};
+    ck_assert_int_eq(store_put_ticket(s, &t), 0);
+    q_area fin[] = {only, {.code = "fin", .name = "财政", .prefix = "T"}};
+    ck_assert_int_eq(store_replace_catalog(s, fin, 2, NULL, 0, 20261206), -1);
+    ck_assert_msg(strstr(store_errmsg(s), "prefix T still numbers 1 ticket(s) of retired area tax"),
+                  "%s", store_errmsg(s));
+    ck_assert_msg(store_replace_catalog(s, fin, 2, NULL, 0, 20261208) == 0, "%s", store_errmsg(s));
+
+    /* Back in the catalog: offered again, with its matters. */
+    put_catalog(s);
+    ck_assert_int_eq(store_count_matters(s, "tax", &n), 0);
     ck_assert_uint_eq(n, 1);
+    memset(&got, 0, sizeof got);
+    ck_assert_int_eq(store_load_areas(s, collect_area, &got), 0);
+    ck_assert_int_eq(got.n, 3);
+    ck_assert(!got.retired[0] && !got.retired[1] && got.retired[2]);
+    ck_assert_str_eq(got.code[2], "fin");
 
     /* Two general areas: the schema refuses them too. */
     q_area two[] = {only, {.code = "tax", .name = "税务", .prefix = "T", .general = true}};
-    ck_assert_int_eq(store_replace_catalog(s, two, 2, NULL, 0), -1);
+    ck_assert_int_eq(store_replace_catalog(s, two, 2, NULL, 0, 0), -1);
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
     store_close(s);
