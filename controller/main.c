@@ -6,7 +6,7 @@
  * through a signalfd watched by the loop, so they are handled as ordinary
  * events between requests, never in the middle of one. SIGHUP reloads the
  * configuration: all or nothing, and a bad file leaves the running one in
- * place.
+ * place. SIGUSR1 logs a status line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -51,7 +51,8 @@ static void usage(FILE *f)
                "      --print-config  print a sample configuration with every key, then exit\n"
                "  -V, --version       print the version and exit\n"
                "  -h, --help          this text\n"
-               "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n");
+               "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration, SIGUSR1\n"
+               "logs one status line (links, requests remembered for retries).\n");
 }
 
 static void apply_logging(const struct halld_conf *c)
@@ -131,7 +132,7 @@ static void reload(struct halld *h)
         log_warn("reload: [hall] rollover_hour changed: takes effect after a restart");
     if (fresh.number_digits != h->conf.number_digits || fresh.lease_first != h->conf.lease_first ||
         fresh.lease_band != h->conf.lease_band || fresh.lease_block != h->conf.lease_block)
-        log_warn("reload: [numbering] changed: takes effect after a restart");
+        log_warn("reload: [numbering] changed: takes effect at the next business day");
 
     if (hall_reload(h->hall, &fresh, err, sizeof err) < 0) {
         log_error("reload failed, keeping the running configuration: %s", err);
@@ -155,6 +156,13 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 
     if (signo == SIGHUP) {
         reload(h);
+    } else if (signo == SIGUSR1) {
+        size_t entries, answers, bytes;
+
+        hall_kept_stats(h->hall, NULL, &entries, &answers, &bytes);
+        log_info("status: %zu device links; retries: %zu requests remembered, %zu answers kept "
+                 "(%zu bytes)",
+                 server_sessions(h->server), entries, answers, bytes);
     } else {
         log_info("%s: stopping", strsignal(signo));
         ev_stop(loop);
@@ -163,7 +171,7 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
 
 static int setup_signals(struct halld *h)
 {
-    static const int signals[] = {SIGTERM, SIGINT, SIGHUP, 0};
+    static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0};
 
     if ((h->signals = sig_watch_new(h->loop, signals, on_signal, h)) == NULL) {
         log_error("cannot set up signal handling: %s", strerror(errno));

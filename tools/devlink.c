@@ -13,8 +13,6 @@
 #include "ev.h"
 #include "net.h"
 
-#define DEVLINK_INBOX 4096
-
 struct devlink {
     ev_loop *loop;
     net_conn *conn;
@@ -140,7 +138,7 @@ static Hall__Envelope *take(devlink *l, uint64_t request_id, bool want_push)
     return NULL;
 }
 
-Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, char *err)
+int devlink_send(devlink *l, Hall__Envelope *req, char *err)
 {
     uint8_t stack[4096], *frame = stack;
     size_t size;
@@ -150,7 +148,7 @@ Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, ch
     size = proto_frame_size(req);
     if (size > sizeof stack && (frame = malloc(size)) == NULL) {
         snprintf(err, DEVLINK_ERR_LEN, "out of memory");
-        return NULL;
+        return -1;
     }
     long n = proto_pack_frame(req, FRAME_MAX, frame, size);
     int sent = n < 0 || l->conn == NULL ? -1 : net_conn_write(l->conn, frame, (size_t)n);
@@ -159,13 +157,18 @@ Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, ch
     if (sent < 0) {
         snprintf(err, DEVLINK_ERR_LEN, "cannot send: %s",
                  l->closed ? l->reason : proto_strerror(errno));
-        return NULL;
+        return -1;
     }
     net_conn_flush(l->conn);
+    return 0;
+}
 
+Hall__Envelope *devlink_wait(devlink *l, uint64_t request_id, int timeout_ms, char *err)
+{
     int64_t until = clk_mono_ms() + timeout_ms;
+
     for (;;) {
-        Hall__Envelope *answer = take(l, req->request_id, false);
+        Hall__Envelope *answer = take(l, request_id, false);
         if (answer != NULL)
             return answer;
         if (l->closed) {
@@ -179,6 +182,13 @@ Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, ch
         }
         ev_run_once(l->loop, left > 50 ? 50 : (int)left);
     }
+}
+
+Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, char *err)
+{
+    if (devlink_send(l, req, err) < 0)
+        return NULL;
+    return devlink_wait(l, req->request_id, timeout_ms, err);
 }
 
 Hall__Envelope *devlink_hello(devlink *l, const char *device_id, Hall__DeviceType type,

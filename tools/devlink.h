@@ -31,6 +31,13 @@ void devlink_close(devlink *l);
  * ERROR) is the caller's, freed with proto_free(). NULL with a reason in
  * err on a timeout or a closed link. */
 Hall__Envelope *devlink_call(devlink *l, Hall__Envelope *req, int timeout_ms, char *err);
+/* The two halves of devlink_call, to pipeline requests: send req (its
+ * request_id set as above) without waiting, then wait for the answer to
+ * one request id. At most DEVLINK_INBOX answers may wait unread. -1 / NULL
+ * with a reason in err. */
+#define DEVLINK_INBOX 4096
+int devlink_send(devlink *l, Hall__Envelope *req, char *err);
+Hall__Envelope *devlink_wait(devlink *l, uint64_t request_id, int timeout_ms, char *err);
 
 /* HELLO as device id of type (window_no for window terminals). The
  * HELLO_REPLY or ERROR, as devlink_call(). */
