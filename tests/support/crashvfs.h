@@ -43,9 +43,10 @@
  * memory, and a power cut loses it), and returns to PASS.
  *
  * Not modelled: directory entries (a file created or deleted is so at
- * once, durably), an order between files (a sync of one file makes only
- * that file's data durable, and data of different files is lost or kept
- * independently), and a disk that lies about syncing or tears a sector.
+ * once and durably); any tie between files (each file's unsynced sectors
+ * are kept or lost on their own, and a sync makes only its own file
+ * durable, where test6.c's disk also writes back earlier writes to other
+ * files); a disk that lies about syncing, or tears or garbles a sector.
  *
  * One thread at a time: the state is global and unlocked, as are the
  * tests that use it.
