@@ -16,30 +16,35 @@ static const struct {
     auth_rule rule[AUTH_ROLES];
 } table[] = {
 #define R(body, kiosk, terminal, display, tool)                                                    \
-    {HALL__ENVELOPE__BODY_##body, {AUTH_DENY, kiosk, terminal, display, tool}}
-    /*                     kiosk            window terminal  display    tool */
-    R(HEARTBEAT,           AUTH_ANY,        AUTH_ANY,        AUTH_ANY,  AUTH_ANY),
-    R(SUBSCRIBE,           AUTH_ANY,        AUTH_ANY,        AUTH_ANY,  AUTH_ANY),
-    R(DEVICE_STATUS,       AUTH_ANY,        AUTH_ANY,        AUTH_ANY,  AUTH_ANY),
-    R(ISSUE,               AUTH_ANY,        AUTH_DENY,       AUTH_DENY, AUTH_ANY),
-    R(PRINTED,             AUTH_OWN_TICKET, AUTH_DENY,       AUTH_DENY, AUTH_ANY),
-    R(VOID_TICKET,         AUTH_OWN_TICKET, AUTH_DENY,       AUTH_DENY, AUTH_ANY),
-    R(LEASE_REQUEST,       AUTH_ANY,        AUTH_DENY,       AUTH_DENY, AUTH_ANY),
-    R(OFFLINE_UPLOAD,      AUTH_ANY,        AUTH_DENY,       AUTH_DENY, AUTH_ANY),
-    R(REJOIN,              AUTH_ANY,        AUTH_ANY,        AUTH_DENY, AUTH_ANY),
-    R(CANCEL,              AUTH_AS_HALL,    AUTH_OWN_WINDOW, AUTH_DENY, AUTH_ANY),
-    R(CALL_NEXT,           AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(RECALL,              AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(NO_SHOW,             AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(START,               AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(FINISH,              AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(TRANSFER,            AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(HOLD,                AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(PAUSE,               AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(RESUME,              AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(SIGN_IN,             AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(SIGN_OUT,            AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
-    R(RATING,              AUTH_DENY,       AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    {                                                                                              \
+        HALL__ENVELOPE__BODY_##body,                                                               \
+        {                                                                                          \
+            AUTH_DENY, kiosk, terminal, display, tool                                              \
+        }                                                                                          \
+    }
+    /* message         kiosk, window terminal, display, tool */
+    R(HEARTBEAT, AUTH_ANY, AUTH_ANY, AUTH_ANY, AUTH_ANY),
+    R(SUBSCRIBE, AUTH_ANY, AUTH_ANY, AUTH_ANY, AUTH_ANY),
+    R(DEVICE_STATUS, AUTH_ANY, AUTH_ANY, AUTH_ANY, AUTH_ANY),
+    R(ISSUE, AUTH_ANY, AUTH_DENY, AUTH_DENY, AUTH_ANY),
+    R(PRINTED, AUTH_OWN_TICKET, AUTH_DENY, AUTH_DENY, AUTH_ANY),
+    R(VOID_TICKET, AUTH_OWN_TICKET, AUTH_DENY, AUTH_DENY, AUTH_ANY),
+    R(LEASE_REQUEST, AUTH_ANY, AUTH_DENY, AUTH_DENY, AUTH_ANY),
+    R(OFFLINE_UPLOAD, AUTH_ANY, AUTH_DENY, AUTH_DENY, AUTH_ANY),
+    R(REJOIN, AUTH_ANY, AUTH_ANY, AUTH_DENY, AUTH_ANY),
+    R(CANCEL, AUTH_AS_HALL, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_ANY),
+    R(CALL_NEXT, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(RECALL, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(NO_SHOW, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(START, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(FINISH, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(TRANSFER, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(HOLD, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(PAUSE, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(RESUME, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(SIGN_IN, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(SIGN_OUT, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
+    R(RATING, AUTH_DENY, AUTH_OWN_WINDOW, AUTH_DENY, AUTH_OWN_WINDOW),
 #undef R
 };
 

@@ -108,7 +108,7 @@ struct hall {
     replay *replay;
     clk_zone *zone;
     EVP_MD_CTX *md;
-    q_policy policy; /* as configured */
+    q_policy policy;    /* as configured */
     q_policy numbering; /* numbering fields in force for numbering_day */
     int32_t numbering_day;
     char hall_id[65];
@@ -362,8 +362,7 @@ static int build_engine(hall *h, const q_policy *policy, queue **out, char *err,
     int64_t now = clk_utc_ms();
     /* Yesterday too: its tickets may still be live (carried over, or being
      * served across midnight), and leases of yesterday may be uploaded. */
-    clk_date yesterday =
-        clk_business_day(h->zone, now - 24LL * 3600 * 1000, policy->rollover_hour);
+    clk_date yesterday = clk_business_day(h->zone, now - 24LL * 3600 * 1000, policy->rollover_hour);
     int32_t since = clk_date_key(yesterday);
     uint64_t max_id = 0;
 
@@ -481,8 +480,7 @@ static void decide_numbering(hall *h)
     h->numbering = h->policy;
     h->numbering_day = today;
     if (store_get_setting(h->store, NUMBERING_KEY, text, sizeof text) == 1 &&
-        sscanf(text, "%d %u %u %u %u", &day, &digits, &first, &band, &block) == 5 &&
-        day == today) {
+        sscanf(text, "%d %u %u %u %u", &day, &digits, &first, &band, &block) == 5 && day == today) {
         q_policy stored = h->policy;
 
         stored.number_digits = digits;

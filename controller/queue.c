@@ -53,11 +53,11 @@
  * round trip it measured the offset over, plus crystal drift), far below
  * anything worth cheating for. */
 #define OFFLINE_BACKDATE_SLACK_MS (60 * 1000)
-#define MAX_WEIGHT         1000
-#define MAX_POLICY_MS      (30LL * 24 * 3600 * 1000)
-#define MAX_WAIT_MS        (10000LL * 24 * 3600 * 1000) /* keeps scores far from overflow */
-#define PREFIX_MAX         5                            /* 5 letters + 10 digits fit a number */
-#define CLERK_MAX          (Q_CODE_MAX + 16)
+#define MAX_WEIGHT                1000
+#define MAX_POLICY_MS             (30LL * 24 * 3600 * 1000)
+#define MAX_WAIT_MS               (10000LL * 24 * 3600 * 1000) /* keeps scores far from overflow */
+#define PREFIX_MAX                5 /* 5 letters + 10 digits fit a number */
+#define CLERK_MAX                 (Q_CODE_MAX + 16)
 
 #define BIT(s) (1u << (s))
 

@@ -37,7 +37,7 @@ struct replay {
     struct entry **slots;
     size_t cap; /* power of two */
     struct device **devices;
-    size_t ndevices, devices_cap; /* open addressing, power of two */
+    size_t ndevices, devices_cap;  /* open addressing, power of two */
     struct entry *oldest, *newest; /* every answer, in the order kept */
     size_t entries, answers, bytes;
 };

@@ -326,7 +326,8 @@ static void session_on_data(net_conn *c, buf *in, void *arg)
         Hall__Envelope *req = proto_unpack(payload, len);
         int e = errno;
         /* Read before the payload's bytes are consumed. */
-        uint64_t unknown_id = req == NULL && e == PROTO_ENOBODY ? proto_request_id(payload, len) : 0;
+        uint64_t unknown_id =
+            req == NULL && e == PROTO_ENOBODY ? proto_request_id(payload, len) : 0;
         buf_consume(in, used);
         if (req == NULL && e == PROTO_ENOBODY && s->state == SESSION_READY) {
             hall_refuse(srv->hall, &s->dev, unknown_id, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE,

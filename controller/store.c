@@ -1579,7 +1579,8 @@ static int check_retired_prefixes(store *s, const q_area *areas, size_t nareas, 
                   "area %s: prefix %s still numbers %lld ticket(s) of retired area %s from the "
                   "last two days: choose another prefix, or keep area %s until they are over",
                   areas[i].code, areas[i].prefix, (long long)sqlite3_column_int64(st, 1),
-                  (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 0));
+                  (const char *)sqlite3_column_text(st, 0),
+                  (const char *)sqlite3_column_text(st, 0));
             sqlite3_reset(st);
             return -1;
         }

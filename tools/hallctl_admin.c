@@ -692,8 +692,7 @@ static int keep_window(void *arg, const q_window *w)
 }
 
 /* "windows 1, 3" that serve area, or "" if none does. */
-static void serving_windows(const struct retired_report *r, const char *area, char *out,
-                            size_t len)
+static void serving_windows(const struct retired_report *r, const char *area, char *out, size_t len)
 {
     size_t used = 0;
 
@@ -802,8 +801,8 @@ static int catalog_import(int argc, char **argv)
     size_t nareas = catalog_area_count(c), nmatters = catalog_matter_count(c);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     /* A retired area's prefix numbers its tickets of today and yesterday. */
-    int32_t since = clk_date_key(clk_business_day(h.zone, clk_utc_ms() - 24LL * 3600 * 1000,
-                                                  (int)h.conf.rollover_hour));
+    int32_t since = clk_date_key(
+        clk_business_day(h.zone, clk_utc_ms() - 24LL * 3600 * 1000, (int)h.conf.rollover_hour));
     struct retired_report before = {.h = &h};
     rc = store_begin(h.st) < 0 || store_load_areas(h.st, note_active, &before) != 0 ? -1
          : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters,
@@ -829,7 +828,10 @@ static int list_area(void *arg, const q_area *a)
     if (store_count_matters(h->st, a->code, &n) < 0)
         return -1;
     printf("  %-15s %-3s %-7s %3zu matters  %s\n", a->code, a->prefix,
-           a->general ? "general" : a->retired ? "retired" : "", n, a->name);
+           a->general   ? "general"
+           : a->retired ? "retired"
+                        : "",
+           n, a->name);
     return 0;
 }
 

@@ -350,17 +350,17 @@ static const struct {
     Hall__Envelope__BodyCase body;
     const char *rules; /* K W D T */
 } documented[] = {
-    {HALL__ENVELOPE__BODY_HEARTBEAT, "aaaa"},      {HALL__ENVELOPE__BODY_SUBSCRIBE, "aaaa"},
-    {HALL__ENVELOPE__BODY_DEVICE_STATUS, "aaaa"},  {HALL__ENVELOPE__BODY_ISSUE, "a--a"},
-    {HALL__ENVELOPE__BODY_PRINTED, "t--a"},        {HALL__ENVELOPE__BODY_VOID_TICKET, "t--a"},
-    {HALL__ENVELOPE__BODY_LEASE_REQUEST, "a--a"},  {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, "a--a"},
-    {HALL__ENVELOPE__BODY_REJOIN, "aa-a"},         {HALL__ENVELOPE__BODY_CANCEL, "hw-a"},
-    {HALL__ENVELOPE__BODY_CALL_NEXT, "-w-w"},      {HALL__ENVELOPE__BODY_RECALL, "-w-w"},
-    {HALL__ENVELOPE__BODY_NO_SHOW, "-w-w"},        {HALL__ENVELOPE__BODY_START, "-w-w"},
-    {HALL__ENVELOPE__BODY_FINISH, "-w-w"},         {HALL__ENVELOPE__BODY_TRANSFER, "-w-w"},
-    {HALL__ENVELOPE__BODY_HOLD, "-w-w"},           {HALL__ENVELOPE__BODY_PAUSE, "-w-w"},
-    {HALL__ENVELOPE__BODY_RESUME, "-w-w"},         {HALL__ENVELOPE__BODY_SIGN_IN, "-w-w"},
-    {HALL__ENVELOPE__BODY_SIGN_OUT, "-w-w"},       {HALL__ENVELOPE__BODY_RATING, "-w-w"},
+    {HALL__ENVELOPE__BODY_HEARTBEAT, "aaaa"},     {HALL__ENVELOPE__BODY_SUBSCRIBE, "aaaa"},
+    {HALL__ENVELOPE__BODY_DEVICE_STATUS, "aaaa"}, {HALL__ENVELOPE__BODY_ISSUE, "a--a"},
+    {HALL__ENVELOPE__BODY_PRINTED, "t--a"},       {HALL__ENVELOPE__BODY_VOID_TICKET, "t--a"},
+    {HALL__ENVELOPE__BODY_LEASE_REQUEST, "a--a"}, {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, "a--a"},
+    {HALL__ENVELOPE__BODY_REJOIN, "aa-a"},        {HALL__ENVELOPE__BODY_CANCEL, "hw-a"},
+    {HALL__ENVELOPE__BODY_CALL_NEXT, "-w-w"},     {HALL__ENVELOPE__BODY_RECALL, "-w-w"},
+    {HALL__ENVELOPE__BODY_NO_SHOW, "-w-w"},       {HALL__ENVELOPE__BODY_START, "-w-w"},
+    {HALL__ENVELOPE__BODY_FINISH, "-w-w"},        {HALL__ENVELOPE__BODY_TRANSFER, "-w-w"},
+    {HALL__ENVELOPE__BODY_HOLD, "-w-w"},          {HALL__ENVELOPE__BODY_PAUSE, "-w-w"},
+    {HALL__ENVELOPE__BODY_RESUME, "-w-w"},        {HALL__ENVELOPE__BODY_SIGN_IN, "-w-w"},
+    {HALL__ENVELOPE__BODY_SIGN_OUT, "-w-w"},      {HALL__ENVELOPE__BODY_RATING, "-w-w"},
 };
 
 static bool expected_allowed(int role, Hall__Envelope__BodyCase body, bool own)
@@ -421,15 +421,17 @@ START_TEST(every_message_from_every_role)
             }
     ck_assert_int_eq(checked, 4 * 22 * 2);
     /* The code's table is the documented one, rule for rule. */
-    static const char letter[] = {[AUTH_DENY] = '-', [AUTH_ANY] = 'a', [AUTH_OWN_WINDOW] = 'w',
-                                  [AUTH_OWN_TICKET] = 't', [AUTH_AS_HALL] = 'h'};
+    static const char letter[] = {[AUTH_DENY] = '-',
+                                  [AUTH_ANY] = 'a',
+                                  [AUTH_OWN_WINDOW] = 'w',
+                                  [AUTH_OWN_TICKET] = 't',
+                                  [AUTH_AS_HALL] = 'h'};
     for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++)
         for (int role = K; role <= T; role++)
-            ck_assert_msg(letter[auth_rule_of(role, documented[i].body)] ==
-                              documented[i].rules[role - 1],
-                          "%s for a %s: auth.c says %s", proto_body_name(documented[i].body),
-                          auth_role_name(role),
-                          auth_rule_name(auth_rule_of(role, documented[i].body)));
+            ck_assert_msg(
+                letter[auth_rule_of(role, documented[i].body)] == documented[i].rules[role - 1],
+                "%s for a %s: auth.c says %s", proto_body_name(documented[i].body),
+                auth_role_name(role), auth_rule_name(auth_rule_of(role, documented[i].body)));
 
     /* A window request naming no window is a bad request, for every role
      * that may send it; a reply type sent as a request is unknown. */
@@ -800,18 +802,19 @@ START_TEST(retired_area_still_called)
 
     /* The sample catalog without tax. */
     snprintf(path, sizeof path, "%s/no-tax.json", f.dir);
-    ck_assert_int_eq(ts_system("sed -e '/\"code\": \"tax\"/,/}/d' -e '/\"area\": \"tax\"/,/^    }/d' "
-                               "%s/sample-catalog.json | python3 -c 'import json,sys; "
-                               "c=json.load(sys.stdin); "
-                               "c[\"areas\"]=[a for a in c[\"areas\"] if a[\"code\"]!=\"tax\"]; "
-                               "c[\"matters\"]=[m for m in c[\"matters\"] if m[\"area\"]!=\"tax\"]; "
-                               "print(json.dumps(c, ensure_ascii=False))' >%s 2>/dev/null || "
-                               "python3 -c 'import json; c=json.load(open(\"%s/sample-catalog.json\"));"
-                               "c[\"areas\"]=[a for a in c[\"areas\"] if a[\"code\"]!=\"tax\"];"
-                               "c[\"matters\"]=[m for m in c[\"matters\"] if m[\"area\"]!=\"tax\"];"
-                               "open(\"%s\",\"w\").write(json.dumps(c, ensure_ascii=False))'",
-                               SAMPLE_DIR, path, SAMPLE_DIR, path),
-                     0);
+    ck_assert_int_eq(
+        ts_system("sed -e '/\"code\": \"tax\"/,/}/d' -e '/\"area\": \"tax\"/,/^    }/d' "
+                  "%s/sample-catalog.json | python3 -c 'import json,sys; "
+                  "c=json.load(sys.stdin); "
+                  "c[\"areas\"]=[a for a in c[\"areas\"] if a[\"code\"]!=\"tax\"]; "
+                  "c[\"matters\"]=[m for m in c[\"matters\"] if m[\"area\"]!=\"tax\"]; "
+                  "print(json.dumps(c, ensure_ascii=False))' >%s 2>/dev/null || "
+                  "python3 -c 'import json; c=json.load(open(\"%s/sample-catalog.json\"));"
+                  "c[\"areas\"]=[a for a in c[\"areas\"] if a[\"code\"]!=\"tax\"];"
+                  "c[\"matters\"]=[m for m in c[\"matters\"] if m[\"area\"]!=\"tax\"];"
+                  "open(\"%s\",\"w\").write(json.dumps(c, ensure_ascii=False))'",
+                  SAMPLE_DIR, path, SAMPLE_DIR, path),
+        0);
     ck_assert_int_eq(fix_hallctl(&f, "catalog import %s", path), 0);
     snprintf(path, sizeof path, "%s/hallctl.log", f.dir);
     out = ts_slurp(path);
@@ -847,8 +850,8 @@ START_TEST(retired_area_still_called)
                                f.dir, path),
                      0);
     ck_assert_int_eq(fix_hallctl(&f, "catalog import %s", path), 1);
-    ck_assert(ts_file_contains(ts_path(f.dir, "hallctl.log"), "prefix T still numbers",
-                               FIX_WAIT_MS));
+    ck_assert(
+        ts_file_contains(ts_path(f.dir, "hallctl.log"), "prefix T still numbers", FIX_WAIT_MS));
 
     /* An area gone from the store altogether (a hand-edited file): its
      * tickets still come back, and are called. */
@@ -861,13 +864,14 @@ START_TEST(retired_area_still_called)
                                "WHERE area = \"tax\"; DELETE FROM areas WHERE code = \"tax\";'",
                                db),
                      0);
-    ck_assert_int_eq(fix_hallctl(&f, "window add --no 1 --name 综合窗口1 --type intake --areas "
-                                     "intake,realestate,fund,social,approval%s",
+    ck_assert_int_eq(fix_hallctl(&f,
+                                 "window add --no 1 --name 综合窗口1 --type intake --areas "
+                                 "intake,realestate,fund,social,approval%s",
                                  ""),
                      0);
     fix_start(&f);
-    ck_assert(ts_file_contains(f.log, "names area tax, which the catalog does not have",
-                               FIX_WAIT_MS));
+    ck_assert(
+        ts_file_contains(f.log, "names area tax, which the catalog does not have", FIX_WAIT_MS));
     k = fix_device(&f, "kiosk-01", K, 0);
     ck_assert(snapshot_area(k, "tax", &retired) && retired);
     devlink_close(k);

@@ -749,8 +749,14 @@ START_TEST(test_catalog_replace)
     ck_assert(got.retired[1]);
 
     /* Its prefix is taken again only once its recent tickets are over. */
-    q_ticket t = {.id = 1, .number = "T001", .day = 20261207, .seq = 1, .area = "tax",
-                  .state = Q_WAITING, .issued_ms = 1000, .state_ms = 1000};
+    q_ticket t = {.id = 1,
+                  .number = "T001",
+                  .day = 20261207,
+                  .seq = 1,
+                  .area = "tax",
+                  .state = Q_WAITING,
+                  .issued_ms = 1000,
+                  .state_ms = 1000};
     ck_assert_int_eq(store_put_ticket(s, &t), 0);
     q_area fin[] = {only, {.code = "fin", .name = "财政", .prefix = "T"}};
     ck_assert_int_eq(store_replace_catalog(s, fin, 2, NULL, 0, 20261206), -1);
