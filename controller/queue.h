@@ -60,8 +60,9 @@
  *
  * Details of the contract, as implemented:
  *  - Requests never roll the day over: only queue_tick does, so the
- *    controller ticks before handling a loop turn's requests (and at
- *    queue_next_due). Numbers always follow the business day of `now`.
+ *    controller runs queue_tick before a request whenever queue_next_due
+ *    has passed (and on a timer). Numbers always follow the business day
+ *    of `now`.
  *  - A recall past max_recalls, by call_next or queue_recall, makes the
  *    ticket NO_SHOW. call_next then calls the next ticket in the same call;
  *    if nothing else waits it still succeeds (the no-show is a change) and
@@ -288,11 +289,12 @@ int32_t queue_day(const queue *q);
 /* ---- Set-up and restore (no journal calls) ------------------------------ */
 
 /* Areas and windows come from the catalog. Adding one that exists updates
- * it in place (name, prefix; a window's name, type, areas and weights),
- * keeping its tickets, state and current ticket, so the catalog can be
- * reloaded into a running engine. A window naming an unknown area fails
- * with QERR_NOT_FOUND; a bad prefix, weight or area count with
- * QERR_BAD_REQUEST. A prefix is 1 to 5 ASCII letters, unique among areas;
+ * it in place (name, prefix, retired; a window's name, type, areas and
+ * weights), keeping its tickets, state and current ticket. A window naming
+ * an unknown area fails with QERR_NOT_FOUND; a bad prefix, weight or area
+ * count with QERR_BAD_REQUEST. A retired area numbers nothing new (issue,
+ * lease and transfer to it are refused, QERR_NOT_FOUND) while its tickets
+ * live on. A prefix is 1 to 5 ASCII letters, unique among offered areas;
  * weights are 1..1000. A window new to the engine takes its state and
  * clerk from *w (state 0 counts as CLOSED; OPEN and PAUSED need a clerk);
  * its current ticket is linked by queue_restore_ticket, not taken from
@@ -385,7 +387,10 @@ int queue_grant_lease(queue *q, const char *kiosk, const char *area, int64_t now
 /* An offline-issued ticket: number must lie in a lease of this kiosk for
  * that area and day, and not be known yet (an upload retried after a lost
  * answer finds it: *out is then the ticket already joined, and the call
- * succeeds without a change). It joins WAITING with its real issue time. */
+ * succeeds without a change). It joins WAITING with its real issue time:
+ * a time after now counts as now; one more than a minute before its
+ * lease was granted is refused as backdated (QERR_BAD_REQUEST). A retired
+ * area's tickets still join (they were printed). */
 typedef struct q_offline {
     const char *kiosk;
     const char *area;
