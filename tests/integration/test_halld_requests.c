@@ -1,6 +1,6 @@
 /*
  * halld's request path over real sockets, each suite on a hall made by
- * the real hallctl with the real halld (hallfixture.h). One source, five
+ * the real hallctl with the real halld (hallfixture.h). One source, six
  * CTest names (the first argument picks the suite):
  *
  *   halld_role_matrix          every request type from every device role,
@@ -18,7 +18,10 @@
  *                              still called, across restarts;
  *   halld_reservation_revive   PRINTED after expiry revives (also expired
  *                              while halld was down), after VOID it does
- *                              not; appointments released and reclaimed.
+ *                              not; appointments released and reclaimed;
+ *   halld_reload_numbering     new [numbering] settings wait for the next
+ *                              business day, across SIGHUP and a restart;
+ *                              a bad file changes nothing.
  */
 #include <check.h>
 #include <signal.h>
@@ -990,6 +993,53 @@ START_TEST(late_printed_revives)
 }
 END_TEST
 
+/* ---- halld_reload_numbering --------------------------------------------------------- */
+
+static void expect_number(devlink *k, const char *number)
+{
+    Hall__Envelope *a = fix_issue(k, "intake", HALL__PRIORITY__PRIORITY_NORMAL);
+
+    ck_assert_msg(a->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "%s", error_text(a));
+    ck_assert_str_eq(a->issue_reply->ticket->number, number);
+    proto_free(a);
+}
+
+START_TEST(numbering_waits_for_the_next_day)
+{
+    hallfix f;
+
+    fix_init(&f, 1, "[numbering]\ndigits = 3\n");
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", K, 0);
+    expect_number(k, "A001");
+
+    /* Four digits from now on: by SIGHUP, then by a restart, the same
+     * business day goes on with three. */
+    ck_assert_int_eq(ts_system("sed -i 's/^digits = 3/digits = 4/' %s", f.config), 0);
+    kill(f.pid, SIGHUP);
+    ck_assert(ts_file_contains(f.log, "takes effect at the next business day", FIX_WAIT_MS));
+    ck_assert(ts_file_contains(f.log, "reloaded", FIX_WAIT_MS));
+    expect_number(k, "A002");
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_start(&f);
+    ck_assert(ts_file_contains(f.log, "today's numbers go on as they started", FIX_WAIT_MS));
+    k = fix_device(&f, "kiosk-01", K, 0);
+    devlink_set_next_id(k, 1000);
+    expect_number(k, "A003");
+
+    /* A reload with a bad file changes nothing, and halld goes on. */
+    ck_assert_int_eq(ts_system("echo 'green_boost = fast' >> %s", f.config), 0);
+    kill(f.pid, SIGHUP);
+    ck_assert(
+        ts_file_contains(f.log, "reload failed, keeping the running configuration", FIX_WAIT_MS));
+    expect_number(k, "A004");
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    fix_free(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -1009,8 +1059,10 @@ int main(int argc, char **argv)
         tcase_add_test(tc, retired_area_still_called);
     else if (strcmp(which, "revive") == 0)
         tcase_add_test(tc, late_printed_revives);
+    else if (strcmp(which, "numbering") == 0)
+        tcase_add_test(tc, numbering_waits_for_the_next_day);
     else {
-        fprintf(stderr, "usage: %s roles|ids|kept|retire|revive\n", argv[0]);
+        fprintf(stderr, "usage: %s roles|ids|kept|retire|revive|numbering\n", argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);

@@ -654,6 +654,38 @@ START_TEST(number_width)
 }
 END_TEST
 
+/* New numbering settings wait for the next business day: today's numbers
+ * were handed out with today's, and a lease band that moved under them
+ * could give a kiosk numbers already printed online. */
+START_TEST(numbering_changes_at_the_next_day)
+{
+    q_policy p = policy(), next;
+    queue *e = engine(&p);
+    int64_t day2 = qf_sh(2026, 3, 11, 3, 0, 0);
+
+    ck_assert_str_eq(issue(e, "A", T0)->number, "A001");
+    next = p;
+    next.number_digits = 4;
+    next.lease_first = 600;
+    next.green_boost_ms = 5 * MIN; /* the rest applies at once */
+    ck_assert_int_eq(queue_set_policy(e, &next), 0);
+    ck_assert_int_eq(queue_policy(e)->green_boost_ms, 5 * MIN);
+    ck_assert_uint_eq(queue_policy(e)->number_digits, 3);
+    ck_assert_str_eq(issue(e, "A", T0 + MIN)->number, "A002");
+    ck_assert_uint_eq(grant(e, "K1", "A", T0 + MIN)->first, p.lease_first);
+    /* A bad policy changes nothing. */
+    next.reserve_ms = 0;
+    ck_assert_int_eq(queue_set_policy(e, &next), -1);
+    ck_assert_int_eq(queue_policy(e)->green_boost_ms, 5 * MIN);
+    ck_assert_int_eq(queue_tick(e, day2), 2);
+    ck_assert_uint_eq(queue_policy(e)->number_digits, 4);
+    ck_assert_int_eq(queue_day(e), 20260311);
+    ck_assert_str_eq(issue(e, "A", day2 + HOUR)->number, "A0001");
+    ck_assert_uint_eq(grant(e, "K1", "A", day2 + HOUR)->first, 600);
+    queue_free(e);
+}
+END_TEST
+
 START_TEST(catalog_checks)
 {
     q_policy p = policy();
@@ -732,6 +764,7 @@ static Suite *numbering_suite(void)
     tcase_add_test(tc, daily_sequence_per_area);
     tcase_add_test(tc, rollover_at_three_in_shanghai);
     tcase_add_test(tc, carry_over_or_close);
+    tcase_add_test(tc, numbering_changes_at_the_next_day);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("leases");
