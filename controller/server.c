@@ -225,8 +225,9 @@ static void handle_hello(session *s, const Hall__Envelope *req)
     char why[256];
 
     if (s->state == SESSION_READY) {
-        send_error(s, req->request_id, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
-                   "HELLO was already accepted on this connection");
+        hall_refuse(srv->hall, &s->dev, req->request_id, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
+                    "HELLO was already accepted on this connection", &s->held);
+        mark_pending(s);
         return;
     }
     if (h->protocol_version == 0 || h->protocol_version > PROTO_VERSION) {

@@ -469,6 +469,11 @@ START_TEST(disk_full_loses_only_unanswered_turns)
     fix_init(&f, 1, NULL);
     fix_start(&f);
     devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    /* A display that only sends heartbeats, in the same turns as the
+     * kiosk's issues as far as timing allows: its link must never go. */
+    devlink *board = fix_device(&f, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
+    uint64_t beats[300];
+    int nbeats = 0;
     answered[nanswered++] = issue_printed(k, "");
 
     snprintf(filler, sizeof filler, "%s/filler", full_mount);
@@ -477,6 +482,12 @@ START_TEST(disk_full_loses_only_unanswered_turns)
     for (int i = 0; i < 300 && nanswered < 400; i++) {
         Hall__Envelope env = HALL__ENVELOPE__INIT;
         Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+        Hall__Envelope hb = HALL__ENVELOPE__INIT;
+        Hall__Heartbeat beat = HALL__HEARTBEAT__INIT;
+        hb.body_case = HALL__ENVELOPE__BODY_HEARTBEAT;
+        hb.heartbeat = &beat;
+        ck_assert_int_eq(devlink_send(board, &hb, err), 0);
+        beats[nbeats++] = hb.request_id;
         env.body_case = HALL__ENVELOPE__BODY_ISSUE;
         env.issue = &m;
         uint64_t id = devlink_next_id(k);
@@ -496,6 +507,13 @@ START_TEST(disk_full_loses_only_unanswered_turns)
     ck_assert_msg(lost_links > 0, "a full disk never failed a commit");
     ck_assert(ts_file_contains(f.log, "commit failed", FIX_WAIT_MS));
     ck_assert_int_eq(kill(f.pid, 0), 0); /* still running */
+    for (int i = 0; i < nbeats; i++) {
+        Hall__Envelope *a = devlink_wait(board, beats[i], FIX_WAIT_MS, err);
+        ck_assert_msg(a != NULL, "the display lost heartbeat %d: %s", i, err);
+        ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_HEARTBEAT_REPLY);
+        proto_free(a);
+    }
+    devlink_close(board);
 
     unlink(filler);
     devlink_set_next_id(k, failed_id);
