@@ -612,6 +612,7 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
     h->turn_areas = true;
     return 0;
 }
+
 /* ---- Engine records -> wire messages ------------------------------------- */
 
 /* protobuf-c's messages hold char * even in messages that are only packed;
@@ -1364,6 +1365,8 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
     o->env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
     o->env.device_status_reply = &o->r.status;
 }
+
+/* ---- Running a request ---------------------------------------------------------- */
 
 /* The requests halld handles, and whether they change the hall: those run
  * in the turn's transaction and have their answers kept (refusals too).
