@@ -56,6 +56,12 @@
 #define DAY_BEFORE    20260215         /* the business day until 03:00 */
 #define DAY_AFTER     20260216
 
+/* Each process reads the system clock once at its start and carries it on
+ * with its own monotonic clock: two processes (this test and halld) agree
+ * to within read jitter, a fraction of a millisecond real time — tens of
+ * hall milliseconds at rate 60. Comparisons across them allow a second. */
+#define CLOCK_SLACK_MS 1000
+
 typedef struct clockx {
     hallfix hall;
     clk_zone *zone; /* Asia/Shanghai, the hall's */
@@ -66,12 +72,6 @@ typedef struct clockx {
 } clockx;
 
 /* ---- The hall's database ---------------------------------------------------- */
-
-/* Each process reads the system clock once at its start and carries it on
- * with its own monotonic clock: two processes (this test and halld) agree
- * to within read jitter, a fraction of a millisecond real time — tens of
- * hall milliseconds at rate 60. Comparisons across them allow a second. */
-#define CLOCK_SLACK_MS 1000
 
 static long long db_int(clockx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static long long db_int(clockx *x, const char *fmt, ...)
