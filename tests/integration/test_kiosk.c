@@ -14,6 +14,14 @@
  *   restart     kiosk_halld_restart: halld killed (SIGKILL) and restarted
  *               while a stream of tickets is issued: every printed ticket is
  *               WAITING in halld exactly once, nothing else is.
+ *   refused     kiosk_offline_refused_final: rows halld will never take,
+ *               written into the kiosk's store (an offline ticket outside
+ *               the kiosk's lease, one of two days ago, a PRINTED and a VOID
+ *               for a ticket halld does not know): the refused offline
+ *               tickets end REFUSED and are sent once, however often the
+ *               link comes back; the offline tickets after them join; the
+ *               refused ones show in the kiosk's device health, in
+ *               `hallctl queues` too.
  *
  * halld's view is read from its database (read-only) and through a window
  * terminal calling the tickets.
@@ -43,6 +51,7 @@ typedef struct kfix {
     kiosk_conf conf;
     kiosk *k;
     char ini[1200];
+    const char *general_area; /* [flow] general_area, NULL: learnt from halld */
 } kfix;
 
 /* halld on a fixed port from its first start on, so a restarted halld is
@@ -67,9 +76,9 @@ static void kiosk_up(kfix *x)
              "cert = pki/devices/kiosk-01/kiosk-01.crt\nkey = pki/devices/kiosk-01/kiosk-01.key\n"
              "ca = pki/devices/kiosk-01/ca.crt\n"
              "[store]\npath = kiosk.db\n"
-             "[flow]\nrequest_timeout = 20s\n"
+             "[flow]\nrequest_timeout = 20s\ngeneral_area = %s\n"
              "[idcard]\nhall_secret_file = pki/devices/kiosk-01/secret.key\n",
-             x->hall.port);
+             x->hall.port, x->general_area != NULL ? x->general_area : "");
     ts_write_file(x->ini, text);
     memset(&x->conf, 0, sizeof x->conf);
     ck_assert_msg(kiosk_conf_load(&x->conf, x->ini, true, err, sizeof err) == 0, "%s", err);
@@ -247,9 +256,11 @@ static void hall_count(kfix *x, const char *number, int state, int *all, int *in
         }
 }
 
-/* Whether halld shows, to a display that subscribes, this kiosk's printer
- * in state and whether it can issue. */
-static bool hall_sees_printer(kfix *x, const char *state, bool can_issue)
+/* Whether halld shows, to a display that subscribes, this kiosk's
+ * component name in state with a detail containing detail, and whether it
+ * can issue. */
+static bool hall_sees(kfix *x, const char *name, const char *state, const char *detail,
+                      bool can_issue)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
@@ -267,25 +278,32 @@ static bool hall_sees_printer(kfix *x, const char *state, bool can_issue)
         if (strcmp(d->device_id, x->conf.id) != 0 || d->can_issue != can_issue)
             continue;
         for (size_t k = 0; k < d->n_components; k++)
-            seen = seen || (strcmp(d->components[k]->name, "printer") == 0 &&
-                            strcmp(d->components[k]->state, state) == 0);
+            seen = seen || (strcmp(d->components[k]->name, name) == 0 &&
+                            strcmp(d->components[k]->state, state) == 0 &&
+                            strstr(d->components[k]->detail, detail) != NULL);
     }
     proto_free(r);
     devlink_close(b);
     return seen;
 }
 
-/* Run the kiosk until halld shows its printer in state (the kiosk reports
- * its health on its own link, asynchronously). */
-static bool hall_learns_printer(kfix *x, const char *state, bool can_issue)
+/* Run the kiosk until halld shows its component name in state (the kiosk
+ * reports its health on its own link, asynchronously). */
+static bool hall_learns(kfix *x, const char *name, const char *state, const char *detail,
+                        bool can_issue)
 {
     for (int i = 0; i < WAIT_MS / 200; i++) {
-        if (hall_sees_printer(x, state, can_issue))
+        if (hall_sees(x, name, state, detail, can_issue))
             return true;
         for (int64_t until = clk_mono_ms() + 200; clk_mono_ms() < until;)
             ev_run_once(x->loop, 20);
     }
     return false;
+}
+
+static bool hall_learns_printer(kfix *x, const char *state, bool can_issue)
+{
+    return hall_learns(x, "printer", state, "", can_issue);
 }
 
 /* Call every waiting ticket at window 1 (start, finish), in the order halld
@@ -544,6 +562,161 @@ START_TEST(test_halld_restart)
 }
 END_TEST
 
+/* ---- kiosk_offline_refused_final ----------------------------------------- */
+
+/* SQL on the kiosk's store (the kiosk closed). */
+static void kiosk_sql(kfix *x, const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+
+    ck_assert_int_eq(sqlite3_open(ts_path(x->hall.dir, "kiosk.db"), &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* The state of the kiosk's online ticket ticket_id, -1 if it has none. */
+static int kiosk_ticket_state(kfix *x, uint64_t ticket_id)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int state = -1;
+
+    ck_assert_int_eq(sqlite3_open(ts_path(x->hall.dir, "kiosk.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT state FROM tickets WHERE ticket_id = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ticket_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        state = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return state;
+}
+
+/* How many of the answers halld kept for the kiosk's requests (every
+ * request that changes the hall, refusals too) mention needle: upload
+ * answers with a result for that number, errors whose sentence has it. */
+static int kept_answers(kfix *x, const char *needle)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = 0;
+
+    ck_assert_int_eq(
+        sqlite3_open_v2(ts_path(x->hall.dir, "hall.db"), &db, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT reply FROM requests WHERE device = 'kiosk-01'"
+                                        " AND reply IS NOT NULL",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        Hall__Envelope *e =
+            proto_unpack(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        ck_assert_ptr_nonnull(e);
+        if (e->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY) {
+            for (size_t i = 0; i < e->offline_upload_reply->n_results; i++)
+                n += strcmp(e->offline_upload_reply->results[i]->number, needle) == 0;
+        } else if (e->body_case == HALL__ENVELOPE__BODY_ERROR) {
+            n += strstr(e->error->message, needle) != NULL;
+        }
+        proto_free(e);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The kiosk's refusals, as halld shows them. */
+static bool hall_shows_refusals(kfix *x)
+{
+    return hall_learns(x, "offline", "refused", "2 offline tickets refused by halld: A980 A918",
+                       true) &&
+           hall_learns(x, "printed", "refused", "1 printed ticket refused by halld: A777", true);
+}
+
+START_TEST(test_offline_refused_final)
+{
+    kfix x = {0};
+    char num[4][24], called[8][24], sql[1024];
+    bool off;
+
+    hall_up(&x);
+    /* Restarted offline, the kiosk cannot learn the one-tap area. */
+    x.general_area = "intake";
+    kiosk_up(&x);
+    ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+    take(&x, num[0], sizeof num[0], &off);
+    ck_assert_str_eq(num[0], "A001");
+    kiosk_down(&x);
+
+    /* Rows halld will never take, as an intruder or a bug would leave
+     * them: an offline ticket outside the kiosk's lease (A900..A919), one
+     * of two days ago, a PRINTED and a VOID for tickets halld never
+     * issued. They come first: the oldest rows. */
+    int64_t now = clk_utc_ms();
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO offline(area, number, seq, issued_ms, priority, masked_name, state)"
+        " VALUES('intake', 'A980', 81, %lld, 0, '', 1), ('intake', 'A918', 19, %lld, 0, '', 1);"
+        "INSERT INTO tickets(ticket_id, number, state, reason, at)"
+        " VALUES(987654, 'A777', 1, '', %lld), (987655, 'A778', 2, 'paper out', %lld);",
+        (long long)now, (long long)(now - 2 * 86400000LL), (long long)now, (long long)now);
+    kiosk_sql(&x, sql);
+
+    /* halld away: two offline tickets after them. */
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    kiosk_up(&x);
+    for (int i = 1; i < 3; i++) {
+        take(&x, num[i], sizeof num[i], &off);
+        ck_assert_msg(off, "ticket %s not offline", num[i]);
+    }
+    ck_assert_str_eq(num[1], "A900");
+    ck_assert_str_eq(num[2], "A901");
+
+    /* halld back: the refused rows end for good, the others join. */
+    fix_start(&x.hall);
+    ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not settled: %s", model(&x));
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_REFUSED), 2);
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED), 2);
+    ck_assert_int_eq(kiosk_ticket_state(&x, 987654), KSTORE_TK_REFUSED);
+    ck_assert_int_eq(kiosk_ticket_state(&x, 987655), -1);
+    ck_assert_msg(hall_shows_refusals(&x), "halld does not show the refusals");
+    ck_assert_int_eq(call_all(&x, called, 8), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(called[i], num[i]);
+
+    /* The link comes back twice: nothing refused is sent again. */
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(fix_stop(&x.hall), 0);
+        ck_assert(run_until(&x, online, NULL, WAIT_MS));
+        fix_start(&x.hall);
+        ck_assert(run_until(&x, online, "up", WAIT_MS));
+        ck_assert_msg(hall_shows_refusals(&x), "halld does not show the refusals again");
+        ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+    }
+    ck_assert_int_eq(kept_answers(&x, "A980"), 1);
+    ck_assert_int_eq(kept_answers(&x, "A918"), 1);
+    ck_assert_int_eq(kept_answers(&x, "A900"), 1);
+    ck_assert_int_eq(kept_answers(&x, "no ticket 987654"), 1);
+    ck_assert_int_eq(kept_answers(&x, "no ticket 987655"), 1);
+
+    /* What the hall manager sees. */
+    ck_assert_int_eq(fix_hallctl(&x.hall, "queues"), 0);
+    char *out = ts_slurp(ts_path(x.hall.dir, "hallctl.log"));
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strstr(out, "offline  refused    2 offline tickets refused by halld: A980 A918"),
+                  "hallctl queues:\n%s", out);
+    ck_assert_msg(strstr(out, "printed  refused    1 printed ticket refused by halld: A777"),
+                  "hallctl queues:\n%s", out);
+    ck_assert_msg(strstr(out, "clock    ok"), "hallctl queues:\n%s", out);
+    free(out);
+    teardown(&x);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -558,8 +731,10 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_paper_out_void);
     else if (strcmp(which, "restart") == 0)
         tcase_add_test(tc, test_halld_restart);
+    else if (strcmp(which, "refused") == 0)
+        tcase_add_test(tc, test_offline_refused_final);
     else {
-        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart\n");
+        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused\n");
         return EXIT_FAILURE;
     }
     suite_add_tcase(s, tc);
