@@ -1,12 +1,14 @@
 /*
  * clk — clocks, IANA time zones and the hall's business day.
  *
- * The file has four parts: the clocks; civil-date arithmetic (Howard
- * Hinnant's days_from_civil / civil_from_days, exact for any int64 day
- * count); the POSIX TZ rule evaluator used for instants after a zone's last
- * transition ("CET-1CEST,M3.5.0,M10.5.0/3"); and the TZif reader (RFC 8536)
- * with the zone queries built on it. Nothing here calls localtime() or
- * mktime() or touches the process-wide TZ.
+ * The file has five parts: the clocks, the hall clock's source among
+ * them; civil-date arithmetic (Howard Hinnant's days_from_civil /
+ * civil_from_days, exact for any int64 day count); the textual form of a
+ * source (ISO 8601 times, rates); the POSIX TZ rule evaluator used for
+ * instants after a zone's last transition ("CET-1CEST,M3.5.0,M10.5.0/3");
+ * and the TZif reader (RFC 8536) with the zone queries built on it.
+ * Nothing here calls localtime() or mktime() or touches the process-wide
+ * TZ.
  *
  * Zone arithmetic is done in whole seconds since the epoch (UTC), so the
  * 64-bit transition times of TZif (which reach back to -2^59) never
@@ -67,12 +69,68 @@ struct timespec clk_mono_after(int64_t ms)
     return ts;
 }
 
-int64_t clk_utc_ms(void)
+int64_t clk_system_utc_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts_to_ms(&ts);
+}
+
+/* The injected source of the hall clock. Written by clk_set_source()
+ * before the process has other threads, only read afterwards. */
+static struct {
+    bool injected;
+    int64_t start_ms;      /* hall time at the anchor */
+    double rate;           /* hall ms per real ms */
+    int64_t since_anchor;  /* real ms from the anchor to clk_set_source() */
+    struct timespec mono0; /* CLOCK_MONOTONIC at clk_set_source() */
+} g_source;
+
+/* 1970-01-01 to 9999-12-31T23:59:59.999Z: what the textual form can say,
+ * and small enough that (real - anchor) x CLK_RATE_MAX cannot overflow. */
+#define SOURCE_TIME_MAX INT64_C(253402300799999)
+
+int clk_set_source(const clk_source *s)
+{
+    struct timespec mono;
+    int64_t real;
+
+    if (s->system) {
+        g_source.injected = false;
+        return 0;
+    }
+    /* Written so that a NaN rate fails too. */
+    if (!(s->rate >= CLK_RATE_MIN && s->rate <= CLK_RATE_MAX) || s->start_utc_ms < 0 ||
+        s->start_utc_ms > SOURCE_TIME_MAX || s->anchor_utc_ms < 0 ||
+        s->anchor_utc_ms > SOURCE_TIME_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    real = clk_system_utc_ms();
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    g_source.start_ms = s->start_utc_ms;
+    g_source.rate = s->rate;
+    g_source.since_anchor = real - s->anchor_utc_ms;
+    g_source.mono0 = mono;
+    g_source.injected = true;
+    return 0;
+}
+
+int64_t clk_utc_ms(void)
+{
+    struct timespec now;
+    double real_ms;
+
+    if (!g_source.injected)
+        return clk_system_utc_ms();
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* Nanoseconds for the elapsed part, so that a fast hall clock moves in
+     * steps of a millisecond, not of a millisecond times the rate. The
+     * conversion truncates, which keeps the clock from stepping back. */
+    real_ms = (double)g_source.since_anchor + (double)(now.tv_sec - g_source.mono0.tv_sec) * 1e3 +
+              (double)(now.tv_nsec - g_source.mono0.tv_nsec) / 1e6;
+    return g_source.start_ms + (int64_t)(real_ms * g_source.rate);
 }
 
 /* ---- Civil dates ----------------------------------------------------------
@@ -133,6 +191,152 @@ static int month_days(int64_t y, int m)
     static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
     return len[m - 1] + (m == 2 && is_leap(y));
+}
+
+/* ---- The textual form of a source ----------------------------------------
+ * A time is ISO 8601 (RFC 3339's profile, with seconds optional) with its
+ * offset always written, so that a configuration file means the same
+ * instant on every machine; a rate is plain decimal, without the signs,
+ * exponents, "inf" or hexadecimal that strtod() would also take. */
+
+/* Exactly n digits at *p, advancing *p past them. Reads no further than
+ * the first byte that is not a digit, so a short string is never overrun. */
+static bool take_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static bool take_char(const char **p, char c)
+{
+    if (**p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+/* "YYYY-MM-DDTHH:MM[:SS[.F...]](Z|+HH:MM|-HH:MM)", years 1970..9999. */
+static int parse_iso(const char *p, int64_t *utc_ms)
+{
+    int y, mo, d, h, mi, sec = 0, ms = 0, oh = 0, om = 0, sign = 1;
+
+    if (!take_digits(&p, 4, &y) || !take_char(&p, '-') || !take_digits(&p, 2, &mo) ||
+        !take_char(&p, '-') || !take_digits(&p, 2, &d) || !take_char(&p, 'T') ||
+        !take_digits(&p, 2, &h) || !take_char(&p, ':') || !take_digits(&p, 2, &mi))
+        return -1;
+    if (take_char(&p, ':')) {
+        if (!take_digits(&p, 2, &sec))
+            return -1;
+        if (take_char(&p, '.')) {
+            int digits = 0, unit = 100;
+            /* Milliseconds are kept; further digits are allowed and cut. */
+            for (; *p >= '0' && *p <= '9'; p++, digits++) {
+                ms += (*p - '0') * unit;
+                unit /= 10;
+            }
+            if (digits == 0 || digits > 9)
+                return -1;
+        }
+    }
+    if (!take_char(&p, 'Z')) {
+        if (*p != '+' && *p != '-')
+            return -1;
+        sign = *p++ == '-' ? -1 : 1;
+        if (!take_digits(&p, 2, &oh) || !take_char(&p, ':') || !take_digits(&p, 2, &om))
+            return -1;
+    }
+    if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
+        mi > 59 || sec > 59 || oh > 23 || om > 59)
+        return -1;
+    int64_t s =
+        days_from_civil(y, mo, d) * DAY_S + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+    if (s < 0 || s * 1000 + ms > SOURCE_TIME_MAX)
+        return -1;
+    *utc_ms = s * 1000 + ms;
+    return 0;
+}
+
+/* "now" or an ISO 8601 time. */
+static int parse_time(const char *text, int64_t *utc_ms)
+{
+    if (strcmp(text, "now") == 0) {
+        *utc_ms = clk_system_utc_ms();
+        return 0;
+    }
+    return parse_iso(text, utc_ms);
+}
+
+/* Digits with at most one '.', at least one digit, within the rate bounds. */
+static int parse_rate(const char *text, double *rate)
+{
+    size_t whole = strspn(text, "0123456789"), frac = 0;
+    const char *p = text + whole;
+
+    if (*p == '.') {
+        frac = strspn(p + 1, "0123456789");
+        if (frac == 0)
+            return -1;
+        p += 1 + frac;
+    }
+    if (*p != '\0' || whole + frac == 0 || whole + frac > 15)
+        return -1;
+    *rate = strtod(text, NULL);
+    return *rate >= CLK_RATE_MIN && *rate <= CLK_RATE_MAX ? 0 : -1;
+}
+
+int clk_source_parse(const char *start, const char *rate, const char *anchor, clk_source *out,
+                     char *why, size_t whylen)
+{
+    clk_source s = {.rate = 1};
+
+    start = start != NULL ? start : "";
+    rate = rate != NULL ? rate : "";
+    anchor = anchor != NULL ? anchor : "";
+    errno = EINVAL;
+    if (rate[0] != '\0' && parse_rate(rate, &s.rate) < 0) {
+        snprintf(why, whylen, "rate = %s: expected a number from %g to %g", rate, CLK_RATE_MIN,
+                 CLK_RATE_MAX);
+        return -1;
+    }
+    if (start[0] == '\0') {
+        if (s.rate != 1) {
+            snprintf(why, whylen, "rate = %s needs a start: the system clock runs at rate 1", rate);
+            return -1;
+        }
+        if (anchor[0] != '\0') {
+            snprintf(why, whylen, "anchor = %s needs a start", anchor);
+            return -1;
+        }
+        *out = (clk_source){.system = true, .rate = 1};
+        return 0;
+    }
+    if (parse_time(start, &s.start_utc_ms) < 0) {
+        snprintf(why, whylen,
+                 "start = %s: expected now or a date and time with its UTC offset, such as "
+                 "2026-03-02T08:55:00+08:00 (years 1970 to 9999)",
+                 start);
+        return -1;
+    }
+    if (anchor[0] == '\0') {
+        s.anchor_utc_ms = clk_system_utc_ms();
+    } else if (parse_time(anchor, &s.anchor_utc_ms) < 0) {
+        snprintf(why, whylen,
+                 "anchor = %s: expected now or a date and time with its UTC offset, such as "
+                 "2026-03-02T08:55:00+08:00 (years 1970 to 9999)",
+                 anchor);
+        return -1;
+    }
+    *out = s;
+    return 0;
 }
 
 /* ---- POSIX TZ rules -------------------------------------------------------

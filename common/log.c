@@ -103,10 +103,12 @@ const char *log_level_name(enum log_level level)
     return level_names[level];
 }
 
-/* The line prefix: "<6>" for journald, else UTC time, ident, pid, level. */
+/* The line prefix: "<6>" for journald, else UTC time, ident, pid, level.
+ * The time is the system clock's, also when the hall clock is injected, so
+ * that the lines of every process on the machine sort together. */
 static int line_prefix(char *out, size_t size, enum log_level level)
 {
-    int64_t now = clk_utc_ms();
+    int64_t now = clk_system_utc_ms();
     time_t secs = (time_t)(now / 1000);
     const char *ident = g_log.ident[0] != '\0' ? g_log.ident : program_invocation_short_name;
     struct tm tm;

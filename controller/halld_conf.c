@@ -22,6 +22,16 @@ const conf_option halld_conf_options[] = {
     CONF_INT("hall", "rollover_hour", C, rollover_hour, 0, 23, "3",
              "Local hour at which the hall's business day (and ticket numbering) starts"),
 
+    /* The hall clock (clk.h): the system clock unless a simulation or a
+     * test sets another; main.c warns when it is not. */
+    CONF_STRING("clock", "start", C, clock_start, "",
+                "Empty: the system clock. Simulations only: the hall time at anchor, now or "
+                "ISO 8601 with offset (2026-03-02T08:55:00+08:00)"),
+    CONF_STRING("clock", "rate", C, clock_rate, "1",
+                "Hall time runs this many times as fast as real time (0.1 to 3600; needs start)"),
+    CONF_STRING("clock", "anchor", C, clock_anchor, "",
+                "System time at which the hall clock shows start (empty: when halld starts)"),
+
     CONF_PATH("store", "path", C, store_path, "hall.db",
               "SQLite database file, created if absent (relative to this file)"),
 
@@ -106,12 +116,18 @@ static bool valid_hall_id(const char *id)
 int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t errlen)
 {
     struct halld_conf fresh = {0};
+    char why[300];
 
     if (conf_load(halld_conf_options, &fresh, sizeof fresh, path, err, errlen) < 0)
         return -1;
     if (!valid_hall_id(fresh.hall_id)) {
         snprintf(err, errlen, "%s: [hall] id = %s: use 1 to 64 letters, digits, '-' or '_'", path,
                  fresh.hall_id);
+        goto bad;
+    }
+    if (clk_source_parse(fresh.clock_start, fresh.clock_rate, fresh.clock_anchor, &fresh.clock, why,
+                         sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [clock] %s", path, why);
         goto bad;
     }
     if (fresh.idle_timeout_ms <= fresh.heartbeat_interval_ms) {

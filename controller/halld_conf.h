@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "clk.h"
 #include "conf.h"
 
 struct halld_conf {
@@ -18,6 +19,9 @@ struct halld_conf {
     char *hall_name; /* shown on tickets and displays */
     char *time_zone;
     int64_t rollover_hour;
+
+    char *clock_start, *clock_rate, *clock_anchor; /* [clock] as written */
+    clk_source clock;                              /* ... as halld_conf_load parsed it */
 
     char *store_path;
 

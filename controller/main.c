@@ -95,6 +95,31 @@ static int check_conf(const struct halld *h, const struct halld_conf *c)
     return 0;
 }
 
+/* The hall clock's source, set before anything reads the clock and before
+ * any thread exists. A hall must never run on a simulated clock by
+ * accident, so one that is not the system clock is a warning, with the
+ * hall time it shows. */
+static int apply_clock(const struct halld *h, const struct halld_conf *c)
+{
+    char now[40] = "";
+
+    if (c->clock.system)
+        return 0;
+    if (clk_set_source(&c->clock) < 0) {
+        log_error("%s: [clock]: %s", h->config_path, strerror(errno));
+        return -1;
+    }
+    clk_zone *zone = clk_zone_new(c->time_zone);
+    if (zone != NULL)
+        clk_format_iso(zone, clk_utc_ms(), now, sizeof now);
+    clk_zone_free(zone);
+    log_warn("clock: NOT the system clock: hall time is %s, running %g times as fast as real "
+             "time ([clock] start = %s, rate = %s, anchor = %s); for simulations and tests only",
+             now, c->clock.rate, c->clock_start, c->clock_rate,
+             c->clock_anchor[0] != '\0' ? c->clock_anchor : "the start of halld");
+    return 0;
+}
+
 static void reload(struct halld *h)
 {
     struct halld_conf fresh = {0};
@@ -119,6 +144,9 @@ static void reload(struct halld *h)
         {"[hall] time_zone", h->conf.time_zone, fresh.time_zone},
         {"[store] path", h->conf.store_path, fresh.store_path},
         {"[listen] address", h->conf.listen_address, fresh.listen_address},
+        {"[clock] start", h->conf.clock_start, fresh.clock_start},
+        {"[clock] rate", h->conf.clock_rate, fresh.clock_rate},
+        {"[clock] anchor", h->conf.clock_anchor, fresh.clock_anchor},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(fixed[i].was, fixed[i].now) != 0)
@@ -177,7 +205,8 @@ static int run(struct halld *h)
     char err[512];
     net_tls *tls;
 
-    if (check_conf(h, &h->conf) < 0 || make_tls(h, &h->conf, &tls) < 0)
+    if (check_conf(h, &h->conf) < 0 || apply_clock(h, &h->conf) < 0 ||
+        make_tls(h, &h->conf, &tls) < 0)
         return 1;
     h->store = store_open(h->conf.store_path, h->conf.hall_id, STORE_DAEMON, err, sizeof err);
     if (h->store == NULL) {

@@ -14,12 +14,17 @@
  *     (resumed, the visit finished) before the day starts.
  *
  * The day is pseudo-random from --seed: citizens arrive as a Poisson
- * process of --rate an hour of hall time, which runs --speed times faster
- * than the clock; most take the one-tap number, some swipe their ID card,
- * a few choose an area. A clerk calls the next ticket, serves it for a
- * while, finishes and the citizen rates the visit. One line is printed per
- * event, stamped with the hall time ("09:03 window 2 calls A005"); a
- * summary is printed at the end (--duration, SIGINT or SIGTERM).
+ * process of --rate an hour of hall time; most take the one-tap number,
+ * some swipe their ID card, a few choose an area. A clerk calls the next
+ * ticket, serves it for a while, finishes and the citizen rates the visit.
+ * One line is printed per event, stamped with the hall time ("09:03 window
+ * 2 calls A005"); a summary is printed at the end (--duration, SIGINT or
+ * SIGTERM).
+ *
+ * Hall time is the hall clock of clk.h. When the hall of --hall runs on an
+ * injected clock ([clock] in its halld.ini, as the demo sets it for halld
+ * and the kiosks), hallday runs on the same one, so its lines, the tickets
+ * and the board agree; otherwise on its own, from now at --speed.
  *
  * Whatever does not answer or refuses (a kiosk, a reader, halld) gives one
  * line and the day goes on. The file is laid out as: options and the
@@ -55,10 +60,9 @@
 
 #define KIOSKS_MAX    8
 #define WINDOWS_MAX   16
-#define OPEN_MINUTE   (9 * 60) /* the day starts at 09:00 hall time */
-#define IO_MS         5000     /* one request or control line */
-#define TICKET_MS     20000    /* from the citizen's tap to the ticket screen */
-#define BUS_WAIT_MS   5000     /* a press until the displays show its effect */
+#define IO_MS         5000  /* one request or control line */
+#define TICKET_MS     20000 /* from the citizen's tap to the ticket screen */
+#define BUS_WAIT_MS   5000  /* a press until the displays show its effect */
 #define ANSWER_MAX    (1 << 20)
 #define MINUTE_MS     60000
 #define NAP_MAX_MS    200
@@ -135,7 +139,10 @@ struct day {
     halld_contact halld; /* tool identity and address, from --hall */
     char devices_dir[PATH_MAX];
     bool ratings_refused;
-    int64_t mono0;
+    int64_t mono0;     /* real time of the opening, for --duration and --board */
+    int64_t opened_ms; /* hall time of the opening */
+    clk_source clock;  /* the hall's clock, from --hall's [clock] */
+    clk_zone *zone;    /* the hall's zone (--hall), else UTC */
     int64_t next_arrival_ms;
     int64_t next_board_mono;
     struct counts n;
@@ -178,13 +185,16 @@ static unsigned rating_level(struct day *d)
 /* Hall time since the opening, in milliseconds. */
 static int64_t hall_ms(const struct day *d)
 {
-    return (int64_t)((double)(clk_mono_ms() - d->mono0) * d->speed);
+    return clk_utc_ms() - d->opened_ms;
 }
 
-static void hall_clock(int64_t ms, char *out, size_t cap)
+/* "HH:MM" of a hall time, in the hall's zone. */
+static void hall_clock(const struct day *d, int64_t utc_ms, char *out, size_t cap)
 {
-    int64_t minute = (OPEN_MINUTE + ms / MINUTE_MS) % (24 * 60);
-    snprintf(out, cap, "%02d:%02d", (int)(minute / 60), (int)(minute % 60));
+    clk_civil c;
+
+    clk_to_civil(d->zone, utc_ms, &c);
+    snprintf(out, cap, "%02d:%02d", c.hour, c.minute);
 }
 
 static void nap_ms(long ms)
@@ -200,7 +210,7 @@ static void say(const struct day *d, const char *fmt, ...)
     char when[16];
     va_list ap;
 
-    hall_clock(hall_ms(d), when, sizeof when);
+    hall_clock(d, clk_utc_ms(), when, sizeof when);
     printf("%s ", when);
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -780,7 +790,7 @@ static devlink *win_link(struct day *d, struct window *w)
     }
     proto_free(r);
     /* Request ids must not repeat for a device within a day. */
-    devlink_set_next_id(l, (uint64_t)clk_utc_ms() * 1000);
+    devlink_set_next_id(l, (uint64_t)clk_system_utc_ms() * 1000);
     return w->link = l;
 }
 
@@ -1026,7 +1036,7 @@ static void board_from_halld(struct day *d)
         env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
         env.subscribe = &sub;
         proto_free(r);
-        devlink_set_next_id(l, (uint64_t)clk_utc_ms() * 1000);
+        devlink_set_next_id(l, (uint64_t)clk_system_utc_ms() * 1000);
         r = devlink_call(l, &env, LINK_WAIT_MS, err);
     }
     devlink_close(l);
@@ -1069,7 +1079,8 @@ static void usage(FILE *f)
             "halld listens when the configuration says port 0).\n"
             "  --seed N      the day's random seed (default: from the clock; printed)\n"
             "  --rate N      citizens an hour of hall time (default 60)\n"
-            "  --speed N     hall time runs N times faster than the clock (default 10)\n"
+            "  --speed N     hall time runs N times faster than the clock (default 10;\n"
+            "                with --hall, the rate of its [clock] when it sets one)\n"
             "  --duration S  stop after S seconds (default 0: until SIGINT or SIGTERM)\n"
             "  --board S     print the board every S seconds (default %d; 0: never)\n",
             BOARD_DEFAULT);
@@ -1118,7 +1129,8 @@ static int parse_kiosk(struct kiosk *k, const char *url)
                                                                                                : 0;
 }
 
-/* Where halld is and the bundles of the window terminals, from --hall. */
+/* Where halld is, the bundles of the window terminals, the hall's clock
+ * and zone, from --hall. */
 static int load_hall(struct day *d, const char *config, const char *halld_addr)
 {
     struct halld_conf conf = {0};
@@ -1129,6 +1141,12 @@ static int load_hall(struct day *d, const char *config, const char *halld_addr)
         return -1;
     }
     int rc = halld_conf_contact(&conf, "hallctl", &d->halld, err, sizeof err);
+    d->clock = conf.clock;
+    if (rc == 0 && (d->zone = clk_zone_new(conf.time_zone)) == NULL) {
+        snprintf(err, sizeof err, "%s: [hall] time_zone = %s: %s", config, conf.time_zone,
+                 strerror(errno));
+        rc = -1;
+    }
     halld_conf_release(&conf);
     if (rc < 0) {
         fprintf(stderr, "hallday: %s\n", err);
@@ -1154,10 +1172,9 @@ static int load_hall(struct day *d, const char *config, const char *halld_addr)
 static void summary(const struct day *d)
 {
     char from[16], to[16];
-    int64_t ms = hall_ms(d);
 
-    hall_clock(0, from, sizeof from);
-    hall_clock(ms, to, sizeof to);
+    hall_clock(d, d->opened_ms, from, sizeof from);
+    hall_clock(d, clk_utc_ms(), to, sizeof to);
     printf("hallday: summary: %s-%s hall time (seed %" PRIu64 "), %u citizens: %u issued "
            "(%u one-tap, %u card, %u area, %u offline), %u not issued; called %u, "
            "finished %u, rated %u (average %.1f); %u errors\n",
@@ -1184,10 +1201,11 @@ int main(int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     static struct day d;
     const char *hall = NULL, *halld_addr = NULL;
+    bool speed_given = false;
     double v;
     int opt;
 
-    d.seed = (uint64_t)clk_utc_ms();
+    d.seed = (uint64_t)clk_system_utc_ms();
     d.rate = 60;
     d.speed = 10;
     d.board_s = BOARD_DEFAULT;
@@ -1253,10 +1271,11 @@ int main(int argc, char **argv)
             }
             break;
         case 'x':
-            if (parse_double(optarg, 0.1, 3600, &d.speed) < 0) {
+            if (parse_double(optarg, CLK_RATE_MIN, CLK_RATE_MAX, &d.speed) < 0) {
                 fprintf(stderr, "hallday: --speed %s: expected 0.1..3600\n", optarg);
                 return 2;
             }
+            speed_given = true;
             break;
         case 'd':
         case 'B':
@@ -1284,6 +1303,24 @@ int main(int argc, char **argv)
             return 1;
         d.use_halld = true;
     }
+    /* The hall's clock if it has its own, else one of hallday's from now. */
+    if (hall == NULL || d.clock.system) {
+        int64_t now = clk_system_utc_ms();
+        d.clock = (clk_source){.start_utc_ms = now, .anchor_utc_ms = now, .rate = d.speed};
+    } else if (speed_given && d.speed != d.clock.rate) {
+        fprintf(stderr, "hallday: --speed %g: the hall's clock runs at %g ([clock] of %s)\n",
+                d.speed, d.clock.rate, hall);
+        return 2;
+    }
+    d.speed = d.clock.rate;
+    if (d.zone == NULL && (d.zone = clk_zone_new("UTC")) == NULL) {
+        fprintf(stderr, "hallday: time zone UTC: %s\n", strerror(errno));
+        return 1;
+    }
+    if (clk_set_source(&d.clock) < 0) {
+        fprintf(stderr, "hallday: the hall clock: %s\n", strerror(errno));
+        return 1;
+    }
     if (!d.use_bus && !d.use_halld && d.nwindows > 0) {
         fprintf(stderr, "hallday: the windows need --bus or --hall\n");
         return 2;
@@ -1297,6 +1334,7 @@ int main(int argc, char **argv)
 
     d.rng = d.seed;
     d.mono0 = clk_mono_ms();
+    d.opened_ms = clk_utc_ms();
     d.next_arrival_ms = next_gap_ms(&d);
     d.next_board_mono = d.mono0 + (int64_t)d.board_s * 1000;
     for (size_t i = 0; i < d.nwindows; i++)
@@ -1339,5 +1377,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < d.nkiosks; i++)
         ctl_close(&d.kiosk[i].reader);
     ctl_close(&d.bus);
+    clk_zone_free(d.zone);
     return 0;
 }

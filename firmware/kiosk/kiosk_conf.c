@@ -32,6 +32,16 @@ static const conf_option kiosk_options[] = {
                 "Hall time zone used until halld tells its own (ticket times, card dates)"),
     CONF_ENUM("kiosk", "log_level", C, log_level, log_levels, "info", "Least severe level logged"),
 
+    /* The hall clock (clk.h), as halld's [clock]: the system clock unless
+     * a simulation or a test sets another; kioskd warns when it is not. */
+    CONF_STRING("clock", "start", C, clock_start, "",
+                "Empty: the system clock. Simulations only: the hall time at anchor, now or "
+                "ISO 8601 with offset (2026-03-02T08:55:00+08:00)"),
+    CONF_STRING("clock", "rate", C, clock_rate, "1",
+                "Hall time runs this many times as fast as real time (0.1 to 3600; needs start)"),
+    CONF_STRING("clock", "anchor", C, clock_anchor, "",
+                "System time at which the hall clock shows start (empty: when kioskd starts)"),
+
     CONF_STRING("halld", "address", C, address, NULL, "halld's device port, host:port"),
     CONF_PATH("halld", "cert", C, cert, "kiosk.crt", "This kiosk's certificate (PEM)"),
     CONF_PATH("halld", "key", C, key, "kiosk.key", "This kiosk's private key (PEM)"),
@@ -209,6 +219,7 @@ static int check_bus(kiosk_conf *c, const char *path, char *err, size_t errlen)
 int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t errlen)
 {
     kiosk_conf fresh = {0};
+    char why[300];
 
     if (conf_load(kiosk_options, &fresh, sizeof fresh, path, err, errlen) < 0)
         return -1;
@@ -216,6 +227,11 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
     if (!valid_id(fresh.id)) {
         snprintf(err, errlen, "%s: [kiosk] id = %s: use 1 to 64 letters, digits, '-' or '_'", path,
                  fresh.id);
+        goto bad;
+    }
+    if (clk_source_parse(fresh.clock_start, fresh.clock_rate, fresh.clock_anchor, &fresh.clock, why,
+                         sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [clock] %s", path, why);
         goto bad;
     }
     if (net_parse_hostport(fresh.address, fresh.halld_host, sizeof fresh.halld_host,

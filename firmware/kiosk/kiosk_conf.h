@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clk.h"
 #include "printer.h"
 #include "reader.h"
 
@@ -23,6 +24,8 @@ typedef struct kiosk_conf {
     char *id;        /* device id, the CN of its certificate */
     char *time_zone; /* hall-local zone until halld tells its own */
     int log_level;   /* index into "error", "warn", "info", "debug" */
+    /* [clock] as written (the source is in clock, below) */
+    char *clock_start, *clock_rate, *clock_anchor;
     /* [halld] */
     char *address; /* host:port */
     char *cert, *key, *ca;
@@ -67,6 +70,7 @@ typedef struct kiosk_conf {
     int64_t bus_blink_ms, bus_board_min_ms, bus_rating_timeout_ms;
 
     /* Derived by kiosk_conf_load (not table keys). */
+    clk_source clock; /* the hall clock's source, from [clock] */
     char halld_host[256];
     int halld_port;
     char bus_host[256]; /* [bus] address, when the transport is tcp */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clk.h"
 #include "ev.h"
 #include "kiosk.h"
 #include "kiosk_conf.h"
@@ -42,6 +43,30 @@ static void usage(FILE *f)
                "      --print-config  print the configuration in effect (with --config), or\n"
                "                      a sample with every key, then exit\n"
                "  -h, --help          this text\n");
+}
+
+/* The hall clock's source, set before the kiosk reads the clock or starts
+ * its device threads. A kiosk must never run on a simulated clock by
+ * accident, so one that is not the system clock is a warning. */
+static int apply_clock(const kiosk_conf *c)
+{
+    char now[40] = "";
+
+    if (c->clock.system)
+        return 0;
+    if (clk_set_source(&c->clock) < 0) {
+        log_error("[clock]: %s", strerror(errno));
+        return -1;
+    }
+    clk_zone *zone = clk_zone_new(c->time_zone);
+    if (zone != NULL)
+        clk_format_iso(zone, clk_utc_ms(), now, sizeof now);
+    clk_zone_free(zone);
+    log_warn("clock: NOT the system clock: hall time is %s, running %g times as fast as real "
+             "time ([clock] start = %s, rate = %s, anchor = %s); for simulations and tests only",
+             now, c->clock.rate, c->clock_start, c->clock_rate,
+             c->clock_anchor[0] != '\0' ? c->clock_anchor : "the start of kioskd");
+    return 0;
 }
 
 static void on_drain(ev_loop *loop, ev_timer *t, void *arg)
@@ -148,6 +173,8 @@ int main(int argc, char **argv)
     int status = 1;
 
     ev_timer_init(&d.drain, on_drain, &d);
+    if (apply_clock(&conf) < 0)
+        goto out;
     if ((d.loop = ev_new()) == NULL ||
         (sw = sig_watch_new(d.loop, signals, on_signal, &d)) == NULL) {
         log_error("cannot start the event loop: %s", strerror(errno));

@@ -145,7 +145,7 @@ static int reserve_ids(kstore *s)
     if (sqlite3_step(st) == SQLITE_ROW)
         stored = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    from = (uint64_t)clk_utc_ms() * 1000u;
+    from = (uint64_t)clk_system_utc_ms() * 1000u;
     if (stored > from)
         from = stored;
     if (s->next_id > from)

@@ -4,7 +4,8 @@
  * short day (demo_smoke): it must end by itself with status 0, the kiosks
  * must have printed tickets, halld must have called and finished some,
  * and nothing it started may be left running. Run twice on the same hall,
- * the second run reuses it. hallday_bad_input drives the day driver
+ * the second run reuses it. Both runs are on the demo's injected hall
+ * clock, which never goes back for a hall. hallday_bad_input drives the day driver
  * against a kiosk that is not there and with bad options: a clear line per
  * failure, the day goes on, the summary counts the errors.
  */
@@ -97,23 +98,29 @@ static int running_under(const char *path)
     return found;
 }
 
-/* Tickets of halld's store in state, and in any of the states from
- * Q_CALLED on that a call leads to. */
-static int tickets_in(const char *db_path, const char *where)
+/* One integer from halld's store (-1 without a row or for NULL). */
+static long long db_value(const char *db_path, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    char sql[256];
-    int n = -1;
+    long long v = -1;
 
     ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM tickets WHERE %s", where);
     ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
-    return n;
+    return v;
+}
+
+/* Tickets of halld's store that match where. */
+static int tickets_in(const char *db_path, const char *where)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tickets WHERE %s", where);
+    return (int)db_value(db_path, sql);
 }
 
 /* One run of the demo on hall; its output in log. */
@@ -154,6 +161,14 @@ static void check_run(const char *hall, const char *log_path)
     ck_assert_int_gt(summary_field(log, "called"), 0);
     ck_assert_int_gt(summary_field(log, "finished"), 0);
     ck_assert_int_eq(running_under(hall), 0);
+    /* halld and the kiosks ran on the demo's clock, and said so. */
+    char *halld_log = ts_slurp(ts_path(hall, "logs/halld.log"));
+    char *kiosk_log = ts_slurp(ts_path(hall, "logs/kiosk-1.log"));
+    ck_assert_msg(strstr(halld_log, "clock: NOT the system clock") != NULL &&
+                      strstr(kiosk_log, "clock: NOT the system clock") != NULL,
+                  "halld or kiosk-1 not on the demo's clock");
+    free(halld_log);
+    free(kiosk_log);
     free(p1);
     free(p2);
     free(log);
@@ -178,6 +193,9 @@ START_TEST(test_demo_smoke)
     ck_assert_int_gt(done1, 0);
     snprintf(where, sizeof where, "state IN (%d, %d, %d)", Q_CALLED, Q_SERVING, Q_DONE);
     ck_assert_int_ge(tickets_in(ts_path(hall, "hall.db"), where), done1);
+    long long last_id = db_value(ts_path(hall, "hall.db"), "SELECT max(id) FROM tickets");
+    long long last_issued =
+        db_value(ts_path(hall, "hall.db"), "SELECT max(issued_ms) FROM tickets");
 
     /* The same hall again: reused, not made anew, and the day goes on
      * from where the first one stopped. */
@@ -190,6 +208,14 @@ START_TEST(test_demo_smoke)
     free(second);
     snprintf(where, sizeof where, "state = %d", Q_DONE);
     ck_assert_int_gt(tickets_in(ts_path(hall, "hall.db"), where), done1);
+    /* The second day's tickets come after the first's on the hall clock. */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT min(issued_ms) FROM tickets WHERE id > %lld", last_id);
+    long long first_issued = db_value(ts_path(hall, "hall.db"), sql);
+    ck_assert_int_gt(first_issued, 0);
+    ck_assert_msg(first_issued >= last_issued,
+                  "the second run issued at %lld, before the first run's last ticket (%lld)",
+                  first_issued, last_issued);
 
     ts_rmtree(tmp);
     free(tmp);

@@ -7,9 +7,13 @@
  * TZ value. Instants are drawn from a fixed-seed generator so a failure
  * reproduces, and every transition between 1970 and 2100 is visited.
  * Corrupt and hostile files must be refused with EILSEQ, never crash.
+ * The hall clock's injected source: its textual form (good and bad times
+ * and rates, every cut of a good time), its rate against the monotonic
+ * clock, its anchor, and refused sources.
  */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -729,6 +733,299 @@ START_TEST(clocks)
 }
 END_TEST
 
+/* ---- The hall clock's source ---------------------------------------------- */
+
+#define SOURCE_MAX INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+
+START_TEST(source_times)
+{
+    static const struct {
+        const char *text;
+        int y, mo, d, h, mi, s, ms;
+    } good[] = {
+        {"2026-02-16T02:50:00+08:00", 2026, 2, 15, 18, 50, 0, 0},
+        {"2026-02-16T02:50+08:00", 2026, 2, 15, 18, 50, 0, 0},
+        {"2026-03-02T00:55Z", 2026, 3, 2, 0, 55, 0, 0},
+        {"2026-03-02T08:55:00.250+08:00", 2026, 3, 2, 0, 55, 0, 250},
+        {"2026-03-02T08:55:07.1+08:00", 2026, 3, 2, 0, 55, 7, 100},
+        {"2026-03-02T08:55:07.123456789+08:00", 2026, 3, 2, 0, 55, 7, 123},
+        {"2024-02-29T23:59:59-05:30", 2024, 3, 1, 5, 29, 59, 0},
+        {"2026-12-31T23:30+13:45", 2026, 12, 31, 9, 45, 0, 0},
+        {"2026-01-01T00:00-00:00", 2026, 1, 1, 0, 0, 0, 0},
+        {"1970-01-01T00:00:00Z", 1970, 1, 1, 0, 0, 0, 0},
+        {"1970-01-01T08:00+08:00", 1970, 1, 1, 0, 0, 0, 0},
+        {"9999-12-31T23:59:59.999Z", 9999, 12, 31, 23, 59, 59, 999},
+    };
+    static const char *const bad[] = {
+        "2026-02-30T00:00+08:00",
+        "2025-02-29T00:00Z",
+        "2100-02-29T00:00Z",
+        "2026-00-10T00:00Z",
+        "2026-13-10T00:00Z",
+        "2026-01-00T00:00Z",
+        "2026-01-32T00:00Z",
+        "2026-02-16T24:00Z",
+        "2026-02-16T23:60Z",
+        "2026-02-16T23:59:60Z",
+        "2026-02-16T02:50:00",
+        "2026-02-16 02:50:00+08:00",
+        "2026-2-16T02:50+08:00",
+        "2026-02-16T2:50+08:00",
+        "2026-02-16T02:50+8:00",
+        "2026-02-16T02:50+0800",
+        "2026-02-16T02:50+08",
+        "2026-02-16T02:50+24:00",
+        "2026-02-16T02:50+08:60",
+        "2026-02-16T02:50:00.Z",
+        "2026-02-16T02:50:00.1234567890Z",
+        "2026-02-16T02:50Zjunk",
+        "2026-02-16T02:50z",
+        "2026-02-16t02:50Z",
+        "2026-02-16T02:50.5Z",
+        "2026-02-16T02:50:5Z",
+        "+2026-02-16T02:50Z",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T07:59+08:00",
+        "10000-01-01T00:00Z",
+        "9999-12-31T23:59-00:01",
+        "2026-02-16T02:50:00+08:00 ",
+        " 2026-02-16T02:50:00+08:00",
+        "Now",
+        " now",
+        "now ",
+        "yesterday",
+        "2026-02-16",
+        "2026",
+        "-",
+    };
+    clk_source src;
+    char why[300];
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t want =
+            utc(good[i].y, good[i].mo, good[i].d, good[i].h, good[i].mi, good[i].s) + good[i].ms;
+        ck_assert_msg(clk_source_parse(good[i].text, "", "", &src, why, sizeof why) == 0, "%s: %s",
+                      good[i].text, why);
+        ck_assert(!src.system);
+        ck_assert_msg(src.start_utc_ms == want, "%s: %lld, not %lld", good[i].text,
+                      (long long)src.start_utc_ms, (long long)want);
+        ck_assert_int_eq(clk_source_parse("now", "1", good[i].text, &src, why, sizeof why), 0);
+        ck_assert_int_eq(src.anchor_utc_ms, want);
+    }
+    ck_assert_int_eq(clk_source_parse("9999-12-31T23:59:59.999Z", "", "", &src, why, sizeof why),
+                     0);
+    ck_assert_int_eq(src.start_utc_ms, SOURCE_MAX);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        ck_assert_msg(clk_source_parse(bad[i], "", "", &src, why, sizeof why) == -1,
+                      "'%s' taken as a start", bad[i]);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_msg(strncmp(why, "start = ", 8) == 0, "%s", why);
+        ck_assert_msg(clk_source_parse("now", "", bad[i], &src, why, sizeof why) == -1,
+                      "'%s' taken as an anchor", bad[i]);
+        ck_assert_msg(strncmp(why, "anchor = ", 9) == 0, "%s", why);
+    }
+    /* Every cut of a good time is refused, from a buffer of exactly its
+     * size: under ASan an overread fails the test. */
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        size_t n = strlen(good[i].text);
+        for (size_t cut = 0; cut < n; cut++) {
+            char *text = malloc(cut + 1);
+            ck_assert_ptr_nonnull(text);
+            memcpy(text, good[i].text, cut);
+            text[cut] = '\0';
+            if (cut > 0)
+                ck_assert_msg(clk_source_parse(text, "", "", &src, why, sizeof why) == -1,
+                              "'%s' taken as a start", text);
+            free(text);
+        }
+    }
+}
+END_TEST
+
+START_TEST(source_rates)
+{
+    static const struct {
+        const char *text;
+        double rate;
+    } good[] = {
+        {"1", 1},    {"60", 60},   {"0.1", 0.1},       {"3600", 3600},    {"2.5", 2.5},
+        {".5", 0.5}, {"0060", 60}, {"3600.000", 3600}, {"0.100000", 0.1}, {"", 1},
+    };
+    static const char *const bad[] = {
+        "0",
+        "0.09",
+        "3600.5",
+        "-1",
+        "+1",
+        "1e3",
+        "inf",
+        "nan",
+        "0x10",
+        "1.",
+        ".",
+        "1 ",
+        " 1",
+        "1,5",
+        "abc",
+        "1..2",
+        "99999999999999999999",
+    };
+    clk_source src;
+    char why[300];
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(
+            clk_source_parse("2026-03-02T00:55Z", good[i].text, "", &src, why, sizeof why) == 0,
+            "%s: %s", good[i].text, why);
+        ck_assert_msg(src.rate == good[i].rate, "%s: %g", good[i].text, src.rate);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        ck_assert_msg(clk_source_parse("2026-03-02T00:55Z", bad[i], "", &src, why, sizeof why) ==
+                          -1,
+                      "rate '%s' taken", bad[i]);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_msg(strncmp(why, "rate = ", 7) == 0, "%s", why);
+    }
+    snprintf(why, sizeof why, "?");
+    ck_assert_int_eq(clk_source_parse("2026-03-02T00:55Z", "0", "", &src, why, sizeof why), -1);
+    ck_assert_str_eq(why, "rate = 0: expected a number from 0.1 to 3600");
+}
+END_TEST
+
+START_TEST(source_system_and_now)
+{
+    clk_source src;
+    char why[300];
+    int64_t before, after;
+
+    /* No start: the system clock, and nothing else may be set. */
+    ck_assert_int_eq(clk_source_parse("", "", "", &src, why, sizeof why), 0);
+    ck_assert(src.system);
+    ck_assert_int_eq(clk_source_parse(NULL, NULL, NULL, &src, why, sizeof why), 0);
+    ck_assert(src.system);
+    ck_assert_int_eq(clk_source_parse("", "1.0", "", &src, why, sizeof why), 0);
+    ck_assert(src.system);
+    ck_assert_int_eq(clk_source_parse("", "60", "", &src, why, sizeof why), -1);
+    ck_assert_str_eq(why, "rate = 60 needs a start: the system clock runs at rate 1");
+    ck_assert_int_eq(clk_source_parse("", "", "now", &src, why, sizeof why), -1);
+    ck_assert_str_eq(why, "anchor = now needs a start");
+
+    /* "now", and the anchor left out, read the system clock. */
+    before = clk_system_utc_ms();
+    ck_assert_int_eq(clk_source_parse("now", "60", "", &src, why, sizeof why), 0);
+    after = clk_system_utc_ms();
+    ck_assert(!src.system);
+    ck_assert_int_ge(src.start_utc_ms, before);
+    ck_assert_int_le(src.start_utc_ms, after);
+    ck_assert_int_ge(src.anchor_utc_ms, before);
+    ck_assert_int_le(src.anchor_utc_ms, after);
+    ck_assert(src.rate == 60);
+    ck_assert_int_eq(clk_source_parse("2026-03-02T00:55Z", "2", "now", &src, why, sizeof why), 0);
+    ck_assert_int_ge(src.anchor_utc_ms, after);
+    ck_assert_int_le(src.anchor_utc_ms, clk_system_utc_ms());
+}
+END_TEST
+
+/* Hall time against the monotonic time measured around two readings:
+ * it advanced by rate x the elapsed time, within a millisecond of each
+ * reading's granularity. */
+START_TEST(source_runs_at_rate)
+{
+    clk_source src;
+    char why[300];
+    int64_t hall, prev;
+
+    ck_assert_int_eq(clk_source_parse("2026-02-16T02:50:00+08:00", "60", "", &src, why, sizeof why),
+                     0);
+    ck_assert_int_eq(clk_set_source(&src), 0);
+    hall = clk_utc_ms();
+    ck_assert_int_ge(hall, src.start_utc_ms);
+    /* From the anchor (read by the parse, before mono_before) to now. */
+    ck_assert_int_le(hall - src.start_utc_ms, (clk_system_utc_ms() - src.anchor_utc_ms + 2) * 60);
+
+    for (int round = 0; round < 3; round++) {
+        int64_t m1b = clk_mono_ms(), h1 = clk_utc_ms(), m1a = clk_mono_ms();
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        int64_t m2b = clk_mono_ms(), h2 = clk_utc_ms(), m2a = clk_mono_ms();
+        ck_assert_msg(h2 - h1 >= (m2b - m1a - 2) * 60 && h2 - h1 <= (m2a - m1b + 2) * 60,
+                      "hall time advanced %lld ms in %lld..%lld ms of monotonic time at rate 60",
+                      (long long)(h2 - h1), (long long)(m2b - m1a), (long long)(m2a - m1b));
+    }
+    /* It never steps back, and the system clock is left alone. */
+    prev = clk_utc_ms();
+    for (int i = 0; i < 200000; i++) {
+        int64_t now = clk_utc_ms();
+        if (now < prev)
+            ck_abort_msg("hall clock went back: %lld -> %lld", (long long)prev, (long long)now);
+        prev = now;
+    }
+    ck_assert_int_lt(llabs(clk_system_utc_ms() - (int64_t)time(NULL) * 1000), 2000);
+}
+END_TEST
+
+/* Hall time counts from the anchor, so a process that sets the same
+ * source later reads the same clock as one that set it earlier. */
+START_TEST(source_anchor)
+{
+    const int64_t start = utc(2026, 2, 15, 18, 30, 0);
+    int64_t sys_before = clk_system_utc_ms();
+    clk_source src = {.start_utc_ms = start, .anchor_utc_ms = sys_before - 10000, .rate = 60};
+
+    ck_assert_int_eq(clk_set_source(&src), 0);
+    int64_t hall = clk_utc_ms(), sys_after = clk_system_utc_ms();
+    /* 10 s (and the moments of this test) of real time at 60: 10 min. */
+    ck_assert_int_ge(hall - start, (sys_before - src.anchor_utc_ms) * 60 - 60);
+    ck_assert_int_le(hall - start, (2 * sys_after - sys_before - src.anchor_utc_ms + 2) * 60);
+
+    /* "Another process" starting later on the same source: no jump back
+     * to start, the same clock (the two system clock readings may differ
+     * from the monotonic time between them by a millisecond or two). */
+    nanosleep(&(struct timespec){0, 30 * 1000 * 1000}, NULL);
+    int64_t before_again = clk_utc_ms();
+    ck_assert_int_eq(clk_set_source(&src), 0);
+    int64_t again = clk_utc_ms();
+    ck_assert_int_ge(again, before_again - 3 * 60);
+    ck_assert_int_le(again - before_again, 1000 * 60);
+
+    /* An anchor in the future: the hall clock reads start only then. */
+    src.anchor_utc_ms = clk_system_utc_ms() + 60000;
+    ck_assert_int_eq(clk_set_source(&src), 0);
+    ck_assert_int_lt(clk_utc_ms(), start - 59 * 60000);
+
+    /* Back to the system clock. */
+    ck_assert_int_eq(clk_set_source(&(clk_source){.system = true}), 0);
+    ck_assert_int_lt(llabs(clk_utc_ms() - clk_system_utc_ms()), 1000);
+}
+END_TEST
+
+START_TEST(source_refused)
+{
+    const int64_t start = utc(2026, 2, 15, 18, 30, 0), now = clk_system_utc_ms();
+    const clk_source bad[] = {
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = 0},
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = 0.099},
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = 3600.5},
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = -60},
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = NAN},
+        {.start_utc_ms = start, .anchor_utc_ms = now, .rate = INFINITY},
+        {.start_utc_ms = -1, .anchor_utc_ms = now, .rate = 1},
+        {.start_utc_ms = SOURCE_MAX + 1, .anchor_utc_ms = now, .rate = 1},
+        {.start_utc_ms = start, .anchor_utc_ms = -1, .rate = 1},
+        {.start_utc_ms = start, .anchor_utc_ms = INT64_MAX, .rate = 1},
+    };
+
+    /* A refused source leaves the clock as it was: here the system's. */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        ck_assert_int_eq(clk_set_source(&bad[i]), -1);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_int_lt(llabs(clk_utc_ms() - clk_system_utc_ms()), 1000);
+    }
+}
+END_TEST
+
 static Suite *clk_suite(void)
 {
     Suite *s = suite_create("clk");
@@ -743,6 +1040,12 @@ static Suite *clk_suite(void)
     tcase_add_test(tc, next_rollover_properties);
     tcase_add_test(tc, format_iso);
     tcase_add_test(tc, clocks);
+    tcase_add_test(tc, source_times);
+    tcase_add_test(tc, source_rates);
+    tcase_add_test(tc, source_system_and_now);
+    tcase_add_test(tc, source_runs_at_rate);
+    tcase_add_test(tc, source_anchor);
+    tcase_add_test(tc, source_refused);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("files");
