@@ -146,7 +146,7 @@ static bool online(kfix *x, const void *want)
 static bool leases(kfix *x, const void *arg)
 {
     return kiosk_online(x->k) &&
-           kstore_lease_left(kiosk_store(x->k), "intake", clk_utc_ms()) >= x->conf.low_water;
+           kstore_lease_left(kiosk_store(x->k), "intake", clk_system_utc_ms()) >= x->conf.low_water;
 }
 
 static bool settled(kfix *x, const void *arg)
@@ -267,7 +267,7 @@ static bool hall_sees(kfix *x, const char *name, const char *state, const char *
     devlink *b = fix_device(&x->hall, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
     bool seen = false;
 
-    devlink_set_next_id(b, (uint64_t)clk_utc_ms() * 1000u);
+    devlink_set_next_id(b, (uint64_t)clk_system_utc_ms() * 1000u);
     env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
     env.subscribe = &sub;
     Hall__Envelope *r = fix_call(b, &env);
@@ -312,7 +312,7 @@ static int call_all(kfix *x, char numbers[][24], int max)
 {
     devlink *w = fix_device(&x->hall, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
     /* Fresh request ids: halld would answer reused ones from its memory. */
-    devlink_set_next_id(w, (uint64_t)clk_utc_ms() * 1000u);
+    devlink_set_next_id(w, (uint64_t)clk_system_utc_ms() * 1000u);
     Hall__Envelope *r = fix_sign_in(w, 1, "c-1");
     int n = 0;
 
@@ -656,7 +656,7 @@ START_TEST(test_offline_refused_final)
      * them: an offline ticket outside the kiosk's lease (A900..A919), one
      * of two days ago, a PRINTED and a VOID for tickets halld never
      * issued. They come first: the oldest rows. */
-    int64_t now = clk_utc_ms();
+    int64_t now = clk_system_utc_ms();
     snprintf(
         sql, sizeof sql,
         "INSERT INTO offline(area, number, seq, issued_ms, priority, masked_name, state)"
@@ -717,6 +717,151 @@ START_TEST(test_offline_refused_final)
 }
 END_TEST
 
+/* ---- kiosk_clock_skew ----------------------------------------------------- */
+
+/* How far an offline ticket's stamp may be from halld's time when it was
+ * taken: the offset is measured to a few milliseconds on loopback; this
+ * only bounds the test, it is not a speed requirement. */
+#define STAMP_SLACK_MS 5000
+
+/* The kiosk's clock: the system clock plus skew_ms (0: the system clock).
+ * Set while no thread of the kiosk runs (clk.h). */
+static void set_kiosk_clock(int64_t skew_ms)
+{
+    int64_t now = clk_system_utc_ms();
+    clk_source src = {
+        .system = skew_ms == 0, .start_utc_ms = now + skew_ms, .anchor_utc_ms = now, .rate = 1.0};
+
+    ck_assert_int_eq(clk_set_source(&src), 0);
+}
+
+/* One integer from the kiosk's store (or halld's database, hall) about
+ * number: -1 if no row. */
+static long long row_int(kfix *x, bool hall, const char *sql, const char *number)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(ts_path(x->hall.dir, hall ? "hall.db" : "kiosk.db"), &db,
+                                     SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s", sql);
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* An online ticket: printed once, waiting in halld once. */
+static void take_online(kfix *x, char *number, size_t len)
+{
+    bool off = true;
+    int all, waiting;
+
+    take(x, number, len, &off);
+    ck_assert_msg(number[0] != '\0', "no ticket: %s", model(x));
+    ck_assert_msg(!off, "%s issued offline", number);
+    ck_assert(run_until(x, settled, NULL, WAIT_MS));
+    ck_assert_int_eq(printed_count(x, number), 1);
+    hall_count(x, number, 2, &all, &waiting);
+    ck_assert_msg(all == 1 && waiting == 1, "%s: %d in halld, %d waiting", number, all, waiting);
+}
+
+/* An offline ticket, stamped with halld's time as it was taken. */
+static void take_offline(kfix *x, char *number, size_t len)
+{
+    int64_t before = clk_system_utc_ms();
+    bool off = false;
+
+    take(x, number, len, &off);
+    int64_t after = clk_system_utc_ms();
+    ck_assert_msg(number[0] != '\0', "no ticket: %s", model(x));
+    ck_assert_msg(off, "%s not offline", number);
+    long long at = row_int(x, false, "SELECT issued_ms FROM offline WHERE number = ?1", number);
+    ck_assert_msg(at >= before - STAMP_SLACK_MS && at <= after + STAMP_SLACK_MS,
+                  "%s stamped %lld ms from halld's time", number,
+                  at < before ? at - before : at - after);
+}
+
+START_TEST(test_clock_skew)
+{
+    static const int64_t skews[] = {5 * 60000, -5 * 60000};
+    kfix x = {0};
+    char on[4][24], off[5][24], called[16][24], sentence[64];
+    int non = 0, noff = 0;
+
+    hall_up(&x);
+    x.general_area = "intake";
+    for (int r = 0; r < 2; r++) {
+        set_kiosk_clock(skews[r]);
+        kiosk_up(&x);
+        ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+        snprintf(sentence, sizeof sentence, "kiosk clock 300 s %s halld",
+                 skews[r] > 0 ? "ahead of" : "behind");
+        ck_assert_msg(hall_learns(&x, "clock", "skewed", sentence, true), "halld does not show %s",
+                      sentence);
+        /* Online: printed (halld's reservation compared on halld's clock,
+         * not voided), waiting. */
+        take_online(&x, on[non], sizeof on[non]);
+        non++;
+        /* Offline: stamped with halld's time, joined with that time. */
+        ck_assert_int_eq(fix_stop(&x.hall), 0);
+        ck_assert(run_until(&x, online, NULL, WAIT_MS));
+        for (int i = 0; i < 2; i++, noff++)
+            take_offline(&x, off[noff], sizeof off[noff]);
+        fix_start(&x.hall);
+        ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not uploaded: %s", model(&x));
+        for (int i = noff - 2; i < noff; i++) {
+            long long kept =
+                row_int(&x, false, "SELECT issued_ms FROM offline WHERE number = ?1", off[i]);
+            ck_assert_int_eq(
+                row_int(&x, false, "SELECT state FROM offline WHERE number = ?1", off[i]),
+                KSTORE_OFF_UPLOADED);
+            ck_assert_int_eq(row_int(&x, true,
+                                     "SELECT issued_ms FROM tickets WHERE number = ?1"
+                                     " AND offline = 1 AND state = 2",
+                                     off[i]),
+                             kept);
+        }
+        take_online(&x, on[non], sizeof on[non]);
+        non++;
+        kiosk_down(&x);
+    }
+
+    /* A wrong offset in the store (a store copied from another kiosk, a
+     * bug), the kiosk restarted while halld is away: its offline ticket
+     * claims a time ten minutes before its lease was granted. */
+    set_kiosk_clock(0);
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    kiosk_sql(&x, "UPDATE meta SET value = -600000 WHERE key = 'clock_offset_ms'");
+    kiosk_up(&x);
+    bool is_off = false;
+    take(&x, off[noff], sizeof off[noff], &is_off);
+    ck_assert_msg(is_off, "%s not offline", off[noff]);
+    fix_start(&x.hall);
+    ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not settled: %s", model(&x));
+    /* halld refused it for good: it ends REFUSED on the kiosk, is shown,
+     * and is not in the queue; the clock is right again. */
+    ck_assert_int_eq(row_int(&x, false, "SELECT state FROM offline WHERE number = ?1", off[noff]),
+                     KSTORE_OFF_REFUSED);
+    ck_assert_int_eq(row_int(&x, true, "SELECT COUNT(*) FROM tickets WHERE number = ?1", off[noff]),
+                     0);
+    ck_assert(hall_learns(&x, "offline", "refused", off[noff], true));
+    ck_assert(hall_learns(&x, "clock", "ok", "", true));
+
+    /* Everything that joined is called in the order it was taken. */
+    const char *order[] = {on[0], off[0], off[1], on[1], on[2], off[2], off[3], on[3]};
+    ck_assert_int_eq(call_all(&x, called, 16), 8);
+    for (int i = 0; i < 8; i++)
+        ck_assert_str_eq(called[i], order[i]);
+    teardown(&x);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -733,8 +878,10 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_halld_restart);
     else if (strcmp(which, "refused") == 0)
         tcase_add_test(tc, test_offline_refused_final);
+    else if (strcmp(which, "skew") == 0)
+        tcase_add_test(tc, test_clock_skew);
     else {
-        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused\n");
+        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused|skew\n");
         return EXIT_FAILURE;
     }
     suite_add_tcase(s, tc);
