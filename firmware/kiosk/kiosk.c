@@ -978,10 +978,9 @@ static void check_skew(kiosk *k)
     char sentence[HEALTH_DETAIL_MAX];
 
     if (llabs(off) <= k->conf->clock_skew_warn_ms) {
-        if (k->skew_shown_ms != 0) {
-            skew_sentence(off, sentence, sizeof sentence);
-            log_info("clock: %s, within [halld] clock_skew_warn again", sentence);
-        }
+        if (k->skew_shown_ms != 0)
+            log_info("clock: kiosk clock within %lld s of halld's again",
+                     (long long)((llabs(off) + 999) / 1000));
         k->skew_shown_ms = 0;
         return;
     }
