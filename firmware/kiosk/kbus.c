@@ -526,7 +526,7 @@ static int open_pad(kbus *b, struct pad *p, uint32_t window, char *err, size_t e
         .type = HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL,
         .window_no = window,
     };
-    const klink_callbacks cb = {pad_next_id, pad_up, pad_down, pad_answer, NULL};
+    const klink_callbacks cb = {pad_next_id, pad_up, pad_down, pad_answer, NULL, NULL};
     char why[256];
     if ((p->link = klink_new(b->loop, &lc, &cb, p, why, sizeof why)) == NULL) {
         snprintf(err, errlen, "[bus] window_certs: the call-pad of window %u (%s): %s", window,

@@ -6,6 +6,17 @@
  * for), so its answer is routed: an ISSUE's ticket to the flow (or, if the
  * flow gave that request up, to a VOID), a PRINTED/VOID's reply to the
  * store, a lease to the store, an upload's reply to the store.
+ *
+ * halld's answers to a PRINTED, a VOID or an offline ticket are either
+ * final (done, or refused for good: the row ends, a refused printed ticket
+ * is shown to staff) or transient (halld cannot take it now: the row stays
+ * and is sent again after a backoff, or on the next link). Nothing printed
+ * is ever dropped without halld's last word on it.
+ *
+ * Time: the kiosk keeps halld's clock minus its own (measured by klink on
+ * every HELLO and heartbeat, kept in the store) and uses halld's time
+ * wherever it compares with or stamps halld's times: lease expiry, offline
+ * tickets' issue times, the store's pruning.
  */
 #include "kiosk.h"
 
@@ -32,15 +43,34 @@
 #define AREAS_MAX      32
 #define PENDING_MAX    256
 #define AREA_NAME_MAX  96
+/* Transient refusals: sent again after a backoff doubling between these. */
+#define RETRY_MIN_MS 2000
+#define RETRY_MAX_MS 300000
+#define DAY_MS       (24 * 3600 * 1000LL)
+/* Housekeeping: the refusals shown are looked up every minute, the store
+ * is pruned at start and daily; finished rows are kept a week (see
+ * docs/kiosk.md), refusals are shown for a day. */
+#define CHORES_MS         60000
+#define KEEP_MS           (7 * DAY_MS)
+#define REFUSALS_SHOWN_MS DAY_MS
+/* The offset is written to the store when it moved this much... */
+#define CLOCK_STORE_STEP_MS 1000
+/* ...and a skew already reported is reported again when it moved this much. */
+#define SKEW_STEP_MS 5000
+/* halld keeps a component's state under 32 bytes and its detail under 160. */
+#define HEALTH_MAX        6
+#define HEALTH_DETAIL_MAX 160
+#define HEALTH_SIG_MAX    (HEALTH_MAX * (2 * 16 + KF_TEXT_MAX + 4) + 8)
 
 typedef enum pending_kind { P_ISSUE, P_PRINTED, P_VOID, P_LEASE, P_UPLOAD, P_STATUS } pending_kind;
 
 struct pending {
     uint64_t rid;
     pending_kind kind;
-    uint64_t token;         /* the flow's request (ISSUE, PRINTED, VOID of the flow's ticket) */
-    uint64_t ticket_id;     /* PRINTED, VOID */
-    char area[KF_AREA_MAX]; /* LEASE */
+    uint64_t token;                 /* the flow's request (ISSUE; PRINTED, VOID of its ticket) */
+    uint64_t ticket_id;             /* PRINTED, VOID */
+    char number[KSTORE_NUMBER_MAX]; /* PRINTED, VOID */
+    char area[KF_AREA_MAX];         /* LEASE */
 };
 
 struct area {
@@ -67,7 +97,17 @@ struct kiosk {
     void *hook_arg;
     uint64_t seq, seen_version;
     bool dirty, shutting_down, online;
-    char health_sent[KF_TEXT_MAX + 64]; /* the last DEVICE_STATUS sent on this link, "" none */
+    char health_sent[HEALTH_SIG_MAX]; /* the last DEVICE_STATUS sent on this link, "" none */
+    /* halld's clock minus the kiosk's, and the value last written to the
+     * store; the skew reported (0: within [halld] clock_skew_warn). */
+    int64_t clock_offset_ms, clock_stored_ms, skew_shown_ms;
+    bool clock_stored;
+    /* Refusals shown to the hall's staff ("" none): offline tickets, and
+     * printed online tickets. */
+    char offline_refused[HEALTH_DETAIL_MAX], printed_refused[HEALTH_DETAIL_MAX];
+    /* Monotonic times of the next retry (0: none due) and their backoffs. */
+    int64_t upload_next, upload_backoff_ms, confirm_next, confirm_backoff_ms;
+    int64_t chores_next, prune_next;
     char hall_name[128];
     char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
     struct area areas[AREAS_MAX];
@@ -91,9 +131,11 @@ struct kiosk {
     struct pending pend[PENDING_MAX];
     size_t npend;
     /* The offline tickets of the upload in flight. */
-    int64_t upload_ids[UPLOAD_MAX];
+    struct {
+        int64_t id;
+        char number[KSTORE_NUMBER_MAX];
+    } upload[UPLOAD_MAX];
     size_t nupload;
-    bool upload_refused; /* wait for the next link before trying again */
 };
 
 static void execute(kiosk *k, const kflow_cmd *cmd);
@@ -105,57 +147,87 @@ static void changed(kiosk *k)
     k->dirty = true;
 }
 
-static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind);
+static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind, uint64_t rid);
+
+/* halld's time now, as the kiosk knows it. */
+static int64_t hall_now(const kiosk *k)
+{
+    return clk_utc_ms() + k->clock_offset_ms;
+}
+
+struct health {
+    /* protobuf-c's strings are char *: the words live in these arrays. */
+    char name[HEALTH_MAX][16], state[HEALTH_MAX][16], detail[HEALTH_MAX][KF_TEXT_MAX];
+    size_t n;
+};
+
+static void health_add(struct health *h, const char *name, const char *state, const char *detail)
+{
+    assert(h->n < HEALTH_MAX);
+    snprintf(h->name[h->n], sizeof h->name[h->n], "%s", name);
+    snprintf(h->state[h->n], sizeof h->state[h->n], "%s", state);
+    snprintf(h->detail[h->n], sizeof h->detail[h->n], "%s", detail);
+    h->n++;
+}
+
+/* The kiosk's clock against halld's, as device health says it. */
+static void skew_sentence(int64_t offset_ms, char *out, size_t len)
+{
+    long long s = ((offset_ms < 0 ? -offset_ms : offset_ms) + 500) / 1000;
+
+    snprintf(out, len, "kiosk clock %lld s %s halld", s, offset_ms < 0 ? "ahead of" : "behind");
+}
 
 /* Tell halld the kiosk's health when it changed (and once per link): the
  * printer, the card reader, the bus segment when this kiosk drives one,
- * and whether tickets can be taken; why not, in the printer's detail. */
+ * the clock, the tickets halld refused for good when there are any, and
+ * whether tickets can be taken; why not, in the printer's detail. */
 static void report_health(kiosk *k, bool can, const char *why)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__DeviceStatus st = HALL__DEVICE_STATUS__INIT;
-    Hall__ComponentStatus comp[3], *pc[3];
-    /* protobuf-c's strings are char *: the words live in these arrays. */
-    char name[3][16], state[3][16], detail[3][KF_TEXT_MAX], sig[sizeof k->health_sent];
+    Hall__ComponentStatus comp[HEALTH_MAX], *pc[HEALTH_MAX];
+    struct health h = {.n = 0};
+    char sig[sizeof k->health_sent], skew[HEALTH_DETAIL_MAX] = "";
     bool printing = strcmp(k->printer_word, "ok") == 0 || strcmp(k->printer_word, "near_end") == 0;
-    size_t n = 0;
+    size_t used;
 
     if (!k->online)
         return;
-    snprintf(name[n], sizeof name[n], "printer");
-    snprintf(state[n], sizeof state[n], "%s", k->printer_word);
-    snprintf(detail[n], sizeof detail[n], "%s", printing ? "" : why);
-    n++;
-    snprintf(name[n], sizeof name[n], "reader");
-    snprintf(state[n], sizeof state[n], "%s",
-             k->reader == NULL  ? "absent"
-             : k->reader_online ? "ok"
-                                : "offline");
-    detail[n][0] = '\0';
-    n++;
-    if (k->bus != NULL) {
-        snprintf(name[n], sizeof name[n], "bus");
-        snprintf(state[n], sizeof state[n], "%s", kbus_ok(k->bus) ? "ok" : "degraded");
-        detail[n][0] = '\0';
-        n++;
-    }
-    snprintf(sig, sizeof sig, "%d %s %s %s %s", can, state[0], detail[0], state[1],
-             n > 2 ? state[2] : "-");
+    health_add(&h, "printer", k->printer_word, printing ? "" : why);
+    health_add(&h, "reader",
+               k->reader == NULL  ? "absent"
+               : k->reader_online ? "ok"
+                                  : "offline",
+               "");
+    if (k->bus != NULL)
+        health_add(&h, "bus", kbus_ok(k->bus) ? "ok" : "degraded", "");
+    if (k->skew_shown_ms != 0)
+        skew_sentence(k->skew_shown_ms, skew, sizeof skew);
+    health_add(&h, "clock", k->skew_shown_ms != 0 ? "skewed" : "ok", skew);
+    if (k->offline_refused[0] != '\0')
+        health_add(&h, "offline", "refused", k->offline_refused);
+    if (k->printed_refused[0] != '\0')
+        health_add(&h, "printed", "refused", k->printed_refused);
+    used = (size_t)snprintf(sig, sizeof sig, "%d", can);
+    for (size_t i = 0; i < h.n && used < sizeof sig; i++)
+        used += (size_t)snprintf(sig + used, sizeof sig - used, "|%s=%s:%s", h.name[i], h.state[i],
+                                 h.detail[i]);
     if (strcmp(sig, k->health_sent) == 0)
         return;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < h.n; i++) {
         hall__component_status__init(&comp[i]);
-        comp[i].name = name[i];
-        comp[i].state = state[i];
-        comp[i].detail = detail[i];
+        comp[i].name = h.name[i];
+        comp[i].state = h.state[i];
+        comp[i].detail = h.detail[i];
         pc[i] = &comp[i];
     }
-    st.n_components = n;
+    st.n_components = h.n;
     st.components = pc;
     st.can_issue = can;
     env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS;
     env.device_status = &st;
-    if (send_req(k, &env, P_STATUS) != NULL)
+    if (send_req(k, &env, P_STATUS, 0) != NULL)
         snprintf(k->health_sent, sizeof k->health_sent, "%s", sig);
 }
 
@@ -165,7 +237,6 @@ static void sync_model(kiosk *k)
 {
     const char *zh = "", *en = "";
     bool can = true;
-    int64_t now_utc = clk_utc_ms();
 
     if (k->shutting_down) {
         can = false;
@@ -183,7 +254,7 @@ static void sync_model(kiosk *k)
         can = false;
         zh = "打印机故障，暂停取号 — 请联系工作人员";
         en = "The printer is not working — please ask the staff";
-    } else if (!k->online && kstore_lease_left(k->store, NULL, now_utc) <= 0) {
+    } else if (!k->online && kstore_lease_left(k->store, NULL, hall_now(k)) <= 0) {
         can = false;
         zh = "暂停取号：网络中断，本机离线号码已用完，请到人工窗口";
         en = "Closed: offline and no offline numbers left; please go to a staffed window";
@@ -312,7 +383,7 @@ int kiosk_state_json(kiosk *k, buf *out)
 {
     kflow_screen screen = kflow_screen_of(&k->flow);
     const char *zh = "", *en = "";
-    long left = kstore_lease_left(k->store, NULL, clk_utc_ms());
+    long left = kstore_lease_left(k->store, NULL, hall_now(k));
 
     if (screen == KF_SCREEN_ERROR) {
         zh = k->flow.msg_zh;
@@ -356,19 +427,18 @@ int kiosk_state_json(kiosk *k, buf *out)
 
 /* ---- requests to halld --------------------------------------------------- */
 
-/* Send req to halld and remember what it was for. NULL (logged) when it
- * cannot be sent: the table is checked first, so nothing goes out that
- * could not be routed back. */
-static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind)
+/* Send req to halld under request id rid (0: a fresh one) and remember
+ * what it was for. NULL (logged) when it cannot be sent: the table is
+ * checked first, so nothing goes out that could not be routed back. */
+static struct pending *send_req(kiosk *k, Hall__Envelope *req, pending_kind kind, uint64_t rid)
 {
-    uint64_t rid;
-
     if (k->npend == PENDING_MAX) {
         log_error("cannot send %s to halld: too many requests in flight",
                   proto_body_name(req->body_case));
         return NULL;
     }
-    if ((rid = klink_send(k->link, req)) == 0) {
+    rid = rid != 0 ? klink_send_as(k->link, req, rid) : klink_send(k->link, req);
+    if (rid == 0) {
         log_error("cannot send %s to halld: %s", proto_body_name(req->body_case), strerror(errno));
         return NULL;
     }
@@ -390,55 +460,150 @@ static bool take_pending(kiosk *k, uint64_t rid, struct pending *out)
     return false;
 }
 
-/* PRINTED or VOID for a ticket, recorded in the store first so a restart
- * sends it again. token 0: not the flow's (a recovery, or a given-up
- * request). */
-static void confirm(kiosk *k, uint64_t ticket_id, const char *number, bool printed,
-                    const char *reason, uint64_t token)
+static uint64_t next_id(void *arg);
+
+/* Whether a PRINTED or VOID for ticket_id is in flight. */
+static bool confirming(const kiosk *k, uint64_t ticket_id)
+{
+    for (size_t i = 0; i < k->npend; i++)
+        if ((k->pend[i].kind == P_PRINTED || k->pend[i].kind == P_VOID) &&
+            k->pend[i].ticket_id == ticket_id)
+            return true;
+    return false;
+}
+
+/* The stored confirmations not in flight are sent again after a backoff
+ * (the tick) or with the next link, whichever comes first. */
+static void confirm_later(kiosk *k)
+{
+    if (k->confirm_next != 0)
+        return;
+    k->confirm_next = ev_now(k->loop) + k->confirm_backoff_ms;
+    k->confirm_backoff_ms =
+        k->confirm_backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : k->confirm_backoff_ms * 2;
+}
+
+/* PRINTED (for a PRINTING ticket too: it may have printed) or VOID for
+ * ticket t, recorded in the store with its request id before it is sent,
+ * so a restart sends it again under the same id. rid 0: a fresh id. token
+ * 0: not the flow's (a restart, a retry, a given-up request). */
+static void confirm(kiosk *k, const kstore_ticket *t, uint64_t rid, uint64_t token)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Printed pr = HALL__PRINTED__INIT;
     Hall__VoidTicket vo;
-    char why[128];
+    bool printed = t->state != KSTORE_TK_VOID;
+    char why[sizeof t->reason];
     struct pending *p;
 
-    if (kstore_ticket_put(k->store, ticket_id, number, printed ? KSTORE_TK_PRINTED : KSTORE_TK_VOID,
-                          reason) < 0)
-        log_error("store: %s (ticket %s: %s)", kstore_errmsg(k->store), number,
+    if (rid == 0)
+        rid = next_id(k);
+    if (kstore_ticket_put(k->store, t->ticket_id, t->number,
+                          printed ? KSTORE_TK_PRINTED : KSTORE_TK_VOID, t->reason, rid) < 0)
+        log_error("store: %s (ticket %s: %s)", kstore_errmsg(k->store), t->number,
                   printed ? "printed" : "void");
     if (printed) {
-        pr.ticket_id = ticket_id;
+        pr.ticket_id = t->ticket_id;
         env.body_case = HALL__ENVELOPE__BODY_PRINTED;
         env.printed = &pr;
     } else {
         hall__void_ticket__init(&vo);
-        snprintf(why, sizeof why, "%s", reason ? reason : "");
-        vo.ticket_id = ticket_id;
+        snprintf(why, sizeof why, "%s", t->reason);
+        vo.ticket_id = t->ticket_id;
         vo.reason = why;
         env.body_case = HALL__ENVELOPE__BODY_VOID_TICKET;
         env.void_ticket = &vo;
     }
-    if ((p = send_req(k, &env, printed ? P_PRINTED : P_VOID)) != NULL) {
-        p->token = token;
-        p->ticket_id = ticket_id;
+    if (rid == 0 || (p = send_req(k, &env, printed ? P_PRINTED : P_VOID, rid)) == NULL) {
+        confirm_later(k);
+        return;
     }
+    p->token = token;
+    p->ticket_id = t->ticket_id;
+    snprintf(p->number, sizeof p->number, "%s", t->number);
 }
 
-static int resend_confirmation(void *arg, uint64_t ticket_id, const char *number,
-                               kstore_ticket_state st, const char *reason)
+/* The flow's ticket: PRINTED, or VOID with why. */
+static void confirm_ticket(kiosk *k, const kflow_ticket *ft, bool printed, const char *why,
+                           uint64_t token)
 {
-    kiosk *k = arg;
+    kstore_ticket t = {.ticket_id = ft->id, .state = printed ? KSTORE_TK_PRINTED : KSTORE_TK_VOID};
 
-    /* PRINTING at start: it may have printed, so it is confirmed. */
-    log_info("ticket %s: sending %s again after a restart", number,
-             st == KSTORE_TK_VOID ? "VOID" : "PRINTED");
-    confirm(k, ticket_id, number, st != KSTORE_TK_VOID, reason, 0);
-    return 0;
+    snprintf(t.number, sizeof t.number, "%s", ft->number);
+    snprintf(t.reason, sizeof t.reason, "%s", why != NULL ? why : "");
+    confirm(k, &t, 0, token);
+}
+
+/* The stored confirmations, gathered before any is sent (sending writes
+ * the rows being read). */
+struct unconfirmed {
+    kiosk *k;
+    kstore_ticket t[PENDING_MAX];
+    size_t n;
+};
+
+static int gather_unconfirmed(void *arg, const kstore_ticket *t)
+{
+    struct unconfirmed *u = arg;
+
+    if (!confirming(u->k, t->ticket_id))
+        u->t[u->n++] = *t;
+    return u->n == PENDING_MAX;
+}
+
+/* Send every stored confirmation that is not in flight: at start under
+ * the ids they were sent with before (halld answers a retry as it did the
+ * first time), later under fresh ones. */
+static void confirm_stored(kiosk *k, bool at_start)
+{
+    struct unconfirmed *u = calloc(1, sizeof *u);
+
+    k->confirm_next = 0;
+    if (u == NULL) {
+        log_error("cannot send the stored confirmations: %s", strerror(errno));
+        confirm_later(k);
+        return;
+    }
+    u->k = k;
+    if (kstore_ticket_each(k->store, gather_unconfirmed, u) < 0) {
+        log_error("store: %s", kstore_errmsg(k->store));
+        confirm_later(k);
+    }
+    for (size_t i = 0; i < u->n; i++) {
+        if (at_start)
+            log_info("ticket %s: sending %s again after a restart", u->t[i].number,
+                     u->t[i].state == KSTORE_TK_VOID ? "VOID" : "PRINTED");
+        confirm(k, &u->t[i], at_start ? u->t[i].request_id : 0, 0);
+    }
+    free(u);
+}
+
+/* The refusals shown to staff: those of the last REFUSALS_SHOWN_MS. */
+static void refresh_refusals(kiosk *k)
+{
+    int64_t since = hall_now(k) - REFUSALS_SHOWN_MS;
+    char numbers[100];
+    long n;
+
+    if ((n = kstore_offline_refusals(k->store, since, numbers, sizeof numbers)) < 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    else if (n == 0)
+        k->offline_refused[0] = '\0';
+    else
+        snprintf(k->offline_refused, sizeof k->offline_refused,
+                 "%ld offline ticket%s refused by halld: %s", n, n > 1 ? "s" : "", numbers);
+    if ((n = kstore_ticket_refusals(k->store, since, numbers, sizeof numbers)) < 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    else if (n == 0)
+        k->printed_refused[0] = '\0';
+    else
+        snprintf(k->printed_refused, sizeof k->printed_refused,
+                 "%ld printed ticket%s refused by halld: %s", n, n > 1 ? "s" : "", numbers);
 }
 
 static void ask_leases(kiosk *k)
 {
-    int64_t now = ev_now(k->loop), utc = clk_utc_ms();
+    int64_t now = ev_now(k->loop), utc = hall_now(k);
 
     if (!k->online || k->shutting_down)
         return;
@@ -454,7 +619,7 @@ static void ask_leases(kiosk *k)
         lr.wanted = (uint32_t)k->conf->lease_size;
         env.body_case = HALL__ENVELOPE__BODY_LEASE_REQUEST;
         env.lease_request = &lr;
-        struct pending *p = send_req(k, &env, P_LEASE);
+        struct pending *p = send_req(k, &env, P_LEASE, 0);
         if (p == NULL)
             return;
         snprintf(p->area, sizeof p->area, "%s", a->code);
@@ -462,6 +627,16 @@ static void ask_leases(kiosk *k)
     }
 }
 
+/* The next upload waits for the backoff (or the next link). */
+static void upload_later(kiosk *k)
+{
+    k->upload_next = ev_now(k->loop) + k->upload_backoff_ms;
+    k->upload_backoff_ms =
+        k->upload_backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : k->upload_backoff_ms * 2;
+}
+
+/* Send the oldest PRINTED offline tickets, unless an upload is in flight
+ * or waits for its backoff. */
 static void upload(kiosk *k)
 {
     kstore_offline rows[UPLOAD_MAX];
@@ -470,7 +645,7 @@ static void upload(kiosk *k)
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     int n;
 
-    if (!k->online || k->nupload > 0 || k->upload_refused)
+    if (!k->online || k->nupload > 0 || k->upload_next != 0)
         return;
     if ((n = kstore_offline_pending(k->store, rows, UPLOAD_MAX)) <= 0) {
         if (n < 0)
@@ -490,16 +665,107 @@ static void upload(kiosk *k)
         }
         wire[i].masked_name = rows[i].masked_name;
         ptrs[i] = &wire[i];
-        k->upload_ids[i] = rows[i].id;
+        k->upload[i].id = rows[i].id;
+        snprintf(k->upload[i].number, sizeof k->upload[i].number, "%s", rows[i].number);
     }
     up.n_tickets = (size_t)n;
     up.tickets = ptrs;
     env.body_case = HALL__ENVELOPE__BODY_OFFLINE_UPLOAD;
     env.offline_upload = &up;
-    if (send_req(k, &env, P_UPLOAD) != NULL) {
+    if (send_req(k, &env, P_UPLOAD, 0) != NULL) {
         k->nupload = (size_t)n;
         log_info("uploading %d offline ticket(s), first %s", n, rows[0].number);
+    } else {
+        upload_later(k);
     }
+}
+
+/* A refusal that may go away: halld cannot serve now (ERR_UNAVAILABLE),
+ * or the request id was the trouble, not the request
+ * (ERR_REQUEST_ID_REUSED). Sent again later, under a new id. Any other
+ * refusal is halld's last word. */
+static bool transient(Hall__ErrorCode code)
+{
+    return code == HALL__ERROR_CODE__ERR_UNAVAILABLE ||
+           code == HALL__ERROR_CODE__ERR_REQUEST_ID_REUSED;
+}
+
+static const char *code_name(Hall__ErrorCode code)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&hall__error_code__descriptor, (int)code);
+
+    return v != NULL ? v->name : "unknown error";
+}
+
+static const char *error_text(const Hall__Envelope *e)
+{
+    if (e->body_case != HALL__ENVELOPE__BODY_ERROR)
+        return "an answer of the wrong kind";
+    return e->error->message != NULL && e->error->message[0] != '\0' ? e->error->message
+                                                                     : code_name(e->error->code);
+}
+
+/* halld's answer to the upload in flight: per ticket, joined (UPLOADED),
+ * refused for good (REFUSED, shown to staff) or not now (stays PRINTED,
+ * sent again after a backoff). A refused ticket never holds back the
+ * others: it is no longer PRINTED, so the next upload goes on without
+ * it. */
+static void upload_answered(kiosk *k, const Hall__Envelope *e)
+{
+    const Hall__OfflineUploadReply *r =
+        e->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY ? e->offline_upload_reply : NULL;
+    kstore_offline_result res[UPLOAD_MAX];
+    char reasons[UPLOAD_MAX][200];
+    size_t n = k->nupload, nres = 0, joined = 0, refused = 0, later = 0;
+
+    k->nupload = 0;
+    for (size_t i = 0; r != NULL && i < r->n_results && i < n; i++)
+        if (r->results[i]->number == NULL || strcmp(r->results[i]->number, k->upload[i].number))
+            r = NULL;
+    if (r == NULL || r->n_results != n) {
+        log_error("offline upload of %zu ticket(s) not taken: %s; sent again later", n,
+                  r == NULL && e->body_case == HALL__ENVELOPE__BODY_ERROR
+                      ? error_text(e)
+                      : "halld's answer does not match it");
+        upload_later(k);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const Hall__OfflineResult *o = r->results[i];
+
+        if (o->code == HALL__ERROR_CODE__ERR_NONE && o->ticket_id != 0) {
+            res[nres++] = (kstore_offline_result){k->upload[i].id, KSTORE_OFF_UPLOADED, ""};
+            joined++;
+        } else if (o->code == HALL__ERROR_CODE__ERR_NONE || transient(o->code)) {
+            log_warn("offline ticket %s not taken now (%s); sent again later", o->number,
+                     o->message != NULL && o->message[0] ? o->message : code_name(o->code));
+            later++;
+        } else {
+            snprintf(reasons[i], sizeof reasons[i], "%s: %s", code_name(o->code),
+                     o->message != NULL ? o->message : "");
+            res[nres++] = (kstore_offline_result){k->upload[i].id, KSTORE_OFF_REFUSED, reasons[i]};
+            log_error("offline ticket %s refused by halld for good: %s; the citizen holds a "
+                      "ticket that will not be called",
+                      o->number, reasons[i]);
+            refused++;
+        }
+    }
+    if (kstore_offline_settle(k->store, res, nres, hall_now(k)) < 0) {
+        log_error("store: %s", kstore_errmsg(k->store));
+        upload_later(k);
+        return;
+    }
+    if (joined > 0)
+        log_info("%zu offline ticket(s) joined the queue", joined);
+    if (refused > 0)
+        refresh_refusals(k);
+    if (later > 0) {
+        upload_later(k);
+        return;
+    }
+    k->upload_backoff_ms = RETRY_MIN_MS;
+    upload(k);
 }
 
 static void error_sentences(const Hall__Envelope *e, char *zh, char *en, size_t len)
@@ -554,29 +820,61 @@ static void issue_answered(kiosk *k, const struct pending *p, const Hall__Envelo
         /* The flow gave this request up (offline ticket instead): halld's
          * ticket is never printed, so it is voided. */
         log_info("ticket %s came after its request was given up: voiding it", t.number);
-        confirm(k, t.id, t.number, false, "request given up by the kiosk", 0);
+        confirm_ticket(k, &t, false, "request given up by the kiosk", 0);
         return;
     }
     if (t.area[0] != '\0' && k->general[0] == '\0' && p->area[0] == '\0')
         snprintf(k->general, sizeof k->general, "%s", t.area);
-    int64_t left = e->issue_reply->reserve_expires_ms - clk_utc_ms();
-    if (e->issue_reply->reserve_expires_ms != 0 && left < k->conf->reserve_margin_ms) {
-        /* Too late to print safely: halld would void it under the citizen. */
-        k->cur.ticket_id = t.id;
-        k->cur.token = p->token;
-        k->cur.offline_id = 0;
-        kflow_printed(&k->flow, false, "预约保留时间已过", now, &cmd);
-        execute(k, &cmd);
-        return;
-    }
+    /* Printed however late: halld takes a reservation that ran out back
+     * when the PRINTED comes (with its first issue time). */
+    int64_t over = hall_now(k) - e->issue_reply->reserve_expires_ms;
+    if (e->issue_reply->reserve_expires_ms != 0 && over >= 0)
+        log_info("ticket %s: its reservation ran out %lld s ago; printed all the same", t.number,
+                 (long long)(over / 1000));
     execute(k, &cmd);
+}
+
+/* halld's answer to a PRINTED or VOID: done, not now (the row stays and
+ * is sent again later), or refused for good (the row ends; a printed
+ * ticket halld will not call is shown to staff). */
+static void confirmation_answered(kiosk *k, const struct pending *p, const Hall__Envelope *e)
+{
+    const char *what = p->kind == P_PRINTED ? "PRINTED" : "VOID";
+    bool done = true;
+
+    if (e->body_case == HALL__ENVELOPE__BODY_TICKET_REPLY) {
+        k->confirm_backoff_ms = RETRY_MIN_MS;
+    } else if (e->body_case != HALL__ENVELOPE__BODY_ERROR || transient(e->error->code)) {
+        log_warn("%s for ticket %s not taken now (%s); sent again later", what, p->number,
+                 error_text(e));
+        done = false;
+        confirm_later(k);
+    } else if (e->error->code == HALL__ERROR_CODE__ERR_ANSWER_DROPPED) {
+        log_warn("%s for ticket %s was carried out, its answer is lost: %s", what, p->number,
+                 error_text(e));
+    } else if (p->kind == P_PRINTED) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "%s: %s", code_name(e->error->code), error_text(e));
+        log_error("ticket %s was printed but halld refused it for good (%s): the citizen holds a "
+                  "ticket that will not be called",
+                  p->number, reason);
+        if (kstore_ticket_refuse(k->store, p->ticket_id, reason, hall_now(k)) < 0)
+            log_error("store: %s", kstore_errmsg(k->store));
+        refresh_refusals(k);
+        done = false;
+    } else {
+        log_warn("VOID for ticket %s refused: %s", p->number, error_text(e));
+    }
+    if (done && kstore_ticket_done(k->store, p->ticket_id) < 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    if (p->token != 0)
+        kflow_confirmed(&k->flow, p->token, ev_now(k->loop));
 }
 
 static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
 {
     kiosk *k = arg;
     struct pending p;
-    bool ok;
 
     if (!take_pending(k, rid, &p))
         return;
@@ -586,17 +884,7 @@ static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
         break;
     case P_PRINTED:
     case P_VOID:
-        ok = e->body_case == HALL__ENVELOPE__BODY_TICKET_REPLY;
-        if (!ok)
-            /* A refusal is final too (the reservation expired, ...): halld
-             * has the last word on the ticket. */
-            log_warn("%s for ticket %llu refused: %s", p.kind == P_PRINTED ? "PRINTED" : "VOID",
-                     (unsigned long long)p.ticket_id,
-                     e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
-        if (kstore_ticket_done(k->store, p.ticket_id) < 0)
-            log_error("store: %s", kstore_errmsg(k->store));
-        if (p.token != 0)
-            kflow_confirmed(&k->flow, p.token, ev_now(k->loop));
+        confirmation_answered(k, &p, e);
         break;
     case P_LEASE: {
         struct area *a = area_of(k, p.area);
@@ -629,17 +917,7 @@ static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
         break;
     }
     case P_UPLOAD:
-        if (e->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY) {
-            if (kstore_offline_uploaded(k->store, k->upload_ids, k->nupload) < 0)
-                log_error("store: %s", kstore_errmsg(k->store));
-            log_info("%zu offline ticket(s) joined the queue", k->nupload);
-        } else {
-            log_error("offline upload refused: %s (tried again on the next link)",
-                      e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "?");
-            k->upload_refused = true;
-        }
-        k->nupload = 0;
-        upload(k);
+        upload_answered(k, e);
         break;
     case P_STATUS:
         if (e->body_case != HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY)
@@ -670,7 +948,8 @@ static void on_up(void *arg, const Hall__HelloReply *r)
     log_info("link to halld up (hall %s, %s)", r->hall_id, r->hall_name);
     snprintf(k->hall_name, sizeof k->hall_name, "%s", r->hall_name);
     k->online = true;
-    k->upload_refused = false;
+    k->upload_next = 0; /* a new link: no backoff left to wait for */
+    k->upload_backoff_ms = RETRY_MIN_MS;
     k->health_sent[0] = '\0'; /* halld hears the kiosk's health on every link */
     for (size_t i = 0; i < k->nareas; i++)
         k->areas[i].lease_asked = false;
@@ -684,9 +963,53 @@ static void on_up(void *arg, const Hall__HelloReply *r)
         }
     kflow_link(&k->flow, true, ev_now(k->loop), &cmd);
     execute(k, &cmd);
+    confirm_stored(k, false);
     upload(k);
     ask_leases(k);
     changed(k);
+    sync_model(k);
+}
+
+/* Whether the skew is one to report, and the log line when that changes:
+ * once per change, not per heartbeat. */
+static void check_skew(kiosk *k)
+{
+    int64_t off = k->clock_offset_ms;
+    char sentence[HEALTH_DETAIL_MAX];
+
+    if (llabs(off) <= k->conf->clock_skew_warn_ms) {
+        if (k->skew_shown_ms != 0)
+            log_info("clock: kiosk clock within %lld s of halld's again",
+                     (long long)((llabs(off) + 999) / 1000));
+        k->skew_shown_ms = 0;
+        return;
+    }
+    if (k->skew_shown_ms != 0 && llabs(off - k->skew_shown_ms) < SKEW_STEP_MS)
+        return;
+    k->skew_shown_ms = off;
+    skew_sentence(off, sentence, sizeof sentence);
+    log_warn("clock: %s (more than [halld] clock_skew_warn); the kiosk uses halld's time",
+             sentence);
+}
+
+/* klink measured halld's clock: use it from now on, keep it in the store
+ * (when it moved) for a restart without halld. */
+static void on_clock(void *arg, int64_t offset_ms, int64_t rtt_ms)
+{
+    kiosk *k = arg;
+
+    log_debug("clock: halld's is %+lld ms from the kiosk's (round trip %lld ms)",
+              (long long)offset_ms, (long long)rtt_ms);
+    k->clock_offset_ms = offset_ms;
+    if (!k->clock_stored || llabs(offset_ms - k->clock_stored_ms) >= CLOCK_STORE_STEP_MS) {
+        if (kstore_clock_offset_put(k->store, offset_ms) < 0) {
+            log_error("store: %s", kstore_errmsg(k->store));
+        } else {
+            k->clock_stored = true;
+            k->clock_stored_ms = offset_ms;
+        }
+    }
+    check_skew(k);
     sync_model(k);
 }
 
@@ -912,7 +1235,7 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
     }
     env.body_case = HALL__ENVELOPE__BODY_ISSUE;
     env.issue = &m;
-    if ((p = send_req(k, &env, P_ISSUE)) == NULL) {
+    if ((p = send_req(k, &env, P_ISSUE, 0)) == NULL) {
         kflow_refused(&k->flow, cmd->token, "暂时无法取号，请稍后重试",
                       "No ticket could be issued; please try again", ev_now(k->loop));
         return;
@@ -932,7 +1255,7 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     /* The online request given up, if any, stays in the link's table: its
      * answer, when the link is back, is voided (issue_answered). */
     if (area[0] == '\0' ||
-        kstore_offline_take(k->store, area, clk_utc_ms(), HALL__PRIORITY__PRIORITY_NORMAL,
+        kstore_offline_take(k->store, area, hall_now(k), HALL__PRIORITY__PRIORITY_NORMAL,
                             card ? k->card.hash : NULL, card ? k->card.masked : NULL, &o) < 0) {
         if (errno != ENOENT && errno != ENOSPC && area[0] != '\0')
             log_error("store: %s", kstore_errmsg(k->store));
@@ -976,7 +1299,7 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
         k->cur.ticket_id = t->id;
         k->cur.offline_id = 0;
         /* Durable before printing: a crash from here on confirms it. */
-        if (kstore_ticket_put(k->store, t->id, t->number, KSTORE_TK_PRINTING, "") < 0)
+        if (kstore_ticket_put(k->store, t->id, t->number, KSTORE_TK_PRINTING, "", 0) < 0)
             log_error("store: %s", kstore_errmsg(k->store));
     } else {
         k->cur.ticket_id = 0;
@@ -1014,7 +1337,7 @@ static void confirm_flow(kiosk *k, const kflow_cmd *cmd, bool printed)
     const kflow_ticket *t = &k->flow.ticket;
 
     if (!t->offline) {
-        confirm(k, t->id, t->number, printed, printed ? NULL : "printing failed", cmd->token);
+        confirm_ticket(k, t, printed, printed ? NULL : "printing failed", cmd->token);
         return;
     }
     if (kstore_offline_set(k->store, k->cur.offline_id,
@@ -1047,13 +1370,40 @@ static void execute(kiosk *k, const kflow_cmd *cmd)
     }
 }
 
+/* Finished rows older than KEEP_MS go. */
+static void prune(kiosk *k)
+{
+    long n = kstore_prune(k->store, hall_now(k) - KEEP_MS);
+
+    if (n < 0)
+        log_error("store: %s", kstore_errmsg(k->store));
+    else if (n > 0)
+        log_info("store: %ld finished row(s) older than %lld days deleted", n,
+                 (long long)(KEEP_MS / DAY_MS));
+}
+
 static void on_tick(ev_loop *loop, ev_timer *t, void *arg)
 {
     kiosk *k = arg;
+    int64_t now = ev_now(loop);
     kflow_cmd cmd;
 
-    kflow_tick(&k->flow, ev_now(loop), &cmd);
+    kflow_tick(&k->flow, now, &cmd);
     execute(k, &cmd);
+    if (k->confirm_next != 0 && now >= k->confirm_next)
+        confirm_stored(k, false);
+    if (k->upload_next != 0 && now >= k->upload_next) {
+        k->upload_next = 0;
+        upload(k);
+    }
+    if (now >= k->chores_next) {
+        k->chores_next = now + CHORES_MS;
+        refresh_refusals(k);
+        if (now >= k->prune_next) {
+            k->prune_next = now + DAY_MS;
+            prune(k);
+        }
+    }
     ask_leases(k);
     sync_model(k);
     ev_timer_start(loop, &k->tick, TICK_MS);
@@ -1153,6 +1503,19 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
         goto fail;
     if ((n = kstore_offline_recover(k->store)) > 0)
         log_warn("%d offline ticket(s) were being printed at the last stop: counted as printed", n);
+    if ((n = kstore_clock_offset(k->store, &k->clock_stored_ms)) < 0) {
+        snprintf(err, errlen, "%s", kstore_errmsg(k->store));
+        goto fail;
+    }
+    /* Until halld is reached: the offset of the last link. */
+    k->clock_stored = n == 1;
+    k->clock_offset_ms = k->clock_stored ? k->clock_stored_ms : 0;
+    check_skew(k);
+    prune(k);
+    refresh_refusals(k);
+    k->confirm_backoff_ms = k->upload_backoff_ms = RETRY_MIN_MS;
+    k->chores_next = ev_now(loop) + CHORES_MS;
+    k->prune_next = ev_now(loop) + DAY_MS;
     open_printer(k);
     open_reader(k);
 
@@ -1167,16 +1530,13 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
         .reconnect_max_ms = conf->reconnect_max_ms,
         .connect_timeout_ms = conf->connect_timeout_ms,
     };
-    const klink_callbacks lcb = {next_id, on_up, on_down, on_answer, on_push};
+    const klink_callbacks lcb = {next_id, on_up, on_down, on_answer, on_push, on_clock};
     if ((k->link = klink_new(loop, &lc, &lcb, k, err, errlen)) == NULL)
         goto fail;
     if (conf->bus_enabled &&
         (k->bus = kbus_new(loop, conf, next_id, bus_changed, k, err, errlen)) == NULL)
         goto fail;
-    if (kstore_ticket_each(k->store, resend_confirmation, k) < 0) {
-        snprintf(err, errlen, "%s", kstore_errmsg(k->store));
-        goto fail;
-    }
+    confirm_stored(k, true);
     ev_timer_start(loop, &k->tick, TICK_MS);
     sync_model(k);
     return k;

@@ -12,6 +12,14 @@
  * when the link is back, and follows the printer's and reader's health: a
  * kiosk that cannot print shows it and takes no ticket.
  *
+ * halld has the last word on every printed ticket: a refusal that may go
+ * away is sent again later, a final one ends the ticket's row and, for a
+ * ticket the citizen holds, shows in the device health halld passes on to
+ * the hall's staff. The kiosk works on halld's clock (an offset measured
+ * on every link and kept in the store) wherever it compares with or
+ * stamps halld's times, and reports a clock too far off. The store is
+ * pruned of finished rows at start and daily.
+ *
  * For the touch page (kpage) it offers the screen model as JSON, the
  * citizen's actions, and a change hook; docs/kiosk.md has the model.
  *

@@ -50,6 +50,8 @@ static const conf_option kiosk_options[] = {
                   "Longest wait between two connection attempts (backoff doubles up to it)"),
     CONF_DURATION("halld", "connect_timeout", C, connect_timeout_ms, 500, 120000, "10s",
                   "Time allowed for TCP, TLS and HELLO before the attempt is given up"),
+    CONF_DURATION("halld", "clock_skew_warn", C, clock_skew_warn_ms, 1000, 86400000, "30s",
+                  "A kiosk clock further than this from halld's is reported as device health"),
 
     CONF_PATH("store", "path", C, store_path, "kiosk.db",
               "SQLite file of the kiosk's durable state (request ids, leases, tickets)"),
@@ -60,8 +62,6 @@ static const conf_option kiosk_options[] = {
                   "How long the printed ticket's preview stays on screen"),
     CONF_DURATION("flow", "request_timeout", C, request_timeout_ms, 1000, 120000, "8s",
                   "An unanswered online request is given up for an offline ticket after this"),
-    CONF_DURATION("flow", "reserve_margin", C, reserve_margin_ms, 0, 600000, "10s",
-                  "A reservation with less time left than this is voided instead of printed"),
     CONF_STRING("flow", "general_area", C, general_area, "",
                 "Area of the one-tap ticket when offline (empty: learnt from halld)"),
 

@@ -31,13 +31,13 @@ typedef struct kiosk_conf {
     char *cert, *key, *ca;
     int64_t reconnect_max_ms; /* longest wait between two connection attempts */
     int64_t connect_timeout_ms;
+    int64_t clock_skew_warn_ms; /* a clock further from halld's is reported */
     /* [store] */
     char *store_path;
     /* [flow] */
     int64_t idle_timeout_ms;    /* a waiting screen returns to idle after this */
     int64_t ticket_show_ms;     /* the ticket preview stays this long */
     int64_t request_timeout_ms; /* an online request unanswered this long goes offline */
-    int64_t reserve_margin_ms;  /* print only if the reservation has this much left */
     char *general_area;         /* the one-tap area offline ("" = learnt from halld) */
     /* [printer] */
     int printer_backend; /* printer_backend */

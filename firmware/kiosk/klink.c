@@ -45,6 +45,9 @@ struct klink {
     ev_timer beat;   /* UP: next heartbeat and silence check */
     ev_timer resend; /* ERR_UNAVAILABLE answers: send those requests again */
     int64_t beat_ms, idle_ms, last_rx;
+    /* When the HELLO and the last heartbeat left (UTC, and monotonic for
+     * the round trip): their answers carry halld's clock. */
+    int64_t hello_utc, hello_mono, beat_utc, beat_mono;
     uint64_t hello_id, sub_id, last_seq;
     struct request *req; /* in the order they were sent */
     size_t nreq, capreq;
@@ -154,7 +157,8 @@ static void send_heartbeat(klink *l)
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Heartbeat hb = HALL__HEARTBEAT__INIT;
 
-    hb.device_time_ms = clk_utc_ms();
+    l->beat_utc = hb.device_time_ms = clk_utc_ms();
+    l->beat_mono = clk_mono_ms();
     env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     write_env(l, &env);
@@ -232,9 +236,23 @@ static void on_open(net_conn *c, void *arg)
     env.request_id = l->hello_id;
     env.body_case = HALL__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
+    l->hello_utc = clk_utc_ms();
+    l->hello_mono = clk_mono_ms();
     set_state(l, KL_HELLO);
     if (write_env(l, &env) < 0)
         close_conn(l, "cannot send HELLO");
+}
+
+/* halld's clock read server_ms while a message sent at sent_utc (UTC),
+ * sent_mono (monotonic) was on its way: halld's clock minus the kiosk's,
+ * taking halld's reading as made halfway through the round trip (which
+ * the monotonic clock measures, whatever the wall clock did meanwhile). */
+static void measured(klink *l, int64_t server_ms, int64_t sent_utc, int64_t sent_mono)
+{
+    int64_t rtt = clk_mono_ms() - sent_mono;
+
+    if (l->cb.clock != NULL && server_ms != 0 && rtt >= 0)
+        l->cb.clock(l->arg, server_ms - (sent_utc + rtt / 2), rtt);
 }
 
 static void hello_answered(klink *l, const Hall__Envelope *env)
@@ -259,6 +277,7 @@ static void hello_answered(klink *l, const Hall__Envelope *env)
             return;
     net_conn_flush(l->conn);
     subscribe(l);
+    measured(l, r->server_time_ms, l->hello_utc, l->hello_mono);
     l->cb.up(l->arg, r);
 }
 
@@ -290,7 +309,14 @@ static void dispatch(klink *l, const Hall__Envelope *env)
         handle_push(l, env);
         return;
     }
-    if (env->body_case == HALL__ENVELOPE__BODY_HEARTBEAT_REPLY || env->request_id == 0)
+    if (env->body_case == HALL__ENVELOPE__BODY_HEARTBEAT_REPLY) {
+        /* Only the answer to the last heartbeat: an older one's round trip
+         * is unknown. */
+        if (env->heartbeat_reply->device_time_ms == l->beat_utc)
+            measured(l, env->heartbeat_reply->server_time_ms, l->beat_utc, l->beat_mono);
+        return;
+    }
+    if (env->request_id == 0)
         return;
     if (find(l, env->request_id, &at) == NULL)
         return;
@@ -426,8 +452,19 @@ void klink_free(klink *l)
 
 uint64_t klink_send(klink *l, Hall__Envelope *req)
 {
+    uint64_t id = l->cb.next_id(l->arg);
+
+    return id != 0 ? klink_send_as(l, req, id) : 0;
+}
+
+uint64_t klink_send_as(klink *l, Hall__Envelope *req, uint64_t request_id)
+{
     struct request r;
 
+    if (request_id == 0 || find(l, request_id, NULL) != NULL) {
+        errno = EINVAL;
+        return 0;
+    }
     if (l->nreq == l->capreq) {
         size_t cap = l->capreq ? l->capreq * 2 : 16;
         struct request *a = realloc(l->req, cap * sizeof *a);
@@ -436,8 +473,7 @@ uint64_t klink_send(klink *l, Hall__Envelope *req)
         l->req = a;
         l->capreq = cap;
     }
-    if ((r.id = l->cb.next_id(l->arg)) == 0)
-        return 0;
+    r.id = request_id;
     req->request_id = r.id;
     if ((r.frame = pack(req, &r.len)) == NULL)
         return 0;

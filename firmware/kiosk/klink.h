@@ -19,6 +19,11 @@
  * never makes a second ticket. ERR_UNAVAILABLE asks for the same retry
  * (after a second).
  *
+ * Clock: HELLO_REPLY and every HEARTBEAT_REPLY carry halld's clock; the
+ * link measures halld's clock minus the kiosk's from each, halld's reading
+ * taken as made halfway through the round trip, and hands it to the clock
+ * callback (before the up callback for HELLO).
+ *
  * Once UP the link sends a HEARTBEAT every interval HELLO_REPLY gave,
  * drops a link silent for longer than the idle timeout, and (with a push
  * callback) SUBSCRIBEs for the display pushes (area statuses) with the last sequence applied; a
@@ -64,6 +69,9 @@ typedef struct klink_callbacks {
     /* A display push (a snapshot after each SUBSCRIBE, then deltas). NULL:
      * the link does not SUBSCRIBE. */
     void (*push)(void *arg, const Hall__DisplayPush *push);
+    /* halld's clock minus the kiosk's (UTC ms), measured over a round trip
+     * of rtt_ms. NULL: not wanted. */
+    void (*clock)(void *arg, int64_t offset_ms, int64_t rtt_ms);
 } klink_callbacks;
 
 /* Copy the configuration and start connecting. NULL with errno and a
@@ -77,6 +85,10 @@ void klink_free(klink *l);
 /* Queue req (its body set, request_id ignored) and send it now when the
  * link is up. Returns its request id, or 0 with errno. */
 uint64_t klink_send(klink *l, Hall__Envelope *req);
+/* The same under a request id the caller chose (not 0, not in the table:
+ * EINVAL): a request sent again after a restart under the id it was first
+ * sent with, so halld answers it as it did then. */
+uint64_t klink_send_as(klink *l, Hall__Envelope *req, uint64_t request_id);
 /* Forget a request: its answer, if it comes, is dropped. */
 void klink_cancel(klink *l, uint64_t request_id);
 

@@ -23,7 +23,11 @@ struct kstore {
     char errmsg[256];
 };
 
-static const char schema[] =
+/* Migration N brings the file from layout N-1 to N, in one transaction.
+ * Never edit a migration that has shipped: add a new one. */
+static const char *const migrations[] = {
+    /* 1: the first layout. IF NOT EXISTS: the first release made these
+     * tables without a version, so its files open at version 0 with them. */
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS leases(area TEXT PRIMARY KEY, prefix TEXT NOT NULL,"
     " first INTEGER NOT NULL, count INTEGER NOT NULL, used INTEGER NOT NULL,"
@@ -33,7 +37,19 @@ static const char schema[] =
     " issued_ms INTEGER NOT NULL, priority INTEGER NOT NULL, hash BLOB,"
     " masked_name TEXT NOT NULL, state INTEGER NOT NULL, UNIQUE(area, number, issued_ms));"
     "CREATE TABLE IF NOT EXISTS tickets(ticket_id INTEGER PRIMARY KEY, number TEXT NOT NULL,"
-    " state INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);";
+    " state INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);",
+
+    /* 2: halld's answer per offline ticket (REFUSED with its reason, and
+     * when a row reached its end, for pruning); the request id of an
+     * online ticket's confirmation, sent again under it after a restart;
+     * the end of a refused online ticket. */
+    "ALTER TABLE offline ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE offline ADD COLUMN done_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tickets ADD COLUMN request_id INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tickets ADD COLUMN done_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX offline_state ON offline(state, id);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static int fail(kstore *s, const char *what)
 {
@@ -75,6 +91,46 @@ static int run(kstore *s, sqlite3_stmt *st, const char *what)
     if (rc != SQLITE_DONE)
         return fail(s, what);
     return 0;
+}
+
+static int version_of(kstore *s, int *version)
+{
+    sqlite3_stmt *st = prep(s, "PRAGMA user_version");
+
+    if (st == NULL)
+        return -1;
+    *version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return *version < 0 ? fail(s, "read the layout version") : 0;
+}
+
+/* Apply every migration above the file's version, one transaction each,
+ * so a crash in the middle leaves the file at a whole version. */
+static int migrate(kstore *s)
+{
+    int v;
+
+    for (;;) {
+        char bump[64];
+        if (exec(s, "BEGIN IMMEDIATE") < 0)
+            return -1;
+        if (version_of(s, &v) < 0)
+            goto rollback;
+        if (v > SCHEMA_VERSION) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "layout version %d is newer than this kioskd understands (%d)", v,
+                     SCHEMA_VERSION);
+            goto rollback;
+        }
+        if (v == SCHEMA_VERSION)
+            return exec(s, "COMMIT");
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+        if (exec(s, migrations[v]) < 0 || exec(s, bump) < 0 || exec(s, "COMMIT") < 0)
+            goto rollback;
+    }
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
 }
 
 /* Reserve the next block of request ids: its end is durable before any
@@ -119,7 +175,7 @@ kstore *kstore_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || exec(s, schema) < 0 ||
+    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || migrate(s) < 0 ||
         reserve_ids(s) < 0) {
         snprintf(err, errlen, "%s: %s", path, s->errmsg);
         goto fail;
@@ -149,6 +205,33 @@ uint64_t kstore_next_request_id(kstore *s)
     if (s->next_id >= s->id_limit && reserve_ids(s) < 0)
         return 0;
     return s->next_id++;
+}
+
+int kstore_clock_offset(kstore *s, int64_t *offset_ms)
+{
+    sqlite3_stmt *st = prep(s, "SELECT value FROM meta WHERE key = 'clock_offset_ms'");
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *offset_ms = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : fail(s, "read the clock offset");
+}
+
+int kstore_clock_offset_put(kstore *s, int64_t offset_ms)
+{
+    sqlite3_stmt *st =
+        prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES('clock_offset_ms', ?1)");
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, offset_ms);
+    return run(s, st, "store the clock offset");
 }
 
 static void text(char *out, size_t cap, sqlite3_stmt *st, int col)
@@ -337,20 +420,32 @@ int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
     return (int)n;
 }
 
-int kstore_offline_uploaded(kstore *s, const int64_t *ids, size_t n)
+int kstore_offline_settle(kstore *s, const kstore_offline_result *r, size_t n, int64_t now)
 {
+    sqlite3_stmt *st;
+
     if (exec(s, "BEGIN IMMEDIATE") < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if (set_offline_state(s, ids[i], KSTORE_OFF_PRINTED, KSTORE_OFF_UPLOADED) < 0) {
-            exec(s, "ROLLBACK");
-            return -1;
-        }
-    if (exec(s, "COMMIT") < 0) {
-        exec(s, "ROLLBACK");
-        return -1;
+    for (size_t i = 0; i < n; i++) {
+        assert(r[i].state == KSTORE_OFF_UPLOADED || r[i].state == KSTORE_OFF_REFUSED);
+        st = prep(s, "UPDATE offline SET state = ?1, reason = ?2, done_ms = ?3"
+                     " WHERE id = ?4 AND state = ?5");
+        if (st == NULL)
+            goto rollback;
+        sqlite3_bind_int(st, 1, (int)r[i].state);
+        sqlite3_bind_text(st, 2, r[i].reason ? r[i].reason : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, r[i].id);
+        sqlite3_bind_int(st, 5, (int)KSTORE_OFF_PRINTED);
+        if (run(s, st, "settle offline ticket") < 0)
+            goto rollback;
     }
-    return 0;
+    if (exec(s, "COMMIT") == 0)
+        return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    errno = EIO;
+    return -1;
 }
 
 long kstore_offline_count(kstore *s, kstore_offline_state state)
@@ -367,19 +462,62 @@ long kstore_offline_count(kstore *s, kstore_offline_state state)
     return n < 0 ? fail(s, "count offline tickets") : n;
 }
 
-int kstore_ticket_put(kstore *s, uint64_t ticket_id, const char *number, kstore_ticket_state state,
-                      const char *reason)
+/* The count of rows sql selects (its one parameter: since) and their
+ * numbers (its first column), space-separated, as many as fit in len. */
+static long refusals(kstore *s, const char *sql, int64_t since, char *numbers, size_t len)
 {
-    sqlite3_stmt *st = prep(s, "INSERT INTO tickets(ticket_id, number, state, reason, at)"
-                               " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ticket_id) DO UPDATE"
-                               " SET state = excluded.state, reason = excluded.reason");
+    sqlite3_stmt *st = prep(s, sql);
+    size_t used = 0;
+    long n = 0;
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    if (len > 0)
+        numbers[0] = '\0';
+    sqlite3_bind_int64(st, 1, since);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        size_t tl = t != NULL ? strlen((const char *)t) : 0;
+        /* A number that does not fit ends the list: later ones are not
+         * shown out of order. */
+        if (used < len && used + (used > 0) + tl < len) {
+            used += (size_t)snprintf(numbers + used, len - used, "%s%s", used > 0 ? " " : "",
+                                     t != NULL ? (const char *)t : "");
+        } else {
+            used = len;
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : fail(s, "list refusals");
+}
+
+long kstore_offline_refusals(kstore *s, int64_t since, char *numbers, size_t len)
+{
+    return refusals(s, "SELECT number FROM offline WHERE state = 4 AND done_ms >= ?1 ORDER BY id",
+                    since, numbers, len);
+}
+
+int kstore_ticket_put(kstore *s, uint64_t ticket_id, const char *number, kstore_ticket_state state,
+                      const char *reason, uint64_t request_id)
+{
+    sqlite3_stmt *st =
+        prep(s, "INSERT INTO tickets(ticket_id, number, state, reason, at, request_id)"
+                " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ticket_id) DO UPDATE"
+                " SET state = excluded.state, reason = excluded.reason,"
+                " request_id = excluded.request_id");
+
+    assert(state != KSTORE_TK_REFUSED);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)ticket_id);
     sqlite3_bind_text(st, 2, number ? number : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, (int)state);
     sqlite3_bind_text(st, 4, reason ? reason : "", -1, SQLITE_TRANSIENT);
+    /* The order rows are sent again in: the kiosk's own clock will do. */
     sqlite3_bind_int64(st, 5, clk_utc_ms());
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)request_id);
     return run(s, st, "record ticket");
 }
 
@@ -393,26 +531,75 @@ int kstore_ticket_done(kstore *s, uint64_t ticket_id)
     return run(s, st, "forget ticket");
 }
 
-int kstore_ticket_each(kstore *s,
-                       int (*fn)(void *arg, uint64_t ticket_id, const char *number,
-                                 kstore_ticket_state st, const char *reason),
-                       void *arg)
+int kstore_ticket_refuse(kstore *s, uint64_t ticket_id, const char *reason, int64_t now)
 {
     sqlite3_stmt *st =
-        prep(s, "SELECT ticket_id, number, state, reason FROM tickets ORDER BY at, ticket_id");
+        prep(s, "UPDATE tickets SET state = ?1, reason = ?2, done_ms = ?3 WHERE ticket_id = ?4");
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int(st, 1, (int)KSTORE_TK_REFUSED);
+    sqlite3_bind_text(st, 2, reason ? reason : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)ticket_id);
+    return run(s, st, "record refused ticket");
+}
+
+int kstore_ticket_each(kstore *s, int (*fn)(void *arg, const kstore_ticket *t), void *arg)
+{
+    sqlite3_stmt *st = prep(s, "SELECT ticket_id, number, state, reason, request_id FROM tickets"
+                               " WHERE state <> 3 ORDER BY at, ticket_id");
     int n = 0, rc;
 
     if (st == NULL)
         return -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char number[KSTORE_NUMBER_MAX], reason[128];
-        text(number, sizeof number, st, 1);
-        text(reason, sizeof reason, st, 3);
+        kstore_ticket t = {0};
+        t.ticket_id = (uint64_t)sqlite3_column_int64(st, 0);
+        text(t.number, sizeof t.number, st, 1);
+        t.state = (kstore_ticket_state)sqlite3_column_int(st, 2);
+        text(t.reason, sizeof t.reason, st, 3);
+        t.request_id = (uint64_t)sqlite3_column_int64(st, 4);
         n++;
-        if (fn(arg, (uint64_t)sqlite3_column_int64(st, 0), number,
-               (kstore_ticket_state)sqlite3_column_int(st, 2), reason) != 0)
+        if (fn(arg, &t) != 0)
             break;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : fail(s, "list tickets");
+}
+
+long kstore_ticket_refusals(kstore *s, int64_t since, char *numbers, size_t len)
+{
+    return refusals(s,
+                    "SELECT number FROM tickets WHERE state = 3 AND done_ms >= ?1"
+                    " ORDER BY done_ms, ticket_id",
+                    since, numbers, len);
+}
+
+long kstore_prune(kstore *s, int64_t before)
+{
+    static const char *const deletes[] = {
+        "DELETE FROM offline WHERE state IN (2, 3, 4) AND MAX(issued_ms, done_ms) < ?1",
+        "DELETE FROM tickets WHERE state = 3 AND done_ms < ?1",
+        "DELETE FROM leases WHERE expires_ms < ?1",
+    };
+    long n = 0;
+
+    if (exec(s, "BEGIN IMMEDIATE") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof deletes / sizeof deletes[0]; i++) {
+        sqlite3_stmt *st = prep(s, deletes[i]);
+        if (st == NULL)
+            goto rollback;
+        sqlite3_bind_int64(st, 1, before);
+        if (run(s, st, "prune") < 0)
+            goto rollback;
+        n += sqlite3_changes(s->db);
+    }
+    if (exec(s, "COMMIT") == 0)
+        return n;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    errno = EIO;
+    return -1;
 }

@@ -6,25 +6,44 @@
  *    block written before any id of it is used, so a restart never reuses
  *    an id; a fresh store starts from the clock, so even a lost store does
  *    not repeat the ids of the last day;
+ *  - the offset of halld's clock from the kiosk's, so a kiosk restarted
+ *    while halld is away still stamps its offline tickets with halld's
+ *    time;
  *  - leases (one LeaseGrant per area) and the offline tickets taken from
  *    them. An offline ticket's number is taken durably before it is
  *    printed:
  *
- *        ISSUED --printed--> PRINTED --upload answered--> UPLOADED
- *           \--print failed--> VOID
+ *        ISSUED --printed--> PRINTED --joined----------> UPLOADED
+ *           \                       \--refused (final)--> REFUSED (halld's reason kept)
+ *            \--print failed--> VOID
  *
  *    An ISSUED ticket found at start may have printed: it is counted as
- *    PRINTED (kstore_offline_recover), never silently dropped;
- *  - online tickets between "printing" and "halld confirmed":
+ *    PRINTED (kstore_offline_recover), never silently dropped. A PRINTED
+ *    ticket stays PRINTED until halld has the last word on it;
+ *  - online tickets between "printing" and "halld confirmed", with the
+ *    request id their PRINTED or VOID was sent under (sent again under the
+ *    same id after a restart, so halld answers it as it did the first
+ *    time):
  *
  *        PRINTING --printed--> PRINTED --confirmed--> (row deleted)
  *           \--print failed--> VOID ---confirmed--/
+ *                              PRINTED --refused (final)--> REFUSED
  *
  *    so a restart sends PRINTED (for PRINTING too: it may have printed) or
- *    VOID again.
+ *    VOID again; a REFUSED row is a printed ticket halld will not call,
+ *    kept to be shown to the hall's staff.
  *
- * Functions return -1 with errno (EIO for SQLite errors, with the message
- * in kstore_errmsg) and never print.
+ * Finished rows (UPLOADED, VOID and REFUSED offline tickets, REFUSED
+ * online ones, expired leases) are deleted by kstore_prune.
+ *
+ * The file's layout is versioned (PRAGMA user_version) and brought up to
+ * date by numbered migrations when it is opened; a file of a newer layout
+ * is refused.
+ *
+ * Times are UTC ms on halld's clock where the caller says "now" (the
+ * kiosk's clock corrected by the offset), except where a field says
+ * otherwise. Functions return -1 with errno (EIO for SQLite errors, with
+ * the message in kstore_errmsg) and never print.
  */
 #ifndef ONEWINDOW_KSTORE_H
 #define ONEWINDOW_KSTORE_H
@@ -49,12 +68,17 @@ const char *kstore_errmsg(const kstore *s);
  * errno on failure. */
 uint64_t kstore_next_request_id(kstore *s);
 
+/* halld's clock minus the kiosk's, in ms, as last measured: 1 and
+ * *offset_ms, 0 if never measured, -1 on error. */
+int kstore_clock_offset(kstore *s, int64_t *offset_ms);
+int kstore_clock_offset_put(kstore *s, int64_t offset_ms);
+
 typedef struct kstore_lease {
     char area[KSTORE_AREA_MAX];
     char prefix[KSTORE_PREFIX_MAX];
     uint32_t first, count, used;
     int32_t day;        /* business day, yyyymmdd */
-    int64_t expires_ms; /* UTC */
+    int64_t expires_ms; /* UTC, halld's clock */
 } kstore_lease;
 
 /* Replace the area's lease with a fresh grant (used 0). */
@@ -70,6 +94,7 @@ typedef enum kstore_offline_state {
     KSTORE_OFF_PRINTED,
     KSTORE_OFF_VOID,
     KSTORE_OFF_UPLOADED,
+    KSTORE_OFF_REFUSED,
 } kstore_offline_state;
 
 typedef struct kstore_offline {
@@ -77,7 +102,7 @@ typedef struct kstore_offline {
     char area[KSTORE_AREA_MAX];
     char number[KSTORE_NUMBER_MAX];
     uint32_t seq;      /* the number's index in its lease, from 1 */
-    int64_t issued_ms; /* UTC, the kiosk's clock */
+    int64_t issued_ms; /* UTC, halld's clock as the kiosk knew it */
     int priority;      /* Hall__Priority */
     uint8_t hash[KSTORE_HASH_LEN];
     bool has_hash;
@@ -96,27 +121,56 @@ int kstore_offline_set(kstore *s, int64_t id, kstore_offline_state state);
 int kstore_offline_recover(kstore *s);
 /* Up to max PRINTED tickets in order of issue into out; the count or -1. */
 int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max);
-/* PRINTED -> UPLOADED for these ids, in one transaction. */
-int kstore_offline_uploaded(kstore *s, const int64_t *ids, size_t n);
+/* What halld answered for one uploaded ticket: UPLOADED (joined) or
+ * REFUSED (final) with halld's reason. */
+typedef struct kstore_offline_result {
+    int64_t id;
+    kstore_offline_state state;
+    const char *reason;
+} kstore_offline_result;
+
+/* PRINTED -> UPLOADED or REFUSED for these tickets at now, in one
+ * transaction. */
+int kstore_offline_settle(kstore *s, const kstore_offline_result *r, size_t n, int64_t now);
 /* Rows in a state (tests, health). */
 long kstore_offline_count(kstore *s, kstore_offline_state state);
+/* Offline tickets refused at or after since: the count, and the first
+ * numbers in order of issue, space-separated, as many as fit in numbers
+ * (len bytes). -1 on error. */
+long kstore_offline_refusals(kstore *s, int64_t since, char *numbers, size_t len);
 
 typedef enum kstore_ticket_state {
     KSTORE_TK_PRINTING,
     KSTORE_TK_PRINTED,
     KSTORE_TK_VOID,
+    KSTORE_TK_REFUSED,
 } kstore_ticket_state;
 
-/* Record (or move) an online ticket awaiting halld's confirmation. */
+typedef struct kstore_ticket {
+    uint64_t ticket_id;
+    char number[KSTORE_NUMBER_MAX];
+    kstore_ticket_state state;
+    char reason[128];
+    uint64_t request_id; /* of the PRINTED or VOID sent for it; 0 not sent yet */
+} kstore_ticket;
+
+/* Record (or move) an online ticket awaiting halld's confirmation
+ * (PRINTING, PRINTED or VOID; reason and request_id as in kstore_ticket). */
 int kstore_ticket_put(kstore *s, uint64_t ticket_id, const char *number, kstore_ticket_state st,
-                      const char *reason);
+                      const char *reason, uint64_t request_id);
 /* halld confirmed it: forget it. */
 int kstore_ticket_done(kstore *s, uint64_t ticket_id);
-/* Every ticket awaiting confirmation, oldest first; fn returning non-zero
- * stops. The count visited, or -1. */
-int kstore_ticket_each(kstore *s,
-                       int (*fn)(void *arg, uint64_t ticket_id, const char *number,
-                                 kstore_ticket_state st, const char *reason),
-                       void *arg);
+/* halld refused the PRINTED for good at now: REFUSED, with its reason. */
+int kstore_ticket_refuse(kstore *s, uint64_t ticket_id, const char *reason, int64_t now);
+/* Every ticket awaiting confirmation (not REFUSED), oldest first; fn
+ * returning non-zero stops. The count visited, or -1. */
+int kstore_ticket_each(kstore *s, int (*fn)(void *arg, const kstore_ticket *t), void *arg);
+/* Printed tickets refused at or after since: as kstore_offline_refusals. */
+long kstore_ticket_refusals(kstore *s, int64_t since, char *numbers, size_t len);
+
+/* Delete the finished rows older than before: UPLOADED, VOID and REFUSED
+ * offline tickets (by the later of their issue and their end), REFUSED
+ * online tickets, leases that expired. The count deleted, or -1. */
+long kstore_prune(kstore *s, int64_t before);
 
 #endif

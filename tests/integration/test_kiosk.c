@@ -14,6 +14,14 @@
  *   restart     kiosk_halld_restart: halld killed (SIGKILL) and restarted
  *               while a stream of tickets is issued: every printed ticket is
  *               WAITING in halld exactly once, nothing else is.
+ *   refused     kiosk_offline_refused_final: rows halld will never take,
+ *               written into the kiosk's store (an offline ticket outside
+ *               the kiosk's lease, one of two days ago, a PRINTED and a VOID
+ *               for a ticket halld does not know): the refused offline
+ *               tickets end REFUSED and are sent once, however often the
+ *               link comes back; the offline tickets after them join; the
+ *               refused ones show in the kiosk's device health, in
+ *               `hallctl queues` too.
  *
  * halld's view is read from its database (read-only) and through a window
  * terminal calling the tickets.
@@ -43,6 +51,7 @@ typedef struct kfix {
     kiosk_conf conf;
     kiosk *k;
     char ini[1200];
+    const char *general_area; /* [flow] general_area, NULL: learnt from halld */
 } kfix;
 
 /* halld on a fixed port from its first start on, so a restarted halld is
@@ -67,9 +76,9 @@ static void kiosk_up(kfix *x)
              "cert = pki/devices/kiosk-01/kiosk-01.crt\nkey = pki/devices/kiosk-01/kiosk-01.key\n"
              "ca = pki/devices/kiosk-01/ca.crt\n"
              "[store]\npath = kiosk.db\n"
-             "[flow]\nrequest_timeout = 20s\n"
+             "[flow]\nrequest_timeout = 20s\ngeneral_area = %s\n"
              "[idcard]\nhall_secret_file = pki/devices/kiosk-01/secret.key\n",
-             x->hall.port);
+             x->hall.port, x->general_area != NULL ? x->general_area : "");
     ts_write_file(x->ini, text);
     memset(&x->conf, 0, sizeof x->conf);
     ck_assert_msg(kiosk_conf_load(&x->conf, x->ini, true, err, sizeof err) == 0, "%s", err);
@@ -137,7 +146,7 @@ static bool online(kfix *x, const void *want)
 static bool leases(kfix *x, const void *arg)
 {
     return kiosk_online(x->k) &&
-           kstore_lease_left(kiosk_store(x->k), "intake", clk_utc_ms()) >= x->conf.low_water;
+           kstore_lease_left(kiosk_store(x->k), "intake", clk_system_utc_ms()) >= x->conf.low_water;
 }
 
 static bool settled(kfix *x, const void *arg)
@@ -247,16 +256,18 @@ static void hall_count(kfix *x, const char *number, int state, int *all, int *in
         }
 }
 
-/* Whether halld shows, to a display that subscribes, this kiosk's printer
- * in state and whether it can issue. */
-static bool hall_sees_printer(kfix *x, const char *state, bool can_issue)
+/* Whether halld shows, to a display that subscribes, this kiosk's
+ * component name in state with a detail containing detail, and whether it
+ * can issue. */
+static bool hall_sees(kfix *x, const char *name, const char *state, const char *detail,
+                      bool can_issue)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Subscribe sub = HALL__SUBSCRIBE__INIT;
     devlink *b = fix_device(&x->hall, "board-01", HALL__DEVICE_TYPE__DEVICE_DISPLAY, 0);
     bool seen = false;
 
-    devlink_set_next_id(b, (uint64_t)clk_utc_ms() * 1000u);
+    devlink_set_next_id(b, (uint64_t)clk_system_utc_ms() * 1000u);
     env.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
     env.subscribe = &sub;
     Hall__Envelope *r = fix_call(b, &env);
@@ -267,25 +278,32 @@ static bool hall_sees_printer(kfix *x, const char *state, bool can_issue)
         if (strcmp(d->device_id, x->conf.id) != 0 || d->can_issue != can_issue)
             continue;
         for (size_t k = 0; k < d->n_components; k++)
-            seen = seen || (strcmp(d->components[k]->name, "printer") == 0 &&
-                            strcmp(d->components[k]->state, state) == 0);
+            seen = seen || (strcmp(d->components[k]->name, name) == 0 &&
+                            strcmp(d->components[k]->state, state) == 0 &&
+                            strstr(d->components[k]->detail, detail) != NULL);
     }
     proto_free(r);
     devlink_close(b);
     return seen;
 }
 
-/* Run the kiosk until halld shows its printer in state (the kiosk reports
- * its health on its own link, asynchronously). */
-static bool hall_learns_printer(kfix *x, const char *state, bool can_issue)
+/* Run the kiosk until halld shows its component name in state (the kiosk
+ * reports its health on its own link, asynchronously). */
+static bool hall_learns(kfix *x, const char *name, const char *state, const char *detail,
+                        bool can_issue)
 {
     for (int i = 0; i < WAIT_MS / 200; i++) {
-        if (hall_sees_printer(x, state, can_issue))
+        if (hall_sees(x, name, state, detail, can_issue))
             return true;
         for (int64_t until = clk_mono_ms() + 200; clk_mono_ms() < until;)
             ev_run_once(x->loop, 20);
     }
     return false;
+}
+
+static bool hall_learns_printer(kfix *x, const char *state, bool can_issue)
+{
+    return hall_learns(x, "printer", state, "", can_issue);
 }
 
 /* Call every waiting ticket at window 1 (start, finish), in the order halld
@@ -294,7 +312,7 @@ static int call_all(kfix *x, char numbers[][24], int max)
 {
     devlink *w = fix_device(&x->hall, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
     /* Fresh request ids: halld would answer reused ones from its memory. */
-    devlink_set_next_id(w, (uint64_t)clk_utc_ms() * 1000u);
+    devlink_set_next_id(w, (uint64_t)clk_system_utc_ms() * 1000u);
     Hall__Envelope *r = fix_sign_in(w, 1, "c-1");
     int n = 0;
 
@@ -544,6 +562,306 @@ START_TEST(test_halld_restart)
 }
 END_TEST
 
+/* ---- kiosk_offline_refused_final ----------------------------------------- */
+
+/* SQL on the kiosk's store (the kiosk closed). */
+static void kiosk_sql(kfix *x, const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+
+    ck_assert_int_eq(sqlite3_open(ts_path(x->hall.dir, "kiosk.db"), &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* The state of the kiosk's online ticket ticket_id, -1 if it has none. */
+static int kiosk_ticket_state(kfix *x, uint64_t ticket_id)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int state = -1;
+
+    ck_assert_int_eq(sqlite3_open(ts_path(x->hall.dir, "kiosk.db"), &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT state FROM tickets WHERE ticket_id = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)ticket_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        state = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return state;
+}
+
+/* How many of the answers halld kept for the kiosk's requests (every
+ * request that changes the hall, refusals too) mention needle: upload
+ * answers with a result for that number, errors whose sentence has it. */
+static int kept_answers(kfix *x, const char *needle)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = 0;
+
+    ck_assert_int_eq(
+        sqlite3_open_v2(ts_path(x->hall.dir, "hall.db"), &db, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT reply FROM requests WHERE device = 'kiosk-01'"
+                                        " AND reply IS NOT NULL",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        Hall__Envelope *e =
+            proto_unpack(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        ck_assert_ptr_nonnull(e);
+        if (e->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY) {
+            for (size_t i = 0; i < e->offline_upload_reply->n_results; i++)
+                n += strcmp(e->offline_upload_reply->results[i]->number, needle) == 0;
+        } else if (e->body_case == HALL__ENVELOPE__BODY_ERROR) {
+            n += strstr(e->error->message, needle) != NULL;
+        }
+        proto_free(e);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The kiosk's refusals, as halld shows them. */
+static bool hall_shows_refusals(kfix *x)
+{
+    return hall_learns(x, "offline", "refused", "2 offline tickets refused by halld: A980 A918",
+                       true) &&
+           hall_learns(x, "printed", "refused", "1 printed ticket refused by halld: A777", true);
+}
+
+START_TEST(test_offline_refused_final)
+{
+    kfix x = {0};
+    char num[4][24], called[8][24], sql[1024];
+    bool off;
+
+    hall_up(&x);
+    /* Restarted offline, the kiosk cannot learn the one-tap area. */
+    x.general_area = "intake";
+    kiosk_up(&x);
+    ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+    take(&x, num[0], sizeof num[0], &off);
+    ck_assert_str_eq(num[0], "A001");
+    kiosk_down(&x);
+
+    /* Rows halld will never take, as an intruder or a bug would leave
+     * them: an offline ticket outside the kiosk's lease (A900..A919), one
+     * of two days ago, a PRINTED and a VOID for tickets halld never
+     * issued. They come first: the oldest rows. */
+    int64_t now = clk_system_utc_ms();
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO offline(area, number, seq, issued_ms, priority, masked_name, state)"
+        " VALUES('intake', 'A980', 81, %lld, 0, '', 1), ('intake', 'A918', 19, %lld, 0, '', 1);"
+        "INSERT INTO tickets(ticket_id, number, state, reason, at)"
+        " VALUES(987654, 'A777', 1, '', %lld), (987655, 'A778', 2, 'paper out', %lld);",
+        (long long)now, (long long)(now - 2 * 86400000LL), (long long)now, (long long)now);
+    kiosk_sql(&x, sql);
+
+    /* halld away: two offline tickets after them. */
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    kiosk_up(&x);
+    for (int i = 1; i < 3; i++) {
+        take(&x, num[i], sizeof num[i], &off);
+        ck_assert_msg(off, "ticket %s not offline", num[i]);
+    }
+    ck_assert_str_eq(num[1], "A900");
+    ck_assert_str_eq(num[2], "A901");
+
+    /* halld back: the refused rows end for good, the others join. */
+    fix_start(&x.hall);
+    ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not settled: %s", model(&x));
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_REFUSED), 2);
+    ck_assert_int_eq(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED), 2);
+    ck_assert_int_eq(kiosk_ticket_state(&x, 987654), KSTORE_TK_REFUSED);
+    ck_assert_int_eq(kiosk_ticket_state(&x, 987655), -1);
+    ck_assert_msg(hall_shows_refusals(&x), "halld does not show the refusals");
+    ck_assert_int_eq(call_all(&x, called, 8), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(called[i], num[i]);
+
+    /* The link comes back twice: nothing refused is sent again. */
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(fix_stop(&x.hall), 0);
+        ck_assert(run_until(&x, online, NULL, WAIT_MS));
+        fix_start(&x.hall);
+        ck_assert(run_until(&x, online, "up", WAIT_MS));
+        ck_assert_msg(hall_shows_refusals(&x), "halld does not show the refusals again");
+        ck_assert(run_until(&x, settled, NULL, WAIT_MS));
+    }
+    ck_assert_int_eq(kept_answers(&x, "A980"), 1);
+    ck_assert_int_eq(kept_answers(&x, "A918"), 1);
+    ck_assert_int_eq(kept_answers(&x, "A900"), 1);
+    ck_assert_int_eq(kept_answers(&x, "no ticket 987654"), 1);
+    ck_assert_int_eq(kept_answers(&x, "no ticket 987655"), 1);
+
+    /* What the hall manager sees. */
+    ck_assert_int_eq(fix_hallctl(&x.hall, "queues"), 0);
+    char *out = ts_slurp(ts_path(x.hall.dir, "hallctl.log"));
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strstr(out, "offline  refused    2 offline tickets refused by halld: A980 A918"),
+                  "hallctl queues:\n%s", out);
+    ck_assert_msg(strstr(out, "printed  refused    1 printed ticket refused by halld: A777"),
+                  "hallctl queues:\n%s", out);
+    ck_assert_msg(strstr(out, "clock    ok"), "hallctl queues:\n%s", out);
+    free(out);
+    teardown(&x);
+}
+END_TEST
+
+/* ---- kiosk_clock_skew ----------------------------------------------------- */
+
+/* How far an offline ticket's stamp may be from halld's time when it was
+ * taken: the offset is measured to a few milliseconds on loopback; this
+ * only bounds the test, it is not a speed requirement. */
+#define STAMP_SLACK_MS 5000
+
+/* The kiosk's clock: the system clock plus skew_ms (0: the system clock).
+ * Set while no thread of the kiosk runs (clk.h). */
+static void set_kiosk_clock(int64_t skew_ms)
+{
+    int64_t now = clk_system_utc_ms();
+    clk_source src = {
+        .system = skew_ms == 0, .start_utc_ms = now + skew_ms, .anchor_utc_ms = now, .rate = 1.0};
+
+    ck_assert_int_eq(clk_set_source(&src), 0);
+}
+
+/* One integer from the kiosk's store (or halld's database, hall) about
+ * number: -1 if no row. */
+static long long row_int(kfix *x, bool hall, const char *sql, const char *number)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(ts_path(x->hall.dir, hall ? "hall.db" : "kiosk.db"), &db,
+                                     SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s", sql);
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* An online ticket: printed once, waiting in halld once. */
+static void take_online(kfix *x, char *number, size_t len)
+{
+    bool off = true;
+    int all, waiting;
+
+    take(x, number, len, &off);
+    ck_assert_msg(number[0] != '\0', "no ticket: %s", model(x));
+    ck_assert_msg(!off, "%s issued offline", number);
+    ck_assert(run_until(x, settled, NULL, WAIT_MS));
+    ck_assert_int_eq(printed_count(x, number), 1);
+    hall_count(x, number, 2, &all, &waiting);
+    ck_assert_msg(all == 1 && waiting == 1, "%s: %d in halld, %d waiting", number, all, waiting);
+}
+
+/* An offline ticket, stamped with halld's time as it was taken. */
+static void take_offline(kfix *x, char *number, size_t len)
+{
+    int64_t before = clk_system_utc_ms();
+    bool off = false;
+
+    take(x, number, len, &off);
+    int64_t after = clk_system_utc_ms();
+    ck_assert_msg(number[0] != '\0', "no ticket: %s", model(x));
+    ck_assert_msg(off, "%s not offline", number);
+    long long at = row_int(x, false, "SELECT issued_ms FROM offline WHERE number = ?1", number);
+    ck_assert_msg(at >= before - STAMP_SLACK_MS && at <= after + STAMP_SLACK_MS,
+                  "%s stamped %lld ms from halld's time", number,
+                  at < before ? at - before : at - after);
+}
+
+START_TEST(test_clock_skew)
+{
+    static const int64_t skews[] = {5 * 60000, -5 * 60000};
+    kfix x = {0};
+    char on[4][24], off[5][24], called[16][24], sentence[64];
+    int non = 0, noff = 0;
+
+    hall_up(&x);
+    x.general_area = "intake";
+    for (int r = 0; r < 2; r++) {
+        set_kiosk_clock(skews[r]);
+        kiosk_up(&x);
+        ck_assert(run_until(&x, leases, NULL, WAIT_MS));
+        snprintf(sentence, sizeof sentence, "kiosk clock 300 s %s halld",
+                 skews[r] > 0 ? "ahead of" : "behind");
+        ck_assert_msg(hall_learns(&x, "clock", "skewed", sentence, true), "halld does not show %s",
+                      sentence);
+        /* Online: printed (halld's reservation compared on halld's clock,
+         * not voided), waiting. */
+        take_online(&x, on[non], sizeof on[non]);
+        non++;
+        /* Offline: stamped with halld's time, joined with that time. */
+        ck_assert_int_eq(fix_stop(&x.hall), 0);
+        ck_assert(run_until(&x, online, NULL, WAIT_MS));
+        for (int i = 0; i < 2; i++, noff++)
+            take_offline(&x, off[noff], sizeof off[noff]);
+        fix_start(&x.hall);
+        ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not uploaded: %s", model(&x));
+        for (int i = noff - 2; i < noff; i++) {
+            long long kept =
+                row_int(&x, false, "SELECT issued_ms FROM offline WHERE number = ?1", off[i]);
+            ck_assert_int_eq(
+                row_int(&x, false, "SELECT state FROM offline WHERE number = ?1", off[i]),
+                KSTORE_OFF_UPLOADED);
+            ck_assert_int_eq(row_int(&x, true,
+                                     "SELECT issued_ms FROM tickets WHERE number = ?1"
+                                     " AND offline = 1 AND state = 2",
+                                     off[i]),
+                             kept);
+        }
+        take_online(&x, on[non], sizeof on[non]);
+        non++;
+        kiosk_down(&x);
+    }
+
+    /* A wrong offset in the store (a store copied from another kiosk, a
+     * bug), the kiosk restarted while halld is away: its offline ticket
+     * claims a time ten minutes before its lease was granted. */
+    set_kiosk_clock(0);
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    kiosk_sql(&x, "UPDATE meta SET value = -600000 WHERE key = 'clock_offset_ms'");
+    kiosk_up(&x);
+    bool is_off = false;
+    take(&x, off[noff], sizeof off[noff], &is_off);
+    ck_assert_msg(is_off, "%s not offline", off[noff]);
+    fix_start(&x.hall);
+    ck_assert_msg(run_until(&x, settled, NULL, WAIT_MS), "not settled: %s", model(&x));
+    /* halld refused it for good: it ends REFUSED on the kiosk, is shown,
+     * and is not in the queue; the clock is right again. */
+    ck_assert_int_eq(row_int(&x, false, "SELECT state FROM offline WHERE number = ?1", off[noff]),
+                     KSTORE_OFF_REFUSED);
+    ck_assert_int_eq(row_int(&x, true, "SELECT COUNT(*) FROM tickets WHERE number = ?1", off[noff]),
+                     0);
+    ck_assert(hall_learns(&x, "offline", "refused", off[noff], true));
+    ck_assert(hall_learns(&x, "clock", "ok", "", true));
+
+    /* Everything that joined is called in the order it was taken. */
+    const char *order[] = {on[0], off[0], off[1], on[1], on[2], off[2], off[3], on[3]};
+    ck_assert_int_eq(call_all(&x, called, 16), 8);
+    for (int i = 0; i < 8; i++)
+        ck_assert_str_eq(called[i], order[i]);
+    teardown(&x);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -558,8 +876,12 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_paper_out_void);
     else if (strcmp(which, "restart") == 0)
         tcase_add_test(tc, test_halld_restart);
+    else if (strcmp(which, "refused") == 0)
+        tcase_add_test(tc, test_offline_refused_final);
+    else if (strcmp(which, "skew") == 0)
+        tcase_add_test(tc, test_clock_skew);
     else {
-        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart\n");
+        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused|skew\n");
         return EXIT_FAILURE;
     }
     suite_add_tcase(s, tc);
