@@ -1088,8 +1088,7 @@ static void on_printer_state(printer *p, const escpos_status *state, uint32_t ev
     const char *word = printer_word(state);
 
     if (strcmp(word, k->printer_word) != 0) {
-        /* Device health goes to the log: the protocol has no message for
-         * it yet (docs/kiosk.md). */
+        /* Logged here; sync_model() tells halld (DEVICE_STATUS). */
         if (strcmp(word, "ok") == 0)
             log_info("printer: ready");
         else

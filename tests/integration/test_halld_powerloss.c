@@ -1164,7 +1164,8 @@ static void kiosk_workload(struct kiosk_run *r, const char *path, uint64_t seed)
                                      : pick % 2  ? KSTORE_TK_PRINTED
                                                  : KSTORE_TK_VOID;
                 rc = kstore_ticket_put(s, 1000 + k, number, o->in_flight_state,
-                                       o->in_flight_state == KSTORE_TK_VOID ? "paper out" : "");
+                                       o->in_flight_state == KSTORE_TK_VOID ? "paper out" : "",
+                                       o->in_flight_state == KSTORE_TK_PRINTING ? 0 : 5000 + k);
             } else {
                 o->in_flight_present = false;
                 rc = kstore_ticket_done(s, 1000 + k);
