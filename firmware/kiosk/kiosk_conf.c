@@ -64,6 +64,9 @@ static const conf_option kiosk_options[] = {
                   "An unanswered online request is given up for an offline ticket after this"),
     CONF_STRING("flow", "general_area", C, general_area, "",
                 "Area of the one-tap ticket when offline (empty: learnt from halld)"),
+    CONF_STRING("flow", "reserve_margin", C, retired_reserve_margin, "",
+                "No longer used: a ticket halld answered is always printed (halld revives a "
+                "reservation that ran out). Accepted so that older files still load"),
 
     CONF_ENUM("printer", "backend", C, printer_backend, printer_backends, "usb",
               "Ticket printer: usb, cups, net (raw port 9100) or sim"),

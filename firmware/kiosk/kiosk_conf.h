@@ -35,10 +35,11 @@ typedef struct kiosk_conf {
     /* [store] */
     char *store_path;
     /* [flow] */
-    int64_t idle_timeout_ms;    /* a waiting screen returns to idle after this */
-    int64_t ticket_show_ms;     /* the ticket preview stays this long */
-    int64_t request_timeout_ms; /* an online request unanswered this long goes offline */
-    char *general_area;         /* the one-tap area offline ("" = learnt from halld) */
+    int64_t idle_timeout_ms;      /* a waiting screen returns to idle after this */
+    int64_t ticket_show_ms;       /* the ticket preview stays this long */
+    int64_t request_timeout_ms;   /* an online request unanswered this long goes offline */
+    char *general_area;           /* the one-tap area offline ("" = learnt from halld) */
+    char *retired_reserve_margin; /* a key older files set; ignored (kioskd warns) */
     /* [printer] */
     int printer_backend; /* printer_backend */
     char *printer_address, *printer_queue, *printer_server;

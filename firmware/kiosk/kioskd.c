@@ -167,6 +167,10 @@ int main(int argc, char **argv)
     }
 
     log_open("kioskd", (enum log_level)conf.log_level, LOG_TO_STDERR);
+    if (conf.retired_reserve_margin[0] != '\0')
+        log_warn("%s: [flow] reserve_margin is no longer used (a ticket halld answered is "
+                 "always printed): remove the line",
+                 path);
     struct daemon d = {0};
     static const int signals[] = {SIGTERM, SIGINT, 0};
     sig_watch *sw = NULL;

@@ -432,6 +432,13 @@ START_TEST(test_conf_good)
                           true, &c, why, sizeof why),
                      0);
     ck_assert_uint_ge(c.secret_len, 16);
+    ck_assert_str_eq(c.retired_reserve_margin, "");
+    /* A file from before reserve_margin was retired still loads. */
+    ck_assert_msg(load("[kiosk]\nid = k\n[halld]\naddress = h:1\n[flow]\nreserve_margin = 10s\n"
+                       "[idcard]\nhall_secret_file = none.key\n",
+                       true, &c, why, sizeof why) == 0,
+                  "%s", why);
+    ck_assert_str_eq(c.retired_reserve_margin, "10s");
     kiosk_conf_release(&c);
 }
 END_TEST
