@@ -14,10 +14,13 @@
 #include "clk.h"
 #include "net.h"
 
-#define BACKOFF_MIN_MS  200
-#define UNAVAILABLE_MS  1000
-#define DEFAULT_BEAT_MS 10000
-#define DEFAULT_IDLE_MS 35000
+#define BACKOFF_MIN_MS 200
+/* ERR_UNAVAILABLE: resent after this, doubling up to the most while halld
+ * keeps answering it (a failing disk, a device past its request cap). */
+#define UNAVAILABLE_MS     1000
+#define UNAVAILABLE_MAX_MS 60000
+#define DEFAULT_BEAT_MS    10000
+#define DEFAULT_IDLE_MS    35000
 
 typedef enum klink_state { KL_DOWN, KL_CONNECTING, KL_HELLO, KL_UP } klink_state;
 
@@ -54,6 +57,7 @@ struct klink {
     bool closing;    /* klink_free is running: no reconnect, no callbacks */
     uint64_t *again; /* ids answered ERR_UNAVAILABLE */
     size_t nagain, capagain;
+    int64_t unavailable_ms; /* wait before the next resend */
 };
 
 static void assert_link(const klink *l)
@@ -331,10 +335,14 @@ static void dispatch(klink *l, const Hall__Envelope *env)
             l->capagain = cap;
         }
         l->again[l->nagain++] = env->request_id;
-        if (!ev_timer_active(&l->resend))
-            ev_timer_start(l->loop, &l->resend, UNAVAILABLE_MS);
+        if (!ev_timer_active(&l->resend)) {
+            ev_timer_start(l->loop, &l->resend, l->unavailable_ms);
+            l->unavailable_ms = l->unavailable_ms * 2 > UNAVAILABLE_MAX_MS ? UNAVAILABLE_MAX_MS
+                                                                           : l->unavailable_ms * 2;
+        }
         return;
     }
+    l->unavailable_ms = UNAVAILABLE_MS;
     free(l->req[at].frame);
     memmove(&l->req[at], &l->req[at + 1], (l->nreq - at - 1) * sizeof l->req[0]);
     l->nreq--;
@@ -420,6 +428,7 @@ klink *klink_new(ev_loop *loop, const klink_conf *conf, const klink_callbacks *c
     ev_timer_init(&l->retry, on_retry, l);
     ev_timer_init(&l->beat, on_beat, l);
     ev_timer_init(&l->resend, on_resend, l);
+    l->unavailable_ms = UNAVAILABLE_MS;
     if (conf->ca != NULL &&
         (l->tls = net_tls_new_client(conf->cert, conf->key, conf->ca, nerr)) == NULL) {
         snprintf(err, errlen, "%s", nerr);
