@@ -17,7 +17,8 @@
  * when the link drops is sent again, with the SAME id, after the next
  * HELLO: halld answers a retry with its first answer, so a retried ISSUE
  * never makes a second ticket. ERR_UNAVAILABLE asks for the same retry
- * (after a second).
+ * (after a second, doubling while halld keeps answering it, up to a
+ * minute).
  *
  * Clock: HELLO_REPLY and every HEARTBEAT_REPLY carry halld's clock; the
  * link measures halld's clock minus the kiosk's from each, halld's reading
