@@ -167,13 +167,28 @@ static struct devstate *devstate_of(hall *h, const char *device)
     return &h->devs[h->ndevs++];
 }
 
-/* A line about a device's refused request, within its log budget: at most
- * log_device_lines a minute, then one line saying how many were left out.
- * A device sending garbage in a loop cannot fill the disk with the log. */
-static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Say how many of a device's lines its budget left out, once its minute
+ * is over. */
+static void close_log_window(struct devstate *d, const char *device, int64_t now)
+{
+    if (now - d->log_window_ms < HALL_LOG_WINDOW_MS)
+        return;
+    if (d->log_suppressed > 0)
+        log_warn("%s: %u more lines about this device in the last minute were not logged", device,
+                 d->log_suppressed);
+    d->log_window_ms = now;
+    d->log_lines = 0;
+    d->log_suppressed = 0;
+}
 
-static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, ...)
+/* A line about a device (a refused request, a health change), within its
+ * log budget: at most log_device_lines a minute, then one line saying how
+ * many were left out. A device sending garbage in a loop, or flapping its
+ * health, cannot fill the disk with the log. */
+static void device_log(hall *h, const hall_device *dev, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void device_log(hall *h, const hall_device *dev, enum log_level level, const char *fmt, ...)
 {
     struct devstate *d = devstate_of(h, dev->id);
     int64_t now = clk_mono_ms();
@@ -182,14 +197,7 @@ static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, .
 
     if (d == NULL)
         d = &h->others;
-    if (now - d->log_window_ms >= HALL_LOG_WINDOW_MS) {
-        if (d->log_suppressed > 0)
-            log_warn("%s: %u more refused requests in the last minute were not logged", dev->id,
-                     d->log_suppressed);
-        d->log_window_ms = now;
-        d->log_lines = 0;
-        d->log_suppressed = 0;
-    }
+    close_log_window(d, d == &h->others ? "(other devices)" : dev->id, now);
     if (d->log_lines >= h->log_device_lines) {
         d->log_suppressed++;
         return;
@@ -198,7 +206,18 @@ static void hall_log_refusal(hall *h, const hall_device *dev, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    log_warn("%s: %s", dev->id, line);
+    log_msg(level, "%s: %s", dev->id, line);
+}
+
+/* The counts of the budgets whose minute is over, also for devices that
+ * went quiet. */
+static void close_log_windows(hall *h)
+{
+    int64_t now = clk_mono_ms();
+
+    for (size_t i = 0; i < h->ndevs; i++)
+        close_log_window(&h->devs[i], h->devs[i].id, now);
+    close_log_window(&h->others, "(other devices)", now);
 }
 
 /* ---- Journal: engine changes -> store, and the turn's push -------------- */
@@ -1250,7 +1269,8 @@ static void do_upload(hall *h, const hall_device *dev, const Hall__Envelope *req
             continue;
         }
         ut->result.message = ut->message;
-        hall_log_refusal(h, dev, "offline ticket %s refused: %s", ot->number, ut->message);
+        device_log(h, dev, LOG_LEVEL_WARN, "offline ticket %s refused: %s", ot->number,
+                   ut->message);
     }
     /* Fill the answer only now: engine pointers move with every call. */
     for (size_t i = 0, k = 0; i < n; i++) {
@@ -1357,9 +1377,9 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
         e->turn_changed = true;
         health_summary(e, summary, sizeof summary);
         if (dev->type == HALL__DEVICE_TYPE__DEVICE_KIOSK && !e->can_issue)
-            log_warn("kiosk %s cannot issue tickets: %s", dev->id, summary);
+            device_log(h, dev, LOG_LEVEL_WARN, "kiosk cannot issue tickets: %s", summary);
         else
-            log_info("%s %s: %s", auth_role_name(dev->type), dev->id, summary);
+            device_log(h, dev, LOG_LEVEL_INFO, "%s health: %s", auth_role_name(dev->type), summary);
     }
     hall__device_status_reply__init(&o->r.status);
     o->env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
@@ -1438,8 +1458,8 @@ static int request_digest(hall *h, const Hall__Envelope *req, uint8_t out[REPLAY
 static void refuse_unkept(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
                           Hall__ErrorCode code, const char *msg)
 {
-    hall_log_refusal(h, dev, "%s %llu refused: %s", proto_body_name(req->body_case),
-                     (unsigned long long)req->request_id, msg);
+    device_log(h, dev, LOG_LEVEL_WARN, "%s %llu refused: %s", proto_body_name(req->body_case),
+               (unsigned long long)req->request_id, msg);
     put_error(out, req->request_id, code, msg);
 }
 
@@ -1566,8 +1586,8 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
         return false;
     }
     if (o.code != HALL__ERROR_CODE__ERR_NONE) {
-        hall_log_refusal(h, dev, "%s %llu refused: %s", proto_body_name(req->body_case),
-                         (unsigned long long)req->request_id, o.message);
+        device_log(h, dev, LOG_LEVEL_WARN, "%s %llu refused: %s", proto_body_name(req->body_case),
+                   (unsigned long long)req->request_id, o.message);
         error.code = o.code;
         error.message = o.message;
         o.env.body_case = HALL__ENVELOPE__BODY_ERROR;
@@ -1666,7 +1686,8 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
 void hall_refuse(hall *h, const hall_device *dev, uint64_t request_id, Hall__ErrorCode code,
                  const char *why, buf *out)
 {
-    hall_log_refusal(h, dev, "request %llu refused: %s", (unsigned long long)request_id, why);
+    device_log(h, dev, LOG_LEVEL_WARN, "request %llu refused: %s", (unsigned long long)request_id,
+               why);
     put_error(out, request_id, code, why);
 }
 
@@ -1951,6 +1972,7 @@ int hall_tick(hall *h)
     record_numbering(h);
     if (prune) {
         h->last_prune_ms = now;
+        close_log_windows(h);
         replay_prune(h->replay, now);
         if (store_prune_requests(h->store, now - HALL_REPLAY_MS) < 0)
             h->req_failed = true;

@@ -99,8 +99,8 @@ const conf_option halld_conf_options[] = {
 
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
     CONF_INT("log", "device_lines", C, log_device_lines, 1, 100000, "20",
-             "Lines a minute one device's refused requests may add to the log; the rest are "
-             "counted in one line"),
+             "Lines a minute one device's refused requests and health changes may add to the "
+             "log; the rest are counted in one line"),
     CONF_BOOL("log", "syslog", C, log_syslog, "false", "Also log to syslog (journald)"),
     CONF_END,
 };
