@@ -293,6 +293,19 @@ static int parse_rate(const char *text, double *rate)
     return *rate >= CLK_RATE_MIN && *rate <= CLK_RATE_MAX ? 0 : -1;
 }
 
+void clk_describe(const clk_zone *zone, double rate, char *out, size_t len)
+{
+    char now[40];
+    clk_zone *utc = zone == NULL ? clk_zone_new("UTC") : NULL;
+
+    if (zone != NULL || utc != NULL)
+        clk_format_iso(zone != NULL ? zone : utc, clk_utc_ms(), now, sizeof now);
+    else
+        snprintf(now, sizeof now, "%lld ms after 1970 (UTC)", (long long)clk_utc_ms());
+    clk_zone_free(utc);
+    snprintf(out, len, "hall time %s, %g times as fast as real time", now, rate);
+}
+
 int clk_source_parse(const char *start, const char *rate, const char *anchor, clk_source *out,
                      char *why, size_t whylen)
 {

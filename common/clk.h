@@ -86,6 +86,11 @@ int clk_source_parse(const char *start, const char *rate, const char *anchor, cl
 
 typedef struct clk_zone clk_zone;
 
+/* What the hall clock is, for the warning a daemon logs when it is not the
+ * system clock: "hall time 2026-02-16T02:30:00.000+08:00, 60 times as fast
+ * as real time" (the time as zone shows it now; NULL: UTC). */
+void clk_describe(const clk_zone *zone, double rate, char *out, size_t len);
+
 /* Local civil time, as struct tm but with milliseconds and the offset. */
 typedef struct clk_civil {
     int year;  /* e.g. 2026 */

@@ -102,7 +102,8 @@ static int check_conf(const struct halld *h, const struct halld_conf *c)
  * hall time it shows. */
 static int apply_clock(const struct halld *h, const struct halld_conf *c)
 {
-    char now[40] = "";
+    clk_zone *zone;
+    char what[96];
 
     if (c->clock.system)
         return 0;
@@ -110,13 +111,12 @@ static int apply_clock(const struct halld *h, const struct halld_conf *c)
         log_error("%s: [clock]: %s", h->config_path, strerror(errno));
         return -1;
     }
-    clk_zone *zone = clk_zone_new(c->time_zone);
-    if (zone != NULL)
-        clk_format_iso(zone, clk_utc_ms(), now, sizeof now);
+    zone = clk_zone_new(c->time_zone);
+    clk_describe(zone, c->clock.rate, what, sizeof what);
     clk_zone_free(zone);
-    log_warn("clock: NOT the system clock: hall time is %s, running %g times as fast as real "
-             "time ([clock] start = %s, rate = %s, anchor = %s); for simulations and tests only",
-             now, c->clock.rate, c->clock_start, c->clock_rate,
+    log_warn("clock: NOT the system clock: %s ([clock] start = %s, rate = %s, anchor = %s); for "
+             "simulations and tests only",
+             what, c->clock_start, c->clock_rate,
              c->clock_anchor[0] != '\0' ? c->clock_anchor : "the start of halld");
     return 0;
 }

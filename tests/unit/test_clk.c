@@ -1000,6 +1000,30 @@ START_TEST(source_anchor)
 }
 END_TEST
 
+/* The sentence a daemon warns with: the hall time in the hall's zone (UTC
+ * without one) and the rate. */
+START_TEST(source_described)
+{
+    clk_source src = {.start_utc_ms = utc(2026, 2, 15, 18, 30, 0),
+                      .anchor_utc_ms = clk_system_utc_ms(),
+                      .rate = 60};
+    clk_zone *sh = clk_zone_new("Asia/Shanghai");
+    char text[96];
+
+    ck_assert_ptr_nonnull(sh);
+    ck_assert_int_eq(clk_set_source(&src), 0);
+    clk_describe(sh, src.rate, text, sizeof text);
+    ck_assert_msg(strncmp(text, "hall time 2026-02-16T02:30:", 27) == 0, "%s", text);
+    ck_assert_msg(strstr(text, "+08:00, 60 times as fast as real time") != NULL, "%s", text);
+    clk_describe(NULL, src.rate, text, sizeof text);
+    ck_assert_msg(strncmp(text, "hall time 2026-02-15T18:30:", 27) == 0, "%s", text);
+    clk_describe(sh, 0.5, text, 20); /* cut, terminated */
+    ck_assert_uint_eq(strlen(text), 19);
+    clk_zone_free(sh);
+    ck_assert_int_eq(clk_set_source(&(clk_source){.system = true}), 0);
+}
+END_TEST
+
 START_TEST(source_refused)
 {
     const int64_t start = utc(2026, 2, 15, 18, 30, 0), now = clk_system_utc_ms();
@@ -1045,6 +1069,7 @@ static Suite *clk_suite(void)
     tcase_add_test(tc, source_system_and_now);
     tcase_add_test(tc, source_runs_at_rate);
     tcase_add_test(tc, source_anchor);
+    tcase_add_test(tc, source_described);
     tcase_add_test(tc, source_refused);
     suite_add_tcase(s, tc);
 
