@@ -29,10 +29,11 @@ void buf_init(buf *b, size_t limit);
 /* Frees the memory; the buf is empty and reusable afterwards. */
 void buf_release(buf *b);
 
-/* Unread bytes. */
+/* Unread bytes (NULL for a buf that never held any: NULL + 0 would be
+ * undefined behaviour, which clang's UBSan reports). */
 static inline const uint8_t *buf_rdata(const buf *b)
 {
-    return b->data + b->off;
+    return b->data != NULL ? b->data + b->off : NULL;
 }
 static inline size_t buf_rlen(const buf *b)
 {

@@ -123,8 +123,8 @@ int catalog_format_parse(const char *name)
 static int bad(struct parse *p, bool area, const struct origin *o, const char *key, const char *fmt,
                ...) __attribute__((format(printf, 5, 6)));
 
-/* Fill the error with the place (o NULL: the whole file) and the reason;
- * always returns -1 with errno EINVAL. */
+/* Fill the error with the place (o NULL: the whole file) and the reason,
+ * control characters shown as '?'; always returns -1 with errno EINVAL. */
 static int bad(struct parse *p, bool area, const struct origin *o, const char *key, const char *fmt,
                ...)
 {
@@ -146,6 +146,10 @@ static int bad(struct parse *p, bool area, const struct origin *o, const char *k
     else
         snprintf(p->err, p->errlen, "%s: %s[%zu]: %s", p->name, area ? "areas" : "matters",
                  o->index, msg);
+    /* One line whatever the file holds: jansson's messages quote it raw. */
+    for (char *c = p->err; p->errlen > 0 && *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     errno = EINVAL;
     return -1;
 }
@@ -781,7 +785,7 @@ static int csv_matter(struct parse *p, const struct origin *o, const struct reco
 static int csv_header(struct parse *p, const struct record *h, int *col)
 {
     struct origin o = {.line = h->line};
-    char label[24];
+    char label[24], show[64];
 
     for (int i = 0; i < COL_COUNT; i++)
         col[i] = -1;
@@ -797,7 +801,7 @@ static int csv_header(struct parse *p, const struct record *h, int *col)
                        "unknown column '%s' in the header (expected kind, code, name, prefix, "
                        "general, area, conditions, materials, sample, review_points, "
                        "in_one_window, online_doable)",
-                       h->f[i]);
+                       shown(v, n, show, sizeof show));
         if (col[k] >= 0)
             return bad(p, false, &o, col_names[k], "named twice in the header");
         col[k] = (int)i;
@@ -816,6 +820,7 @@ static int parse_csv(struct parse *p, const char *text, size_t len)
     struct csv r = {text, text + len, 1};
     struct record header = {0}, rec = {0};
     int col[COL_COUNT], rc;
+    char show[64];
 
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         r.p += 3; /* UTF-8 byte order mark, as Excel writes it */
@@ -840,7 +845,8 @@ static int parse_csv(struct parse *p, const char *text, size_t len)
         else if (n == 6 && strncmp(kind, "matter", 6) == 0)
             rc = csv_matter(p, &o, &rec, col);
         else
-            rc = bad(p, false, &o, "kind", "'%s': expected area or matter", rec.f[col[COL_KIND]]);
+            rc = bad(p, false, &o, "kind", "'%s': expected area or matter",
+                     shown(kind, n, show, sizeof show));
         if (rc < 0)
             goto fail;
     }

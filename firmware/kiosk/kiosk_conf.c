@@ -26,7 +26,7 @@ static const char *const bus_transports[] = {"tcp", "rtu", NULL};
 static const char sim_secret[] = "onewindow-simulated-hall-secret";
 
 #define C struct kiosk_conf
-static const conf_option kiosk_options[] = {
+const conf_option kiosk_conf_options[] = {
     CONF_STRING("kiosk", "id", C, id, NULL, "Device id of this kiosk (the CN of its certificate)"),
     CONF_STRING("kiosk", "time_zone", C, time_zone, "Asia/Shanghai",
                 "Hall time zone used until halld tells its own (ticket times, card dates)"),
@@ -224,13 +224,12 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
     kiosk_conf fresh = {0};
     char why[300];
 
-    if (conf_load(kiosk_options, &fresh, sizeof fresh, path, err, errlen) < 0)
+    if (conf_load(kiosk_conf_options, &fresh, sizeof fresh, path, err, errlen) < 0)
         return -1;
-    errno = EINVAL;
     if (!valid_id(fresh.id)) {
         snprintf(err, errlen, "%s: [kiosk] id = %s: use 1 to 64 letters, digits, '-' or '_'", path,
                  fresh.id);
-        goto bad;
+        goto invalid;
     }
     if (clk_source_parse(fresh.clock_start, fresh.clock_rate, fresh.clock_anchor, &fresh.clock, why,
                          sizeof why) < 0) {
@@ -241,33 +240,33 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
                            &fresh.halld_port) < 0) {
         snprintf(err, errlen, "%s: [halld] address = %s: write it as host:port", path,
                  fresh.address);
-        goto bad;
+        goto invalid;
     }
     if (fresh.paper_mm != 58 && fresh.paper_mm != 80) {
         snprintf(err, errlen, "%s: [printer] paper = %lld: use 58 or 80", path,
                  (long long)fresh.paper_mm);
-        goto bad;
+        goto invalid;
     }
     if (fresh.low_water >= fresh.lease_size) {
         snprintf(err, errlen, "%s: [offline] low_water (%lld) must be below lease_size (%lld)",
                  path, (long long)fresh.low_water, (long long)fresh.lease_size);
-        goto bad;
+        goto invalid;
     }
     if (fresh.bus_enabled && check_bus(&fresh, path, err, errlen) < 0)
-        goto bad;
+        goto invalid;
     if (sim) {
         fresh.printer_backend = PRINTER_BACKEND_SIM;
         fresh.reader_backend = READER_BACKEND_SIM;
     } else if (fresh.printer_backend == PRINTER_BACKEND_NET && fresh.printer_address[0] == '\0') {
         snprintf(err, errlen, "%s: [printer] backend = net needs [printer] address", path);
-        goto bad;
+        goto invalid;
     } else if (fresh.printer_backend == PRINTER_BACKEND_CUPS && fresh.printer_queue[0] == '\0') {
         snprintf(err, errlen, "%s: [printer] backend = cups needs [printer] queue", path);
-        goto bad;
+        goto invalid;
     }
     if (read_secret(&fresh, err, errlen) < 0) {
         if (!sim)
-            goto bad;
+            goto bad; /* errno: the secret file's */
         memcpy(fresh.secret, sim_secret, sizeof sim_secret - 1);
         fresh.secret_len = sizeof sim_secret - 1;
         err[0] = '\0';
@@ -275,6 +274,9 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
     kiosk_conf_release(c);
     *c = fresh;
     return 0;
+invalid:
+    /* Set here: a check that passed (net_parse_hostport) may clear errno. */
+    errno = EINVAL;
 bad:
     kiosk_conf_release(&fresh);
     return -1;
@@ -282,7 +284,7 @@ bad:
 
 void kiosk_conf_release(kiosk_conf *c)
 {
-    conf_release(kiosk_options, c);
+    conf_release(kiosk_conf_options, c);
     memset(c->secret, 0, sizeof c->secret);
     c->secret_len = 0;
 }
@@ -313,14 +315,14 @@ void kiosk_conf_reader(const kiosk_conf *c, reader_conf *out)
 
 void kiosk_conf_write_sample(FILE *f)
 {
-    conf_write_sample(kiosk_options, f);
+    conf_write_sample(kiosk_conf_options, f);
 }
 
 void kiosk_conf_print(const kiosk_conf *c, FILE *f)
 {
     const char *section = "";
 
-    for (const conf_option *o = kiosk_options; o->section != NULL; o++) {
+    for (const conf_option *o = kiosk_conf_options; o->section != NULL; o++) {
         const char *field = (const char *)c + o->offset;
         if (strcmp(section, o->section) != 0) {
             fprintf(f, "%s[%s]\n", section[0] ? "\n" : "", o->section);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "clk.h"
+#include "conf.h"
 #include "printer.h"
 #include "reader.h"
 
@@ -79,6 +80,10 @@ typedef struct kiosk_conf {
     uint8_t secret[READER_SECRET_MAX];
     size_t secret_len;
 } kiosk_conf;
+
+/* Every key of kioskd.ini with its type, bounds and default (conf.h);
+ * kiosk_conf_load() adds the checks across keys. */
+extern const conf_option kiosk_conf_options[];
 
 /* The order of kiosk_conf.bus_transport. */
 #define KIOSK_BUS_TCP 0

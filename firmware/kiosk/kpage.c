@@ -14,8 +14,12 @@
  * completion callback frees it. Plain requests are answered on the first
  * call and need none.
  *
- * The file is laid out as: assets and replies, long polls, the access
- * handler, the loop glue, the public functions.
+ * What a request gets is decided by kpage_decide(), from the values MHD
+ * parsed and without the connection; the access handler only moves bytes
+ * and keeps the kreqs.
+ *
+ * The file is laid out as: assets, answers (kpage_decide), replies and
+ * long polls, the access handler, the loop glue, the public functions.
  */
 #include "kpage.h"
 
@@ -131,48 +135,25 @@ static void *unconst(const void *p)
     return u.m;
 }
 
-/* ---- replies ---------------------------------------------------------- */
-
-static void add_common_headers(struct MHD_Response *resp, const char *type)
-{
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-}
-
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
-                             const void *body, size_t len, const char *allow)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, unconst(body), MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result rc;
-
-    if (resp == NULL)
-        return MHD_NO;
-    add_common_headers(resp, type);
-    if (allow != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    rc = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
+/* ---- answers, without a connection (kpage_decide) ---------------------- */
 
 /* {"ok":false,"error":sentence} with status; jansson does the escaping. */
-static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
-                                   const char *sentence, const char *allow)
+static void answer_error(kpage_answer *a, unsigned status, const char *sentence, const char *allow)
 {
     json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", sentence);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    enum MHD_Result rc = MHD_NO;
 
-    if (text != NULL)
-        rc = reply(conn, status, "application/json", text, strlen(text), allow);
+    buf_clear(&a->body);
+    if (text != NULL && buf_append(&a->body, text, strlen(text)) == 0) {
+        a->verdict = KPAGE_REPLY;
+        a->status = status;
+        a->allow = allow;
+    } else {
+        a->verdict = KPAGE_CLOSE;
+    }
     free(text);
     json_decref(o);
-    return rc;
 }
-
-/* ---- the screen model and long polls ---------------------------------- */
 
 /* The "seq" member of the model in m; -1 if m is not a JSON object with an
  * integer seq >= 0. */
@@ -186,33 +167,10 @@ static long long model_seq(const buf *m)
     return v < 0 ? -1 : v;
 }
 
-/* Ask the kiosk for its model into m; its seq, or -1 (m then unusable). */
-static long long fetch_model(kpage *p, buf *m)
+/* The ?after= argument s: absent or empty -> *has false; not a whole
+ * number -> -1. */
+static int parse_after(const char *s, bool *has, long long *after)
 {
-    if (p->cb.state(p->arg, m) != 0)
-        return -1;
-    return model_seq(m);
-}
-
-static enum MHD_Result reply_model(kpage *p, struct MHD_Connection *conn)
-{
-    buf m;
-    enum MHD_Result rc;
-
-    buf_init(&m, MODEL_MAX);
-    if (fetch_model(p, &m) < 0)
-        rc = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                         "The kiosk has no screen to show right now.", NULL);
-    else
-        rc = reply(conn, MHD_HTTP_OK, "application/json", buf_rdata(&m), buf_rlen(&m), NULL);
-    buf_release(&m);
-    return rc;
-}
-
-/* The ?after= argument: absent -> *has false; not a whole number -> -1. */
-static int parse_after(struct MHD_Connection *conn, bool *has, long long *after)
-{
-    const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
     char *end;
 
     *has = false;
@@ -224,6 +182,175 @@ static int parse_after(struct MHD_Connection *conn, bool *has, long long *after)
         return -1;
     *has = true;
     return 0;
+}
+
+/* GET /api/state: the model at once, or held when it is not newer than
+ * after=. */
+static void answer_state(const kpage_callbacks *cb, void *arg, const kpage_request *req,
+                         kpage_answer *a)
+{
+    bool has_after;
+    long long after = 0, seq;
+
+    if (parse_after(req->after, &has_after, &after) != 0) {
+        answer_error(a, MHD_HTTP_BAD_REQUEST, "after= must be a whole number.", NULL);
+        return;
+    }
+    seq = cb->state(arg, &a->body) == 0 ? model_seq(&a->body) : -1;
+    if (seq < 0) {
+        answer_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                     "The kiosk has no screen to show right now.", NULL);
+        return;
+    }
+    a->verdict = has_after && seq <= after ? KPAGE_HOLD : KPAGE_REPLY;
+    a->status = MHD_HTTP_OK;
+}
+
+/* A Content-Length over KPAGE_BODY_MAX (or unreadable) is refused before
+ * the body is read. */
+static bool declared_too_big(const char *s)
+{
+    char *end;
+    unsigned long long n;
+
+    if (s == NULL)
+        return false;
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    return errno != 0 || *end != '\0' || n > KPAGE_BODY_MAX;
+}
+
+/* Parse {"name":"...","param":"..."}; a sentence in why when it is not
+ * that. The strings stay owned by *root. */
+static int parse_action(const void *body, size_t len, json_t **root, const char **name,
+                        const char **param, const char **why)
+{
+    json_t *n, *pa;
+
+    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(*root)) {
+        *why = "The action must be a JSON object {\"name\":...,\"param\":...}.";
+        return -1;
+    }
+    n = json_object_get(*root, "name");
+    pa = json_object_get(*root, "param");
+    if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > NAME_MAX_LEN) {
+        *why = "The action needs a name (a string of 1 to 64 bytes).";
+        return -1;
+    }
+    if (pa != NULL && !json_is_null(pa) &&
+        (!json_is_string(pa) || json_string_length(pa) > PARAM_MAX_LEN)) {
+        *why = "The action's param must be a string of at most 256 bytes.";
+        return -1;
+    }
+    *name = json_string_value(n);
+    *param = json_is_string(pa) ? json_string_value(pa) : "";
+    return 0;
+}
+
+/* POST /api/action: first the declared length, then the body. */
+static void answer_action(const kpage_callbacks *cb, void *arg, const kpage_request *req,
+                          kpage_answer *a)
+{
+    static const char ok[] = "{\"ok\":true}";
+    json_t *root = NULL;
+    const char *name, *param, *why;
+    char err[256] = "";
+
+    if (!req->body_read) {
+        if (declared_too_big(req->content_length))
+            answer_error(a, MHD_HTTP_CONTENT_TOO_LARGE, "The request body is larger than 4 KiB.",
+                         NULL);
+        else
+            a->verdict = KPAGE_READ_BODY;
+        return;
+    }
+    if (req->body_too_big) {
+        answer_error(a, MHD_HTTP_CONTENT_TOO_LARGE, "The request body is larger than 4 KiB.", NULL);
+        return;
+    }
+    if (parse_action(req->body, req->body_len, &root, &name, &param, &why) != 0) {
+        answer_error(a, MHD_HTTP_BAD_REQUEST, why, NULL);
+    } else if (cb->action(arg, name, param, err, sizeof err) == 0) {
+        if (buf_append(&a->body, ok, sizeof ok - 1) == 0) {
+            a->verdict = KPAGE_REPLY;
+            a->status = MHD_HTTP_OK;
+        } else {
+            a->verdict = KPAGE_CLOSE;
+        }
+    } else {
+        /* A refusal is an answer, not an HTTP error: the page shows it. */
+        answer_error(a, MHD_HTTP_OK,
+                     err[0] != '\0' ? err : "操作未完成，请重试。 That did not work, try again.",
+                     NULL);
+    }
+    json_decref(root);
+}
+
+static bool is_get(const char *method)
+{
+    return strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_request *req, kpage_answer *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_init(&out->body, MODEL_MAX);
+    if (strcmp(req->url, "/api/action") == 0) {
+        if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0)
+            answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "Actions are POSTed.", "POST");
+        else
+            answer_action(cb, arg, req, out);
+        return;
+    }
+    if (strcmp(req->url, "/api/state") == 0) {
+        if (!is_get(req->method))
+            answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The state is read with GET.",
+                         "GET, HEAD");
+        else
+            answer_state(cb, arg, req, out);
+        return;
+    }
+    for (size_t i = 0; i < NASSETS; i++) {
+        if (strcmp(req->url, assets[i].path) != 0)
+            continue;
+        if (!is_get(req->method)) {
+            answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The page is read with GET.",
+                         "GET, HEAD");
+        } else {
+            out->verdict = KPAGE_ASSET;
+            out->asset = i;
+        }
+        return;
+    }
+    answer_error(out, MHD_HTTP_NOT_FOUND, "There is nothing at this address.", NULL);
+}
+
+/* ---- replies and long polls ------------------------------------------- */
+
+static void add_common_headers(struct MHD_Response *resp, const char *type)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+/* A JSON reply. */
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const buf *body,
+                             const char *allow)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        buf_rlen(body), unconst(buf_rdata(body)), MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc;
+
+    if (resp == NULL)
+        return MHD_NO;
+    add_common_headers(resp, "application/json");
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }
 
 static void kreq_unlink(struct kreq *r)
@@ -264,31 +391,13 @@ static void kreq_wake(struct kreq *r)
     kick(r->page);
 }
 
-static enum MHD_Result handle_state(kpage *p, struct MHD_Connection *conn, void **con_cls)
+/* Nothing newer than what the page has: hold the request. Without memory
+ * for that, answering at once with the model a holds is still correct. */
+static enum MHD_Result hold(kpage *p, struct MHD_Connection *conn, const kpage_answer *a,
+                            void **con_cls)
 {
-    struct kreq *r;
-    bool has_after;
-    long long after = 0, seq;
-    buf m;
+    struct kreq *r = calloc(1, sizeof *r);
 
-    if (parse_after(conn, &has_after, &after) != 0)
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "after= must be a whole number.", NULL);
-    buf_init(&m, MODEL_MAX);
-    seq = fetch_model(p, &m);
-    if (seq < 0) {
-        buf_release(&m);
-        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                           "The kiosk has no screen to show right now.", NULL);
-    }
-    if (!has_after || seq > after) {
-        enum MHD_Result rc =
-            reply(conn, MHD_HTTP_OK, "application/json", buf_rdata(&m), buf_rlen(&m), NULL);
-        buf_release(&m);
-        return rc;
-    }
-    /* Nothing newer than what the page has: hold the request. Without
-     * memory for that, answering at once is still correct. */
-    r = calloc(1, sizeof *r);
     if (r != NULL) {
         r->page = p;
         r->conn = conn;
@@ -298,13 +407,8 @@ static enum MHD_Result handle_state(kpage *p, struct MHD_Connection *conn, void 
             r = NULL;
         }
     }
-    if (r == NULL) {
-        enum MHD_Result rc =
-            reply(conn, MHD_HTTP_OK, "application/json", buf_rdata(&m), buf_rlen(&m), NULL);
-        buf_release(&m);
-        return rc;
-    }
-    buf_release(&m);
+    if (r == NULL)
+        return reply(conn, a->status, &a->body, NULL);
     r->state = KREQ_HELD;
     r->next = p->held;
     if (p->held != NULL)
@@ -315,100 +419,56 @@ static enum MHD_Result handle_state(kpage *p, struct MHD_Connection *conn, void 
     return MHD_YES;
 }
 
-/* ---- actions ------------------------------------------------------------ */
-
-/* A Content-Length over KPAGE_BODY_MAX (or unreadable) is refused before
- * the body is read. */
-static bool declared_too_big(struct MHD_Connection *conn)
+/* POST /api/action: a kreq collects the body across the handler's calls. */
+static enum MHD_Result start_body(kpage *p, struct MHD_Connection *conn, void **con_cls)
 {
-    const char *s =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    char *end;
-    unsigned long long n;
+    struct kreq *r = calloc(1, sizeof *r);
 
-    if (s == NULL)
-        return false;
-    errno = 0;
-    n = strtoull(s, &end, 10);
-    return errno != 0 || *end != '\0' || n > KPAGE_BODY_MAX;
+    if (r == NULL)
+        return MHD_NO;
+    r->page = p;
+    r->conn = conn;
+    r->state = KREQ_BODY;
+    ev_timer_init(&r->hold, on_hold_timeout, r);
+    buf_init(&r->body, KPAGE_BODY_MAX);
+    *con_cls = r;
+    return MHD_YES;
 }
 
-/* Parse {"name":"...","param":"..."}; a sentence in why when it is not
- * that. The strings stay owned by *root. */
-static int parse_action(const buf *body, json_t **root, const char **name, const char **param,
-                        const char **why)
-{
-    json_t *n, *pa;
+/* ---- the access handler ----------------------------------------------- */
 
-    *root = json_loadb((const char *)buf_rdata(body), buf_rlen(body), JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(*root)) {
-        *why = "The action must be a JSON object {\"name\":...,\"param\":...}.";
-        return -1;
+static enum MHD_Result send_answer(kpage *p, struct MHD_Connection *conn, const kpage_answer *a,
+                                   void **con_cls)
+{
+    switch (a->verdict) {
+    case KPAGE_REPLY:
+        return reply(conn, a->status, &a->body, a->allow);
+    case KPAGE_ASSET:
+        return MHD_queue_response(conn, MHD_HTTP_OK, p->asset_resp[a->asset]);
+    case KPAGE_READ_BODY:
+        return start_body(p, conn, con_cls);
+    case KPAGE_HOLD:
+        return hold(p, conn, a, con_cls);
+    case KPAGE_CLOSE:
+        break;
     }
-    n = json_object_get(*root, "name");
-    pa = json_object_get(*root, "param");
-    if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > NAME_MAX_LEN) {
-        *why = "The action needs a name (a string of 1 to 64 bytes).";
-        return -1;
-    }
-    if (pa != NULL && !json_is_null(pa) &&
-        (!json_is_string(pa) || json_string_length(pa) > PARAM_MAX_LEN)) {
-        *why = "The action's param must be a string of at most 256 bytes.";
-        return -1;
-    }
-    *name = json_string_value(n);
-    *param = json_is_string(pa) ? json_string_value(pa) : "";
-    return 0;
+    return MHD_NO;
 }
 
-static enum MHD_Result finish_action(kpage *p, struct MHD_Connection *conn, struct kreq *r)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
-    json_t *root = NULL;
-    const char *name, *param, *why;
-    char err[256] = "";
+    kpage *p = cls;
+    struct kreq *r = *con_cls;
+    kpage_request req = {.method = method, .url = url};
+    kpage_answer a;
     enum MHD_Result rc;
 
-    assert(r->state == KREQ_BODY);
-    r->state = KREQ_DONE;
-    if (r->too_big)
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                           "The request body is larger than 4 KiB.", NULL);
-    if (parse_action(&r->body, &root, &name, &param, &why) != 0) {
-        rc = reply_error(conn, MHD_HTTP_BAD_REQUEST, why, NULL);
-    } else if (p->cb.action(p->arg, name, param, err, sizeof err) == 0) {
-        static const char ok[] = "{\"ok\":true}";
-        rc = reply(conn, MHD_HTTP_OK, "application/json", ok, sizeof ok - 1, NULL);
-    } else {
-        /* A refusal is an answer, not an HTTP error: the page shows it. */
-        rc = reply_error(
-            conn, MHD_HTTP_OK,
-            err[0] != '\0' ? err : "操作未完成，请重试。 That did not work, try again.", NULL);
-    }
-    json_decref(root);
-    return rc;
-}
-
-static enum MHD_Result handle_action(kpage *p, struct MHD_Connection *conn, const char *upload,
-                                     size_t *upload_size, void **con_cls)
-{
-    struct kreq *r = *con_cls;
-
-    if (r == NULL) {
-        if (declared_too_big(conn))
-            return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                               "The request body is larger than 4 KiB.", NULL);
-        r = calloc(1, sizeof *r);
-        if (r == NULL)
-            return MHD_NO;
-        r->page = p;
-        r->conn = conn;
-        r->state = KREQ_BODY;
-        ev_timer_init(&r->hold, on_hold_timeout, r);
-        buf_init(&r->body, KPAGE_BODY_MAX);
-        *con_cls = r;
-        return MHD_YES;
-    }
-    if (*upload_size != 0) {
+    (void)version;
+    if (p->stopping)
+        return MHD_NO;
+    if (r != NULL && r->state == KREQ_BODY && *upload_size != 0) {
         /* A body without a Content-Length (chunked) is cut off here: the
          * rest is read and dropped, and the answer is 413. */
         if (!r->too_big && buf_append(&r->body, upload, *upload_size) != 0) {
@@ -418,51 +478,24 @@ static enum MHD_Result handle_action(kpage *p, struct MHD_Connection *conn, cons
         *upload_size = 0;
         return MHD_YES;
     }
-    return finish_action(p, conn, r);
-}
-
-/* ---- the access handler ----------------------------------------------- */
-
-static bool is_get(const char *method)
-{
-    return strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **con_cls)
-{
-    kpage *p = cls;
-    struct kreq *r = *con_cls;
-    size_t i;
-
-    (void)version;
-    if (p->stopping)
-        return MHD_NO;
-    if (r != NULL && r->state == KREQ_WOKEN) {
+    if (r == NULL) {
+        req.after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+        req.content_length =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    } else if (r->state == KREQ_BODY) {
+        req.body_read = true;
+        req.body = buf_rdata(&r->body);
+        req.body_len = buf_rlen(&r->body);
+        req.body_too_big = r->too_big;
+    }
+    /* Otherwise a woken long poll: without after=, it gets the model as
+     * it is now. */
+    if (r != NULL)
         r->state = KREQ_DONE;
-        return reply_model(p, conn);
-    }
-    if (strcmp(url, "/api/action") == 0) {
-        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-            return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Actions are POSTed.", "POST");
-        return handle_action(p, conn, upload, upload_size, con_cls);
-    }
-    if (strcmp(url, "/api/state") == 0) {
-        if (!is_get(method))
-            return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "The state is read with GET.",
-                               "GET, HEAD");
-        return handle_state(p, conn, con_cls);
-    }
-    for (i = 0; i < NASSETS; i++) {
-        if (strcmp(url, assets[i].path) != 0)
-            continue;
-        if (!is_get(method))
-            return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "The page is read with GET.",
-                               "GET, HEAD");
-        return MHD_queue_response(conn, MHD_HTTP_OK, p->asset_resp[i]);
-    }
-    return reply_error(conn, MHD_HTTP_NOT_FOUND, "There is nothing at this address.", NULL);
+    kpage_decide(&p->cb, p->arg, &req, &a);
+    rc = send_answer(p, conn, &a, con_cls);
+    buf_release(&a.body);
+    return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

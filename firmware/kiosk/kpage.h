@@ -77,4 +77,45 @@ void kpage_set_hold_ms(kpage *p, int ms);
  * IPv4-mapped 127.0.0.0/8. */
 bool kpage_peer_is_loopback(const struct sockaddr *sa);
 
+/*
+ * The answer to a request, decided without a connection. The server's
+ * access handler hands over what libmicrohttpd parsed and sends what
+ * kpage_decide() decides; tests and the fuzz harness call it directly,
+ * with no daemon and no socket.
+ */
+typedef struct kpage_request {
+    const char *method;         /* "GET", "HEAD", "POST", ... */
+    const char *url;            /* the path, without the query */
+    const char *after;          /* the after= argument, NULL when absent */
+    const char *content_length; /* the Content-Length header, NULL when absent */
+    bool body_read;             /* the whole body was read: body, body_len, body_too_big */
+    const void *body;           /* the first KPAGE_BODY_MAX bytes at most */
+    size_t body_len;
+    bool body_too_big; /* the body went past KPAGE_BODY_MAX (the rest was dropped) */
+} kpage_request;
+
+typedef enum kpage_verdict {
+    KPAGE_REPLY,     /* send status and the JSON body (and Allow, when allow is set) */
+    KPAGE_ASSET,     /* send one of the page's files (asset), 200 */
+    KPAGE_READ_BODY, /* read the body, then ask again with body_read */
+    KPAGE_HOLD,      /* a long poll with nothing newer: hold it (body: the model, 200, to
+                        send at once if it cannot be held) */
+    KPAGE_CLOSE,     /* no memory for an answer: close the connection */
+} kpage_verdict;
+
+typedef struct kpage_answer {
+    kpage_verdict verdict;
+    unsigned status;   /* KPAGE_REPLY, KPAGE_HOLD: the HTTP status */
+    const char *allow; /* KPAGE_REPLY: the Allow header (a 405), or NULL */
+    size_t asset;      /* KPAGE_ASSET: which of the page's files */
+    buf body;          /* KPAGE_REPLY, KPAGE_HOLD: JSON */
+} kpage_answer;
+
+/* Decide the answer to req as the HTTP section above describes, calling
+ * cb->state (GET /api/state) or cb->action (a POST /api/action whose
+ * body was read) with arg. out->body is set up here, even for verdicts
+ * without a body; the caller releases it with buf_release(). */
+void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_request *req,
+                  kpage_answer *out);
+
 #endif
