@@ -5,8 +5,9 @@
  * write(2), so lines from several processes (or threads) sharing the
  * stream never interleave; a line is at most LOG_LINE_MAX bytes, below
  * PIPE_BUF, so the write is atomic on a pipe too. Longer messages are cut
- * and end in "...", and newlines inside a message become spaces so one
- * message stays one journal entry.
+ * and end in "...", newlines inside a message become spaces so one
+ * message stays one journal entry, and every other control character is
+ * written as "\xNN" (escape_into).
  *
  * The state is process-wide, as a log is. Set it up with log_open() from
  * the main thread before starting workers.
@@ -136,12 +137,48 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* Copy in to out (room bytes at most): a newline or carriage return as a
+ * space, every other control character and DEL as "\xNN", so that no
+ * string a device or a file supplied (a firmware version holding ESC
+ * bytes, a name holding a newline) can forge a line or drive a terminal.
+ * Bytes from 0x80 up are copied: UTF-8 text stays readable. Returns the
+ * bytes written; *cut when in did not fit. */
+static size_t escape_into(char *out, size_t room, const char *in, bool *cut)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    *cut = false;
+    for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
+        bool space = *p == '\n' || *p == '\r';
+        bool control = !space && (*p < 0x20 || *p == 0x7f);
+        size_t need = control ? 4 : 1;
+
+        if (n + need > room) {
+            *cut = true;
+            break;
+        }
+        if (space) {
+            out[n++] = ' ';
+        } else if (control) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    return n;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    char line[LOG_LINE_MAX];
-    static const char cut[] = "...\n";
+    char line[LOG_LINE_MAX], raw[LOG_LINE_MAX];
+    static const char cut_mark[] = "...\n";
     size_t len, msg_start, room;
     int saved = errno, n;
+    bool cut;
     va_list ap;
 
     if ((unsigned)level > LOG_LEVEL_DEBUG || level > g_log.level)
@@ -151,20 +188,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
     room = sizeof line - msg_start - 1; /* keep one byte for "\n" */
     errno = saved;                      /* for %m */
     va_start(ap, fmt);
-    n = vsnprintf(line + msg_start, room + 1, fmt, ap);
+    n = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     if (n < 0)
-        n = 0;
-    if ((size_t)n > room) {
-        len = sizeof line;
-        memcpy(line + len - (sizeof cut - 1), cut, sizeof cut - 1);
+        raw[0] = '\0';
+    len = msg_start + escape_into(line + msg_start, room, raw, &cut);
+    if (cut || (size_t)n >= sizeof raw) {
+        len = len + sizeof cut_mark - 1 <= sizeof line ? len : sizeof line - (sizeof cut_mark - 1);
+        memcpy(line + len, cut_mark, sizeof cut_mark - 1);
+        len += sizeof cut_mark - 1;
     } else {
-        len = msg_start + (size_t)n;
         line[len++] = '\n';
     }
-    for (char *p = line + msg_start; p < line + len - 1; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
     if (g_log.sinks & LOG_TO_STDERR)
         write_all(STDERR_FILENO, line, len);
     if (g_log.sinks & LOG_TO_SYSLOG) {

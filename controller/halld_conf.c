@@ -41,6 +41,14 @@ const conf_option halld_conf_options[] = {
              "TCP port for device links (0 picks a free port; the log says which)"),
     CONF_INT("listen", "max_connections", C, max_connections, 1, 100000, "4096",
              "Device connections accepted at once; more are refused and logged"),
+    CONF_INT("listen", "max_unauthenticated", C, max_unauthenticated, 1, 100000, "256",
+             "Connections that have not said HELLO yet, in all (at most half of "
+             "max_connections): the rest is kept for devices. Past it, the oldest such "
+             "connection gives way to the new one"),
+    CONF_INT("listen", "max_per_address", C, max_per_address, 1, 100000, "64",
+             "Connections from one address that have not said HELLO yet (loopback too; a "
+             "kiosk driving call-pads opens one per window at once); past it, that address's "
+             "oldest gives way to the new one"),
     CONF_INT("listen", "max_frame", C, max_frame, 1024, FRAME_MAX, "65536",
              "Largest frame accepted from a device, in bytes"),
 
@@ -53,7 +61,13 @@ const conf_option halld_conf_options[] = {
                   "How often devices are told to send a heartbeat"),
     CONF_DURATION("session", "idle_timeout", C, idle_timeout_ms, 2000, 7200000, "35s",
                   "A device silent for longer is disconnected"),
-    CONF_DURATION("session", "hello_timeout", C, hello_timeout_ms, 500, 600000, "10s",
+    CONF_INT("session", "max_per_device", C, max_per_device, 2, 64, "4",
+             "Links one device may hold at once (at least 2: a device may reconnect before its "
+             "old link times out); past it, its oldest link is closed"),
+    CONF_INT("session", "max_per_tool", C, max_per_tool, 2, 4096, "64",
+             "Links one tool device (hallctl, hallbench: run by the administrator on the "
+             "controller) may hold at once"),
+    CONF_DURATION("session", "hello_timeout", C, hello_timeout_ms, 500, 600000, "5s",
                   "Time a new connection has to finish TLS and say HELLO"),
 
     CONF_DURATION("queue", "green_boost", C, green_boost_ms, 0, 86400000, "30m",

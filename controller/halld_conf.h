@@ -28,6 +28,7 @@ struct halld_conf {
     char *listen_address;
     int64_t listen_port;
     int64_t max_connections;
+    int64_t max_unauthenticated, max_per_address; /* connections before HELLO */
     int64_t max_frame;
 
     char *tls_cert;
@@ -37,6 +38,8 @@ struct halld_conf {
     int64_t heartbeat_interval_ms;
     int64_t idle_timeout_ms;
     int64_t hello_timeout_ms;
+    int64_t max_per_device; /* links one device may hold */
+    int64_t max_per_tool;   /* links one tool device may hold */
 
     int64_t green_boost_ms;
     int64_t appointment_boost_ms;

@@ -36,11 +36,18 @@
 #define HALL_TICK_MS 1000
 /* Time a refused peer has to read its ERROR before the link is cut. */
 #define CLOSING_GRACE_MS 5000
+/* Connections that gave way or were refused in a flood are counted and
+ * logged at most this often, not one line each. */
+#define FLOOD_LOG_MS 10000
 
 struct settings {
     int64_t idle_timeout_ms;
     int64_t hello_timeout_ms;
     size_t max_connections;
+    size_t max_unauthenticated; /* before HELLO, in all */
+    size_t max_per_address;     /* before HELLO, from one address */
+    size_t max_per_device;      /* links of one device */
+    size_t max_per_tool;        /* links of one tool device */
     size_t max_frame;
 };
 
@@ -61,6 +68,12 @@ struct server {
     session *sessions; /* doubly linked, newest first */
     size_t nsessions;
     uint64_t next_session_id;
+    /* Sessions that have not said HELLO yet, oldest first: the ones that
+     * give way when a flood fills their share. */
+    session *unauth_oldest, *unauth_newest;
+    size_t nunauth;
+    unsigned gave_way, refused_full; /* since the last flood line */
+    int64_t flood_logged_ms;
 };
 
 /*
@@ -99,6 +112,9 @@ struct session {
     uint64_t snapshot_request;
     uint64_t released_turn; /* the last turn its answers went out */
     session *prev, *next;
+    char host[64]; /* the peer's address, without its port */
+    bool unauth;   /* on the server's list of sessions before HELLO */
+    session *uprev, *unext;
 };
 
 static void session_assert_state(const session *s)
@@ -129,10 +145,129 @@ static const char *session_name(const session *s)
 
 static void settings_from(struct settings *set, const struct halld_conf *c)
 {
+    size_t half = c->max_connections > 1 ? (size_t)c->max_connections / 2 : 1;
+
     set->idle_timeout_ms = c->idle_timeout_ms;
     set->hello_timeout_ms = c->hello_timeout_ms;
     set->max_connections = (size_t)c->max_connections;
+    /* At least half the connections stay for devices that said HELLO. */
+    set->max_unauthenticated =
+        (size_t)c->max_unauthenticated < half ? (size_t)c->max_unauthenticated : half;
+    set->max_per_address = (size_t)c->max_per_address;
+    set->max_per_device = (size_t)c->max_per_device;
+    set->max_per_tool = (size_t)c->max_per_tool;
     set->max_frame = (size_t)c->max_frame;
+}
+
+/* ---- Connections before HELLO ----------------------------------------------
+ *
+ * Before its HELLO a connection is nobody: its address proves nothing
+ * (loopback included), and it holds a descriptor, memory and, under TLS, a
+ * handshake. They get a share of the connections (max_unauthenticated, at
+ * most half of max_connections, so devices always find room), a smaller
+ * one per address, and hello_timeout to say HELLO. When a share is full the
+ * OLDEST such connection gives way to the new one: a flood cannot lock a
+ * device out, not even one on the flooding host, because the device's
+ * connection is the newest and says HELLO within milliseconds. */
+
+static void unauth_add(server *srv, session *s)
+{
+    s->unauth = true;
+    s->unext = NULL;
+    s->uprev = srv->unauth_newest;
+    if (srv->unauth_newest != NULL)
+        srv->unauth_newest->unext = s;
+    else
+        srv->unauth_oldest = s;
+    srv->unauth_newest = s;
+    srv->nunauth++;
+}
+
+static void unauth_remove(server *srv, session *s)
+{
+    if (!s->unauth)
+        return;
+    if (s->uprev != NULL)
+        s->uprev->unext = s->unext;
+    else
+        srv->unauth_oldest = s->unext;
+    if (s->unext != NULL)
+        s->unext->uprev = s->uprev;
+    else
+        srv->unauth_newest = s->uprev;
+    s->unauth = false;
+    s->uprev = s->unext = NULL;
+    srv->nunauth--;
+}
+
+/* Close s (before its HELLO) to make room for a newer connection. */
+static void give_way(server *srv, session *s)
+{
+    srv->gave_way++;
+    net_conn_close(s->conn, false, "gave way to a newer connection (no HELLO yet)");
+}
+
+/* Room for one more connection from host, by closing the oldest
+ * connection before HELLO where a share is full. False when every
+ * connection is a device's: the new one is refused. */
+static bool make_room(server *srv, const char *host)
+{
+    session *oldest_here = NULL;
+    size_t here = 0;
+
+    for (session *s = srv->unauth_oldest; s != NULL; s = s->unext)
+        if (strcmp(s->host, host) == 0 && here++ == 0)
+            oldest_here = s;
+    if (here >= srv->set.max_per_address)
+        give_way(srv, oldest_here);
+    else if (srv->nunauth >= srv->set.max_unauthenticated)
+        give_way(srv, srv->unauth_oldest);
+    if (srv->nsessions < srv->set.max_connections)
+        return true;
+    if (srv->unauth_oldest == NULL) {
+        srv->refused_full++;
+        return false;
+    }
+    give_way(srv, srv->unauth_oldest);
+    return true;
+}
+
+/* One line for a flood, not one per connection. */
+static void log_flood(server *srv)
+{
+    int64_t now = clk_mono_ms();
+
+    if ((srv->gave_way == 0 && srv->refused_full == 0) || now - srv->flood_logged_ms < FLOOD_LOG_MS)
+        return;
+    log_warn("%u connection(s) without HELLO gave way to newer ones and %u were refused (every "
+             "connection held by a device) in the last %d s; %zu without HELLO now",
+             srv->gave_way, srv->refused_full, FLOOD_LOG_MS / 1000, srv->nunauth);
+    srv->gave_way = 0;
+    srv->refused_full = 0;
+    srv->flood_logged_ms = now;
+}
+
+/* A device may hold a few links (it may reconnect before its old link
+ * times out), not many: past max_per_device its oldest link goes. Tools
+ * (hallctl, hallbench, on the controller) may hold more. */
+static void limit_links(server *srv, const session *fresh)
+{
+    bool tool = fresh->dev.type == HALL__DEVICE_TYPE__DEVICE_TOOL;
+    size_t max = tool ? srv->set.max_per_tool : srv->set.max_per_device;
+    session *oldest = NULL;
+    size_t links = 0;
+
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        if (s->state == SESSION_READY && strcmp(s->device_id, fresh->device_id) == 0) {
+            links++;
+            oldest = s; /* the list is newest first */
+        }
+    if (links > max && oldest != fresh) {
+        log_warn("%s: %zu links at once ([session] %s %zu): closing its oldest, from %s",
+                 fresh->device_id, links, tool ? "max_per_tool" : "max_per_device", max,
+                 net_conn_peer_addr(oldest->conn));
+        net_conn_close(oldest->conn, false, "the device opened too many links; its oldest goes");
+    }
 }
 
 /* ---- Sending ------------------------------------------------------------- */
@@ -261,6 +396,7 @@ static void handle_hello(session *s, const Hall__Envelope *req)
 
     memcpy(s->device_id, s->dev.id, sizeof s->device_id);
     s->state = SESSION_READY;
+    unauth_remove(s->srv, s);
     ev_timer_start(srv->loop, &s->timer, srv->set.idle_timeout_ms);
     char window[32] = "";
     if (s->dev.window_no != 0)
@@ -279,6 +415,7 @@ static void handle_hello(session *s, const Hall__Envelope *req)
     env.body_case = HALL__ENVELOPE__BODY_HELLO_REPLY;
     env.hello_reply = &r;
     session_send(s, &env);
+    limit_links(s->srv, s);
 }
 
 static void dispatch(session *s, const Hall__Envelope *req)
@@ -374,12 +511,13 @@ static void session_on_close(net_conn *c, const char *reason, void *arg)
     session *s = arg;
     server *srv = s->srv;
 
-    if (s->state == SESSION_READY || s->state == SESSION_CLOSING)
+    if (s->state == SESSION_READY || (s->state == SESSION_CLOSING && s->device_id[0] != '\0'))
         log_info("%s: disconnected: %s", session_name(s), reason);
-    else
-        log_info("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
+    else /* a flood would write a line each: counted in log_flood() */
+        log_debug("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
     ev_timer_stop(srv->loop, &s->timer);
     unmark_pending(s);
+    unauth_remove(srv, s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -501,6 +639,7 @@ static void hall_tick_timer(ev_loop *loop, ev_timer *t, void *arg)
 
     /* A failure is logged by the hall and tried again on the next tick. */
     hall_tick(srv->hall);
+    log_flood(srv);
     ev_timer_start(loop, t, HALL_TICK_MS);
 }
 
@@ -516,7 +655,16 @@ static void accept_resume(ev_loop *loop, ev_timer *t, void *arg)
         log_error("cannot watch the listener again: %s", strerror(errno));
 }
 
-static void start_session(server *srv, int fd, const char *peer)
+/* "10.0.0.7" of "10.0.0.7:51234", "[::1]" of "[::1]:51234". */
+static void peer_host(const char *peer, char *host, size_t len)
+{
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+    snprintf(host, len, "%.*s", (int)n, peer);
+}
+
+static void start_session(server *srv, int fd, const char *peer, const char *host)
 {
     session *s = calloc(1, sizeof *s);
 
@@ -528,6 +676,7 @@ static void start_session(server *srv, int fd, const char *peer)
     s->srv = srv;
     s->id = ++srv->next_session_id;
     s->state = SESSION_AWAIT_HELLO;
+    snprintf(s->host, sizeof s->host, "%s", host);
     buf_init(&s->held, 0);
     ev_timer_init(&s->timer, session_on_timer, s);
     s->conn = net_conn_new(srv->loop, fd, srv->tls, true, srv->set.max_frame + FRAME_HEADER,
@@ -542,6 +691,7 @@ static void start_session(server *srv, int fd, const char *peer)
         srv->sessions->prev = s;
     srv->sessions = s;
     srv->nsessions++;
+    unauth_add(srv, s);
     ev_timer_start(srv->loop, &s->timer, srv->set.hello_timeout_ms);
     log_debug("%s: accepted (session %llu)", peer, (unsigned long long)s->id);
 }
@@ -551,7 +701,7 @@ static void accept_ready(ev_loop *loop, int fd, int events, void *arg)
     server *srv = arg;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        char peer[96], err[NET_ERR_LEN];
+        char peer[96], host[64], err[NET_ERR_LEN];
         int cfd = net_accept(fd, peer, sizeof peer, err);
         if (cfd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
@@ -563,13 +713,12 @@ static void accept_ready(ev_loop *loop, int fd, int events, void *arg)
             ev_timer_start(loop, &srv->accept_backoff, ACCEPT_BACKOFF_MS);
             return;
         }
-        if (srv->nsessions >= srv->set.max_connections) {
-            log_warn("%s: refused: %zu connections open ([listen] max_connections)", peer,
-                     srv->nsessions);
+        peer_host(peer, host, sizeof host);
+        if (!make_room(srv, host)) {
             close(cfd);
             continue;
         }
-        start_session(srv, cfd, peer);
+        start_session(srv, cfd, peer, host);
     }
 }
 

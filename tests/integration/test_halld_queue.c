@@ -75,10 +75,10 @@ struct kiosk_job {
 static void *kiosk_worker(void *arg)
 {
     struct kiosk_job *j = arg;
-    devlink *k = fix_device(j->f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    char id[24];
 
-    /* One kiosk id on several links: keep their request ids apart. */
-    devlink_set_next_id(k, (uint64_t)(j->index + 1) * 1000000000ULL);
+    snprintf(id, sizeof id, "kiosk-%02d", j->index + 1);
+    devlink *k = fix_device(j->f, id, HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
     for (int i = 0; i < j->count; i++)
         issue_printed(k, "");
     devlink_close(k);
@@ -148,6 +148,8 @@ START_TEST(concurrent_call_next_never_calls_twice)
     struct window_job wj[WINDOWS];
 
     fix_init(&f, WINDOWS, NULL);
+    for (int i = 2; i <= KIOSK_THREADS; i++)
+        ck_assert_int_eq(fix_hallctl(&f, "device add --id kiosk-%02d --type kiosk", i), 0);
     fix_start(&f);
     for (int i = 0; i < KIOSK_THREADS; i++) {
         kj[i] = (struct kiosk_job){&f, i, PRESSES / KIOSK_THREADS};

@@ -241,8 +241,14 @@ START_TEST(long_and_multiline)
     log_open("halld", LOG_LEVEL_INFO, LOG_TO_STDERR);
     log_info("%s", big);
     log_info("a\nb\r\nc");
+    /* A device-supplied string with ESC sequences, a bell, DEL, a tab and
+     * Chinese text: the control bytes escaped, the text as it is. */
+    log_info("firmware %s", "\x1b[2J\x07v1\x7f\t大厅");
     text = captured();
-    ck_assert_int_eq(count_lines(text), 2);
+    ck_assert_int_eq(count_lines(text), 3);
+    ck_assert_msg(strstr(text, " info: firmware \\x1b[2J\\x07v1\\x7f\\x09大厅\n") != NULL,
+                  "got: %s", text);
+    ck_assert_ptr_null(strchr(text, 0x1b));
     nl = strchr(text, '\n');
     ck_assert_int_le(nl - text + 1, 2048);
     ck_assert_int_ge(nl - text + 1, 1000);
