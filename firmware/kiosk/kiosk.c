@@ -1032,22 +1032,33 @@ static void on_push(void *arg, const Hall__DisplayPush *p)
 {
     kiosk *k = arg;
 
-    if (p->snapshot)
-        k->nareas = 0;
-    for (size_t i = 0; i < p->n_areas; i++) {
-        const Hall__AreaStatus *s = p->areas[i];
-        struct area *a = area_of(k, s->area);
-        if (a == NULL) {
-            if (k->nareas == AREAS_MAX)
+    /* A push that carries areas carries all of them (a snapshot, or a
+     * delta after they may have changed): the kiosk offers exactly those
+     * not retired, keeping what it knows of each (its lease requests). */
+    if (p->n_areas > 0 || p->snapshot) {
+        struct area kept[AREAS_MAX];
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->n_areas && n < AREAS_MAX; i++) {
+            const Hall__AreaStatus *s = p->areas[i];
+            const struct area *old = area_of(k, s->area);
+
+            if (s->retired)
                 continue;
-            a = &k->areas[k->nareas++];
-            memset(a, 0, sizeof *a);
-            snprintf(a->code, sizeof a->code, "%s", s->area);
+            if (old != NULL) {
+                kept[n] = *old;
+            } else {
+                memset(&kept[n], 0, sizeof kept[n]);
+                snprintf(kept[n].code, sizeof kept[n].code, "%s", s->area);
+            }
+            if (s->name != NULL && s->name[0] != '\0')
+                snprintf(kept[n].name, sizeof kept[n].name, "%s", s->name);
+            kept[n].waiting = s->waiting;
+            kept[n].est_wait_s = s->est_wait_s;
+            n++;
         }
-        if (s->name != NULL && s->name[0] != '\0')
-            snprintf(a->name, sizeof a->name, "%s", s->name);
-        a->waiting = s->waiting;
-        a->est_wait_s = s->est_wait_s;
+        memcpy(k->areas, kept, n * sizeof kept[0]);
+        k->nareas = n;
     }
     if (k->bus != NULL)
         kbus_push(k->bus, p);

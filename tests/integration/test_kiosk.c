@@ -862,6 +862,37 @@ START_TEST(test_clock_skew)
 }
 END_TEST
 
+/* ---- kiosk_retired_area_hidden ------------------------------------------ */
+
+static bool lacks(kfix *x, const void *needle)
+{
+    return !has(x, needle);
+}
+
+/* An area the catalog no longer names leaves the kiosk's screen, whether
+ * tickets still wait in it (halld shows it as retired) or not (halld no
+ * longer lists it); the others stay. */
+START_TEST(test_retired_area_hidden)
+{
+    kfix x = {0};
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert_msg(run_until(&x, has, "\"code\":\"tax\"", WAIT_MS), "%s", model(&x));
+    ck_assert_int_eq(fix_hallctl(&x.hall, "issue --area tax --server 127.0.0.1:%d", x.hall.port),
+                     0);
+    ck_assert_int_eq(
+        fix_hallctl(&x.hall, "catalog import %s/catalog-without-tax.json", TEST_DATA_DIR), 0);
+    ck_assert_msg(run_until(&x, lacks, "\"code\":\"tax\"", WAIT_MS), "%s", model(&x));
+    ck_assert(has(&x, "\"code\":\"intake\""));
+    ck_assert(has(&x, "\"code\":\"fund\""));
+    /* Back in the catalog: offered again. */
+    ck_assert_int_eq(fix_hallctl(&x.hall, "catalog import %s/sample-catalog.json", SAMPLE_DIR), 0);
+    ck_assert_msg(run_until(&x, has, "\"code\":\"tax\"", WAIT_MS), "%s", model(&x));
+    teardown(&x);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -880,8 +911,10 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_offline_refused_final);
     else if (strcmp(which, "skew") == 0)
         tcase_add_test(tc, test_clock_skew);
+    else if (strcmp(which, "retired") == 0)
+        tcase_add_test(tc, test_retired_area_hidden);
     else {
-        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused|skew\n");
+        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused|skew|retired\n");
         return EXIT_FAILURE;
     }
     suite_add_tcase(s, tc);
