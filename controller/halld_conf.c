@@ -111,6 +111,14 @@ const conf_option halld_conf_options[] = {
     CONF_INT("retries", "requests", C, requests, 200000, 1000000000, "1000000",
              "Requests remembered in all for 24 hours"),
 
+    CONF_PATH("audit", "key", C, audit_key, "audit.key",
+              "The hall audit key (Ed25519, PEM, mode 0600) that signs the anchors of the event "
+              "log; made by hallctl init (or hallctl audit key). Without the file the log is not "
+              "anchored"),
+    CONF_DURATION("audit", "anchor_interval", C, anchor_interval_ms, 1000, 86400000, "1m",
+                  "How often the head of the event log is anchored (signed into audit.anchors "
+                  "next to the database) when it has moved; also at every clean stop"),
+
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
     CONF_INT("log", "device_lines", C, log_device_lines, 1, 100000, "20",
              "Lines a minute one device's refused requests and health changes may add to the "

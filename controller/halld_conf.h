@@ -59,6 +59,9 @@ struct halld_conf {
     int64_t device_answers, device_answer_mib;
     int64_t device_requests, requests; /* answers + dropped ones */
 
+    char *audit_key;            /* [audit] key: the hall audit key (anchor.h) */
+    int64_t anchor_interval_ms; /* [audit] anchor_interval */
+
     int log_level; /* enum log_level */
     bool log_syslog;
     int64_t log_device_lines; /* a minute, per device */

@@ -7,9 +7,14 @@
  * events between requests, never in the middle of one. SIGHUP reloads the
  * configuration: all or nothing, and a bad file leaves the running one in
  * place. SIGUSR1 logs a status line.
+ *
+ * The audit anchors (anchor.h) are made here too: a timer signs the
+ * committed head of the event log into the anchors file every [audit]
+ * anchor_interval when it has moved, and the stop signs it once more.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "clk.h"
 #include "ev.h"
 #include "hall.h"
@@ -39,6 +45,13 @@ struct halld {
     server *server;
     sig_watch *signals;
     int exit_code;
+    /* The audit anchors; no key: the event log is not anchored. */
+    anchor_key *audit_key;
+    char anchors[PATH_MAX];
+    ev_timer anchor_timer;
+    uint64_t anchored_seq; /* the head this process anchored last */
+    uint8_t anchored_hash[ANCHOR_HASH_LEN];
+    bool anchor_failing; /* the last attempt failed, and that was logged */
 };
 
 static void usage(FILE *f)
@@ -96,6 +109,81 @@ static int check_conf(const struct halld *h, const struct halld_conf *c)
     return 0;
 }
 
+/* The keys: the hall audit key of c into *audit (NULL when there is no
+ * such file: the event log is then not anchored, and halld says so), and
+ * a warning when the hall CA key lies among the certificates halld reads
+ * (hallctl keeps it in private/, beside pki/). -1 when the audit key is
+ * there but cannot be used. */
+static int check_keys(const struct halld_conf *c, anchor_key **audit)
+{
+    const char *slash = strrchr(c->tls_ca, '/');
+    char ca_key[PATH_MAX], err[512];
+
+    if ((size_t)snprintf(ca_key, sizeof ca_key, "%.*s%sca.key",
+                         slash ? (int)(slash - c->tls_ca) : 0, c->tls_ca,
+                         slash ? "/" : "") < sizeof ca_key &&
+        access(ca_key, F_OK) == 0)
+        log_warn("the hall CA key %s is in the directory of [tls] ca, which halld reads: only "
+                 "hallctl needs it; move it to private/ca.key beside that directory (mode 0700)",
+                 ca_key);
+    if ((*audit = anchor_key_load(c->audit_key, err, sizeof err)) != NULL)
+        return 0;
+    if (errno != ENOENT) {
+        log_error("[audit] key: %s", err);
+        return -1;
+    }
+    log_warn("audit: no audit key %s: the event log is not anchored, so a rewrite or truncation "
+             "of it cannot be detected (hallctl audit key makes one)",
+             c->audit_key);
+    return 0;
+}
+
+/* Sign the committed head of the event log into the anchors file: at the
+ * interval unless this process anchored that head already, at the stop in
+ * any case (the line also records a clean stop). A failure is logged
+ * once, and again when anchoring works anew. */
+static void anchor_head(struct halld *h, anchor_reason why)
+{
+    anchor a = {.reason = why};
+    char err[512];
+
+    if (h->audit_key == NULL || h->store == NULL)
+        return;
+    if (store_committed_head(h->store, &a.seq, a.hash) < 0) {
+        snprintf(err, sizeof err, "%s", store_errmsg(h->store));
+    } else if (a.seq == 0 || (why == ANCHOR_INTERVAL && a.seq == h->anchored_seq &&
+                              memcmp(a.hash, h->anchored_hash, sizeof a.hash) == 0)) {
+        return;
+    } else {
+        snprintf(a.hall_id, sizeof a.hall_id, "%s", h->conf.hall_id);
+        a.at_ms = clk_utc_ms();
+        if (anchor_write(h->anchors, h->audit_key, &a, err, sizeof err) == 0) {
+            if (h->anchor_failing)
+                log_info("audit: anchoring works again (event %llu anchored)",
+                         (unsigned long long)a.seq);
+            h->anchor_failing = false;
+            h->anchored_seq = a.seq;
+            memcpy(h->anchored_hash, a.hash, sizeof a.hash);
+            if (why == ANCHOR_STOP)
+                log_info("audit: event %llu anchored at the stop", (unsigned long long)a.seq);
+            else
+                log_debug("audit: event %llu anchored", (unsigned long long)a.seq);
+            return;
+        }
+    }
+    if (!h->anchor_failing || why == ANCHOR_STOP)
+        log_error("audit: cannot anchor the event log: %s", err);
+    h->anchor_failing = true;
+}
+
+static void on_anchor_timer(ev_loop *loop, ev_timer *t, void *arg)
+{
+    struct halld *h = arg;
+
+    anchor_head(h, ANCHOR_INTERVAL);
+    ev_timer_start(loop, t, h->conf.anchor_interval_ms);
+}
+
 /* The hall clock's source, set before anything reads the clock and before
  * any thread exists. A hall must never run on a simulated clock by
  * accident, so one that is not the system clock is a warning, with the
@@ -144,6 +232,7 @@ static void reload(struct halld *h)
         {"[hall] id", h->conf.hall_id, fresh.hall_id},
         {"[hall] time_zone", h->conf.time_zone, fresh.time_zone},
         {"[store] path", h->conf.store_path, fresh.store_path},
+        {"[audit] key", h->conf.audit_key, fresh.audit_key},
         {"[listen] address", h->conf.listen_address, fresh.listen_address},
         {"[clock] start", h->conf.clock_start, fresh.clock_start},
         {"[clock] rate", h->conf.clock_rate, fresh.clock_rate},
@@ -169,6 +258,8 @@ static void reload(struct halld *h)
         return;
     }
     apply_logging(&fresh);
+    if (h->audit_key != NULL && fresh.anchor_interval_ms != h->conf.anchor_interval_ms)
+        ev_timer_start(h->loop, &h->anchor_timer, fresh.anchor_interval_ms);
     server_reload(h->server, &fresh, tls);
     server_revalidate(h->server);
     halld_conf_release(&h->conf);
@@ -214,7 +305,7 @@ static int run(struct halld *h)
     net_tls *tls;
 
     if (check_conf(h, &h->conf) < 0 || apply_clock(h, &h->conf) < 0 ||
-        make_tls(h, &h->conf, &tls) < 0)
+        check_keys(&h->conf, &h->audit_key) < 0 || make_tls(h, &h->conf, &tls) < 0)
         return 1;
     h->store = store_open(h->conf.store_path, h->conf.hall_id, STORE_DAEMON, err, sizeof err);
     if (h->store == NULL) {
@@ -224,6 +315,8 @@ static int run(struct halld *h)
     }
     log_info("store %s open (schema version %d, WAL, synchronous=FULL)", h->conf.store_path,
              store_schema_version(h->store));
+    if (*store_notice(h->store) != '\0')
+        log_warn("store: %s", store_notice(h->store));
     if ((h->hall = hall_new(&h->conf, h->store, err, sizeof err)) == NULL) {
         net_tls_free(tls);
         log_error("%s", err);
@@ -233,6 +326,18 @@ static int run(struct halld *h)
         net_tls_free(tls);
         log_error("cannot create the event loop: %s", strerror(errno));
         return 1;
+    }
+    ev_timer_init(&h->anchor_timer, on_anchor_timer, h);
+    if (h->audit_key != NULL) {
+        if (anchor_path(h->conf.store_path, h->anchors, sizeof h->anchors) < 0 ||
+            ev_timer_start(h->loop, &h->anchor_timer, h->conf.anchor_interval_ms) < 0) {
+            net_tls_free(tls);
+            log_error("audit: cannot set up the anchors: %s", strerror(errno));
+            return 1;
+        }
+        log_info("audit: anchoring the event log in %s every %lld s when it moves (key %s)",
+                 h->anchors, (long long)(h->conf.anchor_interval_ms / 1000),
+                 anchor_key_id(h->audit_key));
     }
     if (setup_signals(h) < 0) {
         net_tls_free(tls);
@@ -307,7 +412,9 @@ int main(int argc, char **argv)
     }
     apply_logging(&h.conf);
     if (check_only) {
-        int rc = check_conf(&h, &h.conf);
+        anchor_key *audit = NULL;
+        int rc = check_conf(&h, &h.conf) < 0 || check_keys(&h.conf, &audit) < 0 ? -1 : 0;
+        anchor_key_free(audit);
         if (rc == 0 && !h.dev_plaintext) {
             net_tls *tls;
             rc = make_tls(&h, &h.conf, &tls);
@@ -322,6 +429,12 @@ int main(int argc, char **argv)
     log_info("halld %s starting with %s", ONEWINDOW_VERSION, h.config_path);
     h.exit_code = run(&h);
     server_free(h.server);
+    /* The turn the stop interrupted is not committed: the committed head
+     * is what is anchored. */
+    anchor_head(&h, ANCHOR_STOP);
+    if (h.loop != NULL)
+        ev_timer_stop(h.loop, &h.anchor_timer);
+    anchor_key_free(h.audit_key);
     sig_watch_free(h.signals);
     ev_free(h.loop);
     hall_free(h.hall);

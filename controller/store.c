@@ -24,6 +24,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "dbfile.h"
+
 #define BUSY_TIMEOUT_MS 5000
 #define HASH_LEN        32
 
@@ -247,6 +249,7 @@ enum stmt_id {
     ST_PUT_WINDOW_STATE,
     ST_PUT_LEASE,
     ST_EVENT_HEAD,
+    ST_EVENT_HASH,
     ST_APPEND_EVENT,
     ST_PUT_REQUEST,
     ST_DROP_REQUEST_REPLY,
@@ -326,6 +329,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "day = excluded.day, first = excluded.first, count = excluded.count, "
                      "granted_ms = excluded.granted_ms",
     [ST_EVENT_HEAD] = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+    [ST_EVENT_HASH] = "SELECT hash FROM events WHERE seq = ?1",
     [ST_APPEND_EVENT] = "INSERT INTO events(" EVENT_COLUMNS ") "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, digest, reply) "
@@ -427,6 +431,12 @@ struct store {
     int64_t data_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_LEN];
+    /* The head before the open transaction's first event: the committed
+     * head while that transaction's events may still be rolled back. */
+    bool base_known;
+    uint64_t base_seq;
+    uint8_t base_hash[HASH_LEN];
+    char notice[1024]; /* what opening changed on the file system */
     char err[512];
 };
 
@@ -642,6 +652,12 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* Private before SQLite opens it: the -wal and -shm files SQLite makes
+     * take the database file's mode. */
+    if (dbfile_make_private(path, s->notice, sizeof s->notice) < 0) {
+        snprintf(err, errlen, "%s", s->notice);
+        goto fail;
+    }
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_EXRESCODE,
@@ -693,6 +709,11 @@ void store_close(store *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s);
+}
+
+const char *store_notice(const store *s)
+{
+    return s->notice;
 }
 
 const char *store_errmsg(const store *s)
@@ -884,6 +905,7 @@ int store_begin(store *s)
 {
     if (store_in_transaction(s))
         return failf(s, "a transaction is already open");
+    s->base_known = false;
     return run(s, use(s, ST_BEGIN), "cannot start a transaction");
 }
 
@@ -1052,6 +1074,11 @@ static int append(store *s, struct event_row *r)
 
     if (refresh_head(s) < 0)
         return -1;
+    if (!s->base_known) {
+        s->base_seq = s->head_seq;
+        memcpy(s->base_hash, s->head_hash, HASH_LEN);
+        s->base_known = true;
+    }
     r->seq = s->head_seq + 1;
     if (event_hash(s, s->head_hash, r, hash) < 0 || (st = use(s, ST_APPEND_EVENT)) == NULL)
         return -1;
@@ -1123,6 +1150,39 @@ int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *d
 int store_event_head(store *s, uint64_t *seq, uint8_t hash[32])
 {
     return read_head(s, seq, hash);
+}
+
+int store_committed_head(store *s, uint64_t *seq, uint8_t hash[32])
+{
+    /* A transaction that appended nothing reads the committed head: no
+     * other connection can commit while it holds the write lock. */
+    if (store_in_transaction(s) && s->base_known) {
+        *seq = s->base_seq;
+        memcpy(hash, s->base_hash, HASH_LEN);
+        return 0;
+    }
+    return read_head(s, seq, hash);
+}
+
+int store_event_hash(store *s, uint64_t seq, uint8_t hash[32])
+{
+    sqlite3_stmt *st = use(s, ST_EVENT_HASH);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = col_hash(s, st, 0, hash, "event") == 1
+                 ? 1
+                 : failf(s, "event %llu: hash is missing or not 32 bytes", (unsigned long long)seq);
+    else if (rc == SQLITE_DONE)
+        rc = 0;
+    else
+        rc = fail_sql(s, "cannot read an event");
+    sqlite3_reset(st);
+    return rc;
 }
 
 int store_verify_events(store *s, uint64_t *count)

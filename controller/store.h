@@ -63,6 +63,10 @@
  * (busy_timeout), so hallctl and a running halld can write to the file at
  * the same time.
  *
+ * The file holds citizens' data and the audit trail: it is created mode
+ * 0600, and a file (or -wal, -shm) that grants anything to group or others
+ * is tightened at open (dbfile.h); store_notice() says what was changed.
+ *
  * Errors: functions return -1 and leave a one-line reason readable with
  * store_errmsg(); loaders stop at the first callback that returns non-zero.
  * A loader returns 0 when it delivered every row, -1 on a store error, and
@@ -93,6 +97,10 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
                   size_t errlen);
 void store_close(store *s);
 const char *store_errmsg(const store *s);
+/* What store_open() changed on the file system, or could not, as one
+ * sentence for a warning ("hall.db was mode 0644, now 0600"); "" if
+ * nothing. */
+const char *store_notice(const store *s);
 int store_schema_version(const store *s);
 /* The pid of the controller holding the lock on path (read from
  * "<path>.lock"), 0 if nobody holds it, -1 if it is held but the pid
@@ -286,11 +294,20 @@ int store_load_appointments(store *s, int64_t since_ms,
 
 /* Walk the event chain from the first row, recomputing every hash. 0 and
  * *count events if intact; -1 with the first broken row named in
- * store_errmsg() otherwise. Removing rows from the end of the chain leaves
- * a shorter intact chain: compare the head (below) with one recorded
- * elsewhere (the city platform receives every event) to detect that. */
+ * store_errmsg() otherwise. An intact chain may still have been rewritten
+ * (every later hash recomputed) or cut short (rows removed from the end):
+ * only a head recorded elsewhere shows that — the signed anchors of
+ * anchor.h, checked with store_event_hash(). */
 int store_verify_events(store *s, uint64_t *count);
-/* The last event's seq and hash (0 and zeros if there is none). */
+/* The last event's seq and hash (0 and zeros if there is none), as this
+ * connection sees it: inside a transaction, with its own events. */
 int store_event_head(store *s, uint64_t *seq, uint8_t hash[32]);
+/* The last committed event's seq and hash: the same as store_event_head()
+ * outside a transaction; inside one, the head before its first event
+ * (those may still be rolled back). What may be anchored. */
+int store_committed_head(store *s, uint64_t *seq, uint8_t hash[32]);
+/* The stored hash of event seq: 1 and hash, 0 if there is no such event,
+ * -1 on error. */
+int store_event_hash(store *s, uint64_t seq, uint8_t hash[32]);
 
 #endif

@@ -145,8 +145,9 @@ static int cert_issue(int argc, char **argv)
         case 'h':
             printf("usage: hallctl cert issue --dir CADIR --id DEVICE [--out DIR] [--days N]\n"
                    "Issue a client certificate for DEVICE (its id is the certificate's CN)\n"
-                   "signed by the hall CA in CADIR; writes DIR/DEVICE.crt and DIR/DEVICE.key\n"
-                   "(DIR defaults to CADIR).\n");
+                   "signed by the hall CA whose certificate is CADIR/ca.crt; its key is\n"
+                   "private/ca.key beside CADIR (a hall's layout), else CADIR/ca.key. Writes\n"
+                   "DIR/DEVICE.crt and DIR/DEVICE.key (DIR defaults to CADIR).\n");
             return 0;
         default:
             return 2;
@@ -165,9 +166,10 @@ static int cert_issue(int argc, char **argv)
     join(crt, sizeof crt, out, name);
     snprintf(name, sizeof name, "%s.key", id);
     join(key, sizeof key, out, name);
-    if (pki_issue(join(ca_crt, sizeof ca_crt, dir, "ca.crt"),
-                  join(ca_key, sizeof ca_key, dir, "ca.key"), id, NULL, PKI_CLIENT, days, crt, key,
-                  err) < 0)
+    if (hallctl_ca_key(dir, false, ca_key, sizeof ca_key) != 0)
+        return 1;
+    if (pki_issue(join(ca_crt, sizeof ca_crt, dir, "ca.crt"), ca_key, id, NULL, PKI_CLIENT, days,
+                  crt, key, err) < 0)
         return hallctl_fail("%s", err);
     printf("device %s: %s, %s\n", id, crt, key);
     return 0;

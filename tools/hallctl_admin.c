@@ -10,16 +10,23 @@
  *
  * A hall directory, as `hallctl init` makes it:
  *
- *   halld.ini      configuration ([store] path, [tls] files: relative to it)
- *   hall.db        the store
+ *   halld.ini      configuration ([store] path, [tls] files, [audit] key:
+ *                  relative to it)
+ *   hall.db        the store, mode 0600
+ *   audit.anchors  the signed heads of its event log (anchor.h)
+ *   audit.key      the hall audit key that signs them, mode 0600
  *   secret.key     the hall secret: 32 random bytes in hex, mode 0600; the
  *                  HMAC key of ID numbers, copied into kiosk bundles
- *   pki/           the hall CA, halld's and hallctl's certificates, and
+ *   pki/           the hall CA's certificate, halld's and hallctl's
+ *                  certificates (what halld reads), and
  *   pki/devices/ID device bundles made by `hallctl device add`
+ *   private/       mode 0700: the hall CA key, which only hallctl reads
  *
  * Verbs after init find the hall through its configuration (-c): the store
- * is [store] path, the CA directory the one holding [tls] ca, the secret
- * secret.key next to the configuration file.
+ * is [store] path, the CA directory the one holding [tls] ca, the CA key
+ * private/ca.key beside that directory (or, in a hall made by an older
+ * release, ca.key inside it), the secret secret.key next to the
+ * configuration file. Every change they commit is anchored (anchor.h).
  */
 #include "hallctl_admin.h"
 
@@ -39,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
 #include "catalog.h"
 #include "clk.h"
 #include "halld_conf.h"
@@ -50,6 +58,7 @@
 #define TOOL_DEVICE    "hallctl"
 #define SECRET_LEN     32
 #define ROLLOVER_HOUR  3 /* halld.ini's default, for init's own event */
+#define PRIVATE_DIR    "private"
 
 enum device_type { DEV_KIOSK = 1, DEV_WINDOW = 2, DEV_DISPLAY = 3, DEV_TOOL = 4 };
 static const char *const device_types[] = {NULL, "kiosk", "window", "display", "tool"};
@@ -201,6 +210,43 @@ static bool id_ok(const char *id, size_t max, bool dots)
     return n > 0 && n <= max && id[0] != '.' && conf_word_ok(id, n, dots);
 }
 
+int hallctl_ca_key(const char *ca_dir, bool hall_layout, char *out, size_t len)
+{
+    char dir[PATH_MAX], parent[PATH_MAX], beside[PATH_MAX];
+    size_t n = strlen(ca_dir);
+
+    /* "pki/" is "pki": its parent is the hall directory. */
+    while (n > 1 && ca_dir[n - 1] == '/')
+        n--;
+    if (n >= sizeof dir)
+        return hallctl_fail("path too long: %s", ca_dir);
+    memcpy(dir, ca_dir, n);
+    dir[n] = '\0';
+    dir_of(dir, parent, sizeof parent);
+    if ((size_t)snprintf(beside, sizeof beside, "%s/" PRIVATE_DIR "/ca.key", parent) >=
+            sizeof beside ||
+        !join(out, len, dir, "ca.key"))
+        return hallctl_fail("path too long: %s", dir);
+    /* A key in the CA directory itself goes with its certificate, even
+     * when that directory lies inside another hall's. */
+    if (exists(out)) {
+        if (hall_layout)
+            fprintf(stderr,
+                    "hallctl: warning: the hall CA key %s is in the directory halld reads; only "
+                    "hallctl needs it: move it with\n  mkdir -m 700 %s/" PRIVATE_DIR
+                    " && mv %s %s\n",
+                    out, parent, out, beside);
+        return 0;
+    }
+    if (!exists(beside))
+        return hallctl_fail("no hall CA key in %s or %s (certificates are issued where the CA "
+                            "key is kept)",
+                            beside, out);
+    if ((size_t)snprintf(out, len, "%s", beside) >= len)
+        return hallctl_fail("path too long: %s", beside);
+    return 0;
+}
+
 /* Who runs hallctl, for the audit trail. */
 static void operator_name(char *out, size_t len)
 {
@@ -222,7 +268,8 @@ struct hall {
     store *st;
     clk_zone *zone;
     char config_dir[PATH_MAX];
-    char pki[PATH_MAX]; /* the directory of [tls] ca */
+    char pki[PATH_MAX];     /* the directory of [tls] ca */
+    char anchors[PATH_MAX]; /* the anchors file, next to the database */
 };
 
 static void hall_close(struct hall *h)
@@ -241,6 +288,10 @@ static int hall_open(struct hall *h, const char *config)
         return hallctl_fail("%s", err);
     dir_of(config, h->config_dir, sizeof h->config_dir);
     dir_of(h->conf.tls_ca, h->pki, sizeof h->pki);
+    if (anchor_path(h->conf.store_path, h->anchors, sizeof h->anchors) < 0) {
+        hall_close(h);
+        return hallctl_fail("%s: [store] path is too long", config);
+    }
     if ((h->zone = clk_zone_new(h->conf.time_zone)) == NULL) {
         int e = errno;
         hall_close(h);
@@ -259,7 +310,50 @@ static int hall_open(struct hall *h, const char *config)
         hall_close(h);
         return hallctl_fail("%s", err);
     }
+    if (*store_notice(h->st) != '\0')
+        fprintf(stderr, "hallctl: warning: %s\n", store_notice(h->st));
     return 0;
+}
+
+/* Sign the head of st's event log with the audit key at key_path and
+ * append it to the anchors file (why: ANCHOR_WRITE after a change). 0, or
+ * -1 with the reason in err (errno ENOENT: there is no key). */
+static int anchor_store(store *st, const char *hall_id, const char *key_path, const char *anchors,
+                        anchor_reason why, char *err, size_t errlen)
+{
+    anchor a = {.reason = why, .at_ms = clk_utc_ms()};
+    anchor_key *k = anchor_key_load(key_path, err, errlen);
+    int rc = 0;
+
+    if (k == NULL)
+        return -1;
+    snprintf(a.hall_id, sizeof a.hall_id, "%s", hall_id);
+    if (store_event_head(st, &a.seq, a.hash) < 0) {
+        snprintf(err, errlen, "%s", store_errmsg(st));
+        rc = -1;
+    } else if (a.seq > 0) {
+        rc = anchor_write(anchors, k, &a, err, errlen);
+    }
+    anchor_key_free(k);
+    return rc;
+}
+
+/* Anchor the head after a change this run committed. The change is made
+ * whatever happens here, so a failure is a warning. */
+static void hall_anchor(struct hall *h)
+{
+    char err[512];
+
+    if (anchor_store(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_WRITE, err,
+                     sizeof err) == 0)
+        return;
+    if (errno == ENOENT && access(h->conf.audit_key, F_OK) < 0)
+        fprintf(stderr,
+                "hallctl: warning: no audit key %s: this change is not anchored (hallctl audit "
+                "key makes one)\n",
+                h->conf.audit_key);
+    else
+        fprintf(stderr, "hallctl: warning: this change is not anchored: %s\n", err);
 }
 
 /* Record an administrative change in the audit chain (inside the caller's
@@ -280,11 +374,13 @@ static int hall_event(struct hall *h, const char *fmt, ...)
     return store_append_admin_event(h->st, now, day, TOOL_DEVICE, user, what);
 }
 
-/* Commit, or roll back and report. */
+/* Commit and anchor, or roll back and report. */
 static int hall_commit(struct hall *h, int rc)
 {
-    if (rc == 0 && store_commit(h->st) == 0)
+    if (rc == 0 && store_commit(h->st) == 0) {
+        hall_anchor(h);
         return 0;
+    }
     char reason[512];
     snprintf(reason, sizeof reason, "%s", store_errmsg(h->st));
     store_rollback(h->st);
@@ -466,9 +562,16 @@ static int write_config(const char *path, const char *id, const char *name, cons
         "\n"
         "[tls]\n"
         "; Made by `hallctl init`; devices get theirs with `hallctl device add`.\n"
+        "; The CA key is not here: it is in private/, which only hallctl reads.\n"
         "cert = pki/halld.crt\n"
         "key = pki/halld.key\n"
         "ca = pki/ca.crt\n"
+        "\n"
+        "[audit]\n"
+        "; The hall audit key signs the head of the event log into audit.anchors\n"
+        "; (next to the database): halld every anchor_interval (default 1m) and\n"
+        "; when it stops, hallctl after each change. Mode 0600: halld and hallctl only.\n"
+        "key = audit.key\n"
         "\n"
         "[log]\n"
         "level = info\n",
@@ -495,10 +598,11 @@ static int write_secret(const char *path)
     return rc;
 }
 
-/* The database, with hallctl registered as a tool device. */
-static int init_store(const char *path, const char *id, const clk_zone *zone)
+/* The database, with hallctl registered as a tool device, and its first
+ * anchor signed with the audit key at key. */
+static int init_store(const char *path, const char *id, const clk_zone *zone, const char *key)
 {
-    char err[512], user[128];
+    char err[512], user[128], anchors[PATH_MAX];
     int64_t now = clk_utc_ms();
     store_device dev = {.type = DEV_TOOL, .added_ms = now};
     store *s = store_open(path, id, STORE_ADMIN, err, sizeof err);
@@ -513,6 +617,12 @@ static int init_store(const char *path, const char *id, const clk_zone *zone)
                      store_commit(s) < 0
                  ? hallctl_fail("%s: %s", path, store_errmsg(s))
                  : 0;
+    if (*store_notice(s) != '\0')
+        fprintf(stderr, "hallctl: warning: %s\n", store_notice(s));
+    if (rc == 0 && anchor_path(path, anchors, sizeof anchors) < 0)
+        rc = hallctl_fail("%s: path too long", path);
+    else if (rc == 0 && anchor_store(s, id, key, anchors, ANCHOR_WRITE, err, sizeof err) < 0)
+        rc = hallctl_fail("cannot anchor the new hall's event log: %s", err);
     store_close(s);
     return rc;
 }
@@ -532,9 +642,10 @@ static int init_hall(int argc, char **argv)
         "hallctl init --dir DIR --hall-id ID [--name NAME] [--zone ZONE] [--dns HOST]";
     const char *dir = NULL, *id = NULL, *name = "政务服务大厅", *zone_name = "Asia/Shanghai";
     const char *dns = NULL;
-    char config[PATH_MAX], db[PATH_MAX], secret[PATH_MAX], pki[PATH_MAX];
+    char config[PATH_MAX], db[PATH_MAX], secret[PATH_MAX], pki[PATH_MAX], private_dir[PATH_MAX];
     char ca_crt[PATH_MAX], ca_key[PATH_MAX], halld_crt[PATH_MAX], halld_key[PATH_MAX];
-    char tool_crt[PATH_MAX], tool_key[PATH_MAX], err[PKI_ERR_LEN];
+    char tool_crt[PATH_MAX], tool_key[PATH_MAX], audit_key[PATH_MAX], anchors[PATH_MAX];
+    char old_ca_key[PATH_MAX], err[PKI_ERR_LEN];
     int opt;
 
     while ((opt = getopt_long(argc, argv, "d:i:n:z:s:h", options, NULL)) != -1) {
@@ -556,10 +667,13 @@ static int init_hall(int argc, char **argv)
             break;
         case 'h':
             printf("usage: %s\n"
-                   "Create a hall in DIR: halld.ini (its configuration), pki/ (the hall CA,\n"
-                   "halld's certificate, and hallctl's own as device 'hallctl'), secret.key\n"
-                   "(the hall secret that hashes ID numbers: 32 random bytes, mode 0600) and\n"
-                   "hall.db (the database, bound to ID). Refuses a DIR that holds a hall.\n"
+                   "Create a hall in DIR: halld.ini (its configuration), pki/ (the hall CA's\n"
+                   "certificate, halld's certificate, and hallctl's own as device 'hallctl'),\n"
+                   "private/ (mode 0700: the hall CA key, read by hallctl only), secret.key\n"
+                   "(the hall secret that hashes ID numbers: 32 random bytes, mode 0600),\n"
+                   "audit.key (the hall audit key that signs the anchors of the event log,\n"
+                   "mode 0600), hall.db (the database, bound to ID, mode 0600) and\n"
+                   "audit.anchors (its first anchor). Refuses a DIR that holds a hall.\n"
                    "  --dir DIR           the hall directory (created if missing)\n"
                    "  --hall-id ID        1 to 64 letters, digits, '-' or '_'\n"
                    "  --name NAME         shown on tickets and displays (default 政务服务大厅)\n"
@@ -584,7 +698,11 @@ static int init_hall(int argc, char **argv)
                             errno == ENOENT ? "no such time zone" : strerror(errno));
     if (!join(config, sizeof config, dir, "halld.ini") || !join(db, sizeof db, dir, "hall.db") ||
         !join(secret, sizeof secret, dir, "secret.key") || !join(pki, sizeof pki, dir, "pki") ||
-        !join(ca_key, sizeof ca_key, pki, "ca.key") ||
+        !join(private_dir, sizeof private_dir, dir, PRIVATE_DIR) ||
+        !join(ca_key, sizeof ca_key, private_dir, "ca.key") ||
+        !join(old_ca_key, sizeof old_ca_key, pki, "ca.key") ||
+        !join(audit_key, sizeof audit_key, dir, "audit.key") ||
+        !join(anchors, sizeof anchors, dir, ANCHOR_FILE) ||
         !join(ca_crt, sizeof ca_crt, pki, "ca.crt") ||
         !join(halld_crt, sizeof halld_crt, pki, "halld.crt") ||
         !join(halld_key, sizeof halld_key, pki, "halld.key") ||
@@ -593,7 +711,7 @@ static int init_hall(int argc, char **argv)
         clk_zone_free(zone);
         return hallctl_fail("--dir %s: path too long", dir);
     }
-    const char *const taken[] = {config, db, secret, ca_key};
+    const char *const taken[] = {config, db, secret, ca_key, old_ca_key, audit_key, anchors};
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
         if (exists(taken[i])) {
             clk_zone_free(zone);
@@ -603,27 +721,36 @@ static int init_hall(int argc, char **argv)
     }
     char cn[128];
     snprintf(cn, sizeof cn, "onewindow hall CA %s", id);
-    int rc = make_dirs(dir, 0750) || make_dirs(pki, 0700);
+    int rc = make_dirs(dir, 0750) || make_dirs(pki, 0700) || make_dirs(private_dir, 0700);
     if (rc == 0 &&
         (pki_make_ca(cn, 3650, ca_crt, ca_key, err) < 0 ||
          pki_issue(ca_crt, ca_key, "halld", dns, PKI_SERVER, 3650, halld_crt, halld_key, err) < 0 ||
          pki_issue(ca_crt, ca_key, TOOL_DEVICE, NULL, PKI_CLIENT, 825, tool_crt, tool_key, err) <
              0))
         rc = hallctl_fail("%s", err);
+    anchor_key *audit = NULL;
+    if (rc == 0 && (audit = anchor_key_create(audit_key, err, sizeof err)) == NULL)
+        rc = hallctl_fail("%s", err);
     if (rc == 0)
-        rc = write_secret(secret) || init_store(db, id, zone) ||
+        rc = write_secret(secret) || init_store(db, id, zone, audit_key) ||
              write_config(config, id, name, zone_name);
     clk_zone_free(zone);
-    if (rc != 0)
+    if (rc != 0) {
+        anchor_key_free(audit);
         return hallctl_fail("%s is left incomplete: remove it and run init again", dir);
+    }
     printf("hall %s (%s) created in %s\n"
            "  configuration  %s\n"
            "  database       %s\n"
+           "  anchors        %s\n"
+           "  audit key      %s (key %s)\n"
            "  hall secret    %s\n"
-           "  hall CA        %s\n"
+           "  hall CA        %s (its key: %s, for hallctl only)\n"
            "  hallctl        %s (device '%s')\n"
            "next: hallctl catalog import FILE -c %s\n",
-           id, name, dir, config, db, secret, ca_crt, tool_crt, TOOL_DEVICE, config);
+           id, name, dir, config, db, anchors, audit_key, anchor_key_id(audit), secret, ca_crt,
+           ca_key, tool_crt, TOOL_DEVICE, config);
+    anchor_key_free(audit);
     return 0;
 }
 
@@ -1095,7 +1222,6 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     char err[PKI_ERR_LEN];
 
     if (!join(ca_crt, sizeof ca_crt, h->pki, "ca.crt") ||
-        !join(ca_key, sizeof ca_key, h->pki, "ca.key") ||
         !join(secret, sizeof secret, h->config_dir, "secret.key") ||
         !join(b->ca, sizeof b->ca, b->dir, "ca.crt"))
         return hallctl_fail("path too long");
@@ -1110,11 +1236,8 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     if (exists(b->crt) || exists(b->key))
         return hallctl_fail("%s already holds a certificate for %s: choose another --out", b->dir,
                             d->id);
-    if (!exists(ca_key))
-        return hallctl_fail(
-            "%s: no hall CA key here (device certificates are issued where the CA key "
-            "is kept)",
-            h->pki);
+    if (hallctl_ca_key(h->pki, true, ca_key, sizeof ca_key) != 0)
+        return 1;
     if (d->type == DEV_KIOSK && !exists(secret))
         return hallctl_fail("%s: missing (kiosks need the hall secret)", secret);
     if (make_dirs(b->dir, 0700) != 0)
@@ -1477,33 +1600,234 @@ static int appointment_list(int argc, char **argv)
     return on_hall(config, show_appointments, &all);
 }
 
-/* ==== audit verify =================================================================== */
+/* ==== audit verify / audit key ====================================================== */
+
+#define UNTRUSTED_SHOWN 20 /* untrusted anchor lines named one by one */
+
+/* One anchor line, as audit verify tells of it. */
+struct anchor_seen {
+    uint64_t seq;
+    size_t line;
+    int64_t at_ms;
+    anchor_reason reason;
+};
+
+/* What the anchors file says about the chain. */
+struct anchor_check {
+    struct hall *h;
+    uint64_t head;             /* the chain's last seq */
+    size_t trusted, untrusted; /* lines */
+    bool top_known, bad_known, cut_known, store_failed;
+    struct anchor_seen top; /* the highest seq anchored */
+    uint64_t matched;       /* the highest anchored seq whose hash still matches */
+    struct anchor_seen bad; /* the lowest anchored seq whose row differs */
+    size_t nbad;
+    struct anchor_seen cut; /* the highest anchored seq past the chain's end */
+};
+
+static void describe(const struct hall *h, const struct anchor_seen *a, char *out, size_t len)
+{
+    char when[48];
+
+    clk_format_iso(h->zone, a->at_ms, when, sizeof when);
+    snprintf(out, len, "at %s (%s, %s line %zu)", when, anchor_reason_name(a->reason), ANCHOR_FILE,
+             a->line);
+}
+
+static int check_anchor(void *arg, size_t line, anchor_verdict v, const anchor *a)
+{
+    struct anchor_check *c = arg;
+    struct anchor_seen seen = {.line = line};
+    uint8_t hash[ANCHOR_HASH_LEN];
+
+    if (v == ANCHOR_OK && strcmp(a->hall_id, c->h->conf.hall_id) != 0) {
+        if (++c->untrusted <= UNTRUSTED_SHOWN)
+            hallctl_fail("audit: %s line %zu: an anchor of hall '%s', not of this hall; not "
+                         "trusted",
+                         ANCHOR_FILE, line, a->hall_id);
+        return 0;
+    }
+    if (v != ANCHOR_OK) {
+        if (++c->untrusted <= UNTRUSTED_SHOWN)
+            hallctl_fail("audit: %s line %zu: %s; not trusted", ANCHOR_FILE, line,
+                         anchor_verdict_name(v));
+        return 0;
+    }
+    c->trusted++;
+    seen.seq = a->seq;
+    seen.at_ms = a->at_ms;
+    seen.reason = a->reason;
+    if (!c->top_known || a->seq > c->top.seq)
+        c->top = seen;
+    c->top_known = true;
+    if (a->seq > c->head) {
+        if (!c->cut_known || a->seq > c->cut.seq)
+            c->cut = seen;
+        c->cut_known = true;
+        return 0;
+    }
+    int found = store_event_hash(c->h->st, a->seq, hash);
+    if (found < 0) {
+        c->store_failed = true;
+        return -1;
+    }
+    if (found == 1 && memcmp(hash, a->hash, sizeof hash) == 0) {
+        if (a->seq > c->matched)
+            c->matched = a->seq;
+        return 0;
+    }
+    if (!c->bad_known || a->seq < c->bad.seq)
+        c->bad = seen;
+    c->bad_known = true;
+    c->nbad++;
+    return 0;
+}
+
+/* Check the chain against the anchors file; prints what is known and
+ * reports each failure. Returns 0 if nothing failed. */
+static int verify_anchors(struct hall *h, uint64_t head)
+{
+    struct anchor_check c = {.h = h, .head = head};
+    char err[512], where[160];
+    int rc = 0;
+    anchor_key *key = anchor_key_load(h->conf.audit_key, err, sizeof err);
+
+    if (key == NULL && errno == ENOENT && access(h->conf.audit_key, F_OK) < 0) {
+        if (exists(h->anchors))
+            return hallctl_fail("audit: no audit key %s, but %s holds anchors: they cannot be "
+                                "checked",
+                                h->conf.audit_key, h->anchors);
+        printf("not anchored: no audit key %s (hallctl audit key makes one); a rewrite or a "
+               "truncation of the log cannot be detected\n",
+               h->conf.audit_key);
+        return 0;
+    }
+    if (key == NULL)
+        return hallctl_fail("audit: %s", err);
+    int got = anchor_read(h->anchors, key, check_anchor, &c, err, sizeof err);
+    if (got != 0) {
+        bool missing = !c.store_failed && got < 0 && errno == ENOENT;
+        anchor_key_free(key);
+        if (missing)
+            return hallctl_fail("audit: %s is missing: a hall with an audit key has anchors "
+                                "from its first one on, so it was removed",
+                                h->anchors);
+        return hallctl_fail("audit: %s", c.store_failed ? store_errmsg(h->st) : err);
+    }
+    if (c.untrusted > UNTRUSTED_SHOWN)
+        hallctl_fail("audit: %s: %zu more lines not trusted", ANCHOR_FILE,
+                     c.untrusted - UNTRUSTED_SHOWN);
+    printf("anchors: %zu in %s signed by the hall audit key %s%s\n", c.trusted, h->anchors,
+           anchor_key_id(key), c.untrusted ? ", and lines that are not trusted (above)" : "");
+    anchor_key_free(key);
+    if (c.untrusted > 0)
+        rc = 1;
+    if (c.bad_known) {
+        char after[64] = "";
+        if (c.matched > 0 && c.matched < c.bad.seq)
+            snprintf(after, sizeof after, " and after event %llu", (unsigned long long)c.matched);
+        describe(h, &c.bad, where, sizeof where);
+        rc = hallctl_fail("audit: rewritten: event %llu no longer has the hash anchored %s: the "
+                          "log was changed at or before event %llu%s (%zu anchor(s) no longer "
+                          "match)",
+                          (unsigned long long)c.bad.seq, where, (unsigned long long)c.bad.seq,
+                          after, c.nbad);
+    }
+    if (c.cut_known) {
+        describe(h, &c.cut, where, sizeof where);
+        rc = hallctl_fail("audit: truncated: the log ends at event %llu, but event %llu was "
+                          "anchored %s: events %llu..%llu were removed",
+                          (unsigned long long)head, (unsigned long long)c.cut.seq, where,
+                          (unsigned long long)head + 1, (unsigned long long)c.cut.seq);
+    }
+    if (!c.top_known)
+        return hallctl_fail("audit: no anchor can be trusted: a rewrite or a truncation of the "
+                            "log cannot be detected");
+    describe(h, &c.top, where, sizeof where);
+    printf("anchored up to event %llu, %s\n", (unsigned long long)c.top.seq, where);
+    if (head == c.top.seq + 1)
+        printf("event %llu came after the last anchor: a change to it, or its removal, cannot "
+               "be detected until it is anchored\n",
+               (unsigned long long)head);
+    else if (head > c.top.seq)
+        printf("events %llu..%llu came after the last anchor: a change to them, or their "
+               "removal, cannot be detected until they are anchored\n",
+               (unsigned long long)c.top.seq + 1, (unsigned long long)head);
+    return rc;
+}
 
 static int verify_events(struct hall *h, const void *arg)
 {
     uint64_t count, seq;
     uint8_t hash[32];
     char hex[65];
+    int rc = 0;
 
     (void)arg;
-    if (store_verify_events(h->st, &count) < 0 || store_event_head(h->st, &seq, hash) < 0)
+    if (store_event_head(h->st, &seq, hash) < 0)
         return hallctl_fail("audit: %s", store_errmsg(h->st));
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    printf("%llu events, chain intact; head: event %llu, hash %s\n", (unsigned long long)count,
-           (unsigned long long)seq, hex);
-    return 0;
+    if (store_verify_events(h->st, &count) < 0) {
+        rc = hallctl_fail("audit: %s", store_errmsg(h->st));
+    } else {
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+        printf("%llu events, chain intact; head: event %llu, hash %s\n", (unsigned long long)count,
+               (unsigned long long)seq, hex);
+    }
+    return verify_anchors(h, seq) != 0 ? 1 : rc;
 }
 
 static int audit_verify(int argc, char **argv)
 {
     return config_only_verb(
         argc, argv, "hallctl audit verify [-c FILE]",
-        "Check the event log: every row's SHA-256 chain hash is recomputed from\n"
-        "the first event on. Prints the count and the head (last seq and hash:\n"
-        "note it, a later run must show the same or a longer chain) and exits 0;\n"
-        "names the first edited, missing or reordered row and exits 1.\n" CONFIG_HELP,
+        "Check the event log. Its SHA-256 chain is recomputed from the first event\n"
+        "on; then every anchor in " ANCHOR_FILE " (next to the database) is checked:\n"
+        "its line must be signed by the hall audit key ([audit] key), and the event\n"
+        "it anchors must still have the hash it had. Prints the count, the head,\n"
+        "and up to which event the log is anchored, and exits 0; names the first\n"
+        "edited, missing or reordered row, a rewrite (an anchored hash no longer\n"
+        "matches its row), a truncation (the log ends before an anchored event),\n"
+        "and every anchor line that is damaged or not signed by the key, and\n"
+        "exits 1. Events after the last anchor are covered by nothing yet.\n" CONFIG_HELP,
         verify_events);
+}
+
+static int make_audit_key(struct hall *h, const void *arg)
+{
+    char err[512];
+    uint64_t count;
+
+    (void)arg;
+    if (store_verify_events(h->st, &count) < 0)
+        return hallctl_fail("audit: %s: no key made (anchoring a broken log would vouch for "
+                            "it)",
+                            store_errmsg(h->st));
+    anchor_key *k = anchor_key_create(h->conf.audit_key, err, sizeof err);
+    if (k == NULL)
+        return hallctl_fail("%s%s", err,
+                            errno == EEXIST ? " (a key is never replaced: every anchor it signed "
+                                              "would become unverifiable)"
+                                            : "");
+    printf("audit key %s made (key %s)\n", h->conf.audit_key, anchor_key_id(k));
+    anchor_key_free(k);
+    if (anchor_store(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_NEW_KEY, err,
+                     sizeof err) < 0)
+        return hallctl_fail("cannot anchor the event log: %s", err);
+    printf("%llu events anchored in %s; restart halld so that it anchors too\n",
+           (unsigned long long)count, h->anchors);
+    return 0;
+}
+
+static int audit_key(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl audit key [-c FILE]",
+        "Make the hall audit key ([audit] key, mode 0600) of a hall made before\n"
+        "anchors existed, and anchor the head of its event log with it. The log is\n"
+        "verified first: a broken one is not anchored. An existing key is never\n"
+        "replaced. halld reads the key when it starts.\n" CONFIG_HELP,
+        make_audit_key);
 }
 
 /* ==== The table ====================================================================== */
@@ -1521,6 +1845,7 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"device", "list", device_list, "print the devices"},
     {"appointment", "add", appointment_add, "book an appointment"},
     {"appointment", "list", appointment_list, "print the appointments"},
-    {"audit", "verify", audit_verify, "check the hash chain of the event log"},
+    {"audit", "verify", audit_verify, "check the event log's hash chain against its anchors"},
+    {"audit", "key", audit_key, "make the audit key of a hall made before anchors existed"},
     {NULL, NULL, NULL, NULL},
 };

@@ -1511,6 +1511,8 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
         goto fail;
     if ((k->store = kstore_open(conf->store_path, err, errlen)) == NULL)
         goto fail;
+    if (*kstore_notice(k->store) != '\0')
+        log_warn("store: %s", kstore_notice(k->store));
     if ((n = kstore_offline_recover(k->store)) > 0)
         log_warn("%d offline ticket(s) were being printed at the last stop: counted as printed", n);
     if ((n = kstore_clock_offset(k->store, &k->clock_stored_ms)) < 0) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clk.h"
+#include "dbfile.h"
 
 /* Request ids reserved per durable write. */
 #define ID_BLOCK 1000
@@ -20,6 +21,7 @@
 struct kstore {
     sqlite3 *db;
     uint64_t next_id, id_limit; /* ids next_id .. id_limit-1 are reserved */
+    char notice[1024];          /* what opening changed on the file system */
     char errmsg[256];
 };
 
@@ -169,6 +171,13 @@ kstore *kstore_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* Private before SQLite opens it: the -wal and -shm files SQLite makes
+     * take the database file's mode. */
+    if (dbfile_make_private(path, s->notice, sizeof s->notice) < 0) {
+        snprintf(err, errlen, "%s", s->notice);
+        free(s);
+        return NULL;
+    }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -193,6 +202,11 @@ void kstore_close(kstore *s)
         return;
     sqlite3_close(s->db);
     free(s);
+}
+
+const char *kstore_notice(const kstore *s)
+{
+    return s->notice;
 }
 
 const char *kstore_errmsg(const kstore *s)

@@ -36,6 +36,10 @@
  * Finished rows (UPLOADED, VOID and REFUSED offline tickets, REFUSED
  * online ones, expired leases) are deleted by kstore_prune.
  *
+ * The file is created mode 0600 (it holds hashed ID numbers and masked
+ * names), and a file, -wal or -shm that grants anything to group or others
+ * is tightened when it is opened (dbfile.h).
+ *
  * The file's layout is versioned (PRAGMA user_version) and brought up to
  * date by numbered migrations when it is opened; a file of a newer layout
  * is refused.
@@ -63,6 +67,9 @@ typedef struct kstore kstore;
 kstore *kstore_open(const char *path, char *err, size_t errlen);
 void kstore_close(kstore *s);
 const char *kstore_errmsg(const kstore *s);
+/* What kstore_open() changed on the file system, or could not, as one
+ * sentence for a warning; "" if nothing. */
+const char *kstore_notice(const kstore *s);
 
 /* The next request id (never 0, never given before by this store). 0 with
  * errno on failure. */

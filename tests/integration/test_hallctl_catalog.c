@@ -149,7 +149,12 @@ START_TEST(test_init)
 {
     /* setup() made the hall; check what it holds. */
     ck_assert_int_eq(file_mode(ts_path(hall, "secret.key")), 0600);
-    ck_assert_int_eq(file_mode(ts_path(hall, "pki/ca.key")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "hall.db")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "audit.key")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "audit.anchors")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "private")), 0700);
+    ck_assert_int_eq(file_mode(ts_path(hall, "private/ca.key")), 0600);
+    ck_assert_int_eq(access(ts_path(hall, "pki/ca.key"), F_OK), -1); /* halld reads pki/ */
     ck_assert_int_eq(file_mode(ts_path(hall, "pki/hallctl.key")), 0600);
     FILE *f = fopen(ts_path(hall, "secret.key"), "r");
     char secret[128] = "";
@@ -185,7 +190,8 @@ START_TEST(test_usage)
         "init",          "catalog import", "catalog list",    "window add",
         "window list",   "clerk add",      "clerk list",      "device add",
         "device revoke", "device list",    "appointment add", "appointment list",
-        "audit verify",  "ca init",        "cert issue",      "ping",
+        "audit verify",  "audit key",      "ca init",         "cert issue",
+        "ping",
     };
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         ck_assert_msg(hallctl("%s --help", verbs[i]) == 0, "%s --help: %s", verbs[i], out);

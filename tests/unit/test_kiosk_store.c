@@ -6,7 +6,9 @@
  * the others left to send again) and a refused one never sent again; the
  * refusals shown (count, first numbers, the time window); online
  * confirmations with their request ids, a refused one kept apart; pruning
- * the finished rows and only those.
+ * the finished rows and only those; the file and its -wal private to
+ * the kiosk's user (0600), and a file left readable by others tightened
+ * and reported.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kstore.h"
 #include "testsupport.h"
@@ -330,6 +333,39 @@ START_TEST(test_prune)
 }
 END_TEST
 
+static long mode_of(const char *path)
+{
+    struct stat st;
+
+    ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+    return (long)(st.st_mode & 07777);
+}
+
+START_TEST(test_file_private)
+{
+    char *dir = ts_tmpdir("kstore");
+    char path[1024], wal[1100];
+
+    snprintf(path, sizeof path, "%s", ts_path(dir, "kiosk.db"));
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    kstore *s = open_store(path);
+    ck_assert_str_eq(kstore_notice(s), "");
+    ck_assert_uint_ne(kstore_next_request_id(s), 0);
+    ck_assert_int_eq(mode_of(path), 0600);
+    ck_assert_int_eq(mode_of(wal), 0600);
+    kstore_close(s);
+
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    s = open_store(path);
+    ck_assert_int_eq(mode_of(path), 0600);
+    ck_assert_msg(strstr(kstore_notice(s), "kiosk.db was mode 0644, now 0600") != NULL, "%s",
+                  kstore_notice(s));
+    kstore_close(s);
+    ts_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kiosk_store");
@@ -342,6 +378,7 @@ int main(void)
     tcase_add_test(tc, test_refusal_numbers_cut);
     tcase_add_test(tc, test_online_confirmations);
     tcase_add_test(tc, test_prune);
+    tcase_add_test(tc, test_file_private);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

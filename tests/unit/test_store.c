@@ -3,12 +3,14 @@
  * directory, and the catalog parsers (controller/catalog.c) from memory.
  *
  * Store: migrations on a fresh file and on reopening; the hall id and the
- * one-controller lock; every field of tickets, windows and leases through
+ * one-controller lock; the file and its -wal made private, a file left
+ * readable by others tightened and reported; every field of tickets, windows and leases through
  * the journal writers and back through the loaders; the per-day unique
  * display number; events that SQL cannot edit (checked with a second,
  * plain SQLite connection, as an intruder would have); the hash chain
  * verified intact, after edits and deletions, and across writers that
- * interleave; kept answers; appointments; the catalog replaced whole.
+ * interleave; the committed head (what may be anchored) inside a turn; kept answers; appointments;
+ * the catalog replaced whole.
  *
  * Catalog: RFC 4180 corners (quotes, doubled quotes, line breaks inside
  * fields, CRLF, BOM), list separators, and exact error messages with line
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -500,6 +503,83 @@ START_TEST(test_chain_verify)
     ck_assert_str_eq(store_errmsg(s),
                      "event 3: its fields do not match its hash (the row was edited)");
     store_close(s);
+}
+END_TEST
+
+/* Inside a transaction the committed head is the one before it: its own
+ * events may still be rolled back. */
+START_TEST(test_committed_head)
+{
+    store *s = open_store(STORE_DAEMON);
+    uint64_t seq, committed;
+    uint8_t head[32], base[32], hash[32];
+
+    append(s, QE_ISSUED, 1, "");
+    ck_assert_int_eq(store_event_head(s, &seq, base), 0);
+    ck_assert_int_eq(store_begin(s), 0);
+    ck_assert_int_eq(store_committed_head(s, &committed, hash), 0); /* nothing appended yet */
+    ck_assert_uint_eq(committed, 1);
+    ck_assert_mem_eq(hash, base, 32);
+    append(s, QE_PRINTED, 1, "");
+    append(s, QE_CANCELLED, 1, "");
+    ck_assert_int_eq(store_event_head(s, &seq, head), 0);
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(store_committed_head(s, &committed, hash), 0);
+    ck_assert_uint_eq(committed, 1);
+    ck_assert_mem_eq(hash, base, 32);
+    ck_assert_int_eq(store_rollback(s), 0);
+    ck_assert_int_eq(store_committed_head(s, &committed, hash), 0);
+    ck_assert_uint_eq(committed, 1);
+
+    ck_assert_int_eq(store_begin(s), 0);
+    append(s, QE_PRINTED, 1, "");
+    ck_assert_int_eq(store_commit(s), 0);
+    ck_assert_int_eq(store_event_head(s, &seq, head), 0);
+    ck_assert_int_eq(store_committed_head(s, &committed, hash), 0);
+    ck_assert_uint_eq(committed, 2);
+    ck_assert_mem_eq(hash, head, 32);
+    /* Each event's stored hash, by seq. */
+    ck_assert_int_eq(store_event_hash(s, 2, hash), 1);
+    ck_assert_mem_eq(hash, head, 32);
+    ck_assert_int_eq(store_event_hash(s, 1, hash), 1);
+    ck_assert_mem_eq(hash, base, 32);
+    ck_assert_int_eq(store_event_hash(s, 3, hash), 0);
+    store_close(s);
+}
+END_TEST
+
+static long mode_of(const char *path)
+{
+    struct stat st;
+
+    ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+    return (long)(st.st_mode & 07777);
+}
+
+/* The file and its -wal are the owner's alone; one left readable by
+ * others (an older release, or a copy) is tightened and reported. */
+START_TEST(test_file_private)
+{
+    char wal[PATH_MAX + 8];
+    store *s = open_store(STORE_DAEMON);
+
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    append(s, QE_ISSUED, 1, "");
+    ck_assert_str_eq(store_notice(s), "");
+    ck_assert_int_eq(mode_of(db), 0600);
+    ck_assert_int_eq(mode_of(wal), 0600);
+    store_close(s);
+
+    ck_assert_int_eq(chmod(db, 0644), 0);
+    s = open_store(STORE_ADMIN);
+    ck_assert_int_eq(mode_of(db), 0600);
+    ck_assert_msg(strstr(store_notice(s), "was mode 0644, now 0600") != NULL, "%s",
+                  store_notice(s));
+    store_close(s);
+    /* A directory where the file should be: no database, and the reason. */
+    ck_assert_ptr_null(
+        store_open(ts_path(dir, "no/such/dir/hall.db"), HALL, STORE_ADMIN, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "cannot create"));
 }
 END_TEST
 
@@ -1004,6 +1084,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_loader_stops);
     tcase_add_test(tc, test_events_immutable);
     tcase_add_test(tc, test_chain_verify);
+    tcase_add_test(tc, test_committed_head);
+    tcase_add_test(tc, test_file_private);
     tcase_add_test(tc, test_chain_relinked);
     tcase_add_test(tc, test_chain_deleted_row);
     tcase_add_test(tc, test_chain_interleaved_writers);
