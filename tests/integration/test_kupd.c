@@ -3,7 +3,9 @@
  * release keys and bundles made with kupd itself, installs into the A/B
  * slots, simulated boots, health-gated mark-good, rollback, anti-rollback,
  * tampered and foreign bundles, installs cut at every named step and by
- * SIGKILL at random moments, and the USB stick flow with its receipt.
+ * SIGKILL at random moments, the USB stick flow with its receipt, hostile
+ * sticks (links, FIFOs, devices, forged names, a hung stick) and bundles
+ * refused before their payload is read.
  *
  * One executable; the first argument names the case (the CTest names are
  * kupd_<case>).
@@ -960,6 +962,7 @@ START_TEST(stick_hostile)
     ck_assert_str_eq(r, "precious too\n");
     free(r);
     ck_assert_int_eq(ts_system("test $(ls %s | wc -l) -eq 2", p("outside")), 0);
+    ck_assert_int_eq(ts_system("test \"$(ls -A %s)\" = kiosk-update", p("stick")), 0);
     snprintf(path, sizeof path, "%s/%s/w-link.kub", dir, upd);
     ck_assert(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
     snprintf(path, sizeof path, "%s/%s/x-fifo.kub", dir, upd);
