@@ -18,7 +18,7 @@
 #include "kub_sign.h"
 #include "slots.h"
 
-#define AUDIT_LINE_MAX 2048
+#define AUDIT_LINE_MAX 4096
 
 /* JSON string body of s (quotes, backslashes and control bytes escaped),
  * truncated to fit. */
@@ -81,7 +81,7 @@ bad:
 int audit_append(const char *root, const char *event, const char *slot, const char *version,
                  const char *detail)
 {
-    char path[4096], line[AUDIT_LINE_MAX + 1], ev[64], sl[8], ver[80], det[1024], prev[65];
+    char path[4096], line[AUDIT_LINE_MAX + 1], ev[64], sl[8], ver[80], det[3072], prev[65];
     char when[32];
     uint8_t last[32];
     long count;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -285,15 +286,92 @@ fail:
     return NULL;
 }
 
-/* Header, manifest, signature and policy of the bundle open on b->fd. */
-static int check_bundle(const char *root, struct bundle *b, uint64_t file_size, char *msg, size_t n)
+/* The signed prefix of a bundle (header, manifest, signatures; the header
+ * already parsed into h) and the size of its file: signature, manifest,
+ * lengths, model, updater level and floor. Nothing beyond the prefix is
+ * needed, so a bundle is judged before its payload is read. */
+static int check_prefix(const char *root, const uint8_t *prefix, const struct kub_header *h,
+                        uint64_t file_size, struct kub_manifest *m, char *msg, size_t n)
 {
-    uint8_t hdr[KUB_HDR_LEN], *prefix = NULL;
     char keyring[4096], compat[160];
     const char *why = NULL;
-    uint64_t floor;
-    size_t plen;
+    uint64_t floor, end;
     int unknown = 0, ok;
+
+    if (slots_path(keyring, sizeof keyring, root, "etc/kupd/keys") == NULL)
+        return -1;
+    ok = kub_sign_verify(keyring, prefix, KUB_HDR_LEN + h->manifest_len,
+                         prefix + KUB_HDR_LEN + h->manifest_len, h->sig_count, &unknown);
+    if (ok < 0) {
+        snprintf(msg, n, "The kiosk's trusted keys could not be read.");
+        return -1;
+    }
+    if (!ok) {
+        snprintf(msg, n,
+                 unknown ? "The bundle is signed by a key this kiosk does not trust."
+                         : "The bundle's signature does not match its contents "
+                           "(tampered manifest or signature).");
+        return -1;
+    }
+    /* Only signed bytes are parsed beyond the header. */
+    if (kub_parse_manifest((const char *)prefix + KUB_HDR_LEN, h->manifest_len, h, m, &why) < 0) {
+        snprintf(msg, n, "%s", why);
+        return -1;
+    }
+    end = kub_payload_end(m);
+    if (end != h->total_len) {
+        snprintf(msg, n,
+                 "The bundle's header claims %" PRIu64 " bytes, but its manifest describes %" PRIu64
+                 "; nothing was changed.",
+                 h->total_len, end);
+        return -1;
+    }
+    if (file_size < h->total_len) {
+        snprintf(msg, n,
+                 "The bundle holds %" PRIu64 " of its %" PRIu64
+                 " bytes: the USB stick was removed or the file is incomplete; nothing was "
+                 "changed.",
+                 file_size, h->total_len);
+        return -1;
+    }
+    if (file_size > h->total_len) {
+        snprintf(msg, n, "The bundle is longer than its header says; nothing was changed.");
+        return -1;
+    }
+    if (read_text(root, "etc/kupd/compatible", compat, sizeof compat) < 0) {
+        snprintf(msg, n, "This kiosk has no model string (etc/kupd/compatible).");
+        return -1;
+    }
+    if (strcmp(compat, m->compatible) != 0) {
+        snprintf(msg, n, "The bundle is for \"%s\", but this kiosk is \"%s\".", m->compatible,
+                 compat);
+        return -1;
+    }
+    if (m->min_updater > KUB_UPDATER) {
+        snprintf(msg, n, "The bundle needs a newer updater (level %u).", m->min_updater);
+        return -1;
+    }
+    if (slots_floor_read(root, &floor) < 0) {
+        snprintf(msg, n, "The anti-rollback floor could not be read.");
+        return -1;
+    }
+    if (m->security_version < floor) {
+        snprintf(msg, n,
+                 "The bundle's security version %" PRIu64 " is below this kiosk's floor %" PRIu64
+                 ": downgrades past a security fix are refused.",
+                 m->security_version, floor);
+        return -1;
+    }
+    return 0;
+}
+
+/* Header, signature, manifest and policy of the local bundle on b->fd. */
+static int check_file(const char *root, struct bundle *b, uint64_t file_size, char *msg, size_t n)
+{
+    uint8_t hdr[KUB_HDR_LEN], *prefix;
+    const char *why = NULL;
+    size_t plen;
+    int rc;
 
     if (pread_all(b->fd, hdr, sizeof hdr, 0) < 0) {
         snprintf(msg, n, "The bundle is truncated: it is shorter than its header.");
@@ -303,70 +381,16 @@ static int check_bundle(const char *root, struct bundle *b, uint64_t file_size, 
         snprintf(msg, n, "%s", why);
         return -1;
     }
-    if (b->h.total_len != file_size) {
-        snprintf(msg, n,
-                 "The bundle is truncated or has extra bytes (%" PRIu64 " bytes instead of %" PRIu64
-                 ").",
-                 file_size, b->h.total_len);
-        return -1;
-    }
     plen = kub_prefix_len(&b->h);
     prefix = malloc(plen);
     if (prefix == NULL || pread_all(b->fd, prefix, plen, 0) < 0) {
+        free(prefix);
         snprintf(msg, n, "The bundle could not be read.");
-        goto fail;
+        return -1;
     }
-    if (slots_path(keyring, sizeof keyring, root, "etc/kupd/keys") == NULL)
-        goto fail;
-    ok = kub_sign_verify(keyring, prefix, KUB_HDR_LEN + b->h.manifest_len,
-                         prefix + KUB_HDR_LEN + b->h.manifest_len, b->h.sig_count, &unknown);
-    if (ok < 0) {
-        snprintf(msg, n, "The kiosk's trusted keys could not be read.");
-        goto fail;
-    }
-    if (!ok) {
-        snprintf(msg, n,
-                 unknown ? "The bundle is signed by a key this kiosk does not trust."
-                         : "The bundle's signature does not match its contents "
-                           "(tampered manifest or signature).");
-        goto fail;
-    }
-    /* Only signed bytes are parsed beyond the header. */
-    if (kub_parse_manifest((const char *)prefix + KUB_HDR_LEN, b->h.manifest_len, &b->h, &b->m,
-                           &why) < 0) {
-        snprintf(msg, n, "%s", why);
-        goto fail;
-    }
+    rc = check_prefix(root, prefix, &b->h, file_size, &b->m, msg, n);
     free(prefix);
-    prefix = NULL;
-    if (read_text(root, "etc/kupd/compatible", compat, sizeof compat) < 0) {
-        snprintf(msg, n, "This kiosk has no model string (etc/kupd/compatible).");
-        return -1;
-    }
-    if (strcmp(compat, b->m.compatible) != 0) {
-        snprintf(msg, n, "The bundle is for \"%s\", but this kiosk is \"%s\".", b->m.compatible,
-                 compat);
-        return -1;
-    }
-    if (b->m.min_updater > KUB_UPDATER) {
-        snprintf(msg, n, "The bundle needs a newer updater (level %u).", b->m.min_updater);
-        return -1;
-    }
-    if (slots_floor_read(root, &floor) < 0) {
-        snprintf(msg, n, "The anti-rollback floor could not be read.");
-        return -1;
-    }
-    if (b->m.security_version < floor) {
-        snprintf(msg, n,
-                 "The bundle's security version %" PRIu64 " is below this kiosk's floor %" PRIu64
-                 ": downgrades past a security fix are refused.",
-                 b->m.security_version, floor);
-        return -1;
-    }
-    return 0;
-fail:
-    free(prefix);
-    return -1;
+    return rc;
 }
 
 /* Every image byte against the signed chunk table and image hash. */
@@ -444,7 +468,7 @@ int install_verify_file(const char *root, const char *path, struct kub_manifest 
         snprintf(msg, msg_len, "The bundle cannot be opened.");
         goto out;
     }
-    if (check_bundle(root, &b, (uint64_t)sb.st_size, msg, msg_len) < 0 ||
+    if (check_file(root, &b, (uint64_t)sb.st_size, msg, msg_len) < 0 ||
         check_payload(&o, &b, msg, msg_len) < 0)
         goto out;
     *m = b.m;
@@ -457,28 +481,192 @@ out:
 
 /* ---- the steps ------------------------------------------------------------- */
 
-/* FETCH: copy the source into incoming/bundle.part, hashing it, then
- * rename it to bundle.kub. The header is read first so the copy knows the
- * length to expect; a source that ends early was pulled or is incomplete. */
-static int fetch(const struct install_opts *o, struct install_result *r, char *dst, size_t dcap)
+/* A bundle on the stick as INSPECT judged it: the signed prefix exactly as
+ * verified (FETCH writes these bytes, not a second reading of them). */
+struct candidate {
+    uint8_t *prefix;
+    size_t prefix_len;
+    struct kub_header h;
+    struct kub_manifest m;
+    uint64_t size; /* of the file on the stick */
+};
+
+/* Why a read from the stick failed (errno from stick_read). */
+static void stick_failed(char *msg, size_t n)
+{
+    if (errno == ETIMEDOUT)
+        snprintf(msg, n,
+                 "The USB stick did not answer within %d seconds: it is failing or was pulled; "
+                 "nothing was changed.",
+                 STICK_DEADLINE_MS / 1000);
+    else
+        snprintf(msg, n,
+                 "Reading the bundle failed (%s): the USB stick was removed or is damaged; "
+                 "nothing was changed.",
+                 strerror(errno));
+}
+
+/* The version policy against the running slot. */
+static int check_version(const struct install_opts *o, const struct kub_manifest *m, char running,
+                         char *msg, size_t n)
+{
+    struct slots_status cur;
+    int c;
+
+    if (running == 0 || slots_status_read(o->root, running, &cur) < 0 ||
+        strcmp(cur.status, "ok") != 0)
+        return 0;
+    c = kub_version_cmp(m->version, cur.version);
+    if (c == 0 && !o->force) {
+        snprintf(msg, n, "Version %s is already running; use --force to install it again.",
+                 cur.version);
+        return -1;
+    }
+    if (c < 0 && !o->allow_downgrade) {
+        snprintf(msg, n,
+                 "Version %s is older than the running %s; use --allow-downgrade to install it.",
+                 m->version, cur.version);
+        return -1;
+    }
+    return 0;
+}
+
+/* INSPECT: the header and the signed prefix of one bundle on the stick,
+ * then signature, manifest, lengths and policy. At most the prefix (about
+ * 64 KiB) is read. Returns 0 with c filled, or -1 with msg. */
+static int inspect(const struct install_opts *o, const char *name, char running,
+                   struct candidate *c, char *msg, size_t n)
+{
+    uint8_t hdr[KUB_HDR_LEN];
+    const char *why = NULL;
+    ssize_t got;
+
+    free(c->prefix);
+    memset(c, 0, sizeof *c);
+    if (stick_open_file(o->stick, name, &c->size, msg, n) < 0)
+        return -1;
+    got = stick_read(o->stick, hdr, sizeof hdr, 0);
+    if (got >= 0 && got < KUB_HDR_LEN) {
+        snprintf(msg, n,
+                 "The bundle ended after %zd bytes: the USB stick was removed or the file is "
+                 "incomplete; nothing was changed.",
+                 got);
+        return -1;
+    }
+    if (got < 0) {
+        stick_failed(msg, n);
+        return -1;
+    }
+    if (kub_parse_header(hdr, sizeof hdr, &c->h, &why) < 0) {
+        snprintf(msg, n, "%s", why);
+        return -1;
+    }
+    c->prefix_len = kub_prefix_len(&c->h);
+    c->prefix = malloc(c->prefix_len);
+    if (c->prefix == NULL) {
+        snprintf(msg, n, "Out of memory.");
+        return -1;
+    }
+    memcpy(c->prefix, hdr, KUB_HDR_LEN);
+    got = stick_read(o->stick, c->prefix + KUB_HDR_LEN, c->prefix_len - KUB_HDR_LEN, KUB_HDR_LEN);
+    if (got < 0) {
+        stick_failed(msg, n);
+        return -1;
+    }
+    if ((size_t)got < c->prefix_len - KUB_HDR_LEN) {
+        snprintf(msg, n,
+                 "The bundle ended after %zu bytes: the USB stick was removed or the file is "
+                 "incomplete; nothing was changed.",
+                 KUB_HDR_LEN + (size_t)got);
+        return -1;
+    }
+    if (check_prefix(o->root, c->prefix, &c->h, c->size, &c->m, msg, n) < 0)
+        return -1;
+    return check_version(o, &c->m, running, msg, n);
+}
+
+/* The bundle to install: the candidates from the last in name order, the
+ * first that passes INSPECT (see install.h). */
+static int choose(const struct install_opts *o, char running, struct candidate *c,
+                  struct install_result *r)
+{
+    char why[sizeof r->message];
+
+    if (o->n_names == 0) {
+        say(r, "No bundle file that kupd may read was found; nothing was changed.");
+        return -1;
+    }
+    for (unsigned i = o->n_names; i-- > 0;) {
+        snprintf(r->name, sizeof r->name, "%s", o->names[i]);
+        if (inspect(o, o->names[i], running, c, why, sizeof why) == 0)
+            return 0;
+        if (o->n_names == 1 || !stick_alive(o->stick)) {
+            say(r, "%s", why);
+            return -1;
+        }
+        if (o->skipped != NULL)
+            o->skipped(o->arg, o->names[i], why);
+    }
+    r->name[0] = '\0';
+    say(r, "None of the %u bundles on the USB stick may be installed; nothing was changed.",
+        o->n_names);
+    return -1;
+}
+
+/* Is there room for the copy? Judged before a byte of payload is read. */
+static int check_space(const struct install_opts *o, const struct candidate *c,
+                       struct install_result *r)
+{
+    struct statvfs sv;
+    char p[4096];
+    uint64_t avail;
+
+    if (slots_path(p, sizeof p, o->root, "incoming") == NULL || statvfs(p, &sv) < 0) {
+        say(r, "The kiosk's incoming folder cannot be examined (%s).", strerror(errno));
+        return -1;
+    }
+    avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (avail < c->h.total_len) {
+        say(r,
+            "There is not enough free space on the kiosk to copy the bundle (%" PRIu64
+            " MiB needed, %" PRIu64 " MiB free); nothing was changed.",
+            c->h.total_len >> 20, avail >> 20);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write copied bytes to local storage; a full disk is said as such. */
+static int keep(int fd, const void *data, size_t len, struct install_result *r)
+{
+    if (write_all(fd, data, len) == 0)
+        return 0;
+    say(r,
+        errno == ENOSPC || errno == EFBIG || errno == EDQUOT
+            ? "There is not enough free space on the kiosk to copy the bundle; "
+              "nothing was changed."
+            : "Copying the bundle failed (%s); nothing was changed.",
+        strerror(errno));
+    return -1;
+}
+
+/* FETCH: the verified prefix, then the rest of the bundle from the stick,
+ * into incoming/bundle.part, hashing it; then renamed to bundle.kub. Every
+ * read has the stick's deadline; a source that ends early was pulled. */
+static int fetch(const struct install_opts *o, const struct candidate *c, struct install_result *r,
+                 char *dst, size_t dcap)
 {
     char part[4096];
-    uint8_t *buf = malloc(COPY_BUF), d[32], head[KUB_HDR_LEN];
+    uint8_t *buf = malloc(COPY_BUF), d[32];
     kub_hash *h = kub_hash_new();
-    struct kub_header hdr;
-    const char *why;
-    uint64_t got = 0;
-    int in = -1, out = -1, rc = -1;
+    uint64_t got = c->prefix_len;
+    ssize_t n;
+    int out = -1, rc = -1;
 
     if (buf == NULL || h == NULL ||
         slots_path(part, sizeof part, o->root, "incoming/bundle.part") == NULL ||
         slots_path(dst, dcap, o->root, "incoming/bundle.kub") == NULL) {
         say(r, "Out of memory.");
-        goto out;
-    }
-    in = open(o->source, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        say(r, "The bundle %s cannot be opened: %s.", o->source, strerror(errno));
         goto out;
     }
     out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -487,22 +675,15 @@ static int fetch(const struct install_opts *o, struct install_result *r, char *d
         goto out;
     }
     progress(o, "copy", 0, "Copying - keep the USB stick inserted");
-    while (1) {
-        size_t want = COPY_BUF;
-        ssize_t n;
+    kub_hash_update(h, c->prefix, c->prefix_len);
+    if (keep(out, c->prefix, c->prefix_len, r) < 0)
+        goto out;
+    while (got < c->h.total_len) {
+        uint64_t left = c->h.total_len - got;
 
-        if (got >= KUB_HDR_LEN)
-            want = hdr.total_len - got < COPY_BUF ? (size_t)(hdr.total_len - got) : COPY_BUF;
-        else
-            want = KUB_HDR_LEN - (size_t)got;
-        if (want == 0)
-            break;
-        n = read(in, buf, want);
+        n = stick_read(o->stick, buf, left < COPY_BUF ? (size_t)left : COPY_BUF, got);
         if (n < 0) {
-            say(r,
-                "Reading the bundle failed (%s): the USB stick was removed or is damaged; "
-                "nothing was changed.",
-                strerror(errno));
+            stick_failed(r->message, sizeof r->message);
             goto out;
         }
         if (n == 0) {
@@ -512,31 +693,20 @@ static int fetch(const struct install_opts *o, struct install_result *r, char *d
                 got);
             goto out;
         }
-        if (write_all(out, buf, (size_t)n) < 0) {
-            say(r,
-                errno == ENOSPC || errno == EFBIG || errno == EDQUOT
-                    ? "There is not enough free space on the kiosk to copy the bundle; "
-                      "nothing was changed."
-                    : "Copying the bundle failed (%s); nothing was changed.",
-                strerror(errno));
+        if (keep(out, buf, (size_t)n, r) < 0)
             goto out;
-        }
         kub_hash_update(h, buf, (size_t)n);
-        if (got < KUB_HDR_LEN) /* the header may arrive in pieces */
-            memcpy(head + got, buf, (size_t)n);
         got += (uint64_t)n;
-        if (got == KUB_HDR_LEN && kub_parse_header(head, KUB_HDR_LEN, &hdr, &why) < 0) {
-            say(r, "%s", why);
-            goto out;
-        }
-        if (got > KUB_HDR_LEN) {
-            progress(o, "copy", (int)(20 * got / hdr.total_len),
-                     "Copying - keep the USB stick inserted");
-            install_crash_point("fetch");
-        }
+        progress(o, "copy", (int)(20 * got / c->h.total_len),
+                 "Copying - keep the USB stick inserted");
+        install_crash_point("fetch");
     }
-    if (read(in, buf, 1) != 0) {
-        say(r, "The bundle is longer than its header says; nothing was changed.");
+    n = stick_read(o->stick, buf, 1, got);
+    if (n != 0) {
+        if (n < 0)
+            stick_failed(r->message, sizeof r->message);
+        else
+            say(r, "The bundle is longer than its header says; nothing was changed.");
         goto out;
     }
     if (fsync(out) < 0) {
@@ -557,36 +727,11 @@ static int fetch(const struct install_opts *o, struct install_result *r, char *d
 out:
     if (out >= 0)
         close(out);
-    if (in >= 0)
-        close(in);
     if (rc < 0)
         unlink(part);
     kub_hash_free(h);
     free(buf);
     return rc;
-}
-
-/* The version policy against the running slot. */
-static int check_version(const struct install_opts *o, const struct bundle *b, char running,
-                         struct install_result *r)
-{
-    struct slots_status cur;
-    int c;
-
-    if (running == 0 || slots_status_read(o->root, running, &cur) < 0 ||
-        strcmp(cur.status, "ok") != 0)
-        return 0;
-    c = kub_version_cmp(b->m.version, cur.version);
-    if (c == 0 && !o->force) {
-        say(r, "Version %s is already running; use --force to install it again.", cur.version);
-        return -1;
-    }
-    if (c < 0 && !o->allow_downgrade) {
-        say(r, "Version %s is older than the running %s; use --allow-downgrade to install it.",
-            b->m.version, cur.version);
-        return -1;
-    }
-    return 0;
 }
 
 /* WRITE: each chunk is hashed and compared with the signed table right
@@ -735,12 +880,25 @@ static int prepare(const char *root, boot *bt, enum install_phase *ph, char targ
     return slot_clear(root, target);
 }
 
+/* label + the escaped name of the bundle r is about + ": " + text. */
+static void audit_detail(const struct install_opts *o, const struct install_result *r,
+                         const char *text, char *out, size_t cap)
+{
+    char esc[STICK_ESC_MAX];
+
+    stick_escape(r->name, esc, sizeof esc);
+    snprintf(out, cap, "%s%s%s%s", o->label != NULL ? o->label : "", esc, text != NULL ? ": " : "",
+             text != NULL ? text : "");
+}
+
 int install_run(const struct install_opts *o, struct install_result *r)
 {
     struct bundle b = {.fd = -1};
+    struct candidate c = {0};
     struct boot_state st;
     struct slots_status ss;
     char local[4096], running = slots_booted(o->root), target;
+    char detail[STICK_ESC_MAX + 600];
     struct stat sb;
     enum install_phase ph = INSTALL_NONE;
     int rc = -1;
@@ -759,13 +917,13 @@ int install_run(const struct install_opts *o, struct install_result *r)
     }
     target = running != 0 ? slots_other(running) : st.slot[0].good ? 'b' : 'a';
     r->slot = target;
-    {
-        char detail[600];
-        snprintf(detail, sizeof detail, "%s: %s", o->origin != NULL ? o->origin : "cli", o->source);
-        audit_append(o->root, "install-start", (char[]){target, 0}, NULL, detail);
-    }
 
-    if (fetch(o, r, local, sizeof local) < 0)
+    progress(o, "copy", 0, "Checking the bundle - keep the USB stick inserted");
+    if (choose(o, running, &c, r) < 0)
+        goto refused;
+    audit_detail(o, r, NULL, detail, sizeof detail);
+    audit_append(o->root, "install-start", (char[]){target, 0}, NULL, detail);
+    if (check_space(o, &c, r) < 0 || fetch(o, &c, r, local, sizeof local) < 0)
         goto refused;
     b.fd = open(local, O_RDONLY | O_CLOEXEC);
     if (b.fd < 0 || fstat(b.fd, &sb) < 0) {
@@ -773,8 +931,9 @@ int install_run(const struct install_opts *o, struct install_result *r)
         goto refused;
     }
     progress(o, "verify", 20, "Checking the update");
-    if (check_bundle(o->root, &b, (uint64_t)sb.st_size, r->message, sizeof r->message) < 0 ||
-        check_version(o, &b, running, r) < 0 ||
+    /* The copy is judged again as a whole: its prefix is the one verified
+     * on the stick, and now every chunk and image hash is checked. */
+    if (check_file(o->root, &b, (uint64_t)sb.st_size, r->message, sizeof r->message) < 0 ||
         check_payload(o, &b, r->message, sizeof r->message) < 0)
         goto refused;
     snprintf(r->version, sizeof r->version, "%s", b.m.version);
@@ -834,9 +993,18 @@ failed:
         install_recover(o->root, o->boot, msg, sizeof msg);
     }
 refused:
-    audit_append(o->root, "refused", (char[]){target, 0}, r->version, r->message);
+    r->bytes_read = stick_bytes_read(o->stick);
+    {
+        char text[sizeof r->message + 64];
+        snprintf(text, sizeof text, "%s (%" PRIu64 " bytes read from the stick)", r->message,
+                 r->bytes_read);
+        audit_detail(o, r, text, detail, sizeof detail);
+    }
+    audit_append(o->root, "refused", (char[]){target, 0}, r->version, detail);
     progress(o, "failed", 100, r->message);
 out:
+    r->bytes_read = stick_bytes_read(o->stick);
+    free(c.prefix);
     if (b.fd >= 0)
         close(b.fd);
     if (slots_path(local, sizeof local, o->root, "incoming/bundle.kub") != NULL)

@@ -5,11 +5,13 @@
  * The install is a sequence of steps, each recorded in state/journal before
  * its effect, with one commit point (the boot-state rename in ACTIVATE):
  *
- *   FETCH -> VERIFY -> PREPARE -> WRITE -> CHECK -> SEAL -> ACTIVATE -> (done)
- *   copy to   header,   journal,   verify    re-read   slot     bootstate:
- *   incoming/ signature target     each      and hash  status   target on
- *   + hash    policy,   unbootable chunk,    images    "ok"     trial (commit)
- *             payload              write
+ *   INSPECT -> FETCH -> VERIFY -> PREPARE -> WRITE -> CHECK -> SEAL -> ACTIVATE
+ *   header,    copy to   the copy:  journal,   verify    re-read   slot     bootstate:
+ *   signature, incoming/ header,    target     each      and hash  status   target on
+ *   manifest,  + hash    signature, unbootable chunk,    images    "ok"     trial
+ *   policy,              payload               write                      (commit)
+ *   free space
+ *   (on the stick, no payload read)
  *
  * install_recover() resolves the journal after a crash: before SEAL the
  * target is left unbootable and marked failed (the running slot was never
@@ -29,6 +31,7 @@
 
 #include "boot.h"
 #include "kub.h"
+#include "stick.h"
 
 /* Journal phases, in order; INSTALL_NONE when no journal exists. */
 enum install_phase {
@@ -44,14 +47,21 @@ enum install_phase {
  * "activate", "done" or "failed"; percent is the whole install's. */
 typedef void (*install_progress_fn)(void *arg, const char *phase, int percent, const char *message);
 
+/* A candidate bundle that failed its checks while others remain to try:
+ * its raw name (escape it before showing it) and why, one sentence. */
+typedef void (*install_skip_fn)(void *arg, const char *name, const char *reason);
+
 struct install_opts {
     const char *root;
-    const char *source; /* the bundle: a file, or a FIFO standing in for a stick */
-    const char *origin; /* "usb" or "cli", for the audit log */
-    int force;          /* reinstall the running version */
+    stick *stick;             /* the reader of the folder holding the bundles */
+    const char *const *names; /* candidate bundles in that folder, in name order */
+    unsigned n_names;
+    const char *label; /* shown before an escaped name in the audit log: "usb: kiosk-update/" */
+    int force;         /* reinstall the running version */
     int allow_downgrade;
     boot *boot;
     install_progress_fn progress; /* may be NULL */
+    install_skip_fn skipped;      /* may be NULL */
     void *arg;
 };
 
@@ -59,12 +69,19 @@ struct install_result {
     char slot; /* the slot written */
     char version[32];
     uint64_t security_version;
-    char bundle[65];   /* SHA-256 of the bundle */
-    char message[320]; /* one sentence: what happened */
+    char bundle[65];               /* SHA-256 of the bundle */
+    char name[STICK_NAME_MAX + 1]; /* the bundle's raw name; "" when none was chosen */
+    uint64_t bytes_read;           /* read from the stick, all candidates together */
+    char message[320];             /* one sentence: what happened (never a name) */
 };
 
-/* Install o->source. Returns 0 with the target on trial for the next boot,
- * or -1 with r->message saying why (the running slot is never touched). */
+/* Install one of o->names. The candidates are tried from the last in name
+ * order: the first whose header, signature, manifest and policy check out
+ * (read from the stick without its payload) is the bundle; each one before
+ * it that fails goes to o->skipped, unless it is the only candidate. Then
+ * free space is checked, the bundle is copied and verified again from the
+ * copy. Returns 0 with the target on trial for the next boot, or -1 with
+ * r->message saying why (the running slot is never touched). */
 int install_run(const struct install_opts *o, struct install_result *r);
 
 /* Check a bundle file against root's keyring and policy without

@@ -226,6 +226,20 @@ uint64_t kub_chunk_count(const struct kub_image *img)
     return img->chunk_size == 0 ? 0 : (img->size + img->chunk_size - 1) / img->chunk_size;
 }
 
+uint64_t kub_payload_end(const struct kub_manifest *m)
+{
+    uint64_t end = 0;
+
+    for (unsigned i = 0; i < m->n_images; i++) {
+        const struct kub_image *img = &m->image[i];
+        if (img->offset + img->size > end)
+            end = img->offset + img->size;
+        if (img->chunks_offset + img->chunks_size > end)
+            end = img->chunks_offset + img->chunks_size;
+    }
+    return end;
+}
+
 struct blob {
     uint64_t off, len;
 };

@@ -86,6 +86,11 @@ void kub_format_header(const struct kub_header *h, uint8_t out[KUB_HDR_LEN]);
  * Returns its length, or -1 with errno ENOSPC. */
 long kub_format_manifest(const struct kub_manifest *m, char *buf, size_t cap);
 
+/* The end of the manifest's last blob. A bundle is exactly this long: its
+ * header's total_len must be this value (checked by the installer, since
+ * the parser alone accepts a manifest against any header that holds it). */
+uint64_t kub_payload_end(const struct kub_manifest *m);
+
 /* Number of chunks of an image. */
 uint64_t kub_chunk_count(const struct kub_image *img);
 

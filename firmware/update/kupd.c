@@ -152,80 +152,196 @@ static int begin(const struct opts *o, boot *b)
     return fd;
 }
 
-static void receipt(const char *root, const char *stick, const char *bundle,
-                    const struct install_result *r, int ok)
+/* What one install from a stick has to tell: progress for the screen, and
+ * the entries it skipped, for the receipt. */
+struct run {
+    struct progress pr;
+    const char *root;
+    const char *label;
+    char skipped[STICK_RECEIPT_MAX / 2]; /* "skipped=NAME: REASON\n" lines, escaped */
+    size_t used;
+    unsigned more; /* skipped lines that did not fit */
+};
+
+static void run_progress(void *arg, const char *phase, int pct, const char *msg)
 {
-    char text[1024], host[64] = "kiosk", when[32];
+    on_progress(&((struct run *)arg)->pr, phase, pct, msg);
+}
+
+/* An entry that is not installed, and why: on stderr, in the audit log and
+ * in the receipt, its name always escaped. */
+static void run_skipped(void *arg, const char *name, const char *reason)
+{
+    struct run *run = arg;
+    char esc[STICK_ESC_MAX], why[4 * 320 + 1], detail[sizeof esc + sizeof why + 64];
+    size_t room = sizeof run->skipped - run->used;
+    int n;
+
+    stick_escape(name, esc, sizeof esc);
+    stick_escape(reason, why, sizeof why);
+    fprintf(stderr, "kupd: skipped %s: %s\n", esc, why);
+    snprintf(detail, sizeof detail, "%s%s: %s", run->label, esc, why);
+    audit_append(run->root, "refused", NULL, NULL, detail);
+    n = snprintf(run->skipped + run->used, room, "skipped=%s: %s\n", esc, why);
+    if (n < 0 || (size_t)n >= room) {
+        run->skipped[run->used] = '\0';
+        run->more++;
+    } else {
+        run->used += (size_t)n;
+    }
+}
+
+/* The receipt: one key=value per line, every value escaped so nothing
+ * from the stick can add a line. */
+static void receipt(struct run *run, stick *s, const struct install_result *r, int ok)
+{
+    char host[64] = "kiosk", when[32], e_host[4 * sizeof host], e_name[STICK_ESC_MAX];
+    char e_msg[4 * sizeof r->message], *text = malloc(STICK_RECEIPT_MAX + 1);
     time_t now = time(NULL);
     struct tm tm;
+    int n;
 
+    if (text == NULL)
+        return;
     gethostname(host, sizeof host - 1);
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(text, sizeof text,
-             "kiosk=%s\ntime=%s\nbundle=%s\nsha256=%s\nversion=%s\nslot=%c\nresult=%s\n"
-             "message=%s\n",
-             host, when, bundle, r->bundle, r->version, r->slot ? r->slot : '-',
-             ok ? "installed" : "refused", r->message);
-    if (stick_write_receipt(stick, text) < 0) {
+    stick_escape(host, e_host, sizeof e_host);
+    stick_escape(r->name, e_name, sizeof e_name);
+    stick_escape(r->message, e_msg, sizeof e_msg);
+    n = snprintf(text, STICK_RECEIPT_MAX + 1,
+                 "kiosk=%s\ntime=%s\nbundle=%s\nsha256=%s\nversion=%s\nslot=%c\nresult=%s\n"
+                 "message=%s\nbytes_read=%" PRIu64 "\n%s",
+                 e_host, when, e_name, r->bundle, r->version, r->slot ? r->slot : '-',
+                 ok ? "installed" : "refused", e_msg, r->bytes_read, run->skipped);
+    if (n > 0 && run->more > 0 && (size_t)n < STICK_RECEIPT_MAX)
+        snprintf(text + n, STICK_RECEIPT_MAX + 1 - (size_t)n, "skipped_more=%u\n", run->more);
+    if (stick_write_receipt(s, text) < 0) {
         fprintf(stderr, "kupd: the receipt could not be written to the stick (%s)\n",
                 strerror(errno));
-        audit_append(root, "receipt-failed", NULL, NULL, strerror(errno));
+        audit_append(run->root, "receipt-failed", NULL, NULL, strerror(errno));
     }
+    free(text);
+}
+
+/* Install from a stick mounted at src (is_stick) or the bundle file src. */
+static int install_from(const struct opts *o, const char *src, int is_stick)
+{
+    struct install_opts io = {.root = o->root};
+    struct install_result r;
+    struct run *run = calloc(1, sizeof *run);
+    struct stick_entry *entries = calloc(STICK_ENTRIES_MAX, sizeof *entries);
+    const char *names[STICK_ENTRIES_MAX], *slash = strrchr(src, '/');
+    char why[320], dir[4096], esc[4 * sizeof dir], label[sizeof esc + 16], p[4096];
+    stick *s = NULL;
+    int fd = -1, rc = 1, n = 0;
+    boot *b = open_boot(o);
+
+    if (run == NULL || entries == NULL || b == NULL) {
+        rc = fail("kupd cannot start the install: %s", strerror(errno));
+        goto out;
+    }
+    fd = begin(o, b);
+    if (fd < 0)
+        goto out;
+    if (is_stick) {
+        snprintf(label, sizeof label, "usb: %s/", STICK_DIR);
+        s = stick_open(src, STICK_DIR, why, sizeof why);
+    } else {
+        /* A bundle named on the command line is read under the same rules
+         * from the folder it is in. */
+        if (slash == NULL)
+            snprintf(dir, sizeof dir, ".");
+        else
+            snprintf(dir, sizeof dir, "%.*s", slash == src ? 1 : (int)(slash - src), src);
+        stick_escape(dir, esc, sizeof esc);
+        snprintf(label, sizeof label, "cli: %s/", esc);
+        names[n++] = slash != NULL ? slash + 1 : src;
+        s = stick_open(dir, NULL, why, sizeof why);
+    }
+    if (s == NULL) {
+        if (is_stick && errno == ENOENT) {
+            rc =
+                fail("No update bundle was found on the USB stick (expected %s/*.kub).", STICK_DIR);
+            goto out;
+        }
+        snprintf(p, sizeof p, "%.*s: %s", (int)strlen(label) - 1, label, why);
+        audit_append(o->root, "refused", NULL, NULL, p);
+        rc = fail("%s", why);
+        goto out;
+    }
+    run->root = o->root;
+    run->label = label;
+    if (is_stick) {
+        int found = stick_scan(s, entries, STICK_ENTRIES_MAX, why, sizeof why);
+        if (found < 0) {
+            snprintf(p, sizeof p, "%.*s: %s", (int)strlen(label) - 1, label, why);
+            audit_append(o->root, "refused", NULL, NULL, p);
+            memset(&r, 0, sizeof r);
+            snprintf(r.message, sizeof r.message, "%s", why);
+            if (stick_alive(s))
+                receipt(run, s, &r, 0);
+            rc = fail("%s", why);
+            goto out;
+        }
+        if (found == 0) {
+            rc =
+                fail("No update bundle was found on the USB stick (expected %s/*.kub).", STICK_DIR);
+            goto out;
+        }
+        for (int i = 0; i < found; i++) {
+            const char *no = stick_refusal(entries[i].name, entries[i].type);
+            if (no != NULL)
+                run_skipped(run, entries[i].name, no);
+            else
+                names[n++] = entries[i].name;
+        }
+    }
+    if (slots_path(p, sizeof p, o->root, "run/progress") != NULL)
+        run->pr.events = fopen(p, "we");
+    run->pr.bar = o->show_progress || isatty(STDERR_FILENO);
+    io.stick = s;
+    io.names = names;
+    io.n_names = (unsigned)n;
+    io.label = label;
+    io.force = o->force;
+    io.allow_downgrade = o->allow_downgrade;
+    io.boot = b;
+    io.progress = run_progress;
+    io.skipped = run_skipped;
+    io.arg = run;
+    rc = install_run(&io, &r);
+    if (n > 1 && r.name[0] != '\0') {
+        stick_escape(r.name, esc, sizeof esc);
+        fprintf(stderr, "kupd: %d bundles on the stick; used %s\n", n, esc);
+    }
+    if (is_stick) {
+        receipt(run, s, &r, rc == 0);
+        progress_event(&run->pr, "remove-stick", "You may remove the USB stick now.");
+    }
+    if (run->pr.events != NULL)
+        fclose(run->pr.events);
+    if (rc < 0) {
+        stick_escape(r.name, esc, sizeof esc);
+        rc = r.name[0] != '\0' ? fail("%s: %s", esc, r.message) : fail("%s", r.message);
+    } else {
+        printf("%s\n", r.message);
+    }
+out:
+    stick_free(s);
+    if (fd >= 0)
+        close(fd);
+    boot_free(b);
+    free(entries);
+    free(run);
+    return rc;
 }
 
 static int cmd_install(const struct opts *o, const char *src)
 {
-    struct install_opts io = {.root = o->root, .source = src, .origin = "cli"};
-    struct install_result r;
-    struct progress pr = {0};
-    char path[4096], p[4096];
     struct stat sb;
-    int fd, rc, stick = stat(src, &sb) == 0 && S_ISDIR(sb.st_mode);
-    boot *b = open_boot(o);
 
-    if (b == NULL)
-        return fail("the boot state backend cannot be opened: %s", strerror(errno));
-    fd = begin(o, b);
-    if (fd < 0) {
-        boot_free(b);
-        return 1;
-    }
-    if (stick) {
-        int n = stick_find(src, path, sizeof path);
-        if (n < 0) {
-            close(fd);
-            boot_free(b);
-            return fail("No update bundle was found on the USB stick (expected %s/*.kub).",
-                        STICK_DIR);
-        }
-        if (n > 1)
-            fprintf(stderr, "kupd: %d bundles on the stick; using %s\n", n, path);
-        io.source = path;
-        io.origin = "usb";
-    }
-    if (slots_path(p, sizeof p, o->root, "run/progress") != NULL)
-        pr.events = fopen(p, "we");
-    pr.bar = o->show_progress || isatty(STDERR_FILENO);
-    io.force = o->force;
-    io.allow_downgrade = o->allow_downgrade;
-    io.boot = b;
-    io.progress = on_progress;
-    io.arg = &pr;
-    rc = install_run(&io, &r);
-    if (stick) {
-        const char *base = strrchr(io.source, '/');
-        receipt(o->root, src, base != NULL ? base + 1 : io.source, &r, rc == 0);
-        progress_event(&pr, "remove-stick", "You may remove the USB stick now.");
-    }
-    if (pr.events != NULL)
-        fclose(pr.events);
-    close(fd);
-    boot_free(b);
-    if (rc < 0)
-        return fail("%s", r.message);
-    printf("%s\n", r.message);
-    return 0;
+    return install_from(o, src, stat(src, &sb) == 0 && S_ISDIR(sb.st_mode));
 }
 
 static int cmd_boot(const struct opts *o)
@@ -406,22 +522,34 @@ static int cmd_log(const struct opts *o)
     return 0;
 }
 
-/* The stick service: wait for a bundle under dir, install it, then wait for
- * the stick to go before looking again. */
+/* Is a stick with an update folder mounted at dir? A folder kupd refuses
+ * (a link, a stick that does not answer) counts: the install says why. */
+static int stick_present(const char *dir)
+{
+    char why[320];
+    stick *s = stick_open(dir, STICK_DIR, why, sizeof why);
+
+    if (s == NULL)
+        return errno != ENOENT;
+    stick_free(s);
+    return 1;
+}
+
+/* The stick service: wait for a stick with an update folder under dir,
+ * install from it, then wait for it to go before looking again. */
 static int cmd_watch(const struct opts *o, const char *dir)
 {
     struct timespec nap = {0, 200 * 1000 * 1000};
-    char path[4096];
 
     for (;;) {
         int rc;
-        while (stick_find(dir, path, sizeof path) < 0)
+        while (!stick_present(dir))
             nanosleep(&nap, NULL);
-        fprintf(stderr, "kupd: update stick detected: %s\n", path);
-        rc = cmd_install(o, dir);
+        fprintf(stderr, "kupd: update stick detected under %s\n", dir);
+        rc = install_from(o, dir, 1);
         if (o->once)
             return rc;
-        while (stick_find(dir, path, sizeof path) > 0)
+        while (stick_present(dir))
             nanosleep(&nap, NULL);
     }
 }
@@ -568,6 +696,10 @@ int main(int argc, char **argv)
     o.root = getenv("KUPD_ROOT") != NULL ? getenv("KUPD_ROOT") : "/";
     if (install_crash_env_ok() < 0) {
         fprintf(stderr, "kupd: KUPD_CRASH_AT names no crash point (see kupd crash-points)\n");
+        return 2;
+    }
+    if (stick_fault_env_ok() < 0) {
+        fprintf(stderr, "kupd: KUPD_STICK_FAULT must be eio@BYTES or hang@BYTES\n");
         return 2;
     }
     argc--;

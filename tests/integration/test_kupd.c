@@ -3,7 +3,9 @@
  * release keys and bundles made with kupd itself, installs into the A/B
  * slots, simulated boots, health-gated mark-good, rollback, anti-rollback,
  * tampered and foreign bundles, installs cut at every named step and by
- * SIGKILL at random moments, and the USB stick flow with its receipt.
+ * SIGKILL at random moments, the USB stick flow with its receipt, hostile
+ * sticks (links, FIFOs, devices, forged names, a hung stick) and bundles
+ * refused before their payload is read.
  *
  * One executable; the first argument names the case (the CTest names are
  * kupd_<case>).
@@ -18,10 +20,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kub_sign.h"
 #include "testsupport.h"
 
 #define WAIT_MS 60000
@@ -75,6 +79,45 @@ static char *out(void)
         ck_assert_msg(rc_ == 0, "kupd %s: exit %d:\n%s", #__VA_ARGS__, rc_, o_);                   \
         free(o_);                                                                                  \
     } while (0)
+
+/* The longest any kupd run of the hostile-stick tests may take: far more
+ * than it needs (a stick's deadline is 5 s), far less than a hang. */
+#define BOUNDED_MS 20000
+
+/* Run kupd (arguments up to a NULL) on root with KUPD_STICK_FAULT set to
+ * fault (NULL: unset); its output goes to <dir>/log. A run that does not
+ * end within BOUNDED_MS fails the test: that is the hang this guards
+ * against. Returns the exit status. */
+static int kupd_bounded(const char *root, const char *fault, const char *log, ...)
+{
+    char bin[] = KUPD_PATH, env[1100];
+    const char *argv[16] = {bin};
+    int n = 1, st;
+    va_list ap;
+    pid_t pid;
+
+    va_start(ap, log);
+    while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    unlink(p(log));
+    snprintf(env, sizeof env, "%s/%s", dir, root);
+    setenv("KUPD_ROOT", env, 1);
+    if (fault != NULL)
+        setenv("KUPD_STICK_FAULT", fault, 1);
+    pid = ts_spawn(argv, p(log));
+    unsetenv("KUPD_ROOT");
+    unsetenv("KUPD_STICK_FAULT");
+    st = ts_wait(pid, BOUNDED_MS);
+    if (st == -1) {
+        ts_kill(pid);
+        ck_abort_msg("kupd %s %s did not finish within %d s", argv[1], argv[2] ? argv[2] : "",
+                     BOUNDED_MS / 1000);
+    }
+    ck_assert_msg(WIFEXITED(st), "kupd %s died: %s", argv[1], ts_slurp(p(log)));
+    return WEXITSTATUS(st);
+}
 
 static unsigned char *read_all(const char *path, size_t *len)
 {
@@ -705,40 +748,25 @@ START_TEST(usb_watch)
 }
 END_TEST
 
-/* The stick is pulled mid-copy: a FIFO delivers part of the bundle and
- * then ends, as a read from a vanished device does. */
+/* The stick is pulled mid-copy: the reader fails with EIO half way
+ * through the bundle (KUPD_STICK_FAULT), as a read from a vanished device
+ * does. */
 START_TEST(usb_pulled)
 {
-    char bin[] = KUPD_PATH, stick[1024];
-    const char *argv[] = {bin, "install", stick, NULL};
     unsigned char *b;
     size_t len;
-    pid_t pid;
-    int fd, st;
-    char *r;
+    char fault[64], *r;
 
     release();
     kiosk("root");
     bundle("v2.kub", "-k rel.key", "2.0.0", 1, COMPAT, "img2");
-    snprintf(stick, sizeof stick, "%s", p("stick"));
-    ck_assert_int_eq(
-        ts_system("mkdir -p %s/kiosk-update && mkfifo %s/kiosk-update/v2.kub", stick, stick), 0);
-    setenv("KUPD_ROOT", p("root"), 1);
-    pid = ts_spawn(argv, p("pulled.log"));
-    unsetenv("KUPD_ROOT");
+    ck_assert_int_eq(ts_system("mkdir -p %s/kiosk-update && cp %s %s/kiosk-update/", p("stick"),
+                               p("v2.kub"), p("stick")),
+                     0);
     b = read_all(p("v2.kub"), &len);
-    fd = open(p("stick/kiosk-update/v2.kub"), O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    /* The header arrives in two pieces, as from a slow stick. */
-    ck_assert_int_eq(write(fd, b, 10), 10);
-    usleep(100 * 1000);
-    ck_assert_int_eq(write(fd, b + 10, len / 2 - 10), (ssize_t)(len / 2 - 10));
-    close(fd);
     free(b);
-    st = ts_wait(pid, WAIT_MS);
-    if (st == -1)
-        ts_kill(pid);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s", ts_slurp(p("pulled.log")));
+    snprintf(fault, sizeof fault, "eio@%zu", len / 2);
+    ck_assert_int_eq(kupd_bounded("root", fault, "pulled.log", "install", p("stick"), NULL), 1);
     ck_assert(ts_file_contains(p("pulled.log"), "the USB stick was removed", 1000));
     ck_assert_int_ne(access(p("root/incoming/bundle.part"), F_OK), 0);
     r = ts_slurp(p("stick/kiosk-update/kupd-receipt.txt"));
@@ -780,6 +808,345 @@ START_TEST(usb_disk_full)
 }
 END_TEST
 
+/* ---- kupd_stick_hostile ----------------------------------------------------- */
+
+/* A big-endian u32 or u64 of a bundle header. */
+static uint64_t be(const unsigned char *b, int n)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static void put_be64(unsigned char *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (unsigned char)v;
+}
+
+/* The signed prefix of v2.kub (header, manifest, signatures), its length
+ * in *plen; the caller frees it. */
+static unsigned char *v2_prefix(size_t *plen)
+{
+    size_t len;
+    unsigned char *b = read_all(p("v2.kub"), &len);
+
+    ck_assert_ptr_nonnull(b);
+    *plen = 64 + (size_t)be(b + 12, 4) + 72 * (size_t)be(b + 16, 4);
+    ck_assert_uint_lt(*plen, len);
+    return b;
+}
+
+/* Write a bundle whose header claims total bytes: v2.kub's prefix, the
+ * header changed (so its signature no longer matches, unless resign), then
+ * the file made file_size bytes long (sparse: nothing is really written). */
+static void huge_bundle(const char *name, uint64_t total, int resign, off_t file_size)
+{
+    size_t plen;
+    unsigned char *b = v2_prefix(&plen);
+    int fd;
+
+    put_be64(b + 32, total);
+    if (resign) {
+        size_t mlen = (size_t)be(b + 12, 4);
+        uint8_t id[KUB_KEYID_LEN], sig[KUB_ED_SIG];
+        ck_assert_int_eq(kub_sign_sign(p("rel.key"), b, 64 + mlen, id, sig), 0);
+        memcpy(b + 64 + mlen, id, sizeof id);
+        memcpy(b + 64 + mlen + sizeof id, sig, sizeof sig);
+    }
+    fd = open(p(name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, b, plen), (ssize_t)plen);
+    ck_assert_int_eq(ftruncate(fd, file_size), 0);
+    close(fd);
+    free(b);
+}
+
+/* The receipt's value of key ("" if absent; static buffer). */
+static const char *receipt_value(const char *text, const char *key)
+{
+    static char val[256];
+    size_t klen = strlen(key);
+
+    val[0] = '\0';
+    for (const char *line = text; *line != '\0';) {
+        size_t len = strcspn(line, "\n");
+        if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == '=') {
+            snprintf(val, sizeof val, "%.*s", (int)(len - klen - 1), line + klen + 1);
+            break;
+        }
+        line += len + (line[len] == '\n');
+    }
+    return val;
+}
+
+/* Every line of a receipt is key=value with a known key, so nothing from
+ * the stick added one, and it holds no control byte but newlines. */
+static void ck_receipt_lines(const char *text)
+{
+    static const char *const keys[] = {"kiosk",      "time",    "bundle",      "sha256",
+                                       "version",    "slot",    "result",      "message",
+                                       "bytes_read", "skipped", "skipped_more"};
+    int results = 0;
+
+    for (const char *line = text; *line != '\0';) {
+        size_t len = strcspn(line, "\n"), k;
+        for (k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (strncmp(line, keys[k], strlen(keys[k])) == 0 && line[strlen(keys[k])] == '=')
+                break;
+        ck_assert_msg(k < sizeof keys / sizeof keys[0], "unexpected receipt line: %.*s", (int)len,
+                      line);
+        results += strncmp(line, "result=", 7) == 0;
+        for (size_t i = 0; i < len; i++)
+            ck_assert_msg((unsigned char)line[i] >= 0x20 && line[i] != 0x7f,
+                          "control byte in receipt line: %.*s", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+    ck_assert_int_eq(results, 1);
+}
+
+#define ck_has(text, needle)                                                                       \
+    ck_assert_msg(strstr(text, needle) != NULL, "expected \"%s\" in:\n%s", needle, text)
+
+/* One stick with every hostile entry at once next to a good bundle: the
+ * good one installs, each other one is named (escaped) with its reason in
+ * the receipt and the audit log, and nothing outside the stick's folder is
+ * written. */
+START_TEST(stick_hostile)
+{
+    const char *upd = "stick/kiosk-update";
+    char path[1100], *r, *ev;
+    int have_dev;
+    struct stat st;
+
+    release();
+    kiosk("root");
+    bundle("v2.kub", "-k rel.key", "2.0.0", 1, COMPAT, "img2");
+    ck_assert_int_eq(ts_system("mkdir -p %s/%s %s/outside && cp %s %s/%s/v2.kub", dir, upd, dir,
+                               p("v2.kub"), dir, upd),
+                     0);
+    ts_write_file(p("outside/keep.txt"), "precious\n");
+    ts_write_file(p("outside/keep2.txt"), "precious too\n");
+    /* The receipt's temporary and final names as links out of the stick. */
+    snprintf(path, sizeof path, "%s/%s/kupd-receipt.txt.tmp", dir, upd);
+    ck_assert_int_eq(symlink(p("outside/keep.txt"), path), 0);
+    snprintf(path, sizeof path, "%s/%s/kupd-receipt.txt", dir, upd);
+    ck_assert_int_eq(symlink(p("outside/keep2.txt"), path), 0);
+    /* A link to a good bundle outside, a FIFO nobody writes, a device. */
+    snprintf(path, sizeof path, "%s/%s/w-link.kub", dir, upd);
+    ck_assert_int_eq(symlink(p("v2.kub"), path), 0);
+    snprintf(path, sizeof path, "%s/%s/x-fifo.kub", dir, upd);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/%s/x-zero.kub", dir, upd);
+    have_dev = mknod(path, S_IFCHR | 0644, makedev(1, 5)) == 0;
+    if (!have_dev)
+        fprintf(stderr, "stick_hostile: no device node case (mknod: %s)\n", strerror(errno));
+    /* Good bundles under names that would forge receipt lines or drive a
+     * terminal. */
+    snprintf(path, sizeof path, "%s/%s/y\nresult=installed\n.kub", dir, upd);
+    ck_assert_int_eq(ts_system("cp %s '%s'", p("v2.kub"), path), 0);
+    snprintf(path, sizeof path, "%s/%s/y\033[2Jesc.kub", dir, upd);
+    ck_assert_int_eq(ts_system("cp %s '%s'", p("v2.kub"), path), 0);
+    /* A header claiming 300 MB, last in name order: tried first. */
+    huge_bundle("stick/kiosk-update/z-huge.kub", 300000000, 0, 300000000);
+
+    ck_assert_int_eq(kupd_bounded("root", NULL, "hostile.log", "install", p("stick"), NULL), 0);
+
+    /* Nothing outside the folder was written; the links are still links. */
+    r = ts_slurp(p("outside/keep.txt"));
+    ck_assert_str_eq(r, "precious\n");
+    free(r);
+    r = ts_slurp(p("outside/keep2.txt"));
+    ck_assert_str_eq(r, "precious too\n");
+    free(r);
+    ck_assert_int_eq(ts_system("test $(ls %s | wc -l) -eq 2", p("outside")), 0);
+    ck_assert_int_eq(ts_system("test \"$(ls -A %s)\" = kiosk-update", p("stick")), 0);
+    snprintf(path, sizeof path, "%s/%s/w-link.kub", dir, upd);
+    ck_assert(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    snprintf(path, sizeof path, "%s/%s/x-fifo.kub", dir, upd);
+    ck_assert(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+    snprintf(path, sizeof path, "%s/%s/kupd-receipt.txt", dir, upd);
+    ck_assert(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+    snprintf(path, sizeof path, "%s/%s/kupd-receipt.txt.tmp", dir, upd);
+    ck_assert(lstat(path, &st) < 0 && errno == ENOENT);
+
+    /* The receipt: the good bundle, then every refusal with its reason. */
+    r = ts_slurp(p("stick/kiosk-update/kupd-receipt.txt"));
+    ck_receipt_lines(r);
+    ck_assert_str_eq(receipt_value(r, "result"), "installed");
+    ck_assert_str_eq(receipt_value(r, "bundle"), "v2.kub");
+    ck_has(r, "skipped=w-link.kub: It is a symbolic link");
+    ck_has(r, "skipped=x-fifo.kub: It is a FIFO");
+    if (have_dev)
+        ck_has(r, "skipped=x-zero.kub: It is a device node");
+    ck_has(r, "skipped=y\\x0aresult=installed\\x0a.kub: The file name holds control characters");
+    ck_has(r, "skipped=y\\x1b[2Jesc.kub: The file name holds control characters");
+    ck_has(r, "skipped=z-huge.kub: The bundle's signature does not match");
+    free(r);
+
+    /* The audit log: the same refusals, escaped, and an intact chain. */
+    ev = ts_slurp(p("root/state/events.log"));
+    ck_has(ev, "\"event\":\"refused\"");
+    ck_has(ev, "usb: kiosk-update/x-fifo.kub: It is a FIFO");
+    ck_has(ev, "usb: kiosk-update/y\\\\x0aresult=installed\\\\x0a.kub: The file name");
+    ck_has(ev, "usb: kiosk-update/y\\\\x1b[2Jesc.kub: The file name");
+    ck_has(ev, "usb: kiosk-update/z-huge.kub: The bundle's signature does not match");
+    ck_assert_ptr_null(strchr(ev, '\033'));
+    free(ev);
+    ck_kupd_ok("log");
+    ck_out_has("audit chain intact");
+
+    ck_kupd_ok("boot");
+    ck_running("root", 'b', "img2");
+}
+END_TEST
+
+/* The update folder itself is a link out of the stick, or not a folder at
+ * all: refused without reading or writing through it. */
+START_TEST(stick_folder_link)
+{
+    char path[1100], *ev;
+
+    release();
+    kiosk("root");
+    bundle("v2.kub", "-k rel.key", "2.0.0", 1, COMPAT, "img2");
+    ck_assert_int_eq(ts_system("mkdir -p %s %s && cp %s %s/", p("stick"), p("elsewhere"),
+                               p("v2.kub"), p("elsewhere")),
+                     0);
+    ck_assert_int_eq(symlink(p("elsewhere"), p("stick/kiosk-update")), 0);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "link.log", "install", p("stick"), NULL), 1);
+    ck_assert(ts_file_contains(p("link.log"), "The update folder is a symbolic link", 1000));
+    ck_assert_int_eq(ts_system("test \"$(ls %s)\" = v2.kub", p("elsewhere")), 0);
+    ev = ts_slurp(p("root/state/events.log"));
+    ck_has(ev, "usb: kiosk-update: The update folder is a symbolic link");
+    free(ev);
+    ck_assert_str_eq(status("root", "b.bootable"), "0");
+
+    /* A FIFO named like the folder: refused by type, not opened. */
+    ck_assert_int_eq(mkdir(p("stick2"), 0755), 0);
+    snprintf(path, sizeof path, "%s", p("stick2/kiosk-update"));
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "fifo.log", "install", p("stick2"), NULL), 1);
+    ck_assert(ts_file_contains(p("fifo.log"), "The update folder is not a folder", 1000));
+    /* A bundle named on the command line follows the same rules. */
+    ck_assert_int_eq(symlink(p("v2.kub"), p("link.kub")), 0);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "cli.log", "install", p("link.kub"), NULL), 1);
+    ck_assert(ts_file_contains(p("cli.log"), "link.kub: It is a symbolic link", 1000));
+    ck_kupd_ok("log");
+    ck_out_has("audit chain intact");
+}
+END_TEST
+
+/* A stick that stops answering mid-copy (KUPD_STICK_FAULT=hang): kupd gives
+ * up after the stick's deadline, lets go of its lock, and says why. */
+START_TEST(stick_hung)
+{
+    char *ev;
+
+    release();
+    kiosk("root");
+    bundle("v2.kub", "-k rel.key", "2.0.0", 1, COMPAT, "img2");
+    ck_assert_int_eq(ts_system("mkdir -p %s/kiosk-update && cp %s %s/kiosk-update/", p("stick"),
+                               p("v2.kub"), p("stick")),
+                     0);
+    ck_assert_int_eq(kupd_bounded("root", "hang@8192", "hung.log", "install", p("stick"), NULL), 1);
+    ck_assert(
+        ts_file_contains(p("hung.log"), "The USB stick did not answer within 5 seconds", 1000));
+    ck_assert_int_ne(access(p("root/incoming/bundle.part"), F_OK), 0);
+    /* The stick no longer answers: no receipt, and the log says so. */
+    ck_assert_int_ne(access(p("stick/kiosk-update/kupd-receipt.txt"), F_OK), 0);
+    ev = ts_slurp(p("root/state/events.log"));
+    ck_has(ev, "usb: kiosk-update/v2.kub: The USB stick did not answer");
+    ck_has(ev, "\"event\":\"receipt-failed\"");
+    free(ev);
+    /* The lock was let go: commands that take it finish. */
+    ck_assert_int_eq(kupd_bounded("root", NULL, "after.log", "mark-good", NULL), 0);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "after.log", "recover", NULL), 0);
+    ck_kupd_ok("boot");
+    ck_running("root", 'a', "img1");
+    /* A misspelt fault is refused rather than ignored. */
+    ck_assert_int_eq(kupd_bounded("root", "stall@1", "after.log", "status", NULL), 2);
+}
+END_TEST
+
+/* ---- kupd_verify_before_copy ------------------------------------------------ */
+
+/* The bytes kupd read from the stick, from the receipt's bytes_read. */
+static unsigned long long receipt_bytes_read(void)
+{
+    char *r = ts_slurp(p("stick/kiosk-update/kupd-receipt.txt"));
+    unsigned long long n = strtoull(receipt_value(r, "bytes_read"), NULL, 10);
+
+    ck_assert_msg(receipt_value(r, "bytes_read")[0] != '\0', "no bytes_read in:\n%s", r);
+    free(r);
+    return n;
+}
+
+/* Slot b as a fresh kiosk leaves it: no image, not bootable, no copy in
+ * incoming/. */
+static void ck_slot_b_untouched(void)
+{
+    ck_assert_int_ne(access(p("root/slots/b/rootfs.img"), F_OK), 0);
+    ck_assert_str_eq(status("root", "b.bootable"), "0");
+    ck_assert_str_eq(status("root", "trial"), "-");
+    ck_assert_int_eq(ts_system("test -z \"$(ls -A %s)\"", p("root/incoming")), 0);
+}
+
+/* A 300 MB bundle whose header or signature does not hold is refused after
+ * reading its signed prefix only: bytes_read (receipt) and the audit log
+ * say exactly how much was read, and slot b is untouched. */
+START_TEST(verify_before_copy)
+{
+    char want[128], *ev;
+    size_t plen;
+
+    release();
+    kiosk("root");
+    bundle("v2.kub", "-k rel.key", "2.0.0", 1, COMPAT, "img2");
+    free(v2_prefix(&plen));
+    ck_assert_int_eq(ts_system("mkdir -p %s/kiosk-update", p("stick")), 0);
+
+    /* A bad signature over a header claiming 300 MB, in a 300 MB file. */
+    huge_bundle("stick/kiosk-update/huge.kub", 300000000, 0, 300000000);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "huge.log", "install", p("stick"), NULL), 1);
+    ck_assert(ts_file_contains(p("huge.log"), "signature does not match", 1000));
+    ck_assert_uint_eq(receipt_bytes_read(), plen);
+    ck_slot_b_untouched();
+
+    /* Signed, but the manifest does not describe 300 MB. */
+    huge_bundle("stick/kiosk-update/huge.kub", 300000000, 1, 300000000);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "huge.log", "install", p("stick"), NULL), 1);
+    ck_assert(
+        ts_file_contains(p("huge.log"), "header claims 300000000 bytes, but its manifest", 1000));
+    ck_assert_uint_eq(receipt_bytes_read(), plen);
+    ck_slot_b_untouched();
+
+    /* The same from the command line: the audit log counts the bytes. */
+    huge_bundle("cli-huge.kub", 300000000, 0, 300000000);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "huge.log", "install", p("cli-huge.kub"), NULL), 1);
+    ck_assert(ts_file_contains(p("huge.log"), "cli-huge.kub: The bundle's signature does not match",
+                               1000));
+    snprintf(want, sizeof want, "(%zu bytes read from the stick)", plen);
+    ev = ts_slurp(p("root/state/events.log"));
+    ck_has(ev, want);
+    free(ev);
+    ck_slot_b_untouched();
+
+    /* The good bundle still goes through, every byte of it read once. */
+    ck_assert_int_eq(ts_system("rm %s/kiosk-update/huge.kub && cp %s %s/kiosk-update/", p("stick"),
+                               p("v2.kub"), p("stick")),
+                     0);
+    ck_assert_int_eq(kupd_bounded("root", NULL, "good.log", "install", p("stick"), NULL), 0);
+    {
+        struct stat st;
+        ck_assert_int_eq(stat(p("v2.kub"), &st), 0);
+        ck_assert_uint_eq(receipt_bytes_read(), (unsigned long long)st.st_size);
+    }
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const struct {
@@ -792,6 +1159,8 @@ int main(int argc, char **argv)
         {"trial_rollback", {trial_rollback, trial_tries_exhausted, trial_deadline}},
         {"crash_points", {crash_points, crash_random, crash_confirm}},
         {"usb_stick_flow", {usb_stick, usb_watch, usb_pulled, usb_disk_full}},
+        {"stick_hostile", {stick_hostile, stick_folder_link, stick_hung}},
+        {"verify_before_copy", {verify_before_copy}},
     };
     Suite *s = suite_create("kupd");
     SRunner *sr;
