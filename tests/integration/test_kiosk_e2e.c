@@ -141,14 +141,16 @@ static bool wait_show(e2e *x, const char *needle)
 /* The touch page's screen model (GET /api/state), malloc'd. */
 static char *page_state(e2e *x)
 {
-    static const char req[] = "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                              "Connection: close\r\n\r\n";
+    char req[128];
     size_t cap = 1 << 16, used = 0;
     char *out = calloc(1, cap);
     int fd = tcp_connect(x->page_port);
+    int len = snprintf(req, sizeof req,
+                       "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                       x->page_port);
 
     ck_assert_ptr_nonnull(out);
-    ck_assert_int_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    ck_assert_int_eq(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
     for (;;) {
         ssize_t n = recv(fd, out + used, cap - used - 1, 0);
         if (n <= 0 || (used += (size_t)n) == cap - 1)
