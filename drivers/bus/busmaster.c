@@ -207,7 +207,15 @@ struct dev {
     busmaster *bm;
 };
 
-enum msg_kind { MSG_EVENTS, MSG_HEALTH, MSG_WRITTEN, MSG_WRITE_FAILED, MSG_NOTICE, MSG_REQ };
+enum msg_kind {
+    MSG_EVENTS,
+    MSG_HEALTH,
+    MSG_WRITTEN,
+    MSG_WRITE_FAILED,
+    MSG_NOTICE,
+    MSG_RESTARTED,
+    MSG_REQ
+};
 
 struct msg {
     outbox_msg link; /* first: the outbox carries &msg->link */
@@ -217,7 +225,7 @@ struct msg {
     size_t nev;
     bool online;
     enum blk blk;
-    uint16_t gen; /* MSG_WRITTEN: register 0 of the image written */
+    uint16_t gen; /* MSG_WRITTEN: register 0 of the image written; MSG_RESTARTED: the boot id */
     char text[TEXT_MAX];
 };
 
@@ -475,8 +483,10 @@ static void dev_boot(busmaster *bm, struct dev *d, size_t idx, uint16_t boot_id)
         for (int b = 0; b < BLK_COUNT; b++)
             d->blk[b].done = d->blk[b].failed = 0;
         pthread_mutex_unlock(&bm->lock);
-        post_text(bm, msg_new(MSG_NOTICE, (int)idx), "device %d restarted: rewriting its state",
-                  d->conf.addr);
+        struct msg *m = msg_new(MSG_RESTARTED, (int)idx);
+        if (m != NULL)
+            m->gen = boot_id;
+        post_text(bm, m, "device %d restarted: rewriting its state", d->conf.addr);
     }
     d->boot_id = boot_id;
 }
@@ -1052,6 +1062,14 @@ static void deliver(busmaster *bm, outbox_msg *list)
             break;
         case MSG_NOTICE:
             notice(bm, "%s", m->text);
+            break;
+        case MSG_RESTARTED:
+            notice(bm, "%s", m->text);
+            if (bm->cb.restarted != NULL) {
+                bm->in_callback = true;
+                bm->cb.restarted(bm, &d->conf, m->gen, bm->arg);
+                bm->in_callback = false;
+            }
             break;
         case MSG_REQ:
             req_finish(bm, (struct req *)m);

@@ -126,6 +126,11 @@ typedef struct busmaster_callbacks {
     /* Anything else worth a log line: RS-485 mode refused, a device that
      * sent registers no device of the map sends, a reconnect. */
     void (*notice)(busmaster *bm, const char *text, void *arg);
+    /* A device answered with a new BOOT_ID: it restarted (or something
+     * else answers in its place; the bus has no authentication, see
+     * docs/bus.md). Once per change seen, after the notice that says so;
+     * not for the first boot id a device shows. */
+    void (*restarted)(busmaster *bm, const bus_device *dev, uint16_t boot_id, void *arg);
 } busmaster_callbacks;
 
 /* Open the transport (RTU: the port now; TCP: the worker connects and

@@ -125,6 +125,75 @@ size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *ou
     return n;
 }
 
+/* ---- The guard ------------------------------------------------------------------ */
+
+void kbus_guard_init(kbus_guard *g)
+{
+    memset(g, 0, sizeof *g);
+}
+
+/* Keys draw on an allowance of KBUS_KEY_BURST keys that grows back by one
+ * every KBUS_KEY_EVERY_MS (a generic cell rate algorithm): key_full_at is
+ * when it is whole again, and each key taken moves it on by one key. */
+kbus_key_verdict kbus_guard_key(kbus_guard *g, int64_t now_ms)
+{
+    int64_t from = g->key_full_at > now_ms ? g->key_full_at : now_ms;
+
+    if (g->dropping && now_ms >= g->key_full_at)
+        g->dropping = false;
+    if (from + KBUS_KEY_EVERY_MS - now_ms > (int64_t)KBUS_KEY_BURST * KBUS_KEY_EVERY_MS) {
+        g->burst_until = now_ms + KBUS_FLAG_MS;
+        if (g->dropping)
+            return KBUS_KEY_DROP;
+        g->dropping = true;
+        return KBUS_KEY_DROP_FIRST;
+    }
+    g->key_full_at = from + KBUS_KEY_EVERY_MS;
+    return KBUS_KEY_TAKE;
+}
+
+bool kbus_guard_restart(kbus_guard *g, int64_t now_ms)
+{
+    bool was = g->restarts_until > now_ms;
+
+    if (g->nrestarts == KBUS_RESTARTS_MAX + 1) {
+        memmove(&g->restart_at[0], &g->restart_at[1], KBUS_RESTARTS_MAX * sizeof g->restart_at[0]);
+        g->nrestarts--;
+    }
+    g->restart_at[g->nrestarts++] = now_ms;
+    if (g->nrestarts <= KBUS_RESTARTS_MAX || now_ms - g->restart_at[0] > KBUS_RESTARTS_WINDOW_MS)
+        return false;
+    g->restarts_until = now_ms + KBUS_FLAG_MS;
+    return !was;
+}
+
+bool kbus_guard_flagged(const kbus_guard *g, int64_t now_ms)
+{
+    return g->burst_until > now_ms || g->restarts_until > now_ms;
+}
+
+const char *kbus_guard_why(const kbus_guard *g, int64_t now_ms)
+{
+    bool burst = g->burst_until > now_ms, restarts = g->restarts_until > now_ms;
+
+    if (burst && restarts)
+        return "keys faster than a clerk, dropped; restarts too often";
+    if (burst)
+        return "keys faster than a clerk, dropped";
+    return restarts ? "restarts too often" : "";
+}
+
+int64_t kbus_guard_flag_ends(const kbus_guard *g, int64_t now_ms)
+{
+    int64_t end = 0;
+
+    if (g->burst_until > now_ms)
+        end = g->burst_until;
+    if (g->restarts_until > now_ms && (end == 0 || g->restarts_until < end))
+        end = g->restarts_until;
+    return end;
+}
+
 /* ---- The master ---------------------------------------------------------------- */
 
 /* One window with a call-pad: its link to halld as that window's terminal,
@@ -171,7 +240,10 @@ struct kbus {
     size_t npads;
     bus_device devices[BUSMASTER_DEVICES_MAX];
     bool offline[BUSMASTER_DEVICES_MAX];
+    kbus_guard guard[BUSMASTER_DEVICES_MAX];
     size_t ndevices;
+    ev_timer unflag; /* the next flag's end: the health changes then */
+    bool closing;    /* inside kbus_free: no change hook any more */
 };
 
 static struct pad *pad_of(kbus *b, int window)
@@ -180,6 +252,46 @@ static struct pad *pad_of(kbus *b, int window)
         if ((int)b->pads[i].window == window)
             return &b->pads[i];
     return NULL;
+}
+
+/* The index of the device at addr in b->devices, SIZE_MAX if none. */
+static size_t device_index(const kbus *b, int addr)
+{
+    for (size_t i = 0; i < b->ndevices; i++)
+        if (b->devices[i].addr == addr)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Wake up when the next flag ends, so the health says so. */
+static void arm_unflag(kbus *b)
+{
+    int64_t now = clk_mono_ms(), end = 0;
+
+    for (size_t i = 0; i < b->ndevices; i++) {
+        int64_t e = kbus_guard_flag_ends(&b->guard[i], now);
+        if (e != 0 && (end == 0 || e < end))
+            end = e;
+    }
+    if (end == 0)
+        ev_timer_stop(b->loop, &b->unflag);
+    else if (ev_timer_start(b->loop, &b->unflag, end - now) < 0)
+        log_warn("bus: cannot time the end of a pad's flag: %s", strerror(errno));
+}
+
+/* A flag went up or down: the health and the screen model change. */
+static void flags_changed(kbus *b)
+{
+    if (b->closing)
+        return;
+    arm_unflag(b);
+    if (b->changed != NULL)
+        b->changed(b->arg);
+}
+
+static void on_unflag(ev_loop *loop, ev_timer *t, void *arg)
+{
+    flags_changed(arg);
 }
 
 static bool has_device(const kbus *b, bus_kind kind, uint32_t window)
@@ -345,7 +457,25 @@ static void on_key(busmaster *bm, const bus_device *dev, bus_key key, uint16_t a
 {
     kbus *b = arg;
     struct pad *p = pad_of(b, dev->window);
+    size_t at = device_index(b, dev->addr);
 
+    switch (at != SIZE_MAX ? kbus_guard_key(&b->guard[at], clk_mono_ms()) : KBUS_KEY_TAKE) {
+    case KBUS_KEY_TAKE:
+        break;
+    case KBUS_KEY_DROP_FIRST:
+        log_error("bus: call-pad %d (window %d) sends keys faster than a clerk can press (more "
+                  "than %d at once, then one a second): dropping them until it is quiet; a "
+                  "faulty pad, or something else on the bus wiring",
+                  dev->addr, dev->window, KBUS_KEY_BURST);
+        flags_changed(b);
+        return;
+    case KBUS_KEY_DROP:
+        log_debug("bus: call-pad %d (window %d): key %s dropped (a burst)", dev->addr, dev->window,
+                  busmap_key_name(key));
+        if (!b->closing)
+            arm_unflag(b);
+        return;
+    }
     log_info("bus: call-pad %d (window %d): %s%s", dev->addr, dev->window, busmap_key_name(key),
              key == BUS_KEY_TRANSFER ? " (to a window)" : "");
     if (p == NULL)
@@ -446,6 +576,29 @@ static void on_write_failed(busmaster *bm, const bus_device *dev, const char *wh
 static void on_notice(busmaster *bm, const char *text, void *arg)
 {
     log_info("bus: %s", text);
+}
+
+/* A pad's boot id changed: a pad that restarts again and again is failing,
+ * or is not the pad (whatever answers in its place starts its sequence
+ * numbers over with a new boot id, and the driver takes its events as
+ * new). Displays restarting only need to be written again. */
+static void on_restarted(busmaster *bm, const bus_device *dev, uint16_t boot_id, void *arg)
+{
+    kbus *b = arg;
+    size_t at = device_index(b, dev->addr);
+
+    if (at == SIZE_MAX || (dev->kind != BUS_KIND_CALLPAD && dev->kind != BUS_KIND_RATING))
+        return;
+    if (kbus_guard_restart(&b->guard[at], clk_mono_ms())) {
+        log_error("bus: %s %d (window %d) restarted more than %d times within %d minutes: "
+                  "flagged; a failing pad or power supply, or something else answering in its "
+                  "place on the bus wiring",
+                  device_name(dev), dev->addr, dev->window, KBUS_RESTARTS_MAX,
+                  KBUS_RESTARTS_WINDOW_MS / 60000);
+        flags_changed(b);
+    } else if (!b->closing) {
+        arm_unflag(b);
+    }
 }
 
 /* ---- The call-pads' links -------------------------------------------------- */
@@ -557,6 +710,9 @@ kbus *kbus_new(ev_loop *loop, const kiosk_conf *conf, uint64_t (*next_id)(void *
     b->changed = changed;
     b->arg = arg;
     kbus_view_init(&b->view);
+    ev_timer_init(&b->unflag, on_unflag, b);
+    for (size_t i = 0; i < BUSMASTER_DEVICES_MAX; i++)
+        kbus_guard_init(&b->guard[i]);
 
     busmaster_conf_init(&bc);
     if (busmaster_conf_transport(&bc, conf->bus_transport == KIOSK_BUS_RTU ? "rtu" : "tcp", err,
@@ -585,7 +741,8 @@ kbus *kbus_new(ev_loop *loop, const kiosk_conf *conf, uint64_t (*next_id)(void *
             goto fail;
         b->npads++;
     }
-    const busmaster_callbacks cb = {on_key, on_rating, on_health, on_write_failed, on_notice};
+    const busmaster_callbacks cb = {on_key,          on_rating, on_health,
+                                    on_write_failed, on_notice, on_restarted};
     if ((b->bm = busmaster_new(loop, &bc, &cb, b, err, errlen)) == NULL)
         goto fail;
     log_info("bus: master of %zu device(s) over %s, %zu call-pad window(s)", bc.ndevices,
@@ -602,8 +759,10 @@ void kbus_free(kbus *b)
         return;
     /* The master first: what it delivers while stopping (keys, cancelled
      * prompts) still finds the pads. */
+    b->closing = true;
     busmaster_free(b->bm);
     b->bm = NULL;
+    ev_timer_stop(b->loop, &b->unflag);
     for (size_t i = 0; i < b->npads; i++) {
         ev_timer_stop(b->loop, &b->pads[i].restore);
         klink_free(b->pads[i].link);
@@ -658,26 +817,61 @@ bool kbus_ok(const kbus *b)
     return true;
 }
 
+const char *kbus_health(const kbus *b, char *detail, size_t len)
+{
+    int64_t now = clk_mono_ms();
+    size_t used = 0;
+    bool suspect = false;
+
+    if (len > 0)
+        detail[0] = '\0';
+    for (size_t i = 0; i < b->ndevices; i++) {
+        if (!kbus_guard_flagged(&b->guard[i], now))
+            continue;
+        if (used < len) {
+            int n = snprintf(detail + used, len - used, "%s%s %d: %s", suspect ? "; " : "",
+                             device_name(&b->devices[i]), b->devices[i].addr,
+                             kbus_guard_why(&b->guard[i], now));
+            used = n < 0 || (size_t)n >= len - used ? len : used + (size_t)n;
+        }
+        suspect = true;
+    }
+    if (suspect)
+        return "suspect";
+    return kbus_ok(b) ? "ok" : "degraded";
+}
+
 int kbus_state_json(const kbus *b, buf *out)
 {
-    char item[64];
-    bool any = false;
+    int64_t now = clk_mono_ms();
+    char item[160];
+    bool any = false, flagged = false;
+    int n = snprintf(item, sizeof item, "\"bus\":\"%s\"", kbus_health(b, NULL, 0));
 
-    if (kbus_ok(b)) {
-        static const char ok[] = "\"bus\":\"ok\"";
-        return buf_append(out, ok, sizeof ok - 1);
-    }
-    static const char head[] = "\"bus\":\"degraded\",\"bus_offline\":[";
-    if (buf_append(out, head, sizeof head - 1) < 0)
+    /* Every item below is a few dozen ASCII bytes: kinds, addresses and
+     * the guard's fixed sentences. */
+    if (buf_append(out, item, (size_t)n) < 0)
         return -1;
     for (size_t i = 0; i < b->ndevices; i++) {
         if (!b->offline[i])
             continue;
-        int n = snprintf(item, sizeof item, "%s\"%s %d\"", any ? "," : "",
-                         device_name(&b->devices[i]), b->devices[i].addr);
+        n = snprintf(item, sizeof item, "%s\"%s %d\"", any ? "," : ",\"bus_offline\":[",
+                     device_name(&b->devices[i]), b->devices[i].addr);
         if (buf_append(out, item, (size_t)n) < 0)
             return -1;
         any = true;
     }
-    return buf_append(out, "]", 1);
+    if (any && buf_append(out, "]", 1) < 0)
+        return -1;
+    for (size_t i = 0; i < b->ndevices; i++) {
+        if (!kbus_guard_flagged(&b->guard[i], now))
+            continue;
+        n = snprintf(item, sizeof item, "%s\"%s %d: %s\"", flagged ? "," : ",\"bus_suspect\":[",
+                     device_name(&b->devices[i]), b->devices[i].addr,
+                     kbus_guard_why(&b->guard[i], now));
+        if (buf_append(out, item, (size_t)n) < 0)
+            return -1;
+        flagged = true;
+    }
+    return flagged ? buf_append(out, "]", 1) : 0;
 }

@@ -38,6 +38,15 @@
  *
  * Health. Devices going offline or online are logged and kept: the screen
  * model's "bus" is "ok", or "degraded" with the offline devices listed.
+ *
+ * Plausibility. The bus has no authentication (docs/bus.md): anything on
+ * the wiring can answer for a pad. The guard (below) drops call-pad keys
+ * that come faster than a clerk can press and flags a pad that restarts
+ * too often; a flagged pad makes the bus "suspect" in the screen model and
+ * the kiosk's device health, and is logged once per episode. Ratings are
+ * taken only for the prompt open on the window's rating pad, once (the
+ * bus driver ends a prompt exactly once), and sent for the ticket that
+ * prompt was for.
  */
 #ifndef ONEWINDOW_KBUS_H
 #define ONEWINDOW_KBUS_H
@@ -102,6 +111,56 @@ void kbus_view_init(kbus_view *v);
  * a snapshot). Strings are cut to the action's fields. */
 size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *out, size_t max);
 
+/* ---- The guard: what pads send, checked for plausibility (pure) ------------ */
+
+/* Keys: a call-pad may send KBUS_KEY_BURST keys at once (a full FIFO of 8
+ * after an outage, and two more) and then one per KBUS_KEY_EVERY_MS, far
+ * above what a clerk presses in a day's work; a key beyond that is dropped,
+ * never turned into an operation. */
+#define KBUS_KEY_BURST    10
+#define KBUS_KEY_EVERY_MS 1000
+/* Restarts: a pad that shows a new boot id more than KBUS_RESTARTS_MAX
+ * times within KBUS_RESTARTS_WINDOW_MS is flagged. */
+#define KBUS_RESTARTS_MAX       3
+#define KBUS_RESTARTS_WINDOW_MS (10 * 60 * 1000)
+/* A flag stays up this long after the last key dropped or restart seen. */
+#define KBUS_FLAG_MS (10 * 60 * 1000)
+/* The bus's detail in the kiosk's device health (halld keeps < 160). */
+#define KBUS_DETAIL_MAX 128
+
+typedef enum kbus_key_verdict {
+    KBUS_KEY_TAKE,       /* a plausible key: carry it out */
+    KBUS_KEY_DROP_FIRST, /* dropped, the first of a burst: report the burst */
+    KBUS_KEY_DROP,       /* dropped, in a burst already reported */
+} kbus_key_verdict;
+
+/* One pad's record. Times are monotonic milliseconds, never going back. */
+typedef struct kbus_guard {
+    int64_t key_full_at;                       /* keys: when the pad's allowance is whole again */
+    bool dropping;                             /* a burst is being dropped (reported once) */
+    int64_t restart_at[KBUS_RESTARTS_MAX + 1]; /* the latest restarts, oldest first */
+    size_t nrestarts;
+    int64_t burst_until;    /* flagged for a burst until then (0: never) */
+    int64_t restarts_until; /* flagged for restarts until then (0: never) */
+} kbus_guard;
+
+void kbus_guard_init(kbus_guard *g);
+/* A key from the pad at now_ms: taken or dropped (the burst is reported by
+ * the first key dropped, and ends once the allowance is whole again). A
+ * dropped key flags the pad for KBUS_FLAG_MS. */
+kbus_key_verdict kbus_guard_key(kbus_guard *g, int64_t now_ms);
+/* A new boot id from the pad at now_ms. true when it is one restart too
+ * many within the window and the pad was not flagged for restarts yet
+ * (report it); the flag lasts KBUS_FLAG_MS from the latest restart that
+ * was one too many. */
+bool kbus_guard_restart(kbus_guard *g, int64_t now_ms);
+/* Whether the pad is flagged at now_ms, and why ("" when it is not):
+ * "keys faster than a clerk, dropped", "restarts too often", or both. */
+bool kbus_guard_flagged(const kbus_guard *g, int64_t now_ms);
+const char *kbus_guard_why(const kbus_guard *g, int64_t now_ms);
+/* When the pad's next flag ends (0: none is up at now_ms). */
+int64_t kbus_guard_flag_ends(const kbus_guard *g, int64_t now_ms);
+
 /* ---- The master ----------------------------------------------------------- */
 
 typedef struct kbus kbus;
@@ -123,10 +182,16 @@ void kbus_free(kbus *b);
 void kbus_push(kbus *b, const Hall__DisplayPush *p);
 
 /* Append the screen model's bus fields (after a comma, without one of
- * their own): "bus":"ok" or "bus":"degraded","bus_offline":["callpad 41",
- * ...]. 0 or -1 with errno. */
+ * their own): "bus" as kbus_health() says, "bus_offline":["callpad 41",
+ * ...] when devices are offline and "bus_suspect":["callpad 41: keys
+ * faster than a clerk, dropped", ...] when pads are flagged. 0 or -1 with
+ * errno. */
 int kbus_state_json(const kbus *b, buf *out);
 /* Whether every device that reported is online. */
 bool kbus_ok(const kbus *b);
+/* The bus's state for the kiosk's device health: "suspect" while a pad is
+ * flagged (detail: which and why, cut to fit), else "degraded" while a
+ * device is offline, else "ok" (detail "" for both). */
+const char *kbus_health(const kbus *b, char *detail, size_t len);
 
 #endif

@@ -188,7 +188,7 @@ static void report_health(kiosk *k, bool can, const char *why)
     Hall__DeviceStatus st = HALL__DEVICE_STATUS__INIT;
     Hall__ComponentStatus comp[HEALTH_MAX], *pc[HEALTH_MAX];
     struct health h = {.n = 0};
-    char sig[sizeof k->health_sent], skew[HEALTH_DETAIL_MAX] = "";
+    char sig[sizeof k->health_sent], skew[HEALTH_DETAIL_MAX] = "", bus[KBUS_DETAIL_MAX];
     bool printing = strcmp(k->printer_word, "ok") == 0 || strcmp(k->printer_word, "near_end") == 0;
     size_t used;
 
@@ -201,7 +201,7 @@ static void report_health(kiosk *k, bool can, const char *why)
                                   : "offline",
                "");
     if (k->bus != NULL)
-        health_add(&h, "bus", kbus_ok(k->bus) ? "ok" : "degraded", "");
+        health_add(&h, "bus", kbus_health(k->bus, bus, sizeof bus), bus);
     if (k->skew_shown_ms != 0)
         skew_sentence(k->skew_shown_ms, skew, sizeof skew);
     health_add(&h, "clock", k->skew_shown_ms != 0 ? "skewed" : "ok", skew);

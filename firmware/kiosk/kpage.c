@@ -9,6 +9,13 @@
  * not re-entrant, and kpage_changed() may be called from inside the action
  * callback, which itself runs inside MHD_run().
  *
+ * A run that closed a connection is followed by another at once (tick at
+ * 0 ms). At its connection limit MHD takes the listening socket out of its
+ * epoll set, and puts it back only at the start of a later MHD_run(), once
+ * a connection has gone. Nothing wakes the loop for that: with no
+ * connection left, the epoll fd never becomes readable and MHD asks for no
+ * timeout, so without the second run the page would never accept again.
+ *
  * A request that needs state across calls of the access handler (a POST
  * body, a held long poll) carries a kreq in MHD's per-request pointer; MHD's
  * completion callback frees it. Plain requests are answered on the first
@@ -37,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The page, embedded at build time by embed.cmake (kpage_assets.c). */
 extern const unsigned char kpage_asset_index_html[];
@@ -46,11 +54,9 @@ extern const size_t kpage_asset_page_css_len;
 extern const unsigned char kpage_asset_page_js[];
 extern const size_t kpage_asset_page_js_len;
 
-#define MODEL_MAX         (1024 * 1024) /* a screen model is a few KiB */
-#define NAME_MAX_LEN      64
-#define PARAM_MAX_LEN     256
-#define CONNECTION_LIMIT  64
-#define CONNECTION_IDLE_S 60
+#define MODEL_MAX     (1024 * 1024) /* a screen model is a few KiB */
+#define NAME_MAX_LEN  64
+#define PARAM_MAX_LEN 256
 
 /* The page's only source of code and style is itself: no inline script,
  * no other origin. */
@@ -77,8 +83,9 @@ static const struct asset {
  *   (none) --GET /api/state, nothing newer--> HELD
  *   HELD --kpage_changed() / hold timer (wake)--> WOKEN --model sent--> DONE
  *
- * A HELD request is suspended in MHD and linked in kpage.held; nothing else
- * is. MHD's completion callback frees a kreq in any state.
+ * A HELD request is suspended in MHD and linked in kpage.held (newest
+ * first, at most KPAGE_HELD_MAX); nothing else is. MHD's completion
+ * callback frees a kreq in any state.
  */
 enum kreq_state { KREQ_BODY, KREQ_HELD, KREQ_WOKEN, KREQ_DONE };
 
@@ -95,16 +102,18 @@ struct kreq {
 struct kpage {
     ev_loop *loop;
     struct MHD_Daemon *mhd;
-    int epfd; /* MHD's epoll fd, watched by the loop */
-    int port;
+    int epfd;        /* MHD's epoll fd, watched by the loop */
+    char *address;   /* as configured: a name requests may give */
+    kpage_site site; /* address and the port listened on */
     kpage_callbacks cb;
     void *arg;
     bool allow_remote;
     bool stopping;     /* inside kpage_free: no callbacks any more */
-    bool kicked;       /* a connection was resumed: run MHD again soon */
+    bool kicked;       /* a connection was resumed or closed: run MHD again soon */
     int hold_ms;       /* how long a long poll is held */
-    ev_timer tick;     /* MHD_get_timeout(), or 0 ms after a resume */
-    struct kreq *held; /* suspended long polls */
+    ev_timer tick;     /* MHD_get_timeout(), or 0 ms after a resume or close */
+    struct kreq *held; /* suspended long polls, newest first */
+    size_t nheld;
     struct MHD_Response *asset_resp[NASSETS];
 };
 
@@ -184,6 +193,81 @@ static int parse_after(const char *s, bool *has, long long *after)
     return 0;
 }
 
+/* ---- who may ask ---- */
+
+/* name[0..len) is one of site's names: its address as configured (an IPv6
+ * literal in brackets) or the loopback names the kiosk's own browser may
+ * use. Names are compared without regard to case. */
+static bool name_is_site(const kpage_site *site, const char *name, size_t len)
+{
+    static const char *const loopback[] = {"localhost", "127.0.0.1", "[::1]"};
+    const char *a = site->address != NULL ? site->address : "";
+    size_t alen = strlen(a);
+
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
+        if (strlen(loopback[i]) == len && strncasecmp(name, loopback[i], len) == 0)
+            return true;
+    if (alen == 0)
+        return false;
+    if (strchr(a, ':') != NULL)
+        return len == alen + 2 && name[0] == '[' && name[len - 1] == ']' &&
+               strncasecmp(name + 1, a, alen) == 0;
+    return len == alen && strncasecmp(name, a, alen) == 0;
+}
+
+bool kpage_host_is_site(const kpage_site *site, const char *host)
+{
+    char want[16];
+    const char *port;
+    size_t len;
+
+    if (site == NULL || host == NULL || host[0] == '\0')
+        return false;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        if (close == NULL)
+            return false;
+        len = (size_t)(close - host) + 1;
+    } else {
+        len = strcspn(host, ":");
+    }
+    port = host + len;
+    if (port[0] == '\0') {
+        if (site->port != 80)
+            return false;
+    } else {
+        snprintf(want, sizeof want, "%d", site->port);
+        if (port[0] != ':' || strcmp(port + 1, want) != 0)
+            return false;
+    }
+    return name_is_site(site, host, len);
+}
+
+bool kpage_origin_is_site(const kpage_site *site, const char *origin)
+{
+    static const char scheme[] = "http://";
+
+    return origin != NULL && strncasecmp(origin, scheme, sizeof scheme - 1) == 0 &&
+           kpage_host_is_site(site, origin + sizeof scheme - 1);
+}
+
+/* application/json, with parameters (charset=utf-8) or without. */
+static bool is_json_type(const char *s)
+{
+    static const char json[] = "application/json";
+
+    if (s == NULL)
+        return false;
+    s += strspn(s, " \t");
+    if (strncasecmp(s, json, sizeof json - 1) != 0)
+        return false;
+    s += sizeof json - 1;
+    s += strspn(s, " \t");
+    return s[0] == '\0' || s[0] == ';';
+}
+
+/* ---- the routes ---- */
+
 /* GET /api/state: the model at once, or held when it is not newer than
  * after=. */
 static void answer_state(const kpage_callbacks *cb, void *arg, const kpage_request *req,
@@ -257,6 +341,13 @@ static void answer_action(const kpage_callbacks *cb, void *arg, const kpage_requ
     const char *name, *param, *why;
     char err[256] = "";
 
+    /* A form or text/plain is what another site can post without asking
+     * first; an action never comes that way. */
+    if (!is_json_type(req->content_type)) {
+        answer_error(a, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                     "An action must be sent as Content-Type: application/json.", NULL);
+        return;
+    }
     if (!req->body_read) {
         if (declared_too_big(req->content_length))
             answer_error(a, MHD_HTTP_CONTENT_TOO_LARGE, "The request body is larger than 4 KiB.",
@@ -292,10 +383,31 @@ static bool is_get(const char *method)
     return strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
-void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_request *req, kpage_answer *out)
+void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_site *site,
+                  const kpage_request *req, kpage_answer *out)
 {
     memset(out, 0, sizeof *out);
     buf_init(&out->body, MODEL_MAX);
+    /* Who asks comes before what: a page of another site, or one reached
+     * through another name for this address (DNS rebinding), learns
+     * nothing, not even which paths exist. No answer grants CORS. */
+    if (!kpage_host_is_site(site, req->host)) {
+        answer_error(out, MHD_HTTP_FORBIDDEN,
+                     "This is the kiosk's own page: it answers only to the kiosk's own address.",
+                     NULL);
+        return;
+    }
+    if (req->origin != NULL && !kpage_origin_is_site(site, req->origin)) {
+        answer_error(out, MHD_HTTP_FORBIDDEN,
+                     "Requests from other sites are refused: only the kiosk's own page may ask.",
+                     NULL);
+        return;
+    }
+    if (strcmp(req->method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+        answer_error(out, MHD_HTTP_FORBIDDEN,
+                     "The kiosk's page grants no access to other sites (no CORS).", NULL);
+        return;
+    }
     if (strcmp(req->url, "/api/action") == 0) {
         if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0)
             answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "Actions are POSTed.", "POST");
@@ -357,6 +469,8 @@ static void kreq_unlink(struct kreq *r)
 {
     kpage *p = r->page;
 
+    assert(p->nheld > 0);
+    p->nheld--;
     if (r->prev != NULL)
         r->prev->next = r->next;
     else
@@ -396,8 +510,18 @@ static void kreq_wake(struct kreq *r)
 static enum MHD_Result hold(kpage *p, struct MHD_Connection *conn, const kpage_answer *a,
                             void **con_cls)
 {
-    struct kreq *r = calloc(1, sizeof *r);
+    struct kreq *r;
 
+    /* The oldest held poll is the likeliest to have lost its page (a
+     * reload, a closed tab: a suspended connection is not watched); if
+     * its page is still there, it gets the model and asks again. */
+    if (p->nheld >= KPAGE_HELD_MAX) {
+        struct kreq *oldest = p->held;
+        while (oldest->next != NULL)
+            oldest = oldest->next;
+        kreq_wake(oldest);
+    }
+    r = calloc(1, sizeof *r);
     if (r != NULL) {
         r->page = p;
         r->conn = conn;
@@ -414,6 +538,7 @@ static enum MHD_Result hold(kpage *p, struct MHD_Connection *conn, const kpage_a
     if (p->held != NULL)
         p->held->prev = r;
     p->held = r;
+    p->nheld++;
     *con_cls = r;
     MHD_suspend_connection(conn);
     return MHD_YES;
@@ -468,6 +593,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     if (p->stopping)
         return MHD_NO;
+    req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    req.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+    req.content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (r != NULL && r->state == KREQ_BODY && *upload_size != 0) {
         /* A body without a Content-Length (chunked) is cut off here: the
          * rest is read and dropped, and the answer is 413. */
@@ -492,7 +621,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * it is now. */
     if (r != NULL)
         r->state = KREQ_DONE;
-    kpage_decide(&p->cb, p->arg, &req, &a);
+    kpage_decide(&p->cb, p->arg, &p->site, &req, &a);
     rc = send_answer(p, conn, &a, con_cls);
     buf_release(&a.body);
     return rc;
@@ -532,6 +661,17 @@ bool kpage_peer_is_loopback(const struct sockaddr *sa)
     return false;
 }
 
+/* A connection closed: run MHD again (see the top of the file). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    kpage *p = cls;
+
+    (void)conn, (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        p->kicked = true;
+}
+
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     kpage *p = cls;
@@ -549,7 +689,7 @@ static void service(kpage *p)
     p->kicked = false;
     MHD_run(p->mhd);
     /* A resume from inside this run (kpage_changed() in the action
-     * callback) needs another run at once. */
+     * callback), or a connection closed by it, needs another run at once. */
     if (p->kicked)
         (void)ev_timer_start(p->loop, &p->tick, 0);
     else if (MHD_get_timeout(p->mhd, &ms) == MHD_YES)
@@ -640,12 +780,13 @@ kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callback
         return NULL;
     }
     p->loop = loop;
+    p->address = strdup(host);
     p->cb = *cb;
     p->arg = arg;
     p->epfd = -1;
     p->hold_ms = KPAGE_HOLD_MS;
     ev_timer_init(&p->tick, on_tick, p);
-    if (make_asset_responses(p) != 0) {
+    if (p->address == NULL || make_asset_responses(p) != 0) {
         set_err(err, errlen, "out of memory");
         kpage_free(p);
         errno = ENOMEM;
@@ -655,8 +796,10 @@ kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callback
     p->mhd = MHD_start_daemon(
         flags, (uint16_t)port, on_accept, p, on_request, p, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, p,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONNECTION_IDLE_S, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, p, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)KPAGE_CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)KPAGE_PEER_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)KPAGE_IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (p->mhd == NULL) {
         int e = errno != 0 ? errno : EADDRNOTAVAIL;
         set_err(err, errlen, "cannot serve the page on %s port %d: %s", host, port, strerror(e));
@@ -667,7 +810,8 @@ kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callback
     info = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     p->epfd = info != NULL ? info->epoll_fd : -1;
     info = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    p->port = info != NULL ? info->port : port;
+    p->site.address = p->address;
+    p->site.port = info != NULL ? info->port : port;
     if (p->epfd < 0 || ev_fd_set(loop, p->epfd, EV_READ, on_epoll, p) != 0) {
         int e = p->epfd < 0 ? EINVAL : errno;
         set_err(err, errlen, "cannot watch the page server: %s", strerror(e));
@@ -681,7 +825,7 @@ kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callback
 
 int kpage_port(const kpage *p)
 {
-    return p->port;
+    return p->site.port;
 }
 
 void kpage_changed(kpage *p)
@@ -718,5 +862,6 @@ void kpage_free(kpage *p)
     for (i = 0; i < NASSETS; i++)
         if (p->asset_resp[i] != NULL)
             MHD_destroy_response(p->asset_resp[i]);
+    free(p->address);
     free(p);
 }

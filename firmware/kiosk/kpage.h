@@ -24,6 +24,21 @@
  *                                 method)
  * Only loopback peers are served (403 otherwise) unless kpage_allow_remote().
  *
+ * Only the kiosk's own page may use it (docs/kiosk.md, "Who may use the
+ * page"): every request must name the page by its Host (the configured
+ * address, localhost, 127.0.0.1 or [::1], with the page's port), an Origin
+ * when there is one must be http:// and such a host, and an action must be
+ * Content-Type: application/json. Anything else is refused with a JSON
+ * sentence (403, 415 for the type) and no Access-Control-Allow-* header;
+ * OPTIONS (a CORS preflight) is always refused, so another site can never
+ * make a browser send an action.
+ *
+ * Limits (a flood of connections is shed, never the page): at most
+ * KPAGE_CONNECTIONS_MAX connections in all (more wait in the kernel's
+ * queue and are taken as slots free), KPAGE_PEER_CONNECTIONS_MAX from one
+ * address (more are closed at once), KPAGE_IDLE_TIMEOUT_S of silence on
+ * one, and KPAGE_HELD_MAX long polls held (a new one answers the oldest).
+ *
  * Functions that can fail return -1/NULL with errno and a sentence in err;
  * none prints or exits.
  */
@@ -41,6 +56,17 @@
 #define KPAGE_BODY_MAX 4096
 /* How long a long poll is held when nothing changes. */
 #define KPAGE_HOLD_MS 25000
+/* Connections served at once; the kiosk's browser needs a handful. */
+#define KPAGE_CONNECTIONS_MAX 64
+/* Connections from one peer address at once. */
+#define KPAGE_PEER_CONNECTIONS_MAX 32
+/* A connection silent this long is closed (a held long poll is not
+ * silent: it waits for the kiosk, at most the hold time). */
+#define KPAGE_IDLE_TIMEOUT_S 15
+/* Long polls held at once; one more answers the oldest at once (its page
+ * asks again). Below KPAGE_PEER_CONNECTIONS_MAX, so abandoned polls never
+ * take every slot a peer has. */
+#define KPAGE_HELD_MAX 16
 
 typedef struct kpage kpage;
 
@@ -55,7 +81,8 @@ typedef struct kpage_callbacks {
 
 /* Serve the page on host:port (127.0.0.1 on a kiosk; port 0 picks one,
  * kpage_port() tells) from the loop's thread (libmicrohttpd with an
- * external epoll fd watched by the loop, no threads of its own). NULL with
+ * external epoll fd watched by the loop, no threads of its own). host, as
+ * written, is also a name requests may give in Host and Origin. NULL with
  * errno and a sentence in err when the address cannot be used. */
 kpage *kpage_new(ev_loop *loop, const char *host, int port, const kpage_callbacks *cb, void *arg,
                  char *err, size_t errlen);
@@ -83,11 +110,20 @@ bool kpage_peer_is_loopback(const struct sockaddr *sa);
  * kpage_decide() decides; tests and the fuzz harness call it directly,
  * with no daemon and no socket.
  */
+/* Who the page is: what a request's Host and Origin must name. */
+typedef struct kpage_site {
+    const char *address; /* the configured listen address, a name or an IP literal */
+    int port;            /* the port the page listens on */
+} kpage_site;
+
 typedef struct kpage_request {
     const char *method;         /* "GET", "HEAD", "POST", ... */
     const char *url;            /* the path, without the query */
     const char *after;          /* the after= argument, NULL when absent */
     const char *content_length; /* the Content-Length header, NULL when absent */
+    const char *content_type;   /* the Content-Type header, NULL when absent */
+    const char *host;           /* the Host header, NULL when absent */
+    const char *origin;         /* the Origin header, NULL when absent */
     bool body_read;             /* the whole body was read: body, body_len, body_too_big */
     const void *body;           /* the first KPAGE_BODY_MAX bytes at most */
     size_t body_len;
@@ -111,11 +147,19 @@ typedef struct kpage_answer {
     buf body;          /* KPAGE_REPLY, KPAGE_HOLD: JSON */
 } kpage_answer;
 
-/* Decide the answer to req as the HTTP section above describes, calling
- * cb->state (GET /api/state) or cb->action (a POST /api/action whose
- * body was read) with arg. out->body is set up here, even for verdicts
- * without a body; the caller releases it with buf_release(). */
-void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_request *req,
-                  kpage_answer *out);
+/* Decide the answer to req for the page of site as the HTTP section above
+ * describes, calling cb->state (GET /api/state) or cb->action (a POST
+ * /api/action whose body was read) with arg. out->body is set up here,
+ * even for verdicts without a body; the caller releases it with
+ * buf_release(). */
+void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_site *site,
+                  const kpage_request *req, kpage_answer *out);
+/* Whether a Host header value names site: one of its names (its address
+ * as configured, localhost, 127.0.0.1, [::1]; letters in any case) and
+ * ":port", which may be left out only when the port is 80. */
+bool kpage_host_is_site(const kpage_site *site, const char *host);
+/* Whether an Origin header value is site's: "http://" and a host that
+ * kpage_host_is_site() accepts, nothing after it. */
+bool kpage_origin_is_site(const kpage_site *site, const char *origin);
 
 #endif

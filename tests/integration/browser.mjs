@@ -20,8 +20,9 @@ export function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
 }
 
-// The browser and a 1080x1920 page with timeout ms as its default wait.
-export async function openPage(args, timeout) {
+// The browser and a 1080x1920 page with timeout ms as its default wait;
+// extraArgs go to chromium as well.
+export async function openPage(args, timeout, extraArgs = []) {
   const require = createRequire(path.join(args["node-modules"], "..", "package.json"));
   const { chromium } = require("playwright-core");
 
@@ -38,6 +39,7 @@ export async function openPage(args, timeout) {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
   const context = await browser.newContext({ viewport: { width: 1080, height: 1920 } });

@@ -70,6 +70,8 @@ struct fx {
     size_t nratings;
     int write_failed[248];
     char notices[4096];
+    int restarted[248]; /* new boot ids seen per address */
+    uint16_t boot_id[248];
     bool done, done_ok;
     busmaster_found found[32];
     size_t nfound;
@@ -132,8 +134,19 @@ static void on_notice(busmaster *bm, const char *text, void *arg)
     snprintf(f->notices + used, sizeof f->notices - used, "%s\n", text);
 }
 
-static const busmaster_callbacks callbacks = {on_key, on_rating, on_health, on_write_failed,
-                                              on_notice};
+static void on_restarted(busmaster *bm, const bus_device *dev, uint16_t boot_id, void *arg)
+{
+    struct fx *f = arg;
+
+    (void)bm;
+    ck_assert_uint_ne(boot_id, 0);
+    ck_assert_uint_ne(boot_id, f->boot_id[dev->addr]);
+    f->restarted[dev->addr]++;
+    f->boot_id[dev->addr] = boot_id;
+}
+
+static const busmaster_callbacks callbacks = {on_key,          on_rating, on_health,
+                                              on_write_failed, on_notice, on_restarted};
 
 /* ---- the simulator ---- */
 
@@ -529,6 +542,7 @@ START_TEST(offline_recovery)
     SIM_OK(&f, "reboot 11");
     ck_assert(wait_show(&f, "window 1: A003", false, WAIT_MS));
     ck_assert_msg(strstr(f.notices, "device 11 restarted") != NULL, "%s", f.notices);
+    ck_assert_int_eq(f.restarted[11], 1);
     ck_assert_int_eq(f.offline[11], 1);
 
     /* Nobody else ever went offline. */

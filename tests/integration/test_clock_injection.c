@@ -208,9 +208,9 @@ static json_t *page_call(clockx *x, const char *method, const char *path, const 
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                     method, path, body ? strlen(body) : 0, body ? body : "");
+                     method, path, x->page_port, body ? strlen(body) : 0, body ? body : "");
     ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
     for (;;) {
         ssize_t got = recv(fd, answer + used, cap - used - 1, 0);

@@ -18,6 +18,12 @@
  *                         down is carried out once when it is back; a
  *                         silent display makes the screen model's "bus"
  *                         degraded, and ok again when it answers.
+ *   test_kiosk_e2e guard  (kiosk_bus_plausibility) 60 nexts on a call-pad
+ *                         as fast as it takes them: fewer become
+ *                         operations (each carried out once), the burst
+ *                         is logged once, the bus is "suspect" in the
+ *                         screen model and in halld's device health; a
+ *                         rating pad restarting 4 times is flagged.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -42,8 +48,9 @@
 #define WAIT_MS 60000 /* generous: a loaded 2-core machine */
 #define DEVICES "1:board,11:window:1,12:window:2,41:callpad:1,42:callpad:2,71:rating:1,72:rating:2"
 /* Event kinds of controller/queue.h. */
-#define EVENT_CALLED 5
-#define EVENT_RATED  23
+#define EVENT_CALLED   5
+#define EVENT_RECALLED 6
+#define EVENT_RATED    23
 
 typedef struct e2e {
     hallfix hall;
@@ -141,14 +148,16 @@ static bool wait_show(e2e *x, const char *needle)
 /* The touch page's screen model (GET /api/state), malloc'd. */
 static char *page_state(e2e *x)
 {
-    static const char req[] = "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                              "Connection: close\r\n\r\n";
+    char req[128];
     size_t cap = 1 << 16, used = 0;
     char *out = calloc(1, cap);
     int fd = tcp_connect(x->page_port);
+    int len = snprintf(req, sizeof req,
+                       "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                       x->page_port);
 
     ck_assert_ptr_nonnull(out);
-    ck_assert_int_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    ck_assert_int_eq(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
     for (;;) {
         ssize_t n = recv(fd, out + used, cap - used - 1, 0);
         if (n <= 0 || (used += (size_t)n) == cap - 1)
@@ -438,6 +447,88 @@ START_TEST(touch_to_board)
 }
 END_TEST
 
+/* ---- kiosk_bus_plausibility ---------------------------------------------- */
+
+/* How many times needle is in the file at path. */
+static int count_in(const char *path, const char *needle)
+{
+    char *text = ts_slurp(path);
+    int n = 0;
+
+    for (const char *at = text; at != NULL && (at = strstr(at, needle)) != NULL; at++)
+        n++;
+    free(text);
+    return n;
+}
+
+START_TEST(bus_plausibility)
+{
+    enum { PRESSES = 60 };
+    char hallctl_log[1100];
+    int pressed = 0;
+    e2e x;
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert(wait_state(&x, "\"bus\":\"ok\""));
+    /* Enough waiting that every next carried out calls or recalls one
+     * (a ticket takes a call and two recalls; the next press is its
+     * no-show and the next ticket's call). */
+    for (int i = 0; i < PRESSES / 3; i++)
+        ck_assert_int_eq(fix_hallctl(&x.hall, "issue"), 0);
+
+    /* A burst no clerk can press: the pad's FIFO refills as fast as the
+     * master empties it. */
+    while (pressed < PRESSES) {
+        char *r = sim_cmd(&x, "press 41 next");
+        if (strstr(r, "fifo full") != NULL)
+            usleep(20 * 1000);
+        else
+            pressed++, ck_assert_msg(strncmp(r, "ok", 2) == 0, "bussim said: %s", r);
+        free(r);
+    }
+    ck_assert(wait_show(&x, "callpad 1: ticket") && wait_show(&x, "| fifo 0/8"));
+    ck_assert(ts_file_contains(x.kiosk_log, "sends keys faster than a clerk", WAIT_MS));
+    ck_assert(wait_state(&x, "\"bus\":\"suspect\""));
+    ck_assert(
+        wait_state(&x, "\"bus_suspect\":[\"callpad 41: keys faster than a clerk, dropped\"]"));
+    /* Fewer operations than presses, each carried out once: one call or
+     * recall each. */
+    int taken = count_in(x.kiosk_log, "call-pad 41 (window 1): next");
+    ck_assert_int_ge(taken, 1);
+    ck_assert_int_lt(taken, PRESSES);
+    char want[200];
+    snprintf(want, sizeof want,
+             "SELECT count(*) FROM events WHERE window_no = 1 AND kind IN (%d, %d)", EVENT_CALLED,
+             EVENT_RECALLED);
+    ck_assert(wait_db(&x, taken, want));
+    ck_assert_int_eq(count_in(x.kiosk_log, "sends keys faster than a clerk"), 1);
+    /* halld learns it as the kiosk's health. */
+    snprintf(hallctl_log, sizeof hallctl_log, "%s/hallctl.log", x.hall.dir);
+    int64_t until = clk_mono_ms() + WAIT_MS;
+    while (!ts_file_contains(hallctl_log, "suspect    callpad 41: keys faster", 0)) {
+        ck_assert_msg(clk_mono_ms() < until, "halld never showed the bus as suspect");
+        ck_assert_int_eq(fix_hallctl(&x.hall, "queues"), 0);
+        usleep(200 * 1000);
+    }
+
+    /* A rating pad that restarts again and again. */
+    for (int i = 1; i <= 4; i++) {
+        SIM_OK(&x, "reboot 71");
+        until = clk_mono_ms() + WAIT_MS;
+        while (count_in(x.kiosk_log, "device 71 restarted") < i) {
+            ck_assert_msg(clk_mono_ms() < until, "restart %d of pad 71 not seen", i);
+            usleep(50 * 1000);
+        }
+    }
+    ck_assert(
+        ts_file_contains(x.kiosk_log, "rating 71 (window 1) restarted more than 3 times", WAIT_MS));
+    ck_assert(wait_state(&x, "\"rating 71: restarts too often\""));
+    ck_assert_int_eq(count_in(x.kiosk_log, "restarted more than 3 times"), 1);
+    all_down(&x);
+}
+END_TEST
+
 /* ---- kiosk_bus_role ---------------------------------------------------- */
 
 static long long issue_one(e2e *x)
@@ -521,10 +612,10 @@ static const char *browser_missing(void)
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
-    bool touch = strcmp(which, "touch") == 0;
+    bool touch = strcmp(which, "touch") == 0, guard = strcmp(which, "guard") == 0;
 
-    if (!touch && strcmp(which, "bus") != 0) {
-        fprintf(stderr, "usage: %s touch|bus\n", argv[0]);
+    if (!touch && !guard && strcmp(which, "bus") != 0) {
+        fprintf(stderr, "usage: %s touch|bus|guard\n", argv[0]);
         return 2;
     }
     if (touch && browser_missing() != NULL) {
@@ -536,7 +627,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, touch ? touch_to_board : bus_role);
+    tcase_add_test(tc, touch ? touch_to_board : guard ? bus_plausibility : bus_role);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

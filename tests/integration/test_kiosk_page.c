@@ -21,6 +21,7 @@
  * so every state can be reached without a kiosk behind the page.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
@@ -296,20 +297,28 @@ static call *call_start(fixture *fx, const char *method, const char *path, const
     call *c = calloc(1, sizeof *c);
     bool framed = headers != NULL && (strstr(headers, "Content-Length") != NULL ||
                                       strstr(headers, "Transfer-Encoding") != NULL);
+    bool own_host = headers == NULL || strstr(headers, "Host:") == NULL;
+    bool typed = headers != NULL && strstr(headers, "Content-Type:") != NULL;
+    char host[64] = "", type[64] = "";
     int n;
 
     ck_assert_ptr_nonnull(c);
     c->loop = fx->loop;
     c->port = kpage_port(fx->model.page);
+    /* The page's own name, and a body is JSON, unless the test says
+     * otherwise. */
+    if (own_host)
+        snprintf(host, sizeof host, "Host: 127.0.0.1:%d\r\n", c->port);
+    if (body != NULL && !typed)
+        snprintf(type, sizeof type, "Content-Type: application/json\r\n");
     if (body != NULL && !framed)
         n = asprintf(&c->request,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
+                     "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s%s"
                      "Content-Length: %zu\r\n\r\n%s",
-                     method, path, headers != NULL ? headers : "", strlen(body), body);
+                     method, path, host, type, headers != NULL ? headers : "", strlen(body), body);
     else
-        n = asprintf(&c->request,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n%s", method,
-                     path, headers != NULL ? headers : "", body != NULL ? body : "");
+        n = asprintf(&c->request, "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s%s\r\n%s", method,
+                     path, host, type, headers != NULL ? headers : "", body != NULL ? body : "");
     ck_assert_int_ge(n, 0);
     c->reqlen = strlen(c->request);
     ck_assert_int_eq(pthread_create(&c->thread, NULL, call_run, c), 0);
@@ -593,7 +602,7 @@ START_TEST(test_action_ok)
     call *c;
 
     fx_start(&fx);
-    c = http(&fx, "POST", "/api/action", "Content-Type: application/json\r\n",
+    c = http(&fx, "POST", "/api/action", "Content-Type: application/json; charset=utf-8\r\n",
              "{\"name\":\"take\",\"param\":\"\"}");
     ck_assert_int_eq(c->status, 200);
     ck_assert_str_eq(c->body, "{\"ok\":true}");
@@ -693,6 +702,360 @@ START_TEST(test_action_too_big)
     assert_error_reply(c, 400);
     call_free(c);
     free(big);
+    fx_stop(&fx);
+}
+END_TEST
+
+/* ---- who may use the page ------------------------------------------------ */
+
+START_TEST(test_site_names)
+{
+    static const kpage_site kiosk = {"127.0.0.1", 8080}, named = {"Kiosk-01.hall.example", 8080},
+                            v6 = {"::1", 80}, plain = {"127.0.0.1", 80};
+    static const struct {
+        const kpage_site *site;
+        const char *host;
+        bool ok;
+    } hosts[] = {
+        {&kiosk, "127.0.0.1:8080", true},
+        {&kiosk, "localhost:8080", true},
+        {&kiosk, "LOCALHOST:8080", true},
+        {&kiosk, "[::1]:8080", true},
+        {&kiosk, "127.0.0.1", false}, /* port 80 */
+        {&kiosk, "127.0.0.1:80", false},
+        {&kiosk, "127.0.0.1:08080", false},
+        {&kiosk, "127.0.0.1:8080:8080", false},
+        {&kiosk, "127.0.0.1:", false},
+        {&kiosk, "127.0.0.2:8080", false},
+        {&kiosk, "evil.example:8080", false},
+        {&kiosk, "localhost.:8080", false},
+        {&kiosk, "localhost.evil.example:8080", false},
+        {&kiosk, "127.0.0.1.evil.example:8080", false},
+        {&kiosk, "[::1:8080", false},
+        {&kiosk, "", false},
+        {&kiosk, NULL, false},
+        {&named, "kiosk-01.hall.example:8080", true},
+        {&named, "127.0.0.1:8080", true},
+        {&named, "kiosk-01.hall.example.evil.example:8080", false},
+        {&named, "kiosk-02.hall.example:8080", false},
+        {&v6, "[::1]", true},
+        {&v6, "[::1]:80", true},
+        {&v6, "::1", false},
+        {&v6, "localhost", true},
+        {&plain, "127.0.0.1", true},
+        {&plain, "127.0.0.1:80", true},
+    };
+    static const struct {
+        const char *origin;
+        bool ok;
+    } origins[] = {
+        {"http://127.0.0.1:8080", true},
+        {"HTTP://localhost:8080", true},
+        {"http://[::1]:8080", true},
+        {"https://127.0.0.1:8080", false},
+        {"http://127.0.0.1:9000", false},
+        {"http://127.0.0.1", false},
+        {"http://evil.example", false},
+        {"http://evil.example:8080", false},
+        {"http://127.0.0.1:8080/", false},
+        {"null", false},
+        {"", false},
+        {"127.0.0.1:8080", false},
+    };
+
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++)
+        ck_assert_msg(kpage_host_is_site(hosts[i].site, hosts[i].host) == hosts[i].ok,
+                      "Host %s for %s port %d", hosts[i].host ? hosts[i].host : "(none)",
+                      hosts[i].site->address, hosts[i].site->port);
+    for (size_t i = 0; i < sizeof origins / sizeof origins[0]; i++)
+        ck_assert_msg(kpage_origin_is_site(&kiosk, origins[i].origin) == origins[i].ok, "Origin %s",
+                      origins[i].origin);
+}
+END_TEST
+
+/* A refusal: status, a JSON sentence, and nothing that grants CORS. */
+static void assert_refused(const call *c, int status)
+{
+    assert_error_reply(c, status);
+    ck_assert_msg(strstr(c->response, "Access-Control-Allow") == NULL, "%s", c->response);
+}
+
+START_TEST(test_refused_requests)
+{
+    static const char take[] = "{\"name\":\"take\",\"param\":\"\"}";
+    char h[256];
+    fixture fx;
+    call *c;
+    int port;
+
+    fx_start(&fx);
+    port = kpage_port(fx.model.page);
+    /* Another site's page posting an action, as JSON or as the types a
+     * form or a no-cors fetch may send without a preflight. */
+    c = http(&fx, "POST", "/api/action", "Origin: http://evil.example\r\n", take);
+    assert_refused(c, 403);
+    ck_assert_ptr_nonnull(strstr(c->body, "other sites"));
+    call_free(c);
+    c = http(&fx, "POST", "/api/action",
+             "Origin: http://evil.example\r\nContent-Type: text/plain;charset=UTF-8\r\n", take);
+    assert_refused(c, 403);
+    call_free(c);
+    /* A page of this machine on another port is another site too. */
+    snprintf(h, sizeof h, "Origin: http://127.0.0.1:%d\r\n", port == 65535 ? 1 : port + 1);
+    c = http(&fx, "POST", "/api/action", h, take);
+    assert_refused(c, 403);
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", "Origin: null\r\n", take);
+    assert_refused(c, 403);
+    call_free(c);
+    /* The preflight a JSON POST from another site needs: not granted. */
+    c = http(&fx, "OPTIONS", "/api/action",
+             "Origin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\n"
+             "Access-Control-Request-Headers: content-type\r\n",
+             NULL);
+    assert_refused(c, 403);
+    call_free(c);
+    c = http(&fx, "OPTIONS", "/api/action", NULL, NULL);
+    assert_refused(c, 403);
+    call_free(c);
+    /* Without an Origin (an old browser, a form), the type still decides. */
+    c = http(&fx, "POST", "/api/action", "Content-Type: text/plain\r\n", take);
+    assert_refused(c, 415);
+    ck_assert_ptr_nonnull(strstr(c->body, "application/json"));
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", "Content-Type: application/x-www-form-urlencoded\r\n",
+             "name=take&param=");
+    assert_refused(c, 415);
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", "Content-Type: multipart/form-data; boundary=x\r\n",
+             "--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\ntake\r\n--x--\r\n");
+    assert_refused(c, 415);
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", "Content-Type: application/jsonp\r\n", take);
+    assert_refused(c, 415);
+    call_free(c);
+    /* DNS rebinding: another name for this address, for the page, the
+     * model and an action; the port must be the page's too. */
+    snprintf(h, sizeof h, "Host: evil.example:%d\r\n", port);
+    c = http(&fx, "GET", "/", h, NULL);
+    assert_refused(c, 403);
+    ck_assert_ptr_null(strstr(c->body, "<script"));
+    call_free(c);
+    c = http(&fx, "GET", "/api/state", h, NULL);
+    assert_refused(c, 403);
+    ck_assert_ptr_null(strstr(c->body, "seq"));
+    call_free(c);
+    c = http(&fx, "POST", "/api/action", h, take);
+    assert_refused(c, 403);
+    call_free(c);
+    c = http(&fx, "GET", "/", "Host: 127.0.0.1\r\n", NULL);
+    assert_refused(c, 403);
+    call_free(c);
+    ck_assert_int_eq(fx.model.nactions, 0);
+    ck_assert_int_eq(fx.model.state_calls, 0);
+
+    /* The kiosk's own page: its origin, by either loopback name. */
+    snprintf(h, sizeof h, "Origin: http://127.0.0.1:%d\r\n", port);
+    c = http(&fx, "POST", "/api/action", h, take);
+    ck_assert_int_eq(c->status, 200);
+    ck_assert_str_eq(c->body, "{\"ok\":true}");
+    ck_assert_ptr_null(strstr(c->response, "Access-Control-Allow"));
+    call_free(c);
+    snprintf(h, sizeof h, "Host: localhost:%d\r\nOrigin: http://localhost:%d\r\n", port, port);
+    c = http(&fx, "POST", "/api/action", h, "{\"name\":\"back\"}");
+    ck_assert_int_eq(c->status, 200);
+    call_free(c);
+    ck_assert_int_eq(fx.model.nactions, 2);
+    fx_stop(&fx);
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------- */
+
+/* A connection to the page from source address src (127.0.0.0/8: every
+ * one of them is loopback), non-blocking, maybe still connecting. */
+static int open_from(fixture *fx, const char *src)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+    to.sin_port = htons((uint16_t)kpage_port(fx->model.page));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert(connect(fd, (struct sockaddr *)&to, sizeof to) == 0 || errno == EINPROGRESS);
+    return fd;
+}
+
+/* What the server did with fd so far: 1 it closed it, 2 it answered
+ * something, 0 nothing yet. Reads what is there. */
+static int peer_state(int fd)
+{
+    char b[4096];
+    ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+
+    if (n > 0)
+        return 2;
+    return n == 0 || errno != EAGAIN ? 1 : 0;
+}
+
+/* GET path from src with the loop running meanwhile: its status, 0 when
+ * the server closed the connection without an answer. */
+static int get_from(fixture *fx, const char *src, const char *path)
+{
+    char req[256], resp[256];
+    int fd = open_from(fx, src), n;
+    int64_t until = clk_mono_ms() + 30000;
+    size_t used = 0;
+    bool sent = false;
+
+    n = snprintf(req, sizeof req,
+                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
+                 kpage_port(fx->model.page));
+    while (clk_mono_ms() < until && used < sizeof resp - 1) {
+        ev_run_once(fx->loop, 20);
+        if (!sent) {
+            ssize_t w = send(fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w == n)
+                sent = true;
+            else if (w >= 0 || (errno != EAGAIN && errno != ENOTCONN))
+                break;
+            continue;
+        }
+        ssize_t got = recv(fd, resp + used, sizeof resp - 1 - used, MSG_DONTWAIT);
+        if (got > 0)
+            used += (size_t)got;
+        else if (got == 0 || errno != EAGAIN)
+            break;
+    }
+    close(fd);
+    resp[used] = '\0';
+    return used > 12 && strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
+}
+
+START_TEST(test_held_polls_capped)
+{
+    call *c[KPAGE_HELD_MAX + 1];
+    fixture fx;
+
+    fx_start(&fx);
+    fx.model.seq = 5;
+    /* One at a time, so their order is known. */
+    for (int i = 0; i <= KPAGE_HELD_MAX; i++) {
+        c[i] = call_start(&fx, "GET", "/api/state?after=5", NULL, NULL);
+        ck_assert_msg(run_until_calls(&fx, i + 1, 30000), "poll %d never reached the model", i);
+    }
+    /* One over the cap: the oldest is answered with the model as it is. */
+    call_finish(&fx, c[0]);
+    ck_assert_int_eq(c[0]->status, 200);
+    ck_assert_ptr_nonnull(strstr(c[0]->body, "\"seq\":5"));
+    run_for(&fx, 300);
+    for (int i = 1; i <= KPAGE_HELD_MAX; i++)
+        ck_assert_msg(!c[i]->done, "poll %d answered before anything changed", i);
+    fx.model.seq = 6;
+    kpage_changed(fx.model.page);
+    for (int i = 0; i <= KPAGE_HELD_MAX; i++) {
+        if (i > 0) {
+            call_finish(&fx, c[i]);
+            ck_assert_ptr_nonnull(strstr(c[i]->body, "\"seq\":6"));
+        }
+        call_free(c[i]);
+    }
+    fx_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_peer_limit)
+{
+    enum { OVER = 8, N = KPAGE_PEER_CONNECTIONS_MAX + OVER };
+    int fd[N], closed = 0;
+    int64_t until;
+    fixture fx;
+
+    fx_start(&fx);
+    for (int i = 0; i < N; i++)
+        fd[i] = open_from(&fx, "127.0.0.1");
+    /* The connections over the address's limit are closed at once; the
+     * others are kept (they are new, far from the idle timeout). */
+    until = clk_mono_ms() + 30000;
+    while (closed < OVER && clk_mono_ms() < until) {
+        run_for(&fx, 50);
+        closed = 0;
+        for (int i = 0; i < N; i++)
+            closed += peer_state(fd[i]) == 1;
+    }
+    ck_assert_int_eq(closed, OVER);
+    run_for(&fx, 300);
+    closed = 0;
+    for (int i = 0; i < N; i++)
+        closed += peer_state(fd[i]) == 1;
+    ck_assert_int_eq(closed, OVER);
+    /* That address gets nothing more; another one is served. */
+    ck_assert_int_eq(get_from(&fx, "127.0.0.1", "/"), 0);
+    ck_assert_int_eq(get_from(&fx, "127.0.0.2", "/"), 200);
+    /* Once they are gone, the address is served again. */
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+    until = clk_mono_ms() + 30000;
+    int status = 0;
+    while (status != 200 && clk_mono_ms() < until)
+        status = get_from(&fx, "127.0.0.1", "/");
+    ck_assert_int_eq(status, 200);
+    fx_stop(&fx);
+}
+END_TEST
+
+/* The page at its connection limit: the listening socket leaves MHD's
+ * epoll set; once connections go it must come back, even when none is
+ * left to wake the loop. */
+START_TEST(test_connection_limit_recovers)
+{
+    enum { PER = 20, ADDRS = 4, N = PER * ADDRS };
+    int fd[N], answered = 0;
+    bool sent[N], got[N];
+    char req[256], src[32];
+    int64_t until;
+    fixture fx;
+    int n;
+
+    static_assert(N > KPAGE_CONNECTIONS_MAX && PER < KPAGE_PEER_CONNECTIONS_MAX, "limits");
+    fx_start(&fx);
+    n = snprintf(req, sizeof req,
+                 "POST /api/action HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                 "Content-Type: application/json\r\nContent-Length: 20\r\n"
+                 "Expect: 100-continue\r\n\r\n",
+                 kpage_port(fx.model.page));
+    for (int i = 0; i < N; i++) {
+        snprintf(src, sizeof src, "127.0.0.%d", 10 + i % ADDRS);
+        fd[i] = open_from(&fx, src);
+        sent[i] = got[i] = false;
+    }
+    /* Actions whose bodies never come: the page says "100 Continue" on as
+     * many as it serves at once and waits for their bodies; the rest wait
+     * in the kernel's queue. */
+    until = clk_mono_ms() + 30000;
+    while (answered < KPAGE_CONNECTIONS_MAX && clk_mono_ms() < until) {
+        run_for(&fx, 50);
+        for (int i = 0; i < N; i++) {
+            if (!sent[i])
+                sent[i] = send(fd[i], req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n;
+            else if (!got[i] && peer_state(fd[i]) == 2)
+                got[i] = true, answered++;
+        }
+    }
+    ck_assert_int_eq(answered, KPAGE_CONNECTIONS_MAX);
+    run_for(&fx, 300);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(peer_state(fd[i]) == 0, "more than %d connections served at once",
+                      KPAGE_CONNECTIONS_MAX);
+    for (int i = 0; i < N; i++)
+        close(fd[i]);
+    until = clk_mono_ms() + 30000;
+    int status = 0;
+    while (status != 200 && clk_mono_ms() < until)
+        status = get_from(&fx, "127.0.0.1", "/");
+    ck_assert_msg(status == 200, "the page no longer answers after its connection limit");
     fx_stop(&fx);
 }
 END_TEST
@@ -899,6 +1262,11 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_action_refused);
         tcase_add_test(tc, test_action_bad_json);
         tcase_add_test(tc, test_action_too_big);
+        tcase_add_test(tc, test_site_names);
+        tcase_add_test(tc, test_refused_requests);
+        tcase_add_test(tc, test_held_polls_capped);
+        tcase_add_test(tc, test_peer_limit);
+        tcase_add_test(tc, test_connection_limit_recovers);
         tcase_add_test(tc, test_loopback_rule);
         tcase_add_test(tc, test_new_errors);
     } else {

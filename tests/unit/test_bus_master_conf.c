@@ -38,7 +38,7 @@ START_TEST(conf_names)
 }
 END_TEST
 
-static const busmaster_callbacks no_callbacks = {NULL, NULL, NULL, NULL, NULL};
+static const busmaster_callbacks no_callbacks = {0};
 
 START_TEST(refused_configurations)
 {
@@ -150,7 +150,7 @@ static int closed_port(void)
 
 START_TEST(tcp_gateway_absent)
 {
-    busmaster_callbacks cb = {NULL, NULL, on_health, NULL, on_notice};
+    busmaster_callbacks cb = {.health = on_health, .notice = on_notice};
     struct seen s = {0};
     ev_loop *loop = ev_new();
     busmaster_conf c;
