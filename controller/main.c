@@ -121,6 +121,17 @@ static int apply_clock(const struct halld *h, const struct halld_conf *c)
     return 0;
 }
 
+/* Without a sealing key, offline tickets taken by card cannot be opened:
+ * they wait on their kiosks (sent again until halld can). */
+static void check_sealing(const struct halld *h)
+{
+    if (hall_sealing_keys(h->hall) == 0)
+        log_warn("[privacy] sealing_key %s: missing, so the ID numbers kiosks sealed offline "
+                 "cannot be opened; those tickets wait on their kiosks until the key is made "
+                 "(hallctl privacy keys) and halld reloaded",
+                 h->conf.sealing_key);
+}
+
 static void reload(struct halld *h)
 {
     struct halld_conf fresh = {0};
@@ -173,9 +184,10 @@ static void reload(struct halld *h)
     server_revalidate(h->server);
     halld_conf_release(&h->conf);
     h->conf = fresh;
-    log_info("reloaded %s (log level %s%s)", h->config_path,
-             log_level_name((enum log_level)h->conf.log_level),
-             tls ? ", certificates re-read" : "");
+    log_info("reloaded %s (log level %s%s, %d sealing key%s)", h->config_path,
+             log_level_name((enum log_level)h->conf.log_level), tls ? ", certificates re-read" : "",
+             hall_sealing_keys(h->hall), hall_sealing_keys(h->hall) == 1 ? "" : "s");
+    check_sealing(h);
 }
 
 static void on_signal(ev_loop *loop, int signo, void *arg)
@@ -229,6 +241,7 @@ static int run(struct halld *h)
         log_error("%s", err);
         return 1;
     }
+    check_sealing(h);
     if ((h->loop = ev_new()) == NULL) {
         net_tls_free(tls);
         log_error("cannot create the event loop: %s", strerror(errno));
