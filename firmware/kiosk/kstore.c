@@ -447,7 +447,8 @@ int kstore_offline_settle(kstore *s, const kstore_offline_result *r, size_t n, i
         return -1;
     for (size_t i = 0; i < n; i++) {
         assert(r[i].state == KSTORE_OFF_UPLOADED || r[i].state == KSTORE_OFF_REFUSED);
-        st = prep(s, "UPDATE offline SET state = ?1, reason = ?2, done_ms = ?3"
+        /* halld has had the sealed number: the kiosk keeps no copy. */
+        st = prep(s, "UPDATE offline SET state = ?1, reason = ?2, done_ms = ?3, sealed = NULL"
                      " WHERE id = ?4 AND state = ?5");
         if (st == NULL)
             goto rollback;

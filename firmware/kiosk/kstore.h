@@ -21,7 +21,8 @@
  *    PRINTED (kstore_offline_recover), never silently dropped. A PRINTED
  *    ticket stays PRINTED until halld has the last word on it. A ticket
  *    taken by card keeps the citizen's ID number sealed to halld's
- *    sealing key (common/seal.h), which the kiosk cannot open, and the
+ *    sealing key (common/seal.h), which the kiosk cannot open, until
+ *    halld's answer settles it (then the envelope is erased), and the
  *    masked name it printed: never the number, nor a hash of it;
  *  - online tickets between "printing" and "halld confirmed", with the
  *    request id their PRINTED or VOID was sent under (sent again under the

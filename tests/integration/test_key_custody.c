@@ -527,6 +527,9 @@ START_TEST(kiosk_disk_cannot_recompute_hashes)
     ck_assert_int_eq(
         query_int(ts_path(x.hall.dir, "hall.db"), "SELECT COUNT(*) FROM tickets WHERE offline = 1"),
         1);
+    /* Settled, the kiosk keeps no envelope either. */
+    ck_assert_int_eq(query_int(x.kiosk_db, "SELECT COUNT(*) FROM offline WHERE sealed IS NOT NULL"),
+                     0);
 
     /* Everything stops. */
     kiosk_stop(&x);

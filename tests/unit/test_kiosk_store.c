@@ -197,7 +197,13 @@ START_TEST(test_sealed_number_kept)
     ck_assert_mem_eq(got[0].sealed, sealed, SEAL_LEN);
     ck_assert_str_eq(got[0].masked_name, "张*");
     ck_assert(!got[1].has_sealed);
+    /* Settled, the envelope is erased: halld has had it. */
+    const kstore_offline_result r = {got[0].id, KSTORE_OFF_UPLOADED, ""};
+    ck_assert_int_eq(kstore_offline_settle(s, &r, 1, T0), 0);
     kstore_close(s);
+    ck_assert_int_eq(sql_int(path, "SELECT COUNT(*) FROM offline WHERE sealed IS NOT NULL"), 0);
+    ck_assert(!file_has(path, sealed, SEAL_LEN));
+    ck_assert(!file_has(ts_path(dir, "kiosk.db-wal"), sealed, SEAL_LEN));
     ts_rmtree(dir);
     free(dir);
 }
