@@ -7,7 +7,10 @@
  * idreadersim behind it, where the test places and takes away the card.
  * Everything kioskd reads or writes lives in one directory of its own, the
  * kiosk's disk: its configuration, its bundle from `hallctl device add`,
- * its store and its log. With the same card:
+ * its store and its log; its configuration still names the hall secret
+ * file of an earlier release (ignored, with a warning). First, kioskd
+ * refuses to start with halld's private sealing key in place of the
+ * public one. Then, with the same card:
  *
  *   - a ticket by card online;
  *   - halld stopped (the kiosk has a lease): two tickets by card offline;
@@ -144,6 +147,8 @@ static void kiosk_disk(custody *x)
              "[flow]\nrequest_timeout = 30s\nticket_show = 2s\ngeneral_area = intake\n"
              "[printer]\nbackend = sim\n"
              "[idcard]\nbackend = serial\ndevice = %s\nsealing_key = seal.pub\n"
+             "; the line of an earlier release: kioskd starts, ignores it, warns\n"
+             "hall_secret_file = /etc/onewindow/kiosk/secret.key\n"
              "[page]\nport = 0\n",
              x->hall.port, x->tty);
     ts_write_file(x->ini, text);
@@ -465,7 +470,25 @@ START_TEST(kiosk_disk_cannot_recompute_hashes)
         ts_system("sed -i -e 's/^port *=.*/port = %d/' %s", x.hall.port, x.hall.config), 0);
     sim_start(&x);
     kiosk_disk(&x);
+    /* halld's private sealing key where the public one belongs: kioskd
+     * does not start (the private key stays in the hall's directory). */
+    char wrong[1200], wrong_log[700];
+    snprintf(wrong, sizeof wrong, "%s/wrong.ini", x.sim_dir);
+    snprintf(wrong_log, sizeof wrong_log, "%s/wrong.log", x.sim_dir);
+    ck_assert_int_eq(ts_system("sed -e 's|^sealing_key = .*|sealing_key = %s/seal.key|' "
+                               "-e 's|^cert = |cert = %s/|' -e 's|^key = |key = %s/|' "
+                               "-e 's|^ca = |ca = %s/|' -e 's|^path = .*|path = %s/wrong.db|' "
+                               "%s > %s",
+                               x.hall.dir, x.kiosk_dir, x.kiosk_dir, x.kiosk_dir, x.sim_dir, x.ini,
+                               wrong),
+                     0);
+    const char *wrong_argv[] = {KIOSKD_PATH, "-c", wrong, NULL};
+    int status = ts_wait(ts_spawn(wrong_argv, wrong_log), WAIT_MS);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "kioskd status %d", status);
+    ck_assert(ts_file_contains(wrong_log, "holds a private key", 0));
+
     kiosk_start(&x);
+    ck_assert(ts_file_contains(x.kiosk_log, "hall_secret_file is no longer used", WAIT_MS));
     ck_assert(ts_file_contains(x.kiosk_log, "link to halld up", WAIT_MS));
     ck_assert(ts_file_contains(x.kiosk_log, "card reader: ready", WAIT_MS));
     /* The kiosk holds numbers of the general area for when halld is away. */
