@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "citizen.h"
 #include "clk.h"
 #include "ev.h"
 #include "hall.h"
@@ -118,6 +119,26 @@ static int apply_clock(const struct halld *h, const struct halld_conf *c)
              "simulations and tests only",
              what, c->clock_start, c->clock_rate,
              c->clock_anchor[0] != '\0' ? c->clock_anchor : "the start of halld");
+    return 0;
+}
+
+/* The [privacy] keys can be read (--check-config: hall_new() reads them
+ * at start). */
+static int check_keys(const struct halld_conf *c)
+{
+    char err[512];
+    citizen_keys *k = citizen_keys_load(c->privacy_secret, c->sealing_key, c->previous_sealing_key,
+                                        err, sizeof err);
+
+    if (k == NULL) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (citizen_sealing_keys(k) == 0)
+        log_warn("[privacy] sealing_key %s: missing (offline tickets by card wait on their "
+                 "kiosks until it is made: hallctl privacy keys)",
+                 c->sealing_key);
+    citizen_keys_free(k);
     return 0;
 }
 
@@ -326,6 +347,8 @@ int main(int argc, char **argv)
             rc = make_tls(&h, &h.conf, &tls);
             net_tls_free(tls);
         }
+        if (rc == 0)
+            rc = check_keys(&h.conf);
         if (rc == 0)
             printf("%s: configuration is valid\n", h.config_path);
         halld_conf_release(&h.conf);

@@ -985,7 +985,8 @@ static int hall_blob(hallfix *f, const char *sql, int64_t id, uint8_t *out, size
     if (sqlite3_step(st) == SQLITE_ROW) {
         n = sqlite3_column_bytes(st, 0);
         ck_assert_uint_le((size_t)n, cap);
-        memcpy(out, sqlite3_column_blob(st, 0), (size_t)n);
+        if (n > 0)
+            memcpy(out, sqlite3_column_blob(st, 0), (size_t)n);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -1188,6 +1189,12 @@ START_TEST(citizen_numbers_hashed_by_halld_only)
     free(text);
     ck_assert_int_eq(
         ts_system("grep -c -a -e 110101199003 -e 110105194912 %s/hall.db* >/dev/null", f.dir), 1);
+    /* The hall secret is required: a configuration without it is refused,
+     * with the key and the file named. */
+    ck_assert_int_eq(unlink(ts_path(f.dir, "secret.key")), 0);
+    ck_assert_int_ne(
+        ts_system("%s --check-config -c %s >%s/check.log 2>&1", HALLD_PATH, f.config, f.dir), 0);
+    ck_assert(ts_file_contains(ts_path(f.dir, "check.log"), "[privacy] secret", 0));
     fix_free(&f);
 }
 END_TEST

@@ -403,7 +403,8 @@ static bool try_text(const custody *x, const char *s, size_t n)
     for (size_t i = 0; hex && i < n; i += 2) {
         int hi = hexdigit((unsigned char)s[i]), lo = hexdigit((unsigned char)s[i + 1]);
         hex = hi >= 0 && lo >= 0;
-        dec[k++] = (uint8_t)(hi << 4 | lo);
+        if (hex)
+            dec[k++] = (uint8_t)(hi << 4 | lo);
     }
     if (hex && (opens(x, dec, k) || windows_open(x, dec, k)))
         return true;
