@@ -29,6 +29,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "citizen.h"
 #include "clk.h"
 #include "log.h"
 #include "replay.h"
@@ -108,6 +110,7 @@ struct hall {
     replay *replay;
     clk_zone *zone;
     EVP_MD_CTX *md;
+    citizen_keys *keys; /* the hall secret and the sealing keys */
     q_policy policy;    /* as configured */
     q_policy numbering; /* numbering fields in force for numbering_day */
     int32_t numbering_day;
@@ -563,6 +566,9 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
         snprintf(err, errlen, "time zone %s: %s", conf->time_zone, strerror(errno));
         goto fail;
     }
+    if ((h->keys = citizen_keys_load(conf->privacy_secret, conf->sealing_key,
+                                     conf->previous_sealing_key, err, errlen)) == NULL)
+        goto fail;
     if ((h->md = EVP_MD_CTX_new()) == NULL ||
         (h->replay = replay_new(&lim, answer_dropped, h)) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -602,6 +608,7 @@ void hall_free(hall *h)
     replay_free(h->replay);
     clk_zone_free(h->zone);
     EVP_MD_CTX_free(h->md);
+    citizen_keys_free(h->keys);
     free(h->kept);
     free(h->turn_windows);
     buf_release(&h->push);
@@ -612,17 +619,25 @@ void hall_free(hall *h)
 int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
 {
     q_policy was = h->policy;
+    citizen_keys *keys;
     queue *q;
 
-    /* All or nothing: a whole new engine from the store with the new
-     * settings (catalog and windows re-read, today's numbering kept), and
-     * only if that works are the settings applied. */
+    /* All or nothing: the keys read again (a rotated sealing key) and a
+     * whole new engine from the store with the new settings (catalog and
+     * windows re-read, today's numbering kept), and only if both work are
+     * they applied. */
+    if ((keys = citizen_keys_load(conf->privacy_secret, conf->sealing_key,
+                                  conf->previous_sealing_key, err, errlen)) == NULL)
+        return -1;
     halld_conf_policy(conf, &h->policy);
     h->policy.rollover_hour = was.rollover_hour;
     if (build_engine(h, &h->policy, &q, err, errlen) < 0) {
         h->policy = was;
+        citizen_keys_free(keys);
         return -1;
     }
+    citizen_keys_free(h->keys);
+    h->keys = keys;
     queue_free(h->q);
     h->q = q;
     apply_conf(h, conf);
@@ -630,6 +645,11 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
     replay_set_limits(h->replay, &lim);
     h->turn_areas = true;
     return 0;
+}
+
+int hall_sealing_keys(const hall *h)
+{
+    return citizen_sealing_keys(h->keys);
 }
 
 /* ---- Engine records -> wire messages ------------------------------------- */
@@ -955,6 +975,8 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
         .masked_name = m->masked_name,
     };
     store_appointment appt;
+    uint8_t hash[Q_HASH_LEN];
+    char why[200];
     const q_ticket *t;
     q_error err;
 
@@ -962,14 +984,23 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
         refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "priority %d is not known", (int)m->priority);
         return;
     }
-    if (m->citizen_hash.len != 0 && m->citizen_hash.len != Q_HASH_LEN) {
-        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
-               "citizen_hash must be %d bytes (HMAC-SHA256), not %zu", Q_HASH_LEN,
-               m->citizen_hash.len);
+    /* Only halld hashes ID numbers (docs/privacy.md): a hash made by a
+     * kiosk would need the hall secret on the kiosk. */
+    if (m->citizen_hash.len != 0) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "%s",
+               m->citizen_id[0] != '\0'
+                   ? "an ISSUE carries citizen_id or citizen_hash, never both"
+                   : "citizen_hash is no longer accepted: a kiosk sends citizen_id and halld "
+                     "hashes it (upgrade the kiosk)");
         return;
     }
-    if (m->citizen_hash.len == Q_HASH_LEN)
-        in.citizen_hash = m->citizen_hash.data;
+    if (m->citizen_id[0] != '\0') {
+        if (citizen_from_number(h->keys, m->citizen_id, hash, why, sizeof why) < 0) {
+            refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "citizen_id: %s", why);
+            return;
+        }
+        in.citizen_hash = hash;
+    }
     if (m->appointment_code[0] != '\0') {
         int found = store_get_appointment(h->store, m->appointment_code, &appt);
         if (found < 0) {
@@ -1218,6 +1249,38 @@ static void upload_free(struct upload *u)
     }
 }
 
+/* The citizen hash of an offline ticket, from its sealed ID number: *out
+ * is hash, or NULL for a ticket taken without a card. ERR_NONE, or why
+ * the ticket is refused: ERR_UNAVAILABLE while halld cannot open sealed
+ * numbers (the kiosk sends it again later), ERR_BAD_REQUEST for good. A
+ * kiosk from before sealing sends its own citizen_hash: never kept (only
+ * halld hashes), the ticket joins without it. */
+static Hall__ErrorCode offline_citizen(hall *h, const hall_device *dev,
+                                       const Hall__OfflineTicket *ot, uint8_t hash[Q_HASH_LEN],
+                                       const uint8_t **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    if (ot->sealed_id.len != 0 && ot->citizen_hash.len != 0) {
+        snprintf(why, whylen, "an offline ticket carries sealed_id or citizen_hash, never both");
+        return HALL__ERROR_CODE__ERR_BAD_REQUEST;
+    }
+    if (ot->citizen_hash.len != 0) {
+        device_log(h, dev, LOG_LEVEL_WARN,
+                   "offline ticket %s: the kiosk's citizen_hash is ignored (upgrade the kiosk: "
+                   "it seals the ID number now)",
+                   ot->number);
+        return HALL__ERROR_CODE__ERR_NONE;
+    }
+    if (ot->sealed_id.len == 0)
+        return HALL__ERROR_CODE__ERR_NONE;
+    if (citizen_from_sealed(h->keys, dev->id, ot->sealed_id.data, ot->sealed_id.len, hash, why,
+                            whylen) < 0)
+        return errno == EAGAIN ? HALL__ERROR_CODE__ERR_UNAVAILABLE
+                               : HALL__ERROR_CODE__ERR_BAD_REQUEST;
+    *out = hash;
+    return HALL__ERROR_CODE__ERR_NONE;
+}
+
 /* Offline tickets join one by one, each on its own: a refused ticket (not
  * leased to this kiosk, backdated, of another day...) changes nothing and
  * holds back no other. The answer says, per uploaded ticket and in order,
@@ -1250,23 +1313,23 @@ static void do_upload(hall *h, const hall_device *dev, const Hall__Envelope *req
             .priority = ot->priority == HALL__PRIORITY__PRIORITY_GREEN ? Q_GREEN : Q_NORMAL,
             .matter = ot->matter,
             .masked_name = ot->masked_name,
-            .citizen_hash = ot->citizen_hash.len ? ot->citizen_hash.data : NULL,
         };
+        uint8_t hash[Q_HASH_LEN];
         const q_ticket *t;
         q_error err;
 
         hall__offline_result__init(&ut->result);
         ut->result.number = ot->number;
-        if (ot->citizen_hash.len != 0 && ot->citizen_hash.len != Q_HASH_LEN) {
-            ut->result.code = HALL__ERROR_CODE__ERR_BAD_REQUEST;
-            snprintf(ut->message, sizeof ut->message, "citizen_hash must be %d bytes", Q_HASH_LEN);
-        } else if (queue_offline_join(h->q, &in, now, &t, &err) < 0) {
+        ut->result.code =
+            offline_citizen(h, dev, ot, hash, &in.citizen_hash, ut->message, sizeof ut->message);
+        if (ut->result.code == HALL__ERROR_CODE__ERR_NONE) {
+            if (queue_offline_join(h->q, &in, now, &t, &err) == 0) {
+                ut->result.ticket_id = t->id;
+                njoined++;
+                continue;
+            }
             ut->result.code = wire_error(err.code);
             snprintf(ut->message, sizeof ut->message, "%s", err.message);
-        } else {
-            ut->result.ticket_id = t->id;
-            njoined++;
-            continue;
         }
         ut->result.message = ut->message;
         device_log(h, dev, LOG_LEVEL_WARN, "offline ticket %s refused: %s", ot->number,
@@ -1429,9 +1492,18 @@ static const struct request *find_request(Hall__Envelope__BodyCase body)
     return NULL;
 }
 
+/* An ISSUE that carries an ID number in clear. */
+static bool has_citizen_id(const Hall__Envelope *req)
+{
+    return req->body_case == HALL__ENVELOPE__BODY_ISSUE && req->issue->citizen_id[0] != '\0';
+}
+
 /* The first REPLAY_DIGEST_LEN bytes of SHA-256 over the request as
  * protobuf-c packs it (fields in number order: the same request always
- * gives the same bytes). -1 when it cannot be computed. */
+ * gives the same bytes). A request with an ID number in clear gets
+ * HMAC-SHA256 under the hall secret instead: the digest is kept in
+ * hall.db, where a plain hash would let anyone test ID numbers against
+ * it. -1 when it cannot be computed. */
 static int request_digest(hall *h, const Hall__Envelope *req, uint8_t out[REPLAY_DIGEST_LEN])
 {
     uint8_t small[1024], md[EVP_MAX_MD_SIZE];
@@ -1443,8 +1515,12 @@ static int request_digest(hall *h, const Hall__Envelope *req, uint8_t out[REPLAY
     if (packed == NULL)
         return -1;
     hall__envelope__pack(req, packed);
-    ok = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) && EVP_DigestUpdate(h->md, packed, n) &&
-         EVP_DigestFinal_ex(h->md, md, &mdlen) && mdlen >= REPLAY_DIGEST_LEN;
+    if (has_citizen_id(req))
+        ok = citizen_digest(h->keys, packed, n, md) == 0;
+    else
+        ok = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) && EVP_DigestUpdate(h->md, packed, n) &&
+             EVP_DigestFinal_ex(h->md, md, &mdlen) && mdlen >= REPLAY_DIGEST_LEN;
+    OPENSSL_cleanse(packed, n);
     if (packed != small)
         free(packed);
     if (!ok)
@@ -1622,7 +1698,7 @@ static void catch_up(hall *h, int64_t now)
         hall_tick(h);
 }
 
-int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
+static int handle_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
 {
     const struct request *r = find_request(req->body_case);
     int64_t now = clk_utc_ms();
@@ -1681,6 +1757,17 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
     }
     catch_up(h, now);
     return run_change(h, r, dev, req, digest, out, now) ? HALL_KEPT : 0;
+}
+
+int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
+{
+    int rc = handle_request(h, dev, req, out);
+
+    /* The number was hashed (or refused): its clear copy in the decoded
+     * request goes now, not when the caller frees it. */
+    if (has_citizen_id(req))
+        OPENSSL_cleanse(req->issue->citizen_id, strlen(req->issue->citizen_id));
+    return rc;
 }
 
 void hall_refuse(hall *h, const hall_device *dev, uint64_t request_id, Hall__ErrorCode code,

@@ -23,6 +23,11 @@
  *                        request ids and get a consistent answer. Other
  *                        sessions keep their links and answers.
  *
+ * ID numbers: an ISSUE may carry the citizen's number in clear over the
+ * mutual-TLS link, an offline ticket its number sealed by the kiosk;
+ * hall.c turns either into the citizen hash (citizen.h) and keeps neither
+ * (the decoded request's copy is wiped when hall_request returns).
+ *
  * Requests that change the hall have their answer kept for 24 hours,
  * refusals included, with a digest of the request: the same request id
  * gets the same answer again, also after a restart; the same id with a
@@ -56,18 +61,26 @@ const char *hall_device_type_name(int type);
 /* Build the hall from the store: catalog (retired areas too), windows,
  * live tickets, leases, kept answers; then expire what expired while the
  * controller was down. Today's numbering is the one the store recorded for
- * today, if any. The hall borrows s (the caller closes it after
- * hall_free). NULL with a reason in err. */
+ * today, if any. The keys of [privacy] are read (the hall secret is
+ * required; a sealing key file that does not exist is none). The hall
+ * borrows s (the caller closes it after hall_free). NULL with a reason in
+ * err. */
 hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen);
 void hall_free(hall *h);
 
-/* Apply reloadable settings (policy, names, limits) and re-read the
+/* Apply reloadable settings (policy, names, limits), read the [privacy]
+ * keys again (a rotated sealing key takes effect) and re-read the
  * catalog and windows from the store: all or nothing — a whole engine is
  * built from the store with the new settings first, and only if that
  * works does it replace the running one (safe in the middle of a turn).
  * New [numbering] settings take effect at the next business day. -1 with
  * a reason in err, and nothing changed. */
 int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen);
+
+/* The private sealing keys the hall holds (0, 1 or 2): without one,
+ * offline tickets taken by card wait on their kiosks (the daemon says so
+ * at start and after a reload). */
+int hall_sealing_keys(const hall *h);
 
 /* Admit a HELLO from a connection whose certificate names cert_name (NULL
  * in development mode): the device must be registered, not revoked, and of

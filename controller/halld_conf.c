@@ -57,6 +57,17 @@ const conf_option halld_conf_options[] = {
     CONF_PATH("tls", "ca", C, tls_ca, "pki/ca.crt",
               "The hall CA: devices must present a certificate it issued"),
 
+    /* ID numbers (docs/privacy.md): keys that stay on the controller. */
+    CONF_PATH("privacy", "secret", C, privacy_secret, "secret.key",
+              "The hall secret (hex, mode 0600): the HMAC key of ID numbers. halld's alone: no "
+              "kiosk holds it"),
+    CONF_PATH("privacy", "sealing_key", C, sealing_key, "seal.key",
+              "halld's private sealing key (PEM, mode 0600): opens the ID numbers kiosks seal "
+              "while offline. Missing: those tickets wait on the kiosks until it is installed"),
+    CONF_PATH("privacy", "previous_sealing_key", C, previous_sealing_key, "seal-previous.key",
+              "The sealing key before the last rotation (hallctl privacy rotate), kept until "
+              "every kiosk has uploaded what it sealed with it; missing: none"),
+
     CONF_DURATION("session", "heartbeat_interval", C, heartbeat_interval_ms, 1000, 3600000, "10s",
                   "How often devices are told to send a heartbeat"),
     CONF_DURATION("session", "idle_timeout", C, idle_timeout_ms, 2000, 7200000, "35s",

@@ -35,6 +35,10 @@ struct halld_conf {
     char *tls_key;
     char *tls_ca;
 
+    char *privacy_secret;       /* the hall secret: HMAC key of ID numbers */
+    char *sealing_key;          /* private key opening kiosks' sealed numbers */
+    char *previous_sealing_key; /* the one before the last rotation */
+
     int64_t heartbeat_interval_ms;
     int64_t idle_timeout_ms;
     int64_t hello_timeout_ms;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "anchor.h"
+#include "citizen.h"
 #include "clk.h"
 #include "ev.h"
 #include "hall.h"
@@ -109,12 +110,12 @@ static int check_conf(const struct halld *h, const struct halld_conf *c)
     return 0;
 }
 
-/* The keys: the hall audit key of c into *audit (NULL when there is no
- * such file: the event log is then not anchored, and halld says so), and
- * a warning when the hall CA key lies among the certificates halld reads
- * (hallctl keeps it in private/, beside pki/). -1 when the audit key is
- * there but cannot be used. */
-static int check_keys(const struct halld_conf *c, anchor_key **audit)
+/* The audit keys: the hall audit key of c into *audit (NULL when there is
+ * no such file: the event log is then not anchored, and halld says so),
+ * and a warning when the hall CA key lies among the certificates halld
+ * reads (hallctl keeps it in private/, beside pki/). -1 when the audit key
+ * is there but cannot be used. */
+static int check_audit_keys(const struct halld_conf *c, anchor_key **audit)
 {
     const char *slash = strrchr(c->tls_ca, '/');
     char ca_key[PATH_MAX], err[512];
@@ -209,6 +210,37 @@ static int apply_clock(const struct halld *h, const struct halld_conf *c)
     return 0;
 }
 
+/* The [privacy] keys can be read (--check-config: hall_new() reads them
+ * at start). */
+static int check_privacy_keys(const struct halld_conf *c)
+{
+    char err[512];
+    citizen_keys *k = citizen_keys_load(c->privacy_secret, c->sealing_key, c->previous_sealing_key,
+                                        err, sizeof err);
+
+    if (k == NULL) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (citizen_sealing_keys(k) == 0)
+        log_warn("[privacy] sealing_key %s: missing (offline tickets by card wait on their "
+                 "kiosks until it is made: hallctl privacy keys)",
+                 c->sealing_key);
+    citizen_keys_free(k);
+    return 0;
+}
+
+/* Without a sealing key, offline tickets taken by card cannot be opened:
+ * they wait on their kiosks (sent again until halld can). */
+static void check_sealing(const struct halld *h)
+{
+    if (hall_sealing_keys(h->hall) == 0)
+        log_warn("[privacy] sealing_key %s: missing, so the ID numbers kiosks sealed offline "
+                 "cannot be opened; those tickets wait on their kiosks until the key is made "
+                 "(hallctl privacy keys) and halld reloaded",
+                 h->conf.sealing_key);
+}
+
 static void reload(struct halld *h)
 {
     struct halld_conf fresh = {0};
@@ -264,9 +296,10 @@ static void reload(struct halld *h)
     server_revalidate(h->server);
     halld_conf_release(&h->conf);
     h->conf = fresh;
-    log_info("reloaded %s (log level %s%s)", h->config_path,
-             log_level_name((enum log_level)h->conf.log_level),
-             tls ? ", certificates re-read" : "");
+    log_info("reloaded %s (log level %s%s, %d sealing key%s)", h->config_path,
+             log_level_name((enum log_level)h->conf.log_level), tls ? ", certificates re-read" : "",
+             hall_sealing_keys(h->hall), hall_sealing_keys(h->hall) == 1 ? "" : "s");
+    check_sealing(h);
 }
 
 static void on_signal(ev_loop *loop, int signo, void *arg)
@@ -305,7 +338,7 @@ static int run(struct halld *h)
     net_tls *tls;
 
     if (check_conf(h, &h->conf) < 0 || apply_clock(h, &h->conf) < 0 ||
-        check_keys(&h->conf, &h->audit_key) < 0 || make_tls(h, &h->conf, &tls) < 0)
+        check_audit_keys(&h->conf, &h->audit_key) < 0 || make_tls(h, &h->conf, &tls) < 0)
         return 1;
     h->store = store_open(h->conf.store_path, h->conf.hall_id, STORE_DAEMON, err, sizeof err);
     if (h->store == NULL) {
@@ -322,6 +355,7 @@ static int run(struct halld *h)
         log_error("%s", err);
         return 1;
     }
+    check_sealing(h);
     if ((h->loop = ev_new()) == NULL) {
         net_tls_free(tls);
         log_error("cannot create the event loop: %s", strerror(errno));
@@ -413,13 +447,15 @@ int main(int argc, char **argv)
     apply_logging(&h.conf);
     if (check_only) {
         anchor_key *audit = NULL;
-        int rc = check_conf(&h, &h.conf) < 0 || check_keys(&h.conf, &audit) < 0 ? -1 : 0;
+        int rc = check_conf(&h, &h.conf) < 0 || check_audit_keys(&h.conf, &audit) < 0 ? -1 : 0;
         anchor_key_free(audit);
         if (rc == 0 && !h.dev_plaintext) {
             net_tls *tls;
             rc = make_tls(&h, &h.conf, &tls);
             net_tls_free(tls);
         }
+        if (rc == 0)
+            rc = check_privacy_keys(&h.conf);
         if (rc == 0)
             printf("%s: configuration is valid\n", h.config_path);
         halld_conf_release(&h.conf);

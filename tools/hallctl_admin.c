@@ -10,13 +10,16 @@
  *
  * A hall directory, as `hallctl init` makes it:
  *
- *   halld.ini      configuration ([store] path, [tls] files, [audit] key:
- *                  relative to it)
+ *   halld.ini      configuration ([store] path, [tls], [audit] key and
+ *                  [privacy] files: relative to it)
  *   hall.db        the store, mode 0600
  *   audit.anchors  the signed heads of its event log (anchor.h)
  *   audit.key      the hall audit key that signs them, mode 0600
  *   secret.key     the hall secret: 32 random bytes in hex, mode 0600; the
- *                  HMAC key of ID numbers, copied into kiosk bundles
+ *                  HMAC key of ID numbers, which never leaves this machine
+ *   seal.key       halld's private sealing key (X25519, mode 0600): opens
+ *                  the ID numbers kiosks seal while offline
+ *   seal.pub       its public half, copied into kiosk bundles
  *   pki/           the hall CA's certificate, halld's and hallctl's
  *                  certificates (what halld reads), and
  *   pki/devices/ID device bundles made by `hallctl device add`
@@ -25,8 +28,9 @@
  * Verbs after init find the hall through its configuration (-c): the store
  * is [store] path, the CA directory the one holding [tls] ca, the CA key
  * private/ca.key beside that directory (or, in a hall made by an older
- * release, ca.key inside it), the secret secret.key next to the
- * configuration file. Every change they commit is anchored (anchor.h).
+ * release, ca.key inside it), the keys of ID numbers [privacy] secret and
+ * sealing_key (docs/privacy.md). Every change they commit is anchored
+ * (anchor.h).
  */
 #include "hallctl_admin.h"
 
@@ -52,6 +56,7 @@
 #include "halld_conf.h"
 #include "pki.h"
 #include "queue.h"
+#include "seal.h"
 #include "store.h"
 
 #define DEFAULT_CONFIG "/etc/onewindow/halld.ini"
@@ -541,8 +546,8 @@ static int write_config(const char *path, const char *id, const char *name, cons
         text, sizeof text,
         "; halld configuration of hall %s (%s), written by `hallctl init`.\n"
         "; Every key, its default and what it allows: `halld --print-config`.\n"
-        "; Relative paths are relative to this file. The hall secret (the key that\n"
-        "; hashes ID numbers) is secret.key next to it; keep both readable by halld only.\n"
+        "; Relative paths are relative to this file. Keep it, and the keys of\n"
+        "; [privacy], readable by halld only.\n"
         "\n"
         "[hall]\n"
         "; Recorded in the database, which then refuses to serve another hall.\n"
@@ -573,6 +578,14 @@ static int write_config(const char *path, const char *id, const char *name, cons
         "; when it stops, hallctl after each change. Mode 0600: halld and hallctl only.\n"
         "key = audit.key\n"
         "\n"
+        "[privacy]\n"
+        "; The hall secret that hashes ID numbers, and the key that opens the numbers\n"
+        "; kiosks seal while they are offline: both stay on this machine, readable by halld\n"
+        "; only (docs/privacy.md). Kiosks get seal.pub, the public half, and nothing else.\n"
+        "secret = secret.key\n"
+        "sealing_key = seal.key\n"
+        "previous_sealing_key = seal-previous.key\n"
+        "\n"
         "[log]\n"
         "level = info\n",
         id, name, id, name, zone, ROLLOVER_HOUR);
@@ -595,6 +608,61 @@ static int write_secret(const char *path)
     int rc = write_file(path, hex, 2 * SECRET_LEN + 1, 0600, true);
     memset(key, 0, sizeof key);
     memset(hex, 0, sizeof hex);
+    return rc;
+}
+
+/* The file of a sealing key's public half, next to the private one:
+ * seal.key -> seal.pub. False if it does not fit. */
+static bool public_path(const char *private_path, char *out, size_t len)
+{
+    size_t n = strlen(private_path);
+
+    if (n > 4 && strcmp(private_path + n - 4, ".key") == 0)
+        return (size_t)snprintf(out, len, "%.*s.pub", (int)(n - 4), private_path) < len;
+    return (size_t)snprintf(out, len, "%s.pub", private_path) < len;
+}
+
+/* A sealing key's id in hex, as envelopes sealed to it carry it. */
+static void key_id_hex(const seal_key *k, char out[2 * SEAL_KEY_ID_LEN + 1])
+{
+    uint8_t id[SEAL_KEY_ID_LEN];
+
+    seal_key_id(k, id);
+    for (int i = 0; i < SEAL_KEY_ID_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* Write k's private half to private_path (0600; no_clobber: an existing
+ * file is an error) and its public half next to it (0644). */
+static int write_sealing(const seal_key *k, const char *private_path, bool no_clobber)
+{
+    char pub_path[PATH_MAX];
+    char *priv = seal_key_pem(k, true), *pub = seal_key_pem(k, false);
+    int rc;
+
+    if (!public_path(private_path, pub_path, sizeof pub_path))
+        rc = hallctl_fail("%s: path too long", private_path);
+    else if (priv == NULL || pub == NULL)
+        rc = hallctl_fail("cannot write the sealing key: %s", strerror(errno));
+    else
+        rc = write_file(private_path, priv, strlen(priv), 0600, no_clobber) ||
+             write_file(pub_path, pub, strlen(pub), 0644, false);
+    seal_pem_free(priv);
+    seal_pem_free(pub);
+    return rc;
+}
+
+/* A new sealing key pair at private_path (and its .pub). */
+static int make_sealing(const char *private_path, bool no_clobber, char id[2 * SEAL_KEY_ID_LEN + 1])
+{
+    seal_key *k = seal_key_new();
+    int rc;
+
+    if (k == NULL)
+        return hallctl_fail("cannot make a sealing key: OpenSSL failed");
+    rc = write_sealing(k, private_path, no_clobber);
+    key_id_hex(k, id);
+    seal_key_free(k);
     return rc;
 }
 
@@ -642,10 +710,11 @@ static int init_hall(int argc, char **argv)
         "hallctl init --dir DIR --hall-id ID [--name NAME] [--zone ZONE] [--dns HOST]";
     const char *dir = NULL, *id = NULL, *name = "政务服务大厅", *zone_name = "Asia/Shanghai";
     const char *dns = NULL;
-    char config[PATH_MAX], db[PATH_MAX], secret[PATH_MAX], pki[PATH_MAX], private_dir[PATH_MAX];
-    char ca_crt[PATH_MAX], ca_key[PATH_MAX], halld_crt[PATH_MAX], halld_key[PATH_MAX];
-    char tool_crt[PATH_MAX], tool_key[PATH_MAX], audit_key[PATH_MAX], anchors[PATH_MAX];
-    char old_ca_key[PATH_MAX], err[PKI_ERR_LEN];
+    char config[PATH_MAX], db[PATH_MAX], secret[PATH_MAX], sealing[PATH_MAX], pki[PATH_MAX];
+    char private_dir[PATH_MAX], ca_crt[PATH_MAX], ca_key[PATH_MAX], halld_crt[PATH_MAX];
+    char halld_key[PATH_MAX], tool_crt[PATH_MAX], tool_key[PATH_MAX], audit_key[PATH_MAX];
+    char anchors[PATH_MAX], old_ca_key[PATH_MAX], err[PKI_ERR_LEN];
+    char key_id[2 * SEAL_KEY_ID_LEN + 1] = "";
     int opt;
 
     while ((opt = getopt_long(argc, argv, "d:i:n:z:s:h", options, NULL)) != -1) {
@@ -671,9 +740,11 @@ static int init_hall(int argc, char **argv)
                    "certificate, halld's certificate, and hallctl's own as device 'hallctl'),\n"
                    "private/ (mode 0700: the hall CA key, read by hallctl only), secret.key\n"
                    "(the hall secret that hashes ID numbers: 32 random bytes, mode 0600),\n"
-                   "audit.key (the hall audit key that signs the anchors of the event log,\n"
-                   "mode 0600), hall.db (the database, bound to ID, mode 0600) and\n"
-                   "audit.anchors (its first anchor). Refuses a DIR that holds a hall.\n"
+                   "seal.key and seal.pub (the key pair kiosks seal ID numbers to while\n"
+                   "offline; the private key mode 0600), audit.key (the hall audit key that\n"
+                   "signs the anchors of the event log, mode 0600), hall.db (the database,\n"
+                   "bound to ID, mode 0600) and audit.anchors (its first anchor). Refuses a\n"
+                   "DIR that holds a hall.\n"
                    "  --dir DIR           the hall directory (created if missing)\n"
                    "  --hall-id ID        1 to 64 letters, digits, '-' or '_'\n"
                    "  --name NAME         shown on tickets and displays (default 政务服务大厅)\n"
@@ -697,7 +768,8 @@ static int init_hall(int argc, char **argv)
         return hallctl_fail("--zone %s: %s", zone_name,
                             errno == ENOENT ? "no such time zone" : strerror(errno));
     if (!join(config, sizeof config, dir, "halld.ini") || !join(db, sizeof db, dir, "hall.db") ||
-        !join(secret, sizeof secret, dir, "secret.key") || !join(pki, sizeof pki, dir, "pki") ||
+        !join(secret, sizeof secret, dir, "secret.key") ||
+        !join(sealing, sizeof sealing, dir, "seal.key") || !join(pki, sizeof pki, dir, "pki") ||
         !join(private_dir, sizeof private_dir, dir, PRIVATE_DIR) ||
         !join(ca_key, sizeof ca_key, private_dir, "ca.key") ||
         !join(old_ca_key, sizeof old_ca_key, pki, "ca.key") ||
@@ -711,7 +783,8 @@ static int init_hall(int argc, char **argv)
         clk_zone_free(zone);
         return hallctl_fail("--dir %s: path too long", dir);
     }
-    const char *const taken[] = {config, db, secret, ca_key, old_ca_key, audit_key, anchors};
+    const char *const taken[] = {config, db,         secret,    sealing,
+                                 ca_key, old_ca_key, audit_key, anchors};
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
         if (exists(taken[i])) {
             clk_zone_free(zone);
@@ -732,8 +805,8 @@ static int init_hall(int argc, char **argv)
     if (rc == 0 && (audit = anchor_key_create(audit_key, err, sizeof err)) == NULL)
         rc = hallctl_fail("%s", err);
     if (rc == 0)
-        rc = write_secret(secret) || init_store(db, id, zone, audit_key) ||
-             write_config(config, id, name, zone_name);
+        rc = write_secret(secret) || make_sealing(sealing, true, key_id) ||
+             init_store(db, id, zone, audit_key) || write_config(config, id, name, zone_name);
     clk_zone_free(zone);
     if (rc != 0) {
         anchor_key_free(audit);
@@ -745,11 +818,12 @@ static int init_hall(int argc, char **argv)
            "  anchors        %s\n"
            "  audit key      %s (key %s)\n"
            "  hall secret    %s\n"
+           "  sealing key    %s (key id %s; kiosks get seal.pub)\n"
            "  hall CA        %s (its key: %s, for hallctl only)\n"
            "  hallctl        %s (device '%s')\n"
            "next: hallctl catalog import FILE -c %s\n",
-           id, name, dir, config, db, anchors, audit_key, anchor_key_id(audit), secret, ca_crt,
-           ca_key, tool_crt, TOOL_DEVICE, config);
+           id, name, dir, config, db, anchors, audit_key, anchor_key_id(audit), secret, sealing,
+           key_id, ca_crt, ca_key, tool_crt, TOOL_DEVICE, config);
     anchor_key_free(audit);
     return 0;
 }
@@ -1203,26 +1277,48 @@ static int find_window(void *arg, const q_window *w)
     return w->no == *(uint32_t *)arg; /* 1 stops the walk: found */
 }
 
-/* The files of a device bundle, removed again if registering fails. */
+/* The files of a device bundle, removed again if registering fails. A
+ * kiosk's has the public sealing key; never the hall secret nor a private
+ * key of halld's (docs/privacy.md). */
 struct bundle {
     char dir[PATH_MAX];
-    char crt[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], secret[PATH_MAX];
+    char crt[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], sealing[PATH_MAX];
 };
 
 static void bundle_remove(const struct bundle *b)
 {
     unlink(b->crt);
     unlink(b->key);
-    unlink(b->secret);
+    unlink(b->sealing);
+}
+
+/* The public half of the hall's sealing key, into a kiosk's bundle. */
+static int bundle_sealing(struct hall *h, const struct bundle *b)
+{
+    char err[300];
+    seal_key *k = seal_key_read(h->conf.sealing_key, true, err, sizeof err);
+    char *pem;
+    int rc;
+
+    if (k == NULL)
+        return hallctl_fail("[privacy] sealing_key %s%s", err,
+                            errno == ENOENT ? " (a kiosk's bundle carries its public half: make "
+                                              "it with hallctl privacy keys)"
+                                            : "");
+    pem = seal_key_pem(k, false);
+    rc = pem == NULL ? hallctl_fail("cannot write the sealing key: %s", strerror(errno))
+                     : write_file(b->sealing, pem, strlen(pem), 0644, false);
+    seal_pem_free(pem);
+    seal_key_free(k);
+    return rc;
 }
 
 static int bundle_write(struct hall *h, const store_device *d, int days, struct bundle *b)
 {
-    char ca_crt[PATH_MAX], ca_key[PATH_MAX], secret[PATH_MAX], name[Q_DEVICE_MAX + 8];
+    char ca_crt[PATH_MAX], ca_key[PATH_MAX], name[Q_DEVICE_MAX + 8];
     char err[PKI_ERR_LEN];
 
     if (!join(ca_crt, sizeof ca_crt, h->pki, "ca.crt") ||
-        !join(secret, sizeof secret, h->config_dir, "secret.key") ||
         !join(b->ca, sizeof b->ca, b->dir, "ca.crt"))
         return hallctl_fail("path too long");
     snprintf(name, sizeof name, "%s.crt", d->id);
@@ -1231,21 +1327,19 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     snprintf(name, sizeof name, "%s.key", d->id);
     if (!join(b->key, sizeof b->key, b->dir, name))
         return hallctl_fail("path too long");
-    if (d->type == DEV_KIOSK && !join(b->secret, sizeof b->secret, b->dir, "secret.key"))
+    if (d->type == DEV_KIOSK && !join(b->sealing, sizeof b->sealing, b->dir, "seal.pub"))
         return hallctl_fail("path too long");
     if (exists(b->crt) || exists(b->key))
         return hallctl_fail("%s already holds a certificate for %s: choose another --out", b->dir,
                             d->id);
     if (hallctl_ca_key(h->pki, true, ca_key, sizeof ca_key) != 0)
         return 1;
-    if (d->type == DEV_KIOSK && !exists(secret))
-        return hallctl_fail("%s: missing (kiosks need the hall secret)", secret);
     if (make_dirs(b->dir, 0700) != 0)
         return 1;
     if (pki_issue(ca_crt, ca_key, d->id, NULL, PKI_CLIENT, days, b->crt, b->key, err) < 0)
         return hallctl_fail("%s", err);
     if (copy_file(ca_crt, b->ca, 0644) != 0 ||
-        (d->type == DEV_KIOSK && copy_file(secret, b->secret, 0600) != 0)) {
+        (d->type == DEV_KIOSK && bundle_sealing(h, b) != 0)) {
         bundle_remove(b);
         return 1;
     }
@@ -1291,8 +1385,9 @@ static int device_add(int argc, char **argv)
         parse_verb(&v, argc, argv, &config,
                    "Register a device and write its bundle into DIR: ID.crt and ID.key (its\n"
                    "client certificate, CN = ID, signed by the hall CA), ca.crt, and for a\n"
-                   "kiosk secret.key (the hall secret). Copy the bundle to the device; the\n"
-                   "key files are mode 0600. A revoked id is never registered again.\n" CONFIG_HELP
+                   "kiosk seal.pub (the public half of halld's sealing key). Copy the bundle\n"
+                   "to the device; the key file is mode 0600. A revoked id is never\n"
+                   "registered again.\n" CONFIG_HELP
                    "  --id ID             1..64 letters, digits, '.', '-', '_' (e.g. kiosk-01)\n"
                    "  --type TYPE         kiosk, window (a window terminal), display or tool\n"
                    "  --window N          the window of a window terminal (required) or display\n"
@@ -1360,7 +1455,7 @@ static int device_add(int argc, char **argv)
         rc = hall_finish(
             &h, rc, "device %s (%s) registered; bundle in %s:\n  %s\n  %s\n  %s\n%s%s%s", d.id,
             device_types[d.type], b.dir, b.crt, b.key, b.ca, d.type == DEV_KIOSK ? "  " : "",
-            d.type == DEV_KIOSK ? b.secret : "", d.type == DEV_KIOSK ? "\n" : "");
+            d.type == DEV_KIOSK ? b.sealing : "", d.type == DEV_KIOSK ? "\n" : "");
         if (rc != 0)
             bundle_remove(&b);
     }
@@ -1600,6 +1695,92 @@ static int appointment_list(int argc, char **argv)
     return on_hall(config, show_appointments, &all);
 }
 
+/* ==== privacy keys / rotate =========================================================== */
+
+/* A hall made before kiosks sealed ID numbers has no sealing key: make
+ * one (an existing one is never replaced here). */
+static int make_sealing_key(struct hall *h, const void *arg)
+{
+    char id[2 * SEAL_KEY_ID_LEN + 1], pub[PATH_MAX];
+
+    (void)arg;
+    if (exists(h->conf.sealing_key))
+        return hallctl_fail("[privacy] sealing_key %s exists (a new one: hallctl privacy rotate)",
+                            h->conf.sealing_key);
+    if (!public_path(h->conf.sealing_key, pub, sizeof pub))
+        return hallctl_fail("%s: path too long", h->conf.sealing_key);
+    if (make_sealing(h->conf.sealing_key, true, id) != 0)
+        return 1;
+    if (store_begin(h->st) < 0)
+        return -1;
+    int rc = hall_event(h, "sealing key made: key id %s", id) < 0 ? -1 : 0;
+    return hall_finish(h, rc,
+                       "sealing key made (key id %s):\n  %s  private, halld's alone\n"
+                       "  %s  public: copy it to every kiosk ([idcard] sealing_key)\n",
+                       id, h->conf.sealing_key, pub) != 0;
+}
+
+static int privacy_keys(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl privacy keys [-c FILE]",
+        "Make the hall's sealing key pair when it has none ([privacy] sealing_key, and\n"
+        "its public half .pub next to it): kiosks seal the ID numbers of offline tickets\n"
+        "to it, and only halld can open them. hallctl init makes it for a new hall.\n"
+        "Copy the .pub file to every kiosk. A running halld is told to reload.\n" CONFIG_HELP,
+        make_sealing_key);
+}
+
+/* A new sealing key; the current one becomes the previous one, which
+ * halld keeps opening until the kiosks have uploaded what they sealed to
+ * it. The previous one before is dropped. */
+static int rotate_sealing_key(struct hall *h, const void *arg)
+{
+    char err[300], was[2 * SEAL_KEY_ID_LEN + 1], id[2 * SEAL_KEY_ID_LEN + 1], pub[PATH_MAX];
+    seal_key *cur = seal_key_read(h->conf.sealing_key, true, err, sizeof err);
+    char *pem;
+    int rc;
+
+    (void)arg;
+    if (cur == NULL)
+        return hallctl_fail("[privacy] sealing_key %s%s", err,
+                            errno == ENOENT ? " (make it with hallctl privacy keys)" : "");
+    if (!public_path(h->conf.sealing_key, pub, sizeof pub)) {
+        seal_key_free(cur);
+        return hallctl_fail("%s: path too long", h->conf.sealing_key);
+    }
+    key_id_hex(cur, was);
+    pem = seal_key_pem(cur, true);
+    seal_key_free(cur);
+    if (pem == NULL)
+        return hallctl_fail("cannot copy the sealing key: %s", strerror(errno));
+    rc = write_file(h->conf.previous_sealing_key, pem, strlen(pem), 0600, false) != 0 ||
+         make_sealing(h->conf.sealing_key, false, id) != 0;
+    seal_pem_free(pem);
+    if (rc != 0)
+        return 1;
+    if (store_begin(h->st) < 0)
+        return -1;
+    rc = hall_event(h, "sealing key rotated: key id %s replaced by %s", was, id) < 0 ? -1 : 0;
+    return hall_finish(h, rc,
+                       "sealing key rotated: key id %s is now %s (previous_sealing_key, still "
+                       "opened by halld), the new key id %s is %s\n"
+                       "copy %s to every kiosk ([idcard] sealing_key)\n",
+                       was, h->conf.previous_sealing_key, id, h->conf.sealing_key, pub) != 0;
+}
+
+static int privacy_rotate(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl privacy rotate [-c FILE]",
+        "Replace the sealing key pair: the current private key becomes\n"
+        "[privacy] previous_sealing_key (halld still opens what kiosks sealed to it;\n"
+        "the one before is dropped), a new pair takes its place. Copy the new .pub\n"
+        "file to every kiosk; rotate again only after every kiosk has uploaded its\n"
+        "offline tickets. The hall secret is not rotated (docs/privacy.md).\n" CONFIG_HELP,
+        rotate_sealing_key);
+}
+
 /* ==== audit verify / audit key ====================================================== */
 
 #define UNTRUSTED_SHOWN 20 /* untrusted anchor lines named one by one */
@@ -1833,7 +2014,7 @@ static int audit_key(int argc, char **argv)
 /* ==== The table ====================================================================== */
 
 const hallctl_verb hallctl_admin_verbs[] = {
-    {"init", NULL, init_hall, "create a hall: configuration, CA, secret, database"},
+    {"init", NULL, init_hall, "create a hall: configuration, CA, keys, database"},
     {"catalog", "import", catalog_import, "replace the catalog from a CSV or JSON file"},
     {"catalog", "list", catalog_list, "print the areas and matters"},
     {"window", "add", window_add, "add or change a window and the areas it serves"},
@@ -1845,6 +2026,8 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"device", "list", device_list, "print the devices"},
     {"appointment", "add", appointment_add, "book an appointment"},
     {"appointment", "list", appointment_list, "print the appointments"},
+    {"privacy", "keys", privacy_keys, "make the sealing key pair of a hall that has none"},
+    {"privacy", "rotate", privacy_rotate, "replace the sealing key pair, keeping the previous"},
     {"audit", "verify", audit_verify, "check the event log's hash chain against its anchors"},
     {"audit", "key", audit_key, "make the audit key of a hall made before anchors existed"},
     {NULL, NULL, NULL, NULL},

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "idcard_privacy.h"
+#include "idnum.h"
 #include "sam.h"
 
 const char *idcard_strerror(idcard_result r)
@@ -311,31 +312,6 @@ bool idcard_date_valid(const char *s)
     return d <= days;
 }
 
-char idcard_check_digit(const char *first17)
-{
-    static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    static const char digits[] = "10X98765432";
-    int sum = 0;
-
-    for (int i = 0; i < 17; i++) {
-        if (first17[i] < '0' || first17[i] > '9')
-            return 0;
-        sum += (first17[i] - '0') * weights[i];
-    }
-    return digits[sum % 11];
-}
-
-bool idcard_number_valid(const char *s)
-{
-    char want, got;
-
-    if (s == NULL || strlen(s) != 18)
-        return false;
-    want = idcard_check_digit(s);
-    got = s[17] == 'x' ? 'X' : s[17];
-    return want != 0 && want == got;
-}
-
 /* ---- decode ---- */
 
 struct dec {
@@ -486,7 +462,7 @@ static idcard_result check_gb11643(struct dec *d, bool parity)
         !(all_digits(id->id_number + 17, 1) || id->id_number[17] == 'X' ||
           id->id_number[17] == 'x'))
         return refuse(d, IDCARD_BAD_NUMBER, "the ID number is not 17 digits and a check digit");
-    if (!idcard_number_valid(id->id_number))
+    if (!idnum_gb11643_valid(id->id_number))
         return refuse(d, IDCARD_BAD_CHECK_DIGIT,
                       "the ID number's check digit is wrong (GB 11643 MOD 11-2)");
     if (id->id_number[17] == 'x')

@@ -7,9 +7,10 @@
  *
  * A card is either fully decoded and valid, or refused with a result code
  * and a sentence: a bad ID number check digit (GB 11643-1999, ISO 7064 MOD
- * 11-2), an impossible or inconsistent date, an unknown code, or text that
- * is not UCS-2 never comes back as an identity. Sentences never quote the
- * card's personal fields (see idcard_privacy.h).
+ * 11-2, computed by common/idnum.h), an impossible or inconsistent date,
+ * an unknown code, or text that is not UCS-2 never comes back as an
+ * identity. Sentences never quote the card's personal fields (see
+ * idcard_privacy.h).
  *
  * The encoder (idcard_encode) is the inverse, for the simulators and the
  * tests: they build cards from fields with the code the driver decodes
@@ -91,7 +92,6 @@ typedef struct idcard_identity {
     int issue_count;                  /* hkmt: 签发次数; foreign-2023: 换证次数; else 0 */
 
     /* Privacy products (idcard_privacy_apply). */
-    char id_hash[65];       /* HMAC-SHA256 of id_number with the hall secret, hex */
     char masked_number[20]; /* 3713**********1234 */
     char masked_name[48];   /* 张*, 欧阳* */
 
@@ -123,14 +123,6 @@ int idcard_encode(const idcard_identity *in, uint8_t *out, size_t outlen);
 /* Encode an appended address (SAM_ADDR_LEN bytes of UCS-2LE). 0 or -1 as
  * idcard_encode. */
 int idcard_encode_address(const char *utf8, uint8_t *out, size_t outlen);
-
-/* The check digit ('0'..'9' or 'X') of the first 17 characters of an
- * 18-character number, 0 if one of them is not a digit. */
-char idcard_check_digit(const char *first17);
-
-/* True if s is 18 characters, 17 digits and its right check digit (a
- * lower-case x is accepted for X). */
-bool idcard_number_valid(const char *s);
 
 /* True if s is "YYYYMMDD", a real calendar date from 1900 on. */
 bool idcard_date_valid(const char *s);

@@ -1,8 +1,5 @@
 /*
- * idcard_privacy — keyed hash, masks and wiping (idcard_privacy.h has the
- * contract). The hash is OpenSSL's one-shot HMAC(); the clear number is
- * copied only into a stack buffer for the x -> X normalisation, and that
- * buffer is wiped before returning.
+ * idcard_privacy — masks and wiping (idcard_privacy.h has the contract).
  */
 #include "idcard_privacy.h"
 
@@ -11,8 +8,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "idnum.h"
 
 /* Two-character surnames (复姓) kept whole in a masked name. */
 static const char *const compound_surnames[] = {
@@ -25,58 +22,6 @@ void idcard_privacy_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0)
         OPENSSL_cleanse(p, n);
-}
-
-int idcard_privacy_hash(const uint8_t *key, size_t keylen, const char *number, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    char norm[64];
-    size_t n;
-
-    if (key == NULL || keylen < IDCARD_SECRET_MIN || keylen > 0x7fffffff || number == NULL ||
-        out == NULL || (n = strlen(number)) == 0 || n >= sizeof norm) {
-        errno = EINVAL;
-        return -1;
-    }
-    memcpy(norm, number, n + 1);
-    if (norm[n - 1] == 'x')
-        norm[n - 1] = 'X';
-    if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)norm, n, mac, &maclen) ==
-            NULL ||
-        maclen != 32) {
-        idcard_privacy_wipe(norm, sizeof norm);
-        errno = EIO;
-        return -1;
-    }
-    idcard_privacy_wipe(norm, sizeof norm);
-    for (unsigned i = 0; i < maclen; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 0x0f];
-    }
-    out[2 * maclen] = '\0';
-    idcard_privacy_wipe(mac, sizeof mac);
-    return 0;
-}
-
-int idcard_privacy_mask_number(const char *number, char *out, size_t outlen)
-{
-    size_t n;
-
-    if (number == NULL || out == NULL) {
-        errno = EINVAL;
-        return -1;
-    }
-    n = strlen(number);
-    if (outlen < n + 1) {
-        errno = ENOBUFS;
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        out[i] = n > 8 && (i < 4 || i >= n - 4) ? number[i] : '*';
-    out[n] = '\0';
-    return 0;
 }
 
 /* Bytes of the UTF-8 character at s, 0 if it is not one. */
@@ -142,15 +87,13 @@ int idcard_privacy_mask_name(const char *name, char *out, size_t outlen)
     return 0;
 }
 
-int idcard_privacy_apply(idcard_identity *id, const uint8_t *key, size_t keylen)
+int idcard_privacy_apply(idcard_identity *id)
 {
     if (id == NULL) {
         errno = EINVAL;
         return -1;
     }
-    if (idcard_privacy_hash(key, keylen, id->id_number, id->id_hash) != 0 ||
-        idcard_privacy_mask_number(id->id_number, id->masked_number, sizeof id->masked_number) !=
-            0 ||
+    if (idnum_mask(id->id_number, id->masked_number, sizeof id->masked_number) != 0 ||
         idcard_privacy_mask_name(id->name[0] != '\0' ? id->name : id->name_en, id->masked_name,
                                  sizeof id->masked_name) != 0)
         return -1;

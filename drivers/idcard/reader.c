@@ -407,7 +407,7 @@ static bool take_card(reader *r, const sam_card_data *cd, const uint8_t *addr, s
         rc = IDCARD_EXPIRED;
         snprintf(why, sizeof why, "the card's validity ended before today");
     }
-    if (rc == IDCARD_OK && idcard_privacy_apply(&m->id, r->conf.secret, r->conf.secret_len) != 0) {
+    if (rc == IDCARD_OK && idcard_privacy_apply(&m->id) != 0) {
         rc = IDCARD_NOMEM;
         snprintf(why, sizeof why, "cannot compute the card's privacy fields: %s", strerror(errno));
     }
@@ -557,7 +557,6 @@ static bool conf_ok(const reader_conf *conf)
 {
     return (int)conf->backend >= 0 && conf->backend < READER_BACKEND_COUNT && conf->poll_ms >= 1 &&
            conf->cmd_timeout_ms >= 1 && conf->read_timeout_ms >= 1 &&
-           conf->secret_len >= IDCARD_SECRET_MIN && conf->secret_len <= READER_SECRET_MAX &&
            (conf->zone != NULL || conf->today > 0);
 }
 
@@ -572,8 +571,7 @@ reader *reader_new(ev_loop *loop, const reader_conf *conf, const reader_callback
         if (err != NULL)
             snprintf(err, errlen,
                      "card reader: invalid arguments or configuration (backend, timeouts, "
-                     "a hall secret of %d..%d bytes, a zone or a date)",
-                     IDCARD_SECRET_MIN, READER_SECRET_MAX);
+                     "a zone or a date)");
         errno = EINVAL;
         return NULL;
     }
@@ -658,6 +656,5 @@ void reader_free(reader *r)
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     drop_input(r);
-    idcard_privacy_wipe(r->conf.secret, sizeof r->conf.secret);
     free(r);
 }

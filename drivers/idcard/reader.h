@@ -47,8 +47,6 @@ typedef enum reader_backend {
     READER_BACKEND_COUNT
 } reader_backend;
 
-#define READER_SECRET_MAX 64
-
 typedef struct reader_conf {
     reader_backend backend;
     int poll_ms;           /* find-card interval; default 500 */
@@ -61,8 +59,6 @@ typedef struct reader_conf {
     const clk_zone *zone;  /* the hall's zone, for today's date (not owned, must outlive
                               the reader); used when today is 0 */
     int32_t today;         /* a fixed yyyymmdd instead of the zone's date (tests) */
-    uint8_t secret[READER_SECRET_MAX]; /* the hall secret for id_hash */
-    size_t secret_len;                 /* IDCARD_SECRET_MIN.. READER_SECRET_MAX */
     struct {
         samdev_card card; /* the card on the reader at start; default none */
     } sim;
@@ -77,7 +73,7 @@ typedef struct reader_conf {
     } usb;
 } reader_conf;
 
-/* Defaults: sim backend, the values above, no zone, no secret. */
+/* Defaults: sim backend, the values above, no zone. */
 void reader_conf_init(reader_conf *conf);
 
 /* Set conf->backend from its configuration name. 0, or -1 with errno
@@ -106,15 +102,15 @@ typedef struct reader_callbacks {
 
 /* Open the backend (on the calling thread) and start the worker. Callbacks
  * run on loop's thread with arg. NULL with errno EINVAL (NULL argument, no
- * identity callback, backend out of range, a timeout or poll_ms < 1, a
- * secret shorter than IDCARD_SECRET_MIN, neither zone nor today), ENOMEM,
+ * identity callback, backend out of range, a timeout or poll_ms < 1,
+ * neither zone nor today), ENOMEM,
  * or the backend's error, with a sentence in err when err is not NULL. */
 reader *reader_new(ev_loop *loop, const reader_conf *conf, const reader_callbacks *cb, void *arg,
                    char *err, size_t errlen);
 
 /* Stop the worker (waiting for the command in progress, at most its
  * timeout), drop what was not delivered (identities are wiped), close the
- * backend, wipe the secret and free. NULL is fine. Loop thread only, never
+ * backend and free. NULL is fine. Loop thread only, never
  * from one of this reader's callbacks (asserted). Free before the loop. */
 void reader_free(reader *r);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "idcard_privacy.h"
+#include "idnum.h"
 
 #define IN_CAP (2 * SAM_FRAME_MAX)
 
@@ -87,7 +88,7 @@ static void resident(idcard_identity *id, const char *name, char sex, const char
     strcpy(id->birth, birth);
     strcpy(id->address, "北京市东城区示例路1号");
     memcpy(id->id_number, first17, 17);
-    id->id_number[17] = idcard_check_digit(first17);
+    id->id_number[17] = idnum_check_digit(first17);
     id->id_number[18] = '\0';
     strcpy(id->authority, "北京市公安局东城分局");
     strcpy(id->valid_from, from);
@@ -119,7 +120,7 @@ int samdev_card_identity(samdev_card c, idcard_identity *id)
         id->sex_code = '2';
         strcpy(id->birth, "19850615");
         strcpy(id->id_number, "91184019850615002");
-        id->id_number[17] = idcard_check_digit(id->id_number);
+        id->id_number[17] = idnum_check_digit(id->id_number);
         id->id_number[18] = '\0';
         strcpy(id->nationality, "USA");
         strcpy(id->valid_from, "20230601");
@@ -145,7 +146,7 @@ int samdev_card_identity(samdev_card c, idcard_identity *id)
         strcpy(id->birth, "19880808");
         strcpy(id->address, "广东省深圳市福田区示例街2号");
         strcpy(id->id_number, "81000019880808031");
-        id->id_number[17] = idcard_check_digit(id->id_number);
+        id->id_number[17] = idnum_check_digit(id->id_number);
         id->id_number[18] = '\0';
         strcpy(id->authority, "深圳市公安局");
         strcpy(id->valid_from, "20240101");

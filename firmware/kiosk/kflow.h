@@ -84,7 +84,7 @@ typedef struct kflow_cmd {
     uint64_t token;                /* the request the command belongs to */
     char area[KF_AREA_MAX];        /* ISSUE*: "" = the general intake area */
     char appointment[KF_CODE_MAX]; /* ISSUE: appointment code, "" if none */
-    bool by_card;                  /* ISSUE*: the citizen swiped (the kiosk holds the hash) */
+    bool by_card;                  /* ISSUE*: the citizen swiped (the kiosk holds the number) */
 } kflow_cmd;
 
 /* The ticket as the flow knows it once issued. */
@@ -126,8 +126,9 @@ void kflow_init(kflow *f, int64_t idle_ms, int64_t ticket_ms, int64_t request_ms
  * EAGAIN (the kiosk cannot take a ticket now) and the sentence in err. */
 int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kflow_cmd *cmd,
                  char *err, size_t errlen);
-/* A card was read (the kiosk keeps its hash and masked name for the
- * request). True if it starts a request (cmd ISSUE or ISSUE_OFFLINE). */
+/* A card was read (the kiosk keeps its number, until the request is sent
+ * or sealed, and its masked name). True if it starts a request (cmd ISSUE
+ * or ISSUE_OFFLINE). */
 bool kflow_swipe(kflow *f, int64_t now, kflow_cmd *cmd);
 /* The request token was answered with a ticket: cmd PRINT. False (and no
  * command) if token is not the request in flight: the caller voids that

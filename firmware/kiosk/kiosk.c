@@ -13,6 +13,12 @@
  * and is sent again after a backoff, or on the next link). Nothing printed
  * is ever dropped without halld's last word on it.
  *
+ * ID numbers: the kiosk never hashes one and holds no key that could. A
+ * card's number goes to halld in the ISSUE (over the mutual-TLS link) or,
+ * for an offline ticket, sealed to halld's public sealing key into the
+ * store; the kiosk keeps the clear number in memory only while its
+ * request is in flight, and wipes it then (docs/privacy.md).
+ *
  * Time: the kiosk keeps halld's clock minus its own (measured by klink on
  * every HELLO and heartbeat, kept in the store) and uses halld's time
  * wherever it compares with or stamps halld's times: lease expiry, offline
@@ -30,10 +36,12 @@
 #include "clk.h"
 #include "escpos.h"
 #include "idcard_privacy.h"
+#include "idnum.h"
 #include "kbus.h"
 #include "kflow.h"
 #include "klink.h"
 #include "log.h"
+#include "seal.h"
 
 #define TICK_MS        250
 #define REOPEN_MS      5000
@@ -89,6 +97,7 @@ struct kiosk {
     kbus *bus; /* the bus master role, NULL when [bus] is not enabled */
     printer *printer;
     reader *reader;
+    seal_key *sealing; /* halld's public sealing key; NULL: none installed */
     escpos_builder *escpos;
     clk_zone *zone;
     kflow flow;
@@ -115,10 +124,11 @@ struct kiosk {
     /* Devices. */
     const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
     bool reader_online;
-    /* The card of the request in flight (hash and mask only). */
+    /* The card of the request in flight: the number until the request is
+     * sent or sealed (then wiped), the masked name for the ticket. */
     struct {
         bool valid;
-        uint8_t hash[KSTORE_HASH_LEN];
+        char number[IDNUM_MAX + 1];
         char masked[KSTORE_NAME_MAX];
     } card;
     /* The ticket being printed and confirmed. */
@@ -259,6 +269,9 @@ static void sync_model(kiosk *k)
         zh = "暂停取号：网络中断，本机离线号码已用完，请到人工窗口";
         en = "Closed: offline and no offline numbers left; please go to a staffed window";
     }
+    /* The card's number is only needed while its request is in flight. */
+    if (k->card.valid && k->flow.state != KF_REQUESTING)
+        idcard_privacy_wipe(&k->card, sizeof k->card);
     kflow_health(&k->flow, can, zh, en);
     report_health(k, can, zh);
     if (k->flow.version != k->seen_version || k->dirty) {
@@ -659,9 +672,9 @@ static void upload(kiosk *k)
         wire[i].seq = rows[i].seq;
         wire[i].issued_at_ms = rows[i].issued_ms;
         wire[i].priority = (Hall__Priority)rows[i].priority;
-        if (rows[i].has_hash) {
-            wire[i].citizen_hash.data = rows[i].hash;
-            wire[i].citizen_hash.len = KSTORE_HASH_LEN;
+        if (rows[i].has_sealed) {
+            wire[i].sealed_id.data = rows[i].sealed;
+            wire[i].sealed_id.len = SEAL_LEN;
         }
         wire[i].masked_name = rows[i].masked_name;
         ptrs[i] = &wire[i];
@@ -1149,31 +1162,20 @@ static void open_printer(kiosk *k)
     changed(k);
 }
 
-static void hex_to_bytes(const char *hex, uint8_t *out, size_t n, bool *ok)
-{
-    *ok = strlen(hex) == 2 * n;
-    for (size_t i = 0; *ok && i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            *ok = false;
-        out[i] = (uint8_t)v;
-    }
-}
-
 static void on_identity(reader *r, const idcard_identity *id, void *arg)
 {
     kiosk *k = arg;
     kflow_cmd cmd;
-    bool ok;
 
     if (!kflow_swipe(&k->flow, ev_now(k->loop), &cmd)) {
         log_info("card read ignored: a ticket is on its way or the kiosk is closed");
         sync_model(k);
         return;
     }
-    hex_to_bytes(id->id_hash, k->card.hash, sizeof k->card.hash, &ok);
+    k->card.valid = strlen(id->id_number) < sizeof k->card.number;
+    if (k->card.valid)
+        memcpy(k->card.number, id->id_number, strlen(id->id_number) + 1);
     snprintf(k->card.masked, sizeof k->card.masked, "%s", id->masked_name);
-    k->card.valid = ok;
     execute(k, &cmd);
     sync_model(k);
 }
@@ -1205,10 +1207,29 @@ static void open_reader(kiosk *k)
     kiosk_conf_reader(k->conf, &rc);
     rc.zone = k->zone;
     k->reader = reader_new(k->loop, &rc, &cb, k, err, sizeof err);
-    idcard_privacy_wipe(rc.secret, sizeof rc.secret);
     if (k->reader == NULL)
         log_error("card reader (%s): %s; tickets by touch only", reader_backend_name(rc.backend),
                   err);
+}
+
+/* halld's public sealing key. A kiosk without one (installed before
+ * sealing) still starts: its offline tickets by card carry the masked
+ * name only. A key that is there but not a public sealing key is an
+ * error: it must be replaced. */
+static int open_sealing(kiosk *k, char *err, size_t errlen)
+{
+    char why[300];
+
+    if ((k->sealing = seal_key_read(k->conf->sealing_key, false, why, sizeof why)) != NULL)
+        return 0;
+    if (errno != ENOENT) {
+        snprintf(err, errlen, "[idcard] sealing_key %s", why);
+        return -1;
+    }
+    log_warn("[idcard] sealing_key %s: offline tickets taken by card will carry the masked name "
+             "only (copy seal.pub from the hall's bundle for this kiosk)",
+             why);
+    return 0;
 }
 
 static void on_reopen(ev_loop *loop, ev_timer *t, void *arg)
@@ -1227,7 +1248,7 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__IssueRequest m;
     char area[KF_AREA_MAX], code[KF_CODE_MAX], masked[KSTORE_NAME_MAX];
-    uint8_t hash[KSTORE_HASH_LEN];
+    char number[IDNUM_MAX + 1];
     struct pending *p;
 
     hall__issue_request__init(&m);
@@ -1237,15 +1258,19 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
     m.appointment_code = code;
     m.priority = code[0] ? HALL__PRIORITY__PRIORITY_APPOINTMENT : HALL__PRIORITY__PRIORITY_NORMAL;
     if (cmd->by_card && k->card.valid) {
-        memcpy(hash, k->card.hash, sizeof hash);
+        memcpy(number, k->card.number, sizeof number);
         snprintf(masked, sizeof masked, "%s", k->card.masked);
-        m.citizen_hash.data = hash;
-        m.citizen_hash.len = sizeof hash;
+        m.citizen_id = number;
         m.masked_name = masked;
     }
     env.body_case = HALL__ENVELOPE__BODY_ISSUE;
     env.issue = &m;
-    if ((p = send_req(k, &env, P_ISSUE, 0)) == NULL) {
+    p = send_req(k, &env, P_ISSUE, 0);
+    /* The link holds the request's frame now (wiped when answered); the
+     * card's copy stays until the flow leaves REQUESTING, in case the
+     * request goes offline and the number is sealed instead. */
+    idcard_privacy_wipe(number, sizeof number);
+    if (p == NULL) {
         kflow_refused(&k->flow, cmd->token, "暂时无法取号，请稍后重试",
                       "No ticket could be issued; please try again", ev_now(k->loop));
         return;
@@ -1257,16 +1282,32 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
 static void issue_offline(kiosk *k, const kflow_cmd *cmd)
 {
     const char *area = cmd->area[0] ? cmd->area : k->general;
-    bool card = cmd->by_card && k->card.valid;
+    bool card = cmd->by_card && k->card.valid, sealed_ok = false;
+    uint8_t sealed[SEAL_LEN];
     kstore_offline o;
     kflow_ticket t = {0};
     kflow_cmd next;
 
+    /* A card's number is sealed to halld's key: the store keeps only what
+     * the kiosk itself cannot open. */
+    if (card) {
+        if (k->sealing == NULL)
+            log_warn("offline ticket by card: no sealing key ([idcard] sealing_key), so it "
+                     "carries the masked name only");
+        else if (seal_wrap(k->sealing, k->conf->id, k->card.number, strlen(k->card.number),
+                           sealed) < 0)
+            log_error("offline ticket by card: cannot seal the ID number (%s); it carries the "
+                      "masked name only",
+                      strerror(errno));
+        else
+            sealed_ok = true;
+        idcard_privacy_wipe(k->card.number, sizeof k->card.number);
+    }
     /* The online request given up, if any, stays in the link's table: its
      * answer, when the link is back, is voided (issue_answered). */
     if (area[0] == '\0' ||
         kstore_offline_take(k->store, area, hall_now(k), HALL__PRIORITY__PRIORITY_NORMAL,
-                            card ? k->card.hash : NULL, card ? k->card.masked : NULL, &o) < 0) {
+                            sealed_ok ? sealed : NULL, card ? k->card.masked : NULL, &o) < 0) {
         if (errno != ENOENT && errno != ENOSPC && area[0] != '\0')
             log_error("store: %s", kstore_errmsg(k->store));
         kflow_refused(&k->flow, cmd->token,
@@ -1302,7 +1343,7 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     const char *why = NULL;
     char url[512];
 
-    /* The card's hash went into the request or the offline row: wipe it. */
+    /* The card's number went into the request or the offline row: wipe it. */
     idcard_privacy_wipe(&k->card, sizeof k->card);
     k->cur.token = cmd->token;
     if (!t->offline) {
@@ -1513,6 +1554,8 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
         goto fail;
     if (*kstore_notice(k->store) != '\0')
         log_warn("store: %s", kstore_notice(k->store));
+    if (open_sealing(k, err, errlen) < 0)
+        goto fail;
     if ((n = kstore_offline_recover(k->store)) > 0)
         log_warn("%d offline ticket(s) were being printed at the last stop: counted as printed", n);
     if ((n = kstore_clock_offset(k->store, &k->clock_stored_ms)) < 0) {
@@ -1576,6 +1619,7 @@ void kiosk_free(kiosk *k)
     kstore_close(k->store);
     escpos_free(k->escpos);
     clk_zone_free(k->zone);
+    seal_key_free(k->sealing);
     idcard_privacy_wipe(&k->card, sizeof k->card);
     free(k);
 }

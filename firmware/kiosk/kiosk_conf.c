@@ -11,7 +11,6 @@
 
 #include "busmaster.h"
 #include "conf.h"
-#include "idcard_privacy.h"
 #include "net.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -20,10 +19,6 @@ static const char *const printer_backends[] = {"sim", "cups", "usb", "net", NULL
 static const char *const reader_backends[] = {"sim", "serial", "usb", NULL};
 /* The order of KIOSK_BUS_TCP, KIOSK_BUS_RTU. */
 static const char *const bus_transports[] = {"tcp", "rtu", NULL};
-
-/* The development secret of --sim: tickets and hashes of a simulated hall
- * only, never a real one (a real kiosk reads the hall's secret.key). */
-static const char sim_secret[] = "onewindow-simulated-hall-secret";
 
 #define C struct kiosk_conf
 const conf_option kiosk_conf_options[] = {
@@ -99,8 +94,13 @@ const conf_option kiosk_conf_options[] = {
     CONF_STRING("idcard", "device", C, reader_device, "/dev/ttyUSB0", "serial: the tty"),
     CONF_INT("idcard", "vid", C, reader_vid, 0, 65535, "0", "usb: idVendor"),
     CONF_INT("idcard", "pid", C, reader_pid, 0, 65535, "0", "usb: idProduct"),
-    CONF_PATH("idcard", "hall_secret_file", C, hall_secret_file, "secret.key",
-              "The hall secret (hex) keying the hash of ID numbers, from the kiosk's bundle"),
+    CONF_PATH("idcard", "sealing_key", C, sealing_key, "seal.pub",
+              "halld's public sealing key (PEM), from the kiosk's bundle: an offline ticket "
+              "taken by card keeps the ID number sealed to it until halld has it. Missing: "
+              "such tickets carry the masked name only"),
+    CONF_STRING("idcard", "hall_secret_file", C, retired_hall_secret_file, "",
+                "No longer used: a kiosk does not hold the hall secret (halld hashes ID "
+                "numbers). Accepted so that older files still load"),
 
     CONF_STRING("page", "address", C, page_address, "127.0.0.1",
                 "Address of the touch page (loopback on a kiosk)"),
@@ -136,55 +136,6 @@ const conf_option kiosk_conf_options[] = {
     CONF_END,
 };
 #undef C
-
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* The secret file holds hex digits (whitespace around them allowed):
- * IDCARD_SECRET_MIN..READER_SECRET_MAX bytes. */
-static int read_secret(kiosk_conf *c, char *err, size_t errlen)
-{
-    char text[4 * READER_SECRET_MAX];
-    FILE *f = fopen(c->hall_secret_file, "r");
-    size_t n, len = 0;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "[idcard] hall_secret_file %s: %s", c->hall_secret_file,
-                 strerror(errno));
-        return -1;
-    }
-    n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')
-            continue;
-        int hi = hexval(text[i]), lo = i + 1 < n ? hexval(text[i + 1]) : -1;
-        if (hi < 0 || lo < 0 || len == READER_SECRET_MAX) {
-            len = 0;
-            break;
-        }
-        c->secret[len++] = (uint8_t)(hi << 4 | lo);
-        i++;
-    }
-    if (len < IDCARD_SECRET_MIN) {
-        snprintf(err, errlen,
-                 "[idcard] hall_secret_file %s: not a hall secret (%d to %d bytes in hex)",
-                 c->hall_secret_file, IDCARD_SECRET_MIN, READER_SECRET_MAX);
-        errno = EINVAL;
-        return -1;
-    }
-    c->secret_len = len;
-    return 0;
-}
 
 static bool valid_id(const char *id)
 {
@@ -264,13 +215,6 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
         snprintf(err, errlen, "%s: [printer] backend = cups needs [printer] queue", path);
         goto invalid;
     }
-    if (read_secret(&fresh, err, errlen) < 0) {
-        if (!sim)
-            goto bad; /* errno: the secret file's */
-        memcpy(fresh.secret, sim_secret, sizeof sim_secret - 1);
-        fresh.secret_len = sizeof sim_secret - 1;
-        err[0] = '\0';
-    }
     kiosk_conf_release(c);
     *c = fresh;
     return 0;
@@ -285,8 +229,6 @@ bad:
 void kiosk_conf_release(kiosk_conf *c)
 {
     conf_release(kiosk_conf_options, c);
-    memset(c->secret, 0, sizeof c->secret);
-    c->secret_len = 0;
 }
 
 void kiosk_conf_printer(const kiosk_conf *c, printer_conf *out)
@@ -309,8 +251,6 @@ void kiosk_conf_reader(const kiosk_conf *c, reader_conf *out)
     snprintf(out->serial.device, sizeof out->serial.device, "%s", c->reader_device);
     out->usb.vid = (uint16_t)c->reader_vid;
     out->usb.pid = (uint16_t)c->reader_pid;
-    memcpy(out->secret, c->secret, c->secret_len);
-    out->secret_len = c->secret_len;
 }
 
 void kiosk_conf_write_sample(FILE *f)

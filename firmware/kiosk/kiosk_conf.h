@@ -1,8 +1,8 @@
 /*
  * kiosk_conf — kioskd's configuration: one table of INI keys (common/conf.h)
  * and the checks the table cannot express (an address that is not
- * host:port, a hall secret file that is not a secret). kioskd.ini is the
- * sample; docs/kiosk.md explains each section.
+ * host:port, a bus without devices). kioskd.ini is the sample;
+ * docs/kiosk.md explains each section.
  *
  * kiosk_conf_load() gives a complete configuration or one sentence saying
  * what is wrong; kioskd prints it and exits 2.
@@ -54,7 +54,8 @@ typedef struct kiosk_conf {
     int reader_backend; /* reader_backend */
     char *reader_device;
     int64_t reader_vid, reader_pid;
-    char *hall_secret_file;
+    char *sealing_key;              /* halld's public sealing key (PEM) */
+    char *retired_hall_secret_file; /* a key older files set; ignored (kioskd warns) */
     /* [page] */
     char *page_address;
     int64_t page_port;
@@ -77,8 +78,6 @@ typedef struct kiosk_conf {
     int halld_port;
     char bus_host[256]; /* [bus] address, when the transport is tcp */
     int bus_port;
-    uint8_t secret[READER_SECRET_MAX];
-    size_t secret_len;
 } kiosk_conf;
 
 /* Every key of kioskd.ini with its type, bounds and default (conf.h);
@@ -90,9 +89,9 @@ extern const conf_option kiosk_conf_options[];
 #define KIOSK_BUS_RTU 1
 
 /* Load path into *c (zeroed before the first load). With sim, the printer
- * and reader backends are "sim" whatever the file says, and a missing
- * hall secret is replaced by a fixed development one. 0, or -1 with a
- * sentence in err (errno EINVAL, ENOMEM or the file's errno). */
+ * and reader backends are "sim" whatever the file says. 0, or -1 with a
+ * sentence in err (errno EINVAL, ENOMEM or the file's errno). The files
+ * the keys name are not read here. */
 int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t errlen);
 void kiosk_conf_release(kiosk_conf *c);
 
@@ -102,7 +101,7 @@ void kiosk_conf_reader(const kiosk_conf *c, reader_conf *out);
 
 /* Every key with its default and help, as a commented INI file. */
 void kiosk_conf_write_sample(FILE *f);
-/* The configuration in effect, as an INI file (secrets left out). */
+/* The configuration in effect, as an INI file. */
 void kiosk_conf_print(const kiosk_conf *c, FILE *f);
 
 #endif

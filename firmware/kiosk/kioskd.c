@@ -171,6 +171,11 @@ int main(int argc, char **argv)
         log_warn("%s: [flow] reserve_margin is no longer used (a ticket halld answered is "
                  "always printed): remove the line",
                  path);
+    if (conf.retired_hall_secret_file[0] != '\0')
+        log_warn("%s: [idcard] hall_secret_file is no longer used: the kiosk does not hold the "
+                 "hall secret any more (halld hashes ID numbers); remove the line, and delete "
+                 "%s from the kiosk",
+                 path, conf.retired_hall_secret_file);
     struct daemon d = {0};
     static const int signals[] = {SIGTERM, SIGINT, 0};
     sig_watch *sw = NULL;

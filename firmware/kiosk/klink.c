@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "clk.h"
 #include "net.h"
 
@@ -72,6 +74,15 @@ static void set_state(klink *l, klink_state to)
 {
     l->state = to;
     assert_link(l);
+}
+
+/* Free a kept request's frame, wiped first: an ISSUE holds the citizen's
+ * ID number when a card was swiped. */
+static void drop_frame(struct request *r)
+{
+    OPENSSL_cleanse(r->frame, r->len);
+    free(r->frame);
+    r->frame = NULL;
 }
 
 /* Pack env into a malloc'd frame. */
@@ -343,7 +354,7 @@ static void dispatch(klink *l, const Hall__Envelope *env)
         return;
     }
     l->unavailable_ms = UNAVAILABLE_MS;
-    free(l->req[at].frame);
+    drop_frame(&l->req[at]);
     memmove(&l->req[at], &l->req[at + 1], (l->nreq - at - 1) * sizeof l->req[0]);
     l->nreq--;
     l->cb.answer(l->arg, env->request_id, env);
@@ -452,7 +463,7 @@ void klink_free(klink *l)
     ev_timer_stop(l->loop, &l->beat);
     ev_timer_stop(l->loop, &l->resend);
     for (size_t i = 0; i < l->nreq; i++)
-        free(l->req[i].frame);
+        drop_frame(&l->req[i]);
     free(l->req);
     free(l->again);
     net_tls_free(l->tls);
@@ -498,7 +509,7 @@ void klink_cancel(klink *l, uint64_t request_id)
 
     if (find(l, request_id, &at) == NULL)
         return;
-    free(l->req[at].frame);
+    drop_frame(&l->req[at]);
     memmove(&l->req[at], &l->req[at + 1], (l->nreq - at - 1) * sizeof l->req[0]);
     l->nreq--;
 }

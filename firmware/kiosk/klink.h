@@ -13,7 +13,8 @@
  *
  * Requests: klink_send() gives a request a fresh id (from the next_id
  * callback: kstore's persisted counter) and keeps its frame in a table
- * until its answer (reply or ERROR) comes back. A request still unanswered
+ * until its answer (reply or ERROR) comes back; a frame is wiped when it
+ * leaves the table (an ISSUE may carry a citizen's ID number). A request still unanswered
  * when the link drops is sent again, with the SAME id, after the next
  * HELLO: halld answers a retry with its first answer, so a retried ISSUE
  * never makes a second ticket. ERR_UNAVAILABLE asks for the same retry

@@ -50,8 +50,17 @@ static const char *const migrations[] = {
     "ALTER TABLE tickets ADD COLUMN request_id INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tickets ADD COLUMN done_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX offline_state ON offline(state, id);",
+
+    /* 3: the kiosk no longer holds the hall secret: an offline ticket
+     * keeps the ID number sealed to halld's sealing key instead of its
+     * hash. The hashes of earlier releases are dropped with their column
+     * (those tickets join without the citizen bound to them). */
+    "ALTER TABLE offline DROP COLUMN hash;"
+    "ALTER TABLE offline ADD COLUMN sealed BLOB;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+/* The first layout without the hash column. */
+#define SEALED_VERSION 3
 
 static int fail(kstore *s, const char *what)
 {
@@ -107,17 +116,21 @@ static int version_of(kstore *s, int *version)
 }
 
 /* Apply every migration above the file's version, one transaction each,
- * so a crash in the middle leaves the file at a whole version. */
-static int migrate(kstore *s)
+ * so a crash in the middle leaves the file at a whole version. *from: the
+ * version the file had. */
+static int migrate(kstore *s, int *from)
 {
     int v;
 
+    *from = -1;
     for (;;) {
         char bump[64];
         if (exec(s, "BEGIN IMMEDIATE") < 0)
             return -1;
         if (version_of(s, &v) < 0)
             goto rollback;
+        if (*from < 0)
+            *from = v;
         if (v > SCHEMA_VERSION) {
             snprintf(s->errmsg, sizeof s->errmsg,
                      "layout version %d is newer than this kioskd understands (%d)", v,
@@ -166,6 +179,7 @@ static int reserve_ids(kstore *s)
 kstore *kstore_open(const char *path, char *err, size_t errlen)
 {
     kstore *s = calloc(1, sizeof *s);
+    int from;
 
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -184,7 +198,12 @@ kstore *kstore_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") < 0 || migrate(s) < 0 ||
+    /* secure_delete: a deleted row's bytes are overwritten, not left in
+     * free pages. A file that held hashes of ID numbers is rebuilt once
+     * without them (VACUUM) and its write-ahead log emptied. */
+    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;") < 0 ||
+        migrate(s, &from) < 0 ||
+        (from < SEALED_VERSION && exec(s, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);") < 0) ||
         reserve_ids(s) < 0) {
         snprintf(err, errlen, "%s: %s", path, s->errmsg);
         goto fail;
@@ -312,8 +331,8 @@ long kstore_lease_left(kstore *s, const char *area, int64_t now)
     return left < 0 ? fail(s, "count lease") : left;
 }
 
-int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, const uint8_t *hash,
-                        const char *masked_name, kstore_offline *out)
+int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
+                        const uint8_t *sealed, const char *masked_name, kstore_offline *out)
 {
     kstore_lease l;
     int found;
@@ -339,9 +358,9 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, 
     snprintf(out->number, sizeof out->number, "%s%03u", l.prefix, l.first + l.used);
     out->issued_ms = now;
     out->priority = priority;
-    out->has_hash = hash != NULL;
-    if (hash != NULL)
-        memcpy(out->hash, hash, KSTORE_HASH_LEN);
+    out->has_sealed = sealed != NULL;
+    if (sealed != NULL)
+        memcpy(out->sealed, sealed, SEAL_LEN);
     snprintf(out->masked_name, sizeof out->masked_name, "%s", masked_name ? masked_name : "");
     out->state = KSTORE_OFF_ISSUED;
     if ((st = prep(s, "UPDATE leases SET used = used + 1 WHERE area = ?1")) == NULL)
@@ -349,7 +368,7 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, 
     sqlite3_bind_text(st, 1, area, -1, SQLITE_TRANSIENT);
     if (run(s, st, "use lease") < 0)
         goto rollback;
-    st = prep(s, "INSERT INTO offline(area, number, seq, issued_ms, priority, hash, masked_name,"
+    st = prep(s, "INSERT INTO offline(area, number, seq, issued_ms, priority, sealed, masked_name,"
                  " state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)");
     if (st == NULL)
         goto rollback;
@@ -358,8 +377,8 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, 
     sqlite3_bind_int64(st, 3, out->seq);
     sqlite3_bind_int64(st, 4, now);
     sqlite3_bind_int(st, 5, priority);
-    if (hash != NULL)
-        sqlite3_bind_blob(st, 6, hash, KSTORE_HASH_LEN, SQLITE_TRANSIENT);
+    if (sealed != NULL)
+        sqlite3_bind_blob(st, 6, sealed, SEAL_LEN, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(st, 6);
     sqlite3_bind_text(st, 7, out->masked_name, -1, SQLITE_TRANSIENT);
@@ -405,7 +424,7 @@ int kstore_offline_recover(kstore *s)
 
 int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
 {
-    sqlite3_stmt *st = prep(s, "SELECT id, area, number, seq, issued_ms, priority, hash,"
+    sqlite3_stmt *st = prep(s, "SELECT id, area, number, seq, issued_ms, priority, sealed,"
                                " masked_name, state FROM offline WHERE state = 1"
                                " ORDER BY id LIMIT ?1");
     size_t n = 0;
@@ -423,9 +442,9 @@ int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
         o->seq = (uint32_t)sqlite3_column_int64(st, 3);
         o->issued_ms = sqlite3_column_int64(st, 4);
         o->priority = sqlite3_column_int(st, 5);
-        if (sqlite3_column_bytes(st, 6) == KSTORE_HASH_LEN) {
-            memcpy(o->hash, sqlite3_column_blob(st, 6), KSTORE_HASH_LEN);
-            o->has_hash = true;
+        if (sqlite3_column_bytes(st, 6) == SEAL_LEN) {
+            memcpy(o->sealed, sqlite3_column_blob(st, 6), SEAL_LEN);
+            o->has_sealed = true;
         }
         text(o->masked_name, sizeof o->masked_name, st, 7);
         o->state = (kstore_offline_state)sqlite3_column_int(st, 8);
@@ -442,7 +461,8 @@ int kstore_offline_settle(kstore *s, const kstore_offline_result *r, size_t n, i
         return -1;
     for (size_t i = 0; i < n; i++) {
         assert(r[i].state == KSTORE_OFF_UPLOADED || r[i].state == KSTORE_OFF_REFUSED);
-        st = prep(s, "UPDATE offline SET state = ?1, reason = ?2, done_ms = ?3"
+        /* halld has had the sealed number: the kiosk keeps no copy. */
+        st = prep(s, "UPDATE offline SET state = ?1, reason = ?2, done_ms = ?3, sealed = NULL"
                      " WHERE id = ?4 AND state = ?5");
         if (st == NULL)
             goto rollback;

@@ -19,7 +19,11 @@
  *
  *    An ISSUED ticket found at start may have printed: it is counted as
  *    PRINTED (kstore_offline_recover), never silently dropped. A PRINTED
- *    ticket stays PRINTED until halld has the last word on it;
+ *    ticket stays PRINTED until halld has the last word on it. A ticket
+ *    taken by card keeps the citizen's ID number sealed to halld's
+ *    sealing key (common/seal.h), which the kiosk cannot open, until
+ *    halld's answer settles it (then the envelope is erased), and the
+ *    masked name it printed: never the number, nor a hash of it;
  *  - online tickets between "printing" and "halld confirmed", with the
  *    request id their PRINTED or VOID was sent under (sent again under the
  *    same id after a restart, so halld answers it as it did the first
@@ -56,11 +60,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "seal.h"
+
 #define KSTORE_AREA_MAX   32
 #define KSTORE_PREFIX_MAX 8
 #define KSTORE_NUMBER_MAX 24
 #define KSTORE_NAME_MAX   64
-#define KSTORE_HASH_LEN   32
 
 typedef struct kstore kstore;
 
@@ -108,20 +113,21 @@ typedef struct kstore_offline {
     int64_t id; /* row id: the order of issue */
     char area[KSTORE_AREA_MAX];
     char number[KSTORE_NUMBER_MAX];
-    uint32_t seq;      /* the number's index in its lease, from 1 */
-    int64_t issued_ms; /* UTC, halld's clock as the kiosk knew it */
-    int priority;      /* Hall__Priority */
-    uint8_t hash[KSTORE_HASH_LEN];
-    bool has_hash;
+    uint32_t seq;             /* the number's index in its lease, from 1 */
+    int64_t issued_ms;        /* UTC, halld's clock as the kiosk knew it */
+    int priority;             /* Hall__Priority */
+    uint8_t sealed[SEAL_LEN]; /* the sealed ID number, if has_sealed */
+    bool has_sealed;
     char masked_name[KSTORE_NAME_MAX];
     kstore_offline_state state;
 } kstore_offline;
 
 /* Take the next number of area's lease at UTC now, in one transaction
- * with the ticket's row (ISSUED). hash may be NULL. -1 with errno ENOENT
- * (no lease for the area, or it expired) or ENOSPC (it is used up). */
-int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority, const uint8_t *hash,
-                        const char *masked_name, kstore_offline *out);
+ * with the ticket's row (ISSUED). sealed (SEAL_LEN bytes) may be NULL. -1
+ * with errno ENOENT (no lease for the area, or it expired) or ENOSPC (it
+ * is used up). */
+int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
+                        const uint8_t *sealed, const char *masked_name, kstore_offline *out);
 /* ISSUED -> PRINTED or VOID (asserted). */
 int kstore_offline_set(kstore *s, int64_t id, kstore_offline_state state);
 /* At start: tickets left ISSUED by a crash become PRINTED. Returns how many. */

@@ -5,10 +5,11 @@
  * (firmware/kiosk/kiosk_conf.c, loaded as a real kiosk and with --sim).
  *
  * The input is the configuration file. The loaders take a path, so it is
- * written to a file in a scratch directory: relative PATH values and the
- * kiosk's hall secret file resolve against that directory, which holds a
- * valid secret.key, and never against /proc/self/fd, where "1" would name
- * this process's stdout (a pipe under ctest: reading it blocks forever).
+ * written to a file in a scratch directory: relative PATH values resolve
+ * against that directory, and never against /proc/self/fd, where "1"
+ * would name this process's stdout (a pipe under ctest). Neither loader
+ * reads the files the keys name (halld's keys are read by hall_new(), the
+ * kiosk's sealing key by kiosk_new()).
  *
  * The file is loaded five times: with conf_load() itself over each table,
  * with halld_conf_load(), and with kiosk_conf_load() as a kiosk and with
@@ -34,14 +35,10 @@
 #include "conf.h"
 #include "fuzzsupport.h"
 #include "halld_conf.h"
-#include "idcard_privacy.h"
 #include "kiosk_conf.h"
 
 #define ERR_MAX 1024
 
-/* A good hall secret (32 bytes in hex), as hallctl writes it. */
-static const char secret_hex[] =
-    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
 static const char good_halld[] = "[hall]\nid = fuzz-hall\n";
 static const char good_kiosk[] = "[kiosk]\nid = kiosk-1\n[halld]\naddress = 127.0.0.1:7700\n";
 
@@ -164,7 +161,6 @@ static void check_kiosk(const kiosk_conf *c, bool sim)
     FZ_CHECK(c->halld_host[0] != '\0' && c->halld_port >= 1 && c->halld_port <= 65535);
     FZ_CHECK(c->paper_mm == 58 || c->paper_mm == 80);
     FZ_CHECK(c->low_water < c->lease_size);
-    FZ_CHECK(c->secret_len >= IDCARD_SECRET_MIN && c->secret_len <= READER_SECRET_MAX);
     if (c->bus_enabled && c->bus_transport == KIOSK_BUS_TCP)
         FZ_CHECK(c->bus_host[0] != '\0' && c->bus_port >= 1 && c->bus_port <= 65535);
     if (c->bus_enabled && c->bus_transport == KIOSK_BUS_RTU)
@@ -252,10 +248,7 @@ static void setup(void)
 {
     const char *dir = fz_scratch_dir();
     char err[ERR_MAX];
-    char *secret = fz_path(dir, "secret.key");
 
-    fz_write_file(secret, secret_hex, sizeof secret_hex - 1);
-    free(secret);
     ini_path = fz_path(dir, "onewindow.ini");
     fz_write_file(ini_path, good_halld, sizeof good_halld - 1);
     if (conf_load(halld_conf_options, &halld_raw, sizeof halld_raw, ini_path, err, sizeof err) <

@@ -5,7 +5,8 @@
  *
  * The scratch hall (fuzz_request.h) is made once in a scratch directory —
  * store_open() as the daemon opens it, a small catalog, windows, clerks
- * and appointments, halld_conf_load() of a small INI file, hall_new() —
+ * and appointments, halld_conf_load() of a small INI file, the hall
+ * secret and sealing key next to it, hall_new() —
  * and made again after REBUILD_REQUESTS requests, so that the database
  * and the answers kept for retries stay small over millions of inputs.
  * The input is a sequence of records (fuzz_request.h): each picks a
@@ -185,6 +186,15 @@ static void build(void)
         die(H.dir, strerror(errno));
     ini_path = fz_path(H.dir, "halld.ini");
     fz_write_file(ini_path, ini, sizeof ini - 1);
+    free(ini_path);
+    /* The [privacy] keys, at their default paths next to halld.ini. */
+    ini_path = fz_path(H.dir, "secret.key");
+    fz_write_file(ini_path, FR_SECRET_HEX, sizeof FR_SECRET_HEX - 1);
+    free(ini_path);
+    ini_path = fz_path(H.dir, "seal.key");
+    fz_write_file(ini_path, FR_SEALING_KEY, sizeof FR_SEALING_KEY - 1);
+    free(ini_path);
+    ini_path = fz_path(H.dir, "halld.ini");
     if (halld_conf_load(&H.conf, ini_path, err, sizeof err) < 0)
         die("configuration", err);
     free(ini_path);

@@ -51,7 +51,15 @@
  * (A, B), 2 (A) and 3 (B, C), closed; clerks c1 and c2, and c3 who is not
  * active; appointments "appt-a" (area A, due now) and "appt-b" (area B, in
  * an hour); matters A-1 and B-1. Display numbers have 4 digits, the lease
- * band starts at 900.
+ * band starts at 900. Its [privacy] keys are fixed, so that a seed can
+ * carry an ID number sealed to the hall (by kiosk-1: the envelope's
+ * context) that opens: the hall secret FR_SECRET_HEX and the sealing key
+ * FR_SEALING_KEY. Test keys only, never a hall's.
  */
+#define FR_SECRET_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+#define FR_SEALING_KEY                                                                             \
+    "-----BEGIN PRIVATE KEY-----\n"                                                                \
+    "MC4CAQAwBQYDK2VuBCIEIGDfYrlGBWuPY+iTnFdLaEIeWZXh1EMCdGvWznr607V7\n"                           \
+    "-----END PRIVATE KEY-----\n"
 
 #endif

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "idcard.h"
+#include "idnum.h"
 #include "sam.h"
 #include "samdev.h"
 
@@ -78,7 +79,7 @@ static void decode_text(const uint8_t *text, size_t len, const uint8_t *addr, si
     CHECK(idcard_date_valid(id.birth) && idcard_date_valid(id.valid_from));
     CHECK(id.long_term || idcard_date_valid(id.valid_to));
     if (id.type != IDCARD_FOREIGN_2017)
-        CHECK(idcard_number_valid(id.id_number));
+        CHECK(idnum_gb11643_valid(id.id_number));
     if (id.type == IDCARD_RESIDENT)
         CHECK(id.nation != NULL && id.nation[0] != '\0');
     if (addr != NULL)

@@ -20,6 +20,7 @@
 
 #include "fuzz_request.h"
 #include "proto.h"
+#include "seal.h"
 
 #define SEED_MAX (64 * 1024)
 
@@ -95,9 +96,11 @@ static void subscribe(unsigned ctl)
     rec(ctl, &env);
 }
 
+/* A fictitious citizen: a number with its right check digit. */
+#define CITIZEN_ID "110101199003071233"
+
 static void issue(unsigned ctl, const char *area, Hall__Priority priority, const char *appointment)
 {
-    static uint8_t hash[32] = {0x5a, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07};
     Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
     ENVELOPE(issue, ISSUE, m);
 
@@ -106,12 +109,43 @@ static void issue(unsigned ctl, const char *area, Hall__Priority priority, const
     m.appointment_code = S(appointment);
     if (priority == HALL__PRIORITY__PRIORITY_GREEN) {
         m.matter = S("B-1");
-        m.citizen_hash.data = hash;
-        m.citizen_hash.len = sizeof hash;
+        m.citizen_id = S(CITIZEN_ID);
         m.masked_name = S("张*");
-        m.masked_id = S("3701**********1234");
     }
     rec(ctl, &env);
+}
+
+/* An ISSUE by card as kiosks send it (citizen_id), and the ones halld
+ * refuses: a kiosk's own hash, both, a wrong check digit, not a number. */
+static void issue_by_card(unsigned ctl, const char *number, bool with_hash)
+{
+    static uint8_t hash[32] = {0x5a, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07};
+    Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+    ENVELOPE(issue, ISSUE, m);
+
+    m.area = S("A");
+    m.appointment_code = S("");
+    m.citizen_id = S(number);
+    m.masked_name = S("张*");
+    if (with_hash) {
+        m.citizen_hash.data = hash;
+        m.citizen_hash.len = sizeof hash;
+    }
+    rec(ctl, &env);
+}
+
+/* number sealed by kiosk-1 to the scratch hall's sealing key. */
+static void seal_for_hall(const char *number, uint8_t out[SEAL_LEN])
+{
+    char err[256];
+    seal_key *k =
+        seal_key_from_pem(FR_SEALING_KEY, sizeof FR_SEALING_KEY - 1, true, err, sizeof err);
+
+    if (k == NULL || seal_wrap(k, "kiosk-1", number, strlen(number), out) < 0) {
+        fprintf(stderr, "request_seeds: cannot seal: %s\n", k == NULL ? err : strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    seal_key_free(k);
 }
 
 static void printed(unsigned ctl, uint64_t ticket)
@@ -250,11 +284,14 @@ static void lease_request(unsigned ctl, const char *area)
     rec(ctl, &env);
 }
 
-static void offline_upload(unsigned ctl)
+/* Two offline tickets, the second taken by card (its number sealed; with
+ * tamper, one bit of the envelope flipped: that ticket is refused). */
+static void offline_upload(unsigned ctl, bool tamper)
 {
     Hall__OfflineTicket t[2] = {HALL__OFFLINE_TICKET__INIT, HALL__OFFLINE_TICKET__INIT};
     Hall__OfflineTicket *tickets[2] = {&t[0], &t[1]};
     Hall__OfflineUpload m = HALL__OFFLINE_UPLOAD__INIT;
+    static uint8_t sealed[SEAL_LEN];
     ENVELOPE(offline_upload, OFFLINE_UPLOAD, m);
 
     t[0].area = S("A");
@@ -267,6 +304,11 @@ static void offline_upload(unsigned ctl)
     t[1].issued_at_ms = 30000;
     t[1].priority = HALL__PRIORITY__PRIORITY_GREEN;
     t[1].masked_name = S("李*");
+    seal_for_hall(CITIZEN_ID, sealed);
+    if (tamper)
+        sealed[SEAL_LEN / 2] ^= 0x10;
+    t[1].sealed_id.data = sealed;
+    t[1].sealed_id.len = sizeof sealed;
     m.n_tickets = 2;
     m.tickets = tickets;
     rec(ctl, &env);
@@ -422,8 +464,18 @@ int main(int argc, char **argv)
     save(dir, "lease_request");
 
     lease_request(K, "A");
-    offline_upload(K);
+    offline_upload(K, false);
     save(dir, "offline_upload");
+
+    /* ID numbers: taken, refused, and a sealed one that does not open. */
+    issue_by_card(K, CITIZEN_ID, false);
+    issue_by_card(K, CITIZEN_ID, true);
+    issue_by_card(K, "", true);
+    issue_by_card(K, "110101199003071234", false);
+    issue_by_card(K, "11010119900307123", false);
+    lease_request(K, "A");
+    offline_upload(K, true);
+    save(dir, "citizen_id");
 
     ticket_called();
     start(W1, 1, 0);

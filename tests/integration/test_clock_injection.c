@@ -279,7 +279,7 @@ static void kiosk_up(clockx *x, const char *clock_ini)
              "[store]\npath = kiosk.db\n"
              "[flow]\nrequest_timeout = 30s\n"
              "[printer]\nticket_url = https://hall.example/q/{day}/{number}\n"
-             "[idcard]\nhall_secret_file = pki/devices/kiosk-01/secret.key\n"
+             "[idcard]\nsealing_key = pki/devices/kiosk-01/seal.pub\n"
              "[page]\nport = 0\n"
              "%s",
              x->hall.port, clock_ini);

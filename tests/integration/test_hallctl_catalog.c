@@ -3,10 +3,12 @@
  * a scratch directory: init; the sample catalog imported from JSON and
  * from CSV (same content); bad catalogs refused with their line or key and
  * column, leaving the imported catalog as it was; windows, clerks, devices
- * (bundles whose certificates verify against the hall CA) and appointments
- * added and listed; a running controller told to reload; and the audit
- * chain verified, then found broken after an event row is edited by
- * someone who dropped the protecting trigger.
+ * (bundles whose certificates verify against the hall CA; a kiosk's with
+ * the public sealing key, never the hall secret) and appointments added
+ * and listed; the sealing key made for a hall without one and rotated; a
+ * running controller told to reload; and the audit chain verified, then
+ * found broken after an event row is edited by someone who dropped the
+ * protecting trigger.
  *
  * Each test has its own hall. The store is read back through hallcore
  * (STORE_ADMIN) to check what hallctl wrote; the tampering uses SQLite
@@ -155,6 +157,8 @@ START_TEST(test_init)
     ck_assert_int_eq(file_mode(ts_path(hall, "private")), 0700);
     ck_assert_int_eq(file_mode(ts_path(hall, "private/ca.key")), 0600);
     ck_assert_int_eq(access(ts_path(hall, "pki/ca.key"), F_OK), -1); /* halld reads pki/ */
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal.key")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal.pub")), 0644);
     ck_assert_int_eq(file_mode(ts_path(hall, "pki/hallctl.key")), 0600);
     FILE *f = fopen(ts_path(hall, "secret.key"), "r");
     char secret[128] = "";
@@ -385,19 +389,25 @@ START_TEST(test_registry)
     assert_out("c001");
     assert_out("王芳");
 
-    /* Devices: a kiosk gets the hall secret, a window terminal does not. */
+    /* Devices: a kiosk gets the public sealing key, never the hall secret
+     * nor a private key of halld's; a window terminal gets neither. */
     ck_assert_msg(ADMIN("device add --id kiosk-01 --type kiosk%s", "") == 0, "%s", out);
     snprintf(bundle, sizeof bundle, "%s/pki/devices/kiosk-01", hall);
     assert_cert(ca, ts_path(bundle, "kiosk-01.crt"), ts_path(bundle, "kiosk-01.key"), "kiosk-01");
     ck_assert(same_file(ts_path(bundle, "ca.crt"), ca));
-    ck_assert(same_file(ts_path(bundle, "secret.key"), ts_path(hall, "secret.key")));
+    ck_assert(same_file(ts_path(bundle, "seal.pub"), ts_path(hall, "seal.pub")));
     ck_assert_int_eq(file_mode(ts_path(bundle, "kiosk-01.key")), 0600);
-    ck_assert_int_eq(file_mode(ts_path(bundle, "secret.key")), 0600);
+    ck_assert_int_eq(access(ts_path(bundle, "secret.key"), F_OK), -1);
+    char *pub = ts_slurp(ts_path(bundle, "seal.pub"));
+    ck_assert_ptr_nonnull(strstr(pub, "-----BEGIN PUBLIC KEY-----"));
+    ck_assert_ptr_null(strstr(pub, "PRIVATE"));
+    free(pub);
 
     snprintf(bundle, sizeof bundle, "%s/bundle-w1", dir);
     ck_assert_int_eq(ADMIN("device add --id win-1 --type window --window 1 --out '%s'", bundle), 0);
     assert_cert(ca, ts_path(bundle, "win-1.crt"), ts_path(bundle, "win-1.key"), "win-1");
     ck_assert_int_eq(access(ts_path(bundle, "secret.key"), F_OK), -1);
+    ck_assert_int_eq(access(ts_path(bundle, "seal.pub"), F_OK), -1);
     ck_assert_int_eq(ADMIN("device add --id win-2 --type window%s", ""), 1);
     assert_out("needs --window");
     ck_assert_int_eq(ADMIN("device add --id win-2 --type window --window 9%s", ""), 1);
@@ -447,6 +457,67 @@ START_TEST(test_registry)
     ck_assert_int_eq(a.slot_ms, 4083960600000); /* 2099-06-01 01:30 UTC */
     ck_assert_int_eq(store_get_appointment(s, "YY-0002", &a), 0);
     store_close(s);
+}
+END_TEST
+
+/* ---- The sealing key ---------------------------------------------------------------- */
+
+START_TEST(test_sealing_key)
+{
+    char bundle[PATH_MAX];
+
+    ck_assert_int_eq(ADMIN("catalog import '%s'", SAMPLE_DIR "/sample-catalog.json"), 0);
+    /* A hall has its key from init: making one again is refused. */
+    ck_assert_int_eq(ADMIN("privacy keys%s", ""), 1);
+    assert_out("privacy rotate");
+    /* A hall made before sealing: no key, so no kiosk bundle, until made. */
+    ck_assert_int_eq(unlink(ts_path(hall, "seal.key")), 0);
+    ck_assert_int_eq(unlink(ts_path(hall, "seal.pub")), 0);
+    ck_assert_int_eq(ADMIN("device add --id kiosk-01 --type kiosk%s", ""), 1);
+    assert_out("hallctl privacy keys");
+    ck_assert_msg(ADMIN("privacy keys%s", "") == 0, "%s", out);
+    assert_out("key id ");
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal.key")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal.pub")), 0644);
+    ck_assert_msg(ADMIN("device add --id kiosk-01 --type kiosk%s", "") == 0, "%s", out);
+    snprintf(bundle, sizeof bundle, "%s/pki/devices/kiosk-01", hall);
+    ck_assert(same_file(ts_path(bundle, "seal.pub"), ts_path(hall, "seal.pub")));
+
+    /* Rotation: the current key becomes the previous one, a new pair
+     * takes its place; new bundles carry the new public key. */
+    char *was = ts_slurp(ts_path(hall, "seal.key")), *was_pub = ts_slurp(ts_path(hall, "seal.pub"));
+    ck_assert_msg(ADMIN("privacy rotate%s", "") == 0, "%s", out);
+    assert_out("copy ");
+    char *previous = ts_slurp(ts_path(hall, "seal-previous.key"));
+    char *now = ts_slurp(ts_path(hall, "seal.key")), *now_pub = ts_slurp(ts_path(hall, "seal.pub"));
+    ck_assert_str_eq(previous, was);
+    ck_assert_str_ne(now, was);
+    ck_assert_str_ne(now_pub, was_pub);
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal-previous.key")), 0600);
+    ck_assert_int_eq(file_mode(ts_path(hall, "seal.key")), 0600);
+    ck_assert_msg(ADMIN("device add --id kiosk-02 --type kiosk%s", "") == 0, "%s", out);
+    snprintf(bundle, sizeof bundle, "%s/pki/devices/kiosk-02", hall);
+    ck_assert(same_file(ts_path(bundle, "seal.pub"), ts_path(hall, "seal.pub")));
+    free(was);
+    free(was_pub);
+    free(previous);
+    free(now);
+    free(now_pub);
+    /* Both changes are in the audit chain. */
+    ck_assert_int_eq(ADMIN("audit verify%s", ""), 0);
+    sqlite3 *conn;
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_open_v2(db, &conn, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(conn,
+                           "SELECT COUNT(*) FROM events WHERE detail LIKE "
+                           "'sealing key made:%' OR detail LIKE 'sealing key rotated:%'",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(conn);
 }
 END_TEST
 
@@ -549,6 +620,7 @@ static Suite *hallctl_suite(void)
     tcase_add_test(tc, test_import_samples);
     tcase_add_test(tc, test_import_refused);
     tcase_add_test(tc, test_registry);
+    tcase_add_test(tc, test_sealing_key);
     tcase_add_test(tc, test_reload_signal);
     tcase_add_test(tc, test_audit);
     suite_add_tcase(s, tc);

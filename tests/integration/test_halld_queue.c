@@ -3,12 +3,14 @@
  * windows, idempotent retries, and device authorisation. Each test makes a
  * hall with the real hallctl and runs the real halld (hallfixture.h).
  *
- * One source, six CTest names (the first argument picks the suite):
+ * One source, several CTest names (the first argument picks the suite):
  * halld_concurrent_call_next, halld_idempotent_retry,
  * halld_appointment_checkin, halld_disk_full, halld_device_auth,
- * halld_ratings.
+ * halld_ratings, halld_device_status, halld_citizen_id.
  */
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -20,6 +22,7 @@
 
 #include "clk.h"
 #include "hallfixture.h"
+#include "seal.h"
 #include "testsupport.h"
 
 static uint64_t ticket_of(const Hall__Envelope *r)
@@ -913,6 +916,291 @@ START_TEST(device_status_reaches_subscribers)
 }
 END_TEST
 
+/* ---- halld_citizen_id ---------------------------------------------------------- */
+
+#define CITIZEN "110101199003071233" /* samdev's valid card */
+
+/* An ISSUE by card, as a kiosk sends it (citizen_id), with or without a
+ * citizen_hash of the kiosk's own. */
+static Hall__Envelope *issue_card(devlink *k, const char *number, bool with_hash)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+    char n[40], area[] = "intake", masked[] = "张*";
+    uint8_t hash[32] = {0x5a};
+
+    snprintf(n, sizeof n, "%s", number);
+    m.area = area;
+    m.citizen_id = n;
+    m.masked_name = masked;
+    if (with_hash) {
+        m.citizen_hash.data = hash;
+        m.citizen_hash.len = sizeof hash;
+    }
+    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+    env.issue = &m;
+    return fix_call(k, &env);
+}
+
+/* The refusal r must be ERR_BAD_REQUEST saying `says`. */
+static void expect_refusal(Hall__Envelope *r, const char *says)
+{
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ERROR &&
+                      r->error->code == HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                  "not refused: %s", proto_body_name(r->body_case));
+    ck_assert_msg(strstr(r->error->message, says) != NULL, "'%s' does not say '%s'",
+                  r->error->message, says);
+    proto_free(r);
+}
+
+/* HMAC-SHA256 of data under the hall's secret.key. */
+static void hall_hmac(hallfix *f, const void *data, size_t len, uint8_t out[32])
+{
+    char *hex = ts_slurp(ts_path(f->dir, "secret.key"));
+    uint8_t secret[32];
+    unsigned int n = 0;
+
+    ck_assert_uint_eq(strlen(hex), 65);
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        secret[i] = (uint8_t)v;
+    }
+    free(hex);
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret, 32, data, len, out, &n));
+    ck_assert_uint_eq(n, 32);
+}
+
+/* One blob of hall.db (sql with ?1 = id), into out; its length, -1 for
+ * no row, 0 for NULL. */
+static int hall_blob(hallfix *f, const char *sql, int64_t id, uint8_t *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(ts_path(f->dir, "hall.db"), &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_bytes(st, 0);
+        ck_assert_uint_le((size_t)n, cap);
+        if (n > 0)
+            memcpy(out, sqlite3_column_blob(st, 0), (size_t)n);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+#define TICKET_HASH "SELECT citizen_hash FROM tickets WHERE id = ?1"
+
+/* An offline ticket of the lease, with its number sealed by `by` (NULL:
+ * none) and optionally changed after sealing or carrying a hash. */
+struct card_ticket {
+    Hall__OfflineTicket t;
+    char area[8], number[16], masked[8];
+    uint8_t sealed[SEAL_LEN], hash[32];
+};
+
+static void card_ticket(struct card_ticket *c, const seal_key *hall_key, uint32_t number,
+                        const char *by, bool changed, bool with_hash)
+{
+    hall__offline_ticket__init(&c->t);
+    snprintf(c->area, sizeof c->area, "intake");
+    snprintf(c->number, sizeof c->number, "A%03u", number);
+    snprintf(c->masked, sizeof c->masked, "张*");
+    c->t.area = c->area;
+    c->t.number = c->number;
+    c->t.masked_name = c->masked;
+    c->t.issued_at_ms = clk_utc_ms() - 30000;
+    if (by != NULL) {
+        ck_assert_int_eq(seal_wrap(hall_key, by, CITIZEN, strlen(CITIZEN), c->sealed), 0);
+        if (changed)
+            c->sealed[60] ^= 0x80;
+        c->t.sealed_id.data = c->sealed;
+        c->t.sealed_id.len = sizeof c->sealed;
+    }
+    if (with_hash) {
+        memset(c->hash, 0x5a, sizeof c->hash);
+        c->t.citizen_hash.data = c->hash;
+        c->t.citizen_hash.len = sizeof c->hash;
+    }
+}
+
+static Hall__Envelope *upload(devlink *k, struct card_ticket *c, size_t n)
+{
+    Hall__OfflineTicket *tp[8];
+    Hall__OfflineUpload up = HALL__OFFLINE_UPLOAD__INIT;
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+
+    ck_assert_uint_le(n, 8);
+    for (size_t i = 0; i < n; i++)
+        tp[i] = &c[i].t;
+    up.n_tickets = n;
+    up.tickets = tp;
+    env.body_case = HALL__ENVELOPE__BODY_OFFLINE_UPLOAD;
+    env.offline_upload = &up;
+    Hall__Envelope *r = fix_call(k, &env);
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_OFFLINE_UPLOAD_REPLY, "UPLOAD: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    ck_assert_uint_eq(r->offline_upload_reply->n_results, n);
+    return r;
+}
+
+/* halld reloads, and says so with this many sealing keys. */
+static void reload(hallfix *f, const char *says)
+{
+    kill(f->pid, SIGHUP);
+    ck_assert_msg(ts_file_contains(f->log, says, FIX_WAIT_MS), "halld did not log '%s'", says);
+}
+
+/* Kiosks send the ID number; halld alone hashes it, with the hall secret:
+ * a ticket by card (and its retry), numbers refused, a kiosk's own hash
+ * refused; offline, numbers sealed to halld's key open, a changed one or
+ * one sealed by another kiosk is refused for that ticket only, and
+ * without a sealing key the ticket is "not now" until the key is back. */
+START_TEST(citizen_numbers_hashed_by_halld_only)
+{
+    hallfix f;
+    uint8_t want[32], got[64];
+
+    fix_init(&f, 1, NULL);
+    ck_assert_int_eq(ts_system("sed -i -e 's/^level *=.*/level = debug/' %s", f.config), 0);
+    fix_start(&f);
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    hall_hmac(&f, CITIZEN, strlen(CITIZEN), want);
+
+    /* A ticket by card: bound to HMAC-SHA256 of the number under the hall
+     * secret; its retry gets the same ticket. */
+    const uint64_t rid = devlink_next_id(k);
+    Hall__Envelope *r = issue_card(k, CITIZEN, false);
+    ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "ISSUE by card: %s",
+                  r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+    ck_assert_str_eq(r->issue_reply->ticket->masked_name, "张*");
+    uint64_t by_card = ticket_of(r);
+    proto_free(r);
+    ck_assert_int_eq(hall_blob(&f, TICKET_HASH, (int64_t)by_card, got, sizeof got), 32);
+    ck_assert_mem_eq(got, want, 32);
+    devlink_set_next_id(k, rid);
+    r = issue_card(k, CITIZEN, false);
+    ck_assert_uint_eq(ticket_of(r), by_card);
+    proto_free(r);
+    /* The kept answer's digest is keyed: not SHA-256 of the request,
+     * which anyone with hall.db could test numbers against. */
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+    char area[] = "intake", masked[] = "张*", number[] = CITIZEN;
+    uint8_t packed[256], md[32], keyed[32];
+    m.area = area;
+    m.citizen_id = number;
+    m.masked_name = masked;
+    env.request_id = rid;
+    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+    env.issue = &m;
+    size_t plen = hall__envelope__pack(&env, packed);
+    ck_assert(EVP_Digest(packed, plen, md, NULL, EVP_sha256(), NULL));
+    hall_hmac(&f, packed, plen, keyed);
+    ck_assert_int_eq(hall_blob(&f,
+                               "SELECT digest FROM requests WHERE device = 'kiosk-01' AND "
+                               "request_id = ?1",
+                               (int64_t)rid, got, sizeof got),
+                     16);
+    ck_assert_mem_eq(got, keyed, 16);
+    ck_assert(memcmp(got, md, 16) != 0);
+
+    /* x and X: one number, one hash. */
+    r = issue_card(k, "11010519491231002x", false);
+    uint64_t lower = ticket_of(r);
+    proto_free(r);
+    r = issue_card(k, "11010519491231002X", false);
+    uint64_t upper = ticket_of(r);
+    proto_free(r);
+    uint8_t other[64];
+    ck_assert_int_eq(hall_blob(&f, TICKET_HASH, (int64_t)lower, got, sizeof got), 32);
+    ck_assert_int_eq(hall_blob(&f, TICKET_HASH, (int64_t)upper, other, sizeof other), 32);
+    ck_assert_mem_eq(got, other, 32);
+
+    /* Refused: a kiosk's own hash, alone or with the number; a wrong check
+     * digit (masked in the sentence); not a number. */
+    expect_refusal(issue_card(k, "", true), "citizen_hash is no longer accepted");
+    expect_refusal(issue_card(k, CITIZEN, true), "never both");
+    expect_refusal(issue_card(k, "110101199003071234", false), "1101**********1234");
+    expect_refusal(issue_card(k, "1101011990030712", false), "not an ID number");
+
+    /* Offline, sealed to the key in the kiosk's bundle. */
+    char err[300];
+    seal_key *hall_key =
+        seal_key_read(ts_path(f.dir, "pki/devices/kiosk-01/seal.pub"), false, err, sizeof err);
+    ck_assert_msg(hall_key != NULL, "%s", err);
+    Hall__Envelope lease = HALL__ENVELOPE__INIT;
+    Hall__LeaseRequest lr = HALL__LEASE_REQUEST__INIT;
+    lr.area = area;
+    lr.wanted = 10;
+    lease.body_case = HALL__ENVELOPE__BODY_LEASE_REQUEST;
+    lease.lease_request = &lr;
+    r = fix_call(k, &lease);
+    ck_assert_int_eq(r->body_case, HALL__ENVELOPE__BODY_LEASE_GRANT);
+    uint32_t first = r->lease_grant->first;
+    proto_free(r);
+    struct card_ticket c[5];
+    card_ticket(&c[0], hall_key, first, "kiosk-01", false, false);
+    card_ticket(&c[1], hall_key, first + 1, "kiosk-01", true, false);
+    card_ticket(&c[2], hall_key, first + 2, "kiosk-02", false, false);
+    card_ticket(&c[3], hall_key, first + 3, NULL, false, true);
+    card_ticket(&c[4], hall_key, first + 4, "kiosk-01", false, true);
+    r = upload(k, c, 5);
+    Hall__OfflineResult **res = r->offline_upload_reply->results;
+    ck_assert_uint_ne(res[0]->ticket_id, 0);
+    ck_assert_int_eq(hall_blob(&f, TICKET_HASH, (int64_t)res[0]->ticket_id, got, sizeof got), 32);
+    ck_assert_mem_eq(got, want, 32);
+    ck_assert_int_eq(res[1]->code, HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    ck_assert_ptr_nonnull(strstr(res[1]->message, "does not open"));
+    ck_assert_int_eq(res[2]->code, HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    ck_assert_ptr_nonnull(strstr(res[2]->message, "does not open"));
+    /* A kiosk from before sealing: its hash is not kept, the ticket joins. */
+    ck_assert_uint_ne(res[3]->ticket_id, 0);
+    ck_assert_int_eq(hall_blob(&f, TICKET_HASH, (int64_t)res[3]->ticket_id, got, sizeof got), 0);
+    ck_assert_int_eq(res[4]->code, HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    ck_assert_ptr_nonnull(strstr(res[4]->message, "never both"));
+    proto_free(r);
+
+    /* Without a sealing key (reloaded without it): not now, not never. */
+    ck_assert_int_eq(rename(ts_path(f.dir, "seal.key"), ts_path(f.dir, "seal.key.away")), 0);
+    reload(&f, "0 sealing keys)");
+    ck_assert(ts_file_contains(f.log, "sealing_key", 0));
+    card_ticket(&c[0], hall_key, first + 5, "kiosk-01", false, false);
+    r = upload(k, c, 1);
+    ck_assert_int_eq(r->offline_upload_reply->results[0]->code, HALL__ERROR_CODE__ERR_UNAVAILABLE);
+    proto_free(r);
+    ck_assert_int_eq(rename(ts_path(f.dir, "seal.key.away"), ts_path(f.dir, "seal.key")), 0);
+    reload(&f, "1 sealing key)");
+    r = upload(k, c, 1);
+    ck_assert_uint_ne(r->offline_upload_reply->results[0]->ticket_id, 0);
+    proto_free(r);
+
+    seal_key_free(hall_key);
+    devlink_close(k);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    /* halld keeps no clear number, in its database nor in its log. */
+    char *text = ts_slurp(f.log);
+    ck_assert_ptr_null(strstr(text, "110101199003"));
+    ck_assert_ptr_null(strstr(text, "110105194912"));
+    free(text);
+    ck_assert_int_eq(
+        ts_system("grep -c -a -e 110101199003 -e 110105194912 %s/hall.db* >/dev/null", f.dir), 1);
+    /* The hall secret is required: a configuration without it is refused,
+     * with the key and the file named. */
+    ck_assert_int_eq(unlink(ts_path(f.dir, "secret.key")), 0);
+    ck_assert_int_ne(
+        ts_system("%s --check-config -c %s >%s/check.log 2>&1", HALLD_PATH, f.config, f.dir), 0);
+    ck_assert(ts_file_contains(ts_path(f.dir, "check.log"), "[privacy] secret", 0));
+    fix_free(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -939,8 +1227,11 @@ int main(int argc, char **argv)
         tcase_add_test(tc, ratings_stored_once_and_kept);
     } else if (strcmp(which, "status") == 0) {
         tcase_add_test(tc, device_status_reaches_subscribers);
+    } else if (strcmp(which, "citizen") == 0) {
+        tcase_add_test(tc, citizen_numbers_hashed_by_halld_only);
     } else {
-        fprintf(stderr, "usage: %s concurrent|retry|appointment|diskfull|auth|ratings|status\n",
+        fprintf(stderr,
+                "usage: %s concurrent|retry|appointment|diskfull|auth|ratings|status|citizen\n",
                 argv[0]);
         return 2;
     }

@@ -58,6 +58,9 @@ static void setup(void)
     snprintf(ini, sizeof ini, "%s/halld.ini", dir);
     ts_write_file(ini, "[hall]\nid = turn-hall\ntime_zone = UTC\n[store]\npath = hall.db\n"
                        "[queue]\nreserve_timeout = 30m\n");
+    /* The hall secret ([privacy] secret's default place), as hallctl init writes it. */
+    ts_write_file(ts_path(dir, "secret.key"),
+                  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
     ck_assert_msg(halld_conf_load(&conf, ini, err, sizeof err) == 0, "%s", err);
     log_open("halld_turn_isolation", LOG_LEVEL_ERROR, 0);
 

@@ -167,7 +167,7 @@ static void on_identity(reader *r, const idcard_identity *id, void *arg)
     struct rec *c = arg;
 
     (void)r;
-    ck_assert_uint_eq(strlen(id->id_hash), 64);
+    ck_assert_str_ne(id->masked_number, "");
     c->identities++;
     c->last_type = id->type;
     c->got_identity = true;
@@ -214,8 +214,6 @@ static void reader_start(struct rec *c, struct sim *s)
     conf.poll_ms = 50;
     conf.cmd_timeout_ms = 1000;
     conf.today = 20260115;
-    memcpy(conf.secret, "a hall secret of 32 bytes or so.", 32);
-    conf.secret_len = 32;
     c->loop = ev_new();
     ck_assert_ptr_nonnull(c->loop);
     c->r = reader_new(c->loop, &conf, &cb, c, err, sizeof err);

@@ -223,8 +223,6 @@ START_TEST(usb_swipe_then_silence)
     conf.usb.pid = 0x5011;
     conf.poll_ms = 20;
     conf.today = 20260115;
-    memcpy(conf.secret, "0123456789abcdef0123456789abcdef", 32);
-    conf.secret_len = 32;
     loop = ev_new();
     r = reader_new(loop, &conf, &cb, &c, err, sizeof err);
     ck_assert_msg(r != NULL, "reader_new: %s", err);

@@ -77,7 +77,7 @@ static void kiosk_up(kfix *x)
              "ca = pki/devices/kiosk-01/ca.crt\n"
              "[store]\npath = kiosk.db\n"
              "[flow]\nrequest_timeout = 20s\ngeneral_area = %s\n"
-             "[idcard]\nhall_secret_file = pki/devices/kiosk-01/secret.key\n",
+             "[idcard]\nsealing_key = pki/devices/kiosk-01/seal.pub\n",
              x->hall.port, x->general_area != NULL ? x->general_area : "");
     ts_write_file(x->ini, text);
     memset(&x->conf, 0, sizeof x->conf);

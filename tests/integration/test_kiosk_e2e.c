@@ -305,7 +305,7 @@ static void kiosk_up(e2e *x)
              "[store]\npath = kiosk.db\n"
              "[flow]\nrequest_timeout = 30s\n"
              "%s"
-             "[idcard]\nbackend = sim\nhall_secret_file = pki/devices/kiosk-01/secret.key\n"
+             "[idcard]\nbackend = sim\nsealing_key = pki/devices/kiosk-01/seal.pub\n"
              "[page]\nport = 0\n"
              "[bus]\nenabled = true\ntransport = tcp\naddress = 127.0.0.1:%d\n"
              "devices = " DEVICES "\nwindow_certs = windows\n"

@@ -94,6 +94,7 @@ static Hall__OfflineTicket *mk_offline(uint32_t seq, const char *number)
     t->citizen_hash = B("\x01\x00\xff\x7f", 4);
     t->masked_name = S("李*明");
     t->matter = S("M-003");
+    t->sealed_id = B("\x01\x5e\xa1\x00\xed", 5);
     return t;
 }
 
@@ -185,6 +186,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->citizen_hash = B("\x9f\x00\x86\xd0\x81\x88\x4c\x7d", 8);
         m->masked_name = S("张*");
         m->masked_id = S("3101**********1234");
+        m->citizen_id = S("310101199001011234");
         env->issue = m;
         return true;
     }

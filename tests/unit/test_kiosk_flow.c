@@ -390,13 +390,11 @@ END_TEST
 /* ---- kiosk_conf ---------------------------------------------------------- */
 
 static const char good[] = "[kiosk]\nid = kiosk-01\n[halld]\naddress = 127.0.0.1:7700\n"
-                           "[idcard]\nhall_secret_file = secret.key\n";
+                           "[idcard]\nsealing_key = seal.pub\n";
 
 static int load(const char *text, bool sim, kiosk_conf *c, char *why, size_t len)
 {
     char *dir = ts_tmpdir("kconf");
-    ts_write_file(ts_path(dir, "secret.key"),
-                  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
     ts_write_file(ts_path(dir, "k.ini"), text);
     int rc = kiosk_conf_load(c, ts_path(dir, "k.ini"), sim, why, len);
     ts_rmtree(dir);
@@ -415,8 +413,10 @@ START_TEST(test_conf_good)
     ck_assert_int_eq(c.halld_port, 7700);
     ck_assert_int_eq(c.printer_backend, PRINTER_BACKEND_USB);
     ck_assert_int_eq(c.reader_backend, READER_BACKEND_SERIAL);
-    ck_assert_uint_eq(c.secret_len, 32);
-    ck_assert_uint_eq(c.secret[1], 0x11);
+    /* The sealing key's path, resolved against the file's directory; the
+     * file itself is read by kiosk_new(). */
+    ck_assert_ptr_nonnull(strstr(c.sealing_key, "/seal.pub"));
+    ck_assert_str_eq(c.retired_hall_secret_file, "");
     ck_assert_int_eq(c.idle_timeout_ms, 30000);
     ck_assert_int_eq(c.lease_size, 20);
     /* --sim: the sim devices whatever the file says. */
@@ -426,19 +426,19 @@ START_TEST(test_conf_good)
     printer_conf pc;
     kiosk_conf_printer(&c, &pc);
     ck_assert_int_eq(pc.backend, PRINTER_BACKEND_SIM);
-    /* --sim without a secret file: a development secret. */
-    ck_assert_int_eq(load("[kiosk]\nid = k\n[halld]\naddress = h:1\n"
-                          "[idcard]\nhall_secret_file = none.key\n",
-                          true, &c, why, sizeof why),
-                     0);
-    ck_assert_uint_ge(c.secret_len, 16);
     ck_assert_str_eq(c.retired_reserve_margin, "");
-    /* A file from before reserve_margin was retired still loads. */
-    ck_assert_msg(load("[kiosk]\nid = k\n[halld]\naddress = h:1\n[flow]\nreserve_margin = 10s\n"
-                       "[idcard]\nhall_secret_file = none.key\n",
-                       true, &c, why, sizeof why) == 0,
-                  "%s", why);
-    ck_assert_str_eq(c.retired_reserve_margin, "10s");
+    /* A file from before reserve_margin and the kiosk's hall secret were
+     * retired still loads, as a kiosk and with --sim, whether the secret
+     * file it names is there or not: the key is only remembered, so that
+     * kioskd can warn. */
+    for (int sim = 0; sim < 2; sim++) {
+        ck_assert_msg(load("[kiosk]\nid = k\n[halld]\naddress = h:1\n[flow]\nreserve_margin = 10s\n"
+                           "[idcard]\nhall_secret_file = /etc/onewindow/kiosk/secret.key\n",
+                           sim, &c, why, sizeof why) == 0,
+                      "%s", why);
+        ck_assert_str_eq(c.retired_reserve_margin, "10s");
+        ck_assert_str_eq(c.retired_hall_secret_file, "/etc/onewindow/kiosk/secret.key");
+    }
     kiosk_conf_release(&c);
 }
 END_TEST
@@ -459,10 +459,6 @@ START_TEST(test_conf_bad)
         {"[kiosk]\nid = k\n[halld]\naddress = h:1\n[offline]\nlease_size = 5\nlow_water = 5\n",
          "low_water"},
         {"[kiosk]\nid = k\n[halld]\naddress = h:1\n[flow]\nidle_timeout = 1s\n", "idle_timeout"},
-        {"[kiosk]\nid = k\n[halld]\naddress = h:1\n[idcard]\nhall_secret_file = none.key\n",
-         "hall_secret_file"},
-        {"[kiosk]\nid = k\n[halld]\naddress = h:1\n[idcard]\nhall_secret_file = k.ini\n",
-         "not a hall secret"},
         {"[kiosk]\nid = k\nnoise = 1\n[halld]\naddress = h:1\n", "noise"},
     };
     char why[512];

@@ -1,7 +1,9 @@
 /*
  * test_kiosk_store — the kiosk's durable store (firmware/kiosk/kstore): a
  * file of the first release (no layout version) migrated with its rows
- * kept, a file of a newer layout refused; the clock offset kept; offline
+ * kept and the hashes of ID numbers it held gone from every byte of the
+ * file, a file of a newer layout refused; a sealed ID number kept as it
+ * was given; the clock offset kept; offline
  * tickets settled per ticket (joined, refused for good with the reason,
  * the others left to send again) and a refused one never sent again; the
  * refusals shown (count, first numbers, the time window); online
@@ -47,6 +49,29 @@ static long long sql_int(const char *path, const char *text)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+/* Does the file at path (if it exists) hold needle (len bytes)? */
+static bool file_has(const char *path, const void *needle, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    long size = 0;
+    bool found = false;
+
+    if (f == NULL)
+        return false;
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    if (size > 0) {
+        char *data = malloc((size_t)size);
+        ck_assert_ptr_nonnull(data);
+        ck_assert_uint_eq(fread(data, 1, (size_t)size, f), (size_t)size);
+        found = memmem(data, (size_t)size, needle, len) != NULL;
+        free(data);
+    }
+    fclose(f);
+    return found;
 }
 
 static kstore *open_store(const char *path)
@@ -110,17 +135,30 @@ START_TEST(test_migrates_first_release)
         "INSERT INTO leases VALUES('intake', 'A', 900, 20, 1, 20261207, 1796086400000);"
         "INSERT INTO offline(area, number, seq, issued_ms, priority, masked_name, state)"
         " VALUES('intake', 'A900', 1, 1796000000000, 0, '', 1);"
+        /* A ticket by card: that release kept the hash of the ID number. */
+        "INSERT INTO offline(area, number, seq, issued_ms, priority, hash, masked_name, state)"
+        " VALUES('intake', 'A901', 2, 1796000000001, 0,"
+        " x'5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de5a17c0de', '张*', 1);"
         "INSERT INTO tickets VALUES(42, 'A007', 1, '', 1796000000000);");
     ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 0);
+    static const char hash[] = "\x5a\x17\xc0\xde\x5a\x17\xc0\xde\x5a\x17\xc0\xde\x5a\x17\xc0\xde";
+    ck_assert(file_has(path, hash, 16)); /* the scan below is not vacuous */
 
     kstore *s = open_store(path);
-    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 3);
+    /* The hash is gone from the file and its log, not only from the
+     * table; the ticket itself is kept (it joins without it). */
+    ck_assert(!file_has(path, hash, 16));
+    ck_assert(!file_has(ts_path(dir, "kiosk.db-wal"), hash, 16));
     /* The rows are all there, and go on as before. */
     ck_assert_uint_ge(kstore_next_request_id(s), 5000000000000000u);
     ck_assert_int_eq(kstore_lease_left(s, "intake", T0), 19);
     kstore_offline o[4];
-    ck_assert_int_eq(kstore_offline_pending(s, o, 4), 1);
+    ck_assert_int_eq(kstore_offline_pending(s, o, 4), 2);
     ck_assert_str_eq(o[0].number, "A900");
+    ck_assert_str_eq(o[1].number, "A901");
+    ck_assert_str_eq(o[1].masked_name, "张*");
+    ck_assert(!o[1].has_sealed);
     kstore_ticket t[4] = {0};
     ck_assert_int_eq(kstore_ticket_each(s, collect, t), 1);
     ck_assert_uint_eq(t[0].ticket_id, 42);
@@ -134,9 +172,41 @@ START_TEST(test_migrates_first_release)
 
     /* Opening again changes nothing. */
     s = open_store(path);
-    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 3);
     ck_assert_int_eq(kstore_offline_count(s, KSTORE_OFF_UPLOADED), 1);
     kstore_close(s);
+    ts_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_sealed_number_kept)
+{
+    char *dir = ts_tmpdir("kstore");
+    const char *path = ts_path(dir, "kiosk.db");
+    kstore *s = open_store(path);
+    uint8_t sealed[SEAL_LEN];
+    kstore_offline o, got[2];
+
+    for (size_t i = 0; i < sizeof sealed; i++)
+        sealed[i] = (uint8_t)(i * 37 + 11);
+    lease(s, 20);
+    ck_assert_int_eq(kstore_offline_take(s, "intake", T0, 0, sealed, "张*", &o), 0);
+    ck_assert(o.has_sealed);
+    ck_assert_int_eq(kstore_offline_set(s, o.id, KSTORE_OFF_PRINTED), 0);
+    printed(s, T0 + 1, NULL); /* and one without a card */
+    ck_assert_int_eq(kstore_offline_pending(s, got, 2), 2);
+    ck_assert(got[0].has_sealed);
+    ck_assert_mem_eq(got[0].sealed, sealed, SEAL_LEN);
+    ck_assert_str_eq(got[0].masked_name, "张*");
+    ck_assert(!got[1].has_sealed);
+    /* Settled, the envelope is erased: halld has had it. */
+    const kstore_offline_result r = {got[0].id, KSTORE_OFF_UPLOADED, ""};
+    ck_assert_int_eq(kstore_offline_settle(s, &r, 1, T0), 0);
+    kstore_close(s);
+    ck_assert_int_eq(sql_int(path, "SELECT COUNT(*) FROM offline WHERE sealed IS NOT NULL"), 0);
+    ck_assert(!file_has(path, sealed, SEAL_LEN));
+    ck_assert(!file_has(ts_path(dir, "kiosk.db-wal"), sealed, SEAL_LEN));
     ts_rmtree(dir);
     free(dir);
 }
@@ -372,6 +442,7 @@ int main(void)
     TCase *tc = tcase_create("store");
 
     tcase_add_test(tc, test_migrates_first_release);
+    tcase_add_test(tc, test_sealed_number_kept);
     tcase_add_test(tc, test_refuses_newer_layout);
     tcase_add_test(tc, test_clock_offset);
     tcase_add_test(tc, test_offline_settled_per_ticket);
