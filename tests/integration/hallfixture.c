@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,29 @@ devlink *fix_connect(hallfix *f, const char *device_id)
     snprintf(key, sizeof key, "%s/pki/devices/%s/%s.key", f->dir, device_id, device_id);
     snprintf(ca, sizeof ca, "%s/pki/devices/%s/ca.crt", f->dir, device_id);
     return devlink_open("127.0.0.1", f->port, cert, key, ca, FIX_WAIT_MS, err);
+}
+
+long long fix_db_int(hallfix *f, const char *fmt, ...)
+{
+    char path[1100], sql[512];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof path, "%s/hall.db", f->dir);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
 }
 
 devlink *fix_device(hallfix *f, const char *device_id, Hall__DeviceType type, uint32_t window_no)

@@ -38,6 +38,10 @@ int fix_stop(hallfix *f);
 void fix_kill(hallfix *f);
 void fix_free(hallfix *f);
 
+/* One integer the SQL (a printf format) selects from the hall's database,
+ * read while halld runs; -1 if there is no row or it is NULL. */
+long long fix_db_int(hallfix *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Connect as a registered device (its bundle) and say HELLO; fails the
  * test if that does not work. */
 devlink *fix_device(hallfix *f, const char *device_id, Hall__DeviceType type, uint32_t window_no);

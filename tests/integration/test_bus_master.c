@@ -22,7 +22,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -175,19 +174,6 @@ static int log_port(const char *log, const char *key)
     return port;
 }
 
-static int tcp_connect(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = 10};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 /* Send one command line; the reply up to its "ok"/"error" line
  * (malloc'd). */
 __attribute__((format(printf, 2, 3))) static char *sim_cmd(struct fx *f, const char *fmt, ...)
@@ -199,7 +185,7 @@ __attribute__((format(printf, 2, 3))) static char *sim_cmd(struct fx *f, const c
 
     ck_assert_ptr_nonnull(reply);
     if (f->control < 0)
-        f->control = tcp_connect(f->control_port);
+        f->control = ts_connect(f->control_port, 10);
     va_start(ap, fmt);
     n = vsnprintf(line, sizeof line - 1, fmt, ap);
     va_end(ap);
@@ -826,7 +812,7 @@ START_TEST(sim_faults)
     WAIT_FOR(&f, online_count(&f) == NDEVICES);
 
     /* Raw Modbus TCP: what the map does not have is an exception. */
-    fd = tcp_connect(f.tcp_port);
+    fd = ts_connect(f.tcp_port, 10);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ck_assert_int_eq(tcp_request(fd, 11, read_kind, sizeof read_kind, rsp), 4);
     ck_assert_int_eq(rsp[2], 0);

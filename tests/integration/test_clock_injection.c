@@ -73,30 +73,6 @@ typedef struct clockx {
 
 /* ---- The hall's database ---------------------------------------------------- */
 
-static long long db_int(clockx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long db_int(clockx *x, const char *fmt, ...)
-{
-    char path[1100], sql[512];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof path, "%s/hall.db", x->hall.dir);
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 /* A ticket as the store has it. */
 typedef struct ticket {
     long long id, day, seq, state, issued_ms, state_ms;
@@ -140,7 +116,7 @@ static bool wait_state(clockx *x, long long id, int state)
     int64_t until = clk_mono_ms() + WAIT_MS;
     long long s;
 
-    while ((s = db_int(x, "SELECT state FROM tickets WHERE id = %lld", id)) != state &&
+    while ((s = fix_db_int(&x->hall, "SELECT state FROM tickets WHERE id = %lld", id)) != state &&
            clk_mono_ms() < until)
         usleep(100 * 1000);
     if (s != state)
@@ -300,7 +276,7 @@ static void kiosk_up(clockx *x, const char *clock_ini)
 /* The newest ticket id (after an issue). */
 static long long newest_ticket(clockx *x)
 {
-    return db_int(x, "SELECT max(id) FROM tickets");
+    return fix_db_int(&x->hall, "SELECT max(id) FROM tickets");
 }
 
 static long long hallctl_issue(clockx *x)
@@ -448,7 +424,8 @@ START_TEST(clock_injection)
 
     /* ---- Before the rollover: the kiosk, hallctl, a kiosk link. ---- */
     kiosk_take(&x, number, issued_at, qr, sizeof number);
-    long long kiosk_first = db_int(&x, "SELECT id FROM tickets WHERE number = '%s'", number);
+    long long kiosk_first =
+        fix_db_int(&x.hall, "SELECT id FROM tickets WHERE number = '%s'", number);
     before[0] = db_ticket(&x, kiosk_first);
     before[1] = db_ticket(&x, hallctl_issue(&x));
     before[2] = db_ticket(&x, link_issue(k2, true));
@@ -473,8 +450,9 @@ START_TEST(clock_injection)
         ticket t = db_ticket(&x, before[i].id);
         ck_assert_msg(t.state_ms >= x.rollover_ms, "ticket %s closed before the hall's 03:00",
                       t.number);
-        ck_assert_int_eq(db_int(&x, "SELECT day FROM events WHERE ticket_id = %lld AND kind = %d",
-                                t.id, QE_CLOSED_AT_ROLLOVER),
+        ck_assert_int_eq(fix_db_int(&x.hall,
+                                    "SELECT day FROM events WHERE ticket_id = %lld AND kind = %d",
+                                    t.id, QE_CLOSED_AT_ROLLOVER),
                          DAY_AFTER);
     }
 
@@ -490,8 +468,8 @@ START_TEST(clock_injection)
     /* ---- After it: numbering starts again, the window goes on. ---- */
     int64_t after_from = clk_utc_ms();
     kiosk_take(&x, number, issued_at, qr, sizeof number);
-    long long kiosk_second =
-        db_int(&x, "SELECT id FROM tickets WHERE number = '%s' AND day = %d", number, DAY_AFTER);
+    long long kiosk_second = fix_db_int(
+        &x.hall, "SELECT id FROM tickets WHERE number = '%s' AND day = %d", number, DAY_AFTER);
     ck_assert_int_gt(kiosk_second, 0);
     after[0] = db_ticket(&x, kiosk_second);
     after[1] = db_ticket(&x, hallctl_issue(&x));
@@ -505,8 +483,9 @@ START_TEST(clock_injection)
     window_step(win, HALL__ENVELOPE__BODY_START, 1, before[0].id);
     window_step(win, HALL__ENVELOPE__BODY_FINISH, 1, before[0].id);
     ck_assert_int_eq(call_next(win, 1), after[0].id);
-    ck_assert_int_ge(db_int(&x, "SELECT at_ms FROM events WHERE ticket_id = %lld AND kind = %d",
-                            after[0].id, QE_CALLED),
+    ck_assert_int_ge(fix_db_int(&x.hall,
+                                "SELECT at_ms FROM events WHERE ticket_id = %lld AND kind = %d",
+                                after[0].id, QE_CALLED),
                      x.rollover_ms);
 
     /* ---- A reservation expires after reserve_timeout of hall time. ---- */
@@ -518,8 +497,9 @@ START_TEST(clock_injection)
                   voided.number, voided.state_ms - reserved.issued_ms);
     ck_assert_int_le(voided.state_ms, clk_utc_ms());
 
-    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d",
-                            reserved.id, QE_EXPIRED),
+    ck_assert_int_eq(fix_db_int(&x.hall,
+                                "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d",
+                                reserved.id, QE_EXPIRED),
                      1);
     check_events(&x);
 

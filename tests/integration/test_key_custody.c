@@ -32,11 +32,9 @@
  *   - the hashes halld stored are HMAC-SHA256 of the number under the hall
  *     secret: still useful to the hall.
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <ctype.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <signal.h>
@@ -46,7 +44,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,19 +69,6 @@ typedef struct custody {
 } custody;
 
 /* ---- processes -------------------------------------------------------- */
-
-static int tcp_connect(int port)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = 30};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
 
 static int log_port(const char *log, const char *prefix)
 {
@@ -125,7 +109,7 @@ static void sim_start(custody *x)
     x->sim = ts_spawn(argv, x->sim_log);
     ck_assert_msg(ts_file_contains(x->sim_log, "idreadersim: ready /dev/", WAIT_MS),
                   "idreadersim did not start");
-    x->control = tcp_connect(log_port(x->sim_log, "control on 127.0.0.1:"));
+    x->control = ts_connect(log_port(x->sim_log, "control on 127.0.0.1:"), 30);
 }
 
 /* The kiosk's disk: its bundle as `hallctl device add` wrote it, its
@@ -192,7 +176,7 @@ static char *page_state(custody *x)
     char req[96];
     int len = snprintf(req, sizeof req, "GET /api/state HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n",
                        x->page_port);
-    int fd = tcp_connect(x->page_port);
+    int fd = ts_connect(x->page_port, 30);
     char *text = calloc(1, 65536);
     size_t n = 0;
     ssize_t got;

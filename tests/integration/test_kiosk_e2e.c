@@ -25,9 +25,7 @@
  *                         screen model and in halld's device health; a
  *                         rating pad restarting 4 times is flagged.
  */
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -36,10 +34,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "browserfixture.h"
 #include "clk.h"
 #include "hallfixture.h"
 #include "psimfixture.h"
@@ -72,19 +70,6 @@ static int log_port(const char *log, const char *prefix)
     return port;
 }
 
-static int tcp_connect(int port)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {.tv_sec = 30};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    ck_assert_int_ge(fd, 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 /* One bussim command; its whole reply (the caller frees). */
 __attribute__((format(printf, 2, 3))) static char *sim_cmd(e2e *x, const char *fmt, ...)
 {
@@ -95,7 +80,7 @@ __attribute__((format(printf, 2, 3))) static char *sim_cmd(e2e *x, const char *f
 
     ck_assert_ptr_nonnull(reply);
     if (x->control < 0)
-        x->control = tcp_connect(x->control_port);
+        x->control = ts_connect(x->control_port, 30);
     va_start(ap, fmt);
     n = vsnprintf(line, sizeof line - 1, fmt, ap);
     va_end(ap);
@@ -151,7 +136,7 @@ static char *page_state(e2e *x)
     char req[128];
     size_t cap = 1 << 16, used = 0;
     char *out = calloc(1, cap);
-    int fd = tcp_connect(x->page_port);
+    int fd = ts_connect(x->page_port, 30);
     int len = snprintf(req, sizeof req,
                        "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
                        x->page_port);
@@ -185,31 +170,6 @@ static bool wait_state(e2e *x, const char *needle)
     }
 }
 
-/* One integer from the hall's database, -1 if no row. */
-static long long db_int(e2e *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long db_int(e2e *x, const char *fmt, ...)
-{
-    char path[1100], sql[512];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof path, "%s/hall.db", x->hall.dir);
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 /* One text from the hall's database into out ("" if no row). */
 static void db_text(e2e *x, char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -239,7 +199,7 @@ static bool wait_db(e2e *x, long long want, const char *sql)
     int64_t until = clk_mono_ms() + WAIT_MS;
     long long v;
 
-    while ((v = db_int(x, "%s", sql)) != want && clk_mono_ms() < until)
+    while ((v = fix_db_int(&x->hall, "%s", sql)) != want && clk_mono_ms() < until)
         usleep(100 * 1000);
     if (v != want)
         fprintf(stderr, "%s: %lld, not %lld\n", sql, v, want);
@@ -351,41 +311,6 @@ static void all_down(e2e *x)
 
 /* ---- kiosk_e2e_touch_to_board ------------------------------------------ */
 
-/* Run kiosk_e2e.mjs; the ticket number it printed goes to number. */
-static void tap_one_ticket(e2e *x, char *number, size_t cap)
-{
-    char url[64], out[1100];
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", x->page_port);
-    snprintf(out, sizeof out, "%s/node.log", x->hall.dir);
-    mkdir(KPAGE_SCREENS_DIR, 0755);
-    const char *argv[] = {NODE_PATH,
-                          E2E_SCRIPT,
-                          "--url",
-                          url,
-                          "--chromium",
-                          CHROMIUM_PATH,
-                          "--node-modules",
-                          KPAGE_NODE_MODULES,
-                          "--out",
-                          KPAGE_SCREENS_DIR,
-                          NULL};
-    pid_t pid = ts_spawn(argv, out);
-    int status = ts_wait(pid, 240000);
-    char *log = ts_slurp(out);
-    if (status == -1)
-        ts_kill(pid);
-    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "kiosk_e2e.mjs failed (status %d):\n%s", status, log ? log : "");
-    const char *at = log != NULL ? strstr(log, "ticket ") : NULL;
-    ck_assert_msg(at != NULL, "kiosk_e2e.mjs printed no ticket:\n%s", log ? log : "");
-    size_t n = strcspn(at + 7, "\r\n");
-    ck_assert_uint_lt(n, cap);
-    memcpy(number, at + 7, n);
-    number[n] = '\0';
-    free(log);
-}
-
 START_TEST(touch_to_board)
 {
     char number[32], want[128];
@@ -396,13 +321,13 @@ START_TEST(touch_to_board)
     psim_start(&x.printer, NULL);
     kiosk_up(&x);
 
-    tap_one_ticket(&x, number, sizeof number);
+    browser_ticket(E2E_SCRIPT, x.page_port, x.hall.dir, number, sizeof number);
     /* In halld: printed, so WAITING (RESERVED -> WAITING), issued by this kiosk. */
     snprintf(want, sizeof want,
              "SELECT state FROM tickets WHERE number = '%s' AND kiosk = 'kiosk-01' AND offline = 0",
              number);
     ck_assert(wait_db(&x, 2, want));
-    long long id = db_int(&x, "SELECT id FROM tickets WHERE number = '%s'", number);
+    long long id = fix_db_int(&x.hall, "SELECT id FROM tickets WHERE number = '%s'", number);
     ck_assert_int_gt(id, 0);
     /* At the printer: the ticket decoded from its ESC/POS bytes, with the
      * QR code of [printer] ticket_url (its day is today's, in the hall's
@@ -440,8 +365,9 @@ START_TEST(touch_to_board)
              id, EVENT_RATED);
     ck_assert(wait_db(&x, 1, want));
     /* Exactly one call for the one press. */
-    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d",
-                            id, EVENT_CALLED),
+    ck_assert_int_eq(fix_db_int(&x.hall,
+                                "SELECT count(*) FROM events WHERE ticket_id = %lld AND kind = %d",
+                                id, EVENT_CALLED),
                      1);
     all_down(&x);
 }
@@ -533,10 +459,10 @@ END_TEST
 
 static long long issue_one(e2e *x)
 {
-    long long before = db_int(x, "SELECT count(*) FROM tickets");
+    long long before = fix_db_int(&x->hall, "SELECT count(*) FROM tickets");
     ck_assert_int_eq(fix_hallctl(&x->hall, "issue"), 0);
-    ck_assert_int_eq(db_int(x, "SELECT count(*) FROM tickets"), before + 1);
-    return db_int(x, "SELECT max(id) FROM tickets");
+    ck_assert_int_eq(fix_db_int(&x->hall, "SELECT count(*) FROM tickets"), before + 1);
+    return fix_db_int(&x->hall, "SELECT max(id) FROM tickets");
 }
 
 START_TEST(bus_role)
@@ -573,7 +499,7 @@ START_TEST(bus_role)
     ck_assert(wait_db(&x, 3, want));
     snprintf(want, sizeof want, "SELECT count(*) FROM events WHERE kind = %d", EVENT_CALLED);
     ck_assert(wait_db(&x, 1, want));
-    ck_assert_int_eq(db_int(&x, "SELECT state FROM tickets WHERE id = %lld", second), 2);
+    ck_assert_int_eq(fix_db_int(&x.hall, "SELECT state FROM tickets WHERE id = %lld", second), 2);
     db_text(&x, number, sizeof number, "SELECT number FROM tickets WHERE id = %lld", first);
     /* The call is on window 1's display, the board and the pad. */
     snprintf(want, sizeof want, "window 1: %s ", number);
@@ -592,22 +518,11 @@ START_TEST(bus_role)
     ck_assert(wait_state(&x, "\"bus\":\"ok\""));
 
     /* Still exactly one call after all this. */
-    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM events WHERE kind = %d", EVENT_CALLED), 1);
+    ck_assert_int_eq(
+        fix_db_int(&x.hall, "SELECT count(*) FROM events WHERE kind = %d", EVENT_CALLED), 1);
     all_down(&x);
 }
 END_TEST
-
-static const char *browser_missing(void)
-{
-    if (NODE_PATH[0] == '\0' || access(NODE_PATH, X_OK) != 0)
-        return "node is not installed (Debian package nodejs)";
-    if (CHROMIUM_PATH[0] == '\0' || access(CHROMIUM_PATH, X_OK) != 0)
-        return "chromium is not installed (Debian package chromium)";
-    if (access(KPAGE_NODE_MODULES "/playwright-core/package.json", R_OK) != 0)
-        return "playwright-core is not installed (run tools/install-page-deps on the build "
-               "directory)";
-    return NULL;
-}
 
 int main(int argc, char **argv)
 {

@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "browserfixture.h"
 #include "clk.h"
 #include "kpage.h"
 #include "testsupport.h"
@@ -1211,25 +1212,6 @@ START_TEST(test_chromium)
 }
 END_TEST
 
-/* The browser test's needs; a sentence on what is missing, or NULL. */
-static const char *chromium_missing(void)
-{
-    static char why[512];
-
-    if (NODE_PATH[0] == '\0' || access(NODE_PATH, X_OK) != 0)
-        return "node is not installed (Debian package nodejs)";
-    if (CHROMIUM_PATH[0] == '\0' || access(CHROMIUM_PATH, X_OK) != 0)
-        return "chromium is not installed (Debian package chromium)";
-    if (access(KPAGE_NODE_MODULES "/playwright-core/package.json", R_OK) != 0) {
-        snprintf(why, sizeof why,
-                 "playwright-core is not installed in %s (run tools/install-page-deps on "
-                 "the build directory)",
-                 KPAGE_NODE_MODULES);
-        return why;
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "http";
@@ -1240,7 +1222,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     if (strcmp(which, "chromium") == 0) {
-        const char *why = chromium_missing();
+        const char *why = browser_missing();
         if (why != NULL) {
             printf("kiosk_page_chromium skipped: %s\n", why);
             return 77;

@@ -34,7 +34,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +44,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "browserfixture.h"
 #include "clk.h"
 #include "hallfixture.h"
 #include "psimfixture.h"
@@ -74,26 +74,6 @@ static int log_port(const char *log, const char *prefix)
 
     free(text);
     return port;
-}
-
-/* One integer from the hall's database, -1 if no row. */
-static long long db_int(kx *x, const char *sql)
-{
-    char path[1100];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    long long v = -1;
-
-    snprintf(path, sizeof path, "%s/hall.db", x->hall.dir);
-    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
 }
 
 /* Tickets the printer simulator cut, i.e. printed. */
@@ -380,7 +360,7 @@ START_TEST(flood)
     ck_assert_int_eq(printed(&x), 0);
     take_ticket(&x, number, sizeof number);
     ck_assert_int_eq(printed(&x), 1);
-    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM tickets"), 1);
+    ck_assert_int_eq(fix_db_int(&x.hall, "SELECT count(*) FROM tickets"), 1);
     /* The connections it took and that said nothing were closed by the
      * page itself, [page] limits' idle timeout. */
     ck_assert_msg(silent_closed, "no silent connection was closed by the page");
@@ -427,41 +407,6 @@ static void refused(kx *x, const attack *a)
     free(answer);
 }
 
-/* The browser part: kiosk_origin.mjs; the number the kiosk's own page got. */
-static void browser_part(kx *x, char *number, size_t cap)
-{
-    char url[64], out[1100];
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", x->page_port);
-    snprintf(out, sizeof out, "%s/node.log", x->hall.dir);
-    mkdir(KPAGE_SCREENS_DIR, 0755);
-    const char *argv[] = {NODE_PATH,
-                          ORIGIN_SCRIPT,
-                          "--url",
-                          url,
-                          "--chromium",
-                          CHROMIUM_PATH,
-                          "--node-modules",
-                          KPAGE_NODE_MODULES,
-                          "--out",
-                          KPAGE_SCREENS_DIR,
-                          NULL};
-    pid_t pid = ts_spawn(argv, out);
-    int status = ts_wait(pid, 240000);
-    char *log = ts_slurp(out);
-    if (status == -1)
-        ts_kill(pid);
-    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "kiosk_origin.mjs failed (status %d):\n%s", status, log ? log : "");
-    const char *at = log != NULL ? strstr(log, "ticket ") : NULL;
-    ck_assert_msg(at != NULL, "kiosk_origin.mjs printed no ticket:\n%s", log ? log : "");
-    size_t n = strcspn(at + 7, "\r\n");
-    ck_assert_uint_lt(n, cap);
-    memcpy(number, at + 7, n);
-    number[n] = '\0';
-    free(log);
-}
-
 START_TEST(origin)
 {
     static const attack attacks[] = {
@@ -506,14 +451,14 @@ START_TEST(origin)
     /* Nothing happened: the kiosk waits at its start, halld issued
      * nothing, the printer printed nothing. */
     free(wait_model(&x, "\"screen\":\"idle\"", NULL));
-    ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM tickets"), 0);
+    ck_assert_int_eq(fix_db_int(&x.hall, "SELECT count(*) FROM tickets"), 0);
     ck_assert_int_eq(printed(&x), 0);
 
     if (with_browser) {
         /* Another site, a rebound name, then the kiosk's own page: one
          * ticket, the one its page showed, printed once. */
-        browser_part(&x, number, sizeof number);
-        ck_assert_int_eq(db_int(&x, "SELECT count(*) FROM tickets"), 1);
+        browser_ticket(ORIGIN_SCRIPT, x.page_port, x.hall.dir, number, sizeof number);
+        ck_assert_int_eq(fix_db_int(&x.hall, "SELECT count(*) FROM tickets"), 1);
         psim_wait_out(&x.printer, number);
         ck_assert_int_eq(printed(&x), 1);
     } else {
@@ -524,25 +469,6 @@ START_TEST(origin)
     all_down(&x);
 }
 END_TEST
-
-/* What the browser part needs; a sentence on what is missing, or NULL. */
-static const char *browser_missing(void)
-{
-    static char why[512];
-
-    if (NODE_PATH[0] == '\0' || access(NODE_PATH, X_OK) != 0)
-        return "node is not installed (Debian package nodejs)";
-    if (CHROMIUM_PATH[0] == '\0' || access(CHROMIUM_PATH, X_OK) != 0)
-        return "chromium is not installed (Debian package chromium)";
-    if (access(KPAGE_NODE_MODULES "/playwright-core/package.json", R_OK) != 0) {
-        snprintf(why, sizeof why,
-                 "playwright-core is not installed in %s (run tools/install-page-deps on the "
-                 "build directory)",
-                 KPAGE_NODE_MODULES);
-        return why;
-    }
-    return NULL;
-}
 
 int main(int argc, char **argv)
 {

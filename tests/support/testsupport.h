@@ -34,6 +34,10 @@ void ts_kill(pid_t pid);
 /* Run a command line through the shell; returns its exit status. */
 int ts_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A socket connected to 127.0.0.1:port, reads timing out after
+ * recv_timeout_s; aborts the test on failure. */
+int ts_connect(int port, int recv_timeout_s);
+
 /* Run turns of loop until *flag is true or timeout_ms passes; returns *flag. */
 bool ts_run_until(ev_loop *loop, const bool *flag, int timeout_ms);
 
