@@ -13,6 +13,15 @@
  * therefore carries a generation, stored with the fd in the epoll data and
  * bumped by ev_fd_del(); an event whose generation no longer matches is
  * dropped, and the mask is read again at dispatch time.
+ *
+ * Lazy changes. A connection that answers within the turn asks for
+ * EV_WRITE when it queues output and drops it when the flush empties the
+ * queue: two epoll_ctl() calls per answer for nothing. So a change to a
+ * watched fd's mask is only recorded; the turn applies what is still a
+ * change just before it sleeps (a flush within the turn cancels it), and
+ * dispatch filters events by the recorded mask. Adding and deleting a
+ * watch stay immediate: an error belongs to the caller, and a deleted fd
+ * may be closed right after.
  */
 #include "ev.h"
 
@@ -29,7 +38,9 @@
 #define EV_BATCH 256
 
 struct ev_fdrec {
-    int mask; /* EV_READ|EV_WRITE, 0 = not watched */
+    int mask;     /* EV_READ|EV_WRITE, 0 = not watched */
+    int kmask;    /* what epoll has for it; differs from mask while changed */
+    bool changed; /* on the loop's list of changes */
     uint32_t gen;
     ev_fd_fn *fn;
     void *arg;
@@ -52,6 +63,8 @@ struct ev_loop {
 
     struct ev_fdrec *fds; /* indexed by fd */
     int nfds;             /* entries in fds */
+    int *changed;         /* fds whose mask changed in this turn */
+    size_t nchanged, changed_cap;
 
     ev_timer **heap;
     size_t heap_len, heap_cap;
@@ -131,6 +144,7 @@ void ev_free(ev_loop *loop)
         close(loop->wakefd);
     pthread_mutex_destroy(&loop->post_lock);
     free(loop->fds);
+    free(loop->changed);
     free(loop->heap);
     free(loop->deferred);
     free(loop);
@@ -141,6 +155,17 @@ void ev_free(ev_loop *loop)
 static uint32_t epoll_mask(int mask)
 {
     return ((mask & EV_READ) ? EPOLLIN : 0) | ((mask & EV_WRITE) ? EPOLLOUT : 0);
+}
+
+static int epoll_apply(ev_loop *loop, int fd, struct ev_fdrec *r, int op)
+{
+    struct epoll_event ee = {.events = epoll_mask(r->mask),
+                             .data.u64 = (uint64_t)r->gen << 32 | (uint32_t)fd};
+
+    if (epoll_ctl(loop->epfd, op, fd, &ee) < 0)
+        return -1;
+    r->kmask = r->mask;
+    return 0;
 }
 
 int ev_fd_set(ev_loop *loop, int fd, int mask, ev_fd_fn *fn, void *arg)
@@ -165,14 +190,55 @@ int ev_fd_set(ev_loop *loop, int fd, int mask, ev_fd_fn *fn, void *arg)
         loop->nfds = n;
     }
     struct ev_fdrec *r = &loop->fds[fd];
-    struct epoll_event ee = {.events = epoll_mask(mask),
-                             .data.u64 = (uint64_t)r->gen << 32 | (uint32_t)fd};
-    if (epoll_ctl(loop->epfd, r->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ee) < 0)
-        return -1;
+    int old = r->mask;
     r->mask = mask;
+    if (r->kmask == 0) {
+        if (epoll_apply(loop, fd, r, EPOLL_CTL_ADD) < 0) {
+            r->mask = old;
+            return -1;
+        }
+    } else if (mask != r->kmask && !r->changed) {
+        if (loop->nchanged == loop->changed_cap) {
+            size_t cap = loop->changed_cap ? loop->changed_cap * 2 : 64;
+            int *grown = realloc(loop->changed, cap * sizeof *grown);
+            if (grown == NULL) { /* no room to defer it: apply it now */
+                if (epoll_apply(loop, fd, r, EPOLL_CTL_MOD) < 0) {
+                    r->mask = old;
+                    return -1;
+                }
+                goto set;
+            }
+            loop->changed = grown;
+            loop->changed_cap = cap;
+        }
+        loop->changed[loop->nchanged++] = fd;
+        r->changed = true;
+    }
+set:
     r->fn = fn;
     r->arg = arg;
     return 0;
+}
+
+/* Before sleeping: tell epoll the masks that changed in this turn. A
+ * change epoll refuses stays on the list for the next turn (true: do not
+ * sleep meanwhile). */
+static bool apply_changes(ev_loop *loop)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < loop->nchanged; i++) {
+        int fd = loop->changed[i];
+        struct ev_fdrec *r = &loop->fds[fd];
+        if (!r->changed)
+            continue; /* deleted since */
+        if (r->mask == r->kmask || epoll_apply(loop, fd, r, EPOLL_CTL_MOD) == 0)
+            r->changed = false;
+        else
+            loop->changed[kept++] = fd;
+    }
+    loop->nchanged = kept;
+    return kept > 0;
 }
 
 void ev_fd_del(ev_loop *loop, int fd)
@@ -183,6 +249,8 @@ void ev_fd_del(ev_loop *loop, int fd)
      * then dropped it from the set already, which is what we want. */
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
     loop->fds[fd].mask = 0;
+    loop->fds[fd].kmask = 0;
+    loop->fds[fd].changed = false;
     loop->fds[fd].gen++;
 }
 
@@ -468,7 +536,7 @@ int ev_run_once(ev_loop *loop, int timeout_ms)
         if (wait < 0 || until < wait)
             wait = until > INT32_MAX ? INT32_MAX : (int)until;
     }
-    if (loop->deferred_len > 0 || loop->stop || posts_pending(loop))
+    if (apply_changes(loop) || loop->deferred_len > 0 || loop->stop || posts_pending(loop))
         wait = 0;
 
     int n = epoll_wait(loop->epfd, events, EV_BATCH, wait);

@@ -433,24 +433,26 @@ static int rebuild_engine(hall *h, char *err, size_t errlen)
     return 0;
 }
 
-static void answer_dropped(void *arg, const char *device, uint64_t request_id)
+static void answer_dropped(void *arg, const char *device, uint64_t request_id, uint64_t row)
 {
     hall *h = arg;
 
+    (void)device;
+    (void)request_id;
     /* The dropped answer's bytes leave the store with the turn; if the
      * store cannot drop them, they only stay until they expire. */
-    if (h->in_turn && store_drop_request_reply(h->store, device, request_id) < 0)
+    if (h->in_turn && store_drop_request_reply(h->store, row) < 0)
         log_warn("cannot drop a kept answer from the store: %s", store_errmsg(h->store));
 }
 
-static int load_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                       const uint8_t *digest, const uint8_t *reply, size_t len)
+static int load_answer(void *arg, uint64_t row, const char *device, uint64_t request_id,
+                       int64_t at_ms, const uint8_t *digest, const uint8_t *reply, size_t len)
 {
     replay *r = arg;
 
     if (reply == NULL)
         return replay_put_dropped(r, device, request_id, at_ms + HALL_REPLAY_MS, digest);
-    return replay_put(r, device, request_id, at_ms + HALL_REPLAY_MS, digest, reply, len);
+    return replay_put(r, device, request_id, row, at_ms + HALL_REPLAY_MS, digest, reply, len);
 }
 
 static replay_limits limits_of(const struct halld_conf *c)
@@ -1589,9 +1591,10 @@ static int keep_answer(hall *h, const hall_device *dev, uint64_t request_id, con
     if ((packed = malloc(size ? size : 1)) == NULL)
         return -1;
     hall__envelope__pack(env, packed);
-    if (store_put_request(h->store, dev->id, request_id, now, digest, packed, size) == 0 &&
-        replay_put(h->replay, dev->id, request_id, now + HALL_REPLAY_MS, digest, packed, size) ==
-            0) {
+    uint64_t row;
+    if (store_put_request(h->store, dev->id, request_id, now, digest, packed, size, &row) == 0 &&
+        replay_put(h->replay, dev->id, request_id, row, now + HALL_REPLAY_MS, digest, packed,
+                   size) == 0) {
         struct kept_key *k = &h->kept[h->nkept++];
         snprintf(k->device, sizeof k->device, "%s", dev->id);
         k->request_id = request_id;
@@ -1997,14 +2000,35 @@ static void lose_turn(hall *h)
 
 int hall_commit(hall *h)
 {
+    int rc = hall_commit_unsynced(h);
+
+    if (rc == 1 && store_sync(h->store) < 0) {
+        /* Committed but maybe not durable: nothing of it may be answered,
+         * and the engine cannot be put back (see hall_sync). */
+        log_error("cannot sync the store: %s", strerror(errno));
+        h->broken = true;
+        return -1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+int hall_commit_unsynced(hall *h)
+{
+    bool wrote = h->in_turn;
+
     buf_clear(&h->push);
-    if (h->in_turn && store_commit(h->store) < 0) {
+    if (h->in_turn && store_commit_unsynced(h->store) < 0) {
         lose_turn(h);
         return -1;
     }
     publish_turn(h);
     reset_turn(h);
-    return 0;
+    return wrote ? 1 : 0;
+}
+
+int hall_sync(hall *h)
+{
+    return store_sync(h->store);
 }
 
 bool hall_broken(const hall *h)

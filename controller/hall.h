@@ -15,7 +15,9 @@
  *                        caller's held buffer, not to the wire
  *   hall_commit()        one COMMIT (one fsync) for the whole turn; only
  *                        then may the server send the held answers and the
- *                        turn's push. If the commit fails the transaction
+ *                        turn's push. (halld splits it: the COMMIT on the
+ *                        loop, the fsync on a thread of its own, see
+ *                        hall_commit_unsynced.) If the commit fails the transaction
  *                        is rolled back, the engine is rebuilt from the
  *                        store, and the server must drop the sessions that
  *                        hold answers kept in this turn (hall_request said
@@ -105,8 +107,23 @@ void hall_refuse(hall *h, const hall_device *dev, uint64_t request_id, Hall__Err
 
 /* End of the loop turn. 0: committed (or nothing to commit); the turn's
  * push, if any, is then available from hall_push(). -1: the turn was lost
- * (see above). */
+ * (see above), or it committed but could not be synced (hall_broken). */
 int hall_commit(hall *h);
+/* The same, in two steps, so that the sync can run on another thread
+ * while the loop goes on with the next turn: the turn is committed (its
+ * changes visible to the next one) but not yet durable. 1: committed,
+ * hall_sync() must return 0 before anything of it (the held answers, the
+ * push) is sent; 0: there was nothing to commit; -1: lost, as above.
+ * Until that sync has returned, the next turn may run but must not be
+ * committed: the sync covers everything committed before it started. */
+int hall_commit_unsynced(hall *h);
+/* Make the turns committed so far durable. The one hall function that
+ * may run on another thread, at the same time as the others (it only
+ * syncs the store's write-ahead log). -1 with errno: they may not be
+ * durable, and no later sync can tell, so the daemon must stop without
+ * answering them; at its restart the store is what it is, and devices
+ * retry with the same request ids. */
+int hall_sync(hall *h);
 /* True once a lost turn could not be rebuilt from the store: the engine
  * may hold what the store does not, so the daemon must stop (and be
  * restarted, rebuilding from the store). */

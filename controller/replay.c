@@ -21,6 +21,7 @@ struct device {
 struct entry {
     struct device *dev;
     uint64_t request_id;
+    uint64_t row; /* the caller's handle for the durable copy */
     int64_t expires_ms;
     bool has_digest;
     uint8_t digest[REPLAY_DIGEST_LEN];
@@ -169,7 +170,7 @@ static void drop_answer(replay *r, struct entry *e)
 {
     unlink_answer(r, e);
     if (r->on_drop != NULL)
-        r->on_drop(r->arg, e->dev->id, e->request_id);
+        r->on_drop(r->arg, e->dev->id, e->request_id, e->row);
 }
 
 /* ---- The table --------------------------------------------------------------- */
@@ -353,7 +354,7 @@ static struct entry *insert(replay *r, const char *device, uint64_t request_id, 
     return e;
 }
 
-int replay_put(replay *r, const char *device, uint64_t request_id, int64_t expires_ms,
+int replay_put(replay *r, const char *device, uint64_t request_id, uint64_t row, int64_t expires_ms,
                const uint8_t *digest, const uint8_t *reply, size_t len)
 {
     uint8_t *copy = malloc(len ? len : 1);
@@ -365,6 +366,7 @@ int replay_put(replay *r, const char *device, uint64_t request_id, int64_t expir
         return -1;
     }
     memcpy(copy, reply, len);
+    e->row = row;
     e->reply = copy;
     e->len = len;
     link_answer(r, e);

@@ -40,8 +40,9 @@ typedef struct replay_limits {
 } replay_limits;
 
 /* Called when an answer is dropped past a cap (not when it expires or is
- * forgotten). device is valid during the call. */
-typedef void replay_drop_fn(void *arg, const char *device, uint64_t request_id);
+ * forgotten), with the row given to replay_put(). device is valid during
+ * the call. */
+typedef void replay_drop_fn(void *arg, const char *device, uint64_t request_id, uint64_t row);
 
 typedef struct replay replay;
 
@@ -71,10 +72,12 @@ replay_hit replay_get(const replay *r, const char *device, uint64_t request_id,
 bool replay_has_room(const replay *r, const char *device);
 
 /* Keep an answer (copied) until expires_ms, with the request's digest
- * (REPLAY_DIGEST_LEN bytes; NULL: none known). Replaces an entry with the
- * same key. Then drops the oldest answers while a cap is passed (never
- * the one just kept). -1/ENOMEM. Entries are expected oldest first. */
-int replay_put(replay *r, const char *device, uint64_t request_id, int64_t expires_ms,
+ * (REPLAY_DIGEST_LEN bytes; NULL: none known) and row, the caller's handle
+ * for the answer's durable copy (handed back to on_drop). Replaces an
+ * entry with the same key. Then drops the oldest answers while a cap is
+ * passed (never the one just kept). -1/ENOMEM. Entries are expected oldest
+ * first. */
+int replay_put(replay *r, const char *device, uint64_t request_id, uint64_t row, int64_t expires_ms,
                const uint8_t *digest, const uint8_t *reply, size_t len);
 /* Keep a dropped entry (a store row whose answer was dropped before). */
 int replay_put_dropped(replay *r, const char *device, uint64_t request_id, int64_t expires_ms,

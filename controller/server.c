@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "log.h"
 #include "proto.h"
+#include "syncer.h"
 
 /* Accepts per listener wake-up, so a connection storm cannot starve the
  * sessions already open. */
@@ -57,10 +58,14 @@ struct server {
     ev_loop *loop;
     hall *hall;
     ev_timer tick;    /* the hall's timer work, every HALL_TICK_MS */
-    session *pending; /* sessions with held answers this turn */
+    session *pending; /* sessions with held answers not yet committed */
     uint64_t turn;    /* committed turns, to send each push once */
-    bool fatal;       /* stopped because the hall cannot go on */
-    net_tls *tls;     /* NULL: plain TCP (development) */
+    /* The committed turn being synced: its sessions, its push. */
+    syncer *syncer;
+    session *syncing;
+    buf sync_push;
+    bool fatal;   /* stopped because the hall cannot go on */
+    net_tls *tls; /* NULL: plain TCP (development) */
     struct settings set;
     int listen_fd;
     int port;
@@ -101,14 +106,20 @@ struct session {
     uint64_t id;
     ev_timer timer; /* hello timeout, then idle timeout */
     char device_id[DEVICE_ID_MAX + 1];
-    hall_device dev;       /* who it is, once admitted */
-    buf held;              /* answers of this turn, sent after the commit */
+    hall_device dev; /* who it is, once admitted */
+    /* Answers held until their turn is durable: the first sync_len bytes
+     * belong to the turn being synced, the rest to the open one. */
+    buf held;
+    size_t sync_len;
     bool close_after_send; /* CLOSING: close once the held answers are out */
-    bool pending;          /* on srv->pending */
+    bool pending;          /* on srv->pending: holds answers of the open turn */
     session *next_pending;
-    bool kept;          /* holds an answer kept this turn (lost if the commit fails) */
-    bool subscribed;    /* receives display pushes */
-    bool want_snapshot; /* SUBSCRIBE this turn: snapshot after the commit */
+    bool syncing; /* on srv->syncing: holds answers of the turn being synced */
+    session *next_syncing;
+    bool kept;             /* holds an answer kept in the open turn (lost if its commit fails) */
+    bool subscribed;       /* receives display pushes */
+    bool want_snapshot;    /* SUBSCRIBE in the open turn: snapshot when it commits */
+    bool snapshot_in_sync; /* that snapshot is in the synced part of held */
     uint64_t snapshot_request;
     uint64_t released_turn; /* the last turn its answers went out */
     session *prev, *next;
@@ -293,6 +304,27 @@ static void unmark_pending(session *s)
         }
     s->pending = false;
     s->next_pending = NULL;
+}
+
+static void mark_syncing(session *s)
+{
+    assert(!s->syncing);
+    s->syncing = true;
+    s->next_syncing = s->srv->syncing;
+    s->srv->syncing = s;
+}
+
+static void unmark_syncing(session *s)
+{
+    if (!s->syncing)
+        return;
+    for (session **p = &s->srv->syncing; *p != NULL; p = &(*p)->next_syncing)
+        if (*p == s) {
+            *p = s->next_syncing;
+            break;
+        }
+    s->syncing = false;
+    s->next_syncing = NULL;
 }
 
 static void session_send(session *s, const Hall__Envelope *env)
@@ -517,6 +549,7 @@ static void session_on_close(net_conn *c, const char *reason, void *arg)
         log_debug("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
     ev_timer_stop(srv->loop, &s->timer);
     unmark_pending(s);
+    unmark_syncing(s);
     unauth_remove(srv, s);
     if (s->prev)
         s->prev->next = s->next;
@@ -555,48 +588,125 @@ static const net_conn_handlers session_handlers = {
     .on_close = session_on_close,
 };
 
-/* ---- The end of a turn: commit, then answer ---------------------------------- */
+/* ---- The end of a turn: commit, sync, then answer ----------------------------
+ *
+ * A turn's answers and push go out only once its commit is durable. The
+ * loop commits at the end of a turn (before_sleep) and hands the sync to
+ * the syncer thread; while that sync is in flight, later turns run and
+ * their requests wait in the open transaction, to be committed together
+ * when the sync has been reported (synced()). So at most one committed
+ * turn waits for its sync, and a session's held buffer holds that turn's
+ * answers (sync_len bytes) followed by the open turn's.
+ */
 
-/* Send a session's held answers; then, for a subscriber, the snapshot it
- * asked for this turn or else the turn's push. */
-static void release_session(session *s, const uint8_t *push, size_t push_len)
+/* Send the first len held bytes of a session (the turn now durable); then,
+ * for a subscriber, that turn's push unless its snapshot was among them. */
+static void release_session(session *s, size_t len, bool snapshot, const uint8_t *push,
+                            size_t push_len)
 {
     s->released_turn = s->srv->turn;
-    s->kept = false;
-    if (buf_rlen(&s->held) > 0 &&
-        net_conn_write(s->conn, buf_rdata(&s->held), buf_rlen(&s->held)) < 0)
+    if (len > 0 && net_conn_write(s->conn, buf_rdata(&s->held), len) < 0)
         return; /* closed for overrunning its output limit */
-    buf_clear(&s->held);
-    if (s->want_snapshot) {
-        /* The snapshot is made after the commit: it already shows the turn. */
-        s->want_snapshot = false;
+    buf_consume(&s->held, len);
+    if (snapshot)
         s->subscribed = true;
-        hall_snapshot(s->srv->hall, s->snapshot_request, &s->held);
-        if (net_conn_write(s->conn, buf_rdata(&s->held), buf_rlen(&s->held)) < 0)
-            return;
-        buf_clear(&s->held);
-    } else if (s->subscribed && push != NULL && net_conn_write(s->conn, push, push_len) < 0) {
+    else if (s->subscribed && push != NULL && net_conn_write(s->conn, push, push_len) < 0)
         return;
-    }
     buf_trim(&s->held);
-    if (s->close_after_send)
+    /* A CLOSING session may still hold its ERROR in the open turn. */
+    if (s->close_after_send && !s->pending)
         net_conn_close(s->conn, true, "refused");
     else
         net_conn_flush(s->conn);
 }
 
+static void push_to_subscribers(server *srv, const uint8_t *push, size_t push_len)
+{
+    if (push == NULL)
+        return;
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        if (s->subscribed && s->released_turn != srv->turn && s->state == SESSION_READY &&
+            net_conn_write(s->conn, push, push_len) == 0)
+            net_conn_flush(s->conn);
+}
+
+/* The turn being synced is durable (err 0): its answers and push go out.
+ * Otherwise nothing of it may be answered, and no later sync could tell
+ * whether it is on disk: stop, as a database stops on a failed fsync;
+ * the devices retry with the same request ids once halld is back. */
+static void synced(void *arg, int err)
+{
+    server *srv = arg;
+    const uint8_t *push = buf_rlen(&srv->sync_push) ? buf_rdata(&srv->sync_push) : NULL;
+
+    if (err != 0) {
+        log_error("cannot sync the store: %s; stopping without answering the last turn (its "
+                  "devices will retry)",
+                  strerror(err));
+        while (srv->syncing != NULL) {
+            session *s = srv->syncing;
+            unmark_syncing(s);
+            net_conn_close(s->conn, false, "controller could not sync its store");
+        }
+        srv->fatal = true;
+        ev_stop(srv->loop);
+        return;
+    }
+    while (srv->syncing != NULL) {
+        session *s = srv->syncing;
+        size_t len = s->sync_len;
+        bool snapshot = s->snapshot_in_sync;
+        unmark_syncing(s);
+        s->sync_len = 0;
+        s->snapshot_in_sync = false;
+        release_session(s, len, snapshot, push, buf_rlen(&srv->sync_push));
+    }
+    push_to_subscribers(srv, push, buf_rlen(&srv->sync_push));
+    buf_clear(&srv->sync_push);
+}
+
+static int sync_store(void *arg)
+{
+    server *srv = arg;
+
+    return hall_sync(srv->hall);
+}
+
+/* The open turn's sessions now wait for the sync of its commit. A
+ * snapshot asked for in the turn is made now: it shows the turn, and
+ * nothing later. */
+static void hand_to_syncer(server *srv)
+{
+    while (srv->pending != NULL) {
+        session *s = srv->pending;
+        unmark_pending(s);
+        s->kept = false;
+        if (s->want_snapshot) {
+            s->want_snapshot = false;
+            s->snapshot_in_sync = true;
+            hall_snapshot(srv->hall, s->snapshot_request, &s->held);
+        }
+        s->sync_len = buf_rlen(&s->held);
+        mark_syncing(s);
+    }
+}
+
 /*
- * before_sleep: everything read in this turn is committed in one
- * transaction; then every held answer goes out, and the turn's push to
- * every subscriber.
+ * before_sleep: everything read since the last commit is committed in one
+ * transaction, unless a sync is in flight (then it waits for the next
+ * before_sleep after that sync). A turn that wrote nothing is answered at
+ * once: everything its answers show was durable already.
  */
 static void server_before_sleep(ev_loop *loop, void *arg)
 {
     server *srv = arg;
     size_t push_len = 0;
     const uint8_t *push;
+    int rc;
 
-    if (hall_commit(srv->hall) < 0) {
+    if (syncer_busy(srv->syncer))
+        return;
+    if ((rc = hall_commit_unsynced(srv->hall)) < 0) {
         /* Only the links holding answers of this turn's changes are cut
          * (their devices retry with the same request ids); the others get
          * what they asked for (heartbeats, health, answers kept before). */
@@ -620,17 +730,24 @@ static void server_before_sleep(ev_loop *loop, void *arg)
     }
     srv->turn++;
     push = hall_push(srv->hall, &push_len);
-    while (srv->pending != NULL) {
-        session *s = srv->pending;
-        unmark_pending(s);
-        release_session(s, push, push_len);
-    }
-    if (push == NULL)
+    buf_clear(&srv->sync_push);
+    if (push != NULL && buf_append(&srv->sync_push, push, push_len) < 0) {
+        log_error("no memory for the push of a turn: stopping");
+        srv->fatal = true;
+        ev_stop(loop);
         return;
-    for (session *s = srv->sessions; s != NULL; s = s->next)
-        if (s->subscribed && s->released_turn != srv->turn && s->state == SESSION_READY &&
-            net_conn_write(s->conn, push, push_len) == 0)
-            net_conn_flush(s->conn);
+    }
+    hand_to_syncer(srv);
+    if (rc != 1) {
+        /* Nothing written: its answers show only what was durable. */
+        synced(srv, 0);
+        return;
+    }
+    if (syncer_start(srv->syncer) < 0) {
+        log_error("cannot start the sync of a turn: %s; stopping", strerror(errno));
+        srv->fatal = true;
+        ev_stop(loop);
+    }
 }
 
 static void hall_tick_timer(ev_loop *loop, ev_timer *t, void *arg)
@@ -737,6 +854,7 @@ server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, h
     srv->tls = tls;
     srv->hall = owner;
     srv->listen_fd = -1;
+    buf_init(&srv->sync_push, 0);
     ev_timer_init(&srv->accept_backoff, accept_resume, srv);
     ev_timer_init(&srv->tick, hall_tick_timer, srv);
     settings_from(&srv->set, conf);
@@ -752,6 +870,10 @@ server *server_new(ev_loop *loop, const struct halld_conf *conf, net_tls *tls, h
         snprintf(err, errlen, "cannot watch the listener: %s", strerror(errno));
         goto fail;
     }
+    if ((srv->syncer = syncer_new(loop, sync_store, synced, srv)) == NULL) {
+        snprintf(err, errlen, "cannot start the thread that syncs the store: %s", strerror(errno));
+        goto fail;
+    }
     ev_set_before_sleep(loop, server_before_sleep, srv);
     return srv;
 fail:
@@ -764,6 +886,9 @@ void server_free(server *srv)
     if (srv == NULL)
         return;
     ev_set_before_sleep(srv->loop, NULL, NULL);
+    /* A sync in flight finishes first (its turn is committed; its answers
+     * are not sent, and the devices retry). */
+    syncer_free(srv->syncer);
     /* Answers of an uncommitted turn are not sent: closing runs each
      * session's on_close, which unlinks it. */
     while (srv->sessions != NULL)
@@ -775,6 +900,7 @@ void server_free(server *srv)
         close(srv->listen_fd);
     }
     net_tls_free(srv->tls);
+    buf_release(&srv->sync_push);
     free(srv);
 }
 

@@ -227,6 +227,36 @@ static const char *const migrations[] = {
     "ALTER TABLE appointments ADD COLUMN released_ticket INTEGER NOT NULL DEFAULT 0;\n"
     "CREATE INDEX appointments_released ON appointments(released_ticket)\n"
     "  WHERE released_ticket <> 0;\n",
+
+    /* 5: fewer pages written per commit. Kept answers in the order they
+     * were kept (a rowid table: a commit appends to its last page, where
+     * the table keyed by device wrote one page per device in the turn);
+     * retries are answered from memory, so the store needs no key index,
+     * and a dropped answer is found by its row id. Indexes that no query
+     * of halld uses leave the hot tables (tickets_day: the
+     * UNIQUE(day, area, number) index serves "day >= ?"; events_day and
+     * events_ticket), and tickets_live is keyed by id, so a change from
+     * one live state to another rewrites its entry in place instead of
+     * moving it to another page. */
+    "CREATE TABLE requests_v5 (\n"
+    "  id         INTEGER PRIMARY KEY,\n"
+    "  device     TEXT NOT NULL,\n"
+    "  request_id INTEGER NOT NULL,\n"
+    "  at_ms      INTEGER NOT NULL,\n"
+    "  digest     BLOB CHECK (digest IS NULL OR length(digest) = 16),\n"
+    "  reply      BLOB\n"
+    ") STRICT;\n"
+    "INSERT INTO requests_v5(device, request_id, at_ms, digest, reply)\n"
+    "  SELECT device, request_id, at_ms, digest, reply FROM requests\n"
+    "  ORDER BY at_ms, device, request_id;\n"
+    "DROP TABLE requests;\n"
+    "ALTER TABLE requests_v5 RENAME TO requests;\n"
+    "CREATE INDEX requests_at ON requests(at_ms);\n"
+    "DROP INDEX tickets_day;\n"
+    "DROP INDEX events_day;\n"
+    "DROP INDEX events_ticket;\n"
+    "DROP INDEX tickets_live;\n"
+    "CREATE INDEX tickets_live ON tickets(id) WHERE state IN (1, 2, 3, 4, 6, 7);\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -241,6 +271,8 @@ static const char *const migrations[] = {
 enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
+    ST_SYNC_NORMAL,
+    ST_SYNC_FULL,
     ST_ROLLBACK,
     ST_DATA_VERSION,
     ST_DEFER_FK,
@@ -297,6 +329,10 @@ enum stmt_id {
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
+    /* A COMMIT under NORMAL writes its frames to the WAL without syncing
+     * it; store_sync() does that. Everything else runs under FULL. */
+    [ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_DEFER_FK] = "PRAGMA defer_foreign_keys = ON",
@@ -333,11 +369,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_APPEND_EVENT] = "INSERT INTO events(" EVENT_COLUMNS ") "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, digest, reply) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(device, request_id) "
-                       "DO UPDATE SET at_ms = excluded.at_ms, digest = excluded.digest, "
-                       "reply = excluded.reply",
-    [ST_DROP_REQUEST_REPLY] =
-        "UPDATE requests SET reply = NULL WHERE device = ?1 AND request_id = ?2",
+                       "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_DROP_REQUEST_REPLY] = "UPDATE requests SET reply = NULL WHERE id = ?1",
     [ST_SAVEPOINT] = "SAVEPOINT request",
     [ST_RELEASE] = "RELEASE request",
     [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -354,8 +387,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "WHERE state IN (1, 2, 3, 4, 6, 7) OR day >= ?1 ORDER BY id",
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
                        "WHERE day >= ?1 ORDER BY id",
-    [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply FROM requests "
-                         "WHERE at_ms >= ?1 ORDER BY at_ms, device, request_id",
+    [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply, id FROM requests "
+                         "WHERE at_ms >= ?1 ORDER BY at_ms, id",
     [ST_PRUNE_REQUESTS] = "DELETE FROM requests WHERE at_ms < ?1",
     [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
     [ST_RETIRE_MATTERS] = "UPDATE matters SET retired = 1",
@@ -428,6 +461,7 @@ struct store {
     /* The event chain's head: valid only while head_known and no other
      * connection has committed since data_version was read. */
     bool head_known;
+    bool head_fresh; /* data_version read in the open transaction */
     int64_t data_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_LEN];
@@ -436,6 +470,9 @@ struct store {
     bool base_known;
     uint64_t base_seq;
     uint8_t base_hash[HASH_LEN];
+    /* The WAL file, synced by store_sync() (possibly on another thread):
+     * the only field such a call reads. */
+    sqlite3_file *wal;
     char notice[1024]; /* what opening changed on the file system */
     char err[512];
 };
@@ -636,6 +673,23 @@ static int prepare_all(store *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The WAL's file handle, for store_sync(). Synced once here, on the
+ * opening thread: the first sync of a new WAL also syncs its directory,
+ * and that step changes the handle. */
+static int open_wal_handle(store *s, const char *path, char *err, size_t errlen)
+{
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &s->wal) != SQLITE_OK ||
+        s->wal == NULL || s->wal->pMethods == NULL) {
+        snprintf(err, errlen, "%s: cannot reach the write-ahead log", path);
+        return -1;
+    }
+    if (store_sync(s) < 0) {
+        snprintf(err, errlen, "%s: cannot sync the write-ahead log", path);
+        return -1;
+    }
+    return 0;
+}
+
 store *store_open(const char *path, const char *hall_id, enum store_mode mode, char *err,
                   size_t errlen)
 {
@@ -687,10 +741,14 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
     /* Foreign keys are checked from the end of the migrations on: a
      * migration that rebuilds a table must not cascade into the tables
      * that name it (migrate() checks them before it commits). */
-    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", path, err, errlen) < 0 ||
+    /* temp_store=MEMORY also keeps the savepoint of every request (its
+     * sub-journal) in memory: by default it spills to a temporary file. */
+    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
+                 path, err, errlen) < 0 ||
         migrate(s, err, errlen) < 0 ||
         exec_sql(s, "PRAGMA foreign_keys=ON;", path, err, errlen) < 0 ||
-        claim_hall(s, hall_id, path, err, errlen) < 0 || prepare_all(s, err, errlen) < 0)
+        claim_hall(s, hall_id, path, err, errlen) < 0 || prepare_all(s, err, errlen) < 0 ||
+        open_wal_handle(s, path, err, errlen) < 0)
         goto fail;
     return s;
 fail:
@@ -901,24 +959,66 @@ static int leave(store *s, bool own, int rc)
 
 /* ==== 3. Transactions and the event chain ================================= */
 
+static int end_transaction(store *s);
+
 int store_begin(store *s)
 {
     if (store_in_transaction(s))
         return failf(s, "a transaction is already open");
     s->base_known = false;
-    return run(s, use(s, ST_BEGIN), "cannot start a transaction");
+    s->head_fresh = false;
+    /* The safety level can only change between transactions: NORMAL for
+     * this one (its COMMIT leaves the WAL's sync to store_sync()), FULL
+     * again once it ends, for writes outside a transaction. */
+    if (run(s, use(s, ST_SYNC_NORMAL), "cannot start a transaction") < 0)
+        return -1;
+    if (run(s, use(s, ST_BEGIN), "cannot start a transaction") == 0)
+        return 0;
+    end_transaction(s);
+    return -1;
+}
+
+/* After COMMIT or ROLLBACK: back to FULL. This cannot fail short of
+ * memory; should it, a later write outside a transaction would commit
+ * without its sync, so it is said. */
+static int end_transaction(store *s)
+{
+    return run(s, use(s, ST_SYNC_FULL), "cannot restore synchronous=FULL");
+}
+
+int store_commit_unsynced(store *s)
+{
+    int rc = run(s, use(s, ST_COMMIT), "cannot commit");
+
+    if (rc < 0) {
+        /* A failed COMMIT may leave the transaction open (SQLITE_BUSY) or
+         * have rolled it back already; either way it is gone after this. */
+        if (store_in_transaction(s))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->head_known = false;
+    }
+    end_transaction(s);
+    return rc;
+}
+
+int store_sync(store *s)
+{
+    /* The same call SQLite makes to sync the WAL at a COMMIT under FULL,
+     * through the same VFS. */
+    if (s->wal->pMethods->xSync(s->wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 int store_commit(store *s)
 {
-    if (run(s, use(s, ST_COMMIT), "cannot commit") == 0)
-        return 0;
-    /* A failed COMMIT may leave the transaction open (SQLITE_BUSY) or have
-     * rolled it back already; either way it is gone after this. */
-    if (store_in_transaction(s))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->head_known = false;
-    return -1;
+    if (store_commit_unsynced(s) < 0)
+        return -1;
+    if (store_sync(s) < 0)
+        return failf(s, "cannot commit: the write-ahead log could not be synced");
+    return 0;
 }
 
 int store_rollback(store *s)
@@ -927,7 +1027,9 @@ int store_rollback(store *s)
     s->head_known = false;
     if (!store_in_transaction(s))
         return 0;
-    return run(s, use(s, ST_ROLLBACK), "cannot roll back");
+    int rc = run(s, use(s, ST_ROLLBACK), "cannot roll back");
+    end_transaction(s);
+    return rc;
 }
 
 int store_savepoint(store *s)
@@ -1051,13 +1153,18 @@ static int read_head(store *s, uint64_t *seq, uint8_t hash[HASH_LEN])
     return 0;
 }
 
-/* Make the cached head true for this (write) transaction. */
+/* Make the cached head true for this (write) transaction. Another
+ * connection can only have committed before the transaction took the
+ * write lock, so data_version is read once per transaction. */
 static int refresh_head(store *s)
 {
     int64_t dv;
 
+    if (s->head_known && s->head_fresh)
+        return 0;
     if (data_version(s, &dv) < 0)
         return -1;
+    s->head_fresh = store_in_transaction(s);
     if (s->head_known && dv == s->data_version)
         return 0;
     if (read_head(s, &s->head_seq, s->head_hash) < 0)
@@ -1360,7 +1467,7 @@ int store_put_lease(store *s, const q_lease *l)
 }
 
 int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
-                      const uint8_t *digest, const uint8_t *reply, size_t len)
+                      const uint8_t *digest, const uint8_t *reply, size_t len, uint64_t *row)
 {
     sqlite3_stmt *st = use(s, ST_PUT_REQUEST);
 
@@ -1375,17 +1482,19 @@ int store_put_request(store *s, const char *device, uint64_t request_id, int64_t
         sqlite3_bind_blob(st, 4, digest, STORE_DIGEST_LEN, SQLITE_STATIC);
     /* A NULL pointer would bind SQL NULL; an empty answer is a blob too. */
     sqlite3_bind_blob(st, 5, len ? (const void *)reply : "", (int)len, SQLITE_STATIC);
-    return run(s, st, "cannot keep an answer");
+    if (run(s, st, "cannot keep an answer") < 0)
+        return -1;
+    *row = (uint64_t)sqlite3_last_insert_rowid(s->db);
+    return 0;
 }
 
-int store_drop_request_reply(store *s, const char *device, uint64_t request_id)
+int store_drop_request_reply(store *s, uint64_t row)
 {
     sqlite3_stmt *st = use(s, ST_DROP_REQUEST_REPLY);
 
     if (st == NULL)
         return -1;
-    bind_text(st, 1, device);
-    bind_u64(st, 2, request_id);
+    bind_u64(st, 1, row);
     return run(s, st, "cannot drop a kept answer");
 }
 
@@ -1579,8 +1688,9 @@ static int request_row(store *s, sqlite3_stmt *st, void *ctx)
         reply = NULL;
     else if (len == 0)
         reply = (const uint8_t *)"";
-    return cb->fn(cb->arg, device, (uint64_t)sqlite3_column_int64(st, 1),
-                  sqlite3_column_int64(st, 2), digest, reply, len);
+    return cb->fn(cb->arg, (uint64_t)sqlite3_column_int64(st, 5), device,
+                  (uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), digest, reply,
+                  len);
 }
 
 int store_load_requests(store *s, int64_t since_ms, store_request_fn *fn, void *arg)

@@ -3,7 +3,9 @@
  * that includes sqlite3.h; every statement is prepared once, at open.
  *
  * The file is opened in WAL mode with synchronous=FULL: a transaction that
- * has committed survives a power cut. The schema is built by numbered
+ * has committed survives a power cut. A COMMIT may also leave the WAL's
+ * sync to the caller (store_commit_unsynced, store_sync), which lets
+ * halld sync one turn on another thread while it runs the next. The schema is built by numbered
  * migrations, run in order at open inside one transaction each; the file
  * records the last one applied, and a file written by a newer release is
  * refused rather than guessed at. The file also records the hall it
@@ -115,6 +117,18 @@ long store_locked_by(const char *path);
  * transaction open (it is rolled back). */
 int store_begin(store *s);
 int store_commit(store *s);
+/* A COMMIT that writes the transaction to the write-ahead log without
+ * syncing it: visible at once, durable only once store_sync() has
+ * returned 0. Fails like store_commit() (the transaction is then gone). */
+int store_commit_unsynced(store *s);
+/* Make every commit so far durable (one fdatasync of the WAL, through
+ * SQLite's VFS). The one store function that may run on another thread,
+ * at the same time as the owner's calls: it reads nothing the others
+ * change. -1 with errno EIO: what was committed may not survive a power
+ * cut, and a later sync cannot tell (the kernel may have dropped the
+ * failed pages), so the daemon must stop. store_commit() is
+ * store_commit_unsynced() then store_sync(). */
+int store_sync(store *s);
 int store_rollback(store *s);
 bool store_in_transaction(const store *s);
 /* One request inside the turn's transaction: SAVEPOINT, then RELEASE
@@ -142,13 +156,16 @@ int store_append_event(store *s, const q_event *e, const char *device);
 int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *device,
                              const char *user, const char *what);
 /* Keep the packed answer to (device, request_id) and the request's digest
- * (STORE_DIGEST_LEN bytes, or NULL), for retries. */
+ * (STORE_DIGEST_LEN bytes, or NULL), for retries; *row receives the row
+ * that holds it. Rows are appended in the order kept and the store does
+ * not look them up by key (the caller answers retries from memory): a key
+ * kept twice has two rows, and the loader delivers the later one last. */
 #define STORE_DIGEST_LEN 16
 int store_put_request(store *s, const char *device, uint64_t request_id, int64_t at_ms,
-                      const uint8_t *digest, const uint8_t *reply, size_t len);
-/* Drop a kept answer's bytes, keeping its row (id and digest) until it is
- * pruned. */
-int store_drop_request_reply(store *s, const char *device, uint64_t request_id);
+                      const uint8_t *digest, const uint8_t *reply, size_t len, uint64_t *row);
+/* Drop the bytes of the answer kept in row, keeping the row (key and
+ * digest) until it is pruned. */
+int store_drop_request_reply(store *s, uint64_t row);
 
 /* ---- Loading at start ----------------------------------------------------- */
 
@@ -162,10 +179,12 @@ int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q
                        void *arg);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
-/* Answers kept since since_ms, oldest first. digest is NULL for a row
- * written before digests were kept; reply is NULL for a dropped answer. */
-typedef int store_request_fn(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                             const uint8_t *digest, const uint8_t *reply, size_t len);
+/* Answers kept since since_ms, oldest first (by time, then in the order
+ * kept). digest is NULL for a row written before digests were kept; reply
+ * is NULL for a dropped answer. */
+typedef int store_request_fn(void *arg, uint64_t row, const char *device, uint64_t request_id,
+                             int64_t at_ms, const uint8_t *digest, const uint8_t *reply,
+                             size_t len);
 int store_load_requests(store *s, int64_t since_ms, store_request_fn *fn, void *arg);
 int store_prune_requests(store *s, int64_t before_ms);
 /* The highest ticket id ever issued, 0 if none. */

@@ -14,6 +14,9 @@
 
 #include "replay.h"
 
+/* The store row each test keeps an answer with; on_drop checks it comes back. */
+#define ROW_OF(id) ((uint64_t)(id) + 1000)
+
 static const replay_limits roomy = {
     .device_answers = 1000000,
     .device_bytes = 1u << 30,
@@ -42,8 +45,10 @@ START_TEST(keyed_by_device_and_request)
     size_t len;
 
     ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(replay_put(r, "kiosk-01", 7, 1000, digest_a, (const uint8_t *)"abc", 3), 0);
-    ck_assert_int_eq(replay_put(r, "kiosk-02", 7, 1000, NULL, (const uint8_t *)"xyz!", 4), 0);
+    ck_assert_int_eq(
+        replay_put(r, "kiosk-01", 7, ROW_OF(7), 1000, digest_a, (const uint8_t *)"abc", 3), 0);
+    ck_assert_int_eq(
+        replay_put(r, "kiosk-02", 7, ROW_OF(7), 1000, NULL, (const uint8_t *)"xyz!", 4), 0);
     ck_assert_int_eq(replay_get(r, "kiosk-01", 7, &digest, &a, &len), REPLAY_ANSWER);
     ck_assert_uint_eq(len, 3);
     ck_assert(memcmp(a, "abc", 3) == 0);
@@ -55,7 +60,8 @@ START_TEST(keyed_by_device_and_request)
     ck_assert_ptr_null(answer(r, "kiosk-0", 7, &len));
     ck_assert_int_eq(replay_get(r, "kiosk-0", 7, NULL, &a, &len), REPLAY_NONE);
     /* Replacing keeps one entry. */
-    ck_assert_int_eq(replay_put(r, "kiosk-01", 7, 2000, digest_b, (const uint8_t *)"defg", 4), 0);
+    ck_assert_int_eq(
+        replay_put(r, "kiosk-01", 7, ROW_OF(7), 2000, digest_b, (const uint8_t *)"defg", 4), 0);
     replay_stats_of(r, NULL, &st);
     ck_assert_uint_eq(st.entries, 2);
     ck_assert_uint_eq(st.bytes, 8);
@@ -88,7 +94,9 @@ START_TEST(growth_deletion_and_prune_match_reference)
         at[i] = rand() % 100000;
         uint8_t payload[8];
         memcpy(payload, &i, sizeof i);
-        ck_assert_int_eq(replay_put(r, dev, (uint64_t)i, at[i], NULL, payload, sizeof payload), 0);
+        ck_assert_int_eq(replay_put(r, dev, (uint64_t)i, ROW_OF((uint64_t)i), at[i], NULL, payload,
+                                    sizeof payload),
+                         0);
         present[i] = true;
     }
     for (int k = 0; k < N / 3; k++) {
@@ -131,10 +139,11 @@ struct drops {
     int n;
 };
 
-static void on_drop(void *arg, const char *device, uint64_t request_id)
+static void on_drop(void *arg, const char *device, uint64_t request_id, uint64_t row)
 {
     struct drops *d = arg;
 
+    ck_assert_uint_eq(row, ROW_OF(request_id)); /* the row it was kept with */
     ck_assert_int_lt(d->n, 16);
     snprintf(d->device[d->n], sizeof d->device[0], "%s", device);
     d->id[d->n++] = request_id;
@@ -154,11 +163,12 @@ START_TEST(device_caps_drop_oldest_answers)
     replay_stats st;
     size_t len;
 
-    ck_assert_int_eq(replay_put(r, "other", 1, 9999, NULL, ten, sizeof ten), 0);
+    ck_assert_int_eq(replay_put(r, "other", 1, ROW_OF(1), 9999, NULL, ten, sizeof ten), 0);
     for (uint64_t id = 1; id <= 3; id++)
-        ck_assert_int_eq(replay_put(r, "kiosk", id, 9999, digest_a, ten, sizeof ten), 0);
+        ck_assert_int_eq(replay_put(r, "kiosk", id, ROW_OF(id), 9999, digest_a, ten, sizeof ten),
+                         0);
     ck_assert_int_eq(d.n, 0);
-    ck_assert_int_eq(replay_put(r, "kiosk", 4, 9999, digest_b, ten, sizeof ten), 0);
+    ck_assert_int_eq(replay_put(r, "kiosk", 4, ROW_OF(4), 9999, digest_b, ten, sizeof ten), 0);
     ck_assert_int_eq(d.n, 1);
     ck_assert_str_eq(d.device[0], "kiosk");
     ck_assert_uint_eq(d.id[0], 1);
@@ -171,7 +181,7 @@ START_TEST(device_caps_drop_oldest_answers)
     ck_assert_uint_eq(st.bytes, 30);
 
     /* 85 bytes more pass 100: the two oldest answers (2, 3) go. */
-    ck_assert_int_eq(replay_put(r, "kiosk", 5, 9999, NULL, big, sizeof big), 0);
+    ck_assert_int_eq(replay_put(r, "kiosk", 5, ROW_OF(5), 9999, NULL, big, sizeof big), 0);
     ck_assert_int_eq(d.n, 3);
     ck_assert_uint_eq(d.id[1], 2);
     ck_assert_uint_eq(d.id[2], 3);
@@ -180,7 +190,7 @@ START_TEST(device_caps_drop_oldest_answers)
     ck_assert_uint_eq(st.bytes, 95);
     /* One answer larger than the cap stays alone, never dropped itself. */
     uint8_t huge[200] = {0};
-    ck_assert_int_eq(replay_put(r, "kiosk", 6, 9999, NULL, huge, sizeof huge), 0);
+    ck_assert_int_eq(replay_put(r, "kiosk", 6, ROW_OF(6), 9999, NULL, huge, sizeof huge), 0);
     ck_assert_int_eq(replay_get(r, "kiosk", 6, NULL, &reply, &len), REPLAY_ANSWER);
     ck_assert_uint_eq(len, sizeof huge);
     replay_stats_of(r, "kiosk", &st);
@@ -209,8 +219,8 @@ START_TEST(total_caps_and_room)
     replay_stats st;
 
     for (uint64_t id = 1; id <= 3; id++) {
-        ck_assert_int_eq(replay_put(r, "a", id, 9999, NULL, &one, 1), 0);
-        ck_assert_int_eq(replay_put(r, "b", id, 9999, NULL, &one, 1), 0);
+        ck_assert_int_eq(replay_put(r, "a", id, ROW_OF(id), 9999, NULL, &one, 1), 0);
+        ck_assert_int_eq(replay_put(r, "b", id, ROW_OF(id), 9999, NULL, &one, 1), 0);
     }
     /* Six answers past four: a1 and b1 dropped, oldest first. */
     ck_assert_int_eq(d.n, 2);
@@ -221,11 +231,11 @@ START_TEST(total_caps_and_room)
     ck_assert_uint_eq(st.entries, 6);
     ck_assert(replay_has_room(r, "a"));
     for (uint64_t id = 4; id <= 6; id++)
-        ck_assert_int_eq(replay_put(r, "a", id, 9999, NULL, &one, 1), 0);
+        ck_assert_int_eq(replay_put(r, "a", id, ROW_OF(id), 9999, NULL, &one, 1), 0);
     ck_assert(!replay_has_room(r, "a")); /* 6 entries of a */
     ck_assert(replay_has_room(r, "b"));
     ck_assert(replay_has_room(r, "c"));
-    ck_assert_int_eq(replay_put(r, "c", 1, 9999, NULL, &one, 1), 0);
+    ck_assert_int_eq(replay_put(r, "c", 1, ROW_OF(1), 9999, NULL, &one, 1), 0);
     ck_assert(!replay_has_room(r, "c")); /* 10 in all */
     ck_assert_uint_eq(replay_prune(r, 10000), 10);
     ck_assert(replay_has_room(r, "a"));

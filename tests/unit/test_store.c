@@ -88,12 +88,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 4);
+    ck_assert_int_eq(store_schema_version(s), 5);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 4);
+    ck_assert_int_eq(store_schema_version(s), 5);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -653,6 +653,7 @@ END_TEST
 
 struct answers {
     char device[4][16];
+    uint64_t row[4];
     uint64_t id[4];
     int64_t at[4];
     uint8_t reply[4][8];
@@ -662,14 +663,15 @@ struct answers {
     int n;
 };
 
-static int collect_answer(void *arg, const char *device, uint64_t request_id, int64_t at_ms,
-                          const uint8_t *digest, const uint8_t *reply, size_t len)
+static int collect_answer(void *arg, uint64_t row, const char *device, uint64_t request_id,
+                          int64_t at_ms, const uint8_t *digest, const uint8_t *reply, size_t len)
 {
     struct answers *c = arg;
 
     ck_assert_int_lt(c->n, 4);
     ck_assert_uint_le(len, 8);
     snprintf(c->device[c->n], sizeof c->device[0], "%s", device);
+    c->row[c->n] = row;
     c->id[c->n] = request_id;
     c->at[c->n] = at_ms;
     c->dropped[c->n] = reply == NULL;
@@ -687,9 +689,12 @@ START_TEST(test_requests)
     store *s = open_store(STORE_DAEMON);
     const uint8_t r1[] = {0x08, 0x01, 0x00, 0xff};
     const uint8_t d1[STORE_DIGEST_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, d1, r1, sizeof r1), 0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, NULL, r1, 2), 0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, NULL, 0), 0);
+    uint64_t row[4];
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, d1, r1, sizeof r1, &row[0]),
+                     0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, NULL, r1, 2, &row[1]), 0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, NULL, 0, &row[2]), 0);
+    ck_assert(row[0] != row[1] && row[1] != row[2] && row[0] != row[2]);
 
     struct answers got = {0};
     ck_assert_int_eq(store_load_requests(s, 150, collect_answer, &got), 0);
@@ -707,7 +712,8 @@ START_TEST(test_requests)
     ck_assert_mem_eq(got.digest[1], d1, STORE_DIGEST_LEN);
 
     /* A dropped answer keeps its row and digest, without its bytes. */
-    ck_assert_int_eq(store_drop_request_reply(s, "kiosk-01", UINT64_MAX), 0);
+    ck_assert_uint_eq(got.row[1], row[0]);
+    ck_assert_int_eq(store_drop_request_reply(s, row[0]), 0);
     memset(&got, 0, sizeof got);
     ck_assert_int_eq(store_load_requests(s, 250, collect_answer, &got), 0);
     ck_assert_int_eq(got.n, 1);
