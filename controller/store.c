@@ -467,7 +467,8 @@ struct store {
     /* The event chain's head: valid only while head_known and no other
      * connection has committed since data_version was read. */
     bool head_known;
-    bool head_fresh; /* data_version read in the open transaction */
+    bool head_fresh;         /* data_version read in the open transaction */
+    uint64_t ticket_id_high; /* the highest ticket id written or read here */
     int64_t data_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_LEN];
@@ -1399,10 +1400,15 @@ static int update_ticket(store *s, const q_ticket *t)
 
 int store_put_ticket(store *s, const q_ticket *t)
 {
-    int updated = update_ticket(s, t);
+    /* A ticket above every id this connection has seen is new (a hint
+     * only: the upsert below is right either way): one statement, not a
+     * missed UPDATE and then the INSERT. */
+    int updated = t->id > s->ticket_id_high ? 0 : update_ticket(s, t);
 
     if (updated != 0)
         return updated < 0 ? -1 : 0;
+    if (t->id > s->ticket_id_high)
+        s->ticket_id_high = t->id;
     sqlite3_stmt *st = use(s, ST_PUT_TICKET);
     if (st == NULL)
         return -1;
@@ -1729,6 +1735,8 @@ int store_max_ticket_id(store *s, uint64_t *out)
         return -1;
     *out = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
+    if (*out > s->ticket_id_high)
+        s->ticket_id_high = *out;
     return 0;
 }
 
