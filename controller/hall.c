@@ -110,6 +110,7 @@ struct hall {
     replay *replay;
     clk_zone *zone;
     EVP_MD_CTX *md;
+    EVP_MD *sha256;     /* fetched once: an implicit fetch per request costs locks */
     citizen_keys *keys; /* the hall secret and the sealing keys */
     q_policy policy;    /* as configured */
     q_policy numbering; /* numbering fields in force for numbering_day */
@@ -572,6 +573,7 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
                                      conf->previous_sealing_key, err, errlen)) == NULL)
         goto fail;
     if ((h->md = EVP_MD_CTX_new()) == NULL ||
+        (h->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
         (h->replay = replay_new(&lim, answer_dropped, h)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -610,6 +612,7 @@ void hall_free(hall *h)
     replay_free(h->replay);
     clk_zone_free(h->zone);
     EVP_MD_CTX_free(h->md);
+    EVP_MD_free(h->sha256);
     citizen_keys_free(h->keys);
     free(h->kept);
     free(h->turn_windows);
@@ -1520,7 +1523,7 @@ static int request_digest(hall *h, const Hall__Envelope *req, uint8_t out[REPLAY
     if (has_citizen_id(req))
         ok = citizen_digest(h->keys, packed, n, md) == 0;
     else
-        ok = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) && EVP_DigestUpdate(h->md, packed, n) &&
+        ok = EVP_DigestInit_ex(h->md, h->sha256, NULL) && EVP_DigestUpdate(h->md, packed, n) &&
              EVP_DigestFinal_ex(h->md, md, &mdlen) && mdlen >= REPLAY_DIGEST_LEN;
     OPENSSL_cleanse(packed, n);
     if (packed != small)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -464,6 +465,7 @@ struct store {
     int version;
     sqlite3_stmt *st[ST_COUNT];
     EVP_MD_CTX *md;
+    EVP_MD *sha256; /* fetched once: an implicit fetch at every event costs locks */
     /* The event chain's head: valid only while head_known and no other
      * connection has committed since data_version was read. */
     bool head_known;
@@ -697,6 +699,15 @@ static int open_wal_handle(store *s, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Once per process, before SQLite initialises: no memory statistics
+ * (nothing here reads them), which otherwise take a global mutex at every
+ * allocation. Too late if the process used SQLite before (a test): then
+ * SQLite refuses, and nothing else changes. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 store *store_open(const char *path, const char *hall_id, enum store_mode mode, char *err,
                   size_t errlen)
 {
@@ -709,7 +720,8 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
     s->lock_fd = -1;
     if (mode == STORE_DAEMON && take_lock(s, path, err, errlen) < 0)
         goto fail;
-    if ((s->md = EVP_MD_CTX_new()) == NULL) {
+    if ((s->md = EVP_MD_CTX_new()) == NULL ||
+        (s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -719,6 +731,8 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         snprintf(err, errlen, "%s", s->notice);
         goto fail;
     }
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_EXRESCODE,
@@ -771,6 +785,7 @@ void store_close(store *s)
         sqlite3_finalize(s->st[i]);
     sqlite3_close_v2(s->db);
     EVP_MD_CTX_free(s->md);
+    EVP_MD_free(s->sha256);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s);
@@ -1103,8 +1118,7 @@ static int event_hash(store *s, const uint8_t prev[HASH_LEN], const struct event
     put_u32(fixed + 20, r->kind);
     put_u64(fixed + 24, r->ticket_id);
     put_u32(fixed + 32, r->window_no);
-    int ok = EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(s->md, prev, HASH_LEN) &&
+    int ok = EVP_DigestInit_ex(s->md, s->sha256, NULL) && EVP_DigestUpdate(s->md, prev, HASH_LEN) &&
              EVP_DigestUpdate(s->md, fixed, sizeof fixed);
     for (int i = 0; ok && i < 3; i++) {
         if (r->len[i] > UINT32_MAX)
