@@ -672,11 +672,13 @@ static int sync_store(void *arg)
     return hall_sync(srv->hall);
 }
 
-/* The open turn's sessions now wait for the sync of its commit. A
- * snapshot asked for in the turn is made now: it shows the turn, and
- * nothing later. */
-static void hand_to_syncer(server *srv)
+/* The open turn's sessions now wait for the sync of its commit; returns
+ * how many. A snapshot asked for in the turn is made now: it shows the
+ * turn, and nothing later. */
+static size_t hand_to_syncer(server *srv)
 {
+    size_t n = 0;
+
     while (srv->pending != NULL) {
         session *s = srv->pending;
         unmark_pending(s);
@@ -688,7 +690,9 @@ static void hand_to_syncer(server *srv)
         }
         s->sync_len = buf_rlen(&s->held);
         mark_syncing(s);
+        n++;
     }
+    return n;
 }
 
 /*
@@ -737,10 +741,16 @@ static void server_before_sleep(ev_loop *loop, void *arg)
         ev_stop(loop);
         return;
     }
-    hand_to_syncer(srv);
+    size_t waiting = hand_to_syncer(srv);
     if (rc != 1) {
         /* Nothing written: its answers show only what was durable. */
         synced(srv, 0);
+        return;
+    }
+    if (waiting <= 1) {
+        /* One link waits: nothing would run while it syncs, and two
+         * thread hand-offs would only add to its wait. */
+        synced(srv, hall_sync(srv->hall) < 0 ? (errno ? errno : EIO) : 0);
         return;
     }
     if (syncer_start(srv->syncer) < 0) {
