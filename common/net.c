@@ -443,9 +443,6 @@ static SSL_CTX *new_ctx(char *err)
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    /* Read what the socket has in one recv(), not a record's header and
-     * then its body in two (SSL_has_pending() sees what is read ahead). */
-    SSL_CTX_set_read_ahead(ctx, 1);
     return ctx;
 }
 
