@@ -221,8 +221,9 @@ set:
 }
 
 /* Before sleeping: tell epoll the masks that changed in this turn. A
- * change epoll refuses stays on the list for the next turn (true: do not
- * sleep meanwhile). */
+ * change epoll refuses for want of memory stays on the list for the next
+ * turn (true: do not sleep meanwhile); one refused because the fd is gone
+ * (its owner closed it) is dropped, as the kernel dropped the watch. */
 static bool apply_changes(ev_loop *loop)
 {
     size_t kept = 0;
@@ -232,7 +233,8 @@ static bool apply_changes(ev_loop *loop)
         struct ev_fdrec *r = &loop->fds[fd];
         if (!r->changed)
             continue; /* deleted since */
-        if (r->mask == r->kmask || epoll_apply(loop, fd, r, EPOLL_CTL_MOD) == 0)
+        if (r->mask == r->kmask || epoll_apply(loop, fd, r, EPOLL_CTL_MOD) == 0 ||
+            (errno != ENOMEM && errno != ENOSPC))
             r->changed = false;
         else
             loop->changed[kept++] = fd;

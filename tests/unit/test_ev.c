@@ -339,6 +339,46 @@ static void fd_record(ev_loop *l, int fd, int events, void *arg)
     r->last_fd = fd;
 }
 
+/* A mask changed and changed back within a turn is as if never changed
+ * (the change reaches epoll only before the loop sleeps); a change to an
+ * fd its owner closed without ev_fd_del() is dropped, and the loop still
+ * sleeps. */
+START_TEST(fd_changes_apply_before_sleep)
+{
+    struct fdrec r = {0};
+    int p[2];
+    int64_t t0;
+
+    make_pipe(p);
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ, fd_record, &r), 0);
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ | EV_WRITE, fd_record, &r), 0);
+    ck_assert_int_eq(ev_fd_mask(loop, p[1]), EV_READ | EV_WRITE);
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ, fd_record, &r), 0);
+    ck_assert_int_eq(ev_run_once(loop, 50), 0); /* writable, but not asked */
+    ck_assert_int_eq(r.calls, 0);
+
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ | EV_WRITE, fd_record, &r), 0);
+    ck_assert_int_eq(ev_run_once(loop, SLACK_MS), 1);
+    ck_assert_int_eq(r.calls, 1);
+    ck_assert_int_eq(r.last_events, EV_WRITE);
+    /* Dropped again: delivery stops at once, before epoll is told. */
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ, fd_record, &r), 0);
+    ck_assert_int_eq(ev_run_once(loop, 50), 0);
+    ck_assert_int_eq(r.calls, 1);
+
+    /* The owner closes the fd behind the loop's back, then changes its
+     * mask: epoll refuses the change; the loop drops it and sleeps. */
+    close(p[1]);
+    ck_assert_int_eq(ev_fd_set(loop, p[1], EV_READ | EV_WRITE, fd_record, &r), 0);
+    t0 = clk_mono_ms();
+    ck_assert_int_eq(ev_run_once(loop, 50), 0);
+    ck_assert_int_eq(ev_run_once(loop, 50), 0);
+    ck_assert_int_ge(clk_mono_ms() - t0, 80); /* slept: no spinning on it */
+    ev_fd_del(loop, p[1]);
+    close(p[0]);
+}
+END_TEST
+
 START_TEST(fd_read_events)
 {
     struct fdrec r = {0}, r2 = {0};
@@ -834,6 +874,7 @@ static Suite *ev_suite(void)
     tcase_add_test(tc, post_wakes_indefinite_wait);
     tcase_add_test(tc, run_once_sleeps_after_run_stopped);
     tcase_add_test(tc, ev_free_drops_unrun_posts);
+    tcase_add_test(tc, fd_changes_apply_before_sleep);
     suite_add_tcase(s, tc);
     return s;
 }
