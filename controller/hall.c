@@ -1574,10 +1574,13 @@ static struct turn_mark turn_mark(const hall *h)
 }
 
 /* Keep the packed answer env for (dev, request id) in the store (inside
- * the request's savepoint) and in memory, and note it for the turn. -1
- * when it cannot be kept: the request must not stand. */
+ * the request's savepoint) and in memory, and note it for the turn; the
+ * packed bytes are handed back in *packed (the caller frees them) to be
+ * sent as they are. -1 when it cannot be kept: the request must not
+ * stand. */
 static int keep_answer(hall *h, const hall_device *dev, uint64_t request_id, const uint8_t *digest,
-                       const Hall__Envelope *env, int64_t now)
+                       const Hall__Envelope *env, int64_t now, uint8_t **packed_out,
+                       size_t *len_out)
 {
     size_t size = hall__envelope__get_packed_size(env);
     uint8_t *packed;
@@ -1601,7 +1604,9 @@ static int keep_answer(hall *h, const hall_device *dev, uint64_t request_id, con
         struct kept_key *k = &h->kept[h->nkept++];
         snprintf(k->device, sizeof k->device, "%s", dev->id);
         k->request_id = request_id;
-        rc = 0;
+        *packed_out = packed;
+        *len_out = size;
+        return 0;
     }
     free(packed);
     return rc;
@@ -1675,7 +1680,10 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
         o.env.body_case = HALL__ENVELOPE__BODY_ERROR;
         o.env.error = &error;
     }
-    if (!h->req_failed && keep_answer(h, dev, req->request_id, digest, &o.env, now) < 0)
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (!h->req_failed &&
+        keep_answer(h, dev, req->request_id, digest, &o.env, now, &packed, &packed_len) < 0)
         h->req_failed = true;
     if (end_savepoint(h, &mark, why, sizeof why) < 0) {
         /* Kept in memory just before the store could not release it. */
@@ -1684,10 +1692,16 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
             replay_forget(h->replay, dev->id, req->request_id);
         }
         refuse_unkept(h, dev, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
+        free(packed);
         upload_free(o.upload);
         return false;
     }
-    put_frame(out, &o.env);
+    /* The bytes just kept, the same a retry will get: packed once. */
+    if (packed != NULL)
+        put_packed(out, packed, packed_len);
+    else
+        put_frame(out, &o.env);
+    free(packed);
     upload_free(o.upload);
     return true;
 }
