@@ -1047,9 +1047,9 @@ int store_rollback(store *s)
 {
     /* Events appended in this transaction are gone: forget the head. */
     s->head_known = false;
-    if (!store_in_transaction(s))
-        return 0;
-    int rc = run(s, use(s, ST_ROLLBACK), "cannot roll back");
+    /* Back to FULL also when SQLite rolled the transaction back itself
+     * (a full disk, an I/O error). */
+    int rc = store_in_transaction(s) ? run(s, use(s, ST_ROLLBACK), "cannot roll back") : 0;
     end_transaction(s);
     return rc;
 }
