@@ -6,9 +6,11 @@
  *
  * Group commit: answers are held per session during the loop turn; the
  * before-sleep hook commits the turn once (one fsync for every request
- * read in it), and only then sends the held answers and the turn's display
- * push. If the commit fails, the sessions whose answers were held are
- * dropped instead: their devices retry with the same request ids.
+ * read in it, run on the syncer thread while the loop goes on: syncer.h),
+ * and only once that fsync has returned sends the held answers and the
+ * turn's display push. If the commit fails, the sessions whose answers
+ * were held are dropped instead: their devices retry with the same
+ * request ids; if the fsync fails, halld stops without answering them.
  */
 #ifndef ONEWINDOW_SERVER_H
 #define ONEWINDOW_SERVER_H
