@@ -1201,6 +1201,62 @@ START_TEST(citizen_numbers_hashed_by_halld_only)
 }
 END_TEST
 
+/* The fdatasync of a turn fails, as when the disk reports a write error
+ * (an LD_PRELOAD library fails the WAL's syncs while a flag file exists):
+ * halld answers nothing of that turn, says why and stops with an error.
+ * Restarted, it has the turn or not; the kiosk's retry with the same
+ * request id gets one answer, twice the same, never a second ticket. */
+START_TEST(failed_sync_stops_without_answering)
+{
+    hallfix f;
+    char flag[1200], err[DEVLINK_ERR_LEN];
+
+    fix_init(&f, 1, NULL);
+    snprintf(flag, sizeof flag, "%s/fail-sync", f.dir);
+    setenv("LD_PRELOAD", FAILSYNC_PATH, 1);
+    setenv("ONEWINDOW_FAIL_SYNC_FLAG", flag, 1);
+    fix_start(&f);
+    unsetenv("LD_PRELOAD");
+    unsetenv("ONEWINDOW_FAIL_SYNC_FLAG");
+    devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    uint64_t first = issue_printed(k, "");
+
+    ts_write_file(flag, "");
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__IssueRequest m = HALL__ISSUE_REQUEST__INIT;
+    env.body_case = HALL__ENVELOPE__BODY_ISSUE;
+    env.issue = &m;
+    uint64_t id = devlink_next_id(k);
+    Hall__Envelope *r = devlink_call(k, &env, FIX_WAIT_MS, err);
+    ck_assert_msg(r == NULL, "a turn whose sync failed was answered");
+    int status = ts_wait(f.pid, FIX_WAIT_MS);
+    ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0,
+                  "halld did not stop with an error after a failed sync");
+    f.pid = 0;
+    ck_assert(ts_file_contains(f.log, "cannot sync the store", 0));
+    devlink_close(k);
+
+    unlink(flag);
+    fix_start(&f);
+    k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    uint64_t got[2];
+    for (int i = 0; i < 2; i++) {
+        devlink_set_next_id(k, id);
+        r = fix_issue(k, "", HALL__PRIORITY__PRIORITY_NORMAL);
+        ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "retry: %s",
+                      r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
+        got[i] = ticket_of(r);
+        proto_free(r);
+    }
+    ck_assert_uint_eq(got[0], got[1]);
+    ck_assert_uint_ne(got[0], first);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM tickets"), 2);
+    devlink_close(k);
+    fix_stop(&f);
+    fix_free(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -1229,9 +1285,12 @@ int main(int argc, char **argv)
         tcase_add_test(tc, device_status_reaches_subscribers);
     } else if (strcmp(which, "citizen") == 0) {
         tcase_add_test(tc, citizen_numbers_hashed_by_halld_only);
+    } else if (strcmp(which, "syncfail") == 0) {
+        tcase_add_test(tc, failed_sync_stops_without_answering);
     } else {
         fprintf(stderr,
-                "usage: %s concurrent|retry|appointment|diskfull|auth|ratings|status|citizen\n",
+                "usage: %s concurrent|retry|appointment|diskfull|auth|ratings|status|citizen|"
+                "syncfail\n",
                 argv[0]);
         return 2;
     }
