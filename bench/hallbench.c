@@ -444,6 +444,8 @@ static int cmd_load(int argc, char **argv)
     rc = json != NULL ? write_load_json(json, &a, &r) : 0;
     if (r.interrupted)
         rc = fail("interrupted: the run was cut short");
+    else if (r.nerrors > 0 && lat_count(r.issue) + lat_count(r.call) + lat_count(r.finish) == 0)
+        rc = fail("no operation succeeded: every request was refused (%s)", r.errors[0].kind);
     load_result_release(&r);
     return rc;
 }
