@@ -3,10 +3,11 @@
  * that includes sqlite3.h; every statement is prepared once, at open.
  *
  * The file is opened in WAL mode with synchronous=FULL: a transaction that
- * has committed survives a power cut. A new file gets 1 KiB pages (fewer
- * bytes for each commit's sync); an existing one keeps its page size. A COMMIT may also leave the WAL's
- * sync to the caller (store_commit_unsynced, store_sync), which lets
- * halld sync one turn on another thread while it runs the next. The schema is built by numbered
+ * has committed survives a power cut. A COMMIT may also leave the WAL's
+ * sync to the caller (store_commit_unsynced, store_sync), which lets halld
+ * sync one turn on another thread while it runs the next. A new file gets
+ * 1 KiB pages (fewer bytes for each commit's sync); an existing one keeps
+ * its page size. The schema is built by numbered
  * migrations, run in order at open inside one transaction each; the file
  * records the last one applied, and a file written by a newer release is
  * refused rather than guessed at. The file also records the hall it
