@@ -372,8 +372,11 @@ static void alias_apply(const struct run *r, uint64_t *ticket_id)
 /* The rewrites of fuzz_request.h. */
 static void rewrite(const struct run *r, Hall__Envelope *req)
 {
+    /* Each input has its own 2^24 request ids: an id the data carries
+     * past that range would otherwise wrap onto another input's ids, and
+     * halld would rightly answer it from what it kept for that input. */
     if (req->request_id != 0)
-        req->request_id += r->id_base;
+        req->request_id = r->id_base + (req->request_id & ((1u << 24) - 1));
     switch (req->body_case) {
     case HALL__ENVELOPE__BODY_PRINTED:
         alias_apply(r, &req->printed->ticket_id);
