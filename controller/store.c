@@ -261,6 +261,13 @@ static const char *const migrations[] = {
     "DROP INDEX tickets_live;\n"
     "CREATE INDEX tickets_live ON tickets(id)\n"
     "  WHERE state BETWEEN 1 AND 4 OR state BETWEEN 6 AND 7;\n",
+
+    /* 6: no index on the kept answers' time, which cost every request an
+     * index entry and a commit a page. They are appended in the order
+     * kept, so those older than a time are the first rows: loading and
+     * pruning walk the table from its start to the first row that is
+     * recent enough. */
+    "DROP INDEX requests_at;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -270,13 +277,14 @@ static const char *const migrations[] = {
     "masked_name, citizen_hash, served_window, rating, rated_ms, expired"
 #define EVENT_COLUMNS                                                                              \
     "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
+/* The first kept answer at or after ?1: rows are appended in the order
+ * kept, so a walk in row order from the start stops at it. */
+#define FIRST_RECENT_REQUEST "SELECT id FROM requests WHERE at_ms >= ?1 ORDER BY id LIMIT 1"
 #define APPT_COLUMNS "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
 
 enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
-    ST_SYNC_NORMAL,
-    ST_SYNC_FULL,
     ST_ROLLBACK,
     ST_DATA_VERSION,
     ST_DEFER_FK,
@@ -335,8 +343,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     /* A COMMIT under NORMAL writes its frames to the WAL without syncing
      * it; store_sync() does that. Everything else runs under FULL. */
-    [ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
-    [ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_DEFER_FK] = "PRAGMA defer_foreign_keys = ON",
@@ -395,8 +401,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
                        "WHERE day >= ?1 ORDER BY id",
     [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply, id FROM requests "
-                         "WHERE at_ms >= ?1 ORDER BY at_ms, id",
-    [ST_PRUNE_REQUESTS] = "DELETE FROM requests WHERE at_ms < ?1",
+                         "WHERE id >= (" FIRST_RECENT_REQUEST ") AND at_ms >= ?1 ORDER BY id",
+    [ST_PRUNE_REQUESTS] = "DELETE FROM requests WHERE id < coalesce((" FIRST_RECENT_REQUEST
+                          "), (SELECT max(id) + 1 FROM requests))",
     [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
     [ST_RETIRE_MATTERS] = "UPDATE matters SET retired = 1",
     [ST_RETIRE_AREAS] = "UPDATE areas SET retired = 1, general = 0",
@@ -482,6 +489,7 @@ struct store {
     /* The WAL file, synced by store_sync() (possibly on another thread):
      * the only field such a call reads. */
     sqlite3_file *wal;
+    bool sync_deferred; /* the COMMIT of store_commit_unsynced() is running */
     char notice[1024]; /* what opening changed on the file system */
     char err[512];
 };
@@ -699,6 +707,41 @@ static int open_wal_handle(store *s, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Every commit of this connection ends here: in WAL mode SQLite calls
+ * this after the commit, before the statement that made it returns, and
+ * an error returned here is that statement's error. The connection runs
+ * under synchronous=NORMAL, so the commit's sync is made here (the same
+ * xSync a COMMIT under FULL makes, through the same VFS), unless
+ * store_commit_unsynced() leaves it to store_sync(). Changing the level
+ * per transaction instead would cost two PRAGMAs a turn, each compiled
+ * again at every run (a safety-level PRAGMA works when it is prepared).
+ * Then the automatic checkpoint, which this hook replaces. */
+#define WAL_AUTOCHECKPOINT_FRAMES 1000 /* SQLite's default */
+
+static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    store *s = arg;
+
+    if (!s->sync_deferred && store_sync(s) < 0)
+        return SQLITE_IOERR_FSYNC;
+    if (frames >= WAL_AUTOCHECKPOINT_FRAMES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+/* From here on every commit is synced by on_commit() or by the caller of
+ * store_commit_unsynced(). Set after opening: the hook sees only commits
+ * that end at a step (an INSERT ... RETURNING that commits when it is
+ * finalized, as claim_hall's, is not seen), and opening commits under
+ * FULL. */
+static int sync_by_hook(store *s, const char *path, char *err, size_t errlen)
+{
+    if (exec_sql(s, "PRAGMA synchronous=NORMAL;", path, err, errlen) < 0)
+        return -1;
+    sqlite3_wal_hook(s->db, on_commit, s);
+    return 0;
+}
+
 /* Once per process, before SQLite initialises: no memory statistics
  * (nothing here reads them), which otherwise take a global mutex at every
  * allocation. Too late if the process used SQLite before (a test): then
@@ -776,7 +819,7 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         migrate(s, err, errlen) < 0 ||
         exec_sql(s, "PRAGMA foreign_keys=ON;", path, err, errlen) < 0 ||
         claim_hall(s, hall_id, path, err, errlen) < 0 || prepare_all(s, err, errlen) < 0 ||
-        open_wal_handle(s, path, err, errlen) < 0)
+        open_wal_handle(s, path, err, errlen) < 0 || sync_by_hook(s, path, err, errlen) < 0)
         goto fail;
     return s;
 fail:
@@ -988,36 +1031,20 @@ static int leave(store *s, bool own, int rc)
 
 /* ==== 3. Transactions and the event chain ================================= */
 
-static int end_transaction(store *s);
-
 int store_begin(store *s)
 {
     if (store_in_transaction(s))
         return failf(s, "a transaction is already open");
     s->base_known = false;
     s->head_fresh = false;
-    /* The safety level can only change between transactions: NORMAL for
-     * this one (its COMMIT leaves the WAL's sync to store_sync()), FULL
-     * again once it ends, for writes outside a transaction. */
-    if (run(s, use(s, ST_SYNC_NORMAL), "cannot start a transaction") < 0)
-        return -1;
-    if (run(s, use(s, ST_BEGIN), "cannot start a transaction") == 0)
-        return 0;
-    end_transaction(s);
-    return -1;
-}
-
-/* After COMMIT or ROLLBACK: back to FULL. This cannot fail short of
- * memory; should it, a later write outside a transaction would commit
- * without its sync, so it is said. */
-static int end_transaction(store *s)
-{
-    return run(s, use(s, ST_SYNC_FULL), "cannot restore synchronous=FULL");
+    return run(s, use(s, ST_BEGIN), "cannot start a transaction");
 }
 
 int store_commit_unsynced(store *s)
 {
+    s->sync_deferred = true;
     int rc = run(s, use(s, ST_COMMIT), "cannot commit");
+    s->sync_deferred = false;
 
     if (rc < 0) {
         /* A failed COMMIT may leave the transaction open (SQLITE_BUSY) or
@@ -1026,7 +1053,6 @@ int store_commit_unsynced(store *s)
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->head_known = false;
     }
-    end_transaction(s);
     return rc;
 }
 
@@ -1054,11 +1080,7 @@ int store_rollback(store *s)
 {
     /* Events appended in this transaction are gone: forget the head. */
     s->head_known = false;
-    /* Back to FULL also when SQLite rolled the transaction back itself
-     * (a full disk, an I/O error). */
-    int rc = store_in_transaction(s) ? run(s, use(s, ST_ROLLBACK), "cannot roll back") : 0;
-    end_transaction(s);
-    return rc;
+    return store_in_transaction(s) ? run(s, use(s, ST_ROLLBACK), "cannot roll back") : 0;
 }
 
 int store_savepoint(store *s)

@@ -2,10 +2,11 @@
  * store — halld's durable state in one SQLite file. This is the only module
  * that includes sqlite3.h; every statement is prepared once, at open.
  *
- * The file is opened in WAL mode with synchronous=FULL: a transaction that
- * has committed survives a power cut. A COMMIT may also leave the WAL's
- * sync to the caller (store_commit_unsynced, store_sync), which lets halld
- * sync one turn on another thread while it runs the next. A new file gets
+ * The file is opened in WAL mode, and every commit syncs the WAL before it
+ * returns: a transaction that has committed survives a power cut. A
+ * COMMIT may also leave the WAL's sync to the caller
+ * (store_commit_unsynced, store_sync), which lets halld sync one turn on
+ * another thread while it runs the next. A new file gets
  * 1 KiB pages (fewer bytes for each commit's sync); an existing one keeps
  * its page size. The schema is built by numbered
  * migrations, run in order at open inside one transaction each; the file
@@ -181,13 +182,16 @@ int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q
                        void *arg);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
-/* Answers kept since since_ms, oldest first (by time, then in the order
- * kept). digest is NULL for a row written before digests were kept; reply
- * is NULL for a dropped answer. */
+/* Answers kept since since_ms, in the order kept, from the first one kept
+ * at or after since_ms (a later row with an earlier time, kept after the
+ * clock went back, is left out). digest is NULL for a row written before
+ * digests were kept; reply is NULL for a dropped answer. */
 typedef int store_request_fn(void *arg, uint64_t row, const char *device, uint64_t request_id,
                              int64_t at_ms, const uint8_t *digest, const uint8_t *reply,
                              size_t len);
 int store_load_requests(store *s, int64_t since_ms, store_request_fn *fn, void *arg);
+/* Forget the answers kept before the first one kept at or after before_ms
+ * (all of them if there is none): the cost is the rows it removes. */
 int store_prune_requests(store *s, int64_t before_ms);
 /* The highest ticket id ever issued, 0 if none. */
 int store_max_ticket_id(store *s, uint64_t *out);

@@ -88,12 +88,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 5);
+    ck_assert_int_eq(store_schema_version(s), 6);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 5);
+    ck_assert_int_eq(store_schema_version(s), 6);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -690,15 +690,18 @@ START_TEST(test_requests)
     const uint8_t r1[] = {0x08, 0x01, 0x00, 0xff};
     const uint8_t d1[STORE_DIGEST_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     uint64_t row[4];
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, d1, r1, sizeof r1, &row[0]),
+    /* Kept in time order, as halld keeps them; the last one after the
+     * clock went back. */
+    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, NULL, r1, 2, &row[0]), 0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, NULL, 0, &row[1]), 0);
+    ck_assert_int_eq(store_put_request(s, "kiosk-01", UINT64_MAX, 300, d1, r1, sizeof r1, &row[2]),
                      0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-02", 7, 100, NULL, r1, 2, &row[1]), 0);
-    ck_assert_int_eq(store_put_request(s, "kiosk-01", 8, 200, NULL, NULL, 0, &row[2]), 0);
-    ck_assert(row[0] != row[1] && row[1] != row[2] && row[0] != row[2]);
+    ck_assert_int_eq(store_put_request(s, "kiosk-03", 9, 120, NULL, r1, 1, &row[3]), 0);
+    ck_assert(row[0] < row[1] && row[1] < row[2] && row[2] < row[3]);
 
     struct answers got = {0};
     ck_assert_int_eq(store_load_requests(s, 150, collect_answer, &got), 0);
-    ck_assert_int_eq(got.n, 2); /* oldest first */
+    ck_assert_int_eq(got.n, 2); /* in the order kept; the one before 150 left out */
     ck_assert_str_eq(got.device[0], "kiosk-01");
     ck_assert_uint_eq(got.id[0], 8);
     ck_assert_int_eq(got.at[0], 200);
@@ -712,19 +715,26 @@ START_TEST(test_requests)
     ck_assert_mem_eq(got.digest[1], d1, STORE_DIGEST_LEN);
 
     /* A dropped answer keeps its row and digest, without its bytes. */
-    ck_assert_uint_eq(got.row[1], row[0]);
-    ck_assert_int_eq(store_drop_request_reply(s, row[0]), 0);
+    ck_assert_uint_eq(got.row[1], row[2]);
+    ck_assert_int_eq(store_drop_request_reply(s, row[2]), 0);
     memset(&got, 0, sizeof got);
     ck_assert_int_eq(store_load_requests(s, 250, collect_answer, &got), 0);
     ck_assert_int_eq(got.n, 1);
     ck_assert(got.dropped[0] && got.has_digest[0]);
     ck_assert_mem_eq(got.digest[0], d1, STORE_DIGEST_LEN);
 
+    /* Pruning removes the rows before the first recent one: the one kept
+     * after the clock went back stays until the rows before it go. */
     ck_assert_int_eq(store_prune_requests(s, 250), 0);
     memset(&got, 0, sizeof got);
     ck_assert_int_eq(store_load_requests(s, 0, collect_answer, &got), 0);
-    ck_assert_int_eq(got.n, 1);
+    ck_assert_int_eq(got.n, 2);
     ck_assert_uint_eq(got.id[0], UINT64_MAX);
+    ck_assert_uint_eq(got.id[1], 9);
+    ck_assert_int_eq(store_prune_requests(s, 400), 0); /* none recent: all go */
+    memset(&got, 0, sizeof got);
+    ck_assert_int_eq(store_load_requests(s, 0, collect_answer, &got), 0);
+    ck_assert_int_eq(got.n, 0);
     store_close(s);
 }
 END_TEST
