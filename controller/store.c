@@ -280,7 +280,7 @@ static const char *const migrations[] = {
 /* The first kept answer at or after ?1: rows are appended in the order
  * kept, so a walk in row order from the start stops at it. */
 #define FIRST_RECENT_REQUEST "SELECT id FROM requests WHERE at_ms >= ?1 ORDER BY id LIMIT 1"
-#define APPT_COLUMNS "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
+#define APPT_COLUMNS         "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
 
 enum stmt_id {
     ST_BEGIN,
@@ -490,7 +490,7 @@ struct store {
      * the only field such a call reads. */
     sqlite3_file *wal;
     bool sync_deferred; /* the COMMIT of store_commit_unsynced() is running */
-    char notice[1024]; /* what opening changed on the file system */
+    char notice[1024];  /* what opening changed on the file system */
     char err[512];
 };
 
