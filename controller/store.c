@@ -489,8 +489,9 @@ struct store {
     /* The WAL file, synced by store_sync() (possibly on another thread):
      * the only field such a call reads. */
     sqlite3_file *wal;
-    bool sync_deferred; /* the COMMIT of store_commit_unsynced() is running */
-    char notice[1024];  /* what opening changed on the file system */
+    bool sync_deferred;      /* the COMMIT of store_commit_unsynced() is running */
+    bool commit_sync_failed; /* on_commit() could not sync; said by fail_sql() */
+    char notice[1024];       /* what opening changed on the file system */
     char err[512];
 };
 
@@ -722,8 +723,10 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     store *s = arg;
 
-    if (!s->sync_deferred && store_sync(s) < 0)
+    if (!s->sync_deferred && store_sync(s) < 0) {
+        s->commit_sync_failed = true;
         return SQLITE_IOERR_FSYNC;
+    }
     if (frames >= WAL_AUTOCHECKPOINT_FRAMES)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
@@ -873,6 +876,11 @@ static int failf(store *s, const char *fmt, ...)
 /* "what: SQLite's reason". */
 static int fail_sql(store *s, const char *what)
 {
+    /* SQLite reports a failure of on_commit() with no message of its own. */
+    if (s->commit_sync_failed) {
+        s->commit_sync_failed = false;
+        return failf(s, "%s: committed, but the write-ahead log could not be synced", what);
+    }
     return failf(s, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -882,6 +890,7 @@ static sqlite3_stmt *use(store *s, enum stmt_id id)
 {
     sqlite3_stmt *st = s->st[id];
 
+    s->commit_sync_failed = false;
     if (sqlite3_stmt_busy(st)) {
         failf(s, "store: statement %d re-entered from a callback", (int)id);
         return NULL;

@@ -172,6 +172,23 @@ START_TEST(writes_outside_a_turn_sync_themselves)
 }
 END_TEST
 
+/* The sync of a write outside a turn is made after SQLite's commit (the
+ * WAL hook): when it fails, the write says so. */
+START_TEST(write_outside_a_turn_fails_when_its_sync_fails)
+{
+    char *dir, *path;
+    store *s = new_store(&dir, &path);
+
+    crashvfs_fail(CRASHVFS_SYNC_IOERR, 1);
+    ck_assert_int_eq(store_set_setting(s, "probe", "yes"), -1);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(s), "could not be synced"));
+    ck_assert_int_eq(store_set_setting(s, "probe", "again"), 0);
+    store_close(s);
+    ts_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(failed_sync_leaves_the_turn_unsynced)
 {
     char *dir, *path;
@@ -197,6 +214,7 @@ int main(void)
     tcase_add_test(tc, unsynced_turns_are_lost_whole);
     tcase_add_test(tc, one_sync_makes_every_earlier_turn_durable);
     tcase_add_test(tc, writes_outside_a_turn_sync_themselves);
+    tcase_add_test(tc, write_outside_a_turn_fails_when_its_sync_fails);
     tcase_add_test(tc, failed_sync_leaves_the_turn_unsynced);
     suite_add_tcase(suite, tc);
     SRunner *sr = srunner_create(suite);
