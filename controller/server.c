@@ -64,8 +64,9 @@ struct server {
     syncer *syncer;
     session *syncing;
     buf sync_push;
-    bool fatal;   /* stopped because the hall cannot go on */
-    net_tls *tls; /* NULL: plain TCP (development) */
+    session *flushing; /* answers released since before_sleep, to send at its end */
+    bool fatal;        /* stopped because the hall cannot go on */
+    net_tls *tls;      /* NULL: plain TCP (development) */
     struct settings set;
     int listen_fd;
     int port;
@@ -116,6 +117,8 @@ struct session {
     session *next_pending;
     bool syncing; /* on srv->syncing: holds answers of the turn being synced */
     session *next_syncing;
+    bool flushing; /* on srv->flushing: released answers wait in its conn */
+    session *next_flushing;
     bool kept;             /* holds an answer kept in the open turn (lost if its commit fails) */
     bool subscribed;       /* receives display pushes */
     bool want_snapshot;    /* SUBSCRIBE in the open turn: snapshot when it commits */
@@ -141,7 +144,8 @@ static void session_assert_state(const session *s)
         assert(s->conn != NULL);
         break;
     case SESSION_CLOSED:
-        assert(s->conn == NULL && !ev_timer_active(&s->timer));
+        assert(s->conn == NULL && !ev_timer_active(&s->timer) && !s->pending && !s->syncing &&
+               !s->flushing);
         break;
     }
 }
@@ -325,6 +329,41 @@ static void unmark_syncing(session *s)
         }
     s->syncing = false;
     s->next_syncing = NULL;
+}
+
+/* Released answers are sent at the end of before_sleep, once the next
+ * turn's commit is made and its sync handed to the syncer: the sends (a
+ * sixth of the loop's time, each one running the loopback receiver's TCP
+ * stack) then no longer delay that sync. */
+static void mark_flushing(session *s)
+{
+    if (!s->flushing) {
+        s->flushing = true;
+        s->next_flushing = s->srv->flushing;
+        s->srv->flushing = s;
+    }
+}
+
+static void unmark_flushing(session *s)
+{
+    if (!s->flushing)
+        return;
+    for (session **p = &s->srv->flushing; *p != NULL; p = &(*p)->next_flushing)
+        if (*p == s) {
+            *p = s->next_flushing;
+            break;
+        }
+    s->flushing = false;
+    s->next_flushing = NULL;
+}
+
+static void flush_released(server *srv)
+{
+    while (srv->flushing != NULL) {
+        session *s = srv->flushing;
+        unmark_flushing(s);
+        net_conn_flush(s->conn);
+    }
 }
 
 static void session_send(session *s, const Hall__Envelope *env)
@@ -550,6 +589,7 @@ static void session_on_close(net_conn *c, const char *reason, void *arg)
     ev_timer_stop(srv->loop, &s->timer);
     unmark_pending(s);
     unmark_syncing(s);
+    unmark_flushing(s);
     unauth_remove(srv, s);
     if (s->prev)
         s->prev->next = s->next;
@@ -617,7 +657,7 @@ static void release_session(session *s, size_t len, bool snapshot, const uint8_t
     if (s->close_after_send && !s->pending)
         net_conn_close(s->conn, true, "refused");
     else
-        net_conn_flush(s->conn);
+        mark_flushing(s);
 }
 
 static void push_to_subscribers(server *srv, const uint8_t *push, size_t push_len)
@@ -627,7 +667,7 @@ static void push_to_subscribers(server *srv, const uint8_t *push, size_t push_le
     for (session *s = srv->sessions; s != NULL; s = s->next)
         if (s->subscribed && s->released_turn != srv->turn && s->state == SESSION_READY &&
             net_conn_write(s->conn, push, push_len) == 0)
-            net_conn_flush(s->conn);
+            mark_flushing(s);
 }
 
 /* The turn being synced is durable (err 0): its answers and push go out.
@@ -696,14 +736,13 @@ static size_t hand_to_syncer(server *srv)
 }
 
 /*
- * before_sleep: everything read since the last commit is committed in one
- * transaction, unless a sync is in flight (then it waits for the next
+ * At before_sleep: everything read since the last commit is committed in
+ * one transaction, unless a sync is in flight (then it waits for the next
  * before_sleep after that sync). A turn that wrote nothing is answered at
  * once: everything its answers show was durable already.
  */
-static void server_before_sleep(ev_loop *loop, void *arg)
+static void commit_turn(ev_loop *loop, server *srv)
 {
-    server *srv = arg;
     size_t push_len = 0;
     const uint8_t *push;
     int rc;
@@ -758,6 +797,15 @@ static void server_before_sleep(ev_loop *loop, void *arg)
         srv->fatal = true;
         ev_stop(loop);
     }
+}
+
+/* The end of every loop turn: commit, then send what is released. */
+static void server_before_sleep(ev_loop *loop, void *arg)
+{
+    server *srv = arg;
+
+    commit_turn(loop, srv);
+    flush_released(srv);
 }
 
 static void hall_tick_timer(ev_loop *loop, ev_timer *t, void *arg)

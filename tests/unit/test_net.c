@@ -407,6 +407,37 @@ START_TEST(tls_echo_with_client_certs)
 }
 END_TEST
 
+/* Small records that reach the server together: one recv() takes several
+ * of them ahead of OpenSSL, and the loop must hand over every one without
+ * waiting for a readiness the emptied socket will not report again. */
+START_TEST(tls_records_read_ahead)
+{
+    enum { RECORDS = 20, SIZE = 8 };
+    uint8_t all[RECORDS * SIZE];
+    ev_loop *loop = new_loop();
+    server s;
+    client cl;
+
+    for (size_t i = 0; i < sizeof all; i++)
+        all[i] = (uint8_t)(i * 37 + 1);
+    server_start(&s, loop, server_tls());
+    client_start(&cl, loop, s.port, client_tls("kiosk"), all, sizeof all, 0);
+    cl.payload_len = 0; /* sent below, one record each */
+    ck_assert(ts_run_until(loop, &cl.opened, WAIT_MS));
+    for (int i = 0; i < RECORDS; i++) {
+        ck_assert_int_eq(net_conn_write(cl.c, all + i * SIZE, SIZE), 0);
+        net_conn_flush(cl.c);
+    }
+    ck_assert(ts_run_until(loop, &cl.done, WAIT_MS));
+    ck_assert_mem_eq(cl.got, all, sizeof all);
+    ck_assert_int_eq(s.closed, 0);
+
+    client_stop(&cl);
+    server_stop(&s);
+    ev_free(loop);
+}
+END_TEST
+
 /* A net_tls may be freed while its connections live on (certificate
  * reload): they keep their own reference to the OpenSSL context. */
 START_TEST(tls_context_freed_while_open)
@@ -942,6 +973,7 @@ static Suite *net_suite(void)
     tcase_set_timeout(conn, 120);
     tcase_add_test(conn, plain_echo);
     tcase_add_test(conn, tls_echo_with_client_certs);
+    tcase_add_test(conn, tls_records_read_ahead);
     tcase_add_test(conn, tls_context_freed_while_open);
     tcase_add_test(conn, tls_refuses_foreign_ca);
     tcase_add_test(conn, tls_refuses_client_without_cert);
