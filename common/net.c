@@ -45,10 +45,6 @@
 #define NET_READ_CHUNK (16 * 1024)
 /* Plain reads per readiness event before other sockets get their turn. */
 #define NET_READS_PER_EVENT 16
-/* Bytes a TLS read takes from the socket at once when OpenSSL asks for
- * less (a record's 5-byte header, then its body): one recv() for a small
- * record instead of two. Held only while it has bytes left. */
-#define NET_TLS_READ_AHEAD 2048
 /* "[ipv6]:port" */
 #define NET_ADDR_LEN (INET6_ADDRSTRLEN + 8)
 
@@ -584,8 +580,6 @@ struct net_conn {
     bool write_wants_read;        /* TLS write must be retried on readable */
     bool tls_failed;              /* fatal TLS error: no close_notify */
     SSL *ssl;                     /* TLS session, NULL for plain */
-    uint8_t *ahead;               /* TLS: read from the socket, not yet by OpenSSL */
-    size_t ahead_off, ahead_len;  /* where those bytes start, how many are left */
     buf in;                       /* received, not yet consumed by the owner */
     buf out;                      /* queued for the peer */
     net_conn_handlers h;          /* owner's callbacks */
@@ -719,64 +713,25 @@ static int sock_bio_write(BIO *b, const char *data, int len)
     return n < 0 ? -1 : (int)n;
 }
 
-static ssize_t sock_recv(BIO *b, int fd, void *data, size_t len)
-{
-    ssize_t n;
-
-    do
-        n = recv(fd, data, len, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        BIO_set_retry_read(b);
-    return n;
-}
-
-/* Small reads are served from a read-ahead of NET_TLS_READ_AHEAD bytes,
- * freed once OpenSSL has taken them all; tls_pending() counts them, so the
- * loop reads on without waiting for a readiness the socket no longer has. */
 static int sock_bio_read(BIO *b, char *data, int len)
 {
-    net_conn *c = BIO_get_data(b);
+    const net_conn *c = BIO_get_data(b);
     ssize_t n;
 
     BIO_clear_retry_flags(b);
-    if (len <= 0)
-        return 0;
-    if (c->ahead_len == 0) {
-        if ((size_t)len >= NET_TLS_READ_AHEAD ||
-            (c->ahead == NULL && (c->ahead = malloc(NET_TLS_READ_AHEAD)) == NULL)) {
-            /* A large read, or no memory to read ahead: straight in. */
-            n = sock_recv(b, c->fd, data, (size_t)len);
-            return n < 0 ? -1 : (int)n;
-        }
-        if ((n = sock_recv(b, c->fd, c->ahead, NET_TLS_READ_AHEAD)) <= 0) {
-            free(c->ahead);
-            c->ahead = NULL;
-            return n < 0 ? -1 : 0;
-        }
-        c->ahead_off = 0;
-        c->ahead_len = (size_t)n;
-    }
-    size_t take = (size_t)len < c->ahead_len ? (size_t)len : c->ahead_len;
-    memcpy(data, c->ahead + c->ahead_off, take);
-    c->ahead_off += take;
-    if ((c->ahead_len -= take) == 0) {
-        free(c->ahead);
-        c->ahead = NULL;
-    }
-    return (int)take;
+    do
+        n = recv(c->fd, data, (size_t)len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_read(b);
+    return n < 0 ? -1 : (int)n;
 }
 
 static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    const net_conn *c = BIO_get_data(b);
-
-    (void)num, (void)ptr;
-    /* Writes go straight to the socket, so a flush has nothing to do; what
-     * waits to be read is the read-ahead; every other control (kTLS, ...)
-     * is "not supported". */
-    if (cmd == BIO_CTRL_PENDING)
-        return (long)c->ahead_len;
+    (void)b, (void)num, (void)ptr;
+    /* Writes go straight to the socket, so a flush has nothing to do; every
+     * other control (kTLS, pending counts, ...) is "not supported". */
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
@@ -918,7 +873,7 @@ static enum io_rc tls_write(net_conn *c, const void *p, size_t len, size_t *done
 
 static bool tls_pending(const net_conn *c)
 {
-    return c->ahead_len > 0 || SSL_has_pending(c->ssl) == 1;
+    return SSL_has_pending(c->ssl) == 1;
 }
 
 static void tls_shutdown(net_conn *c)
@@ -979,7 +934,6 @@ static void conn_free(void *obj)
     net_conn *c = obj;
 
     SSL_free(c->ssl);
-    free(c->ahead);
     buf_release(&c->in);
     buf_release(&c->out);
     free(c->peer_name);

@@ -407,10 +407,10 @@ START_TEST(tls_echo_with_client_certs)
 }
 END_TEST
 
-/* Small records that reach the server together: one recv() takes several
- * of them ahead of OpenSSL, and the loop must hand over every one without
- * waiting for a readiness the emptied socket will not report again. */
-START_TEST(tls_records_read_ahead)
+/* Small records that reach the server together, each in its own SSL_write:
+ * every one is handed over, whether the socket still holds the rest or the
+ * transport already read them (then no readiness would report them). */
+START_TEST(tls_records_back_to_back)
 {
     enum { RECORDS = 20, SIZE = 8 };
     uint8_t all[RECORDS * SIZE];
@@ -973,7 +973,7 @@ static Suite *net_suite(void)
     tcase_set_timeout(conn, 120);
     tcase_add_test(conn, plain_echo);
     tcase_add_test(conn, tls_echo_with_client_certs);
-    tcase_add_test(conn, tls_records_read_ahead);
+    tcase_add_test(conn, tls_records_back_to_back);
     tcase_add_test(conn, tls_context_freed_while_open);
     tcase_add_test(conn, tls_refuses_foreign_ca);
     tcase_add_test(conn, tls_refuses_client_without_cert);
