@@ -30,28 +30,28 @@ static bool failing_wal(int fd)
     return strcmp(path + n - 4, "-wal") == 0;
 }
 
-int fdatasync(int fd)
+/* The C library's call named name, unless fd is a failing WAL. */
+static int sync_or_fail(int fd, const char *name, int (**real)(int))
 {
-    static int (*real)(int);
-
     if (failing_wal(fd)) {
         errno = EIO;
         return -1;
     }
-    if (real == NULL)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    return real(fd);
+    if (*real == NULL)
+        *real = (int (*)(int))dlsym(RTLD_NEXT, name);
+    return (*real)(fd);
+}
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+
+    return sync_or_fail(fd, "fdatasync", &real);
 }
 
 int fsync(int fd)
 {
     static int (*real)(int);
 
-    if (failing_wal(fd)) {
-        errno = EIO;
-        return -1;
-    }
-    if (real == NULL)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    return real(fd);
+    return sync_or_fail(fd, "fsync", &real);
 }
