@@ -54,19 +54,31 @@ struct settings {
 
 typedef struct session session;
 
+/* The lists of the server a session can be on, each through a link of its
+ * own (a session may be on all three at once). */
+enum session_list {
+    ON_PENDING,  /* holds answers of the open turn */
+    ON_SYNCING,  /* holds answers of the turn being synced */
+    ON_FLUSHING, /* released answers wait in its conn, sent at the end of the turn */
+    SESSION_LISTS
+};
+
+struct session_link {
+    bool on;
+    session *next;
+};
+
 struct server {
     ev_loop *loop;
     hall *hall;
-    ev_timer tick;    /* the hall's timer work, every HALL_TICK_MS */
-    session *pending; /* sessions with held answers not yet committed */
-    uint64_t turn;    /* committed turns, to send each push once */
-    /* The committed turn being synced: its sessions, its push. */
+    ev_timer tick;                /* the hall's timer work, every HALL_TICK_MS */
+    session *list[SESSION_LISTS]; /* see enum session_list */
+    uint64_t turn;                /* committed turns, to send each push once */
+    /* The committed turn being synced (its sessions: list[ON_SYNCING]). */
     syncer *syncer;
-    session *syncing;
-    buf sync_push;
-    session *flushing; /* answers released since before_sleep, to send at its end */
-    bool fatal;        /* stopped because the hall cannot go on */
-    net_tls *tls;      /* NULL: plain TCP (development) */
+    buf sync_push; /* its push */
+    bool fatal;    /* stopped because the hall cannot go on */
+    net_tls *tls;  /* NULL: plain TCP (development) */
     struct settings set;
     int listen_fd;
     int port;
@@ -112,13 +124,8 @@ struct session {
      * belong to the turn being synced, the rest to the open one. */
     buf held;
     size_t sync_len;
-    bool close_after_send; /* CLOSING: close once the held answers are out */
-    bool pending;          /* on srv->pending: holds answers of the open turn */
-    session *next_pending;
-    bool syncing; /* on srv->syncing: holds answers of the turn being synced */
-    session *next_syncing;
-    bool flushing; /* on srv->flushing: released answers wait in its conn */
-    session *next_flushing;
+    bool close_after_send;                   /* CLOSING: close once the held answers are out */
+    struct session_link link[SESSION_LISTS]; /* its place on the server's lists */
     bool kept;             /* holds an answer kept in the open turn (lost if its commit fails) */
     bool subscribed;       /* receives display pushes */
     bool want_snapshot;    /* SUBSCRIBE in the open turn: snapshot when it commits */
@@ -144,8 +151,8 @@ static void session_assert_state(const session *s)
         assert(s->conn != NULL);
         break;
     case SESSION_CLOSED:
-        assert(s->conn == NULL && !ev_timer_active(&s->timer) && !s->pending && !s->syncing &&
-               !s->flushing);
+        assert(s->conn == NULL && !ev_timer_active(&s->timer) && !s->link[ON_PENDING].on &&
+               !s->link[ON_SYNCING].on && !s->link[ON_FLUSHING].on);
         break;
     }
 }
@@ -287,83 +294,49 @@ static void limit_links(server *srv, const session *fresh)
 
 /* ---- Sending ------------------------------------------------------------- */
 
-/* Answers wait in the session's held buffer until the turn is committed. */
-static void mark_pending(session *s)
+/* Answers wait in the session's held buffer until the turn is committed
+ * (ON_PENDING), then until its sync (ON_SYNCING); released, they are sent
+ * at the end of before_sleep (ON_FLUSHING), once the next turn's commit is
+ * made and its sync handed to the syncer: the sends (a fifth of the loop's
+ * time, each one running the loopback receiver's TCP stack) then no
+ * longer delay that sync. */
+static void list_add(session *s, enum session_list l)
 {
-    if (!s->pending) {
-        s->pending = true;
-        s->next_pending = s->srv->pending;
-        s->srv->pending = s;
+    if (!s->link[l].on) {
+        s->link[l].on = true;
+        s->link[l].next = s->srv->list[l];
+        s->srv->list[l] = s;
     }
 }
 
-static void unmark_pending(session *s)
+static void list_remove(session *s, enum session_list l)
 {
-    if (!s->pending)
+    if (!s->link[l].on)
         return;
-    for (session **p = &s->srv->pending; *p != NULL; p = &(*p)->next_pending)
+    for (session **p = &s->srv->list[l]; *p != NULL; p = &(*p)->link[l].next)
         if (*p == s) {
-            *p = s->next_pending;
+            *p = s->link[l].next;
             break;
         }
-    s->pending = false;
-    s->next_pending = NULL;
+    s->link[l] = (struct session_link){0};
 }
 
-static void mark_syncing(session *s)
+/* Take the first session off a list; NULL if it is empty. */
+static session *list_pop(server *srv, enum session_list l)
 {
-    assert(!s->syncing);
-    s->syncing = true;
-    s->next_syncing = s->srv->syncing;
-    s->srv->syncing = s;
-}
+    session *s = srv->list[l];
 
-static void unmark_syncing(session *s)
-{
-    if (!s->syncing)
-        return;
-    for (session **p = &s->srv->syncing; *p != NULL; p = &(*p)->next_syncing)
-        if (*p == s) {
-            *p = s->next_syncing;
-            break;
-        }
-    s->syncing = false;
-    s->next_syncing = NULL;
-}
-
-/* Released answers are sent at the end of before_sleep, once the next
- * turn's commit is made and its sync handed to the syncer: the sends (a
- * sixth of the loop's time, each one running the loopback receiver's TCP
- * stack) then no longer delay that sync. */
-static void mark_flushing(session *s)
-{
-    if (!s->flushing) {
-        s->flushing = true;
-        s->next_flushing = s->srv->flushing;
-        s->srv->flushing = s;
-    }
-}
-
-static void unmark_flushing(session *s)
-{
-    if (!s->flushing)
-        return;
-    for (session **p = &s->srv->flushing; *p != NULL; p = &(*p)->next_flushing)
-        if (*p == s) {
-            *p = s->next_flushing;
-            break;
-        }
-    s->flushing = false;
-    s->next_flushing = NULL;
+    if (s != NULL)
+        list_remove(s, l);
+    return s;
 }
 
 static void flush_released(server *srv)
 {
-    while (srv->flushing != NULL) {
-        session *s = srv->flushing;
-        unmark_flushing(s);
+    session *s;
+
+    while ((s = list_pop(srv, ON_FLUSHING)) != NULL)
         net_conn_flush(s->conn);
-    }
 }
 
 static void session_send(session *s, const Hall__Envelope *env)
@@ -371,7 +344,7 @@ static void session_send(session *s, const Hall__Envelope *env)
     size_t size = proto_frame_size(env);
     uint8_t *p = buf_reserve(&s->held, size);
 
-    mark_pending(s);
+    list_add(s, ON_PENDING);
     if (p == NULL) {
         log_warn("%s: no memory for an answer; dropping the link", session_name(s));
         s->close_after_send = true;
@@ -433,7 +406,7 @@ static void handle_hello(session *s, const Hall__Envelope *req)
     if (s->state == SESSION_READY) {
         hall_refuse(srv->hall, &s->dev, req->request_id, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
                     "HELLO was already accepted on this connection", &s->held);
-        mark_pending(s);
+        list_add(s, ON_PENDING);
         return;
     }
     if (h->protocol_version == 0 || h->protocol_version > PROTO_VERSION) {
@@ -501,7 +474,7 @@ static void dispatch(session *s, const Hall__Envelope *req)
         return;
     }
     int flags = hall_request(s->srv->hall, &s->dev, req, &s->held);
-    mark_pending(s);
+    list_add(s, ON_PENDING);
     if (flags & HALL_KEPT)
         s->kept = true;
     if (flags & HALL_SUBSCRIBE) {
@@ -541,7 +514,7 @@ static void session_on_data(net_conn *c, buf *in, void *arg)
         if (req == NULL && e == PROTO_ENOBODY && s->state == SESSION_READY) {
             hall_refuse(srv->hall, &s->dev, unknown_id, HALL__ERROR_CODE__ERR_UNKNOWN_MESSAGE,
                         proto_strerror(e), &s->held);
-            mark_pending(s);
+            list_add(s, ON_PENDING);
             continue;
         }
         if (req == NULL && e == PROTO_ENOBODY) {
@@ -587,9 +560,9 @@ static void session_on_close(net_conn *c, const char *reason, void *arg)
     else /* a flood would write a line each: counted in log_flood() */
         log_debug("%s: connection closed before HELLO: %s", net_conn_peer_addr(c), reason);
     ev_timer_stop(srv->loop, &s->timer);
-    unmark_pending(s);
-    unmark_syncing(s);
-    unmark_flushing(s);
+    list_remove(s, ON_PENDING);
+    list_remove(s, ON_SYNCING);
+    list_remove(s, ON_FLUSHING);
     unauth_remove(srv, s);
     if (s->prev)
         s->prev->next = s->next;
@@ -654,10 +627,10 @@ static void release_session(session *s, size_t len, bool snapshot, const uint8_t
         return;
     buf_trim(&s->held);
     /* A CLOSING session may still hold its ERROR in the open turn. */
-    if (s->close_after_send && !s->pending)
+    if (s->close_after_send && !s->link[ON_PENDING].on)
         net_conn_close(s->conn, true, "refused");
     else
-        mark_flushing(s);
+        list_add(s, ON_FLUSHING);
 }
 
 static void push_to_subscribers(server *srv, const uint8_t *push, size_t push_len)
@@ -667,7 +640,7 @@ static void push_to_subscribers(server *srv, const uint8_t *push, size_t push_le
     for (session *s = srv->sessions; s != NULL; s = s->next)
         if (s->subscribed && s->released_turn != srv->turn && s->state == SESSION_READY &&
             net_conn_write(s->conn, push, push_len) == 0)
-            mark_flushing(s);
+            list_add(s, ON_FLUSHING);
 }
 
 /* The turn being synced is durable (err 0): its answers and push go out.
@@ -683,20 +656,16 @@ static void synced(void *arg, int err)
         log_error("cannot sync the store: %s; stopping without answering the last turn (its "
                   "devices will retry)",
                   strerror(err));
-        while (srv->syncing != NULL) {
-            session *s = srv->syncing;
-            unmark_syncing(s);
+        session *s;
+        while ((s = list_pop(srv, ON_SYNCING)) != NULL)
             net_conn_close(s->conn, false, "controller could not sync its store");
-        }
         srv->fatal = true;
         ev_stop(srv->loop);
         return;
     }
-    while (srv->syncing != NULL) {
-        session *s = srv->syncing;
+    for (session *s; (s = list_pop(srv, ON_SYNCING)) != NULL;) {
         size_t len = s->sync_len;
         bool snapshot = s->snapshot_in_sync;
-        unmark_syncing(s);
         s->sync_len = 0;
         s->snapshot_in_sync = false;
         release_session(s, len, snapshot, push, buf_rlen(&srv->sync_push));
@@ -719,9 +688,7 @@ static size_t hand_to_syncer(server *srv)
 {
     size_t n = 0;
 
-    while (srv->pending != NULL) {
-        session *s = srv->pending;
-        unmark_pending(s);
+    for (session *s; (s = list_pop(srv, ON_PENDING)) != NULL;) {
         s->kept = false;
         if (s->want_snapshot) {
             s->want_snapshot = false;
@@ -729,7 +696,8 @@ static size_t hand_to_syncer(server *srv)
             hall_snapshot(srv->hall, s->snapshot_request, &s->held);
         }
         s->sync_len = buf_rlen(&s->held);
-        mark_syncing(s);
+        assert(!s->link[ON_SYNCING].on);
+        list_add(s, ON_SYNCING);
         n++;
     }
     return n;
@@ -755,10 +723,10 @@ static void commit_turn(ev_loop *loop, server *srv)
          * what they asked for (heartbeats, health, answers kept before). */
         log_error("commit failed: dropping the links that wait for this turn's changes; they "
                   "will retry");
-        for (session *s = srv->pending, *next; s != NULL; s = next) {
-            next = s->next_pending;
+        for (session *s = srv->list[ON_PENDING], *next; s != NULL; s = next) {
+            next = s->link[ON_PENDING].next;
             if (s->kept) {
-                unmark_pending(s);
+                list_remove(s, ON_PENDING);
                 buf_clear(&s->held);
                 s->kept = false;
                 net_conn_close(s->conn, false, "controller could not commit; retry");
