@@ -7,6 +7,8 @@ pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)
+# The kiosk's touch page and hallweb, the hall's web layer.
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 find_program(PROTOC_C protoc-c REQUIRED)
 # hallbench only: the clients of the systems halld is measured against.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

@@ -902,6 +902,7 @@ struct outcome {
         Hall__OfflineUploadReply upload;
         Hall__HeartbeatReply heartbeat;
         Hall__RatingReply rating;
+        Hall__WebEventReply web_event;
         Hall__DeviceStatusReply status;
     } r;
     char reason[Q_REASON_MAX];
@@ -1454,6 +1455,49 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
     o->env.device_status_reply = &o->r.status;
 }
 
+/* A short text from a web gateway, fit for the audit trail: printable
+ * (UTF-8 allowed), no control characters, within max bytes. */
+static bool audit_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static void do_web_event(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                         struct outcome *o, int64_t now)
+{
+    const Hall__WebEvent *m = req->web_event;
+    char what[400];
+
+    if (m->what[0] == '\0' || !audit_text_ok(m->what, 200) ||
+        !audit_text_ok(m->user, STORE_USER_NAME_MAX) || !audit_text_ok(m->address, 64)) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+               "WEB_EVENT needs what (1..200 bytes), user (at most %d) and address (at most 64), "
+               "without control characters",
+               STORE_USER_NAME_MAX);
+        return;
+    }
+    if (m->address[0] != '\0')
+        snprintf(what, sizeof what, "web: %s (from %s)", m->what, m->address);
+    else
+        snprintf(what, sizeof what, "web: %s", m->what);
+    int32_t day = clk_date_key(clk_business_day(h->zone, now, h->policy.rollover_hour));
+    if (store_append_admin_event(h->store, now, day, dev->id, m->user, what) < 0) {
+        refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot record the event: %s",
+               store_errmsg(h->store));
+        return;
+    }
+    hall__web_event_reply__init(&o->r.web_event);
+    o->env.body_case = HALL__ENVELOPE__BODY_WEB_EVENT_REPLY;
+    o->env.web_event_reply = &o->r.web_event;
+}
+
 /* ---- Running a request ---------------------------------------------------------- */
 
 /* The requests halld handles, and whether they change the hall: those run
@@ -1487,6 +1531,7 @@ static const struct request {
     {HALL__ENVELOPE__BODY_LEASE_REQUEST, true, do_lease},
     {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, true, do_upload},
     {HALL__ENVELOPE__BODY_RATING, true, do_rating},
+    {HALL__ENVELOPE__BODY_WEB_EVENT, true, do_web_event},
 };
 
 static const struct request *find_request(Hall__Envelope__BodyCase body)
@@ -1636,6 +1681,27 @@ static int end_savepoint(hall *h, const struct turn_mark *m, char *why, size_t w
     return -1;
 }
 
+static auth_subject subject_of(const hall_device *dev)
+{
+    return (auth_subject){.role = dev->person_role ? dev->person_role : (int)dev->type,
+                          .window_no = dev->window_no,
+                          .device_id = dev->id,
+                          .clerk_id = dev->clerk_id};
+}
+
+/* Whether who may send req: ERR_NONE, or a refusal with why. */
+static Hall__ErrorCode authorize(const hall *h, const hall_device *who, const Hall__Envelope *req,
+                                 char *why, size_t whylen)
+{
+    auth_subject subject = subject_of(who);
+
+    if (who->refusal[0] != '\0') {
+        snprintf(why, whylen, "%s", who->refusal);
+        return HALL__ERROR_CODE__ERR_FORBIDDEN;
+    }
+    return auth_check(h->q, &subject, req, why, whylen);
+}
+
 /* Run one request that changes the hall inside its savepoint, and keep
  * its answer (a refusal too). True if an answer was kept this turn. */
 static bool run_change(hall *h, const struct request *r, const hall_device *dev,
@@ -1657,7 +1723,7 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
     hall__envelope__init(&o.env);
     o.env.request_id = req->request_id;
     h->req_failed = false;
-    o.code = auth_check(h->q, dev->type, dev->window_no, dev->id, req, o.message, sizeof o.message);
+    o.code = authorize(h, dev, req, o.message, sizeof o.message);
     if (o.code == HALL__ERROR_CODE__ERR_NONE) {
         h->requester = dev->id;
         r->fn(h, dev, req, &o, now);
@@ -1740,7 +1806,7 @@ static int handle_request(hall *h, const hall_device *dev, const Hall__Envelope 
     if (!r->changes) {
         struct outcome o;
 
-        code = auth_check(h->q, dev->type, dev->window_no, dev->id, req, why, sizeof why);
+        code = authorize(h, dev, req, why, sizeof why);
         if (code != HALL__ERROR_CODE__ERR_NONE) {
             refuse_unkept(h, dev, req, out, code, why);
             return 0;
@@ -1779,9 +1845,62 @@ static int handle_request(hall *h, const hall_device *dev, const Hall__Envelope 
     return run_change(h, r, dev, req, digest, out, now) ? HALL_KEPT : 0;
 }
 
+/* Who runs a request sent on_behalf_of a user: the user, as a requester
+ * of its own (answers kept under "web:NAME"), read at every request, so a
+ * disabled user or a changed role takes effect at once, without a reload.
+ * A request that may not be run as anyone gets a refusal, which is kept
+ * like any other: from a device that is not a web gateway (kept under its
+ * own id), or for a user who is not registered or is disabled. -1 after
+ * refusing it unkept, when the users cannot be read. */
+static int person_of(hall *h, const hall_device *gateway, const Hall__Envelope *req,
+                     hall_device *person, buf *out)
+{
+    const char *name = req->on_behalf_of;
+    char why[200];
+    store_user u;
+    int found = 0;
+
+    *person = *gateway;
+    if (gateway->type != HALL__DEVICE_TYPE__DEVICE_WEB) {
+        snprintf(person->refusal, sizeof person->refusal,
+                 "only a web gateway may send requests on behalf of a user");
+        return 0;
+    }
+    if (!store_user_name_valid(name)) {
+        snprintf(person->refusal, sizeof person->refusal,
+                 "on_behalf_of does not name a user (1 to %d of a-z, 0-9, '.', '_', '-')",
+                 STORE_USER_NAME_MAX);
+        return 0;
+    }
+    if ((found = store_get_user(h->store, name, &u)) < 0) {
+        snprintf(why, sizeof why, "cannot read the users: %s", store_errmsg(h->store));
+        refuse_unkept(h, gateway, req, out, HALL__ERROR_CODE__ERR_UNAVAILABLE, why);
+        return -1;
+    }
+    memset(person, 0, sizeof *person);
+    snprintf(person->id, sizeof person->id, "web:%s", name);
+    person->type = HALL__DEVICE_TYPE__DEVICE_WEB;
+    if (found == 0 || u.disabled || auth_person_role(u.role) == 0) {
+        snprintf(person->refusal, sizeof person->refusal, "user %s is %s", name,
+                 found == 0   ? "not registered"
+                 : u.disabled ? "disabled"
+                              : "of no known role");
+        return 0;
+    }
+    person->person_role = auth_person_role(u.role);
+    snprintf(person->clerk_id, sizeof person->clerk_id, "%s", u.clerk_id);
+    return 0;
+}
+
 int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out)
 {
-    int rc = handle_request(h, dev, req, out);
+    hall_device person;
+    int rc = 0;
+
+    if (req->on_behalf_of == NULL || req->on_behalf_of[0] == '\0')
+        rc = handle_request(h, dev, req, out);
+    else if (person_of(h, dev, req, &person, out) == 0)
+        rc = handle_request(h, &person, req, out);
 
     /* The number was hashed (or refused): its clear copy in the decoded
      * request goes now, not when the caller frees it. */

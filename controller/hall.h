@@ -50,14 +50,19 @@
 
 typedef struct hall hall;
 
-/* Who a session is, once admitted. */
+/* Who a session is, once admitted; for a request a web gateway makes on
+ * a user's behalf, who that user is (hall_request finds them). */
 typedef struct hall_device {
-    char id[Q_DEVICE_MAX + 1];
-    Hall__DeviceType type;
-    uint32_t window_no; /* window terminals: their window */
+    char id[Q_DEVICE_MAX + 1]; /* a person: "web:" and the user's name */
+    Hall__DeviceType type;     /* a person: DEVICE_WEB, the link's */
+    uint32_t window_no;        /* window terminals: their window */
+    int person_role;           /* a person: the user's role (auth.h); 0: a device, as its type */
+    char clerk_id[Q_CODE_MAX + 16]; /* a person with a clerk identity, else "" */
+    char refusal[96]; /* set by hall_request: why no request may be run as this requester */
 } hall_device;
 
-/* "kiosk", "window terminal", "display", "tool"; NULL for another value. */
+/* "kiosk", "window terminal", "display", "tool", "web gateway"; NULL for
+ * another value. */
 const char *hall_device_type_name(int type);
 
 /* Build the hall from the store: catalog (retired areas too), windows,
@@ -98,7 +103,11 @@ void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r);
 #define HALL_KEPT      2 /* its answer was kept in this turn: lost if the commit fails */
 
 /* Run one request (after HELLO) and append its framed answer to out.
- * Returns 0 or flags above. Never fails: refusals are ERROR answers. */
+ * Returns 0 or flags above. Never fails: refusals are ERROR answers. A
+ * request on_behalf_of a user (web gateways only) is run as that user:
+ * authorized by the user's role, its answer kept under "web:NAME"; an
+ * unknown or disabled user, or a device other than a web gateway, is
+ * refused (FORBIDDEN, kept like any refusal). */
 int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out);
 /* Refuse what is not a request at all (a message this release does not
  * know), with the device's log budget, appending the ERROR to out. */

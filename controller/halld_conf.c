@@ -130,6 +130,38 @@ const conf_option halld_conf_options[] = {
                   "How often the head of the event log is anchored (signed into audit.anchors "
                   "next to the database) when it has moved; also at every clean stop"),
 
+    /* hallweb, the web layer (docs/web.md): a process of its own that
+     * reads this file too. */
+    CONF_STRING("web", "address", C, web_address, "127.0.0.1",
+                "Address of the web pages and API. Anything but loopback needs tls_cert and "
+                "tls_key: passwords and session cookies never cross the LAN in clear"),
+    CONF_INT("web", "port", C, web_port, 0, 65535, "8080",
+             "TCP port of the web layer (0 picks a free port; the log says which)"),
+    CONF_PATH("web", "tls_cert", C, web_tls_cert, "",
+              "HTTPS certificate (PEM), issued by the hall CA (hallctl cert issue); empty: plain "
+              "HTTP, on loopback only"),
+    CONF_PATH("web", "tls_key", C, web_tls_key, "", "Its private key (PEM, mode 0600)"),
+    CONF_STRING("web", "device", C, web_device, "web-1",
+                "The web gateway's device id (hallctl device add --type web): its bundle is "
+                "read from the devices folder next to the hall CA"),
+    CONF_INT("web", "threads", C, web_threads, 1, 64, "4",
+             "Threads answering web requests (each with its own link to halld and its own "
+             "read-only database connection)"),
+    CONF_INT("web", "max_connections", C, web_max_connections, 4, 10000, "256",
+             "Web connections at once; more are refused"),
+    CONF_INT("web", "max_sessions", C, web_max_sessions, 1, 100000, "1024",
+             "Signed-in sessions kept at once; past it the one idle longest ends"),
+    CONF_DURATION("web", "session_idle", C, web_session_idle_ms, 1000, 86400000, "30m",
+                  "A session unused this long ends"),
+    CONF_DURATION("web", "session_max", C, web_session_max_ms, 1000, 604800000, "12h",
+                  "A session ends this long after its sign-in, however busy"),
+    CONF_INT("web", "account_failures", C, web_account_failures, 1, 100, "5",
+             "Wrong passwords in a row before an account is locked"),
+    CONF_INT("web", "address_failures", C, web_address_failures, 1, 10000, "20",
+             "Failed sign-ins from one address within lockout before it is blocked"),
+    CONF_DURATION("web", "lockout", C, web_lockout_ms, 1000, 86400000, "15m",
+                  "How long a locked account or a blocked address waits"),
+
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
     CONF_INT("log", "device_lines", C, log_device_lines, 1, 100000, "20",
              "Lines a minute one device's refused requests and health changes may add to the "
@@ -180,6 +212,17 @@ int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t er
     if (fresh.lease_block > fresh.lease_band) {
         snprintf(err, errlen, "%s: [numbering] lease_block (%lld) is larger than lease_band (%lld)",
                  path, (long long)fresh.lease_block, (long long)fresh.lease_band);
+        goto bad;
+    }
+    if ((fresh.web_tls_cert[0] == '\0') != (fresh.web_tls_key[0] == '\0')) {
+        snprintf(err, errlen, "%s: [web] tls_cert and tls_key go together: give both or neither",
+                 path);
+        goto bad;
+    }
+    if (fresh.web_device[0] == '\0' || strlen(fresh.web_device) > 64 ||
+        !conf_word_ok(fresh.web_device, strlen(fresh.web_device), true)) {
+        snprintf(err, errlen, "%s: [web] device = %s: use 1 to 64 letters, digits, '-', '_' or '.'",
+                 path, fresh.web_device);
         goto bad;
     }
     halld_conf_release(c);

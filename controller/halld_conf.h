@@ -66,6 +66,15 @@ struct halld_conf {
     char *audit_key;            /* [audit] key: the hall audit key (anchor.h) */
     int64_t anchor_interval_ms; /* [audit] anchor_interval */
 
+    /* [web]: hallweb */
+    char *web_address;
+    int64_t web_port;
+    char *web_tls_cert, *web_tls_key;
+    char *web_device;
+    int64_t web_threads, web_max_connections, web_max_sessions;
+    int64_t web_session_idle_ms, web_session_max_ms;
+    int64_t web_account_failures, web_address_failures, web_lockout_ms;
+
     int log_level; /* enum log_level */
     bool log_syslog;
     int64_t log_device_lines; /* a minute, per device */

@@ -274,7 +274,9 @@ static void log_flood(server *srv)
  * (hallctl, hallbench, on the controller) may hold more. */
 static void limit_links(server *srv, const session *fresh)
 {
-    bool tool = fresh->dev.type == HALL__DEVICE_TYPE__DEVICE_TOOL;
+    /* Tools and web gateways keep a pool of links each. */
+    bool tool = fresh->dev.type == HALL__DEVICE_TYPE__DEVICE_TOOL ||
+                fresh->dev.type == HALL__DEVICE_TYPE__DEVICE_WEB;
     size_t max = tool ? srv->set.max_per_tool : srv->set.max_per_device;
     session *oldest = NULL;
     size_t links = 0;

@@ -3,7 +3,8 @@
  *
  *   1. the schema: numbered migrations, and every statement the store runs
  *      (prepared once at open, in one table indexed by enum stmt_id);
- *   2. opening: lock file, WAL, busy timeout, migrations, the hall id;
+ *   2. opening: lock file, WAL, busy timeout, migrations, the hall id (a
+ *      reader only checks the version and the hall id);
  *   3. transactions and the event chain (hash, cached head);
  *   4. the readers and writers of each table, in store.h's order.
  *
@@ -268,6 +269,38 @@ static const char *const migrations[] = {
      * pruning walk the table from its start to the first row that is
      * recent enough. */
     "DROP INDEX requests_at;\n",
+
+    /* 7: the people who sign in to the hall's web pages (store.h). A user
+     * of role clerk names its clerk, a user of any other role none. The
+     * name is spelled as store_user_name_valid() says, whatever writes
+     * the table. */
+    "CREATE TABLE users (\n"
+    "  name          TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32\n"
+    "                  AND name GLOB '[a-z]*' AND name NOT GLOB '*[^a-z0-9._-]*'),\n"
+    "  display_name  TEXT NOT NULL CHECK (display_name <> ''),\n"
+    "  role          TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'clerk', 'reviewer',\n"
+    "                  'consult', 'auditor')),\n"
+    "  clerk_id      TEXT REFERENCES clerks(id),\n"
+    "  pwhash        TEXT NOT NULL CHECK (pwhash <> ''),\n"
+    "  disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),\n"
+    "  session_epoch INTEGER NOT NULL DEFAULT 0 CHECK (session_epoch >= 0),\n"
+    "  created_ms    INTEGER NOT NULL,\n"
+    "  changed_ms    INTEGER NOT NULL,\n"
+    "  CHECK ((role = 'clerk') = (clerk_id IS NOT NULL))\n"
+    ") STRICT;\n"
+    "CREATE INDEX users_clerk ON users(clerk_id);\n"
+    /* ... and the device they sign in through: type 5, a web gateway
+     * (SQLite cannot change a CHECK, so the table is built again). */
+    "CREATE TABLE devices_new (\n"
+    "  id        TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),\n"
+    "  type      INTEGER NOT NULL CHECK (type BETWEEN 1 AND 5),\n"
+    "  window_no INTEGER NOT NULL DEFAULT 0 CHECK (window_no >= 0),\n"
+    "  revoked   INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),\n"
+    "  added_ms  INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "INSERT INTO devices_new SELECT id, type, window_no, revoked, added_ms FROM devices;\n"
+    "DROP TABLE devices;\n"
+    "ALTER TABLE devices_new RENAME TO devices;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -281,6 +314,10 @@ static const char *const migrations[] = {
  * kept, so a walk in row order from the start stops at it. */
 #define FIRST_RECENT_REQUEST "SELECT id FROM requests WHERE at_ms >= ?1 ORDER BY id LIMIT 1"
 #define APPT_COLUMNS         "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
+#define USER_COLUMNS                                                                               \
+    "name, display_name, role, clerk_id, pwhash, disabled, session_epoch, created_ms, changed_ms"
+/* Every change to a user that ends its web sessions. */
+#define USER_CHANGED "session_epoch = session_epoch + 1, changed_ms = ?2"
 
 enum stmt_id {
     ST_BEGIN,
@@ -323,6 +360,13 @@ enum stmt_id {
     ST_SAVE_CLERK,
     ST_GET_CLERK,
     ST_LOAD_CLERKS,
+    ST_ADD_USER,
+    ST_GET_USER,
+    ST_LOAD_USERS,
+    ST_SET_USER_PASSWORD,
+    ST_SET_USER_ROLE,
+    ST_SET_USER_DISABLED,
+    ST_END_USER_SESSIONS,
     ST_SAVE_DEVICE,
     ST_GET_DEVICE,
     ST_LOAD_DEVICES,
@@ -440,6 +484,14 @@ static const char *const stmt_sql[ST_COUNT] = {
         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active",
     [ST_GET_CLERK] = "SELECT id, name, active FROM clerks WHERE id = ?1",
     [ST_LOAD_CLERKS] = "SELECT id, name, active FROM clerks ORDER BY id",
+    [ST_ADD_USER] = "INSERT INTO users(" USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
+    [ST_GET_USER] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+    [ST_LOAD_USERS] = "SELECT " USER_COLUMNS " FROM users ORDER BY name",
+    [ST_SET_USER_PASSWORD] = "UPDATE users SET pwhash = ?3, " USER_CHANGED " WHERE name = ?1",
+    [ST_SET_USER_ROLE] =
+        "UPDATE users SET role = ?3, clerk_id = ?4, " USER_CHANGED " WHERE name = ?1",
+    [ST_SET_USER_DISABLED] = "UPDATE users SET disabled = ?3, " USER_CHANGED " WHERE name = ?1",
+    [ST_END_USER_SESSIONS] = "UPDATE users SET " USER_CHANGED " WHERE name = ?1",
     [ST_SAVE_DEVICE] = "INSERT INTO devices(id, type, window_no, revoked, added_ms) "
                        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET "
                        "type = excluded.type, window_no = excluded.window_no, "
@@ -469,6 +521,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct store {
     sqlite3 *db;
     int lock_fd;
+    bool reader; /* STORE_READER: read-only, nothing to sync */
     int version;
     sqlite3_stmt *st[ST_COUNT];
     EVP_MD_CTX *md;
@@ -637,6 +690,35 @@ rollback:
     return -1;
 }
 
+/* Refuse a file that belongs to another hall (or to none). */
+static int check_hall(store *s, const char *hall_id, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, "SELECT value FROM settings WHERE key = 'hall_id'", -1, &st,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read the hall of %s: %s", path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read the hall of %s: %s", path, sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    const char *owner = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (owner == NULL || strcmp(owner, hall_id) != 0) {
+        snprintf(err, errlen, "%s belongs to hall '%s', not '%s'", path, owner ? owner : "",
+                 hall_id);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* Record hall_id in a new file; refuse a file that belongs to another hall. */
 static int claim_hall(store *s, const char *hall_id, const char *path, char *err, size_t errlen)
 {
@@ -647,35 +729,16 @@ static int claim_hall(store *s, const char *hall_id, const char *path, char *err
                             "INSERT INTO settings(key, value) VALUES('hall_id', ?1) "
                             "ON CONFLICT(key) DO NOTHING RETURNING value",
                             -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        goto sql_error;
-    sqlite3_bind_text(st, 1, hall_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        goto sql_error;
-
-    rc = sqlite3_prepare_v2(s->db, "SELECT value FROM settings WHERE key = 'hall_id'", -1, &st,
-                            NULL);
-    if (rc != SQLITE_OK)
-        goto sql_error;
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, hall_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
         sqlite3_finalize(st);
-        goto sql_error;
     }
-    const char *owner = (const char *)sqlite3_column_text(st, 0);
-    if (owner == NULL || strcmp(owner, hall_id) != 0) {
-        snprintf(err, errlen, "%s belongs to hall '%s', not '%s'", path, owner ? owner : "",
-                 hall_id);
-        sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot record the hall in %s: %s", path, sqlite3_errmsg(s->db));
         return -1;
     }
-    sqlite3_finalize(st);
-    return 0;
-sql_error:
-    snprintf(err, errlen, "cannot record the hall in %s: %s", path, sqlite3_errmsg(s->db));
-    return -1;
+    return check_hall(s, hall_id, path, err, errlen);
 }
 
 static int prepare_all(store *s, char *err, size_t errlen)
@@ -754,6 +817,39 @@ static void configure_sqlite(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* A reader takes the file as the controller and hallctl left it: it
+ * writes nothing, so it cannot migrate an older file, nor make a new one
+ * (SQLite creates the -wal and -shm files if none is there, with the
+ * database file's mode). */
+static int open_reader(store *s, const char *path, const char *hall_id, char *err, size_t errlen)
+{
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (exec_sql(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;", path, err, errlen) < 0 ||
+        read_version(s, err, errlen) < 0)
+        return -1;
+    if (s->version < STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen,
+                 "%s is at schema %d, this build reads %d: start halld or run hallctl once to "
+                 "migrate it",
+                 path, s->version, STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    if (s->version > STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s is at schema %d, this build reads %d: run the newer release",
+                 path, s->version, STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    return check_hall(s, hall_id, path, err, errlen) < 0 || prepare_all(s, err, errlen) < 0 ? -1
+                                                                                            : 0;
+}
+
 store *store_open(const char *path, const char *hall_id, enum store_mode mode, char *err,
                   size_t errlen)
 {
@@ -764,6 +860,7 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         return NULL;
     }
     s->lock_fd = -1;
+    s->reader = mode == STORE_READER;
     if (mode == STORE_DAEMON && take_lock(s, path, err, errlen) < 0)
         goto fail;
     if ((s->md = EVP_MD_CTX_new()) == NULL ||
@@ -771,14 +868,19 @@ store *store_open(const char *path, const char *hall_id, enum store_mode mode, c
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
+    if (s->reader) {
+        if (open_reader(s, path, hall_id, err, errlen) < 0)
+            goto fail;
+        return s;
+    }
     /* Private before SQLite opens it: the -wal and -shm files SQLite makes
      * take the database file's mode. */
     if (dbfile_make_private(path, s->notice, sizeof s->notice) < 0) {
         snprintf(err, errlen, "%s", s->notice);
         goto fail;
     }
-    static pthread_once_t configured = PTHREAD_ONCE_INIT;
-    pthread_once(&configured, configure_sqlite);
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                             SQLITE_OPEN_EXRESCODE,
@@ -1044,6 +1146,9 @@ int store_begin(store *s)
 {
     if (store_in_transaction(s))
         return failf(s, "a transaction is already open");
+    /* SQLite would let a read-only connection BEGIN IMMEDIATE. */
+    if (s->reader)
+        return failf(s, "cannot start a transaction: the store is open read-only");
     s->base_known = false;
     s->head_fresh = false;
     return run(s, use(s, ST_BEGIN), "cannot start a transaction");
@@ -1067,6 +1172,9 @@ int store_commit_unsynced(store *s)
 
 int store_sync(store *s)
 {
+    /* A reader never commits. */
+    if (s->reader)
+        return 0;
     /* The same call SQLite makes to sync the WAL at a COMMIT under FULL,
      * through the same VFS. */
     if (s->wal->pMethods->xSync(s->wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
@@ -2041,6 +2149,198 @@ int store_load_clerks(store *s, int (*fn)(void *arg, const store_clerk *c), void
     struct clerk_cb cb = {fn, arg};
 
     return load_rows(s, use(s, ST_LOAD_CLERKS), clerk_row, &cb, "cannot read the clerks");
+}
+
+/* ---- Users ------------------------------------------------------------------ */
+
+static const char *const user_roles[] = {"admin",    "manager", "clerk",
+                                         "reviewer", "consult", "auditor"};
+
+bool store_user_role_valid(const char *role)
+{
+    for (size_t i = 0; role != NULL && i < sizeof user_roles / sizeof user_roles[0]; i++)
+        if (strcmp(role, user_roles[i]) == 0)
+            return true;
+    return false;
+}
+
+bool store_user_name_valid(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    if (n == 0 || n > STORE_USER_NAME_MAX || name[0] < 'a' || name[0] > 'z')
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* The checks the table makes too, with reasons in words rather than the
+ * name of a failed CHECK. */
+static int check_user(store *s, const char *name, const char *role, const char *clerk_id)
+{
+    if (!store_user_name_valid(name))
+        return failf(s,
+                     "user name '%s': use 1 to %d of a-z, 0-9, '.', '_' or '-', starting with a "
+                     "letter",
+                     name ? name : "", STORE_USER_NAME_MAX);
+    if (!store_user_role_valid(role))
+        return failf(s,
+                     "user %s: no role '%s' (admin, manager, clerk, reviewer, consult or auditor)",
+                     name, role ? role : "");
+    bool has_clerk = clerk_id != NULL && *clerk_id != '\0';
+    if (strcmp(role, "clerk") == 0 && !has_clerk)
+        return failf(s, "user %s: a user of role clerk needs a clerk", name);
+    if (strcmp(role, "clerk") != 0 && has_clerk)
+        return failf(s, "user %s: only a user of role clerk has a clerk", name);
+    return 0;
+}
+
+static void bind_clerk(sqlite3_stmt *st, int i, const char *clerk_id)
+{
+    if (clerk_id != NULL && *clerk_id != '\0')
+        sqlite3_bind_text(st, i, clerk_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Step a write of user name's row, and say what refused it in words: the
+ * name taken, a clerk that does not exist. Then the row must have been
+ * there (an UPDATE that changed nothing found no such user). */
+static int write_user(store *s, sqlite3_stmt *st, const char *name, const char *clerk_id,
+                      const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_DONE) {
+        int code = sqlite3_extended_errcode(s->db);
+        if (code == SQLITE_CONSTRAINT_PRIMARYKEY)
+            failf(s, "user %s exists", name);
+        else if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
+            failf(s, "user %s: no clerk '%s'", name, clerk_id ? clerk_id : "");
+        else
+            failf(s, "%s %s: %s", what, name, sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    if (sqlite3_changes(s->db) != 1)
+        return failf(s, "no user %s", name);
+    return 0;
+}
+
+int store_add_user(store *s, const store_user *u)
+{
+    sqlite3_stmt *st;
+
+    if (check_user(s, u->name, u->role, u->clerk_id) < 0)
+        return -1;
+    if (u->display_name[0] == '\0' || u->pwhash[0] == '\0')
+        return failf(s, "user %s: %s is empty", u->name,
+                     u->display_name[0] == '\0' ? "the display name" : "the password hash");
+    if ((st = use(s, ST_ADD_USER)) == NULL)
+        return -1;
+    bind_text(st, 1, u->name);
+    bind_text(st, 2, u->display_name);
+    bind_text(st, 3, u->role);
+    bind_clerk(st, 4, u->clerk_id);
+    bind_text(st, 5, u->pwhash);
+    sqlite3_bind_int(st, 6, u->disabled);
+    sqlite3_bind_int64(st, 7, u->created_ms);
+    return write_user(s, st, u->name, u->clerk_id, "cannot add user");
+}
+
+static int decode_user(store *s, sqlite3_stmt *st, store_user *u)
+{
+    memset(u, 0, sizeof *u);
+    if (col_text(s, st, 0, u->name, sizeof u->name, "user") < 0 ||
+        col_text(s, st, 1, u->display_name, sizeof u->display_name, u->name) < 0 ||
+        col_text(s, st, 2, u->role, sizeof u->role, u->name) < 0 ||
+        col_text(s, st, 3, u->clerk_id, sizeof u->clerk_id, u->name) < 0 ||
+        col_text(s, st, 4, u->pwhash, sizeof u->pwhash, u->name) < 0)
+        return -1;
+    u->disabled = sqlite3_column_int(st, 5) != 0;
+    u->session_epoch = sqlite3_column_int64(st, 6);
+    u->created_ms = sqlite3_column_int64(st, 7);
+    u->changed_ms = sqlite3_column_int64(st, 8);
+    return 0;
+}
+LOADER(user, store_user, decode_user)
+
+int store_get_user(store *s, const char *name, store_user *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_USER);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, name);
+    if ((rc = step_one(s, st, "cannot read a user")) == 1) {
+        rc = decode_user(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_load_users(store *s, int (*fn)(void *arg, const store_user *u), void *arg)
+{
+    struct user_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_USERS), user_row, &cb, "cannot read the users");
+}
+
+/* The statement of a change to user name at at_ms, with ?1 and ?2 bound. */
+static sqlite3_stmt *user_change(store *s, enum stmt_id id, const char *name, int64_t at_ms)
+{
+    sqlite3_stmt *st = use(s, id);
+
+    if (st != NULL) {
+        bind_text(st, 1, name);
+        sqlite3_bind_int64(st, 2, at_ms);
+    }
+    return st;
+}
+
+int store_set_user_password(store *s, const char *name, const char *pwhash, int64_t at_ms)
+{
+    sqlite3_stmt *st;
+
+    if (pwhash == NULL || *pwhash == '\0')
+        return failf(s, "user %s: the password hash is empty", name);
+    if ((st = user_change(s, ST_SET_USER_PASSWORD, name, at_ms)) == NULL)
+        return -1;
+    bind_text(st, 3, pwhash);
+    return write_user(s, st, name, NULL, "cannot change the password of user");
+}
+
+int store_set_user_role(store *s, const char *name, const char *role, const char *clerk_id,
+                        int64_t at_ms)
+{
+    sqlite3_stmt *st;
+
+    if (check_user(s, name, role, clerk_id) < 0 ||
+        (st = user_change(s, ST_SET_USER_ROLE, name, at_ms)) == NULL)
+        return -1;
+    bind_text(st, 3, role);
+    bind_clerk(st, 4, clerk_id);
+    return write_user(s, st, name, clerk_id, "cannot change the role of user");
+}
+
+int store_set_user_disabled(store *s, const char *name, bool disabled, int64_t at_ms)
+{
+    sqlite3_stmt *st = user_change(s, ST_SET_USER_DISABLED, name, at_ms);
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int(st, 3, disabled);
+    return write_user(s, st, name, NULL, disabled ? "cannot disable user" : "cannot enable user");
+}
+
+int store_end_user_sessions(store *s, const char *name, int64_t at_ms)
+{
+    sqlite3_stmt *st = user_change(s, ST_END_USER_SESSIONS, name, at_ms);
+
+    if (st == NULL)
+        return -1;
+    return write_user(s, st, name, NULL, "cannot end the sessions of user");
 }
 
 int store_save_device(store *s, const store_device *d)

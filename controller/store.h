@@ -16,11 +16,12 @@
  * another hall's database.
  *
  * Tables: settings, areas, matters (the one-window catalog), windows and
- * their areas with weights, clerks, devices, tickets, events (append-only,
- * hash-chained: each row holds the SHA-256 of the previous row's hash and
- * its own fields), leases, requests (answers kept for idempotent retries,
- * with a digest of their request; an answer dropped past a cap leaves
- * the row with reply NULL), appointments.
+ * their areas with weights, clerks, users (of the web pages), devices,
+ * tickets, events (append-only, hash-chained: each row holds the SHA-256
+ * of the previous row's hash and its own fields), leases, requests
+ * (answers kept for idempotent retries, with a digest of their request;
+ * an answer dropped past a cap leaves the row with reply NULL),
+ * appointments.
  *
  * Areas and matters are never deleted: a catalog import retires those it
  * no longer names (retired = 1), so tickets and statistics keep their
@@ -62,9 +63,11 @@
  * lock on "<path>.lock" (holding the pid), so a second halld started by
  * mistake on the same database stops with a clear message. hallctl opens
  * with STORE_ADMIN, which does not lock: SQLite serialises its writes with
- * the controller's, and it tells a running controller to reload.
+ * the controller's, and it tells a running controller to reload. Readers
+ * (STORE_READER) take no lock either, and WAL lets them read while the
+ * others write.
  *
- * Both kinds of open wait up to 5 s for the other's write lock
+ * Every kind of open waits up to 5 s for the others' locks
  * (busy_timeout), so hallctl and a running halld can write to the file at
  * the same time.
  *
@@ -90,14 +93,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pwhash.h"
 #include "queue.h"
 
 typedef struct store store;
 
-enum store_mode { STORE_DAEMON, STORE_ADMIN };
+enum store_mode { STORE_DAEMON, STORE_ADMIN, STORE_READER };
 
 /* Open (creating if absent) the database at path for hall_id and migrate
- * it. NULL with a reason in err. */
+ * it. NULL with a reason in err.
+ *
+ * STORE_READER opens an existing file read-only, for lists and reports
+ * read beside the controller (on another thread, or in another process):
+ * no lock file, no migration, nothing created or tightened. It refuses a file at
+ * another schema version than this build's ("hall.db is at schema 6,
+ * this build reads 7: start halld or run hallctl once to migrate it") and
+ * a file of another hall. Its reads see each commit of the other
+ * connections; every write fails (store_begin() too), and store_sync()
+ * has nothing to do. */
 store *store_open(const char *path, const char *hall_id, enum store_mode mode, char *err,
                   size_t errlen);
 void store_close(store *s);
@@ -248,10 +261,51 @@ int store_save_clerk(store *s, const store_clerk *c);
 int store_get_clerk(store *s, const char *id, store_clerk *out); /* 1 found, 0 not, -1 error */
 int store_load_clerks(store *s, int (*fn)(void *arg, const store_clerk *c), void *arg);
 
+/* The people who sign in to the hall's web pages, each with one role. A
+ * user of role clerk is a clerk of the clerks table (clerk_id), and acts
+ * as that clerk. The password is kept only as a pwhash.h hash. Users are
+ * never deleted: a user who leaves is disabled.
+ *
+ * session_epoch is raised by every change that must end the user's web
+ * sessions (a new password, another role, disabled or enabled, "log out
+ * everywhere"): a session remembers the epoch it was opened at and is
+ * over once the user's epoch differs. The setters below raise it and set
+ * changed_ms; each returns 0, or -1 with a reason (no such user, a bad
+ * value, a clerk that does not exist). */
+#define STORE_USER_NAME_MAX 32 /* 1..32 of [a-z0-9._-], starting with a letter */
+
+typedef struct store_user {
+    char name[STORE_USER_NAME_MAX + 1];
+    char display_name[Q_NAME_MAX];
+    char role[16];                  /* admin manager clerk reviewer consult auditor */
+    char clerk_id[Q_CODE_MAX + 16]; /* "" unless role is clerk */
+    char pwhash[PWHASH_MAX];
+    bool disabled;
+    int64_t session_epoch; /* bumped by every change that must end the user's web sessions */
+    int64_t created_ms, changed_ms;
+} store_user;
+/* Add a new user: session_epoch is ignored (a new user starts at 0), and
+ * changed_ms is set to created_ms. -1 if the name exists (the reason says
+ * so), or a value is refused. */
+int store_add_user(store *s, const store_user *u);
+int store_get_user(store *s, const char *name, store_user *out); /* 1 found, 0 not, -1 error */
+/* Every user, by name. */
+int store_load_users(store *s, int (*fn)(void *arg, const store_user *u), void *arg);
+int store_set_user_password(store *s, const char *name, const char *pwhash, int64_t at_ms);
+/* clerk_id: the clerk of role clerk, NULL or "" for any other role. */
+int store_set_user_role(store *s, const char *name, const char *role, const char *clerk_id,
+                        int64_t at_ms);
+int store_set_user_disabled(store *s, const char *name, bool disabled, int64_t at_ms);
+/* Only raises the epoch: "log out everywhere". */
+int store_end_user_sessions(store *s, const char *name, int64_t at_ms);
+/* Whether role is one of the six, and name spelled as a user's name is. */
+bool store_user_role_valid(const char *role);
+bool store_user_name_valid(const char *name);
+
 /* Device types as in hall.proto's DeviceType. */
 typedef struct store_device {
     char id[Q_DEVICE_MAX + 1];
-    int type;           /* 1 kiosk, 2 window terminal, 3 display, 4 tool */
+    int type;           /* 1 kiosk, 2 window terminal, 3 display, 4 tool, 5 web gateway */
     uint32_t window_no; /* window terminals: their window */
     bool revoked;
     int64_t added_ms;

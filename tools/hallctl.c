@@ -119,11 +119,15 @@ static int ca_init(int argc, char **argv)
 static int cert_issue(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"dir", required_argument, NULL, 'd'}, {"id", required_argument, NULL, 'i'},
-        {"out", required_argument, NULL, 'o'}, {"days", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'},
+        {"id", required_argument, NULL, 'i'},
+        {"out", required_argument, NULL, 'o'},
+        {"days", required_argument, NULL, 'n'},
+        {"server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *dir = NULL, *id = NULL, *out = NULL;
+    const char *dir = NULL, *id = NULL, *out = NULL, *server = NULL;
     int days = 825, opt;
     char ca_crt[PATH_MAX], ca_key[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], name[128];
     char err[PKI_ERR_LEN];
@@ -142,12 +146,18 @@ static int cert_issue(int argc, char **argv)
         case 'n':
             days = atoi(optarg);
             break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             printf("usage: hallctl cert issue --dir CADIR --id DEVICE [--out DIR] [--days N]\n"
+                   "                         [--server DNSNAME]\n"
                    "Issue a client certificate for DEVICE (its id is the certificate's CN)\n"
                    "signed by the hall CA whose certificate is CADIR/ca.crt; its key is\n"
                    "private/ca.key beside CADIR (a hall's layout), else CADIR/ca.key. Writes\n"
-                   "DIR/DEVICE.crt and DIR/DEVICE.key (DIR defaults to CADIR).\n");
+                   "DIR/DEVICE.crt and DIR/DEVICE.key (DIR defaults to CADIR).\n"
+                   "--server: a server certificate instead (HTTPS of the web layer), for\n"
+                   "DNSNAME, localhost and 127.0.0.1.\n");
             return 0;
         default:
             return 2;
@@ -168,8 +178,8 @@ static int cert_issue(int argc, char **argv)
     join(key, sizeof key, out, name);
     if (hallctl_ca_key(dir, false, ca_key, sizeof ca_key) != 0)
         return 1;
-    if (pki_issue(join(ca_crt, sizeof ca_crt, dir, "ca.crt"), ca_key, id, NULL, PKI_CLIENT, days,
-                  crt, key, err) < 0)
+    if (pki_issue(join(ca_crt, sizeof ca_crt, dir, "ca.crt"), ca_key, id, server,
+                  server ? PKI_SERVER : PKI_CLIENT, days, crt, key, err) < 0)
         return hallctl_fail("%s", err);
     printf("device %s: %s, %s\n", id, crt, key);
     return 0;

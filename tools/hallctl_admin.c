@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pwd.h>
 #include <signal.h>
@@ -55,6 +56,7 @@
 #include "clk.h"
 #include "halld_conf.h"
 #include "pki.h"
+#include "pwhash.h"
 #include "queue.h"
 #include "seal.h"
 #include "store.h"
@@ -65,8 +67,8 @@
 #define ROLLOVER_HOUR  3 /* halld.ini's default, for init's own event */
 #define PRIVATE_DIR    "private"
 
-enum device_type { DEV_KIOSK = 1, DEV_WINDOW = 2, DEV_DISPLAY = 3, DEV_TOOL = 4 };
-static const char *const device_types[] = {NULL, "kiosk", "window", "display", "tool"};
+enum device_type { DEV_KIOSK = 1, DEV_WINDOW = 2, DEV_DISPLAY = 3, DEV_TOOL = 4, DEV_WEB = 5 };
+static const char *const device_types[] = {NULL, "kiosk", "window", "display", "tool", "web"};
 static const char *const window_states[] = {NULL, "closed", "open", "paused"};
 
 /* ==== Helpers ============================================================== */
@@ -1270,6 +1272,547 @@ static int clerk_list(int argc, char **argv)
                             "Print the clerks: id, state, name.\n" CONFIG_HELP, show_clerks);
 }
 
+/* ==== user add / list / passwd / disable / enable / role / logout ================= */
+
+/* The people who sign in to the hall's web pages (store.h). halld and
+ * hallweb read a user from the database at each request made for it
+ * (docs/web.md), so these verbs do not ask halld to reload. */
+
+#define PASSWORD_MIN  8  /* characters of a password given on standard input */
+#define PASSWORD_MADE 12 /* characters of a password hallctl makes */
+#define ROLES_HELP    "admin, manager, clerk, reviewer, consult or auditor"
+
+/* Letters and digits, less those read as one another: 0 O, 1 l I. */
+static const char password_chars[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/* A user's new password and its hash. A password made here is printed
+ * once, after the change is committed. */
+struct password {
+    char text[PWHASH_PASSWORD_MAX + 1];
+    char hash[PWHASH_MAX];
+    bool made;
+};
+
+static void password_wipe(struct password *pw)
+{
+    OPENSSL_cleanse(pw, sizeof *pw);
+}
+
+/* One line of standard input, without its newline. Read a byte at a
+ * time with read(): stdio would keep a copy of the password in its
+ * buffer (and read on past the line). */
+static int read_password(struct password *pw)
+{
+    size_t n = 0, chars = 0;
+    ssize_t got;
+    char c = '\0';
+
+    while ((got = read(STDIN_FILENO, &c, 1)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return hallctl_fail("--password-stdin: cannot read standard input: %s",
+                                strerror(errno));
+        if (c == '\n')
+            break;
+        if (c == '\0' || n == PWHASH_PASSWORD_MAX) {
+            OPENSSL_cleanse(pw->text, sizeof pw->text);
+            if (c == '\0')
+                return hallctl_fail("--password-stdin: the password holds a NUL byte");
+            return hallctl_fail("--password-stdin: a password is at most %d bytes",
+                                PWHASH_PASSWORD_MAX);
+        }
+        pw->text[n++] = c;
+    }
+    if (got == 0 && n == 0)
+        return hallctl_fail("--password-stdin: no password on standard input");
+    if (n > 0 && pw->text[n - 1] == '\r') /* a line typed on Windows */
+        n--;
+    pw->text[n] = '\0';
+    /* Characters, not bytes: 密码 is two. */
+    for (size_t i = 0; i < n; i++)
+        chars += ((unsigned char)pw->text[i] & 0xc0) != 0x80;
+    if (chars < PASSWORD_MIN) {
+        OPENSSL_cleanse(pw->text, sizeof pw->text);
+        return hallctl_fail("--password-stdin: a password has at least %d characters (this one "
+                            "has %zu)",
+                            PASSWORD_MIN, chars);
+    }
+    return 0;
+}
+
+static int make_password(struct password *pw)
+{
+    const size_t k = sizeof password_chars - 1;
+    unsigned char r[32];
+    size_t n = 0;
+
+    while (n < PASSWORD_MADE) {
+        if (RAND_bytes(r, sizeof r) != 1)
+            return hallctl_fail("cannot make a password: no randomness from OpenSSL");
+        /* A byte past the last whole multiple of k is dropped: every
+         * character equally likely. */
+        for (size_t i = 0; i < sizeof r && n < PASSWORD_MADE; i++)
+            if (r[i] < 256 / k * k)
+                pw->text[n++] = password_chars[r[i] % k];
+    }
+    pw->text[n] = '\0';
+    pw->made = true;
+    OPENSSL_cleanse(r, sizeof r);
+    return 0;
+}
+
+/* The password (from standard input, or made here) and its hash. */
+static int new_password(bool from_stdin, struct password *pw)
+{
+    memset(pw, 0, sizeof *pw);
+    if ((from_stdin ? read_password(pw) : make_password(pw)) != 0)
+        return 1;
+    if (pwhash_make(pw->text, pw->hash, sizeof pw->hash) < 0) {
+        int e = errno;
+        password_wipe(pw);
+        return hallctl_fail("cannot hash the password: %s",
+                            e == EIO ? "OpenSSL failed" : strerror(e));
+    }
+    return 0;
+}
+
+/* "password for NAME: XXXX\n" for a password made here, else "". */
+static const char *password_line(const struct password *pw, const char *name, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (pw->made)
+        snprintf(out, len, "password for %.32s: %.32s\n", name, pw->text);
+    return out;
+}
+
+/* --password-stdin: set the bool at ctx. */
+static int password_stdin_option(void *ctx)
+{
+    *(bool *)ctx = true;
+    return GO_ON;
+}
+
+static int check_user_name(const char *name)
+{
+    if (!store_user_name_valid(name))
+        return hallctl_fail("--name %s: use 1 to %d of a-z, 0-9, '.', '_' or '-', starting with "
+                            "a letter",
+                            name, STORE_USER_NAME_MAX);
+    return 0;
+}
+
+/* --role and --clerk, before the hall is opened. */
+static int check_role(const char *role, const char *clerk)
+{
+    if (!store_user_role_valid(role))
+        return hallctl_fail("--role %s: use " ROLES_HELP, role);
+    if (strcmp(role, "clerk") == 0 && clerk == NULL)
+        return hallctl_fail("the clerk role needs --clerk CLERK_ID (a clerk of hallctl clerk "
+                            "list)");
+    if (strcmp(role, "clerk") != 0 && clerk != NULL)
+        return hallctl_fail("--clerk is for the clerk role");
+    return 0;
+}
+
+/* The clerk a user of role clerk acts as must exist: its name into
+ * clerk_name (may be NULL). */
+static int find_clerk(struct hall *h, const char *clerk, char *clerk_name, size_t len)
+{
+    store_clerk c;
+    int rc = store_get_clerk(h->st, clerk, &c);
+
+    if (rc < 0)
+        return hallctl_fail("%s", store_errmsg(h->st));
+    if (rc == 0)
+        return hallctl_fail("--clerk %s: no such clerk (add it with hallctl clerk add)", clerk);
+    if (clerk_name != NULL)
+        snprintf(clerk_name, len, "%s", c.name);
+    return 0;
+}
+
+/* The user of --name, who must exist. */
+static int find_user(struct hall *h, const char *name, store_user *u)
+{
+    int rc = store_get_user(h->st, name, u);
+
+    if (rc < 0)
+        return hallctl_fail("%s", store_errmsg(h->st));
+    if (rc == 0)
+        return hallctl_fail("no user %s (hallctl user list)", name);
+    return 0;
+}
+
+/* "clerk (clerk c-1)", or the role alone. */
+static const char *role_text(const char *role, const char *clerk, char *out, size_t len)
+{
+    if (clerk != NULL && *clerk != '\0')
+        snprintf(out, len, "%s (clerk %s)", role, clerk);
+    else
+        snprintf(out, len, "%s", role);
+    return out;
+}
+
+/* Commit a change to a user with its audit event, then print what
+ * changed (fmt). Users are read by halld when it needs them: no reload. */
+static int user_finish(struct hall *h, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int user_finish(struct hall *h, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if ((rc = hall_commit(h, rc)) != 0)
+        return rc;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+#define USER_NAME_HELP "  --name NAME         the user's sign-in name\n"
+#define PASSWORD_HELP                                                                              \
+    "  --password-stdin    read the password from the first line of standard input\n"              \
+    "                      (at least %d characters); without it hallctl makes one of %d\n"         \
+    "                      letters and digits and prints it, once\n"
+
+static int user_add(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"name", required_argument, NULL, 'n'},
+        {"role", required_argument, NULL, 'r'},
+        {"clerk", required_argument, NULL, 'k'},
+        {"display-name", required_argument, NULL, 'd'},
+        {"password-stdin", no_argument, NULL, 'p'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *name = NULL, *role = NULL, *clerk = NULL, *display = NULL;
+    bool from_stdin = false;
+    const struct str_option strings[] = {
+        {'n', &name}, {'r', &role}, {'k', &clerk}, {'d', &display}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl user add [-c FILE] --name NAME --role ROLE [--clerk CLERK_ID] "
+        "[--display-name TEXT] [--password-stdin]",
+        NULL,
+        options,
+        strings,
+        password_stdin_option,
+        &from_stdin,
+    };
+    store_user u = {0};
+    int rc = parse_verb(
+        &v, argc, argv, &config,
+        "Add a user of the hall's web pages, with one role. A user of role clerk acts\n"
+        "as a clerk of hallctl clerk list. Only a hash of the password is kept (scrypt).\n"
+        "Users are never removed: disable one who leaves (hallctl user disable).\n" CONFIG_HELP
+        "  --name NAME         the sign-in name: 1..%d of a-z, 0-9, '.', '_', '-', starting\n"
+        "                      with a letter\n"
+        "  --role ROLE         " ROLES_HELP "\n"
+        "  --clerk CLERK_ID    the clerk a user of role clerk is (required for that role)\n"
+        "  --display-name TEXT the name shown on the pages (default: the clerk's name for\n"
+        "                      role clerk, else NAME)\n" PASSWORD_HELP,
+        STORE_USER_NAME_MAX, PASSWORD_MIN, PASSWORD_MADE);
+
+    if (rc != GO_ON)
+        return rc;
+    if (name == NULL || role == NULL || optind != argc)
+        return usage_error(v.usage);
+    if (check_user_name(name) != 0 || check_role(role, clerk) != 0)
+        return 1;
+    if (display != NULL && !catalog_name_ok(display, sizeof u.display_name))
+        return hallctl_fail("--display-name: one line of UTF-8 text, at most %zu bytes",
+                            sizeof u.display_name - 1);
+    snprintf(u.name, sizeof u.name, "%s", name);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    snprintf(u.clerk_id, sizeof u.clerk_id, "%s", clerk ? clerk : "");
+    snprintf(u.display_name, sizeof u.display_name, "%s", display ? display : name);
+    struct password pw;
+    if (new_password(from_stdin, &pw) != 0)
+        return 1;
+    struct hall h;
+    if (hall_open(&h, config) != 0) {
+        password_wipe(&pw);
+        return 1;
+    }
+    store_user old;
+    char what[64], line[128];
+    rc = store_get_user(h.st, u.name, &old);
+    if (rc < 0)
+        rc = hallctl_fail("%s", store_errmsg(h.st));
+    else if (rc == 1)
+        rc = hallctl_fail("user %s exists (hallctl user role, passwd or enable change it)", u.name);
+    else if (clerk != NULL)
+        rc = find_clerk(&h, clerk, display ? NULL : u.display_name, sizeof u.display_name);
+    if (rc == 0) {
+        snprintf(u.pwhash, sizeof u.pwhash, "%s", pw.hash);
+        u.created_ms = clk_utc_ms();
+        role_text(u.role, u.clerk_id, what, sizeof what);
+        rc = store_begin(h.st) < 0 || store_add_user(h.st, &u) < 0 ||
+                     hall_event(&h, "user %s added, role %s", u.name, what) < 0
+                 ? -1
+                 : 0;
+        rc = user_finish(&h, rc, "user %s added, role %s\n%s", u.name, what,
+                         password_line(&pw, u.name, line, sizeof line));
+    }
+    OPENSSL_cleanse(line, sizeof line);
+    OPENSSL_cleanse(&u, sizeof u);
+    password_wipe(&pw);
+    hall_close(&h);
+    return rc;
+}
+
+static int list_user(void *arg, const store_user *u)
+{
+    (void)arg;
+    printf("  %-32s %-8s %-12s %-8s %s\n", u->name, u->role, *u->clerk_id ? u->clerk_id : "-",
+           u->disabled ? "disabled" : "active", u->display_name);
+    return 0;
+}
+
+static int show_users(struct hall *h, const void *arg)
+{
+    (void)arg;
+    printf("  %-32s %-8s %-12s %-8s %s\n", "name", "role", "clerk", "state", "display name");
+    return store_load_users(h->st, list_user, NULL) != 0 ? -1 : 0;
+}
+
+static int user_list(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl user list [-c FILE]",
+        "Print the users of the web pages: name, role, clerk, state (active\n"
+        "or disabled), display name. Never their password hashes.\n" CONFIG_HELP,
+        show_users);
+}
+
+static int user_passwd(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"name", required_argument, NULL, 'n'},
+        {"password-stdin", no_argument, NULL, 'p'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *name = NULL;
+    bool from_stdin = false;
+    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl user passwd [-c FILE] --name NAME [--password-stdin]",
+        NULL,
+        options,
+        strings,
+        password_stdin_option,
+        &from_stdin,
+    };
+    int rc =
+        parse_verb(&v, argc, argv, &config,
+                   "Give a user a new password. Every web session of the user ends: they\n"
+                   "sign in again with the new one.\n" CONFIG_HELP USER_NAME_HELP PASSWORD_HELP,
+                   PASSWORD_MIN, PASSWORD_MADE);
+
+    if (rc != GO_ON)
+        return rc;
+    if (name == NULL || optind != argc)
+        return usage_error(v.usage);
+    if (check_user_name(name) != 0)
+        return 1;
+    struct password pw;
+    if (new_password(from_stdin, &pw) != 0)
+        return 1;
+    struct hall h;
+    if (hall_open(&h, config) != 0) {
+        password_wipe(&pw);
+        return 1;
+    }
+    store_user u;
+    char line[128] = "";
+    rc = find_user(&h, name, &u);
+    if (rc == 0) {
+        rc = store_begin(h.st) < 0 ||
+                     store_set_user_password(h.st, name, pw.hash, clk_utc_ms()) < 0 ||
+                     hall_event(&h, "user %s: password changed", name) < 0
+                 ? -1
+                 : 0;
+        rc = user_finish(&h, rc, "user %s: password changed, its web sessions ended\n%s", name,
+                         password_line(&pw, name, line, sizeof line));
+    }
+    OPENSSL_cleanse(line, sizeof line);
+    OPENSSL_cleanse(&u, sizeof u);
+    password_wipe(&pw);
+    hall_close(&h);
+    return rc;
+}
+
+/* user disable and user enable. */
+static int user_set_disabled(int argc, char **argv, bool disable)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"name", required_argument, NULL, 'n'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *name = NULL;
+    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
+    const struct verb_options v = {
+        disable ? "hallctl user disable [-c FILE] --name NAME"
+                : "hallctl user enable [-c FILE] --name NAME",
+        NULL,
+        options,
+        strings,
+        NULL,
+        NULL,
+    };
+    int rc = parse_verb(&v, argc, argv, &config, "%s",
+                        disable ? "Disable a user: the user can no longer sign in, and every web "
+                                  "session of the\nuser ends. The user is kept (and can be "
+                                  "enabled again).\n" CONFIG_HELP USER_NAME_HELP
+                                : "Enable a disabled user again, with the same password and "
+                                  "role.\n" CONFIG_HELP USER_NAME_HELP);
+
+    if (rc != GO_ON)
+        return rc;
+    if (name == NULL || optind != argc)
+        return usage_error(v.usage);
+    if (check_user_name(name) != 0)
+        return 1;
+    struct hall h;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    store_user u;
+    const char *done = disable ? "disabled" : "enabled";
+    rc = find_user(&h, name, &u);
+    if (rc == 0 && u.disabled == disable) {
+        printf("user %s is %s already\n", name, done);
+    } else if (rc == 0) {
+        rc = store_begin(h.st) < 0 ||
+                     store_set_user_disabled(h.st, name, disable, clk_utc_ms()) < 0 ||
+                     hall_event(&h, "user %s %s", name, done) < 0
+                 ? -1
+                 : 0;
+        rc = user_finish(&h, rc, "user %s %s%s\n", name, done,
+                         disable ? ", every web session of the user ended" : "");
+    }
+    OPENSSL_cleanse(&u, sizeof u);
+    hall_close(&h);
+    return rc;
+}
+
+static int user_disable(int argc, char **argv)
+{
+    return user_set_disabled(argc, argv, true);
+}
+
+static int user_enable(int argc, char **argv)
+{
+    return user_set_disabled(argc, argv, false);
+}
+
+static int user_role(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"name", required_argument, NULL, 'n'},
+        {"role", required_argument, NULL, 'r'},
+        {"clerk", required_argument, NULL, 'k'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *name = NULL, *role = NULL, *clerk = NULL;
+    const struct str_option strings[] = {{'n', &name}, {'r', &role}, {'k', &clerk}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl user role [-c FILE] --name NAME --role ROLE [--clerk CLERK_ID]",
+        NULL,
+        options,
+        strings,
+        NULL,
+        NULL,
+    };
+    int rc = parse_verb(&v, argc, argv, &config,
+                        "Give a user another role (or, for role clerk, another clerk). Every web\n"
+                        "session of the user ends.\n" CONFIG_HELP USER_NAME_HELP
+                        "  --role ROLE         " ROLES_HELP "\n"
+                        "  --clerk CLERK_ID    the clerk a user of role clerk is (required for "
+                        "that role)\n");
+
+    if (rc != GO_ON)
+        return rc;
+    if (name == NULL || role == NULL || optind != argc)
+        return usage_error(v.usage);
+    if (check_user_name(name) != 0 || check_role(role, clerk) != 0)
+        return 1;
+    struct hall h;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    store_user u;
+    char was[64], now[64];
+    rc = find_user(&h, name, &u);
+    if (rc == 0 && clerk != NULL)
+        rc = find_clerk(&h, clerk, NULL, 0);
+    if (rc == 0) {
+        role_text(u.role, u.clerk_id, was, sizeof was);
+        role_text(role, clerk, now, sizeof now);
+    }
+    if (rc == 0 && strcmp(was, now) == 0) {
+        printf("user %s is %s already\n", name, now);
+    } else if (rc == 0) {
+        rc = store_begin(h.st) < 0 ||
+                     store_set_user_role(h.st, name, role, clerk, clk_utc_ms()) < 0 ||
+                     hall_event(&h, "user %s: role %s -> %s", name, was, now) < 0
+                 ? -1
+                 : 0;
+        rc = user_finish(&h, rc, "user %s: role %s -> %s, every web session of the user ended\n",
+                         name, was, now);
+    }
+    OPENSSL_cleanse(&u, sizeof u);
+    hall_close(&h);
+    return rc;
+}
+
+static int user_logout(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"name", required_argument, NULL, 'n'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *name = NULL;
+    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl user logout [-c FILE] --name NAME", NULL, options, strings, NULL, NULL,
+    };
+    int rc =
+        parse_verb(&v, argc, argv, &config,
+                   "End every web session of a user, wherever signed in (a lost phone, a\n"
+                   "shared computer). The user may sign in again.\n" CONFIG_HELP USER_NAME_HELP);
+
+    if (rc != GO_ON)
+        return rc;
+    if (name == NULL || optind != argc)
+        return usage_error(v.usage);
+    if (check_user_name(name) != 0)
+        return 1;
+    struct hall h;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    store_user u;
+    rc = find_user(&h, name, &u);
+    if (rc == 0) {
+        rc = store_begin(h.st) < 0 || store_end_user_sessions(h.st, name, clk_utc_ms()) < 0 ||
+                     hall_event(&h, "user %s: sessions ended", name) < 0
+                 ? -1
+                 : 0;
+        rc = user_finish(&h, rc, "user %s: every web session of the user ended\n", name);
+    }
+    OPENSSL_cleanse(&u, sizeof u);
+    hall_close(&h);
+    return rc;
+}
+
 /* ==== device add / revoke / list ================================================= */
 
 static int find_window(void *arg, const q_window *w)
@@ -1389,7 +1932,8 @@ static int device_add(int argc, char **argv)
                    "to the device; the key file is mode 0600. A revoked id is never\n"
                    "registered again.\n" CONFIG_HELP
                    "  --id ID             1..64 letters, digits, '.', '-', '_' (e.g. kiosk-01)\n"
-                   "  --type TYPE         kiosk, window (a window terminal), display or tool\n"
+                   "  --type TYPE         kiosk, window (a window terminal), display, tool or web\n"
+                   "                      (a web gateway: hallweb, docs/web.md)\n"
                    "  --window N          the window of a window terminal (required) or display\n"
                    "  --out DIR           where to write the bundle (default PKI/devices/ID, PKI\n"
                    "                      being the directory of [tls] ca)\n"
@@ -1404,10 +1948,10 @@ static int device_add(int argc, char **argv)
                             Q_DEVICE_MAX);
     snprintf(d.id, sizeof d.id, "%s", id);
     d.type = DEV_KIOSK;
-    while (d.type <= DEV_TOOL && strcmp(device_types[d.type], type) != 0)
+    while (d.type <= DEV_WEB && strcmp(device_types[d.type], type) != 0)
         d.type++;
-    if (d.type > DEV_TOOL)
-        return hallctl_fail("--type %s: use kiosk, window, display or tool", type);
+    if (d.type > DEV_WEB)
+        return hallctl_fail("--type %s: use kiosk, window, display, tool or web", type);
     if (window != NULL) {
         if (d.type != DEV_WINDOW && d.type != DEV_DISPLAY)
             return hallctl_fail("--window is for window terminals and displays");
@@ -1519,7 +2063,7 @@ static int list_device(void *arg, const store_device *d)
     if (d->window_no != 0)
         snprintf(window, sizeof window, "%u", d->window_no);
     printf("  %-24s %-8s %-6s %-8s %s\n", d->id,
-           d->type >= DEV_KIOSK && d->type <= DEV_TOOL ? device_types[d->type] : "?", window,
+           d->type >= DEV_KIOSK && d->type <= DEV_WEB ? device_types[d->type] : "?", window,
            d->revoked ? "revoked" : "active", added);
     return 0;
 }
@@ -2021,6 +2565,13 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"window", "list", window_list, "print the windows"},
     {"clerk", "add", clerk_add, "add or rename a clerk"},
     {"clerk", "list", clerk_list, "print the clerks"},
+    {"user", "add", user_add, "add a user of the web pages, with a role"},
+    {"user", "list", user_list, "print the users of the web pages"},
+    {"user", "passwd", user_passwd, "give a user a new password"},
+    {"user", "disable", user_disable, "disable a user (ends the user's web sessions)"},
+    {"user", "enable", user_enable, "enable a disabled user"},
+    {"user", "role", user_role, "give a user another role"},
+    {"user", "logout", user_logout, "end every web session of a user"},
     {"device", "add", device_add, "register a device and write its certificate bundle"},
     {"device", "revoke", device_revoke, "revoke a device for good"},
     {"device", "list", device_list, "print the devices"},

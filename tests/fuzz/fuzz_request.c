@@ -293,6 +293,8 @@ static Hall__Envelope__BodyCase answer_body(Hall__Envelope__BodyCase request)
         return HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
     case HALL__ENVELOPE__BODY_RATING:
         return HALL__ENVELOPE__BODY_RATING_REPLY;
+    case HALL__ENVELOPE__BODY_WEB_EVENT:
+        return HALL__ENVELOPE__BODY_WEB_EVENT_REPLY;
     default:
         return HALL__ENVELOPE__BODY_ERROR; /* not a request halld runs */
     }

@@ -126,6 +126,7 @@ static Hall__Call *mk_call(const char *number, uint32_t window_no)
 static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
 {
     env->request_id = 0x0123456789abcdefu;
+    env->on_behalf_of = S("clerk1");
     env->body_case = body;
     switch (body) {
     case HALL__ENVELOPE__BODY_HELLO: {
@@ -453,6 +454,21 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         Hall__DeviceStatusReply *m;
         NEW(m, device_status_reply);
         env->device_status_reply = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_WEB_EVENT: {
+        Hall__WebEvent *m;
+        NEW(m, web_event);
+        m->user = S("clerk1");
+        m->what = S("signed in as clerk");
+        m->address = S("192.0.2.7");
+        env->web_event = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_WEB_EVENT_REPLY: {
+        Hall__WebEventReply *m;
+        NEW(m, web_event_reply);
+        env->web_event_reply = m;
         return true;
     }
     default:

@@ -10,7 +10,9 @@
  * plain SQLite connection, as an intruder would have); the hash chain
  * verified intact, after edits and deletions, and across writers that
  * interleave; the committed head (what may be anchored) inside a turn; kept answers; appointments;
- * the catalog replaced whole.
+ * the catalog replaced whole; web users (their CHECKs and foreign key too,
+ * tried with plain SQL, and the session epoch each change raises); the
+ * read-only open beside a writer, and the files it refuses.
  *
  * Catalog: RFC 4180 corners (quotes, doubled quotes, line breaks inside
  * fields, CRLF, BOM), list separators, and exact error messages with line
@@ -88,12 +90,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 6);
+    ck_assert_int_eq(store_schema_version(s), 7);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 6);
+    ck_assert_int_eq(store_schema_version(s), 7);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -821,6 +823,280 @@ START_TEST(test_appointments)
 }
 END_TEST
 
+/* ---- Users ------------------------------------------------------------------ */
+
+static store_user sample_user(const char *name, const char *role, const char *clerk)
+{
+    store_user u = {.created_ms = 1700000000000, .session_epoch = 99};
+
+    snprintf(u.name, sizeof u.name, "%s", name);
+    snprintf(u.display_name, sizeof u.display_name, "显示 %s", name);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    snprintf(u.clerk_id, sizeof u.clerk_id, "%s", clerk);
+    snprintf(u.pwhash, sizeof u.pwhash, "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHQ$%s-key", name);
+    return u;
+}
+
+struct user_list {
+    char names[8][STORE_USER_NAME_MAX + 1];
+    int n;
+};
+
+static int collect_user(void *arg, const store_user *u)
+{
+    struct user_list *l = arg;
+
+    ck_assert_int_lt(l->n, 8);
+    snprintf(l->names[l->n++], sizeof l->names[0], "%s", u->name);
+    return 0;
+}
+
+static int64_t epoch_of(store *s, const char *name)
+{
+    store_user u;
+
+    ck_assert_int_eq(store_get_user(s, name, &u), 1);
+    return u.session_epoch;
+}
+
+START_TEST(test_users)
+{
+    store *s = open_store(STORE_ADMIN);
+    store_clerk c = {.id = "c-1", .name = "王芳", .active = true};
+    ck_assert_int_eq(store_save_clerk(s, &c), 0);
+
+    store_user alice = sample_user("alice", "clerk", "c-1");
+    store_user bob = sample_user("bob.w_2-x", "manager", "");
+    ck_assert_msg(store_add_user(s, &alice) == 0, "%s", store_errmsg(s));
+    ck_assert_msg(store_add_user(s, &bob) == 0, "%s", store_errmsg(s));
+    store_user got;
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert_str_eq(got.name, "alice");
+    ck_assert_str_eq(got.display_name, "显示 alice");
+    ck_assert_str_eq(got.role, "clerk");
+    ck_assert_str_eq(got.clerk_id, "c-1");
+    ck_assert_str_eq(got.pwhash, alice.pwhash);
+    ck_assert(!got.disabled);
+    ck_assert_int_eq(got.session_epoch, 0); /* a new user starts at 0 */
+    ck_assert_int_eq(got.created_ms, 1700000000000);
+    ck_assert_int_eq(got.changed_ms, 1700000000000);
+    ck_assert_int_eq(store_get_user(s, "bob.w_2-x", &got), 1);
+    ck_assert_str_eq(got.clerk_id, "");
+    ck_assert_int_eq(store_get_user(s, "carol", &got), 0);
+    struct user_list l = {0};
+    ck_assert_int_eq(store_load_users(s, collect_user, &l), 0);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_str_eq(l.names[0], "alice");
+    ck_assert_str_eq(l.names[1], "bob.w_2-x");
+
+    /* Refused: a name taken, bad names and roles, a clerk's user without
+     * its clerk or with one that does not exist, a clerk for another role. */
+    store_user bad = sample_user("alice", "admin", "");
+    ck_assert_int_eq(store_add_user(s, &bad), -1);
+    ck_assert_str_eq(store_errmsg(s), "user alice exists");
+    const char *const names[] = {"", "Alice", "1alice", ".alice", "al ice", "al/ice", "alïce"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        bad = sample_user(names[i], "admin", "");
+        ck_assert_msg(store_add_user(s, &bad) == -1, "%s accepted", names[i]);
+        ck_assert_msg(strstr(store_errmsg(s), "starting with a letter") != NULL, "%s",
+                      store_errmsg(s));
+    }
+    bad = sample_user("abcdefghijabcdefghijabcdefghijab", "admin", ""); /* 32: the longest */
+    ck_assert_msg(store_add_user(s, &bad) == 0, "%s", store_errmsg(s));
+    bad = sample_user("carol", "root", "");
+    ck_assert_int_eq(store_add_user(s, &bad), -1);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(s), "no role 'root'"));
+    bad = sample_user("carol", "clerk", "");
+    ck_assert_int_eq(store_add_user(s, &bad), -1);
+    ck_assert_str_eq(store_errmsg(s), "user carol: a user of role clerk needs a clerk");
+    bad = sample_user("carol", "clerk", "c-9");
+    ck_assert_int_eq(store_add_user(s, &bad), -1);
+    ck_assert_str_eq(store_errmsg(s), "user carol: no clerk 'c-9'");
+    bad = sample_user("carol", "auditor", "c-1");
+    ck_assert_int_eq(store_add_user(s, &bad), -1);
+    ck_assert_str_eq(store_errmsg(s), "user carol: only a user of role clerk has a clerk");
+    ck_assert_int_eq(store_get_user(s, "carol", &got), 0);
+    ck_assert(store_user_role_valid("reviewer") && store_user_role_valid("consult"));
+    ck_assert(!store_user_role_valid("Admin") && !store_user_role_valid(""));
+    ck_assert(!store_user_role_valid(NULL));
+    ck_assert(store_user_name_valid("a") && store_user_name_valid("z.9_-"));
+    ck_assert(!store_user_name_valid("abcdefghijabcdefghijabcdefghijabc")); /* 33 */
+    ck_assert(!store_user_name_valid("-a") && !store_user_name_valid(NULL));
+
+    /* The table itself refuses the same, whatever writes it. */
+    char msg[256];
+    const char *const inserts[] = {
+        "INSERT INTO users VALUES('Carol', 'x', 'admin', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('9carol', 'x', 'admin', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('car ol', 'x', 'admin', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('', 'x', 'admin', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('abcdefghijabcdefghijabcdefghijabc', 'x', 'admin', NULL, 'h', 0, "
+        "0, 1, 1)",
+        "INSERT INTO users VALUES('carol', 'x', 'root', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('carol', 'x', 'clerk', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('carol', 'x', 'admin', 'c-1', 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('carol', '', 'admin', NULL, 'h', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('carol', 'x', 'admin', NULL, '', 0, 0, 1, 1)",
+        "INSERT INTO users VALUES('carol', 'x', 'admin', NULL, 'h', 2, 0, 1, 1)",
+    };
+    for (size_t i = 0; i < sizeof inserts / sizeof inserts[0]; i++) {
+        ck_assert_msg(raw_sql(inserts[i], msg, sizeof msg) != SQLITE_OK, "%s", inserts[i]);
+        ck_assert_msg(strstr(msg, "CHECK constraint failed") != NULL, "%s: %s", inserts[i], msg);
+    }
+    ck_assert_int_ne(raw_sql("PRAGMA foreign_keys = ON; INSERT INTO users VALUES('carol', 'x', "
+                             "'clerk', 'c-9', 'h', 0, 0, 1, 1)",
+                             msg, sizeof msg),
+                     SQLITE_OK);
+    ck_assert_str_eq(msg, "FOREIGN KEY constraint failed");
+    ck_assert_int_eq(raw_sql("INSERT INTO users VALUES('carol', 'x', 'consult', NULL, 'h', 0, 0, "
+                             "1, 1)",
+                             msg, sizeof msg),
+                     SQLITE_OK);
+
+    /* Every change raises the epoch, and only the user's. */
+    ck_assert_int_eq(store_set_user_password(s, "alice", "$scrypt$new", 1700000000100), 0);
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert_str_eq(got.pwhash, "$scrypt$new");
+    ck_assert_int_eq(got.session_epoch, 1);
+    ck_assert_int_eq(got.changed_ms, 1700000000100);
+    ck_assert_int_eq(got.created_ms, 1700000000000);
+    ck_assert_int_eq(store_set_user_role(s, "alice", "manager", NULL, 1700000000200), 0);
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert_str_eq(got.role, "manager");
+    ck_assert_str_eq(got.clerk_id, "");
+    ck_assert_int_eq(got.session_epoch, 2);
+    ck_assert_int_eq(store_set_user_role(s, "alice", "clerk", "c-1", 1700000000300), 0);
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert_str_eq(got.clerk_id, "c-1");
+    ck_assert_int_eq(store_set_user_disabled(s, "alice", true, 1700000000400), 0);
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert(got.disabled);
+    ck_assert_int_eq(got.session_epoch, 4);
+    ck_assert_int_eq(store_set_user_disabled(s, "alice", false, 1700000000500), 0);
+    ck_assert_int_eq(store_end_user_sessions(s, "alice", 1700000000600), 0);
+    ck_assert_int_eq(store_get_user(s, "alice", &got), 1);
+    ck_assert(!got.disabled);
+    ck_assert_str_eq(got.role, "clerk");
+    ck_assert_str_eq(got.pwhash, "$scrypt$new");
+    ck_assert_int_eq(got.session_epoch, 6);
+    ck_assert_int_eq(got.changed_ms, 1700000000600);
+    ck_assert_int_eq(epoch_of(s, "bob.w_2-x"), 0);
+
+    /* Refused changes change nothing; an unknown user is an error. */
+    ck_assert_int_eq(store_set_user_role(s, "alice", "clerk", NULL, 1), -1);
+    ck_assert_int_eq(store_set_user_role(s, "alice", "clerk", "c-9", 1), -1);
+    ck_assert_str_eq(store_errmsg(s), "user alice: no clerk 'c-9'");
+    ck_assert_int_eq(store_set_user_role(s, "alice", "boss", NULL, 1), -1);
+    ck_assert_int_eq(store_set_user_password(s, "alice", "", 1), -1);
+    ck_assert_int_eq(epoch_of(s, "alice"), 6);
+    ck_assert_int_eq(store_set_user_password(s, "nobody", "$scrypt$x", 1), -1);
+    ck_assert_str_eq(store_errmsg(s), "no user nobody");
+    ck_assert_int_eq(store_set_user_role(s, "nobody", "admin", NULL, 1), -1);
+    ck_assert_str_eq(store_errmsg(s), "no user nobody");
+    ck_assert_int_eq(store_set_user_disabled(s, "nobody", true, 1), -1);
+    ck_assert_str_eq(store_errmsg(s), "no user nobody");
+    ck_assert_int_eq(store_end_user_sessions(s, "nobody", 1), -1);
+    ck_assert_str_eq(store_errmsg(s), "no user nobody");
+    ck_assert_int_eq(store_get_user(s, "nobody", &got), 0);
+    store_close(s);
+}
+END_TEST
+
+/* ---- The read-only open ---------------------------------------------------------- */
+
+static store *open_reader(void)
+{
+    store *s = store_open(db, HALL, STORE_READER, err, sizeof err);
+
+    ck_assert_msg(s != NULL, "store_open(STORE_READER): %s", err);
+    return s;
+}
+
+START_TEST(test_reader)
+{
+    /* A reader does not make a file. */
+    ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
+    ck_assert_msg(strstr(err, "cannot open database") != NULL, "%s", err);
+    ck_assert_int_eq(access(db, F_OK), -1);
+
+    store *w = open_store(STORE_DAEMON);
+    put_catalog(w);
+    store_clerk c = {.id = "c-1", .name = "王芳", .active = true};
+    ck_assert_int_eq(store_save_clerk(w, &c), 0);
+    store_user u = sample_user("alice", "clerk", "c-1");
+    ck_assert_int_eq(store_add_user(w, &u), 0);
+    append(w, QE_ISSUED, 1, "");
+
+    /* Beside the controller, which holds the lock: reads work and see
+     * what the writer commits afterwards. */
+    store *r = open_reader();
+    ck_assert_int_eq(store_schema_version(r), 7);
+    ck_assert_str_eq(store_notice(r), "");
+    store_user got;
+    ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
+    ck_assert_str_eq(got.clerk_id, "c-1");
+    ck_assert_int_eq(store_end_user_sessions(w, "alice", 5), 0);
+    ck_assert_int_eq(epoch_of(r, "alice"), 1);
+    size_t n;
+    ck_assert_int_eq(store_count_matters(r, NULL, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    uint64_t events;
+    ck_assert_int_eq(store_verify_events(r, &events), 0);
+    ck_assert_uint_eq(events, 1);
+    ck_assert_int_eq(store_sync(r), 0);
+
+    /* Every write fails, and leaves the file as it was. */
+    store_clerk c2 = {.id = "c-2", .name = "李明", .active = true};
+    ck_assert_int_eq(store_save_clerk(r, &c2), -1);
+    ck_assert_msg(strstr(store_errmsg(r), "readonly") != NULL, "%s", store_errmsg(r));
+    store_user v = sample_user("bob", "admin", "");
+    ck_assert_int_eq(store_add_user(r, &v), -1);
+    ck_assert_int_eq(store_set_user_disabled(r, "alice", true, 6), -1);
+    ck_assert_int_eq(store_set_setting(r, "greeting", "hello"), -1);
+    ck_assert_int_eq(store_append_admin_event(r, 1, 20260301, "web", "alice", "x"), -1);
+    ck_assert_int_eq(store_begin(r), -1);
+    ck_assert(!store_in_transaction(r));
+    q_ticket t = sample_ticket(1, "T001", 20260301, Q_WAITING);
+    ck_assert_int_eq(store_put_ticket(r, &t), -1);
+    ck_assert_int_eq(store_get_clerk(w, "c-2", &c2), 0);
+    ck_assert_int_eq(store_get_user(w, "bob", &got), 0);
+    ck_assert_int_eq(store_get_user(w, "alice", &got), 1);
+    ck_assert(!got.disabled);
+    ck_assert_int_eq(store_verify_events(w, &events), 0);
+    ck_assert_uint_eq(events, 1);
+    store_close(r);
+    store_close(w);
+
+    /* With nobody else on the file (no -wal, no -shm). */
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    ck_assert_int_eq(access(wal, F_OK), -1);
+    r = open_reader();
+    ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
+    store_close(r);
+
+    /* Another hall's file, or one at another schema version, is refused. */
+    ck_assert_ptr_null(store_open(db, "other-hall", STORE_READER, err, sizeof err));
+    char want[PATH_MAX + 128];
+    snprintf(want, sizeof want, "%s belongs to hall '%s', not 'other-hall'", db, HALL);
+    ck_assert_str_eq(err, want);
+    char msg[256];
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 6", msg, sizeof msg), SQLITE_OK);
+    ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
+    snprintf(want, sizeof want,
+             "%s is at schema 6, this build reads 7: start halld or run hallctl once to migrate "
+             "it",
+             db);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 8", msg, sizeof msg), SQLITE_OK);
+    ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
+    ck_assert_msg(strstr(err, "is at schema 8, this build reads 7: run the newer release") != NULL,
+                  "%s", err);
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 7", msg, sizeof msg), SQLITE_OK);
+    store_close(open_reader());
+}
+END_TEST
+
 START_TEST(test_catalog_replace)
 {
     store *s = open_store(STORE_ADMIN);
@@ -1108,6 +1384,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_requests);
     tcase_add_test(tc, test_appointments);
     tcase_add_test(tc, test_catalog_replace);
+    tcase_add_test(tc, test_users);
+    tcase_add_test(tc, test_reader);
     suite_add_tcase(s, tc);
 
     TCase *tp = tcase_create("catalog");

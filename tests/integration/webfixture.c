@@ -1,0 +1,144 @@
+/*
+ * webfixture — see webfixture.h.
+ */
+#include "webfixture.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testsupport.h"
+
+void web_start(webfix *w, hallfix *f)
+{
+    char port[16], line[1024];
+
+    memset(w, 0, sizeof *w);
+    w->hall = f;
+    ck_assert_int_eq(fix_hallctl(f, "device add --id web-1 --type web"), 0);
+    snprintf(port, sizeof port, "%d", f->port);
+    snprintf(w->log, sizeof w->log, "%s/hallweb.log", f->dir);
+    unlink(w->log);
+    const char *argv[] = {HALLWEB_PATH, "-c", f->config, "--halld-port", port, NULL};
+    w->pid = ts_spawn(argv, w->log);
+    ck_assert_msg(ts_file_contains(w->log, "listening on", FIX_WAIT_MS), "hallweb did not start");
+    FILE *lf = fopen(w->log, "r");
+    ck_assert_ptr_nonnull(lf);
+    while (fgets(line, sizeof line, lf) != NULL) {
+        const char *at = strstr(line, "listening on http://127.0.0.1:");
+        if (at != NULL)
+            w->port = atoi(at + strlen("listening on http://127.0.0.1:"));
+    }
+    fclose(lf);
+    ck_assert_int_gt(w->port, 0);
+}
+
+void web_stop(webfix *w)
+{
+    if (w->pid > 0) {
+        kill(w->pid, SIGTERM);
+        ck_assert_int_eq(ts_wait(w->pid, FIX_WAIT_MS), 0);
+    }
+    w->pid = 0;
+}
+
+int web_add_user(hallfix *f, const char *name, const char *role, const char *clerk,
+                 const char *password)
+{
+    char clerk_opt[80] = "";
+
+    if (clerk != NULL)
+        snprintf(clerk_opt, sizeof clerk_opt, "--clerk %s", clerk);
+    return ts_system("printf '%%s\\n' '%s' | %s -c %s user add --name %s --role %s %s "
+                     "--password-stdin >>%s/hallctl.log 2>&1",
+                     password, HALLCTL_PATH, f->config, name, role, clerk_opt, f->dir);
+}
+
+web_resp web_req(webfix *w, const char *method, const char *path, const char *cookie,
+                 const char *csrf, const char *headers, const char *body)
+{
+    char head[4096];
+    size_t cap = 1 << 16, len = 0;
+    char *in = malloc(cap);
+    web_resp r;
+    int fd = ts_connect(w->port, 10);
+    int n;
+
+    memset(&r, 0, sizeof r);
+    ck_assert_ptr_nonnull(in);
+    ck_assert_int_ge(fd, 0);
+    n = snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%s%s%s%s%s"
+                 "Content-Length: %zu\r\n\r\n",
+                 method, path, w->port, cookie ? "Cookie: ow_session=" : "", cookie ? cookie : "",
+                 cookie ? "\r\n" : "", csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "",
+                 csrf ? "\r\n" : "", headers ? headers : "", body ? strlen(body) : 0);
+    ck_assert_int_lt(n, (int)sizeof head);
+    if (body != NULL && (headers == NULL || strcasestr(headers, "Content-Type:") == NULL)) {
+        /* The Content-Type goes before the blank line. */
+        head[n - 2] = '\0';
+        strcat(head, "Content-Type: application/json\r\n\r\n");
+    }
+    ck_assert_int_eq(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    if (body != NULL && body[0] != '\0')
+        ck_assert_int_eq(send(fd, body, strlen(body), MSG_NOSIGNAL), (ssize_t)strlen(body));
+    for (;;) {
+        if (len + 1 >= cap)
+            ck_assert_ptr_nonnull(in = realloc(in, cap *= 2));
+        ssize_t got = recv(fd, in + len, cap - len - 1, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    in[len] = '\0';
+    ck_assert_msg(sscanf(in, "HTTP/1.1 %d", &r.status) == 1, "no HTTP answer: %s", in);
+    char *end = strstr(in, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    const char *sc = strcasestr(in, "\r\nSet-Cookie: ");
+    if (sc != NULL) {
+        sc += strlen("\r\nSet-Cookie: ");
+        size_t l = strcspn(sc, "\r\n");
+        snprintf(r.set_cookie, sizeof r.set_cookie, "%.*s", (int)l, sc);
+        if (strncmp(r.set_cookie, "ow_session=", 11) == 0)
+            snprintf(r.session, sizeof r.session, "%.*s", (int)strcspn(r.set_cookie + 11, ";"),
+                     r.set_cookie + 11);
+    }
+    r.body = strdup(end + 4);
+    r.json = json_loads(r.body, 0, NULL);
+    free(in);
+    return r;
+}
+
+void web_resp_free(web_resp *r)
+{
+    json_decref(r->json);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+void web_sign_in(webfix *w, const char *user, const char *password, char session[64], char csrf[64])
+{
+    char body[300];
+
+    snprintf(body, sizeof body, "{\"user\":\"%s\",\"password\":\"%s\"}", user, password);
+    web_resp r = web_req(w, "POST", "/api/v1/session", NULL, NULL, NULL, body);
+    ck_assert_msg(r.status == 200, "sign-in of %s: %d %s", user, r.status, r.body);
+    ck_assert_str_ne(r.session, "");
+    snprintf(session, 64, "%s", r.session);
+    snprintf(csrf, 64, "%s", json_string_value(json_object_get(r.json, "csrf_token")));
+    ck_assert_int_eq((int)strlen(csrf), 43);
+    web_resp_free(&r);
+}
+
+const char *web_error_code(const web_resp *r)
+{
+    const char *code =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    return code ? code : "";
+}

@@ -1,0 +1,57 @@
+/*
+ * webfixture — the real hallweb in front of a hallfixture hall, and a
+ * small HTTP/1.1 client for tests of the web layer: one request per
+ * connection, cookies and headers by hand, so each test says exactly what
+ * a browser (or an attacker) would send.
+ */
+#ifndef ONEWINDOW_WEBFIXTURE_H
+#define ONEWINDOW_WEBFIXTURE_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "hallfixture.h"
+
+typedef struct webfix {
+    hallfix *hall;
+    pid_t pid;
+    int port;
+    char log[1100];
+} webfix;
+
+/* Register the gateway device "web-1" (hallctl device add --type web) and
+ * start hallweb on the running halld of f; waits until it listens. The
+ * hall's [web] port must be 0 (fix_init's extra_conf). */
+void web_start(webfix *w, hallfix *f);
+void web_stop(webfix *w);
+
+/* Add a user with a password (hallctl user add --password-stdin); the
+ * exit status of hallctl. clerk may be NULL. */
+int web_add_user(hallfix *f, const char *name, const char *role, const char *clerk,
+                 const char *password);
+
+typedef struct web_resp {
+    int status;
+    char set_cookie[300]; /* the Set-Cookie header as sent, "" if none */
+    char session[64];     /* the ow_session value it set, "" if none or cleared */
+    char *body;
+    json_t *json; /* the body parsed, NULL if it is not JSON */
+} web_resp;
+
+/* One request. cookie: the ow_session value to send (NULL: none); csrf:
+ * X-CSRF-Token (NULL: none); headers: more header lines, each ending in
+ * "\r\n" (NULL: none); body: sent as application/json unless headers
+ * name another Content-Type (NULL: no body). */
+web_resp web_req(webfix *w, const char *method, const char *path, const char *cookie,
+                 const char *csrf, const char *headers, const char *body);
+void web_resp_free(web_resp *r);
+
+/* Sign in; fails the test unless it works. The session's cookie value and
+ * CSRF token are copied out. */
+void web_sign_in(webfix *w, const char *user, const char *password, char session[64],
+                 char csrf[64]);
+
+/* The error code of an error answer ("ERR_..."), "" if none. */
+const char *web_error_code(const web_resp *r);
+
+#endif
