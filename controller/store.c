@@ -342,6 +342,8 @@ enum stmt_id {
     ST_LOAD_WINDOWS,
     ST_LOAD_WINDOW_AREAS,
     ST_LOAD_TICKETS,
+    ST_LOAD_LIVE_TICKETS,
+    ST_GET_TICKET,
     ST_LOAD_LEASES,
     ST_LOAD_REQUESTS,
     ST_PRUNE_REQUESTS,
@@ -442,6 +444,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         /* Two index searches, not a scan of the whole history. */
         "SELECT id FROM tickets WHERE state BETWEEN 1 AND 4 OR state BETWEEN 6 AND 7 "
         "UNION SELECT id FROM tickets WHERE day >= ?1) ORDER BY id",
+    [ST_LOAD_LIVE_TICKETS] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE state BETWEEN 1 AND 4 "
+                             "OR state BETWEEN 6 AND 7 ORDER BY id",
+    [ST_GET_TICKET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?1",
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
                        "WHERE day >= ?1 ORDER BY id",
     [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply, id FROM requests "
@@ -1154,6 +1159,23 @@ int store_begin(store *s)
     return run(s, use(s, ST_BEGIN), "cannot start a transaction");
 }
 
+int store_read_begin(store *s)
+{
+    if (!s->reader)
+        return failf(s, "a read transaction is for a read-only store");
+    if (store_in_transaction(s))
+        return failf(s, "a transaction is already open");
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return failf(s, "cannot start a read transaction: %s", sqlite3_errmsg(s->db));
+    return 0;
+}
+
+void store_read_end(store *s)
+{
+    if (s->reader && store_in_transaction(s))
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int store_commit_unsynced(store *s)
 {
     s->sync_deferred = true;
@@ -1808,6 +1830,29 @@ int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q
     if (st != NULL)
         sqlite3_bind_int(st, 1, since_day);
     return load_rows(s, st, ticket_row, &cb, "cannot read the tickets");
+}
+
+int store_load_live_tickets(store *s, int (*fn)(void *arg, const q_ticket *t), void *arg)
+{
+    struct ticket_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_LIVE_TICKETS), ticket_row, &cb,
+                     "cannot read the live tickets");
+}
+
+int store_get_ticket(store *s, uint64_t id, q_ticket *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_TICKET);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    if ((rc = step_one(s, st, "cannot read a ticket")) == 1) {
+        rc = decode_ticket(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
 }
 
 static int decode_lease(store *s, sqlite3_stmt *st, q_lease *l)

@@ -193,6 +193,15 @@ int store_load_windows(store *s, int (*fn)(void *arg, const q_window *w), void *
  * and service-time estimates), in id order. */
 int store_load_tickets(store *s, int32_t since_day, int (*fn)(void *arg, const q_ticket *t),
                        void *arg);
+/* A read transaction on a STORE_READER connection: the reads between
+ * the two see one state of the hall. */
+int store_read_begin(store *s);
+void store_read_end(store *s);
+/* Reads for reports (a STORE_READER connection): the tickets in a live
+ * state (reserved, waiting, called, serving, no-show, held), by id; one
+ * ticket (1 found, 0 not, -1 error). */
+int store_load_live_tickets(store *s, int (*fn)(void *arg, const q_ticket *t), void *arg);
+int store_get_ticket(store *s, uint64_t id, q_ticket *out);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
 /* Answers kept since since_ms, in the order kept, from the first one kept

@@ -213,6 +213,11 @@ struct request {
     size_t body_len;
     bool body_too_large;
     char addr[64];
+    /* A held change feed (GET /api/v1/events): suspended until the hall
+     * changes or its time is up, then answered at the next call. */
+    bool held, resumed;
+    uint64_t after;
+    int64_t hold_until_ms;
     /* The answer. */
     unsigned status;
     json_t *json;
@@ -700,6 +705,46 @@ static json_t *ticket_json(const Hall__Ticket *t)
                      "recalls", (int)t->recalls, "masked_name", t->masked_name);
 }
 
+/* A ticket as the store has it (lists, status), masked the same way. */
+static const char *q_state_text(q_state s)
+{
+    switch (s) {
+    case Q_RESERVED:
+        return "reserved";
+    case Q_WAITING:
+        return "waiting";
+    case Q_CALLED:
+        return "called";
+    case Q_SERVING:
+        return "serving";
+    case Q_DONE:
+        return "done";
+    case Q_NO_SHOW:
+        return "no_show";
+    case Q_HOLD:
+        return "hold";
+    case Q_VOID:
+        return "void";
+    case Q_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+static json_t *q_ticket_json(const q_ticket *t)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:i,s:i}", "id", (json_int_t)t->id,
+                     "number", t->number, "area", t->area, "matter", t->matter, "state",
+                     q_state_text(t->state), "priority",
+                     t->priority == Q_GREEN         ? "green"
+                     : t->priority == Q_APPOINTMENT ? "appointment"
+                                                    : "normal",
+                     "masked_name", t->masked_name, "issued_at_ms", (json_int_t)t->issued_ms,
+                     "state_since_ms", (json_int_t)t->state_ms, "appointment_ms",
+                     (json_int_t)t->appointment_ms, "recalls", (int)t->recalls, "window_no",
+                     (int)t->window_no);
+}
+
 static json_t *window_reply_json(const Hall__WindowReply *w)
 {
     return json_pack("{s:{s:i,s:s,s:o,s:s,s:i}}", "window", "no", (int)w->window_no, "state",
@@ -860,10 +905,30 @@ out:
     (ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_CLERK) | ROLE(AUTH_REVIEWER) |              \
      ROLE(AUTH_CONSULT) | ROLE(AUTH_AUDITOR))
 
+/* Test hook (web_reads_off_loop): with HALLWEB_TEST_HOLD_READS naming a
+ * file that exists, a list of the windows stops in the middle of its read
+ * (its statement open on the read-only connection) until the file is
+ * gone, at most a minute. */
+static void test_hold_read(void)
+{
+    const char *path = getenv("HALLWEB_TEST_HOLD_READS");
+
+    if (path == NULL || access(path, F_OK) != 0)
+        return;
+    log_info("test hook: a read of the windows is held in hallweb (pid %ld, thread %ld) while %s "
+             "exists",
+             (long)getpid(), (long)gettid(), path);
+    for (int i = 0; i < 6000 && access(path, F_OK) == 0; i++)
+        usleep(10 * 1000);
+    log_info("test hook: the held read goes on");
+}
+
 static int window_row(void *arg, const q_window *w)
 {
     json_t *areas = json_array();
 
+    if (json_array_size(arg) == 0)
+        test_hold_read();
     for (int i = 0; i < w->nareas; i++)
         json_array_append_new(
             areas, json_pack("{s:s,s:i}", "area", w->areas[i], "weight", (int)w->weights[i]));
@@ -915,6 +980,108 @@ static void list(struct request *r, unsigned roles, const char *what,
     answer(r, MHD_HTTP_OK, json_pack("{s:o}", what, rows));
 }
 
+static int clerk_row(void *arg, const store_clerk *c)
+{
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:b}", "id", c->id, "name", c->name,
+                                                "active", c->active)) < 0;
+}
+
+static int device_row(void *arg, const store_device *d)
+{
+    static const char *const types[] = {"?", "kiosk", "window", "display", "tool", "web"};
+
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:i,s:b,s:I}", "id", d->id, "type",
+                                                d->type >= 1 && d->type <= 5 ? types[d->type] : "?",
+                                                "window_no", (int)d->window_no, "revoked",
+                                                d->revoked, "added_ms", (json_int_t)d->added_ms)) <
+           0;
+}
+
+static int area_row(void *arg, const q_area *a)
+{
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:b,s:b,s:[]}", "code", a->code,
+                                                "name", a->name, "prefix", a->prefix, "general",
+                                                a->general, "retired", a->retired, "matters")) < 0;
+}
+
+/* A matter goes under its area (areas come first, in the same array). */
+static int matter_row(void *arg, const store_matter *m)
+{
+    json_t *areas = arg;
+
+    for (size_t i = 0; i < json_array_size(areas); i++) {
+        json_t *a = json_array_get(areas, i);
+        if (strcmp(json_string_value(json_object_get(a, "code")), m->area) == 0)
+            return json_array_append_new(
+                       json_object_get(a, "matters"),
+                       json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:b,s:b}", "code", m->code, "name",
+                                 m->name, "conditions", m->conditions, "materials", m->materials,
+                                 "sample", m->sample, "review_points", m->review_points,
+                                 "in_one_window", m->in_one_window, "online_doable",
+                                 m->online_doable)) < 0;
+    }
+    return 0;
+}
+
+/* Live tickets, masked as displays show them: number, area, state, the
+ * masked name; never a citizen hash. */
+static int ticket_row(void *arg, const q_ticket *t)
+{
+    return json_array_append_new(arg, q_ticket_json(t)) < 0;
+}
+
+/* Waiting tickets per area, with the oldest one's issue time. */
+static int queue_row(void *arg, const q_ticket *t)
+{
+    json_t *areas = arg, *e;
+
+    if (t->state != Q_WAITING)
+        return 0;
+    if ((e = json_object_get(areas, t->area)) == NULL) {
+        e = json_pack("{s:s,s:i,s:I}", "area", t->area, "waiting", 0, "oldest_issued_ms",
+                      (json_int_t)t->issued_ms);
+        json_object_set_new(areas, t->area, e);
+    }
+    json_object_set_new(e, "waiting",
+                        json_integer(json_integer_value(json_object_get(e, "waiting")) + 1));
+    if (t->issued_ms < json_integer_value(json_object_get(e, "oldest_issued_ms")))
+        json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
+    return 0;
+}
+
+static int load_clerks(store *s, json_t *rows)
+{
+    return store_load_clerks(s, clerk_row, rows);
+}
+
+static int load_devices(store *s, json_t *rows)
+{
+    return store_load_devices(s, device_row, rows);
+}
+
+static int load_catalog(store *s, json_t *rows)
+{
+    int rc = store_load_areas(s, area_row, rows);
+    return rc != 0 ? rc : store_load_matters(s, matter_row, rows);
+}
+
+static int load_tickets(store *s, json_t *rows)
+{
+    return store_load_live_tickets(s, ticket_row, rows);
+}
+
+static int load_queues(store *s, json_t *rows)
+{
+    json_t *by_area = json_object();
+    const char *key;
+    json_t *v;
+    int rc = store_load_live_tickets(s, queue_row, by_area);
+
+    json_object_foreach(by_area, key, v) json_array_append(rows, v);
+    json_decref(by_area);
+    return rc;
+}
+
 static int load_windows(store *s, json_t *rows)
 {
     return store_load_windows(s, window_row, rows);
@@ -923,6 +1090,268 @@ static int load_windows(store *s, json_t *rows)
 static int load_users(store *s, json_t *rows)
 {
     return store_load_users(s, user_row, rows);
+}
+
+/* ---- A window's status (the caller page) -------------------------------------- */
+
+struct status_read {
+    const q_window *w;
+    json_t *areas;   /* area code -> {"name","waiting","oldest_issued_ms"} */
+    json_t *ticket;  /* the window's current ticket, NULL until found */
+    const char *err; /* a bad row */
+};
+
+static int area_name_row(void *arg, const q_area *a)
+{
+    struct status_read *sr = arg;
+    json_t *e = json_object_get(sr->areas, a->code);
+
+    if (e != NULL)
+        json_object_set_new(e, "name", json_string(a->name));
+    return 0;
+}
+
+static bool serves_area(const q_window *w, const char *area)
+{
+    for (int i = 0; i < w->nareas; i++)
+        if (strcmp(w->areas[i], area) == 0)
+            return true;
+    return false;
+}
+
+/* Waiting tickets of the window's areas (or sent to it by name), and its
+ * current ticket. */
+static int live_row(void *arg, const q_ticket *t)
+{
+    struct status_read *sr = arg;
+
+    if (t->id == sr->w->current && t->id != 0)
+        sr->ticket = q_ticket_json(t);
+    if (t->state != Q_WAITING ||
+        (t->target_window != 0 ? t->target_window != sr->w->no : !serves_area(sr->w, t->area)))
+        return 0;
+    json_t *e = json_object_get(sr->areas, t->area);
+    if (e == NULL)
+        return 0; /* sent to this window from an area it does not serve: counted below */
+    json_object_set_new(e, "waiting",
+                        json_integer(json_integer_value(json_object_get(e, "waiting")) + 1));
+    json_int_t oldest = json_integer_value(json_object_get(e, "oldest_issued_ms"));
+    if (oldest == 0 || t->issued_ms < oldest)
+        json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
+    return 0;
+}
+
+struct find_window {
+    uint32_t no;
+    q_window w;
+    bool found;
+};
+
+static int find_window_row(void *arg, const q_window *w)
+{
+    struct find_window *f = arg;
+
+    if (w->no == f->no) {
+        f->w = *w;
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* GET /api/v1/windows/N/status: the window, its current ticket and its
+ * queue by area, read on this thread's read-only connection (one read
+ * transaction, so the parts agree). */
+static void window_status(struct request *r, uint32_t no)
+{
+    struct person p;
+    struct find_window fw = {.no = no};
+    char err[300];
+
+    if (!signed_in(r, &p))
+        return;
+    store *rd = reader(err, sizeof err);
+    if (rd == NULL || store_read_begin(rd) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s",
+                     rd ? store_errmsg(rd) : err);
+        return;
+    }
+    int rc = store_load_windows(rd, find_window_row, &fw);
+    if (rc < 0 || (rc == 0 && !fw.found)) {
+        store_read_end(rd);
+        if (rc < 0)
+            answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                         "暂时无法读取，请稍后重试。", "cannot read the windows: %s",
+                         store_errmsg(rd));
+        else
+            answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这个窗口。",
+                         "there is no window %u", no);
+        return;
+    }
+    struct status_read sr = {.w = &fw.w, .areas = json_object()};
+    for (int i = 0; i < fw.w.nareas; i++)
+        json_object_set_new(sr.areas, fw.w.areas[i],
+                            json_pack("{s:s,s:s,s:i,s:I}", "area", fw.w.areas[i], "name",
+                                      fw.w.areas[i], "waiting", 0, "oldest_issued_ms",
+                                      (json_int_t)0));
+    if (store_load_areas(rd, area_name_row, &sr) < 0 ||
+        store_load_live_tickets(rd, live_row, &sr) < 0) {
+        store_read_end(rd);
+        json_decref(sr.areas);
+        json_decref(sr.ticket);
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the queue: %s", store_errmsg(rd));
+        return;
+    }
+    store_read_end(rd);
+    json_t *by_area = json_array();
+    for (int i = 0; i < fw.w.nareas; i++)
+        json_array_append(by_area, json_object_get(sr.areas, fw.w.areas[i]));
+    json_decref(sr.areas);
+    answer(r, MHD_HTTP_OK,
+           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o},s:I,s:i}", "window", "no", (int)no, "name",
+                     fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
+                     fw.w.state == QW_OPEN     ? "open"
+                     : fw.w.state == QW_PAUSED ? "paused"
+                                               : "closed",
+                     "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "queue",
+                     by_area, "server_time_ms", (json_int_t)clk_utc_ms(), "max_recalls",
+                     (int)web.conf.max_recalls));
+}
+
+/* ---- The change feed (long poll) ---------------------------------------------------
+ *
+ * GET /api/v1/events?after=N answers {"seq": M} as soon as M > N: M counts
+ * the display pushes halld sent (and each reconnect of the watcher, which
+ * may have missed some), so a page refetches what it shows. With nothing
+ * new the request is held (libmicrohttpd suspends it: it holds no thread)
+ * for at most EVENTS_HOLD_MS, then answered with the same M. A long poll,
+ * not Server-Sent Events: a held request is the one libmicrohttpd can
+ * suspend and resume from another thread, and a page that loses it just
+ * asks again. The watcher thread is the gateway's subscriber: one link,
+ * SUBSCRIBE, then every DISPLAY_PUSH. */
+
+#define EVENTS_HOLD_MS 25000
+#define WAITERS_MAX    1024
+
+static struct {
+    pthread_mutex_t lock;
+    uint64_t seq;
+    struct request *waiters[WAITERS_MAX];
+    size_t nwaiters;
+    bool stop;
+    pthread_t thread;
+} feed = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Resume the held requests: all (changed), or those past their time. */
+static void feed_wake(bool all, int64_t now)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < feed.nwaiters; i++) {
+        struct request *w = feed.waiters[i];
+        if (all || now >= w->hold_until_ms) {
+            w->resumed = true;
+            MHD_resume_connection(w->conn);
+        } else {
+            feed.waiters[kept++] = w;
+        }
+    }
+    feed.nwaiters = kept;
+}
+
+static void feed_changed(void)
+{
+    pthread_mutex_lock(&feed.lock);
+    feed.seq++;
+    feed_wake(true, 0);
+    pthread_mutex_unlock(&feed.lock);
+}
+
+static void *feed_main(void *arg)
+{
+    char err[DEVLINK_ERR_LEN];
+
+    (void)arg;
+    while (!__atomic_load_n(&feed.stop, __ATOMIC_ACQUIRE)) {
+        devlink *l = devlink_open(web.halld_host, web.halld_port, web.plain ? NULL : web.link_cert,
+                                  web.plain ? NULL : web.link_key, web.plain ? NULL : web.link_ca,
+                                  LINK_WAIT_MS, err);
+        Hall__Envelope *a = NULL;
+        if (l != NULL)
+            a = devlink_hello(l, web.conf.web_device, HALL__DEVICE_TYPE__DEVICE_WEB, 0,
+                              LINK_WAIT_MS, err);
+        if (a != NULL && a->body_case == HALL__ENVELOPE__BODY_HELLO_REPLY) {
+            Hall__Envelope sub = HALL__ENVELOPE__INIT;
+            Hall__Subscribe s = HALL__SUBSCRIBE__INIT;
+            sub.body_case = HALL__ENVELOPE__BODY_SUBSCRIBE;
+            sub.subscribe = &s;
+            proto_free(a);
+            a = devlink_call(l, &sub, HALLD_WAIT_MS, err);
+        }
+        if (a != NULL && a->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH) {
+            feed_changed(); /* what happened while it was away */
+            while (!__atomic_load_n(&feed.stop, __ATOMIC_ACQUIRE) && !devlink_closed(l, 0, NULL)) {
+                Hall__Envelope *push = devlink_next(l, 1000);
+                if (push != NULL && push->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH)
+                    feed_changed();
+                proto_free(push);
+                pthread_mutex_lock(&feed.lock);
+                feed_wake(false, clk_utc_ms());
+                pthread_mutex_unlock(&feed.lock);
+            }
+        } else if (a != NULL) {
+            log_warn("the change feed: halld refused %s: %s", web.conf.web_device,
+                     a->body_case == HALL__ENVELOPE__BODY_ERROR ? a->error->message : "?");
+        }
+        proto_free(a);
+        devlink_close(l);
+        /* halld is away: held requests are answered at their time. */
+        for (int i = 0; i < 10 && !__atomic_load_n(&feed.stop, __ATOMIC_ACQUIRE); i++) {
+            pthread_mutex_lock(&feed.lock);
+            feed_wake(false, clk_utc_ms());
+            pthread_mutex_unlock(&feed.lock);
+            usleep(100 * 1000);
+        }
+    }
+    pthread_mutex_lock(&feed.lock);
+    feed_wake(true, 0);
+    pthread_mutex_unlock(&feed.lock);
+    return NULL;
+}
+
+static void events(struct request *r)
+{
+    const char *after = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "after");
+    struct person p;
+    char *end;
+
+    if (r->resumed) { /* its time is up, or the hall changed */
+        pthread_mutex_lock(&feed.lock);
+        answer(r, MHD_HTTP_OK, json_pack("{s:I}", "seq", (json_int_t)feed.seq));
+        pthread_mutex_unlock(&feed.lock);
+        return;
+    }
+    if (!signed_in(r, &p))
+        return;
+    errno = 0;
+    r->after = after ? strtoull(after, &end, 10) : 0;
+    if (after != NULL && (errno != 0 || *end != '\0' || end == after)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "after= must be a whole number");
+        return;
+    }
+    pthread_mutex_lock(&feed.lock);
+    if (after == NULL || feed.seq > r->after || feed.nwaiters == WAITERS_MAX) {
+        answer(r, MHD_HTTP_OK, json_pack("{s:I}", "seq", (json_int_t)feed.seq));
+    } else {
+        r->held = true;
+        r->hold_until_ms = clk_utc_ms() + EVENTS_HOLD_MS;
+        feed.waiters[feed.nwaiters++] = r;
+        MHD_suspend_connection(r->conn);
+    }
+    pthread_mutex_unlock(&feed.lock);
 }
 
 /* ---- The router ------------------------------------------------------------------ */
@@ -965,16 +1394,60 @@ static void route(struct request *r)
         list(r, EVERYONE, "windows", load_windows);
         return;
     }
+    static const struct {
+        const char *path, *what;
+        unsigned roles;
+        int (*load)(store *, json_t *);
+    } lists[] = {
+        {"/api/v1/queues", "queues", EVERYONE, load_queues},
+        {"/api/v1/tickets", "tickets", EVERYONE, load_tickets},
+        {"/api/v1/catalog", "areas", EVERYONE, load_catalog},
+        {"/api/v1/clerks", "clerks", ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR),
+         load_clerks},
+        {"/api/v1/devices", "devices", ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR),
+         load_devices},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (strcmp(u, lists[i].path) == 0) {
+            if (!get)
+                goto not_allowed;
+            list(r, lists[i].roles, lists[i].what, lists[i].load);
+            return;
+        }
     if (strcmp(u, "/api/v1/users") == 0) {
         if (!get)
             goto not_allowed;
         list(r, ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR), "users", load_users);
         return;
     }
+    if (strcmp(u, "/api/v1/events") == 0) {
+        if (!get)
+            goto not_allowed;
+        events(r);
+        return;
+    }
     if (sscanf(u, "/api/v1/windows/%4u/%23[a-z-]%c", &no, op, &tail) == 2 && no > 0) {
+        if (strcmp(op, "status") == 0) {
+            if (!get)
+                goto not_allowed;
+            window_status(r, no);
+            return;
+        }
         if (!post)
             goto not_allowed;
         window_op(r, no, op);
+        return;
+    }
+    /* The caller page's files (wpage.h, docs/caller.md), answered here with
+     * their own type and headers: the request is then held back from
+     * send_answer(), as a suspended poll is. */
+    if (wpage_find(u) != NULL) {
+        if (!get && strcmp(m, MHD_HTTP_METHOD_HEAD) != 0)
+            goto not_allowed;
+        r->held = wpage_queue(r->conn, wpage_find(u), web.tls) == MHD_YES;
+        if (!r->held)
+            answer_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "ERR_INTERNAL", "系统内部错误。",
+                         "cannot answer %s", u);
         return;
     }
     answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这个地址。", "there is nothing at %s",
@@ -1021,7 +1494,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     r->method = method;
     r->url = url;
+    if (r->held && !r->resumed)
+        return MHD_YES; /* still held (a spurious call) */
     route(r);
+    if (r->held && !r->resumed)
+        return MHD_YES; /* suspended: answered when resumed */
     rc = send_answer(r);
     return rc;
 }
@@ -1047,12 +1524,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void usage(FILE *f)
 {
     fputs(
-        "usage: hallweb [-c halld.ini] [--halld-port N] [--dev-plaintext]\n"
+        "usage: hallweb [-c halld.ini] [--port N] [--halld-port N] [--dev-plaintext]\n"
         "\n"
         "The hall's web layer: sign-in, sessions and the JSON API under /api/v1/ (docs/web.md,\n"
         "docs/api.md). Reads [web], [store], [listen] and [tls] of halld's configuration.\n"
         "\n"
         "  -c, --config FILE   halld's configuration (default /etc/onewindow/halld.ini)\n"
+        "  --port N            the web layer's port instead of [web] port (0: a free one)\n"
         "  --halld-port N      halld's port, when [listen] port is 0 (tests)\n"
         "  --dev-plaintext     reach halld over plain TCP (halld --dev-plaintext; loopback only)\n"
         "  -h, --help          this text\n",
@@ -1101,16 +1579,15 @@ static int bundle_paths(void)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"halld-port", required_argument, NULL, 'p'},
-        {"dev-plaintext", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"halld-port", required_argument, NULL, 'p'},
+        {"port", required_argument, NULL, 'w'},   {"dev-plaintext", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *config = "/etc/onewindow/halld.ini";
     char err[512], *cert = NULL, *key = NULL;
-    int c, port_override = -1, rc = 1, signo;
+    int c, port_override = -1, web_port = -1, rc = 1, signo;
     struct MHD_Daemon *d = NULL;
+    bool feed_started = false;
     sigset_t stop;
 
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1)
@@ -1127,6 +1604,13 @@ int main(int argc, char **argv)
             break;
         case 'P':
             web.plain = true;
+            break;
+        case 'w':
+            web_port = atoi(optarg);
+            if (web_port < 0 || web_port > 65535 || (web_port == 0 && strcmp(optarg, "0") != 0)) {
+                fprintf(stderr, "hallweb: --port %s: use 0..65535\n", optarg);
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -1145,6 +1629,8 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)web.conf.log_level);
+    if (web_port >= 0)
+        web.conf.web_port = web_port;
     web.tls = web.conf.web_tls_cert[0] != '\0';
     if (!web.tls && !net_is_loopback(web.conf.web_address)) {
         log_error("[web] address is %s, but without tls_cert and tls_key the web layer serves "
@@ -1224,7 +1710,8 @@ int main(int argc, char **argv)
     }
     (void)salen;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (web.tls ? MHD_USE_TLS : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+                     (web.tls ? MHD_USE_TLS : 0);
     /* SIGTERM and SIGINT are waited for below: every thread blocks them. */
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -1245,6 +1732,11 @@ int main(int argc, char **argv)
         goto out;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (pthread_create(&feed.thread, NULL, feed_main, NULL) != 0) {
+        log_error("cannot start the change feed's thread");
+        goto out;
+    }
+    feed_started = true;
     log_info("listening on %s://%s:%u/ for hall %s; halld at %s:%d as %s",
              web.tls ? "https" : "http", web.conf.web_address, di ? (unsigned)di->port : 0u,
              web.conf.hall_id, web.halld_host, web.halld_port, web.conf.web_device);
@@ -1253,6 +1745,10 @@ int main(int argc, char **argv)
     log_info("stopping (%s)", strsignal(signo));
     rc = 0;
 out:
+    if (feed_started) {
+        __atomic_store_n(&feed.stop, true, __ATOMIC_RELEASE);
+        pthread_join(feed.thread, NULL);
+    }
     if (d != NULL)
         MHD_stop_daemon(d);
     if (key != NULL)

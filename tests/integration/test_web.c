@@ -14,12 +14,17 @@
  *                        nothing
  *   test_web ops         web_api_window_ops: a window driven through the API
  *                        and one through a device link give the same answers
- *                        and the same audit events; Idempotency-Key retries
+ *                        and the same audit events; Idempotency-Key retries;
+ *                        a window's status and the change feed
+ *   test_web reads       web_reads_off_loop: a list held in the middle of its
+ *                        read (a test hook) while windows call through a
+ *                        device link and through the API: every call answered
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testsupport.h"
@@ -112,6 +117,37 @@ START_TEST(auth)
     ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "users")), 4);
     ck_assert_ptr_null(strstr(r.body, "scrypt"));
     web_resp_free(&r);
+
+    /* What everyone signed in reads, and what only the administrator,
+     * the manager and the auditor read. */
+    static const char *const everyone[] = {"/api/v1/queues", "/api/v1/tickets", "/api/v1/catalog",
+                                           "/api/v1/windows"};
+    for (size_t i = 0; i < sizeof everyone / sizeof everyone[0]; i++) {
+        r = web_req(&w, "GET", everyone[i], s1, NULL, NULL, NULL);
+        ck_assert_msg(r.status == 200, "%s: %d %s", everyone[i], r.status, r.body);
+        web_resp_free(&r);
+    }
+    r = web_req(&w, "GET", "/api/v1/clerks", s1, NULL, NULL, NULL);
+    expect(&r, 403, "ERR_FORBIDDEN");
+    r = web_req(&w, "GET", "/api/v1/devices", s1, NULL, NULL, NULL);
+    expect(&r, 403, "ERR_FORBIDDEN");
+    r = web_req(&w, "GET", "/api/v1/clerks", s2, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "clerks")), 2);
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/devices", s2, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"id\":\"web-1\",\"type\":\"web\""));
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/catalog", s2, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    json_t *area0 = json_array_get(json_object_get(r.json, "areas"), 0);
+    ck_assert_ptr_nonnull(json_object_get(area0, "matters"));
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "areas")),
+                     (int)fix_db_int(&f, "SELECT count(*) FROM areas"));
+    web_resp_free(&r);
+    r = web_req(&w, "POST", "/api/v1/clerks", s2, c2, NULL, "{}");
+    expect(&r, 405, "ERR_BAD_REQUEST");
 
     /* The auditor reads, and every write is refused by halld's table. */
     char sa[64], ca[64];
@@ -225,6 +261,69 @@ START_TEST(auth)
     web_stop(&w);
     ck_assert_int_eq(fix_stop(&f), 0);
     ck_assert_int_eq(fix_hallctl(&f, "audit verify"), 0);
+    fix_free(&f);
+}
+END_TEST
+
+/* HTTPS: plain HTTP is refused off loopback, and with a certificate of
+ * the hall CA the same hall is served over TLS only (run with web_auth). */
+START_TEST(https)
+{
+    hallfix f;
+    webfix w;
+    char ca[1200];
+    web_resp r;
+
+    fix_init(&f, 1, "[web]\nport = 0\naddress = 0.0.0.0\n");
+    ck_assert_int_eq(web_add_user(&f, "clerk1", "clerk", "c-1", "clerk-pass-1"), 0);
+    fix_start(&f);
+    ck_assert_int_eq(fix_hallctl(&f, "device add --id web-1 --type web"), 0);
+    /* The LAN without TLS: refused, saying why. */
+    pid_t pid = web_spawn(&w, &f);
+    ck_assert_int_eq(ts_wait(pid, FIX_WAIT_MS), 1 << 8);
+    w.pid = 0;
+    ck_assert(ts_file_contains(w.log, "plain HTTP, on loopback only", 0));
+    /* A server certificate from the hall CA, and HTTPS. */
+    ck_assert_int_eq(ts_system("%s cert issue --dir %s/pki --id web --server localhost --out "
+                               "%s/pki/web >>%s/hallctl.log 2>&1",
+                               HALLCTL_PATH, f.dir, f.dir, f.dir),
+                     0);
+    FILE *c = fopen(f.config, "a");
+    ck_assert_ptr_nonnull(c);
+    fputs("[web]\ntls_cert = pki/web/web.crt\ntls_key = pki/web/web.key\n", c);
+    fclose(c);
+    web_spawn(&w, &f);
+    ck_assert_msg(ts_file_contains(w.log, "listening on https://0.0.0.0:", FIX_WAIT_MS),
+                  "hallweb did not start with TLS");
+    char line[1024];
+    FILE *lf = fopen(w.log, "r");
+    while (lf != NULL && fgets(line, sizeof line, lf) != NULL)
+        if (strstr(line, "listening on https") != NULL)
+            sscanf(strstr(line, "listening on https"), "listening on https://%*[^:]:%d", &w.port);
+    if (lf != NULL)
+        fclose(lf);
+    ck_assert_int_gt(w.port, 0);
+    snprintf(ca, sizeof ca, "%s/pki/ca.crt", f.dir);
+    r = web_req_tls(&w, ca, "POST", "/api/v1/session", NULL, NULL,
+                    "{\"user\":\"clerk1\",\"password\":\"clerk-pass-1\"}");
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    ck_assert_ptr_nonnull(strstr(r.set_cookie, "Secure"));
+    char session[64];
+    snprintf(session, sizeof session, "%s", r.session);
+    web_resp_free(&r);
+    r = web_req_tls(&w, ca, "GET", "/api/v1/session", session, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    web_resp_free(&r);
+    /* Plain HTTP on the HTTPS port gets no answer. */
+    int fd = ts_connect(w.port, 5);
+    char in[256] = "";
+    ck_assert_int_ge(fd, 0);
+    static const char plain[] = "GET /api/v1/session HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, plain, sizeof plain - 1, MSG_NOSIGNAL);
+    ssize_t got = recv(fd, in, sizeof in - 1, 0);
+    close(fd);
+    ck_assert(got <= 0 || strncmp(in, "HTTP/1.1 200", 12) != 0);
+    web_stop(&w);
     fix_free(&f);
 }
 END_TEST
@@ -494,10 +593,132 @@ START_TEST(window_ops)
     expect(&r, 400, "ERR_BAD_REQUEST");
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), calls);
 
+    /* The window's status, read on hallweb's read-only connection: its
+     * current ticket, and its queue by area. */
+    r = web_req(&w, "GET", "/api/v1/windows/1/status", s, NULL, NULL, NULL);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    json_t *win = json_object_get(r.json, "window");
+    json_t *cur = json_object_get(win, "ticket");
+    ck_assert_str_eq(json_string_value(json_object_get(win, "state")), "open");
+    ck_assert_str_eq(json_string_value(json_object_get(win, "clerk")), "c-1");
+    ck_assert_str_eq(json_string_value(json_object_get(cur, "state")), "called");
+    ck_assert_int_eq(json_integer_value(json_object_get(cur, "id")),
+                     fix_db_int(&f, "SELECT current_ticket FROM windows WHERE no = 1"));
+    json_t *intake = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(win, "queue")); i++)
+        if (strcmp(json_string_value(
+                       json_object_get(json_array_get(json_object_get(win, "queue"), i), "area")),
+                   "intake") == 0)
+            intake = json_array_get(json_object_get(win, "queue"), i);
+    ck_assert_ptr_nonnull(intake);
+    ck_assert_int_eq(json_integer_value(json_object_get(intake, "waiting")),
+                     fix_db_int(&f, "SELECT count(*) FROM tickets WHERE state = 2 AND area = "
+                                    "'intake'"));
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "max_recalls")), 2);
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/windows/77/status", s, NULL, NULL, NULL);
+    expect(&r, 404, "ERR_NOT_FOUND");
+
+    /* Live tickets, masked: as many as the database has, no hash. */
+    r = web_req(&w, "GET", "/api/v1/tickets", s, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "tickets")),
+                     fix_db_int(&f, "SELECT count(*) FROM tickets WHERE state IN (1,2,3,4,6,7)"));
+    ck_assert_ptr_null(strstr(r.body, "hash"));
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/queues", s, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(
+            json_object_get(json_array_get(json_object_get(r.json, "queues"), 0), "waiting")),
+        fix_db_int(&f, "SELECT count(*) FROM tickets WHERE state = 2 AND area = 'intake'"));
+    web_resp_free(&r);
+
+    /* The change feed: a poll after the current sequence is held until
+     * the hall changes (a call at window 2, by its terminal), then
+     * answered with a later sequence. */
+    r = web_req(&w, "GET", "/api/v1/events", s, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    json_int_t seq = json_integer_value(json_object_get(r.json, "seq"));
+    web_resp_free(&r);
+    char poll_path[64];
+    snprintf(poll_path, sizeof poll_path, "/api/v1/events?after=%lld", (long long)seq);
+    int held = web_send(&w, "GET", poll_path, s, NULL, NULL, NULL);
+    ck_assert(!web_answered(held, 500));
+    proto_free(fix_window_op(win2, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0));
+    ck_assert(web_answered(held, 5000));
+    r = web_recv(held);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "seq")), seq);
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/events?after=x1", s, NULL, NULL, NULL);
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    r = web_req(&w, "GET", "/api/v1/events?after=0", NULL, NULL, NULL, NULL);
+    expect(&r, 401, "ERR_SESSION");
+
     /* halld gone: a clear answer, not a hang; back: it works again. */
     ck_assert_int_eq(fix_stop(&f), 0);
     r = op(&w, s, c, 1, "start", NULL, NULL);
     expect(&r, 503, "ERR_UNAVAILABLE");
+    devlink_close(kiosk);
+    devlink_close(win2);
+    web_stop(&w);
+    fix_free(&f);
+}
+END_TEST
+
+/* ---- web_reads_off_loop -------------------------------------------------------- */
+
+START_TEST(reads_off_loop)
+{
+    hallfix f;
+    webfix w;
+    char s[64], c[64], hold[1200];
+    web_resp r;
+
+    fix_init(&f, 2, WEB_CONF);
+    ck_assert_int_eq(web_add_user(&f, "clerk1", "clerk", "c-1", "clerk-pass-1"), 0);
+    snprintf(hold, sizeof hold, "%s/hold-reads", f.dir);
+    setenv("HALLWEB_TEST_HOLD_READS", hold, 1);
+    fix_start(&f);
+    web_start(&w, &f);
+    devlink *kiosk = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
+    devlink *win2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    for (int i = 0; i < 60; i++) {
+        Hall__Envelope *a = fix_issue(kiosk, "intake", HALL__PRIORITY__PRIORITY_NORMAL);
+        proto_free(fix_printed(kiosk, a->issue_reply->ticket->id));
+        proto_free(a);
+    }
+    web_sign_in(&w, "clerk1", "clerk-pass-1", s, c);
+    r = web_req(&w, "POST", "/api/v1/windows/1/sign-in", s, c, NULL, "");
+    ck_assert_int_eq(r.status, 200);
+    web_resp_free(&r);
+    proto_free(fix_sign_in(win2, 2, "c-2"));
+
+    /* A list of the windows, held in the middle of its read. */
+    ts_write_file(hold, "held\n");
+    int list = web_send(&w, "GET", "/api/v1/windows", s, NULL, NULL, NULL);
+    ck_assert(ts_file_contains(w.log, "a read of the windows is held in hallweb", FIX_WAIT_MS));
+    /* While it is held, every call is answered: 25 at window 2 through its
+     * terminal and 25 at window 1 through the API (another web thread). */
+    for (int i = 0; i < 25; i++) {
+        Hall__Envelope *a = fix_window_op(win2, HALL__ENVELOPE__BODY_CALL_NEXT, 2, 0);
+        ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+        proto_free(a);
+        r = web_req(&w, "POST", "/api/v1/windows/1/call-next", s, c, NULL, "");
+        ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+        web_resp_free(&r);
+    }
+    ck_assert(!web_answered(list, 0)); /* still held */
+    /* Each call-next called or recalled (a called ticket is recalled). */
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE kind IN (5, 6)"), 50);
+    /* The read ran in hallweb, never in halld (whose loop runs no report). */
+    ck_assert(!ts_file_contains(f.log, "test hook", 0));
+    unlink(hold);
+    r = web_recv(list);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "windows")), 2);
+    web_resp_free(&r);
     devlink_close(kiosk);
     devlink_close(win2);
     web_stop(&w);
@@ -513,12 +734,16 @@ int main(int argc, char **argv)
     int failed;
 
     tcase_set_timeout(tc, 300);
-    if (argc < 2 || strcmp(argv[1], "auth") == 0)
+    if (argc < 2 || strcmp(argv[1], "auth") == 0) {
         tcase_add_test(tc, auth);
+        tcase_add_test(tc, https);
+    }
     if (argc < 2 || strcmp(argv[1], "csrf") == 0)
         tcase_add_test(tc, csrf);
     if (argc < 2 || strcmp(argv[1], "ops") == 0)
         tcase_add_test(tc, window_ops);
+    if (argc < 2 || strcmp(argv[1], "reads") == 0)
+        tcase_add_test(tc, reads_off_loop);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
 #define ONEWINDOW_WEBFIXTURE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "hallfixture.h"
@@ -24,6 +25,9 @@ typedef struct webfix {
  * hall's [web] port must be 0 (fix_init's extra_conf). */
 void web_start(webfix *w, hallfix *f);
 void web_stop(webfix *w);
+/* Start hallweb without waiting or registering anything: its pid (tests
+ * of a refused start wait for it themselves). */
+pid_t web_spawn(webfix *w, hallfix *f);
 
 /* Add a user with a password (hallctl user add --password-stdin); the
  * exit status of hallctl. clerk may be NULL. */
@@ -45,6 +49,18 @@ typedef struct web_resp {
 web_resp web_req(webfix *w, const char *method, const char *path, const char *cookie,
                  const char *csrf, const char *headers, const char *body);
 void web_resp_free(web_resp *r);
+/* One request over HTTPS, verifying hallweb's certificate against ca for
+ * the name localhost. status -1 when no TLS session could be made. */
+web_resp web_req_tls(webfix *w, const char *ca, const char *method, const char *path,
+                     const char *cookie, const char *csrf, const char *body);
+/* web_req in two halves, for a request that is held (a long poll, a read
+ * held by a test hook): send it, and later read its answer (the socket
+ * waits up to 60 s). */
+int web_send(webfix *w, const char *method, const char *path, const char *cookie, const char *csrf,
+             const char *headers, const char *body);
+web_resp web_recv(int fd);
+/* True if fd has an answer (or was closed) within timeout_ms. */
+bool web_answered(int fd, int timeout_ms);
 
 /* Sign in; fails the test unless it works. The session's cookie value and
  * CSRF token are copied out. */
