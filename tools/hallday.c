@@ -11,7 +11,9 @@
  *     LEVEL) when --bus is given; otherwise halld itself through devlink,
  *     as the window terminals win-N of the hall (--hall). With --hall, a
  *     window an earlier run left paused or with a visit open is set right
- *     (resumed, the visit finished) before the day starts.
+ *     (resumed, the visit finished) before the day starts;
+ *   - clerks on the web: the windows of --web-windows through hallweb's
+ *     JSON API (--web), signed in as a web user, as the caller page does.
  *
  * The day is pseudo-random from --seed: citizens arrive as a Poisson
  * process of --rate an hour of hall time; most take the one-tap number,
@@ -29,7 +31,7 @@
  * Whatever does not answer or refuses (a kiosk, a reader, halld) gives one
  * line and the day goes on. The file is laid out as: options and the
  * random source; line-protocol control ports; HTTP to the kiosks; the
- * citizens; the clerks (bus or devlink); the board view; main.
+ * citizens; the clerks (bus, devlink or the web API); the board view; main.
  *
  * Exit status: 0 at the end of the day, 1 when it cannot start, 2 for bad
  * usage.
@@ -117,6 +119,7 @@ struct window {
     uint64_t ticket_id; /* devlink only */
     int64_t due_ms;     /* hall time of the clerk's next step */
     devlink *link;      /* devlink only: the window terminal win-N */
+    bool web;           /* through hallweb's API (--web-windows) */
     bool closed_said;
 };
 
@@ -137,6 +140,13 @@ struct day {
     bool use_bus;
     bool use_halld;
     halld_contact halld; /* tool identity and address, from --hall */
+    struct {
+        char host[256];
+        int port;
+        char user[40], password[160];
+        char session[64], csrf[64]; /* once signed in */
+        uint64_t presses;           /* for the Idempotency-Key of each press */
+    } web;
     char devices_dir[PATH_MAX];
     bool ratings_refused;
     int64_t mono0;     /* real time of the opening, for --duration and --board */
@@ -378,24 +388,27 @@ broken:
  * HTTP to the kiosks' touch pages
  */
 
-/* One HTTP/1.1 exchange (Connection: close) with k's page. The body of
- * the answer, NUL-terminated, is the caller's (free()); NULL with a reason
- * in err when the page does not answer or the answer is not HTTP. */
-static char *http(const struct kiosk *k, const char *method, const char *path, const char *body,
-                  int timeout_ms, int *status, char *err, size_t errlen)
+/* One HTTP/1.1 exchange (Connection: close) with host:port, with more
+ * header lines (each ending in CRLF, may be NULL). The body of the answer,
+ * NUL-terminated, is the caller's (free()); the session cookie it set, if
+ * any, in set_session (may be NULL); NULL with a reason in err when the
+ * server does not answer or the answer is not HTTP. */
+static char *http_to(const char *host, int port, const char *method, const char *path,
+                     const char *headers, const char *body, int timeout_ms, int *status,
+                     char *set_session, size_t setlen, char *err, size_t errlen)
 {
     int64_t deadline = clk_mono_ms() + timeout_ms;
     size_t blen = body ? strlen(body) : 0, used = 0, cap = 4096;
-    char head[512];
+    char head[1024];
     char *in = NULL;
-    int fd = dial(k->host, k->port, IO_MS, err, errlen);
+    int fd = dial(host, port, IO_MS, err, errlen);
 
     if (fd < 0)
         return NULL;
     snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n"
+             "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n%s"
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-             method, path, k->host, k->port, blen);
+             method, path, host, port, headers ? headers : "", blen);
     if (send_all(fd, head, strlen(head), deadline, err, errlen) < 0 ||
         send_all(fd, body ? body : "", blen, deadline, err, errlen) < 0)
         goto fail;
@@ -434,12 +447,28 @@ static char *http(const struct kiosk *k, const char *method, const char *path, c
         return NULL;
     }
     *status = atoi(in + 9);
+    if (set_session != NULL) {
+        const char *c = strcasestr(in, "\r\nSet-Cookie: ow_session=");
+        *end = '\0';
+        set_session[0] = '\0';
+        if (c != NULL) {
+            c += strlen("\r\nSet-Cookie: ow_session=");
+            snprintf(set_session, setlen, "%.*s", (int)strcspn(c, ";\r\n"), c);
+        }
+    }
     memmove(in, end + 4, used - (size_t)(end + 4 - in) + 1);
     return in;
 fail:
     free(in);
     close(fd);
     return NULL;
+}
+
+static char *http(const struct kiosk *k, const char *method, const char *path, const char *body,
+                  int timeout_ms, int *status, char *err, size_t errlen)
+{
+    return http_to(k->host, k->port, method, path, NULL, body, timeout_ms, status, NULL, 0, err,
+                   errlen);
 }
 
 /* The kiosk's screen model, once it is newer than after (0: at once).
@@ -959,6 +988,120 @@ static void halld_rate(struct day *d, struct window *w, unsigned level)
 }
 
 /* ------------------------------------------------------------------------
+ * Clerks on the web: hallweb's JSON API (docs/api.md), as the caller page
+ */
+
+/* Sign in as --web-user; 0 when a session was given. */
+static int web_sign_in(struct day *d)
+{
+    char err[256], body[400];
+    int status = 0;
+    json_t *j = json_pack("{s:s,s:s}", "user", d->web.user, "password", d->web.password);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    json_decref(j);
+    snprintf(body, sizeof body, "%s", text ? text : "{}");
+    free(text);
+    char *in = http_to(d->web.host, d->web.port, "POST", "/api/v1/session", NULL, body, IO_MS,
+                       &status, d->web.session, sizeof d->web.session, err, sizeof err);
+    json_t *a = in ? json_loads(in, 0, NULL) : NULL;
+    const char *csrf = json_string_value(json_object_get(a, "csrf_token"));
+    int rc = status == 200 && csrf != NULL && d->web.session[0] != '\0' ? 0 : -1;
+    if (rc == 0)
+        snprintf(d->web.csrf, sizeof d->web.csrf, "%s", csrf);
+    else
+        say(d, "the web layer refused %s's sign-in: %s", d->web.user, in ? in : err);
+    json_decref(a);
+    free(in);
+    return rc;
+}
+
+/* POST /api/v1/windows/N/OP; its answer (200) or NULL after saying why
+ * (a queue with nothing waiting is not worth a line). A session that
+ * ended is signed in again once; the same press keeps its key. */
+static json_t *web_post(struct day *d, struct window *w, const char *op, bool quiet_empty)
+{
+    char path[64], headers[400], err[256];
+    int status = 0;
+
+    if (d->web.session[0] == '\0' && web_sign_in(d) < 0) {
+        d->n.errors++;
+        return NULL;
+    }
+    snprintf(path, sizeof path, "/api/v1/windows/%u/%s", w->no, op);
+    uint64_t press = ++d->web.presses;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        snprintf(headers, sizeof headers,
+                 "Cookie: ow_session=%s\r\nX-CSRF-Token: %s\r\n"
+                 "Idempotency-Key: hallday-%" PRIu64 "-%" PRIu64 "\r\n",
+                 d->web.session, d->web.csrf, d->seed, press);
+        char *in = http_to(d->web.host, d->web.port, "POST", path, headers, "{}", IO_MS, &status,
+                           NULL, 0, err, sizeof err);
+        json_t *a = in ? json_loads(in, 0, NULL) : NULL;
+        if (status == 200 && a != NULL) {
+            free(in);
+            return a;
+        }
+        const char *code = json_string_value(json_object_get(json_object_get(a, "error"), "code"));
+        if (status == 401 && attempt == 0 && web_sign_in(d) == 0) {
+            json_decref(a);
+            free(in);
+            continue;
+        }
+        if (!(quiet_empty && code != NULL && strcmp(code, "ERR_QUEUE_EMPTY") == 0)) {
+            d->n.errors++;
+            say(d, "window %u: the web layer refused %s: %s", w->no, op, in ? in : err);
+        }
+        json_decref(a);
+        free(in);
+        return NULL;
+    }
+    return NULL;
+}
+
+static bool web_call(struct day *d, struct window *w)
+{
+    json_t *a = web_post(d, w, "call-next", true);
+    json_t *t = json_object_get(json_object_get(a, "window"), "ticket");
+    bool called = json_is_object(t);
+
+    if (called) {
+        snprintf(w->number, sizeof w->number, "%s",
+                 json_string_value(json_object_get(t, "number")));
+        w->ticket_id = (uint64_t)json_integer_value(json_object_get(t, "id"));
+    }
+    json_decref(a);
+    return called;
+}
+
+static int web_step(struct day *d, struct window *w, const char *op)
+{
+    json_t *a = web_post(d, w, op, false);
+    int rc = a != NULL ? 0 : -1;
+
+    json_decref(a);
+    return rc;
+}
+
+/* Before the day: the clerk signs in at the window; a visit an earlier run
+ * left open there is finished. */
+static void web_open_window(struct day *d, struct window *w)
+{
+    json_t *a = web_post(d, w, "sign-in", false);
+    json_t *t = json_object_get(json_object_get(a, "window"), "ticket");
+
+    if (json_is_object(t)) {
+        const char *state = json_string_value(json_object_get(t, "state"));
+        snprintf(w->number, sizeof w->number, "%s",
+                 json_string_value(json_object_get(t, "number")));
+        if ((strcmp(state, "called") != 0 || web_step(d, w, "start") == 0) &&
+            web_step(d, w, "finish") == 0)
+            say(d, "window %u finishes %s, left open by an earlier run", w->no, w->number);
+    }
+    json_decref(a);
+}
+
+/* ------------------------------------------------------------------------
  * The clerk's next step
  */
 
@@ -968,7 +1111,7 @@ static void clerk_step(struct day *d, struct window *w)
 
     switch (w->state) {
     case CLERK_FREE:
-        if (d->use_bus ? bus_call(d, w) : halld_call(d, w)) {
+        if (w->web ? web_call(d, w) : d->use_bus ? bus_call(d, w) : halld_call(d, w)) {
             d->n.called++;
             say(d, "window %u calls %s", w->no, w->number);
             w->state = CLERK_CALLED;
@@ -978,7 +1121,9 @@ static void clerk_step(struct day *d, struct window *w)
         }
         return;
     case CLERK_CALLED:
-        if (d->use_bus ? bus_press(d, w, "start") : halld_step(d, w, HALL__ENVELOPE__BODY_START)) {
+        if (w->web       ? web_step(d, w, "start")
+            : d->use_bus ? bus_press(d, w, "start")
+                         : halld_step(d, w, HALL__ENVELOPE__BODY_START)) {
             w->state = CLERK_FREE;
         } else {
             w->state = CLERK_SERVING;
@@ -987,7 +1132,13 @@ static void clerk_step(struct day *d, struct window *w)
         return;
     case CLERK_SERVING: {
         unsigned level = rating_level(d);
-        if (d->use_bus) {
+        if (w->web) {
+            /* No rating pad answers a web window here: the visit is not rated. */
+            if (web_step(d, w, "finish") == 0) {
+                d->n.finished++;
+                say(d, "window %u finished %s (through the web layer)", w->no, w->number);
+            }
+        } else if (d->use_bus) {
             bus_finish(d, w, level);
         } else if (halld_step(d, w, HALL__ENVELOPE__BODY_FINISH) == 0) {
             halld_rate(d, w, level);
@@ -1070,13 +1221,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: hallday --kiosk URL [--idreader HOST:PORT] ... [--bus HOST:PORT]\n"
             "               [--hall CONFIG [--halld HOST:PORT]] [--windows 1,2,3,4]\n"
+            "               [--web URL --web-user NAME --web-password-file FILE\n"
+            "                --web-windows 5,6]\n"
             "               [--seed N] [--rate N] [--speed N] [--duration S] [--board S]\n"
             "A scripted day in the simulated hall: citizens at the kiosks' touch pages\n"
             "(--kiosk http://127.0.0.1:8080, repeatable; --idreader: the control port of\n"
             "that kiosk's card reader simulator, same order), clerks on the call-pads of\n"
             "the bus simulator (--bus: its control port) or, without a bus, as the\n"
             "window terminals win-N of the hall (--hall: its halld.ini; --halld: where\n"
-            "halld listens when the configuration says port 0).\n"
+            "halld listens when the configuration says port 0). The windows of\n"
+            "--web-windows are worked through the web layer's API instead (--web: its\n"
+            "address; signed in as --web-user, whose password is the first line of\n"
+            "--web-password-file).\n"
             "  --seed N      the day's random seed (default: from the clock; printed)\n"
             "  --rate N      citizens an hour of hall time (default 60)\n"
             "  --speed N     hall time runs N times faster than the clock (default 10;\n"
@@ -1192,6 +1348,10 @@ int main(int argc, char **argv)
                                             {"hall", required_argument, NULL, 'H'},
                                             {"halld", required_argument, NULL, 'a'},
                                             {"windows", required_argument, NULL, 'w'},
+                                            {"web", required_argument, NULL, 'W'},
+                                            {"web-user", required_argument, NULL, 'U'},
+                                            {"web-password-file", required_argument, NULL, 'P'},
+                                            {"web-windows", required_argument, NULL, 'V'},
                                             {"seed", required_argument, NULL, 's'},
                                             {"rate", required_argument, NULL, 'r'},
                                             {"speed", required_argument, NULL, 'x'},
@@ -1200,7 +1360,7 @@ int main(int argc, char **argv)
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     static struct day d;
-    const char *hall = NULL, *halld_addr = NULL;
+    const char *hall = NULL, *halld_addr = NULL, *web_windows = NULL, *password_file = NULL;
     bool speed_given = false;
     double v;
     int opt;
@@ -1254,6 +1414,29 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'W': {
+            struct kiosk at;
+            if (parse_kiosk(&at, optarg) < 0) {
+                fprintf(stderr, "hallday: --web %s: expected http://HOST:PORT\n", optarg);
+                return 2;
+            }
+            snprintf(d.web.host, sizeof d.web.host, "%s", at.host);
+            d.web.port = at.port;
+            break;
+        }
+        case 'U':
+            if (strlen(optarg) >= sizeof d.web.user) {
+                fprintf(stderr, "hallday: --web-user %s: too long\n", optarg);
+                return 2;
+            }
+            snprintf(d.web.user, sizeof d.web.user, "%s", optarg);
+            break;
+        case 'P':
+            password_file = optarg;
+            break;
+        case 'V':
+            web_windows = optarg;
+            break;
         case 's': {
             char *end;
             errno = 0;
@@ -1303,6 +1486,40 @@ int main(int argc, char **argv)
             return 1;
         d.use_halld = true;
     }
+    if (web_windows != NULL || d.web.port != 0) {
+        struct day webs = {0};
+        if (web_windows == NULL || d.web.port == 0 || d.web.user[0] == '\0' ||
+            password_file == NULL) {
+            fprintf(stderr, "hallday: --web, --web-user, --web-password-file and --web-windows "
+                            "go together\n");
+            return 2;
+        }
+        if (parse_windows(&webs, web_windows) < 0 || d.nwindows + webs.nwindows > WINDOWS_MAX) {
+            fprintf(stderr, "hallday: --web-windows %s: expected numbers 1..9, e.g. 5,6\n",
+                    web_windows);
+            return 2;
+        }
+        FILE *pf = fopen(password_file, "re");
+        if (pf == NULL || fgets(d.web.password, sizeof d.web.password, pf) == NULL) {
+            fprintf(stderr, "hallday: --web-password-file %s: %s\n", password_file,
+                    pf ? "empty" : strerror(errno));
+            if (pf != NULL)
+                fclose(pf);
+            return 1;
+        }
+        fclose(pf);
+        d.web.password[strcspn(d.web.password, "\r\n")] = '\0';
+        for (size_t i = 0; i < webs.nwindows; i++) {
+            for (size_t j = 0; j < d.nwindows; j++)
+                if (d.window[j].no == webs.window[i].no) {
+                    fprintf(stderr, "hallday: window %u is in --windows and --web-windows\n",
+                            webs.window[i].no);
+                    return 2;
+                }
+            d.window[d.nwindows] = webs.window[i];
+            d.window[d.nwindows++].web = true;
+        }
+    }
     /* The hall's clock if it has its own, else one of hallday's from now. */
     if (hall == NULL || d.clock.system) {
         int64_t now = clk_system_utc_ms();
@@ -1321,10 +1538,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "hallday: the hall clock: %s\n", strerror(errno));
         return 1;
     }
-    if (!d.use_bus && !d.use_halld && d.nwindows > 0) {
-        fprintf(stderr, "hallday: the windows need --bus or --hall\n");
-        return 2;
-    }
+    for (size_t i = 0; i < d.nwindows; i++)
+        if (!d.window[i].web && !d.use_bus && !d.use_halld) {
+            fprintf(stderr, "hallday: the windows need --bus or --hall\n");
+            return 2;
+        }
 
     struct sigaction sa = {.sa_handler = on_stop};
     sigemptyset(&sa.sa_mask);
@@ -1344,8 +1562,11 @@ int main(int argc, char **argv)
            d.seed, d.rate, d.speed, d.nkiosks,
            d.use_bus ? "the bus (call-pads, rating pads)" : "halld (window terminals)");
     fflush(stdout);
-    for (size_t i = 0; i < d.nwindows && d.use_halld && !stopping; i++)
-        open_window(&d, &d.window[i]);
+    for (size_t i = 0; i < d.nwindows && !stopping; i++)
+        if (d.window[i].web)
+            web_open_window(&d, &d.window[i]);
+        else if (d.use_halld)
+            open_window(&d, &d.window[i]);
 
     while (!stopping) {
         int64_t mono = clk_mono_ms(), now = hall_ms(&d);

@@ -193,6 +193,16 @@ START_TEST(test_demo_smoke)
     ck_assert_int_gt(done1, 0);
     snprintf(where, sizeof where, "state IN (%d, %d, %d)", Q_CALLED, Q_SERVING, Q_DONE);
     ck_assert_int_ge(tickets_in(ts_path(hall, "hall.db"), where), done1);
+    /* Window 5's clerk worked through the web layer: signed in there (an
+     * audit event of the gateway), and its window events are the user's. */
+    ck_assert_int_gt(db_value(ts_path(hall, "hall.db"),
+                              "SELECT count(*) FROM events WHERE device = 'web-1' AND detail LIKE "
+                              "'web: signed in as clerk%'"),
+                     0);
+    ck_assert_int_gt(db_value(ts_path(hall, "hall.db"),
+                              "SELECT count(*) FROM events WHERE device = 'web:clerk5' AND "
+                              "window_no = 5"),
+                     0);
     long long last_id = db_value(ts_path(hall, "hall.db"), "SELECT max(id) FROM tickets");
     long long last_issued =
         db_value(ts_path(hall, "hall.db"), "SELECT max(issued_ms) FROM tickets");
