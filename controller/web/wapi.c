@@ -1,0 +1,1292 @@
+/*
+ * wapi — the web layer's requests. See wapi.h.
+ *
+ * Layout: the module's state; answers (JSON, errors in Chinese and
+ * English); reading a request (body, cookies, CSRF); sign-in and sessions;
+ * window operations; lists; a window's status; the change feed; the
+ * router.
+ */
+#include "wapi.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <microhttpd.h> /* the HTTP status and method names only */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "clk.h"
+#include "log.h"
+#include "pwhash.h"
+#include "wsess.h"
+
+#define KDF_AT_ONCE     2 /* password checks at once: each takes 32 MiB */
+#define COOKIE          "ow_session"
+#define IDEMPOTENCY_MAX 64
+
+static struct {
+    const struct halld_conf *conf;
+    bool tls; /* HTTPS */
+    const wapi_ops *ops;
+    wsess *sessions;
+    sem_t kdf;
+    /* A password hash that no password matches, checked for unknown users
+     * so that their answer takes as long as a known user's. */
+    char dummy_hash[PWHASH_MAX];
+} api;
+
+int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, char *err,
+              size_t errlen)
+{
+    wsess_limits lim = {
+        .max_sessions = (size_t)conf->web_max_sessions,
+        .idle_ms = conf->web_session_idle_ms,
+        .max_ms = conf->web_session_max_ms,
+        .account_failures = (int)conf->web_account_failures,
+        .address_failures = (int)conf->web_address_failures,
+        .lockout_ms = conf->web_lockout_ms,
+    };
+
+    api.conf = conf;
+    api.tls = https;
+    api.ops = ops;
+    if (pwhash_make_cost("no password matches this", 15, api.dummy_hash, sizeof api.dummy_hash) <
+        0) {
+        snprintf(err, errlen, "cannot make a password hash: %s", strerror(errno));
+        return -1;
+    }
+    if ((api.sessions = wsess_new(&lim)) == NULL) {
+        snprintf(err, errlen, "cannot keep sessions: %s", strerror(errno));
+        return -1;
+    }
+    if (sem_init(&api.kdf, 0, KDF_AT_ONCE) < 0) {
+        snprintf(err, errlen, "cannot start: %s", strerror(errno));
+        wsess_free(api.sessions);
+        api.sessions = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void wapi_request_done(wapi_request *r)
+{
+    json_decref(r->json);
+    r->json = NULL;
+    OPENSSL_cleanse(r->body, sizeof r->body);
+}
+
+/* A request id no other request of this user has: from the client's
+ * Idempotency-Key when given (its retries get the first answer), random
+ * otherwise. Never 0. */
+static uint64_t request_id_for(const char *idempotency_key)
+{
+    unsigned char md[32];
+    uint64_t id = 0;
+
+    if (idempotency_key != NULL) {
+        EVP_Digest(idempotency_key, strlen(idempotency_key), md, NULL, EVP_sha256(), NULL);
+        memcpy(&id, md, sizeof id);
+    } else if (RAND_bytes((unsigned char *)&id, sizeof id) != 1) {
+        id = (uint64_t)clk_utc_ms() << 20 ^ (uint64_t)pthread_self();
+    }
+    id &= UINT64_C(0x7fffffffffffffff);
+    return id ? id : 1;
+}
+
+/* protobuf-c's and libmicrohttpd's structs take char * for strings they
+ * only read. */
+static char *unconst(const char *s)
+{
+    union {
+        const char *c;
+        char *m;
+    } u = {.c = s};
+    return u.m;
+}
+
+/* ---- Answers ----------------------------------------------------------------- */
+
+static void answer(wapi_request *r, unsigned status, json_t *json)
+{
+    json_decref(r->json);
+    r->status = status;
+    r->json = json;
+}
+
+/* An error: the protocol's code, a sentence in Chinese and one in English. */
+static void answer_error(wapi_request *r, unsigned status, const char *code, const char *zh,
+                         const char *en_fmt, ...) __attribute__((format(printf, 5, 6)));
+static void answer_error(wapi_request *r, unsigned status, const char *code, const char *zh,
+                         const char *en_fmt, ...)
+{
+    char en[512];
+    va_list ap;
+
+    va_start(ap, en_fmt);
+    vsnprintf(en, sizeof en, en_fmt, ap);
+    va_end(ap);
+    /* The sentence may quote the request (a path, a name), which need not
+     * be UTF-8 (or was cut inside a character): JSON takes only UTF-8. */
+    json_t *text = json_string(en);
+    if (text == NULL) {
+        for (char *c = en; *c != '\0'; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        text = json_string(en);
+    }
+    answer(
+        r, status,
+        json_pack("{s:{s:s,s:{s:s,s:o}}}", "error", "code", code, "message", "zh", zh, "en", text));
+}
+
+/* Chinese for each of the protocol's error codes; halld's own sentence
+ * (English) goes with it. */
+static const struct {
+    Hall__ErrorCode code;
+    unsigned status;
+    const char *zh;
+} wire_errors[] = {
+    {HALL__ERROR_CODE__ERR_FORBIDDEN, MHD_HTTP_FORBIDDEN, "无权进行此操作。"},
+    {HALL__ERROR_CODE__ERR_BAD_REQUEST, MHD_HTTP_BAD_REQUEST, "请求内容有误。"},
+    {HALL__ERROR_CODE__ERR_ILLEGAL_STATE, MHD_HTTP_CONFLICT, "当前状态下不能进行此操作。"},
+    {HALL__ERROR_CODE__ERR_NOT_FOUND, MHD_HTTP_NOT_FOUND, "找不到该号票、业务区或窗口。"},
+    {HALL__ERROR_CODE__ERR_WINDOW_CLOSED, MHD_HTTP_CONFLICT, "窗口未开放，请先签到。"},
+    {HALL__ERROR_CODE__ERR_QUEUE_EMPTY, MHD_HTTP_CONFLICT, "当前没有等候的号票。"},
+    {HALL__ERROR_CODE__ERR_UNAVAILABLE, MHD_HTTP_SERVICE_UNAVAILABLE,
+     "系统暂时无法处理，请稍后重试。"},
+    {HALL__ERROR_CODE__ERR_REQUEST_ID_REUSED, MHD_HTTP_UNPROCESSABLE_CONTENT,
+     "该幂等键已用于另一请求。"},
+    {HALL__ERROR_CODE__ERR_ANSWER_DROPPED, MHD_HTTP_CONFLICT, "操作已完成，但其结果已不再保留。"},
+};
+
+static void answer_wire_error(wapi_request *r, const Hall__Error *e)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&hall__error_code__descriptor, (int)e->code);
+    const char *code = v ? v->name : "ERR_INTERNAL";
+
+    for (size_t i = 0; i < sizeof wire_errors / sizeof wire_errors[0]; i++)
+        if (wire_errors[i].code == e->code) {
+            answer_error(r, wire_errors[i].status, code, wire_errors[i].zh, "%s", e->message);
+            return;
+        }
+    answer_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, code, "系统内部错误。", "%s", e->message);
+}
+
+static void answer_halld_down(wapi_request *r, const char *why)
+{
+    log_warn("halld: %s", why);
+    answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                 "暂时无法连接叫号系统，请稍后重试。", "halld cannot be reached: %s", why);
+}
+
+/* ---- Reading a request ---------------------------------------------------------- */
+
+static const char *header(wapi_request *r, const char *name)
+{
+    return api.ops->lookup(r->conn, WAPI_HEADER, name);
+}
+
+static bool is_write(const char *method)
+{
+    return strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0;
+}
+
+/* A request that changes something must come from a page of this server:
+ * an Origin other than ours, or a browser saying it is cross-site, is
+ * refused (a login form on another site included). */
+static bool same_origin(wapi_request *r)
+{
+    const char *origin = header(r, "Origin");
+    const char *site = header(r, "Sec-Fetch-Site");
+    const char *host = header(r, MHD_HTTP_HEADER_HOST);
+    char own[300];
+
+    if (site != NULL && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return false;
+    if (origin == NULL)
+        return true;
+    if (host == NULL)
+        return false;
+    snprintf(own, sizeof own, "%s://%s", api.tls ? "https" : "http", host);
+    return strcmp(origin, own) == 0;
+}
+
+/* The JSON body of a write; NULL after answering 400/413/415. An empty
+ * body is an empty object. */
+static json_t *json_body(wapi_request *r)
+{
+    const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    json_error_t jerr;
+    json_t *j;
+
+    if (r->body_too_large) {
+        answer_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "ERR_BAD_REQUEST", "请求内容过长。",
+                     "the request body is larger than %d bytes", WAPI_BODY_MAX);
+        return NULL;
+    }
+    if (r->body_len == 0)
+        return json_object();
+    /* Only JSON: a form of another site cannot send it without asking. */
+    if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+        answer_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "ERR_BAD_REQUEST", "请求内容须为 JSON。",
+                     "the request body must be application/json");
+        return NULL;
+    }
+    j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容不是有效的 JSON 对象。",
+                     "the body is not a JSON object: %s", j ? "not an object" : jerr.text);
+        return NULL;
+    }
+    return j;
+}
+
+/* A string member of at most max bytes, "" when absent; -1 after
+ * answering 400 when it is of another type or too long. */
+static int member_str(wapi_request *r, json_t *o, const char *name, size_t max, const char **out)
+{
+    json_t *v = json_object_get(o, name);
+
+    *out = "";
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > max ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "%s must be a string of at most %zu bytes", name, max);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* A whole number member in 0..max, 0 when absent; -1 after answering 400. */
+static int member_uint(wapi_request *r, json_t *o, const char *name, uint64_t max, uint64_t *out)
+{
+    json_t *v = json_object_get(o, name);
+
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "%s must be a whole number from 0 to %llu", name, (unsigned long long)max);
+        return -1;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* ---- Sign-in and sessions ---------------------------------------------------------- */
+
+/* The signed-in person of a request. */
+struct person {
+    wsess_info s;
+    store_user u;
+    int role;
+};
+
+static bool user_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > STORE_USER_NAME_MAX || !(name[0] >= 'a' && name[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '.' || name[i] == '_' || name[i] == '-'))
+            return false;
+    return true;
+}
+
+/* Tell halld what happened, for the audit trail; 0 once it is durable. */
+static int audit(const char *user, const char *addr, char *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int audit(const char *user, const char *addr, char *err, const char *fmt, ...)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__WebEvent ev = HALL__WEB_EVENT__INIT;
+    char what[201];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    ev.user = unconst(user);
+    ev.what = what;
+    ev.address = unconst(addr);
+    env.request_id = request_id_for(NULL);
+    env.body_case = HALL__ENVELOPE__BODY_WEB_EVENT;
+    env.web_event = &ev;
+    Hall__Envelope *a = api.ops->ask_halld(&env, err);
+    if (a == NULL)
+        return -1;
+    int rc = a->body_case == HALL__ENVELOPE__BODY_WEB_EVENT_REPLY ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, WAPI_ERR_LEN, "halld refused the audit event: %s",
+                 a->body_case == HALL__ENVELOPE__BODY_ERROR ? a->error->message : "?");
+    proto_free(a);
+    return rc;
+}
+
+static void minutes_text(int64_t until, char *out, size_t len)
+{
+    int64_t left = (until - clk_utc_ms() + 59999) / 60000;
+
+    snprintf(out, len, "%lld", (long long)(left > 0 ? left : 1));
+}
+
+static void answer_closed_gate(wapi_request *r, enum wsess_gate gate, int64_t until)
+{
+    char zh[200], min[24];
+
+    minutes_text(until, min, sizeof min);
+    if (gate == WSESS_ACCOUNT_LOCKED) {
+        snprintf(zh, sizeof zh, "密码错误次数过多，账号已锁定，请 %s 分钟后再试，或联系管理员。",
+                 min);
+        answer_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "ERR_LOCKED", zh,
+                     "too many wrong passwords: the account is locked; try again in %s minutes, "
+                     "or ask an administrator",
+                     min);
+    } else {
+        snprintf(zh, sizeof zh, "此地址登录失败次数过多，请 %s 分钟后再试。", min);
+        answer_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "ERR_LOCKED", zh,
+                     "too many failed sign-ins from this address; try again in %s minutes", min);
+    }
+}
+
+static json_t *session_json(const struct person *p)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "user", p->u.name, "display_name", p->u.display_name,
+                     "role", p->u.role, "clerk_id", p->u.clerk_id, "csrf_token", p->s.csrf);
+}
+
+static void set_cookie(wapi_request *r, const char *token)
+{
+    if (token != NULL)
+        snprintf(r->cookie, sizeof r->cookie,
+                 COOKIE "=%s; Path=/; HttpOnly; Secure; SameSite=Strict", token);
+    else
+        snprintf(r->cookie, sizeof r->cookie,
+                 COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+}
+
+static void sign_in(wapi_request *r)
+{
+    json_t *body = json_body(r);
+    const char *name, *password;
+    char err[WAPI_ERR_LEN], token[WSESS_TOKEN_LEN + 1];
+    struct person p;
+    int64_t until = 0, now = clk_utc_ms();
+    enum wsess_gate gate;
+    int found = 0, ok = 0;
+
+    memset(&p, 0, sizeof p);
+    if (body == NULL)
+        return;
+    if (member_str(r, body, "user", 64, &name) < 0 ||
+        member_str(r, body, "password", PWHASH_PASSWORD_MAX, &password) < 0)
+        goto out;
+    if (!user_name_ok(name) || password[0] == '\0') {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请输入用户名和密码。",
+                     "give a user name and a password");
+        goto out;
+    }
+    if ((gate = wsess_gate_of(api.sessions, name, r->addr, now, &until)) != WSESS_OPEN) {
+        answer_closed_gate(r, gate, until);
+        goto out;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || (found = store_get_user(rd, name, &p.u)) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取用户信息，请稍后重试。", "cannot read the users: %s",
+                     rd ? store_errmsg(rd) : err);
+        goto out;
+    }
+    /* At most KDF_AT_ONCE checks at once: each one takes 32 MiB. */
+    sem_wait(&api.kdf);
+    ok = pwhash_verify(password, found ? p.u.pwhash : api.dummy_hash) == 1 && found;
+    sem_post(&api.kdf);
+    if (!ok || p.u.disabled) {
+        gate = wsess_failed(api.sessions, name, r->addr, now, &until);
+        if (audit(name, r->addr, err, "sign-in failed (%s)%s",
+                  !found ? "unknown user"
+                  : !ok  ? "wrong password"
+                         : "account disabled",
+                  gate == WSESS_ACCOUNT_LOCKED    ? "; account locked"
+                  : gate == WSESS_ADDRESS_BLOCKED ? "; address blocked"
+                                                  : "") < 0)
+            log_warn("cannot audit a failed sign-in of %s from %s: %s", name, r->addr, err);
+        log_info("sign-in of %s from %s failed", name, r->addr);
+        if (gate != WSESS_OPEN)
+            answer_closed_gate(r, gate, until);
+        else if (ok)
+            answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_DISABLED", "账号已停用，请联系管理员。",
+                         "this account is disabled; ask an administrator");
+        else
+            answer_error(r, MHD_HTTP_UNAUTHORIZED, "ERR_SIGN_IN", "用户名或密码错误。",
+                         "wrong user name or password");
+        goto out;
+    }
+    /* Nobody is signed in whom the audit trail does not show. */
+    if (audit(name, r->addr, err, "signed in as %s", p.u.role) < 0) {
+        answer_halld_down(r, err);
+        goto out;
+    }
+    wsess_succeeded(api.sessions, name);
+    if (wsess_begin(api.sessions, name, p.u.session_epoch, now, token, &p.s) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE", "系统暂时无法登录。",
+                     "no random bytes for a session");
+        goto out;
+    }
+    log_info("%s signed in from %s", name, r->addr);
+    set_cookie(r, token);
+    answer(r, MHD_HTTP_OK, session_json(&p));
+    OPENSSL_cleanse(token, sizeof token);
+out:
+    json_decref(body);
+}
+
+/* The person signed in on r's session, after the CSRF check for writes;
+ * false after answering 401/403. The user is read again every time: a
+ * password, role or epoch change, or disabling, ends the session at once. */
+static bool signed_in(wapi_request *r, struct person *p)
+{
+    const char *token = api.ops->lookup(r->conn, WAPI_COOKIE, COOKIE);
+    char err[300];
+    enum wsess_found found;
+
+    memset(p, 0, sizeof *p);
+    found = token ? wsess_find(api.sessions, token, clk_utc_ms(), &p->s) : WSESS_NONE;
+    if (found != WSESS_LIVE) {
+        if (token != NULL)
+            set_cookie(r, NULL);
+        if (found == WSESS_IDLE || found == WSESS_EXPIRED)
+            answer_error(
+                r, MHD_HTTP_UNAUTHORIZED, "ERR_SESSION",
+                found == WSESS_IDLE ? "长时间未操作，请重新登录。" : "登录已过期，请重新登录。",
+                "%s; sign in again",
+                found == WSESS_IDLE ? "the session was idle too long" : "the session expired");
+        else
+            answer_error(r, MHD_HTTP_UNAUTHORIZED, "ERR_SESSION", "请先登录。", "sign in first");
+        return false;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    int got = rd ? store_get_user(rd, p->s.user, &p->u) : -1;
+    if (got < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取用户信息，请稍后重试。", "cannot read the users: %s",
+                     rd ? store_errmsg(rd) : err);
+        return false;
+    }
+    if (got == 0 || p->u.disabled || p->u.session_epoch != p->s.epoch ||
+        (p->role = auth_person_role(p->u.role)) == 0) {
+        wsess_end(api.sessions, token);
+        set_cookie(r, NULL);
+        answer_error(
+            r, MHD_HTTP_UNAUTHORIZED, "ERR_SESSION", "账号信息已变更，登录已结束，请重新登录。",
+            "the account changed (password, role or access), so the session ended; sign in "
+            "again");
+        return false;
+    }
+    if (is_write(r->method)) {
+        const char *csrf = header(r, "X-CSRF-Token");
+        if (!same_origin(r) || csrf == NULL || strlen(csrf) != WSESS_TOKEN_LEN ||
+            CRYPTO_memcmp(csrf, p->s.csrf, WSESS_TOKEN_LEN) != 0) {
+            log_warn("%s from %s: %s %s without a valid CSRF token or from another origin",
+                     p->s.user, r->addr, r->method, r->url);
+            answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_CSRF", "请求来源无法验证，请刷新页面后重试。",
+                         "the request does not carry this session's X-CSRF-Token, or comes from "
+                         "another origin");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void sign_out(wapi_request *r, bool everywhere)
+{
+    struct person p;
+    char err[WAPI_ERR_LEN];
+    size_t n = 1;
+
+    if (!signed_in(r, &p))
+        return;
+    const char *token = api.ops->lookup(r->conn, WAPI_COOKIE, COOKIE);
+    if (everywhere)
+        n = wsess_end_user(api.sessions, p.s.user, clk_utc_ms());
+    else
+        wsess_end(api.sessions, token);
+    set_cookie(r, NULL);
+    if ((everywhere ? audit(p.s.user, r->addr, err, "signed out everywhere (%zu sessions)", n)
+                    : audit(p.s.user, r->addr, err, "signed out")) < 0)
+        log_warn("cannot audit the sign-out of %s: %s", p.s.user, err);
+    answer(r, MHD_HTTP_OK, json_pack("{s:I}", "sessions_ended", (json_int_t)n));
+}
+
+/* ---- Window operations ----------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    Hall__Envelope__BodyCase body;
+} window_ops[] = {
+    {"sign-in", HALL__ENVELOPE__BODY_SIGN_IN},     {"sign-out", HALL__ENVELOPE__BODY_SIGN_OUT},
+    {"call-next", HALL__ENVELOPE__BODY_CALL_NEXT}, {"recall", HALL__ENVELOPE__BODY_RECALL},
+    {"no-show", HALL__ENVELOPE__BODY_NO_SHOW},     {"start", HALL__ENVELOPE__BODY_START},
+    {"finish", HALL__ENVELOPE__BODY_FINISH},       {"transfer", HALL__ENVELOPE__BODY_TRANSFER},
+    {"hold", HALL__ENVELOPE__BODY_HOLD},           {"return", HALL__ENVELOPE__BODY_HOLD},
+    {"pause", HALL__ENVELOPE__BODY_PAUSE},         {"resume", HALL__ENVELOPE__BODY_RESUME},
+    {"cancel", HALL__ENVELOPE__BODY_CANCEL},
+};
+
+static const char *ticket_state_name(Hall__TicketState s)
+{
+    static const char *const names[] = {"unknown", "reserved", "waiting", "called", "serving",
+                                        "done",    "no_show",  "hold",    "void",   "cancelled"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+static const char *window_state_name(Hall__WindowState s)
+{
+    static const char *const names[] = {"unknown", "open", "paused", "closed"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+static const char *priority_name(Hall__Priority p)
+{
+    static const char *const names[] = {"normal", "green", "appointment"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "normal";
+}
+
+/* A ticket as the API shows it: the masked name only, never more. */
+static json_t *ticket_json(const Hall__Ticket *t)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:s}", "id", (json_int_t)t->id, "number",
+                     t->number, "area", t->area, "matter", t->matter, "state",
+                     ticket_state_name(t->state), "priority", priority_name(t->priority),
+                     "issued_at_ms", (json_int_t)t->issued_at_ms, "window_no", (int)t->window_no,
+                     "recalls", (int)t->recalls, "masked_name", t->masked_name);
+}
+
+/* A ticket as the store has it (lists, status), masked the same way. */
+static const char *q_state_text(q_state s)
+{
+    switch (s) {
+    case Q_RESERVED:
+        return "reserved";
+    case Q_WAITING:
+        return "waiting";
+    case Q_CALLED:
+        return "called";
+    case Q_SERVING:
+        return "serving";
+    case Q_DONE:
+        return "done";
+    case Q_NO_SHOW:
+        return "no_show";
+    case Q_HOLD:
+        return "hold";
+    case Q_VOID:
+        return "void";
+    case Q_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+static json_t *q_ticket_json(const q_ticket *t)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:i,s:i}", "id", (json_int_t)t->id,
+                     "number", t->number, "area", t->area, "matter", t->matter, "state",
+                     q_state_text(t->state), "priority",
+                     t->priority == Q_GREEN         ? "green"
+                     : t->priority == Q_APPOINTMENT ? "appointment"
+                                                    : "normal",
+                     "masked_name", t->masked_name, "issued_at_ms", (json_int_t)t->issued_ms,
+                     "state_since_ms", (json_int_t)t->state_ms, "appointment_ms",
+                     (json_int_t)t->appointment_ms, "recalls", (int)t->recalls, "window_no",
+                     (int)t->window_no);
+}
+
+static json_t *window_reply_json(const Hall__WindowReply *w)
+{
+    return json_pack("{s:{s:i,s:s,s:o,s:s,s:i}}", "window", "no", (int)w->window_no, "state",
+                     window_state_name(w->state), "ticket",
+                     w->ticket ? ticket_json(w->ticket) : json_null(), "pick_reason",
+                     w->pick_reason, "waiting", (int)w->waiting);
+}
+
+/* POST /api/v1/windows/N/OP: the device message a window terminal would
+ * send, made on the signed-in person's behalf. */
+static void window_op(wapi_request *r, uint32_t no, const char *op)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    union {
+        Hall__CallNext call_next;
+        Hall__Recall recall;
+        Hall__NoShow no_show;
+        Hall__Start start;
+        Hall__Finish finish;
+        Hall__Transfer transfer;
+        Hall__Hold hold;
+        Hall__PauseWindow pause;
+        Hall__ResumeWindow resume;
+        Hall__SignIn sign_in;
+        Hall__SignOut sign_out;
+        Hall__CancelTicket cancel;
+    } m;
+    const char *to_area, *reason, *clerk, *key = header(r, "Idempotency-Key");
+    uint64_t ticket, to_window;
+    char err[WAPI_ERR_LEN];
+    struct person p;
+    size_t i;
+    json_t *body = NULL;
+
+    for (i = 0; i < sizeof window_ops / sizeof window_ops[0]; i++)
+        if (strcmp(window_ops[i].name, op) == 0)
+            break;
+    if (i == sizeof window_ops / sizeof window_ops[0]) {
+        answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这项窗口操作。",
+                     "no window operation %s", op);
+        return;
+    }
+    if (!signed_in(r, &p) || (body = json_body(r)) == NULL)
+        return;
+    if (member_uint(r, body, "ticket_id", UINT64_MAX >> 1, &ticket) < 0 ||
+        member_str(r, body, "to_area", 32, &to_area) < 0 ||
+        member_uint(r, body, "to_window", 9999, &to_window) < 0 ||
+        member_str(r, body, "reason", 120, &reason) < 0 ||
+        member_str(r, body, "clerk_id", 48, &clerk) < 0)
+        goto out;
+    if (key != NULL && (key[0] == '\0' || strlen(key) > IDEMPOTENCY_MAX)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "幂等键格式有误。",
+                     "Idempotency-Key must be 1 to %d characters", IDEMPOTENCY_MAX);
+        goto out;
+    }
+    memset(&m, 0, sizeof m);
+    env.request_id = request_id_for(key);
+    env.on_behalf_of = p.u.name;
+    env.body_case = window_ops[i].body;
+    switch (env.body_case) {
+    case HALL__ENVELOPE__BODY_SIGN_IN:
+        hall__sign_in__init(&m.sign_in);
+        m.sign_in.window_no = no;
+        m.sign_in.clerk_id = unconst(clerk[0] ? clerk : p.u.clerk_id);
+        env.sign_in = &m.sign_in;
+        break;
+    case HALL__ENVELOPE__BODY_SIGN_OUT:
+        hall__sign_out__init(&m.sign_out);
+        m.sign_out.window_no = no;
+        env.sign_out = &m.sign_out;
+        break;
+    case HALL__ENVELOPE__BODY_CALL_NEXT:
+        hall__call_next__init(&m.call_next);
+        m.call_next.window_no = no;
+        env.call_next = &m.call_next;
+        break;
+    case HALL__ENVELOPE__BODY_RECALL:
+        hall__recall__init(&m.recall);
+        m.recall.window_no = no;
+        m.recall.ticket_id = ticket;
+        env.recall = &m.recall;
+        break;
+    case HALL__ENVELOPE__BODY_NO_SHOW:
+        hall__no_show__init(&m.no_show);
+        m.no_show.window_no = no;
+        m.no_show.ticket_id = ticket;
+        env.no_show = &m.no_show;
+        break;
+    case HALL__ENVELOPE__BODY_START:
+        hall__start__init(&m.start);
+        m.start.window_no = no;
+        m.start.ticket_id = ticket;
+        env.start = &m.start;
+        break;
+    case HALL__ENVELOPE__BODY_FINISH:
+        hall__finish__init(&m.finish);
+        m.finish.window_no = no;
+        m.finish.ticket_id = ticket;
+        env.finish = &m.finish;
+        break;
+    case HALL__ENVELOPE__BODY_TRANSFER:
+        hall__transfer__init(&m.transfer);
+        m.transfer.window_no = no;
+        m.transfer.ticket_id = ticket;
+        m.transfer.to_area = unconst(to_area);
+        m.transfer.to_window = (uint32_t)to_window;
+        env.transfer = &m.transfer;
+        break;
+    case HALL__ENVELOPE__BODY_HOLD:
+        hall__hold__init(&m.hold);
+        m.hold.window_no = no;
+        m.hold.ticket_id = ticket;
+        m.hold.release = strcmp(op, "return") == 0;
+        env.hold = &m.hold;
+        break;
+    case HALL__ENVELOPE__BODY_PAUSE:
+        hall__pause_window__init(&m.pause);
+        m.pause.window_no = no;
+        m.pause.reason = unconst(reason);
+        env.pause = &m.pause;
+        break;
+    case HALL__ENVELOPE__BODY_RESUME:
+        hall__resume_window__init(&m.resume);
+        m.resume.window_no = no;
+        env.resume = &m.resume;
+        break;
+    case HALL__ENVELOPE__BODY_CANCEL:
+        hall__cancel_ticket__init(&m.cancel);
+        m.cancel.window_no = no;
+        m.cancel.ticket_id = ticket;
+        m.cancel.reason = unconst(reason);
+        env.cancel = &m.cancel;
+        break;
+    default:
+        abort(); /* every row of window_ops is a case above */
+    }
+    Hall__Envelope *a = api.ops->ask_halld(&env, err);
+    if (a == NULL)
+        answer_halld_down(r, err);
+    else if (a->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY)
+        answer(r, MHD_HTTP_OK, window_reply_json(a->window_reply));
+    else if (a->body_case == HALL__ENVELOPE__BODY_ERROR)
+        answer_wire_error(r, a->error);
+    else
+        answer_error(r, MHD_HTTP_BAD_GATEWAY, "ERR_INTERNAL", "系统内部错误。", "halld answered %s",
+                     proto_body_name(a->body_case));
+    proto_free(a);
+out:
+    json_decref(body);
+}
+
+/* ---- Lists (the read-only connection) --------------------------------------------- */
+
+/* Who may read what: people's reads are not device messages, so they have
+ * a table of their own, next to auth.c's. */
+#define ROLE(x) (1u << (x))
+#define EVERYONE                                                                                   \
+    (ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_CLERK) | ROLE(AUTH_REVIEWER) |              \
+     ROLE(AUTH_CONSULT) | ROLE(AUTH_AUDITOR))
+
+/* Test hook (web_reads_off_loop): with HALLWEB_TEST_HOLD_READS naming a
+ * file that exists, a list of the windows stops in the middle of its read
+ * (its statement open on the read-only connection) until the file is
+ * gone, at most a minute. */
+static void test_hold_read(void)
+{
+    const char *path = getenv("HALLWEB_TEST_HOLD_READS");
+
+    if (path == NULL || access(path, F_OK) != 0)
+        return;
+    log_info("test hook: a read of the windows is held in hallweb (pid %ld, thread %ld) while %s "
+             "exists",
+             (long)getpid(), (long)gettid(), path);
+    for (int i = 0; i < 6000 && access(path, F_OK) == 0; i++)
+        usleep(10 * 1000);
+    log_info("test hook: the held read goes on");
+}
+
+static int window_row(void *arg, const q_window *w)
+{
+    json_t *areas = json_array();
+
+    if (json_array_size(arg) == 0)
+        test_hold_read();
+    for (int i = 0; i < w->nareas; i++)
+        json_array_append_new(
+            areas, json_pack("{s:s,s:i}", "area", w->areas[i], "weight", (int)w->weights[i]));
+    return json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:o}", "no", (int)w->no,
+                                                "name", w->name, "type",
+                                                queue_window_type_name(w->type), "state",
+                                                w->state == QW_OPEN     ? "open"
+                                                : w->state == QW_PAUSED ? "paused"
+                                                                        : "closed",
+                                                "clerk", w->clerk, "current",
+                                                (json_int_t)w->current, "areas", areas)) < 0;
+}
+
+static int user_row(void *arg, const store_user *u)
+{
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", u->name,
+                                                "display_name", u->display_name, "role", u->role,
+                                                "clerk_id", u->clerk_id, "disabled", u->disabled)) <
+           0;
+}
+
+static void list(wapi_request *r, unsigned roles, const char *what, int (*load)(store *, json_t *))
+{
+    struct person p;
+    char err[300];
+    json_t *rows;
+
+    if (!signed_in(r, &p))
+        return;
+    if (!(roles & ROLE(p.role))) {
+        answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_FORBIDDEN", "无权查看此内容。",
+                     "a %s may not read %s", p.u.role, what);
+        return;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || (rows = json_array()) == NULL) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s",
+                     rd ? "out of memory" : err);
+        return;
+    }
+    if (load(rd, rows) != 0) {
+        json_decref(rows);
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read %s: %s", what, store_errmsg(rd));
+        return;
+    }
+    answer(r, MHD_HTTP_OK, json_pack("{s:o}", what, rows));
+}
+
+static int clerk_row(void *arg, const store_clerk *c)
+{
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:b}", "id", c->id, "name", c->name,
+                                                "active", c->active)) < 0;
+}
+
+static int device_row(void *arg, const store_device *d)
+{
+    static const char *const types[] = {"?", "kiosk", "window", "display", "tool", "web"};
+
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:i,s:b,s:I}", "id", d->id, "type",
+                                                d->type >= 1 && d->type <= 5 ? types[d->type] : "?",
+                                                "window_no", (int)d->window_no, "revoked",
+                                                d->revoked, "added_ms", (json_int_t)d->added_ms)) <
+           0;
+}
+
+static int area_row(void *arg, const q_area *a)
+{
+    return json_array_append_new(arg, json_pack("{s:s,s:s,s:s,s:b,s:b,s:[]}", "code", a->code,
+                                                "name", a->name, "prefix", a->prefix, "general",
+                                                a->general, "retired", a->retired, "matters")) < 0;
+}
+
+/* A matter goes under its area (areas come first, in the same array). */
+static int matter_row(void *arg, const store_matter *m)
+{
+    json_t *areas = arg;
+
+    for (size_t i = 0; i < json_array_size(areas); i++) {
+        json_t *a = json_array_get(areas, i);
+        if (strcmp(json_string_value(json_object_get(a, "code")), m->area) == 0)
+            return json_array_append_new(
+                       json_object_get(a, "matters"),
+                       json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:b,s:b}", "code", m->code, "name",
+                                 m->name, "conditions", m->conditions, "materials", m->materials,
+                                 "sample", m->sample, "review_points", m->review_points,
+                                 "in_one_window", m->in_one_window, "online_doable",
+                                 m->online_doable)) < 0;
+    }
+    return 0;
+}
+
+/* Live tickets, masked as displays show them: number, area, state, the
+ * masked name; never a citizen hash. */
+static int ticket_row(void *arg, const q_ticket *t)
+{
+    return json_array_append_new(arg, q_ticket_json(t)) < 0;
+}
+
+/* Waiting tickets per area, with the oldest one's issue time. */
+static int queue_row(void *arg, const q_ticket *t)
+{
+    json_t *areas = arg, *e;
+
+    if (t->state != Q_WAITING)
+        return 0;
+    if ((e = json_object_get(areas, t->area)) == NULL) {
+        e = json_pack("{s:s,s:i,s:I}", "area", t->area, "waiting", 0, "oldest_issued_ms",
+                      (json_int_t)t->issued_ms);
+        json_object_set_new(areas, t->area, e);
+    }
+    json_object_set_new(e, "waiting",
+                        json_integer(json_integer_value(json_object_get(e, "waiting")) + 1));
+    if (t->issued_ms < json_integer_value(json_object_get(e, "oldest_issued_ms")))
+        json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
+    return 0;
+}
+
+static int load_clerks(store *s, json_t *rows)
+{
+    return store_load_clerks(s, clerk_row, rows);
+}
+
+static int load_devices(store *s, json_t *rows)
+{
+    return store_load_devices(s, device_row, rows);
+}
+
+static int load_catalog(store *s, json_t *rows)
+{
+    int rc = store_load_areas(s, area_row, rows);
+    return rc != 0 ? rc : store_load_matters(s, matter_row, rows);
+}
+
+static int load_tickets(store *s, json_t *rows)
+{
+    return store_load_live_tickets(s, ticket_row, rows);
+}
+
+static int load_queues(store *s, json_t *rows)
+{
+    json_t *by_area = json_object();
+    const char *key;
+    json_t *v;
+    int rc = store_load_live_tickets(s, queue_row, by_area);
+
+    json_object_foreach(by_area, key, v) json_array_append(rows, v);
+    json_decref(by_area);
+    return rc;
+}
+
+static int load_windows(store *s, json_t *rows)
+{
+    return store_load_windows(s, window_row, rows);
+}
+
+static int load_users(store *s, json_t *rows)
+{
+    return store_load_users(s, user_row, rows);
+}
+
+/* ---- A window's status (the caller page) -------------------------------------- */
+
+struct status_read {
+    const q_window *w;
+    json_t *areas;   /* area code -> {"name","waiting","oldest_issued_ms"} */
+    json_t *ticket;  /* the window's current ticket, NULL until found */
+    const char *err; /* a bad row */
+};
+
+static int area_name_row(void *arg, const q_area *a)
+{
+    struct status_read *sr = arg;
+    json_t *e = json_object_get(sr->areas, a->code);
+
+    if (e != NULL)
+        json_object_set_new(e, "name", json_string(a->name));
+    return 0;
+}
+
+static bool serves_area(const q_window *w, const char *area)
+{
+    for (int i = 0; i < w->nareas; i++)
+        if (strcmp(w->areas[i], area) == 0)
+            return true;
+    return false;
+}
+
+/* Waiting tickets of the window's areas (or sent to it by name), and its
+ * current ticket. */
+static int live_row(void *arg, const q_ticket *t)
+{
+    struct status_read *sr = arg;
+
+    if (t->id == sr->w->current && t->id != 0)
+        sr->ticket = q_ticket_json(t);
+    if (t->state != Q_WAITING ||
+        (t->target_window != 0 ? t->target_window != sr->w->no : !serves_area(sr->w, t->area)))
+        return 0;
+    json_t *e = json_object_get(sr->areas, t->area);
+    if (e == NULL)
+        return 0; /* sent to this window from an area it does not serve: counted below */
+    json_object_set_new(e, "waiting",
+                        json_integer(json_integer_value(json_object_get(e, "waiting")) + 1));
+    json_int_t oldest = json_integer_value(json_object_get(e, "oldest_issued_ms"));
+    if (oldest == 0 || t->issued_ms < oldest)
+        json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
+    return 0;
+}
+
+struct find_window {
+    uint32_t no;
+    q_window w;
+    bool found;
+};
+
+static int find_window_row(void *arg, const q_window *w)
+{
+    struct find_window *f = arg;
+
+    if (w->no == f->no) {
+        f->w = *w;
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* GET /api/v1/windows/N/status: the window, its current ticket and its
+ * queue by area, read on this thread's read-only connection (one read
+ * transaction, so the parts agree). */
+static void window_status(wapi_request *r, uint32_t no)
+{
+    struct person p;
+    struct find_window fw = {.no = no};
+    char err[300];
+
+    if (!signed_in(r, &p))
+        return;
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || store_read_begin(rd) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s",
+                     rd ? store_errmsg(rd) : err);
+        return;
+    }
+    int rc = store_load_windows(rd, find_window_row, &fw);
+    if (rc < 0 || (rc == 0 && !fw.found)) {
+        store_read_end(rd);
+        if (rc < 0)
+            answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                         "暂时无法读取，请稍后重试。", "cannot read the windows: %s",
+                         store_errmsg(rd));
+        else
+            answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这个窗口。",
+                         "there is no window %u", no);
+        return;
+    }
+    struct status_read sr = {.w = &fw.w, .areas = json_object()};
+    for (int i = 0; i < fw.w.nareas; i++)
+        json_object_set_new(sr.areas, fw.w.areas[i],
+                            json_pack("{s:s,s:s,s:i,s:I}", "area", fw.w.areas[i], "name",
+                                      fw.w.areas[i], "waiting", 0, "oldest_issued_ms",
+                                      (json_int_t)0));
+    if (store_load_areas(rd, area_name_row, &sr) < 0 ||
+        store_load_live_tickets(rd, live_row, &sr) < 0) {
+        store_read_end(rd);
+        json_decref(sr.areas);
+        json_decref(sr.ticket);
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the queue: %s", store_errmsg(rd));
+        return;
+    }
+    store_read_end(rd);
+    json_t *by_area = json_array();
+    for (int i = 0; i < fw.w.nareas; i++)
+        json_array_append(by_area, json_object_get(sr.areas, fw.w.areas[i]));
+    json_decref(sr.areas);
+    answer(r, MHD_HTTP_OK,
+           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o},s:I,s:i}", "window", "no", (int)no, "name",
+                     fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
+                     fw.w.state == QW_OPEN     ? "open"
+                     : fw.w.state == QW_PAUSED ? "paused"
+                                               : "closed",
+                     "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "queue",
+                     by_area, "server_time_ms", (json_int_t)clk_utc_ms(), "max_recalls",
+                     (int)api.conf->max_recalls));
+}
+
+/* ---- The change feed (long poll) ---------------------------------------------------
+ *
+ * GET /api/v1/events?after=N answers {"seq": M} as soon as M > N: M counts
+ * the changes the caller reported (wapi_feed_changed: in hallweb, every
+ * DISPLAY_PUSH of the gateway's subscription, and each new subscription,
+ * which may have missed some), so a page refetches what it shows. With
+ * nothing new the request is held (ops->suspend: libmicrohttpd holds no
+ * thread for it) for at most EVENTS_HOLD_MS, then answered with the same
+ * M. A long poll, not Server-Sent Events: a held request is what
+ * libmicrohttpd can suspend and resume from another thread, and a page
+ * that loses it just asks again. */
+
+#define EVENTS_HOLD_MS 25000
+#define WAITERS_MAX    1024
+
+static struct {
+    pthread_mutex_t lock;
+    uint64_t seq;
+    wapi_request *waiters[WAITERS_MAX];
+    size_t nwaiters;
+} feed = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Resume the held requests: all (changed), or those past their time. */
+static void feed_wake(bool all, int64_t now)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < feed.nwaiters; i++) {
+        wapi_request *w = feed.waiters[i];
+        if (all || now >= w->hold_until_ms) {
+            w->resumed = true;
+            api.ops->resume(w->conn);
+        } else {
+            feed.waiters[kept++] = w;
+        }
+    }
+    feed.nwaiters = kept;
+}
+
+void wapi_feed_changed(void)
+{
+    pthread_mutex_lock(&feed.lock);
+    feed.seq++;
+    feed_wake(true, 0);
+    pthread_mutex_unlock(&feed.lock);
+}
+
+void wapi_feed_tick(int64_t now_ms)
+{
+    pthread_mutex_lock(&feed.lock);
+    feed_wake(false, now_ms);
+    pthread_mutex_unlock(&feed.lock);
+}
+
+void wapi_shutdown(void)
+{
+    pthread_mutex_lock(&feed.lock);
+    feed_wake(true, 0);
+    pthread_mutex_unlock(&feed.lock);
+    if (api.sessions != NULL) {
+        sem_destroy(&api.kdf);
+        wsess_free(api.sessions);
+        api.sessions = NULL;
+    }
+}
+
+static void events(wapi_request *r)
+{
+    const char *after = api.ops->lookup(r->conn, WAPI_QUERY, "after");
+    struct person p;
+    char *end;
+
+    if (r->resumed) { /* its time is up, or the hall changed */
+        pthread_mutex_lock(&feed.lock);
+        answer(r, MHD_HTTP_OK, json_pack("{s:I}", "seq", (json_int_t)feed.seq));
+        pthread_mutex_unlock(&feed.lock);
+        return;
+    }
+    if (!signed_in(r, &p))
+        return;
+    errno = 0;
+    r->after = after ? strtoull(after, &end, 10) : 0;
+    if (after != NULL && (errno != 0 || *end != '\0' || end == after)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "after= must be a whole number");
+        return;
+    }
+    pthread_mutex_lock(&feed.lock);
+    if (after == NULL || feed.seq > r->after || feed.nwaiters == WAITERS_MAX) {
+        answer(r, MHD_HTTP_OK, json_pack("{s:I}", "seq", (json_int_t)feed.seq));
+    } else {
+        r->held = true;
+        r->hold_until_ms = clk_utc_ms() + EVENTS_HOLD_MS;
+        feed.waiters[feed.nwaiters++] = r;
+        api.ops->suspend(r->conn);
+    }
+    pthread_mutex_unlock(&feed.lock);
+}
+
+/* ---- The router ------------------------------------------------------------------ */
+
+void wapi_route(wapi_request *r)
+{
+    const char *u = r->url, *m = r->method;
+    bool get = strcmp(m, MHD_HTTP_METHOD_GET) == 0, post = strcmp(m, MHD_HTTP_METHOD_POST) == 0,
+         del = strcmp(m, MHD_HTTP_METHOD_DELETE) == 0;
+    unsigned no;
+    char op[24], tail;
+
+    if (strcmp(u, "/api/v1/session") == 0) {
+        if (post) {
+            if (!same_origin(r))
+                answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_CSRF", "请求来源无法验证。",
+                             "a sign-in must come from this server's own page");
+            else
+                sign_in(r);
+        } else if (get) {
+            struct person p;
+            if (signed_in(r, &p))
+                answer(r, MHD_HTTP_OK, session_json(&p));
+        } else if (del) {
+            sign_out(r, false);
+        } else {
+            goto not_allowed;
+        }
+        return;
+    }
+    if (strcmp(u, "/api/v1/sessions") == 0) {
+        if (!del)
+            goto not_allowed;
+        sign_out(r, true);
+        return;
+    }
+    if (strcmp(u, "/api/v1/windows") == 0) {
+        if (!get)
+            goto not_allowed;
+        list(r, EVERYONE, "windows", load_windows);
+        return;
+    }
+    static const struct {
+        const char *path, *what;
+        unsigned roles;
+        int (*load)(store *, json_t *);
+    } lists[] = {
+        {"/api/v1/queues", "queues", EVERYONE, load_queues},
+        {"/api/v1/tickets", "tickets", EVERYONE, load_tickets},
+        {"/api/v1/catalog", "areas", EVERYONE, load_catalog},
+        {"/api/v1/clerks", "clerks", ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR),
+         load_clerks},
+        {"/api/v1/devices", "devices", ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR),
+         load_devices},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (strcmp(u, lists[i].path) == 0) {
+            if (!get)
+                goto not_allowed;
+            list(r, lists[i].roles, lists[i].what, lists[i].load);
+            return;
+        }
+    if (strcmp(u, "/api/v1/users") == 0) {
+        if (!get)
+            goto not_allowed;
+        list(r, ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR), "users", load_users);
+        return;
+    }
+    if (strcmp(u, "/api/v1/events") == 0) {
+        if (!get)
+            goto not_allowed;
+        events(r);
+        return;
+    }
+    if (sscanf(u, "/api/v1/windows/%4u/%23[a-z-]%c", &no, op, &tail) == 2 && no > 0) {
+        if (strcmp(op, "status") == 0) {
+            if (!get)
+                goto not_allowed;
+            window_status(r, no);
+            return;
+        }
+        if (!post)
+            goto not_allowed;
+        window_op(r, no, op);
+        return;
+    }
+    /* The pages' files (wpage.h, docs/caller.md). */
+    if (wpage_find(u) != NULL) {
+        if (!get && strcmp(m, MHD_HTTP_METHOD_HEAD) != 0)
+            goto not_allowed;
+        r->page = wpage_find(u);
+        return;
+    }
+    answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这个地址。", "there is nothing at %s",
+                 u);
+    return;
+not_allowed:
+    answer_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "ERR_BAD_REQUEST", "不支持此请求方法。",
+                 "%s is not allowed on %s", m, u);
+}

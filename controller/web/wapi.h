@@ -1,0 +1,90 @@
+/*
+ * wapi — what the web layer's requests mean: the router of /api/v1/ and
+ * the pages, sign-in and sessions (wsess.h), CSRF, window operations sent
+ * to halld on a person's behalf, lists and reports read on a read-only
+ * store, and the change feed's held polls (docs/web.md, docs/api.md).
+ *
+ * Everything around a request is the caller's, through wapi_ops: reading
+ * its headers, cookies and query, the link to halld, the read-only store,
+ * holding a poll and waking it. hallweb gives it libmicrohttpd and its
+ * threads; the fuzzer (tests/fuzz/fuzz_http.c) gives it the bytes of one
+ * request and a fake halld. wapi itself does no network I/O.
+ *
+ * A request is answered once wapi_route() returns, unless it was held
+ * (held && !resumed): then the caller waits for ops->resume and routes
+ * it again, which answers it.
+ */
+#ifndef ONEWINDOW_WAPI_H
+#define ONEWINDOW_WAPI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "halld_conf.h"
+#include "proto.h"
+#include "store.h"
+#include "wpage.h"
+
+#define WAPI_BODY_MAX 16384 /* a request body; larger is refused (413) */
+#define WAPI_ERR_LEN  256   /* a reason from ops->ask_halld */
+
+/* Where a value of a request is (libmicrohttpd's kinds). */
+enum wapi_kind { WAPI_HEADER, WAPI_COOKIE, WAPI_QUERY };
+
+typedef struct wapi_ops {
+    /* The value of name in the request on conn, NULL if absent. */
+    const char *(*lookup)(void *conn, enum wapi_kind kind, const char *name);
+    /* Send req to halld (as the gateway device) and wait for its answer,
+     * the caller's to proto_free(); NULL with a reason in err
+     * (WAPI_ERR_LEN bytes). Called on the request's thread. */
+    Hall__Envelope *(*ask_halld)(Hall__Envelope *req, char *err);
+    /* This thread's read-only store; NULL with a reason in err. */
+    store *(*reader)(char *err, size_t errlen);
+    /* Stop reading conn until resume (a held poll); resume may be called
+     * from any thread. */
+    void (*suspend)(void *conn);
+    void (*resume)(void *conn);
+} wapi_ops;
+
+/* One request as it is read and answered. */
+typedef struct wapi_request {
+    void *conn; /* the caller's, handed back to ops */
+    const char *method, *url;
+    char addr[64]; /* the person's address, for the throttle and the audit */
+    char body[WAPI_BODY_MAX + 1];
+    size_t body_len;
+    bool body_too_large;
+    /* A held poll of the change feed: answered when routed again after
+     * ops->resume. */
+    bool held, resumed;
+    uint64_t after;
+    int64_t hold_until_ms;
+    /* The answer: one of the pages, or status and JSON. */
+    const wpage_asset *page;
+    unsigned status;
+    json_t *json;
+    char cookie[160]; /* a Set-Cookie value, "" for none */
+} wapi_request;
+
+/* Set up (once, before any request): the configuration (borrowed), HTTPS
+ * or not, and the operations. -1 with a reason in err. */
+int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, char *err,
+              size_t errlen);
+/* Wake every held poll (their answers go out) and free what wapi_init
+ * made. */
+void wapi_shutdown(void);
+
+/* Decide r: fill its answer, or hold it. */
+void wapi_route(wapi_request *r);
+/* The request's end: what it held is freed, its body wiped. */
+void wapi_request_done(wapi_request *r);
+
+/* The change feed: the hall changed (a display push, or a new
+ * subscription that may have missed some), and the clock moved on (held
+ * polls past their time are answered). Any thread. */
+void wapi_feed_changed(void);
+void wapi_feed_tick(int64_t now_ms);
+
+#endif
