@@ -29,10 +29,12 @@
 #include <sys/types.h>
 
 #include "fanout.h"
+#include "halld_conf.h"
 #include "lat.h"
 #include "load.h"
 #include "probe.h"
 #include "seed.h"
+#include "store.h"
 #include "target.h"
 #include "target_halld.h"
 
@@ -233,6 +235,7 @@ struct load_args {
     target_opts o;
     double duration_s, warmup_s;
     long pid;
+    bool hold_read; /* halld: a read transaction open on its store for the whole run */
     struct common c;
 };
 
@@ -244,6 +247,9 @@ static void load_help(void)
            "                      [--json FILE] [--label TEXT]\n"
            "N kiosk threads loop ISSUE + PRINTED; M window threads loop CALL_NEXT, then\n"
            "START + FINISH (the \"finish\" latency). Each thread has its own connection.\n"
+           "--hold-read (halld): a read transaction is opened on the hall's store before\n"
+           "the warm-up and held until the run ends, as a report that never finishes on\n"
+           "the web layer's read-only connection would.\n"
            "Measures --duration seconds (default 10) after --warmup seconds (default 2).\n"
            "\"issue\" is ISSUE + PRINTED, both answered; \"call\" is CALL_NEXT answered with a\n"
            "ticket; a CALL_NEXT with nothing waiting counts as \"empty\" and is retried after\n"
@@ -255,15 +261,25 @@ static void load_help(void)
 static int parse_load(const char *cmd, int argc, char **argv, struct load_args *a, bool setup_only)
 {
     static const struct option options[] = {
-        {"target", required_argument, NULL, 't'},   {"config", required_argument, NULL, 'c'},
-        {"server", required_argument, NULL, 'S'},   {"plain", no_argument, NULL, 'P'},
-        {"conninfo", required_argument, NULL, 'I'}, {"db", required_argument, NULL, 'D'},
-        {"kiosks", required_argument, NULL, 'k'},   {"windows", required_argument, NULL, 'w'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'W'},
-        {"area", required_argument, NULL, 'a'},     {"preload", required_argument, NULL, 'p'},
-        {"setup", no_argument, NULL, 's'},          {"pid", required_argument, NULL, 'i'},
-        {"json", required_argument, NULL, 'j'},     {"label", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"target", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},
+        {"server", required_argument, NULL, 'S'},
+        {"plain", no_argument, NULL, 'P'},
+        {"conninfo", required_argument, NULL, 'I'},
+        {"db", required_argument, NULL, 'D'},
+        {"kiosks", required_argument, NULL, 'k'},
+        {"windows", required_argument, NULL, 'w'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'W'},
+        {"area", required_argument, NULL, 'a'},
+        {"preload", required_argument, NULL, 'p'},
+        {"setup", no_argument, NULL, 's'},
+        {"pid", required_argument, NULL, 'i'},
+        {"json", required_argument, NULL, 'j'},
+        {"label", required_argument, NULL, 'l'},
+        {"hold-read", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *target = NULL;
     int opt;
@@ -330,6 +346,9 @@ static int parse_load(const char *cmd, int argc, char **argv, struct load_args *
         case 'l':
             a->c.label = optarg;
             break;
+        case 'R':
+            a->hold_read = true;
+            break;
         case 'h':
             if (setup_only)
                 printf("usage: hallbench setup --target postgres|redis|sqlite [target options]\n"
@@ -354,6 +373,8 @@ static int parse_load(const char *cmd, int argc, char **argv, struct load_args *
         return usage_error(cmd, "--target %s: expected halld, postgres, redis or sqlite", target);
     if (a->ops == &target_halld && a->o.config == NULL && !(a->o.server && a->o.plain))
         return usage_error(cmd, "--target halld needs --config (or --server with --plain)");
+    if (a->hold_read && (a->ops != &target_halld || a->o.config == NULL))
+        return usage_error(cmd, "--hold-read is for --target halld with --config");
     if (a->ops == &target_pg && a->o.conninfo == NULL)
         return usage_error(cmd, "--target postgres needs --conninfo");
     if (a->ops == &target_redis && a->o.server == NULL)
@@ -396,11 +417,43 @@ static int write_load_json(FILE *f, const struct load_args *a, const load_result
     fputs("},\"errors\":{", f);
     for (size_t i = 0; i < r->nerrors; i++)
         fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", r->errors[i].kind, r->errors[i].count);
-    fprintf(f, "},\"empty\":%" PRIu64, r->empty);
+    fprintf(f, "},\"empty\":%" PRIu64 ",\"held_read\":%s", r->empty,
+            a->hold_read ? "true" : "false");
     if (r->have_proc)
         fprintf(f, ",\"%s\":{\"rss_kib\":%ld,\"fds\":%ld}",
                 a->ops == &target_halld ? "halld" : "server", r->rss_kib, r->fds);
     return json_close(f, &a->c);
+}
+
+static int count_window(void *arg, const q_window *w)
+{
+    (void)w;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* A read transaction on the store of the hall at config, its snapshot
+ * taken (a first read), left open: the caller ends it. NULL with a
+ * reason in err. */
+static store *hold_read(const char *config, char *err, size_t errlen)
+{
+    struct halld_conf c = {0};
+    store *s = NULL;
+    size_t windows = 0;
+
+    if (halld_conf_load(&c, config, err, errlen) < 0)
+        return NULL;
+    if ((s = store_open(c.store_path, c.hall_id, STORE_READER, err, errlen)) != NULL &&
+        (store_read_begin(s) < 0 || store_load_windows(s, count_window, &windows) != 0)) {
+        snprintf(err, errlen, "%s", store_errmsg(s));
+        store_close(s);
+        s = NULL;
+    }
+    halld_conf_release(&c);
+    if (s != NULL)
+        printf("a read transaction is held on %s (%zu windows read) until the run ends\n", config,
+               windows);
+    return s;
 }
 
 static int cmd_load(int argc, char **argv)
@@ -418,7 +471,20 @@ static int cmd_load(int argc, char **argv)
         return 1;
     /* A devlink is a socket, an epoll and an eventfd. */
     raise_nofile((rlim_t)(a.o.kiosks + a.o.windows) * 4 + 64);
-    if (load_run(a.ops, &a.o, a.warmup_s, a.duration_s, (pid_t)a.pid, &r, err, sizeof err) < 0) {
+    store *held = NULL;
+    if (a.hold_read && (held = hold_read(a.o.config, err, sizeof err)) == NULL) {
+        if (json != NULL) {
+            fclose(json);
+            remove(a.c.json);
+        }
+        return fail("--hold-read: %s", err);
+    }
+    rc = load_run(a.ops, &a.o, a.warmup_s, a.duration_s, (pid_t)a.pid, &r, err, sizeof err);
+    if (held != NULL) {
+        store_read_end(held);
+        store_close(held);
+    }
+    if (rc < 0) {
         if (json != NULL) {
             fclose(json);
             remove(a.c.json);
