@@ -185,12 +185,18 @@ static void mhd_resume(void *conn)
     MHD_resume_connection(conn);
 }
 
+static void log_line(enum log_level level, const char *line)
+{
+    log_msg(level, "%s", line);
+}
+
 static const wapi_ops mhd_ops = {
     .lookup = mhd_lookup,
     .ask_halld = ask_halld,
     .reader = reader,
     .suspend = mhd_suspend,
     .resume = mhd_resume,
+    .log = log_line,
 };
 
 /* Queue r's answer: one of the pages, or its JSON. */

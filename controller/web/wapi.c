@@ -25,7 +25,6 @@
 
 #include "auth.h"
 #include "clk.h"
-#include "log.h"
 #include "pwhash.h"
 #include "wsess.h"
 
@@ -75,6 +74,21 @@ int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, ch
         return -1;
     }
     return 0;
+}
+
+/* A line for the daemon's log, through ops->log (none: dropped). */
+static void say(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(enum log_level level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    if (api.ops == NULL || api.ops->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    api.ops->log(level, line);
 }
 
 void wapi_request_done(wapi_request *r)
@@ -184,7 +198,7 @@ static void answer_wire_error(wapi_request *r, const Hall__Error *e)
 
 static void answer_halld_down(wapi_request *r, const char *why)
 {
-    log_warn("halld: %s", why);
+    say(LOG_LEVEL_WARN, "halld: %s", why);
     answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
                  "暂时无法连接叫号系统，请稍后重试。", "halld cannot be reached: %s", why);
 }
@@ -427,8 +441,9 @@ static void sign_in(wapi_request *r)
                   gate == WSESS_ACCOUNT_LOCKED    ? "; account locked"
                   : gate == WSESS_ADDRESS_BLOCKED ? "; address blocked"
                                                   : "") < 0)
-            log_warn("cannot audit a failed sign-in of %s from %s: %s", name, r->addr, err);
-        log_info("sign-in of %s from %s failed", name, r->addr);
+            say(LOG_LEVEL_WARN, "cannot audit a failed sign-in of %s from %s: %s", name, r->addr,
+                err);
+        say(LOG_LEVEL_INFO, "sign-in of %s from %s failed", name, r->addr);
         if (gate != WSESS_OPEN)
             answer_closed_gate(r, gate, until);
         else if (ok)
@@ -450,7 +465,7 @@ static void sign_in(wapi_request *r)
                      "no random bytes for a session");
         goto out;
     }
-    log_info("%s signed in from %s", name, r->addr);
+    say(LOG_LEVEL_INFO, "%s signed in from %s", name, r->addr);
     set_cookie(r, token);
     answer(r, MHD_HTTP_OK, session_json(&p));
     OPENSSL_cleanse(token, sizeof token);
@@ -504,8 +519,9 @@ static bool signed_in(wapi_request *r, struct person *p)
         const char *csrf = header(r, "X-CSRF-Token");
         if (!same_origin(r) || csrf == NULL || strlen(csrf) != WSESS_TOKEN_LEN ||
             CRYPTO_memcmp(csrf, p->s.csrf, WSESS_TOKEN_LEN) != 0) {
-            log_warn("%s from %s: %s %s without a valid CSRF token or from another origin",
-                     p->s.user, r->addr, r->method, r->url);
+            say(LOG_LEVEL_WARN,
+                "%s from %s: %s %s without a valid CSRF token or from another origin", p->s.user,
+                r->addr, r->method, r->url);
             answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_CSRF", "请求来源无法验证，请刷新页面后重试。",
                          "the request does not carry this session's X-CSRF-Token, or comes from "
                          "another origin");
@@ -531,7 +547,7 @@ static void sign_out(wapi_request *r, bool everywhere)
     set_cookie(r, NULL);
     if ((everywhere ? audit(p.s.user, r->addr, err, "signed out everywhere (%zu sessions)", n)
                     : audit(p.s.user, r->addr, err, "signed out")) < 0)
-        log_warn("cannot audit the sign-out of %s: %s", p.s.user, err);
+        say(LOG_LEVEL_WARN, "cannot audit the sign-out of %s: %s", p.s.user, err);
     answer(r, MHD_HTTP_OK, json_pack("{s:I}", "sessions_ended", (json_int_t)n));
 }
 
@@ -789,12 +805,13 @@ static void test_hold_read(void)
 
     if (path == NULL || access(path, F_OK) != 0)
         return;
-    log_info("test hook: a read of the windows is held in hallweb (pid %ld, thread %ld) while %s "
-             "exists",
-             (long)getpid(), (long)gettid(), path);
+    say(LOG_LEVEL_INFO,
+        "test hook: a read of the windows is held in hallweb (pid %ld, thread %ld) while %s "
+        "exists",
+        (long)getpid(), (long)gettid(), path);
     for (int i = 0; i < 6000 && access(path, F_OK) == 0; i++)
         usleep(10 * 1000);
-    log_info("test hook: the held read goes on");
+    say(LOG_LEVEL_INFO, "test hook: the held read goes on");
 }
 
 static int window_row(void *arg, const q_window *w)

@@ -8,7 +8,8 @@
  * its headers, cookies and query, the link to halld, the read-only store,
  * holding a poll and waking it. hallweb gives it libmicrohttpd and its
  * threads; the fuzzer (tests/fuzz/fuzz_http.c) gives it the bytes of one
- * request and a fake halld. wapi itself does no network I/O.
+ * request and a fake halld. wapi itself does no network I/O and writes no
+ * log: its lines go to ops->log.
  *
  * A request is answered once wapi_route() returns, unless it was held
  * (held && !resumed): then the caller waits for ops->resume and routes
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "halld_conf.h"
+#include "log.h"
 #include "proto.h"
 #include "store.h"
 #include "wpage.h"
@@ -46,6 +48,8 @@ typedef struct wapi_ops {
      * from any thread. */
     void (*suspend)(void *conn);
     void (*resume)(void *conn);
+    /* A line for the log (sign-ins, refusals worth a look); may be NULL. */
+    void (*log)(enum log_level level, const char *line);
 } wapi_ops;
 
 /* One request as it is read and answered. */
