@@ -344,6 +344,9 @@ enum stmt_id {
     ST_LOAD_TICKETS,
     ST_LOAD_LIVE_TICKETS,
     ST_GET_TICKET,
+    ST_EVENT_LAST,
+    ST_EVENT_DAY,
+    ST_CLERK_DAY,
     ST_LOAD_LEASES,
     ST_LOAD_REQUESTS,
     ST_PRUNE_REQUESTS,
@@ -447,6 +450,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD_LIVE_TICKETS] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE state BETWEEN 1 AND 4 "
                              "OR state BETWEEN 6 AND 7 ORDER BY id",
     [ST_GET_TICKET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?1",
+    [ST_EVENT_LAST] = "SELECT max(seq) FROM events",
+    [ST_EVENT_DAY] = "SELECT day FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+    [ST_CLERK_DAY] = "SELECT kind, count(*) FROM events WHERE seq >= ?1 AND day = ?2 AND "
+                     "clerk = ?3 AND kind IN (5, 7, 10, 11) GROUP BY kind",
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
                        "WHERE day >= ?1 ORDER BY id",
     [ST_LOAD_REQUESTS] = "SELECT device, request_id, at_ms, digest, reply, id FROM requests "
@@ -1853,6 +1860,75 @@ int store_get_ticket(store *s, uint64_t id, q_ticket *out)
         sqlite3_reset(st);
     }
     return rc;
+}
+
+/* The day of the first event at or after seq; 0 past the end, -1 error. */
+static int64_t event_day_from(store *s, int64_t seq)
+{
+    sqlite3_stmt *st = use(s, ST_EVENT_DAY);
+    int64_t day;
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, seq);
+    if ((rc = step_one(s, st, "cannot read the event log")) <= 0)
+        return rc;
+    day = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return day;
+}
+
+_Static_assert(QE_CALLED == 5 && QE_NO_SHOW == 7 && QE_FINISHED == 10 && QE_TRANSFERRED == 11,
+               "ST_CLERK_DAY names these kinds by number");
+
+int store_clerk_day(store *s, const char *clerk, int32_t day, store_day_counts *out)
+{
+    sqlite3_stmt *st = use(s, ST_EVENT_LAST);
+    int64_t lo = 1, hi;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL || (rc = step_one(s, st, "cannot read the event log")) < 0)
+        return -1;
+    hi = rc ? sqlite3_column_int64(st, 0) + 1 : 1;
+    if (rc)
+        sqlite3_reset(st);
+    /* The first event of day: the log is appended in time order, so its
+     * days never go down along it. O(log n) look-ups by seq. */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2, d = event_day_from(s, mid);
+        if (d < 0)
+            return -1;
+        if (d != 0 && d < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if ((st = use(s, ST_CLERK_DAY)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int(st, 2, day);
+    bind_text(st, 3, clerk);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint32_t n = (uint32_t)sqlite3_column_int64(st, 1);
+        switch (sqlite3_column_int(st, 0)) {
+        case QE_CALLED:
+            out->called = n;
+            break;
+        case QE_NO_SHOW:
+            out->no_show = n;
+            break;
+        case QE_FINISHED:
+            out->finished = n;
+            break;
+        case QE_TRANSFERRED:
+            out->transferred = n;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail_sql(s, "cannot count a clerk's day");
 }
 
 static int decode_lease(store *s, sqlite3_stmt *st, q_lease *l)

@@ -202,6 +202,15 @@ void store_read_end(store *s);
  * ticket (1 found, 0 not, -1 error). */
 int store_load_live_tickets(store *s, int (*fn)(void *arg, const q_ticket *t), void *arg);
 int store_get_ticket(store *s, uint64_t id, q_ticket *out);
+/* What a clerk did on a business day, from the event log: tickets called
+ * (recalls not counted), services finished, no-shows and transfers. The
+ * day's events are found by a binary search along the log, which is
+ * appended in time order (a hall clock set back across a rollover may
+ * make them miss a few). 0, or -1. */
+typedef struct store_day_counts {
+    uint32_t called, finished, no_show, transferred;
+} store_day_counts;
+int store_clerk_day(store *s, const char *clerk, int32_t day, store_day_counts *out);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
 /* Answers kept since since_ms, in the order kept, from the first one kept

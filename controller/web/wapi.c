@@ -38,6 +38,7 @@ static struct {
     const wapi_ops *ops;
     wsess *sessions;
     sem_t kdf;
+    clk_zone *zone; /* the hall's, for its business day */
     /* A password hash that no password matches, checked for unknown users
      * so that their answer takes as long as a known user's. */
     char dummy_hash[PWHASH_MAX];
@@ -58,6 +59,10 @@ int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, ch
     api.conf = conf;
     api.tls = https;
     api.ops = ops;
+    if ((api.zone = clk_zone_new(conf->time_zone)) == NULL) {
+        snprintf(err, errlen, "[hall] time_zone %s: %s", conf->time_zone, strerror(errno));
+        return -1;
+    }
     if (pwhash_make_cost("no password matches this", 15, api.dummy_hash, sizeof api.dummy_hash) <
         0) {
         snprintf(err, errlen, "cannot make a password hash: %s", strerror(errno));
@@ -1085,8 +1090,12 @@ static void window_status(wapi_request *r, uint32_t no)
                             json_pack("{s:s,s:s,s:i,s:I}", "area", fw.w.areas[i], "name",
                                       fw.w.areas[i], "waiting", 0, "oldest_issued_ms",
                                       (json_int_t)0));
+    store_day_counts today = {0};
+    int32_t day =
+        clk_date_key(clk_business_day(api.zone, clk_utc_ms(), (int)api.conf->rollover_hour));
     if (store_load_areas(rd, area_name_row, &sr) < 0 ||
-        store_load_live_tickets(rd, live_row, &sr) < 0) {
+        store_load_live_tickets(rd, live_row, &sr) < 0 ||
+        (fw.w.clerk[0] != '\0' && store_clerk_day(rd, fw.w.clerk, day, &today) < 0)) {
         store_read_end(rd);
         json_decref(sr.areas);
         json_decref(sr.ticket);
@@ -1099,15 +1108,22 @@ static void window_status(wapi_request *r, uint32_t no)
     for (int i = 0; i < fw.w.nareas; i++)
         json_array_append(by_area, json_object_get(sr.areas, fw.w.areas[i]));
     json_decref(sr.areas);
+    /* The signed-in clerk's own day at any window (none: null). */
+    json_t *day_json =
+        fw.w.clerk[0] == '\0'
+            ? json_null()
+            : json_pack("{s:s,s:i,s:i,s:i,s:i,s:i}", "clerk", fw.w.clerk, "day", (int)day, "called",
+                        (int)today.called, "finished", (int)today.finished, "no_show",
+                        (int)today.no_show, "transferred", (int)today.transferred);
     answer(r, MHD_HTTP_OK,
-           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o},s:I,s:i}", "window", "no", (int)no, "name",
-                     fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
+           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:o},s:I,s:i}", "window", "no", (int)no,
+                     "name", fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
                      fw.w.state == QW_OPEN     ? "open"
                      : fw.w.state == QW_PAUSED ? "paused"
                                                : "closed",
                      "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "queue",
-                     by_area, "server_time_ms", (json_int_t)clk_utc_ms(), "max_recalls",
-                     (int)api.conf->max_recalls));
+                     by_area, "today", day_json, "server_time_ms", (json_int_t)clk_utc_ms(),
+                     "max_recalls", (int)api.conf->max_recalls));
 }
 
 /* ---- The change feed (long poll) ---------------------------------------------------
@@ -1174,6 +1190,8 @@ void wapi_shutdown(void)
         wsess_free(api.sessions);
         api.sessions = NULL;
     }
+    clk_zone_free(api.zone);
+    api.zone = NULL;
 }
 
 static void events(wapi_request *r)

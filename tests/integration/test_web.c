@@ -617,6 +617,16 @@ START_TEST(window_ops)
                      fix_db_int(&f, "SELECT count(*) FROM tickets WHERE state = 2 AND area = "
                                     "'intake'"));
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "max_recalls")), 2);
+    /* clerk1's own day: what the log says c-1 did. */
+    json_t *today = json_object_get(win, "today");
+    ck_assert_str_eq(json_string_value(json_object_get(today, "clerk")), "c-1");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(today, "called")),
+        fix_db_int(&f, "SELECT count(*) FROM events WHERE kind = 5 AND clerk = 'c-1'"));
+    ck_assert_int_gt(json_integer_value(json_object_get(today, "called")), 0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(today, "finished")),
+        fix_db_int(&f, "SELECT count(*) FROM events WHERE kind = 10 AND clerk = 'c-1'"));
     web_resp_free(&r);
     r = web_req(&w, "GET", "/api/v1/windows/77/status", s, NULL, NULL, NULL);
     expect(&r, 404, "ERR_NOT_FOUND");

@@ -437,6 +437,14 @@ async function walk(page) {
   step = "F4";
   await key(page, "F4");
   await noTicket(page);
+  // The clerk's own day, as the log counts it, on the page.
+  const today = (await status(page)).window.today;
+  check(today && today.called >= 3 && today.finished >= 1, "the status counts the clerk's day");
+  const dayText = await page.textContent("#q-today");
+  check(
+    dayText.includes(`叫号 ${today.called}`) && dayText.includes(`办结 ${today.finished}`),
+    `the page shows the clerk's day (${dayText})`,
+  );
 
   step = "F7 hold, Shift+F7 return";
   await key(page, "F1");

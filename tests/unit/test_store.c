@@ -446,6 +446,56 @@ static void append(store *s, q_event_kind kind, uint64_t ticket, const char *det
     ck_assert_msg(store_append_event(s, &e, "kiosk-01") == 0, "%s", store_errmsg(s));
 }
 
+/* A clerk's day counted from the log: events of three days, two clerks;
+ * the day's first event found by the binary search whatever its place. */
+START_TEST(test_clerk_day)
+{
+    store *s = open_store(STORE_DAEMON);
+    static const struct {
+        int32_t day;
+        const char *clerk;
+        q_event_kind kind;
+    } log[] = {
+        {20260301, "c001", QE_CALLED},   {20260301, "c001", QE_FINISHED},
+        {20260302, "c001", QE_CALLED},   {20260302, "c002", QE_CALLED},
+        {20260302, "c001", QE_RECALLED}, {20260302, "c001", QE_NO_SHOW},
+        {20260302, "c001", QE_CALLED},   {20260302, "c001", QE_TRANSFERRED},
+        {20260302, "c001", QE_CALLED},   {20260302, "c001", QE_FINISHED},
+        {20260304, "c001", QE_CALLED},
+    };
+    store_day_counts n;
+
+    for (size_t i = 0; i < sizeof log / sizeof log[0]; i++) {
+        q_event e = {.kind = log[i].kind,
+                     .at_ms = 1700000000000 + (int64_t)i,
+                     .day = log[i].day,
+                     .ticket_id = i + 1,
+                     .window_no = 1,
+                     .clerk = log[i].clerk,
+                     .detail = ""};
+        ck_assert_msg(store_append_event(s, &e, "win-1") == 0, "%s", store_errmsg(s));
+    }
+    ck_assert_int_eq(store_clerk_day(s, "c001", 20260302, &n), 0);
+    ck_assert_int_eq(n.called, 3); /* the recall is not a call */
+    ck_assert_int_eq(n.finished, 1);
+    ck_assert_int_eq(n.no_show, 1);
+    ck_assert_int_eq(n.transferred, 1);
+    ck_assert_int_eq(store_clerk_day(s, "c002", 20260302, &n), 0);
+    ck_assert_int_eq(n.called, 1);
+    ck_assert_int_eq(store_clerk_day(s, "c001", 20260301, &n), 0);
+    ck_assert_int_eq(n.called + n.finished, 2);
+    ck_assert_int_eq(store_clerk_day(s, "c001", 20260303, &n), 0); /* a day with nothing */
+    ck_assert_int_eq(n.called + n.finished + n.no_show + n.transferred, 0);
+    ck_assert_int_eq(store_clerk_day(s, "c001", 20260304, &n), 0); /* the last event alone */
+    ck_assert_int_eq(n.called, 1);
+    ck_assert_int_eq(store_clerk_day(s, "c001", 20260305, &n), 0); /* after the log */
+    ck_assert_int_eq(n.called, 0);
+    ck_assert_int_eq(store_clerk_day(s, "nobody", 20260302, &n), 0);
+    ck_assert_int_eq(n.called, 0);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_events_immutable)
 {
     store *s = open_store(STORE_DAEMON);
@@ -1385,6 +1435,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_appointments);
     tcase_add_test(tc, test_catalog_replace);
     tcase_add_test(tc, test_users);
+    tcase_add_test(tc, test_clerk_day);
     tcase_add_test(tc, test_reader);
     suite_add_tcase(s, tc);
 

@@ -91,6 +91,8 @@ const TEXT = {
     who: (u) => (u.display_name ? `${u.display_name}（${u.user}）` : u.user),
     recallsOf: (n, max) => `${n} / ${max} 次`,
     total: (n) => `共 ${n} 人等候`,
+    today: (d) =>
+      `今日：叫号 ${d.called} · 办结 ${d.finished} · 过号 ${d.no_show} · 转移 ${d.transferred}`,
     minutes: (ms) => (ms < 60000 ? "不足 1 分钟" : `${Math.floor(ms / 60000)} 分钟`),
     windowState: { open: "开放", paused: "暂停", closed: "未签到" },
     pausedFor: (r) => `暂停（${r}）`,
@@ -199,6 +201,8 @@ const TEXT = {
     who: (u) => (u.display_name ? `${u.display_name} (${u.user})` : u.user),
     recallsOf: (n, max) => `${n} of ${max}`,
     total: (n) => `${n} waiting in all`,
+    today: (d) =>
+      `Today: called ${d.called} · finished ${d.finished} · no-shows ${d.no_show} · transferred ${d.transferred}`,
     minutes: (ms) => (ms < 60000 ? "under 1 min" : `${Math.floor(ms / 60000)} min`),
     windowState: { open: "Open", paused: "Paused", closed: "Closed" },
     pausedFor: (r) => `Paused (${r})`,
@@ -481,6 +485,10 @@ function renderCaller() {
     total += q.waiting;
   }
   $("q-total").textContent = t.total(total);
+  // The clerk's own day (the clerk signed in at this window).
+  const day = w && w.today;
+  $("q-today").hidden = !day;
+  $("q-today").textContent = day ? t.today(day) : "";
 
   // Tickets on hold that this page put there.
   const held = $("held");
