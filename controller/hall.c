@@ -1099,6 +1099,38 @@ static void do_call_next(hall *h, const hall_device *dev, const Hall__Envelope *
         answer_window(h, o, no, t, reason, now);
 }
 
+/* A short text from a device or a gateway (a note, an audit line):
+ * printable (UTF-8 allowed), no control characters, within max bytes. */
+static bool audit_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A transfer, and its note kept with the ticket for the window that calls
+ * it next (a note of "" clears the last one): both in the request's
+ * savepoint, so both or neither. */
+static int transfer_with_note(hall *h, uint32_t no, uint64_t id, const Hall__Transfer *m,
+                              int64_t now, const q_ticket **t, q_error *err)
+{
+    if (!audit_text_ok(m->note, Q_NOTE_MAX - 1)) {
+        err->code = QERR_BAD_REQUEST;
+        snprintf(err->message, sizeof err->message,
+                 "a transfer's note is at most %d bytes, without control characters",
+                 Q_NOTE_MAX - 1);
+        return -1;
+    }
+    if (queue_transfer(h->q, no, id, m->to_area, m->to_window, now, t, err) < 0)
+        return -1;
+    return queue_set_note(h->q, id, m->note, err);
+}
+
 /* Ticket 0 in a window operation names the window's current ticket (the
  * one CALLED or SERVING there), so a call-pad, which cannot know ticket
  * ids after a restart, can start and finish. 0 when it has none (the
@@ -1141,9 +1173,7 @@ WINDOW_TICKET_OP(do_recall, recall, queue_recall(h->q, no, id, now, &t, &err))
 WINDOW_TICKET_OP(do_no_show, no_show, queue_no_show(h->q, no, id, now, &t, &err))
 WINDOW_TICKET_OP(do_start, start, queue_start(h->q, no, id, now, &t, &err))
 WINDOW_TICKET_OP(do_finish, finish, queue_finish(h->q, no, id, now, &t, &err))
-WINDOW_TICKET_OP(do_transfer, transfer,
-                 queue_transfer(h->q, no, id, req->transfer->to_area, req->transfer->to_window, now,
-                                &t, &err))
+WINDOW_TICKET_OP(do_transfer, transfer, transfer_with_note(h, no, id, req->transfer, now, &t, &err))
 WINDOW_TICKET_OP(do_hold, hold,
                  (req->hold->release ? queue_release(h->q, no, id, now, &t, &err)
                                      : queue_hold(h->q, no, id, now, &t, &err)))
@@ -1453,20 +1483,6 @@ static void do_device_status(hall *h, const hall_device *dev, const Hall__Envelo
     hall__device_status_reply__init(&o->r.status);
     o->env.body_case = HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY;
     o->env.device_status_reply = &o->r.status;
-}
-
-/* A short text from a web gateway, fit for the audit trail: printable
- * (UTF-8 allowed), no control characters, within max bytes. */
-static bool audit_text_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
 }
 
 static void do_web_event(hall *h, const hall_device *dev, const Hall__Envelope *req,

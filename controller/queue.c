@@ -1670,6 +1670,19 @@ int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q
     return done(q, w, r, out);
 }
 
+int queue_set_note(queue *q, uint64_t id, const char *note, q_error *err)
+{
+    struct tk *r = find_id(q, id);
+
+    if (r == NULL)
+        return fail(err, QERR_NOT_FOUND, "no ticket %llu", (unsigned long long)id);
+    if (strlen(note) >= sizeof r->t.note)
+        return fail(err, QERR_BAD_REQUEST, "a note is at most %zu bytes", sizeof r->t.note - 1);
+    snprintf(r->t.note, sizeof r->t.note, "%s", note);
+    j_ticket(q, r);
+    return 0;
+}
+
 int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_area,
                    uint32_t to_window, int64_t now, const q_ticket **out, q_error *err)
 {

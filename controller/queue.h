@@ -95,8 +95,9 @@
 #define Q_NAME_MAX             64 /* names, bytes of UTF-8 */
 #define Q_NUMBER_MAX           16 /* display number "A001" */
 #define Q_DEVICE_MAX           64
-#define Q_MASKED_MAX           48 /* "欧阳*" */
-#define Q_HASH_LEN             32 /* HMAC-SHA256 of the ID number */
+#define Q_MASKED_MAX           48  /* "欧阳*" */
+#define Q_NOTE_MAX             121 /* a transfer's note, bytes of UTF-8 */
+#define Q_HASH_LEN             32  /* HMAC-SHA256 of the ID number */
 #define Q_REASON_MAX           160
 #define Q_MAX_AREAS_PER_WINDOW 16
 
@@ -167,6 +168,7 @@ typedef struct q_ticket {
     uint8_t rating;         /* 好差评 level 1..5 once rated, 0 before */
     int64_t rated_ms;       /* when it was rated, 0 before */
     bool expired;           /* VOID because its reservation ran out (not voided by its kiosk) */
+    char note[Q_NOTE_MAX];  /* the last transfer's note for the next window, "" if none */
 } q_ticket;
 
 typedef struct q_window {
@@ -354,6 +356,10 @@ int queue_start(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_
                 q_error *err);
 int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q_ticket **out,
                  q_error *err);
+/* Keep note (at most Q_NOTE_MAX - 1 bytes, "" to clear) with a live
+ * ticket, for the window that calls it next: a transfer's note. Nothing
+ * else of the ticket changes. */
+int queue_set_note(queue *q, uint64_t id, const char *note, q_error *err);
 /* To an area (to_area not empty) or a window (to_window != 0). */
 int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_area,
                    uint32_t to_window, int64_t now, const q_ticket **out, q_error *err);

@@ -301,13 +301,17 @@ static const char *const migrations[] = {
     "INSERT INTO devices_new SELECT id, type, window_no, revoked, added_ms FROM devices;\n"
     "DROP TABLE devices;\n"
     "ALTER TABLE devices_new RENAME TO devices;\n",
+
+    /* 8: a transfer's note for the next window (Transfer.note), kept
+     * with the ticket; "" for none. */
+    "ALTER TABLE tickets ADD COLUMN note TEXT NOT NULL DEFAULT '' CHECK (length(note) <= 120);\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define TICKET_COLUMNS                                                                             \
     "id, number, day, seq, area, matter, state, priority, issued_ms, state_ms, "                   \
     "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
-    "masked_name, citizen_hash, served_window, rating, rated_ms, expired"
+    "masked_name, citizen_hash, served_window, rating, rated_ms, expired, note"
 #define EVENT_COLUMNS                                                                              \
     "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
 /* The first kept answer at or after ?1: rows are appended in the order
@@ -398,7 +402,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_TICKET] =
         "INSERT INTO tickets(" TICKET_COLUMNS ") "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19, ?20, ?21, ?22, ?23) "
+        "?19, ?20, ?21, ?22, ?23, ?24) "
         "ON CONFLICT(id) DO UPDATE SET number = excluded.number, day = excluded.day, "
         "seq = excluded.seq, area = excluded.area, matter = excluded.matter, "
         "state = excluded.state, priority = excluded.priority, issued_ms = excluded.issued_ms, "
@@ -408,13 +412,13 @@ static const char *const stmt_sql[ST_COUNT] = {
         "offline = excluded.offline, kiosk = excluded.kiosk, "
         "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash, "
         "served_window = excluded.served_window, rating = excluded.rating, "
-        "rated_ms = excluded.rated_ms, expired = excluded.expired",
+        "rated_ms = excluded.rated_ms, expired = excluded.expired, note = excluded.note",
     /* The common change (a new state), touching only the columns a ticket's
      * life changes: the day/area/number index is left alone. */
     [ST_UPDATE_TICKET] =
         "UPDATE tickets SET state = ?2, priority = ?3, issued_ms = ?4, state_ms = ?5, "
         "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9, "
-        "served_window = ?12, rating = ?13, rated_ms = ?14, expired = ?15 "
+        "served_window = ?12, rating = ?13, rated_ms = ?14, expired = ?15, note = ?16 "
         "WHERE id = ?1 AND area = ?10 AND matter = ?11",
     [ST_PUT_WINDOW_STATE] =
         "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
@@ -1577,6 +1581,7 @@ static int update_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int(st, 13, t->rating);
     sqlite3_bind_int64(st, 14, t->rated_ms);
     sqlite3_bind_int(st, 15, t->expired);
+    bind_text(st, 16, t->note);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1624,6 +1629,7 @@ int store_put_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int(st, 21, t->rating);
     sqlite3_bind_int64(st, 22, t->rated_ms);
     sqlite3_bind_int(st, 23, t->expired);
+    bind_text(st, 24, t->note);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1824,6 +1830,8 @@ static int decode_ticket(store *s, sqlite3_stmt *st, q_ticket *t)
     t->rating = (uint8_t)sqlite3_column_int(st, 20);
     t->rated_ms = sqlite3_column_int64(st, 21);
     t->expired = sqlite3_column_int(st, 22) != 0;
+    if (col_text(s, st, 23, t->note, sizeof t->note, what) < 0)
+        return -1;
     return 0;
 }
 LOADER(ticket, q_ticket, decode_ticket)

@@ -628,16 +628,16 @@ static const char *q_state_text(q_state s)
 
 static json_t *q_ticket_json(const q_ticket *t)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:i,s:i}", "id", (json_int_t)t->id,
-                     "number", t->number, "area", t->area, "matter", t->matter, "state",
-                     q_state_text(t->state), "priority",
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:i,s:i,s:s}", "id",
+                     (json_int_t)t->id, "number", t->number, "area", t->area, "matter", t->matter,
+                     "state", q_state_text(t->state), "priority",
                      t->priority == Q_GREEN         ? "green"
                      : t->priority == Q_APPOINTMENT ? "appointment"
                                                     : "normal",
                      "masked_name", t->masked_name, "issued_at_ms", (json_int_t)t->issued_ms,
                      "state_since_ms", (json_int_t)t->state_ms, "appointment_ms",
                      (json_int_t)t->appointment_ms, "recalls", (int)t->recalls, "window_no",
-                     (int)t->window_no);
+                     (int)t->window_no, "note", t->note);
 }
 
 static json_t *window_reply_json(const Hall__WindowReply *w)
@@ -667,7 +667,7 @@ static void window_op(wapi_request *r, uint32_t no, const char *op)
         Hall__SignOut sign_out;
         Hall__CancelTicket cancel;
     } m;
-    const char *to_area, *reason, *clerk, *key = header(r, "Idempotency-Key");
+    const char *to_area, *reason, *clerk, *note, *key = header(r, "Idempotency-Key");
     uint64_t ticket, to_window;
     char err[WAPI_ERR_LEN];
     struct person p;
@@ -688,7 +688,8 @@ static void window_op(wapi_request *r, uint32_t no, const char *op)
         member_str(r, body, "to_area", 32, &to_area) < 0 ||
         member_uint(r, body, "to_window", 9999, &to_window) < 0 ||
         member_str(r, body, "reason", 120, &reason) < 0 ||
-        member_str(r, body, "clerk_id", 48, &clerk) < 0)
+        member_str(r, body, "clerk_id", 48, &clerk) < 0 ||
+        member_str(r, body, "note", Q_NOTE_MAX - 1, &note) < 0)
         goto out;
     if (key != NULL && (key[0] == '\0' || strlen(key) > IDEMPOTENCY_MAX)) {
         answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "幂等键格式有误。",
@@ -746,6 +747,7 @@ static void window_op(wapi_request *r, uint32_t no, const char *op)
         m.transfer.ticket_id = ticket;
         m.transfer.to_area = unconst(to_area);
         m.transfer.to_window = (uint32_t)to_window;
+        m.transfer.note = unconst(note);
         env.transfer = &m.transfer;
         break;
     case HALL__ENVELOPE__BODY_HOLD:

@@ -668,6 +668,36 @@ START_TEST(window_ops)
     r = web_req(&w, "GET", "/api/v1/events?after=0", NULL, NULL, NULL, NULL);
     expect(&r, 401, "ERR_SESSION");
 
+    /* A transfer to window 2 with a note: the note stays with the ticket
+     * for the window that calls it next. */
+    r = web_req(&w, "GET", "/api/v1/windows/1/status", s, NULL, NULL, NULL);
+    json_int_t moved = json_integer_value(
+        json_object_get(json_object_get(json_object_get(r.json, "window"), "ticket"), "id"));
+    web_resp_free(&r);
+    ck_assert_int_gt(moved, 0);
+    r = op(&w, s, c, 1, "transfer", NULL, "{\"to_window\":2,\"note\":\"材料已核对，请直接受理\"}");
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    web_resp_free(&r);
+    r = web_req(&w, "GET", "/api/v1/tickets", s, NULL, NULL, NULL);
+    json_t *moved_ticket = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(r.json, "tickets")); i++) {
+        json_t *t = json_array_get(json_object_get(r.json, "tickets"), i);
+        if (json_integer_value(json_object_get(t, "id")) == moved)
+            moved_ticket = t;
+    }
+    ck_assert_ptr_nonnull(moved_ticket);
+    ck_assert_str_eq(json_string_value(json_object_get(moved_ticket, "state")), "waiting");
+    ck_assert_str_eq(json_string_value(json_object_get(moved_ticket, "note")),
+                     "材料已核对，请直接受理");
+    web_resp_free(&r);
+    /* A note with a line break is refused, and the call stands. */
+    r = op(&w, s, c, 1, "call-next", NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    web_resp_free(&r);
+    r = op(&w, s, c, 1, "transfer", NULL, "{\"to_area\":\"tax\",\"note\":\"a\\nb\"}");
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    ck_assert_int_gt(fix_db_int(&f, "SELECT current_ticket FROM windows WHERE no = 1"), 0);
+
     /* halld gone: a clear answer, not a hang; back: it works again. */
     ck_assert_int_eq(fix_stop(&f), 0);
     r = op(&w, s, c, 1, "start", NULL, NULL);

@@ -367,10 +367,16 @@ async function walk(page) {
   const areaNames = await page.$$eval("#tr-area option", (os) => os.map((o) => o.textContent));
   check(areaNames.includes("不动产登记"), `the other areas by name (${areaNames.join(", ")})`);
   await page.selectOption("#tr-area", "realestate");
+  await page.fill("#tr-note", "材料已核对");
   await axe(page, "transfer-zh");
   await shot(page, "transfer");
   await page.click("#transfer-ok");
   await noTicket(page);
+  const moved = await page.evaluate(async (id) => {
+    const r = await fetch("/api/v1/tickets", { cache: "no-store" });
+    return (await r.json()).tickets.find((t) => t.id === id);
+  }, t1.id);
+  check(moved && moved.note === "材料已核对", "the transfer's note goes with the ticket");
   const w2after = (await status(page, 2)).window.queue.find((q) => q.area === "realestate").waiting;
   check(w2after === w2before + 1, `the ticket waits in 不动产登记 (${w2before} -> ${w2after})`);
   await text(page, "暂无号票");
@@ -415,11 +421,17 @@ async function walk(page) {
   check((await page.inputValue("#tr-area")) === "realestate", "the first other area is chosen");
   await page.keyboard.press("Tab");
   check(
-    (await page.evaluate(() => document.activeElement.id)) === "transfer-ok",
-    "Tab reaches 确认转移",
+    (await page.evaluate(() => document.activeElement.id)) === "tr-note",
+    "Tab reaches the note",
   );
-  await page.keyboard.press("Enter");
+  await page.keyboard.type("请补交户口簿");
+  await page.keyboard.press("Enter"); // in the note: 确认转移
   await noTicket(page);
+  const noted = await page.evaluate(async (id) => {
+    const r = await fetch("/api/v1/tickets", { cache: "no-store" });
+    return (await r.json()).tickets.find((t) => t.id === id);
+  }, t3.id);
+  check(noted && noted.note === "请补交户口簿", "a note typed and sent by the keyboard");
   step = "F1 after the transfer";
   await key(page, "F1");
   const t4 = await called(page, t3.number);

@@ -253,6 +253,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         WINDOW_OP(m, transfer, transfer);
         m->to_area = S("C");
         m->to_window = 8;
+        m->note = S("材料已核对");
         return true;
     }
     case HALL__ENVELOPE__BODY_HOLD: {

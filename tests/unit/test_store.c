@@ -90,12 +90,12 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 7);
+    ck_assert_int_eq(store_schema_version(s), 8);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 7);
+    ck_assert_int_eq(store_schema_version(s), 8);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -184,6 +184,7 @@ static q_ticket sample_ticket(uint64_t id, const char *number, int32_t day, q_st
     t.offline = true;
     snprintf(t.kiosk, sizeof t.kiosk, "kiosk-01");
     snprintf(t.masked_name, sizeof t.masked_name, "欧阳*");
+    snprintf(t.note, sizeof t.note, "材料已核对，请直接受理");
     t.has_citizen = true;
     for (int i = 0; i < Q_HASH_LEN; i++)
         t.citizen_hash[i] = (uint8_t)(i * 7 + id);
@@ -210,6 +211,7 @@ static void assert_ticket_eq(const q_ticket *a, const q_ticket *b)
     ck_assert_int_eq(a->offline, b->offline);
     ck_assert_str_eq(a->kiosk, b->kiosk);
     ck_assert_str_eq(a->masked_name, b->masked_name);
+    ck_assert_str_eq(a->note, b->note);
     ck_assert_int_eq(a->has_citizen, b->has_citizen);
     if (a->has_citizen)
         ck_assert_mem_eq(a->citizen_hash, b->citizen_hash, Q_HASH_LEN);
@@ -1080,7 +1082,7 @@ START_TEST(test_reader)
     /* Beside the controller, which holds the lock: reads work and see
      * what the writer commits afterwards. */
     store *r = open_reader();
-    ck_assert_int_eq(store_schema_version(r), 7);
+    ck_assert_int_eq(store_schema_version(r), 8);
     ck_assert_str_eq(store_notice(r), "");
     store_user got;
     ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
@@ -1131,18 +1133,18 @@ START_TEST(test_reader)
     snprintf(want, sizeof want, "%s belongs to hall '%s', not 'other-hall'", db, HALL);
     ck_assert_str_eq(err, want);
     char msg[256];
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 6", msg, sizeof msg), SQLITE_OK);
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 7", msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
     snprintf(want, sizeof want,
-             "%s is at schema 6, this build reads 7: start halld or run hallctl once to migrate "
+             "%s is at schema 7, this build reads 8: start halld or run hallctl once to migrate "
              "it",
              db);
     ck_assert_str_eq(err, want);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 8", msg, sizeof msg), SQLITE_OK);
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 9", msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
-    ck_assert_msg(strstr(err, "is at schema 8, this build reads 7: run the newer release") != NULL,
+    ck_assert_msg(strstr(err, "is at schema 9, this build reads 8: run the newer release") != NULL,
                   "%s", err);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 7", msg, sizeof msg), SQLITE_OK);
+    ck_assert_int_eq(raw_sql("PRAGMA user_version = 8", msg, sizeof msg), SQLITE_OK);
     store_close(open_reader());
 }
 END_TEST

@@ -50,6 +50,8 @@ const TEXT = {
     area: "业务区",
     matter: "事项",
     name: "姓名",
+    note: "转移备注",
+    noteFor: "给下一窗口的备注（可不填）",
     recalls: "重呼",
     waited: "已等候",
     served: "办理用时",
@@ -160,6 +162,8 @@ const TEXT = {
     area: "Area",
     matter: "Matter",
     name: "Name",
+    note: "Transfer note",
+    noteFor: "A note for the next window (optional)",
     recalls: "Recalls",
     waited: "Waited",
     served: "In service",
@@ -465,6 +469,8 @@ function renderCaller() {
   $("t-matter").textContent = tk && tk.matter ? tk.matter : t.none;
   $("t-name").textContent = tk ? tk.masked_name || t.unnamed : t.none;
   $("t-recalls").textContent = tk ? t.recallsOf(tk.recalls, st.max_recalls) : t.none;
+  $("t-note-box").hidden = !(tk && tk.note);
+  $("t-note").textContent = tk && tk.note ? tk.note : "";
 
   // The queue by area.
   const body = $("queue");
@@ -946,6 +952,7 @@ async function openTransfer() {
   if (areaSel.options.length === 0) $("tr-kind-window").checked = true;
   else $("tr-kind-area").checked = true;
   syncTransfer();
+  $("tr-note").value = "";
   $("transfer-title").textContent = t.transferTitle(tk.number);
   const d = $("d-transfer");
   d.returnValue = "";
@@ -956,6 +963,8 @@ async function openTransfer() {
   const body = { ticket_id: tk.id };
   if ($("tr-kind-area").checked) body.to_area = areaSel.value;
   else body.to_window = Number(winSel.value);
+  const note = $("tr-note").value.trim();
+  if (note) body.note = note;
   await press(S.win, "transfer", body);
 }
 
