@@ -717,30 +717,22 @@ static void window_op(wapi_request *r, uint32_t no, const char *op)
         m.call_next.window_no = no;
         env.call_next = &m.call_next;
         break;
+/* The messages that are just a window and a ticket. */
+#define WINDOW_TICKET(field)                                                                       \
+    hall__##field##__init(&m.field);                                                               \
+    m.field.window_no = no;                                                                        \
+    m.field.ticket_id = ticket;                                                                    \
+    env.field = &m.field;                                                                          \
+    break
     case HALL__ENVELOPE__BODY_RECALL:
-        hall__recall__init(&m.recall);
-        m.recall.window_no = no;
-        m.recall.ticket_id = ticket;
-        env.recall = &m.recall;
-        break;
+        WINDOW_TICKET(recall);
     case HALL__ENVELOPE__BODY_NO_SHOW:
-        hall__no_show__init(&m.no_show);
-        m.no_show.window_no = no;
-        m.no_show.ticket_id = ticket;
-        env.no_show = &m.no_show;
-        break;
+        WINDOW_TICKET(no_show);
     case HALL__ENVELOPE__BODY_START:
-        hall__start__init(&m.start);
-        m.start.window_no = no;
-        m.start.ticket_id = ticket;
-        env.start = &m.start;
-        break;
+        WINDOW_TICKET(start);
     case HALL__ENVELOPE__BODY_FINISH:
-        hall__finish__init(&m.finish);
-        m.finish.window_no = no;
-        m.finish.ticket_id = ticket;
-        env.finish = &m.finish;
-        break;
+        WINDOW_TICKET(finish);
+#undef WINDOW_TICKET
     case HALL__ENVELOPE__BODY_TRANSFER:
         hall__transfer__init(&m.transfer);
         m.transfer.window_no = no;

@@ -17,16 +17,6 @@
 
 #include "testsupport.h"
 
-static int log_port(const char *log, const char *key)
-{
-    char *text = ts_slurp(log), *at = strstr(text, key);
-    int port = at != NULL ? atoi(at + strlen(key)) : -1;
-
-    free(text);
-    ck_assert_int_gt(port, 0);
-    return port;
-}
-
 void psim_start(psim *s, const char *const extra[])
 {
     const char *argv[24] = {PRINTERSIM_PATH, "--port", "0", "--control-port", "0", "--out"};
@@ -48,8 +38,10 @@ void psim_start(psim *s, const char *const extra[])
     s->pid = ts_spawn(argv, s->log);
     ck_assert_msg(ts_file_contains(s->log, "printersim: listening on 127.0.0.1:", PSIM_WAIT_MS),
                   "the simulator did not start");
-    s->port = log_port(s->log, "listening on 127.0.0.1:");
-    s->control_port = log_port(s->log, "control on 127.0.0.1:");
+    s->port = ts_log_port(s->log, "listening on 127.0.0.1:");
+    s->control_port = ts_log_port(s->log, "control on 127.0.0.1:");
+    ck_assert_int_gt(s->port, 0);
+    ck_assert_int_gt(s->control_port, 0);
 }
 
 /* Under the sanitizers exit 0 also means no leak report. */

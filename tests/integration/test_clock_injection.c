@@ -159,16 +159,6 @@ static void check_issued(clockx *x, const ticket *t, int64_t from, int64_t to, l
 
 /* ---- kioskd and its touch page -------------------------------------------------- */
 
-static int log_port(const char *log, const char *prefix)
-{
-    char *text = ts_slurp(log);
-    const char *at = text != NULL ? strstr(text, prefix) : NULL;
-    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
-
-    free(text);
-    return port;
-}
-
 /* One HTTP/1.1 exchange with the touch page; the body, parsed. */
 static json_t *page_call(clockx *x, const char *method, const char *path, const char *body)
 {
@@ -265,7 +255,7 @@ static void kiosk_up(clockx *x, const char *clock_ini)
     x->kioskd = ts_spawn(argv, x->kiosk_log);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "touch page on http://", WAIT_MS),
                   "kioskd did not start");
-    x->page_port = log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
+    x->page_port = ts_log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
     ck_assert_int_gt(x->page_port, 0);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "link to halld up", WAIT_MS),
                   "kioskd did not reach halld");

@@ -70,16 +70,6 @@ typedef struct custody {
 
 /* ---- processes -------------------------------------------------------- */
 
-static int log_port(const char *log, const char *prefix)
-{
-    char *text = ts_slurp(log);
-    const char *at = strstr(text, prefix);
-    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
-
-    free(text);
-    return port;
-}
-
 /* One control line to idreadersim; its answer must be "ok ...". */
 static void card(custody *x, const char *line)
 {
@@ -109,7 +99,7 @@ static void sim_start(custody *x)
     x->sim = ts_spawn(argv, x->sim_log);
     ck_assert_msg(ts_file_contains(x->sim_log, "idreadersim: ready /dev/", WAIT_MS),
                   "idreadersim did not start");
-    x->control = ts_connect(log_port(x->sim_log, "control on 127.0.0.1:"), 30);
+    x->control = ts_connect(ts_log_port(x->sim_log, "control on 127.0.0.1:"), 30);
 }
 
 /* The kiosk's disk: its bundle as `hallctl device add` wrote it, its

@@ -60,16 +60,6 @@ typedef struct e2e {
     int control; /* connected control socket of bussim, -1 until used */
 } e2e;
 
-static int log_port(const char *log, const char *prefix)
-{
-    char *text = ts_slurp(log);
-    const char *at = text != NULL ? strstr(text, prefix) : NULL;
-    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
-
-    free(text);
-    return port;
-}
-
 /* One bussim command; its whole reply (the caller frees). */
 __attribute__((format(printf, 2, 3))) static char *sim_cmd(e2e *x, const char *fmt, ...)
 {
@@ -237,8 +227,8 @@ static void hall_up(e2e *x)
                           "--control-port", "0",         "--out", "/dev/null", NULL};
     x->bussim = ts_spawn(argv, x->bus_log);
     ck_assert_msg(ts_file_contains(x->bus_log, "bussim: ready", WAIT_MS), "bussim did not start");
-    x->bus_port = log_port(x->bus_log, "bussim: tcp on 127.0.0.1:");
-    x->control_port = log_port(x->bus_log, "bussim: control on 127.0.0.1:");
+    x->bus_port = ts_log_port(x->bus_log, "bussim: tcp on 127.0.0.1:");
+    x->control_port = ts_log_port(x->bus_log, "bussim: control on 127.0.0.1:");
     ck_assert_int_gt(x->bus_port, 0);
     ck_assert_int_gt(x->control_port, 0);
 }
@@ -277,7 +267,7 @@ static void kiosk_up(e2e *x)
     x->kioskd = ts_spawn(argv, x->kiosk_log);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "touch page on http://", WAIT_MS),
                   "kioskd did not start");
-    x->page_port = log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
+    x->page_port = ts_log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
     ck_assert_int_gt(x->page_port, 0);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "link to halld up", WAIT_MS),
                   "kioskd did not reach halld");

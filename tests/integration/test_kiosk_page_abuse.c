@@ -66,16 +66,6 @@ typedef struct kx {
     int page_port;
 } kx;
 
-static int log_port(const char *log, const char *prefix)
-{
-    char *text = ts_slurp(log);
-    const char *at = text != NULL ? strstr(text, prefix) : NULL;
-    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
-
-    free(text);
-    return port;
-}
-
 /* Tickets the printer simulator cut, i.e. printed. */
 static int printed(const kx *x)
 {
@@ -195,7 +185,7 @@ static void all_up(kx *x)
     x->kioskd = ts_spawn(argv, x->kiosk_log);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "touch page on http://", WAIT_MS),
                   "kioskd did not start");
-    x->page_port = log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
+    x->page_port = ts_log_port(x->kiosk_log, "touch page on http://127.0.0.1:");
     ck_assert_int_gt(x->page_port, 0);
     ck_assert_msg(ts_file_contains(x->kiosk_log, "link to halld up", WAIT_MS),
                   "kioskd did not reach halld");

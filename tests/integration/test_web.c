@@ -297,13 +297,7 @@ START_TEST(https)
     web_spawn(&w, &f);
     ck_assert_msg(ts_file_contains(w.log, "listening on https://0.0.0.0:", FIX_WAIT_MS),
                   "hallweb did not start with TLS");
-    char line[1024];
-    FILE *lf = fopen(w.log, "r");
-    while (lf != NULL && fgets(line, sizeof line, lf) != NULL)
-        if (strstr(line, "listening on https") != NULL)
-            sscanf(strstr(line, "listening on https"), "listening on https://%*[^:]:%d", &w.port);
-    if (lf != NULL)
-        fclose(lf);
+    w.port = ts_log_port(w.log, "listening on https://0.0.0.0:");
     ck_assert_int_gt(w.port, 0);
     snprintf(ca, sizeof ca, "%s/pki/ca.crt", f.dir);
     r = web_req_tls(&w, ca, "POST", "/api/v1/session", NULL, NULL,

@@ -50,16 +50,6 @@ typedef struct calls {
     int n;
 } calls;
 
-static int log_port(const char *log, const char *prefix)
-{
-    char *text = ts_slurp(log);
-    const char *at = text != NULL ? strstr(text, prefix) : NULL;
-    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
-
-    free(text);
-    return port;
-}
-
 /* A ticket as a kiosk issues it, printed, so it waits. */
 static void issue(devlink *kiosk, const char *area, Hall__Priority prio, const char *matter,
                   const char *masked_name)
@@ -153,8 +143,8 @@ START_TEST(caller_chromium)
                            "--control-port", "0",         "--out",     "/dev/null", NULL};
     pid_t bussim = ts_spawn(bargv, bus_log);
     ck_assert_msg(ts_file_contains(bus_log, "bussim: ready", WAIT_MS), "bussim did not start");
-    int bus_port = log_port(bus_log, "bussim: tcp on 127.0.0.1:");
-    int control = log_port(bus_log, "bussim: control on 127.0.0.1:");
+    int bus_port = ts_log_port(bus_log, "bussim: tcp on 127.0.0.1:");
+    int control = ts_log_port(bus_log, "bussim: control on 127.0.0.1:");
     ck_assert_int_gt(bus_port, 0);
     ck_assert_int_gt(control, 0);
     pid_t kioskd = kiosk_up(&f, bus_port, kiosk_log, sizeof kiosk_log);

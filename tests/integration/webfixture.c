@@ -31,20 +31,31 @@ pid_t web_spawn(webfix *w, hallfix *f)
 
 void web_start(webfix *w, hallfix *f)
 {
-    char line[1024];
-
     ck_assert_int_eq(fix_hallctl(f, "device add --id web-1 --type web"), 0);
     web_spawn(w, f);
     ck_assert_msg(ts_file_contains(w->log, "listening on", FIX_WAIT_MS), "hallweb did not start");
-    FILE *lf = fopen(w->log, "r");
-    ck_assert_ptr_nonnull(lf);
-    while (fgets(line, sizeof line, lf) != NULL) {
-        const char *at = strstr(line, "listening on http");
-        if (at != NULL)
-            sscanf(at, "listening on %*[a-z]://%*[^:]:%d", &w->port);
-    }
-    fclose(lf);
+    w->port = ts_log_port(w->log, "listening on http://127.0.0.1:");
     ck_assert_int_gt(w->port, 0);
+}
+
+/* An HTTP answer in in (NUL-terminated, modified): status, the session
+ * cookie set, body and its JSON. */
+static void parse_answer(char *in, web_resp *r)
+{
+    ck_assert_msg(sscanf(in, "HTTP/1.1 %d", &r->status) == 1, "no HTTP answer: %s", in);
+    char *end = strstr(in, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    const char *sc = strcasestr(in, "\r\nSet-Cookie: ");
+    if (sc != NULL) {
+        sc += strlen("\r\nSet-Cookie: ");
+        snprintf(r->set_cookie, sizeof r->set_cookie, "%.*s", (int)strcspn(sc, "\r\n"), sc);
+        if (strncmp(r->set_cookie, "ow_session=", 11) == 0)
+            snprintf(r->session, sizeof r->session, "%.*s", (int)strcspn(r->set_cookie + 11, ";"),
+                     r->set_cookie + 11);
+    }
+    r->body = strdup(end + 4);
+    r->json = json_loads(r->body, 0, NULL);
 }
 
 web_resp web_req_tls(webfix *w, const char *ca, const char *method, const char *path,
@@ -83,18 +94,7 @@ web_resp web_req_tls(webfix *w, const char *ca, const char *method, const char *
          len + 1 < sizeof in && (got = SSL_read(ssl, in + len, (int)(sizeof in - len - 1))) > 0;)
         len += (size_t)got;
     in[len] = '\0';
-    ck_assert_msg(sscanf(in, "HTTP/1.1 %d", &r.status) == 1, "no HTTP answer: %s", in);
-    const char *sc = strcasestr(in, "\r\nSet-Cookie: ");
-    if (sc != NULL) {
-        sc += strlen("\r\nSet-Cookie: ");
-        snprintf(r.set_cookie, sizeof r.set_cookie, "%.*s", (int)strcspn(sc, "\r\n"), sc);
-        if (strncmp(r.set_cookie, "ow_session=", 11) == 0)
-            snprintf(r.session, sizeof r.session, "%.*s", (int)strcspn(r.set_cookie + 11, ";"),
-                     r.set_cookie + 11);
-    }
-    const char *end = strstr(in, "\r\n\r\n");
-    r.body = strdup(end ? end + 4 : "");
-    r.json = json_loads(r.body, 0, NULL);
+    parse_answer(in, &r);
 out:
     if (r.body == NULL)
         r.body = strdup("");
@@ -169,21 +169,7 @@ web_resp web_recv(int fd)
     }
     close(fd);
     in[len] = '\0';
-    ck_assert_msg(sscanf(in, "HTTP/1.1 %d", &r.status) == 1, "no HTTP answer: %s", in);
-    char *end = strstr(in, "\r\n\r\n");
-    ck_assert_ptr_nonnull(end);
-    *end = '\0';
-    const char *sc = strcasestr(in, "\r\nSet-Cookie: ");
-    if (sc != NULL) {
-        sc += strlen("\r\nSet-Cookie: ");
-        size_t l = strcspn(sc, "\r\n");
-        snprintf(r.set_cookie, sizeof r.set_cookie, "%.*s", (int)l, sc);
-        if (strncmp(r.set_cookie, "ow_session=", 11) == 0)
-            snprintf(r.session, sizeof r.session, "%.*s", (int)strcspn(r.set_cookie + 11, ";"),
-                     r.set_cookie + 11);
-    }
-    r.body = strdup(end + 4);
-    r.json = json_loads(r.body, 0, NULL);
+    parse_answer(in, &r);
     free(in);
     return r;
 }

@@ -214,3 +214,13 @@ char *ts_slurp(const char *path)
     text[n] = '\0';
     return text;
 }
+
+int ts_log_port(const char *path, const char *prefix)
+{
+    char *text = ts_slurp(path);
+    const char *at = text != NULL ? strstr(text, prefix) : NULL;
+    int port = at != NULL ? atoi(at + strlen(prefix)) : 0;
+
+    free(text);
+    return port;
+}

@@ -21,6 +21,9 @@ void ts_write_file(const char *path, const char *text);
 /* The whole file as a NUL-terminated string the caller frees; "" if it
  * does not exist. */
 char *ts_slurp(const char *path);
+/* The number right after the first prefix in the log at path (a port a
+ * daemon says it listens on); 0 if the log or the prefix is not there. */
+int ts_log_port(const char *path, const char *prefix);
 
 /* Start argv[0] with argv (NULL-terminated, at most 31 entries); stdout and
  * stderr go to log_path (appended) if not NULL. Returns the pid; aborts the
