@@ -692,6 +692,66 @@ START_TEST(window_ops)
     expect(&r, 400, "ERR_BAD_REQUEST");
     ck_assert_int_gt(fix_db_int(&f, "SELECT current_ticket FROM windows WHERE no = 1"), 0);
 
+    /* A body over 16 KiB is refused before it is read as JSON. */
+    char *big = malloc(20000);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', 19999);
+    big[0] = '{';
+    big[19998] = '}';
+    big[19999] = '\0';
+    calls = fix_db_int(&f, "SELECT count(*) FROM events");
+    r = op(&w, s, c, 1, "recall", NULL, big);
+    expect(&r, 413, "ERR_BAD_REQUEST");
+    free(big);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), calls);
+
+    /* On the wire: the gateway's own audit line must be one clean line; a
+     * request on behalf of nobody, or from a device that is not a
+     * gateway, is refused; the good ones among them still run. */
+    devlink *gw = fix_device(&f, "web-1", HALL__DEVICE_TYPE__DEVICE_WEB, 0);
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__WebEvent ev = HALL__WEB_EVENT__INIT;
+    char user[] = "clerk1", addr[] = "192.0.2.9", bad_what[] = "signed in\nforged line",
+         good_what[] = "signed in as clerk";
+    ev.user = user;
+    ev.address = addr;
+    ev.what = bad_what;
+    env.body_case = HALL__ENVELOPE__BODY_WEB_EVENT;
+    env.web_event = &ev;
+    a = fix_call(gw, &env);
+    ck_assert(a->body_case == HALL__ENVELOPE__BODY_ERROR &&
+              a->error->code == HALL__ERROR_CODE__ERR_BAD_REQUEST);
+    proto_free(a);
+    ev.what = good_what;
+    env.request_id = 0;
+    a = fix_call(gw, &env);
+    ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_WEB_EVENT_REPLY);
+    proto_free(a);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE '%%forged%%'"),
+                     0);
+    Hall__Envelope call = HALL__ENVELOPE__INIT;
+    Hall__CallNext cn = HALL__CALL_NEXT__INIT;
+    char nobody[] = "nobody", clerk1[] = "clerk1";
+    cn.window_no = 1;
+    call.body_case = HALL__ENVELOPE__BODY_CALL_NEXT;
+    call.call_next = &cn;
+    call.on_behalf_of = nobody;
+    a = fix_call(gw, &call);
+    ck_assert(a->body_case == HALL__ENVELOPE__BODY_ERROR &&
+              a->error->code == HALL__ERROR_CODE__ERR_FORBIDDEN);
+    proto_free(a);
+    call.on_behalf_of = clerk1;
+    call.request_id = 0;
+    a = fix_call(win2, &call); /* a window terminal is no gateway */
+    ck_assert(a->body_case == HALL__ENVELOPE__BODY_ERROR &&
+              a->error->code == HALL__ERROR_CODE__ERR_FORBIDDEN);
+    proto_free(a);
+    call.request_id = 0;
+    a = fix_call(gw, &call); /* clerk1 at window 1, through the gateway */
+    ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    proto_free(a);
+    devlink_close(gw);
+
     /* halld gone: a clear answer, not a hang; back: it works again. */
     ck_assert_int_eq(fix_stop(&f), 0);
     r = op(&w, s, c, 1, "start", NULL, NULL);
