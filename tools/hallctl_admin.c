@@ -54,6 +54,7 @@
 #include "anchor.h"
 #include "catalog.h"
 #include "clk.h"
+#include "hadmin.h"
 #include "halld_conf.h"
 #include "pki.h"
 #include "pwhash.h"
@@ -67,8 +68,6 @@
 #define ROLLOVER_HOUR  3 /* halld.ini's default, for init's own event */
 #define PRIVATE_DIR    "private"
 
-enum device_type { DEV_KIOSK = 1, DEV_WINDOW = 2, DEV_DISPLAY = 3, DEV_TOOL = 4, DEV_WEB = 5 };
-static const char *const device_types[] = {NULL, "kiosk", "window", "display", "tool", "web"};
 static const char *const window_states[] = {NULL, "closed", "open", "paused"};
 
 /* ==== Helpers ============================================================== */
@@ -322,37 +321,14 @@ static int hall_open(struct hall *h, const char *config)
     return 0;
 }
 
-/* Sign the head of st's event log with the audit key at key_path and
- * append it to the anchors file (why: ANCHOR_WRITE after a change). 0, or
- * -1 with the reason in err (errno ENOENT: there is no key). */
-static int anchor_store(store *st, const char *hall_id, const char *key_path, const char *anchors,
-                        anchor_reason why, char *err, size_t errlen)
-{
-    anchor a = {.reason = why, .at_ms = clk_utc_ms()};
-    anchor_key *k = anchor_key_load(key_path, err, errlen);
-    int rc = 0;
-
-    if (k == NULL)
-        return -1;
-    snprintf(a.hall_id, sizeof a.hall_id, "%s", hall_id);
-    if (store_event_head(st, &a.seq, a.hash) < 0) {
-        snprintf(err, errlen, "%s", store_errmsg(st));
-        rc = -1;
-    } else if (a.seq > 0) {
-        rc = anchor_write(anchors, k, &a, err, errlen);
-    }
-    anchor_key_free(k);
-    return rc;
-}
-
 /* Anchor the head after a change this run committed. The change is made
  * whatever happens here, so a failure is a warning. */
 static void hall_anchor(struct hall *h)
 {
     char err[512];
 
-    if (anchor_store(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_WRITE, err,
-                     sizeof err) == 0)
+    if (hadmin_anchor(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_WRITE, err,
+                      sizeof err) == 0)
         return;
     if (errno == ENOENT && access(h->conf.audit_key, F_OK) < 0)
         fprintf(stderr,
@@ -363,6 +339,14 @@ static void hall_anchor(struct hall *h)
         fprintf(stderr, "hallctl: warning: this change is not anchored: %s\n", err);
 }
 
+/* Who hallctl's changes are made by, for their audit events; user is
+ * the caller's buffer for the name. */
+static hadmin_actor hall_actor(struct hall *h, char *user, size_t len)
+{
+    operator_name(user, len);
+    return (hadmin_actor){TOOL_DEVICE, user, NULL, h->zone, (int)h->conf.rollover_hour};
+}
+
 /* Record an administrative change in the audit chain (inside the caller's
  * transaction, so the change and its record commit together). */
 static int hall_event(struct hall *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -371,14 +355,12 @@ static int hall_event(struct hall *h, const char *fmt, ...)
 {
     char what[512], user[128];
     va_list ap;
-    int64_t now = clk_utc_ms();
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    operator_name(user, sizeof user);
-    int32_t day = clk_date_key(clk_business_day(h->zone, now, (int)h->conf.rollover_hour));
-    return store_append_admin_event(h->st, now, day, TOOL_DEVICE, user, what);
+    hadmin_actor a = hall_actor(h, user, sizeof user);
+    return hadmin_audit(h->st, &a, "%s", what);
 }
 
 /* Commit and anchor, or roll back and report. */
@@ -398,9 +380,10 @@ static int hall_commit(struct hall *h, int rc)
  * SIGHUP; without one, the change waits for the next start. */
 static void hall_notify(struct hall *h)
 {
-    long pid = store_locked_by(h->conf.store_path);
+    long pid;
+    int rc = hadmin_notify(h->conf.store_path, &pid);
 
-    if (pid > 0 && kill((pid_t)pid, SIGHUP) == 0)
+    if (rc == 0 && pid > 0)
         printf("told halld (pid %ld) to reload\n", pid);
     else if (pid > 0)
         printf("halld (pid %ld) is running but could not be signalled (%s): send it SIGHUP "
@@ -428,6 +411,40 @@ static int hall_finish(struct hall *h, int rc, const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     hall_notify(h);
+    return 0;
+}
+
+/* Report a change hadmin refused: "--field value: reason". */
+static int admin_fail(const hadmin_error *e)
+{
+    char option[32];
+
+    if (e->field == NULL)
+        return hallctl_fail("%s", e->en);
+    snprintf(option, sizeof option, "%s", e->field);
+    for (char *c = option; *c != '\0'; c++)
+        if (*c == '_')
+            *c = '-';
+    if (e->value[0] == '\0')
+        return hallctl_fail("--%s: %s", option, e->en);
+    return hallctl_fail("--%s %s: %s", option, e->value, e->en);
+}
+
+/* After a change hadmin committed: anchor it, say what changed (fmt) and,
+ * if halld holds it in memory (reload), have a running halld reload. */
+static int hall_changed(struct hall *h, bool reload, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int hall_changed(struct hall *h, bool reload, const char *fmt, ...)
+{
+    va_list ap;
+
+    hall_anchor(h);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (reload)
+        hall_notify(h);
     return 0;
 }
 
@@ -674,7 +691,7 @@ static int init_store(const char *path, const char *id, const clk_zone *zone, co
 {
     char err[512], user[128], anchors[PATH_MAX];
     int64_t now = clk_utc_ms();
-    store_device dev = {.type = DEV_TOOL, .added_ms = now};
+    store_device dev = {.type = HADMIN_DEV_TOOL, .added_ms = now};
     store *s = store_open(path, id, STORE_ADMIN, err, sizeof err);
 
     if (s == NULL)
@@ -691,7 +708,7 @@ static int init_store(const char *path, const char *id, const clk_zone *zone, co
         fprintf(stderr, "hallctl: warning: %s\n", store_notice(s));
     if (rc == 0 && anchor_path(path, anchors, sizeof anchors) < 0)
         rc = hallctl_fail("%s: path too long", path);
-    else if (rc == 0 && anchor_store(s, id, key, anchors, ANCHOR_WRITE, err, sizeof err) < 0)
+    else if (rc == 0 && hadmin_anchor(s, id, key, anchors, ANCHOR_WRITE, err, sizeof err) < 0)
         rc = hallctl_fail("cannot anchor the new hall's event log: %s", err);
     store_close(s);
     return rc;
@@ -843,44 +860,14 @@ static int format_option(void *ctx)
     return GO_ON;
 }
 
-/* What a catalog import retires, for its report: the areas active before
- * it, then the live tickets of retired areas and the windows that call
- * them. */
+/* What a catalog import retired, for its report: the windows that still
+ * call a retired area's live tickets. */
 struct retired_report {
-    struct hall *h;
-    char (*active)[Q_CODE_MAX]; /* areas active before the import */
-    size_t nactive;
     char area[Q_CODE_MAX]; /* the area being listed */
     size_t nlive;
     q_window *windows;
     size_t nwindows;
 };
-
-static int note_active(void *arg, const q_area *a)
-{
-    struct retired_report *r = arg;
-
-    if (a->retired)
-        return 0;
-    void *grown = realloc(r->active, (r->nactive + 1) * sizeof *r->active);
-    if (grown == NULL)
-        return -1;
-    r->active = grown;
-    snprintf(r->active[r->nactive++], sizeof r->active[0], "%s", a->code);
-    return 0;
-}
-
-static int newly_retired(void *arg, const q_area *a)
-{
-    struct retired_report *r = arg;
-
-    for (size_t i = 0; a->retired && i < r->nactive; i++)
-        if (strcmp(r->active[i], a->code) == 0)
-            printf("area %s (%s) is not in the new catalog: retired (kept for its tickets and "
-                   "statistics, no longer offered at the kiosks)\n",
-                   a->code, a->name);
-    return 0;
-}
 
 static int keep_window(void *arg, const q_window *w)
 {
@@ -941,20 +928,23 @@ static int list_live(void *arg, const store_live_ticket *t)
 }
 
 /* Name the areas the import retired, and list the live tickets of retired
- * areas with the windows that still call them (warning when none does). */
-static int report_retired(struct hall *h, struct retired_report *r)
+ * areas with the windows that still call them (warning when none does).
+ * The import is committed: a failure here is a warning. */
+static void report_retired(struct hall *h, const hadmin_import *im)
 {
-    int rc = store_load_areas(h->st, newly_retired, r) != 0 ||
-                     store_load_windows(h->st, keep_window, r) != 0 ||
-                     store_load_live_in_retired(h->st, list_live, r) != 0
-                 ? -1
-                 : 0;
+    struct retired_report r = {0};
 
-    if (rc == 0)
-        end_area(r);
-    free(r->windows);
-    r->windows = NULL;
-    return rc;
+    for (size_t i = 0; i < im->nretired; i++)
+        printf("area %s (%s) is not in the new catalog: retired (kept for its tickets and "
+               "statistics, no longer offered at the kiosks)\n",
+               im->retired[i].code, im->retired[i].name);
+    if (store_load_windows(h->st, keep_window, &r) != 0 ||
+        store_load_live_in_retired(h->st, list_live, &r) != 0)
+        fprintf(stderr, "hallctl: warning: cannot list the tickets of retired areas: %s\n",
+                store_errmsg(h->st));
+    else
+        end_area(&r);
+    free(r.windows);
 }
 
 static int catalog_import(int argc, char **argv)
@@ -1001,23 +991,19 @@ static int catalog_import(int argc, char **argv)
         catalog_free(c);
         return 1;
     }
-    size_t nareas = catalog_area_count(c), nmatters = catalog_matter_count(c);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    /* A retired area's prefix numbers its tickets of today and yesterday. */
-    int32_t since = clk_date_key(
-        clk_business_day(h.zone, clk_utc_ms() - 24LL * 3600 * 1000, (int)h.conf.rollover_hour));
-    struct retired_report before = {.h = &h};
-    rc = store_begin(h.st) < 0 || store_load_areas(h.st, note_active, &before) != 0 ? -1
-         : store_replace_catalog(h.st, catalog_areas(c), nareas, catalog_matters(c), nmatters,
-                                 since) < 0
-             ? -1
-             : hall_event(&h, "catalog imported from %s: %zu areas, %zu matters", base, nareas,
-                          nmatters);
-    if (rc == 0)
-        rc = report_retired(&h, &before);
-    rc =
-        hall_finish(&h, rc, "imported %zu areas and %zu matters from %s\n", nareas, nmatters, path);
-    free(before.active);
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    hadmin_import im;
+    hadmin_error e;
+    if (hadmin_catalog_import(h.st, &a, c, base, &im, &e) < 0) {
+        rc = hallctl_fail("%s", e.en);
+    } else {
+        rc = hall_changed(&h, true, "imported %zu areas and %zu matters from %s\n", im.nareas,
+                          im.nmatters, path);
+        report_retired(&h, &im);
+    }
+    hadmin_import_release(&im);
     catalog_free(c);
     hall_close(&h);
     return rc;
@@ -1084,6 +1070,7 @@ static int catalog_list(int argc, char **argv)
 static int parse_areas(const char *arg, q_window *w)
 {
     char copy[1024], *save = NULL;
+    hadmin_error e;
 
     if ((size_t)snprintf(copy, sizeof copy, "%s", arg) >= sizeof copy)
         return hallctl_fail("--areas is too long");
@@ -1092,22 +1079,13 @@ static int parse_areas(const char *arg, q_window *w)
         long weight = 1;
         if (colon != NULL) {
             *colon = '\0';
-            if (!parse_num(colon + 1, 1, 1000, &weight))
-                return hallctl_fail("--areas %s: weight '%s' must be 1..1000", arg, colon + 1);
+            if (!parse_num(colon + 1, 1, HADMIN_WEIGHT_MAX, &weight))
+                return hallctl_fail("--areas %s: weight '%s' must be 1..%d", arg, colon + 1,
+                                    HADMIN_WEIGHT_MAX);
         }
-        if (!catalog_code_ok(tok))
-            return hallctl_fail("--areas %s: '%s' is not an area code", arg, tok);
-        for (int i = 0; i < w->nareas; i++)
-            if (strcmp(w->areas[i], tok) == 0)
-                return hallctl_fail("--areas %s: area %s is listed twice", arg, tok);
-        if (w->nareas == Q_MAX_AREAS_PER_WINDOW)
-            return hallctl_fail("--areas %s: a window serves at most %d areas", arg,
-                                Q_MAX_AREAS_PER_WINDOW);
-        snprintf(w->areas[w->nareas], sizeof w->areas[0], "%s", tok);
-        w->weights[w->nareas++] = (uint32_t)weight;
+        if (hadmin_window_area(w, tok, weight, &e) < 0)
+            return admin_fail(&e);
     }
-    if (w->nareas == 0)
-        return hallctl_fail("--areas: name at least one area");
     return 0;
 }
 
@@ -1149,28 +1127,22 @@ static int window_add(int argc, char **argv)
     if (no == NULL || name == NULL || type == NULL || areas == NULL || optind != argc)
         return usage_error(v.usage);
     long n;
-    if (!parse_num(no, 1, 9999, &n))
-        return hallctl_fail("--no %s: a window number is 1..9999", no);
-    w.no = (uint32_t)n;
-    if (!catalog_name_ok(name, sizeof w.name))
-        return hallctl_fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof w.name - 1);
-    snprintf(w.name, sizeof w.name, "%s", name);
-    int t = queue_window_type_parse(type);
-    if (t < 0)
-        return hallctl_fail("--type %s: use consult, intake, issuance, help or complaint", type);
-    w.type = (q_window_type)t;
+    hadmin_error e;
+    if (!parse_num(no, 1, HADMIN_WINDOW_MAX, &n))
+        return hallctl_fail("--no %s: a window number is 1..%d", no, HADMIN_WINDOW_MAX);
+    if (hadmin_window_build(&w, n, name, type, &e) < 0)
+        return admin_fail(&e);
     if (parse_areas(areas, &w) != 0)
         return 1;
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    rc = store_begin(h.st) < 0 || store_save_window(h.st, &w) < 0 ||
-                 hall_event(&h, "window %u saved: %s, %s, areas %s", w.no, w.name,
-                            queue_window_type_name(w.type), areas) < 0
-             ? -1
-             : 0;
-    rc = hall_finish(&h, rc, "window %u saved: %s (%s), areas %s\n", w.no, w.name,
-                     queue_window_type_name(w.type), areas);
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    rc = hadmin_window_save(h.st, &a, &w, &e) < 0
+             ? admin_fail(&e)
+             : hall_changed(&h, true, "window %u saved: %s (%s), areas %s\n", w.no, w.name,
+                            queue_window_type_name(w.type), areas);
     hall_close(&h);
     return rc;
 }
@@ -1234,21 +1206,17 @@ static int clerk_add(int argc, char **argv)
         return rc;
     if (id == NULL || name == NULL || optind != argc)
         return usage_error(v.usage);
-    if (!id_ok(id, sizeof c.id - 1, true))
-        return hallctl_fail("--id %s: use 1 to %zu letters, digits, '.', '-' or '_'", id,
-                            sizeof c.id - 1);
-    if (!catalog_name_ok(name, sizeof c.name))
-        return hallctl_fail("--name: one line of UTF-8 text, at most %zu bytes", sizeof c.name - 1);
-    snprintf(c.id, sizeof c.id, "%s", id);
-    snprintf(c.name, sizeof c.name, "%s", name);
+    hadmin_error e;
+    if (hadmin_clerk_build(&c, id, name, &e) < 0)
+        return admin_fail(&e);
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    rc = store_begin(h.st) < 0 || store_save_clerk(h.st, &c) < 0 ||
-                 hall_event(&h, "clerk %s saved: %s", c.id, c.name) < 0
-             ? -1
-             : 0;
-    rc = hall_finish(&h, rc, "clerk %s saved: %s\n", c.id, c.name);
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    rc = hadmin_clerk_save(h.st, &a, &c, &e) < 0
+             ? admin_fail(&e)
+             : hall_changed(&h, true, "clerk %s saved: %s\n", c.id, c.name);
     hall_close(&h);
     return rc;
 }
@@ -1278,12 +1246,7 @@ static int clerk_list(int argc, char **argv)
  * hallweb read a user from the database at each request made for it
  * (docs/web.md), so these verbs do not ask halld to reload. */
 
-#define PASSWORD_MIN  8  /* characters of a password given on standard input */
-#define PASSWORD_MADE 12 /* characters of a password hallctl makes */
-#define ROLES_HELP    "admin, manager, clerk, reviewer, consult or auditor"
-
-/* Letters and digits, less those read as one another: 0 O, 1 l I. */
-static const char password_chars[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+#define ROLES_HELP "admin, manager, clerk, reviewer, consult or auditor"
 
 /* A user's new password and its hash. A password made here is printed
  * once, after the change is committed. */
@@ -1298,14 +1261,13 @@ static void password_wipe(struct password *pw)
     OPENSSL_cleanse(pw, sizeof *pw);
 }
 
-/* One line of standard input, without its newline. Read a byte at a
- * time with read(): stdio would keep a copy of the password in its
- * buffer (and read on past the line). */
+/* The first line of standard input, checked as the pages check one. */
 static int read_password(struct password *pw)
 {
-    size_t n = 0, chars = 0;
+    size_t n = 0;
     ssize_t got;
     char c = '\0';
+    hadmin_error e;
 
     while ((got = read(STDIN_FILENO, &c, 1)) != 0) {
         if (got < 0 && errno == EINTR)
@@ -1329,36 +1291,10 @@ static int read_password(struct password *pw)
     if (n > 0 && pw->text[n - 1] == '\r') /* a line typed on Windows */
         n--;
     pw->text[n] = '\0';
-    /* Characters, not bytes: 密码 is two. */
-    for (size_t i = 0; i < n; i++)
-        chars += ((unsigned char)pw->text[i] & 0xc0) != 0x80;
-    if (chars < PASSWORD_MIN) {
+    if (hadmin_password_check(pw->text, &e) < 0) {
         OPENSSL_cleanse(pw->text, sizeof pw->text);
-        return hallctl_fail("--password-stdin: a password has at least %d characters (this one "
-                            "has %zu)",
-                            PASSWORD_MIN, chars);
+        return hallctl_fail("--password-stdin: %s", e.en);
     }
-    return 0;
-}
-
-static int make_password(struct password *pw)
-{
-    const size_t k = sizeof password_chars - 1;
-    unsigned char r[32];
-    size_t n = 0;
-
-    while (n < PASSWORD_MADE) {
-        if (RAND_bytes(r, sizeof r) != 1)
-            return hallctl_fail("cannot make a password: no randomness from OpenSSL");
-        /* A byte past the last whole multiple of k is dropped: every
-         * character equally likely. */
-        for (size_t i = 0; i < sizeof r && n < PASSWORD_MADE; i++)
-            if (r[i] < 256 / k * k)
-                pw->text[n++] = password_chars[r[i] % k];
-    }
-    pw->text[n] = '\0';
-    pw->made = true;
-    OPENSSL_cleanse(r, sizeof r);
     return 0;
 }
 
@@ -1366,8 +1302,11 @@ static int make_password(struct password *pw)
 static int new_password(bool from_stdin, struct password *pw)
 {
     memset(pw, 0, sizeof *pw);
-    if ((from_stdin ? read_password(pw) : make_password(pw)) != 0)
+    if (from_stdin && read_password(pw) != 0)
         return 1;
+    if (!from_stdin && hadmin_password_make(pw->text, sizeof pw->text) < 0)
+        return hallctl_fail("cannot make a password: no randomness from OpenSSL");
+    pw->made = !from_stdin;
     if (pwhash_make(pw->text, pw->hash, sizeof pw->hash) < 0) {
         int e = errno;
         password_wipe(pw);
@@ -1393,56 +1332,6 @@ static int password_stdin_option(void *ctx)
     return GO_ON;
 }
 
-static int check_user_name(const char *name)
-{
-    if (!store_user_name_valid(name))
-        return hallctl_fail("--name %s: use 1 to %d of a-z, 0-9, '.', '_' or '-', starting with "
-                            "a letter",
-                            name, STORE_USER_NAME_MAX);
-    return 0;
-}
-
-/* --role and --clerk, before the hall is opened. */
-static int check_role(const char *role, const char *clerk)
-{
-    if (!store_user_role_valid(role))
-        return hallctl_fail("--role %s: use " ROLES_HELP, role);
-    if (strcmp(role, "clerk") == 0 && clerk == NULL)
-        return hallctl_fail("the clerk role needs --clerk CLERK_ID (a clerk of hallctl clerk "
-                            "list)");
-    if (strcmp(role, "clerk") != 0 && clerk != NULL)
-        return hallctl_fail("--clerk is for the clerk role");
-    return 0;
-}
-
-/* The clerk a user of role clerk acts as must exist: its name into
- * clerk_name (may be NULL). */
-static int find_clerk(struct hall *h, const char *clerk, char *clerk_name, size_t len)
-{
-    store_clerk c;
-    int rc = store_get_clerk(h->st, clerk, &c);
-
-    if (rc < 0)
-        return hallctl_fail("%s", store_errmsg(h->st));
-    if (rc == 0)
-        return hallctl_fail("--clerk %s: no such clerk (add it with hallctl clerk add)", clerk);
-    if (clerk_name != NULL)
-        snprintf(clerk_name, len, "%s", c.name);
-    return 0;
-}
-
-/* The user of --name, who must exist. */
-static int find_user(struct hall *h, const char *name, store_user *u)
-{
-    int rc = store_get_user(h->st, name, u);
-
-    if (rc < 0)
-        return hallctl_fail("%s", store_errmsg(h->st));
-    if (rc == 0)
-        return hallctl_fail("no user %s (hallctl user list)", name);
-    return 0;
-}
-
 /* "clerk (clerk c-1)", or the role alone. */
 static const char *role_text(const char *role, const char *clerk, char *out, size_t len)
 {
@@ -1451,23 +1340,6 @@ static const char *role_text(const char *role, const char *clerk, char *out, siz
     else
         snprintf(out, len, "%s", role);
     return out;
-}
-
-/* Commit a change to a user with its audit event, then print what
- * changed (fmt). Users are read by halld when it needs them: no reload. */
-static int user_finish(struct hall *h, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int user_finish(struct hall *h, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if ((rc = hall_commit(h, rc)) != 0)
-        return rc;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    return 0;
 }
 
 #define USER_NAME_HELP "  --name NAME         the user's sign-in name\n"
@@ -1501,7 +1373,8 @@ static int user_add(int argc, char **argv)
         password_stdin_option,
         &from_stdin,
     };
-    store_user u = {0};
+    store_user u;
+    hadmin_error e;
     int rc = parse_verb(
         &v, argc, argv, &config,
         "Add a user of the hall's web pages, with one role. A user of role clerk acts\n"
@@ -1513,21 +1386,14 @@ static int user_add(int argc, char **argv)
         "  --clerk CLERK_ID    the clerk a user of role clerk is (required for that role)\n"
         "  --display-name TEXT the name shown on the pages (default: the clerk's name for\n"
         "                      role clerk, else NAME)\n" PASSWORD_HELP,
-        STORE_USER_NAME_MAX, PASSWORD_MIN, PASSWORD_MADE);
+        STORE_USER_NAME_MAX, HADMIN_PASSWORD_MIN, HADMIN_PASSWORD_MADE);
 
     if (rc != GO_ON)
         return rc;
     if (name == NULL || role == NULL || optind != argc)
         return usage_error(v.usage);
-    if (check_user_name(name) != 0 || check_role(role, clerk) != 0)
-        return 1;
-    if (display != NULL && !catalog_name_ok(display, sizeof u.display_name))
-        return hallctl_fail("--display-name: one line of UTF-8 text, at most %zu bytes",
-                            sizeof u.display_name - 1);
-    snprintf(u.name, sizeof u.name, "%s", name);
-    snprintf(u.role, sizeof u.role, "%s", role);
-    snprintf(u.clerk_id, sizeof u.clerk_id, "%s", clerk ? clerk : "");
-    snprintf(u.display_name, sizeof u.display_name, "%s", display ? display : name);
+    if (hadmin_user_build(&u, name, role, clerk, display, &e) < 0)
+        return admin_fail(&e);
     struct password pw;
     if (new_password(from_stdin, &pw) != 0)
         return 1;
@@ -1536,26 +1402,13 @@ static int user_add(int argc, char **argv)
         password_wipe(&pw);
         return 1;
     }
-    store_user old;
-    char what[64], line[128];
-    rc = store_get_user(h.st, u.name, &old);
-    if (rc < 0)
-        rc = hallctl_fail("%s", store_errmsg(h.st));
-    else if (rc == 1)
-        rc = hallctl_fail("user %s exists (hallctl user role, passwd or enable change it)", u.name);
-    else if (clerk != NULL)
-        rc = find_clerk(&h, clerk, display ? NULL : u.display_name, sizeof u.display_name);
-    if (rc == 0) {
-        snprintf(u.pwhash, sizeof u.pwhash, "%s", pw.hash);
-        u.created_ms = clk_utc_ms();
-        role_text(u.role, u.clerk_id, what, sizeof what);
-        rc = store_begin(h.st) < 0 || store_add_user(h.st, &u) < 0 ||
-                     hall_event(&h, "user %s added, role %s", u.name, what) < 0
-                 ? -1
-                 : 0;
-        rc = user_finish(&h, rc, "user %s added, role %s\n%s", u.name, what,
-                         password_line(&pw, u.name, line, sizeof line));
-    }
+    char what[64], line[128], user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    rc = hadmin_user_add(h.st, &a, &u, pw.hash, &e) < 0
+             ? admin_fail(&e)
+             : hall_changed(&h, false, "user %s added, role %s\n%s", u.name,
+                            role_text(u.role, u.clerk_id, what, sizeof what),
+                            password_line(&pw, u.name, line, sizeof line));
     OPENSSL_cleanse(line, sizeof line);
     OPENSSL_cleanse(&u, sizeof u);
     password_wipe(&pw);
@@ -1587,238 +1440,215 @@ static int user_list(int argc, char **argv)
         show_users);
 }
 
-static int user_passwd(int argc, char **argv)
+/* A verb on one user, --name NAME and nothing else but what extra
+ * describes: its parsed options and the change, run on the open hall. */
+struct user_verb {
+    const char *usage, *help;
+    const struct option *extra; /* besides -c, --name, --help; NULL: none */
+    const char **role, **clerk; /* where --role and --clerk go, if taken */
+    bool *from_stdin;           /* --password-stdin, if taken */
+    int (*change)(struct hall *h, const hadmin_actor *a, const char *name, void *ctx);
+    void *ctx;
+};
+
+static int run_user_verb(int argc, char **argv, const struct user_verb *uv)
 {
-    static const struct option options[] = {
-        CONFIG_OPTION,
-        {"name", required_argument, NULL, 'n'},
-        {"password-stdin", no_argument, NULL, 'p'},
-        HELP_OPTION,
-        {NULL, 0, NULL, 0},
-    };
+    struct option options[8] = {CONFIG_OPTION, {"name", required_argument, NULL, 'n'}, HELP_OPTION};
     const char *config, *name = NULL;
-    bool from_stdin = false;
-    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
+    size_t n = 3;
+    for (const struct option *o = uv->extra; o != NULL && o->name != NULL; o++)
+        options[n++] = *o;
+    options[n] = (struct option){NULL, 0, NULL, 0};
+    const struct str_option strings[] = {
+        {'n', &name}, {'r', uv->role}, {'k', uv->clerk}, {0, NULL}};
     const struct verb_options v = {
-        "hallctl user passwd [-c FILE] --name NAME [--password-stdin]",
-        NULL,
-        options,
-        strings,
-        password_stdin_option,
-        &from_stdin,
+        uv->usage,      NULL, options, strings, uv->from_stdin ? password_stdin_option : NULL,
+        uv->from_stdin,
     };
-    int rc =
-        parse_verb(&v, argc, argv, &config,
-                   "Give a user a new password. Every web session of the user ends: they\n"
-                   "sign in again with the new one.\n" CONFIG_HELP USER_NAME_HELP PASSWORD_HELP,
-                   PASSWORD_MIN, PASSWORD_MADE);
+    int rc = parse_verb(&v, argc, argv, &config, "%s", uv->help);
 
     if (rc != GO_ON)
         return rc;
-    if (name == NULL || optind != argc)
+    if (name == NULL || (uv->role != NULL && *uv->role == NULL) || optind != argc)
         return usage_error(v.usage);
-    if (check_user_name(name) != 0)
-        return 1;
-    struct password pw;
-    if (new_password(from_stdin, &pw) != 0)
-        return 1;
     struct hall h;
-    if (hall_open(&h, config) != 0) {
-        password_wipe(&pw);
+    if (hall_open(&h, config) != 0)
         return 1;
-    }
-    store_user u;
-    char line[128] = "";
-    rc = find_user(&h, name, &u);
-    if (rc == 0) {
-        rc = store_begin(h.st) < 0 ||
-                     store_set_user_password(h.st, name, pw.hash, clk_utc_ms()) < 0 ||
-                     hall_event(&h, "user %s: password changed", name) < 0
-                 ? -1
-                 : 0;
-        rc = user_finish(&h, rc, "user %s: password changed, its web sessions ended\n%s", name,
-                         password_line(&pw, name, line, sizeof line));
-    }
-    OPENSSL_cleanse(line, sizeof line);
-    OPENSSL_cleanse(&u, sizeof u);
-    password_wipe(&pw);
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    rc = uv->change(&h, &a, name, uv->ctx);
     hall_close(&h);
     return rc;
 }
 
-/* user disable and user enable. */
-static int user_set_disabled(int argc, char **argv, bool disable)
+static int change_password(struct hall *h, const hadmin_actor *a, const char *name, void *ctx)
 {
-    static const struct option options[] = {
-        CONFIG_OPTION,
-        {"name", required_argument, NULL, 'n'},
-        HELP_OPTION,
-        {NULL, 0, NULL, 0},
-    };
-    const char *config, *name = NULL;
-    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
-    const struct verb_options v = {
-        disable ? "hallctl user disable [-c FILE] --name NAME"
-                : "hallctl user enable [-c FILE] --name NAME",
-        NULL,
-        options,
-        strings,
-        NULL,
-        NULL,
-    };
-    int rc = parse_verb(&v, argc, argv, &config, "%s",
-                        disable ? "Disable a user: the user can no longer sign in, and every web "
-                                  "session of the\nuser ends. The user is kept (and can be "
-                                  "enabled again).\n" CONFIG_HELP USER_NAME_HELP
-                                : "Enable a disabled user again, with the same password and "
-                                  "role.\n" CONFIG_HELP USER_NAME_HELP);
+    struct password pw;
+    hadmin_error e;
+    char line[128] = "";
+    int rc;
 
-    if (rc != GO_ON)
-        return rc;
-    if (name == NULL || optind != argc)
-        return usage_error(v.usage);
-    if (check_user_name(name) != 0)
+    if (new_password(*(bool *)ctx, &pw) != 0)
         return 1;
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    store_user u;
-    const char *done = disable ? "disabled" : "enabled";
-    rc = find_user(&h, name, &u);
-    if (rc == 0 && u.disabled == disable) {
-        printf("user %s is %s already\n", name, done);
-    } else if (rc == 0) {
-        rc = store_begin(h.st) < 0 ||
-                     store_set_user_disabled(h.st, name, disable, clk_utc_ms()) < 0 ||
-                     hall_event(&h, "user %s %s", name, done) < 0
-                 ? -1
-                 : 0;
-        rc = user_finish(&h, rc, "user %s %s%s\n", name, done,
-                         disable ? ", every web session of the user ended" : "");
-    }
-    OPENSSL_cleanse(&u, sizeof u);
-    hall_close(&h);
+    rc = hadmin_user_password(h->st, a, name, pw.hash, &e) < 0
+             ? admin_fail(&e)
+             : hall_changed(h, false, "user %s: password changed, its web sessions ended\n%s", name,
+                            password_line(&pw, name, line, sizeof line));
+    OPENSSL_cleanse(line, sizeof line);
+    password_wipe(&pw);
     return rc;
+}
+
+static int user_passwd(int argc, char **argv)
+{
+    static const struct option extra[] = {{"password-stdin", no_argument, NULL, 'p'},
+                                          {NULL, 0, NULL, 0}};
+    char help[600];
+    bool from_stdin = false;
+
+    snprintf(help, sizeof help,
+             "Give a user a new password. Every web session of the user ends: they\n"
+             "sign in again with the new one.\n" CONFIG_HELP USER_NAME_HELP PASSWORD_HELP,
+             HADMIN_PASSWORD_MIN, HADMIN_PASSWORD_MADE);
+    const struct user_verb uv = {
+        "hallctl user passwd [-c FILE] --name NAME [--password-stdin]",
+        help,
+        extra,
+        NULL,
+        NULL,
+        &from_stdin,
+        change_password,
+        &from_stdin,
+    };
+    return run_user_verb(argc, argv, &uv);
+}
+
+static int change_disabled(struct hall *h, const hadmin_actor *a, const char *name, void *ctx)
+{
+    bool disable = *(bool *)ctx;
+    const char *done = disable ? "disabled" : "enabled";
+    hadmin_error e;
+    int rc = hadmin_user_disable(h->st, a, name, disable, &e);
+
+    if (rc < 0)
+        return admin_fail(&e);
+    if (rc == 0) {
+        printf("user %s is %s already\n", name, done);
+        return 0;
+    }
+    return hall_changed(h, false, "user %s %s%s\n", name, done,
+                        disable ? ", every web session of the user ended" : "");
 }
 
 static int user_disable(int argc, char **argv)
 {
-    return user_set_disabled(argc, argv, true);
+    bool disable = true;
+    const struct user_verb uv = {
+        "hallctl user disable [-c FILE] --name NAME",
+        "Disable a user: the user can no longer sign in, and every web session of the\n"
+        "user ends. The user is kept (and can be enabled again).\n" CONFIG_HELP USER_NAME_HELP,
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        change_disabled,
+        &disable,
+    };
+    return run_user_verb(argc, argv, &uv);
 }
 
 static int user_enable(int argc, char **argv)
 {
-    return user_set_disabled(argc, argv, false);
+    bool disable = false;
+    const struct user_verb uv = {
+        "hallctl user enable [-c FILE] --name NAME",
+        "Enable a disabled user again, with the same password and role.\n" CONFIG_HELP
+            USER_NAME_HELP,
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        change_disabled,
+        &disable,
+    };
+    return run_user_verb(argc, argv, &uv);
+}
+
+struct role_change {
+    const char *role, *clerk;
+};
+
+static int change_role(struct hall *h, const hadmin_actor *a, const char *name, void *ctx)
+{
+    const struct role_change *c = ctx;
+    store_user u;
+    hadmin_error e;
+    char was[64] = "", now[64];
+
+    if (store_get_user(h->st, name, &u) == 1)
+        role_text(u.role, u.clerk_id, was, sizeof was);
+    OPENSSL_cleanse(&u, sizeof u);
+    role_text(c->role, c->clerk, now, sizeof now);
+    int rc = hadmin_user_role(h->st, a, name, c->role, c->clerk, &e);
+    if (rc < 0)
+        return admin_fail(&e);
+    if (rc == 0) {
+        printf("user %s is %s already\n", name, now);
+        return 0;
+    }
+    return hall_changed(h, false, "user %s: role %s -> %s, every web session of the user ended\n",
+                        name, was, now);
 }
 
 static int user_role(int argc, char **argv)
 {
-    static const struct option options[] = {
-        CONFIG_OPTION,
-        {"name", required_argument, NULL, 'n'},
-        {"role", required_argument, NULL, 'r'},
-        {"clerk", required_argument, NULL, 'k'},
-        HELP_OPTION,
-        {NULL, 0, NULL, 0},
-    };
-    const char *config, *name = NULL, *role = NULL, *clerk = NULL;
-    const struct str_option strings[] = {{'n', &name}, {'r', &role}, {'k', &clerk}, {0, NULL}};
-    const struct verb_options v = {
+    static const struct option extra[] = {{"role", required_argument, NULL, 'r'},
+                                          {"clerk", required_argument, NULL, 'k'},
+                                          {NULL, 0, NULL, 0}};
+    struct role_change c = {NULL, NULL};
+    const struct user_verb uv = {
         "hallctl user role [-c FILE] --name NAME --role ROLE [--clerk CLERK_ID]",
+        "Give a user another role (or, for role clerk, another clerk). Every web\n"
+        "session of the user ends.\n" CONFIG_HELP USER_NAME_HELP "  --role ROLE         " ROLES_HELP
+        "\n"
+        "  --clerk CLERK_ID    the clerk a user of role clerk is (required for that role)\n",
+        extra,
+        &c.role,
+        &c.clerk,
         NULL,
-        options,
-        strings,
-        NULL,
-        NULL,
+        change_role,
+        &c,
     };
-    int rc = parse_verb(&v, argc, argv, &config,
-                        "Give a user another role (or, for role clerk, another clerk). Every web\n"
-                        "session of the user ends.\n" CONFIG_HELP USER_NAME_HELP
-                        "  --role ROLE         " ROLES_HELP "\n"
-                        "  --clerk CLERK_ID    the clerk a user of role clerk is (required for "
-                        "that role)\n");
+    return run_user_verb(argc, argv, &uv);
+}
 
-    if (rc != GO_ON)
-        return rc;
-    if (name == NULL || role == NULL || optind != argc)
-        return usage_error(v.usage);
-    if (check_user_name(name) != 0 || check_role(role, clerk) != 0)
-        return 1;
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    store_user u;
-    char was[64], now[64];
-    rc = find_user(&h, name, &u);
-    if (rc == 0 && clerk != NULL)
-        rc = find_clerk(&h, clerk, NULL, 0);
-    if (rc == 0) {
-        role_text(u.role, u.clerk_id, was, sizeof was);
-        role_text(role, clerk, now, sizeof now);
-    }
-    if (rc == 0 && strcmp(was, now) == 0) {
-        printf("user %s is %s already\n", name, now);
-    } else if (rc == 0) {
-        rc = store_begin(h.st) < 0 ||
-                     store_set_user_role(h.st, name, role, clerk, clk_utc_ms()) < 0 ||
-                     hall_event(&h, "user %s: role %s -> %s", name, was, now) < 0
-                 ? -1
-                 : 0;
-        rc = user_finish(&h, rc, "user %s: role %s -> %s, every web session of the user ended\n",
-                         name, was, now);
-    }
-    OPENSSL_cleanse(&u, sizeof u);
-    hall_close(&h);
-    return rc;
+static int end_sessions(struct hall *h, const hadmin_actor *a, const char *name, void *ctx)
+{
+    hadmin_error e;
+
+    (void)ctx;
+    return hadmin_user_logout(h->st, a, name, &e) < 0
+               ? admin_fail(&e)
+               : hall_changed(h, false, "user %s: every web session of the user ended\n", name);
 }
 
 static int user_logout(int argc, char **argv)
 {
-    static const struct option options[] = {
-        CONFIG_OPTION,
-        {"name", required_argument, NULL, 'n'},
-        HELP_OPTION,
-        {NULL, 0, NULL, 0},
+    const struct user_verb uv = {
+        "hallctl user logout [-c FILE] --name NAME",
+        "End every web session of a user, wherever signed in (a lost phone, a\n"
+        "shared computer). The user may sign in again.\n" CONFIG_HELP USER_NAME_HELP,
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        end_sessions,
+        NULL,
     };
-    const char *config, *name = NULL;
-    const struct str_option strings[] = {{'n', &name}, {0, NULL}};
-    const struct verb_options v = {
-        "hallctl user logout [-c FILE] --name NAME", NULL, options, strings, NULL, NULL,
-    };
-    int rc =
-        parse_verb(&v, argc, argv, &config,
-                   "End every web session of a user, wherever signed in (a lost phone, a\n"
-                   "shared computer). The user may sign in again.\n" CONFIG_HELP USER_NAME_HELP);
-
-    if (rc != GO_ON)
-        return rc;
-    if (name == NULL || optind != argc)
-        return usage_error(v.usage);
-    if (check_user_name(name) != 0)
-        return 1;
-    struct hall h;
-    if (hall_open(&h, config) != 0)
-        return 1;
-    store_user u;
-    rc = find_user(&h, name, &u);
-    if (rc == 0) {
-        rc = store_begin(h.st) < 0 || store_end_user_sessions(h.st, name, clk_utc_ms()) < 0 ||
-                     hall_event(&h, "user %s: sessions ended", name) < 0
-                 ? -1
-                 : 0;
-        rc = user_finish(&h, rc, "user %s: every web session of the user ended\n", name);
-    }
-    OPENSSL_cleanse(&u, sizeof u);
-    hall_close(&h);
-    return rc;
+    return run_user_verb(argc, argv, &uv);
 }
 
 /* ==== device add / revoke / list ================================================= */
-
-static int find_window(void *arg, const q_window *w)
-{
-    return w->no == *(uint32_t *)arg; /* 1 stops the walk: found */
-}
 
 /* The files of a device bundle, removed again if registering fails. A
  * kiosk's has the public sealing key; never the hall secret nor a private
@@ -1870,7 +1700,7 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     snprintf(name, sizeof name, "%s.key", d->id);
     if (!join(b->key, sizeof b->key, b->dir, name))
         return hallctl_fail("path too long");
-    if (d->type == DEV_KIOSK && !join(b->sealing, sizeof b->sealing, b->dir, "seal.pub"))
+    if (d->type == HADMIN_DEV_KIOSK && !join(b->sealing, sizeof b->sealing, b->dir, "seal.pub"))
         return hallctl_fail("path too long");
     if (exists(b->crt) || exists(b->key))
         return hallctl_fail("%s already holds a certificate for %s: choose another --out", b->dir,
@@ -1882,7 +1712,7 @@ static int bundle_write(struct hall *h, const store_device *d, int days, struct 
     if (pki_issue(ca_crt, ca_key, d->id, NULL, PKI_CLIENT, days, b->crt, b->key, err) < 0)
         return hallctl_fail("%s", err);
     if (copy_file(ca_crt, b->ca, 0644) != 0 ||
-        (d->type == DEV_KIOSK && bundle_sealing(h, b) != 0)) {
+        (d->type == HADMIN_DEV_KIOSK && bundle_sealing(h, b) != 0)) {
         bundle_remove(b);
         return 1;
     }
@@ -1943,45 +1773,16 @@ static int device_add(int argc, char **argv)
         return rc;
     if (id == NULL || type == NULL || optind != argc)
         return usage_error(v.usage);
-    if (!id_ok(id, Q_DEVICE_MAX, true))
-        return hallctl_fail("--id %s: use 1 to %d letters, digits, '.', '-' or '_'", id,
-                            Q_DEVICE_MAX);
-    snprintf(d.id, sizeof d.id, "%s", id);
-    d.type = DEV_KIOSK;
-    while (d.type <= DEV_WEB && strcmp(device_types[d.type], type) != 0)
-        d.type++;
-    if (d.type > DEV_WEB)
-        return hallctl_fail("--type %s: use kiosk, window, display, tool or web", type);
-    if (window != NULL) {
-        if (d.type != DEV_WINDOW && d.type != DEV_DISPLAY)
-            return hallctl_fail("--window is for window terminals and displays");
-        if (!parse_num(window, 1, 9999, &n))
-            return hallctl_fail("--window %s: a window number is 1..9999", window);
-        d.window_no = (uint32_t)n;
-    } else if (d.type == DEV_WINDOW) {
-        return hallctl_fail("a window terminal needs --window N");
-    }
+    hadmin_error e;
+    n = 0;
+    if (window != NULL && !parse_num(window, 1, HADMIN_WINDOW_MAX, &n))
+        return hallctl_fail("--window %s: a window number is 1..%d", window, HADMIN_WINDOW_MAX);
+    if (hadmin_device_build(&d, id, type, n, &e) < 0)
+        return admin_fail(&e);
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    store_device old;
-    rc = store_get_device(h.st, d.id, &old);
-    if (rc < 0)
-        rc = hallctl_fail("%s", store_errmsg(h.st));
-    else if (rc == 1 && old.revoked)
-        rc = hallctl_fail("device %s was revoked: ids are never reused (an old certificate of %s "
-                          "would work again); choose another id",
-                          d.id, d.id);
-    else if (rc == 1)
-        rc = hallctl_fail("device %s is already registered", d.id);
-    uint32_t want = d.window_no;
-    if (rc == 0 && want != 0) {
-        int found = store_load_windows(h.st, find_window, &want);
-        if (found < 0)
-            rc = hallctl_fail("%s", store_errmsg(h.st));
-        else if (found == 0)
-            rc = hallctl_fail("--window %u: no such window (add it with hallctl window add)", want);
-    }
+    rc = hadmin_device_check_new(h.st, &d, &e) < 0 ? admin_fail(&e) : 0;
     if (rc == 0) {
         int len = out ? snprintf(b.dir, sizeof b.dir, "%s", out)
                       : snprintf(b.dir, sizeof b.dir, "%s/devices/%s", h.pki, d.id);
@@ -1992,14 +1793,15 @@ static int device_add(int argc, char **argv)
     if (rc == 0) {
         d.added_ms = clk_utc_ms();
         rc = store_begin(h.st) < 0 || store_save_device(h.st, &d) < 0 ||
-                     hall_event(&h, "device %s added: %s%s", d.id, device_types[d.type],
+                     hall_event(&h, "device %s added: %s%s", d.id, hadmin_device_type_name(d.type),
                                 d.window_no ? " of a window" : "") < 0
                  ? -1
                  : 0;
         rc = hall_finish(
             &h, rc, "device %s (%s) registered; bundle in %s:\n  %s\n  %s\n  %s\n%s%s%s", d.id,
-            device_types[d.type], b.dir, b.crt, b.key, b.ca, d.type == DEV_KIOSK ? "  " : "",
-            d.type == DEV_KIOSK ? b.sealing : "", d.type == DEV_KIOSK ? "\n" : "");
+            hadmin_device_type_name(d.type), b.dir, b.crt, b.key, b.ca,
+            d.type == HADMIN_DEV_KIOSK ? "  " : "", d.type == HADMIN_DEV_KIOSK ? b.sealing : "",
+            d.type == HADMIN_DEV_KIOSK ? "\n" : "");
         if (rc != 0)
             bundle_remove(&b);
     }
@@ -2033,23 +1835,16 @@ static int device_revoke(int argc, char **argv)
     struct hall h;
     if (hall_open(&h, config) != 0)
         return 1;
-    store_device d;
-    rc = store_get_device(h.st, id, &d);
-    if (rc < 0) {
-        rc = hallctl_fail("%s", store_errmsg(h.st));
-    } else if (rc == 0) {
-        rc = hallctl_fail("no device %s", id);
-    } else if (d.revoked) {
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    hadmin_error e;
+    rc = hadmin_device_revoke(h.st, &a, id, &e);
+    if (rc < 0)
+        rc = admin_fail(&e);
+    else if (rc == 0)
         printf("device %s was revoked already\n", id);
-        rc = 0;
-    } else {
-        d.revoked = true;
-        rc = store_begin(h.st) < 0 || store_save_device(h.st, &d) < 0 ||
-                     hall_event(&h, "device %s revoked", d.id) < 0
-                 ? -1
-                 : 0;
-        rc = hall_finish(&h, rc, "device %s revoked\n", d.id);
-    }
+    else
+        rc = hall_changed(&h, true, "device %s revoked\n", id);
     hall_close(&h);
     return rc;
 }
@@ -2063,8 +1858,10 @@ static int list_device(void *arg, const store_device *d)
     if (d->window_no != 0)
         snprintf(window, sizeof window, "%u", d->window_no);
     printf("  %-24s %-8s %-6s %-8s %s\n", d->id,
-           d->type >= DEV_KIOSK && d->type <= DEV_WEB ? device_types[d->type] : "?", window,
-           d->revoked ? "revoked" : "active", added);
+           d->type >= HADMIN_DEV_KIOSK && d->type <= HADMIN_DEV_WEB
+               ? hadmin_device_type_name(d->type)
+               : "?",
+           window, d->revoked ? "revoked" : "active", added);
     return 0;
 }
 
@@ -2536,8 +2333,8 @@ static int make_audit_key(struct hall *h, const void *arg)
                                             : "");
     printf("audit key %s made (key %s)\n", h->conf.audit_key, anchor_key_id(k));
     anchor_key_free(k);
-    if (anchor_store(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_NEW_KEY, err,
-                     sizeof err) < 0)
+    if (hadmin_anchor(h->st, h->conf.hall_id, h->conf.audit_key, h->anchors, ANCHOR_NEW_KEY, err,
+                      sizeof err) < 0)
         return hallctl_fail("cannot anchor the event log: %s", err);
     printf("%llu events anchored in %s; restart halld so that it anchors too\n",
            (unsigned long long)count, h->anchors);

@@ -37,7 +37,9 @@
 #include <openssl/crypto.h>
 
 #include "clk.h"
+#include "anchor.h"
 #include "devlink.h"
+#include "hadmin.h"
 #include "halld_conf.h"
 #include "log.h"
 #include "net.h"
@@ -62,7 +64,11 @@ static struct web {
     pthread_key_t thread_key;
     bool tls;  /* HTTPS */
     bool stop; /* the subscriber ends */
-} web;
+    /* The administrator's connection (admin pages): one writer at a time. */
+    pthread_mutex_t admin_lock;
+    store *admin;
+    char anchors[PATH_MAX];
+} web = {.admin_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- Per-thread context ------------------------------------------------------ */
 
@@ -104,6 +110,42 @@ static store *reader(char *err, size_t errlen)
     if (t->rd == NULL)
         t->rd = store_open(web.conf.store_path, web.conf.hall_id, STORE_READER, err, errlen);
     return t->rd;
+}
+
+/* The administrator's connection, held by the caller until admin_end();
+ * NULL with a reason in err. It stays open between changes. */
+static store *admin_begin(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&web.admin_lock);
+    if (web.admin == NULL)
+        web.admin = store_open(web.conf.store_path, web.conf.hall_id, STORE_ADMIN, err, errlen);
+    if (web.admin == NULL)
+        pthread_mutex_unlock(&web.admin_lock);
+    return web.admin;
+}
+
+/* After an administrator's change: anchor it as hallctl does, and have
+ * halld reload what it holds in memory. Failures are the log's: the
+ * change is made. */
+static void admin_end(int changed)
+{
+    char err[512];
+    long pid;
+
+    if (changed != WAPI_UNCHANGED && hadmin_anchor(web.admin, web.conf.hall_id, web.conf.audit_key,
+                                                   web.anchors, ANCHOR_WRITE, err, sizeof err) < 0)
+        log_warn("a change of the admin pages is not anchored: %s", err);
+    if (changed == WAPI_RELOAD) {
+        if (hadmin_notify(web.conf.store_path, &pid) < 0)
+            log_warn("halld (pid %ld) could not be told to reload (%s): send it SIGHUP to "
+                     "apply the change",
+                     pid, strerror(errno));
+        else if (pid > 0)
+            log_info("told halld (pid %ld) to reload", pid);
+        else
+            log_warn("halld is not running: the change takes effect at its next start");
+    }
+    pthread_mutex_unlock(&web.admin_lock);
 }
 
 /* The thread's link to halld, said HELLO on; NULL with a reason in err. */
@@ -194,6 +236,8 @@ static const wapi_ops mhd_ops = {
     .lookup = mhd_lookup,
     .ask_halld = ask_halld,
     .reader = reader,
+    .admin_begin = admin_begin,
+    .admin_end = admin_end,
     .suspend = mhd_suspend,
     .resume = mhd_resume,
     .log = log_line,
@@ -250,16 +294,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                                : sizeof(struct sockaddr_in),
                         r->addr, sizeof r->addr, NULL, 0, NI_NUMERICHOST) != 0)
             snprintf(r->addr, sizeof r->addr, "?");
+        wapi_request_start(r, method, url);
         *con_cls = r;
         return MHD_YES;
     }
     if (*data_len > 0) {
-        if (r->body_len + *data_len > WAPI_BODY_MAX)
-            r->body_too_large = true;
-        else
-            memcpy(r->body + r->body_len, data, *data_len);
-        if (!r->body_too_large)
-            r->body_len += *data_len;
+        wapi_body_add(r, data, *data_len);
         *data_len = 0;
         return MHD_YES;
     }
@@ -451,6 +491,12 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_level((enum log_level)web.conf.log_level);
+    if (anchor_path(web.conf.store_path, web.anchors, sizeof web.anchors) < 0) {
+        log_error("%s: [store] path is too long", config);
+        store_close(web.admin);
+        halld_conf_release(&web.conf);
+        return 1;
+    }
     if (web_port >= 0)
         web.conf.web_port = web_port;
     web.tls = web.conf.web_tls_cert[0] != '\0';

@@ -25,12 +25,14 @@
 
 #include "auth.h"
 #include "clk.h"
+#include "hadmin.h"
 #include "pwhash.h"
 #include "wsess.h"
 
 #define KDF_AT_ONCE     2 /* password checks at once: each takes 32 MiB */
 #define COOKIE          "ow_session"
 #define IDEMPOTENCY_MAX 64
+#define UPLOADS_AT_ONCE 1 /* catalog imports receiving their file at once */
 
 static struct {
     const struct halld_conf *conf;
@@ -42,6 +44,7 @@ static struct {
     /* A password hash that no password matches, checked for unknown users
      * so that their answer takes as long as a known user's. */
     char dummy_hash[PWHASH_MAX];
+    int uploads; /* catalog imports receiving their file (atomic) */
 } api;
 
 int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, char *err,
@@ -96,11 +99,66 @@ static void say(enum log_level level, const char *fmt, ...)
     api.ops->log(level, line);
 }
 
+void wapi_request_start(wapi_request *r, const char *method, const char *url)
+{
+    r->body_max = WAPI_BODY_MAX;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 || strcmp(url, "/api/v1/catalog") != 0)
+        return;
+    /* A catalog's file is large: few at once, whoever sends them (the
+     * sender is known to be an administrator only once it is routed). */
+    if (__atomic_add_fetch(&api.uploads, 1, __ATOMIC_SEQ_CST) <= UPLOADS_AT_ONCE) {
+        r->upload = true;
+        r->body_max = WAPI_UPLOAD_MAX;
+    } else {
+        __atomic_sub_fetch(&api.uploads, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+void wapi_body_add(wapi_request *r, const char *data, size_t len)
+{
+    size_t max = r->body_max ? r->body_max : WAPI_BODY_MAX;
+
+    if (r->body_too_large || len == 0)
+        return;
+    if (len > max - r->body_len) {
+        r->body_too_large = true;
+        return;
+    }
+    if (r->body_len + len + 1 > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        while (cap < r->body_len + len + 1)
+            cap *= 2;
+        /* Not realloc: the old block, a password perhaps, is wiped. */
+        char *grown = malloc(cap);
+        if (grown == NULL) {
+            r->body_too_large = true;
+            return;
+        }
+        if (r->body != NULL) {
+            memcpy(grown, r->body, r->body_len);
+            OPENSSL_cleanse(r->body, r->body_cap);
+            free(r->body);
+        }
+        r->body = grown;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+}
+
 void wapi_request_done(wapi_request *r)
 {
     json_decref(r->json);
     r->json = NULL;
-    OPENSSL_cleanse(r->body, sizeof r->body);
+    if (r->body != NULL)
+        OPENSSL_cleanse(r->body, r->body_cap);
+    free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    if (r->upload)
+        __atomic_sub_fetch(&api.uploads, 1, __ATOMIC_SEQ_CST);
+    r->upload = false;
 }
 
 /* A request id no other request of this user has: from the client's
@@ -981,6 +1039,452 @@ static int load_users(store *s, json_t *rows)
     return store_load_users(s, user_row, rows);
 }
 
+/* ---- Administration (the admin pages, hadmin.h) ------------------------------------
+ *
+ * The same checks and writes as hallctl's verbs, on hallweb's own
+ * connection to the hall's database (ops->admin_begin), each change with
+ * its audit event naming the administrator and their address. */
+
+/* The signed-in administrator of a request; false after answering. */
+static bool admin_in(wapi_request *r, struct person *p)
+{
+    if (!signed_in(r, p))
+        return false;
+    if (p->role == AUTH_ADMIN)
+        return true;
+    answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_FORBIDDEN", "只有管理员可以进行此操作。",
+                 "a %s may not change the hall's settings (only an admin may)", p->u.role);
+    return false;
+}
+
+static hadmin_actor actor_of(const struct person *p, const wapi_request *r)
+{
+    return (hadmin_actor){api.conf->web_device, p->s.user, r->addr, api.zone,
+                          (int)api.conf->rollover_hour};
+}
+
+/* A refusal of hadmin's, with the field at fault for the page to mark. */
+static void answer_refusal(wapi_request *r, const hadmin_error *e)
+{
+    static const struct {
+        unsigned status;
+        const char *code;
+    } faults[] = {
+        [HADMIN_INVALID] = {MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST"},
+        [HADMIN_NOT_FOUND] = {MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND"},
+        [HADMIN_CONFLICT] = {MHD_HTTP_CONFLICT, "ERR_ILLEGAL_STATE"},
+        [HADMIN_FAILED] = {MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE"},
+    };
+    int f = e->fault >= HADMIN_INVALID && e->fault <= HADMIN_FAILED ? (int)e->fault : 0;
+
+    if (f == 0) {
+        answer_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "ERR_INTERNAL", "系统内部错误。", "%s",
+                     e->en);
+        return;
+    }
+    if (e->field == NULL)
+        answer_error(r, faults[f].status, faults[f].code, e->zh, "%s", e->en);
+    else if (e->value[0] != '\0')
+        answer_error(r, faults[f].status, faults[f].code, e->zh, "%s '%s': %s", e->field, e->value,
+                     e->en);
+    else
+        answer_error(r, faults[f].status, faults[f].code, e->zh, "%s: %s", e->field, e->en);
+    json_t *err = json_object_get(r->json, "error");
+    if (e->field != NULL && err != NULL)
+        json_object_set_new(err, "field", json_string(e->field));
+}
+
+/* The administrator's connection, or NULL after answering 503. */
+static store *admin_store(wapi_request *r)
+{
+    char err[300];
+    store *st = api.ops->admin_begin ? api.ops->admin_begin(err, sizeof err) : NULL;
+
+    if (st == NULL)
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法写入，请稍后重试。", "cannot write to the hall's database: %s",
+                     api.ops->admin_begin ? err : "not here");
+    return st;
+}
+
+/* The end of a change on the administrator's connection: rc as hadmin's
+ * functions return it (-1 refused, 0 nothing to do, 1 or more changed). */
+static void admin_done(wapi_request *r, const struct person *p, int rc, const hadmin_error *e,
+                       bool reload, json_t *done)
+{
+    api.ops->admin_end(rc <= 0 ? WAPI_UNCHANGED : reload ? WAPI_RELOAD : WAPI_CHANGED);
+    if (rc < 0) {
+        say(LOG_LEVEL_INFO, "%s from %s: %s %s refused: %s", p->s.user, r->addr, r->method, r->url,
+            e->en);
+        json_decref(done);
+        answer_refusal(r, e);
+        return;
+    }
+    json_object_set_new(done, "changed", json_boolean(rc > 0));
+    answer(r, MHD_HTTP_OK, done);
+}
+
+/* POST /api/v1/windows {"no","name","type","areas":[{"area","weight"}]} */
+static void save_window(wapi_request *r)
+{
+    struct person p;
+    const char *name, *type;
+    uint64_t no;
+    hadmin_error e;
+    q_window w;
+    json_t *body = NULL, *areas, *a;
+    size_t i;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL)
+        goto out;
+    if (member_uint(r, body, "no", 1000000, &no) < 0 ||
+        member_str(r, body, "name", Q_NAME_MAX, &name) < 0 ||
+        member_str(r, body, "type", 16, &type) < 0)
+        goto out;
+    if (hadmin_window_build(&w, (long)no, name, type, &e) < 0) {
+        answer_refusal(r, &e);
+        goto out;
+    }
+    areas = json_object_get(body, "areas");
+    if (!json_is_array(areas)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请至少选择一个业务区。",
+                     "areas must be an array of {\"area\", \"weight\"}");
+        goto out;
+    }
+    json_array_foreach(areas, i, a)
+    {
+        const char *code;
+        uint64_t weight;
+        if (!json_is_object(a) || member_str(r, a, "area", Q_CODE_MAX, &code) < 0 ||
+            member_uint(r, a, "weight", 1000000, &weight) < 0)
+            goto out_bad;
+        if (hadmin_window_area(&w, code, json_object_get(a, "weight") ? (long)weight : 1, &e) < 0) {
+            answer_refusal(r, &e);
+            goto out;
+        }
+    }
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_window_save(st, &actor, &w, &e);
+    admin_done(r, &p, rc < 0 ? -1 : 1, &e, true, json_pack("{s:i}", "no", (int)w.no));
+    goto out;
+out_bad:
+    if (r->json == NULL)
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "each of areas is {\"area\": CODE, \"weight\": 1..%d}", HADMIN_WEIGHT_MAX);
+out:
+    json_decref(body);
+}
+
+/* POST /api/v1/clerks {"id","name"} */
+static void save_clerk(wapi_request *r)
+{
+    struct person p;
+    const char *id, *name;
+    hadmin_error e;
+    store_clerk c;
+    json_t *body = NULL;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "id", Q_CODE_MAX + 16, &id) < 0 ||
+        member_str(r, body, "name", Q_NAME_MAX, &name) < 0)
+        goto out;
+    if (hadmin_clerk_build(&c, id, name, &e) < 0) {
+        answer_refusal(r, &e);
+        goto out;
+    }
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_clerk_save(st, &actor, &c, &e);
+    admin_done(r, &p, rc < 0 ? -1 : 1, &e, true, json_pack("{s:s}", "id", c.id));
+out:
+    json_decref(body);
+}
+
+/* POST /api/v1/devices/ID/revoke */
+static void revoke_device(wapi_request *r, const char *id)
+{
+    struct person p;
+    hadmin_error e;
+
+    if (!admin_in(r, &p))
+        return;
+    store *st = admin_store(r);
+    if (st == NULL)
+        return;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_device_revoke(st, &actor, id, &e);
+    admin_done(r, &p, rc, &e, true, json_pack("{s:s}", "id", id));
+}
+
+/* POST /api/v1/devices/command {"id","type","window"}: the hallctl command
+ * that registers the device and writes its bundle. Issuing stays with
+ * hallctl, which alone reads the CA key; the device is checked here as
+ * hallctl will check it. */
+static void device_command(wapi_request *r)
+{
+    struct person p;
+    const char *id, *type;
+    uint64_t window;
+    char err[300], cmd[256];
+    hadmin_error e;
+    store_device d;
+    json_t *body = NULL;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "id", Q_DEVICE_MAX + 8, &id) < 0 ||
+        member_str(r, body, "type", 16, &type) < 0 ||
+        member_uint(r, body, "window", 1000000, &window) < 0)
+        goto out;
+    store *rd = api.ops->reader(err, sizeof err);
+    if (hadmin_device_build(&d, id, type, (long)window, &e) < 0 ||
+        (rd != NULL && hadmin_device_check_new(rd, &d, &e) < 0)) {
+        answer_refusal(r, &e);
+        goto out;
+    }
+    if (rd == NULL) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s", err);
+        goto out;
+    }
+    /* The id and type are words of [A-Za-z0-9._-]: nothing to quote. */
+    if (d.window_no != 0)
+        snprintf(cmd, sizeof cmd, "hallctl device add --id %s --type %s --window %u", d.id,
+                 hadmin_device_type_name(d.type), d.window_no);
+    else
+        snprintf(cmd, sizeof cmd, "hallctl device add --id %s --type %s", d.id,
+                 hadmin_device_type_name(d.type));
+    answer(r, MHD_HTTP_OK, json_pack("{s:s}", "command", cmd));
+out:
+    json_decref(body);
+}
+
+/* Where a catalog error is: "NAME:7: column area: ..." (CSV) or
+ * "NAME: line 3, column 9: ..." and "NAME: matters[3].code: ..." (JSON). */
+static void catalog_where(const char *err, const char *name, json_t *error, char *zh, size_t len)
+{
+    size_t n = strlen(name);
+    const char *at = strncmp(err, name, n) == 0 && err[n] == ':' ? err + n + 1 : NULL;
+    int line = 0, col = 0, used = 0;
+    char column[48] = "", key[80] = "";
+
+    snprintf(zh, len, "目录文件有误，未导入任何内容。");
+    if (at == NULL)
+        return;
+    if (sscanf(at, "%d: column %47[^:]:", &line, column) >= 1 && line > 0) {
+        json_object_set_new(error, "line", json_integer(line));
+        if (column[0] != '\0') {
+            json_object_set_new(error, "column", json_string(column));
+            snprintf(zh, len, "目录文件第 %d 行「%s」列有误，未导入任何内容。", line, column);
+        } else {
+            snprintf(zh, len, "目录文件第 %d 行有误，未导入任何内容。", line);
+        }
+    } else if (sscanf(at, " line %d, column %d:%n", &line, &col, &used) == 2 && used > 0) {
+        json_object_set_new(error, "line", json_integer(line));
+        json_object_set_new(error, "column", json_integer(col));
+        snprintf(zh, len, "目录文件第 %d 行第 %d 列不是有效的 JSON，未导入任何内容。", line, col);
+    } else if (sscanf(at, " %79[A-Za-z0-9_.[]]:", key) == 1 && strchr(key, '[') != NULL) {
+        json_object_set_new(error, "key", json_string(key));
+        snprintf(zh, len, "目录文件中「%s」有误，未导入任何内容。", key);
+    }
+}
+
+/* POST /api/v1/catalog?name=FILE[&format=csv|json], the file as the body. */
+static void import_catalog(wapi_request *r)
+{
+    struct person p;
+    const char *name = api.ops->lookup(r->conn, WAPI_QUERY, "name");
+    const char *format = api.ops->lookup(r->conn, WAPI_QUERY, "format");
+    char err[1024], file[64];
+    hadmin_error e;
+    hadmin_import im = {0};
+
+    if (!admin_in(r, &p))
+        return;
+    if (!r->upload) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "另一份目录正在导入，请稍后重试。", "another catalog import is under way");
+        return;
+    }
+    if (r->body_too_large) {
+        answer_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "ERR_BAD_REQUEST",
+                     "目录文件过大，未导入任何内容。", "a catalog file is at most %d bytes",
+                     WAPI_UPLOAD_MAX);
+        return;
+    }
+    /* The file's name is only shown (in messages and the audit event). */
+    const char *base = name && strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    if (base == NULL || !catalog_name_ok(base, sizeof file))
+        base = "catalog";
+    snprintf(file, sizeof file, "%s", base);
+    catalog_format fmt =
+        format != NULL ? (catalog_format)catalog_format_parse(format) : catalog_format_of(file);
+    if (format != NULL && (int)fmt < 0) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "目录格式须为 csv 或 json。",
+                     "format %s: use csv or json", format);
+        return;
+    }
+    if (fmt == CATALOG_AUTO) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST",
+                     "无法判断目录格式：请用 .csv 或 .json 文件。",
+                     "cannot tell the format of %s: name it .csv or .json, or say format=", file);
+        return;
+    }
+    catalog *c = catalog_parse(file, r->body ? r->body : "", r->body_len, fmt, err, sizeof err);
+    if (c == NULL) {
+        char zh[200];
+        json_t *where = json_object();
+        catalog_where(err, file, where, zh, sizeof zh);
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", zh, "%s (nothing was imported)",
+                     err);
+        json_object_update(json_object_get(r->json, "error"), where);
+        json_object_set_new(json_object_get(r->json, "error"), "field", json_string("catalog"));
+        json_decref(where);
+        return;
+    }
+    store *st = admin_store(r);
+    if (st == NULL) {
+        catalog_free(c);
+        return;
+    }
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_catalog_import(st, &actor, c, file, &im, &e);
+    json_t *retired = json_array();
+    for (size_t i = 0; rc == 0 && i < im.nretired; i++)
+        json_array_append_new(retired, json_pack("{s:s,s:s}", "code", im.retired[i].code, "name",
+                                                 im.retired[i].name));
+    admin_done(r, &p, rc < 0 ? -1 : 1, &e, true,
+               json_pack("{s:I,s:I,s:o}", "areas", (json_int_t)im.nareas, "matters",
+                         (json_int_t)im.nmatters, "retired", retired));
+    hadmin_import_release(&im);
+    catalog_free(c);
+}
+
+/* A password given (checked) or made, and its hash; -1 after answering. */
+static int new_password(wapi_request *r, const char *given, char *made, size_t len, char *hash)
+{
+    hadmin_error e;
+    int rc;
+
+    made[0] = '\0';
+    if (*given != '\0' && hadmin_password_check(given, &e) < 0) {
+        answer_refusal(r, &e);
+        return -1;
+    }
+    if (*given == '\0' && hadmin_password_make(made, len) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法生成密码，请稍后重试。", "cannot make a password: %s",
+                     strerror(errno));
+        return -1;
+    }
+    sem_wait(&api.kdf);
+    rc = pwhash_make(*given ? given : made, hash, PWHASH_MAX);
+    sem_post(&api.kdf);
+    if (rc < 0)
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法处理密码，请稍后重试。", "cannot hash the password: %s",
+                     strerror(errno));
+    return rc;
+}
+
+/* The answer of a change that set a password: the one made, shown once. */
+static json_t *password_answer(const char *name, const char *made)
+{
+    return *made ? json_pack("{s:s,s:s}", "name", name, "password", made)
+                 : json_pack("{s:s}", "name", name);
+}
+
+/* POST /api/v1/users {"name","role","clerk","display_name","password"} */
+static void add_user(wapi_request *r)
+{
+    struct person p;
+    const char *name, *role, *clerk, *display, *password;
+    char made[HADMIN_PASSWORD_MADE + 1], hash[PWHASH_MAX];
+    hadmin_error e;
+    store_user u;
+    json_t *body = NULL;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "name", STORE_USER_NAME_MAX + 8, &name) < 0 ||
+        member_str(r, body, "role", 16, &role) < 0 ||
+        member_str(r, body, "clerk", Q_CODE_MAX + 16, &clerk) < 0 ||
+        member_str(r, body, "display_name", Q_NAME_MAX, &display) < 0 ||
+        member_str(r, body, "password", PWHASH_PASSWORD_MAX + 8, &password) < 0)
+        goto out;
+    if (hadmin_user_build(&u, name, role, clerk, display, &e) < 0) {
+        answer_refusal(r, &e);
+        goto out;
+    }
+    if (new_password(r, password, made, sizeof made, hash) < 0)
+        goto out;
+    store *st = admin_store(r);
+    if (st != NULL) {
+        hadmin_actor actor = actor_of(&p, r);
+        int rc = hadmin_user_add(st, &actor, &u, hash, &e);
+        admin_done(r, &p, rc < 0 ? -1 : 1, &e, false, password_answer(u.name, made));
+    }
+out:
+    OPENSSL_cleanse(made, sizeof made);
+    OPENSSL_cleanse(hash, sizeof hash);
+    OPENSSL_cleanse(&u, sizeof u);
+    json_decref(body); /* a password in it is freed, not wiped: jansson's */
+}
+
+/* POST /api/v1/users/NAME/OP: role, disable, enable, password, logout. */
+static void change_user(wapi_request *r, const char *name, const char *op)
+{
+    struct person p;
+    const char *role = "", *clerk = "", *password = "";
+    char made[HADMIN_PASSWORD_MADE + 1] = "", hash[PWHASH_MAX] = "";
+    hadmin_error e;
+    json_t *body = NULL;
+    bool self_barred = strcmp(op, "role") == 0 || strcmp(op, "disable") == 0;
+    int rc;
+
+    if (strcmp(op, "role") != 0 && strcmp(op, "disable") != 0 && strcmp(op, "enable") != 0 &&
+        strcmp(op, "password") != 0 && strcmp(op, "logout") != 0) {
+        answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这项用户操作。",
+                     "no user operation %s", op);
+        return;
+    }
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "role", 16, &role) < 0 ||
+        member_str(r, body, "clerk", Q_CODE_MAX + 16, &clerk) < 0 ||
+        member_str(r, body, "password", PWHASH_PASSWORD_MAX + 8, &password) < 0)
+        goto out;
+    /* An administrator cannot lock themselves out of these pages. */
+    if (self_barred && strcmp(name, p.s.user) == 0) {
+        answer_error(r, MHD_HTTP_CONFLICT, "ERR_ILLEGAL_STATE",
+                     "不能更改自己的角色或停用自己的账号，请由另一位管理员操作。",
+                     "you cannot change your own role or disable yourself: ask another "
+                     "administrator");
+        goto out;
+    }
+    if (strcmp(op, "password") == 0 && new_password(r, password, made, sizeof made, hash) < 0)
+        goto out;
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    if (strcmp(op, "role") == 0)
+        rc = hadmin_user_role(st, &actor, name, role, clerk, &e);
+    else if (strcmp(op, "disable") == 0 || strcmp(op, "enable") == 0)
+        rc = hadmin_user_disable(st, &actor, name, op[0] == 'd', &e);
+    else if (strcmp(op, "password") == 0)
+        rc = hadmin_user_password(st, &actor, name, hash, &e) < 0 ? -1 : 1;
+    else
+        rc = hadmin_user_logout(st, &actor, name, &e) < 0 ? -1 : 1;
+    admin_done(r, &p, rc, &e, false, password_answer(name, made));
+out:
+    OPENSSL_cleanse(made, sizeof made);
+    OPENSSL_cleanse(hash, sizeof hash);
+    json_decref(body);
+}
+
 /* ---- A window's status (the caller page) -------------------------------------- */
 
 struct status_read {
@@ -1256,9 +1760,41 @@ void wapi_route(wapi_request *r)
         return;
     }
     if (strcmp(u, "/api/v1/windows") == 0) {
-        if (!get)
+        if (post)
+            save_window(r);
+        else if (get)
+            list(r, EVERYONE, "windows", load_windows);
+        else
             goto not_allowed;
-        list(r, EVERYONE, "windows", load_windows);
+        return;
+    }
+    /* The administrator's writes (the admin page). */
+    static const struct {
+        const char *path;
+        void (*run)(wapi_request *r);
+    } admin_writes[] = {
+        {"/api/v1/clerks", save_clerk},
+        {"/api/v1/catalog", import_catalog},
+        {"/api/v1/users", add_user},
+        {"/api/v1/devices/command", device_command},
+    };
+    for (size_t i = 0; post && i < sizeof admin_writes / sizeof admin_writes[0]; i++)
+        if (strcmp(u, admin_writes[i].path) == 0) {
+            admin_writes[i].run(r);
+            return;
+        }
+    char id[STORE_USER_NAME_MAX + Q_DEVICE_MAX + 2];
+    if (sscanf(u, "/api/v1/devices/%64[A-Za-z0-9._-]/%23[a-z]%c", id, op, &tail) == 2 &&
+        strcmp(op, "revoke") == 0) {
+        if (!post)
+            goto not_allowed;
+        revoke_device(r, id);
+        return;
+    }
+    if (sscanf(u, "/api/v1/users/%32[a-z0-9._-]/%23[a-z]%c", id, op, &tail) == 2) {
+        if (!post)
+            goto not_allowed;
+        change_user(r, id, op);
         return;
     }
     static const struct {

@@ -23,14 +23,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog.h"
 #include "halld_conf.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
 #include "wpage.h"
 
-#define WAPI_BODY_MAX 16384 /* a request body; larger is refused (413) */
-#define WAPI_ERR_LEN  256   /* a reason from ops->ask_halld */
+#define WAPI_BODY_MAX   16384            /* a request body; larger is refused (413) */
+#define WAPI_UPLOAD_MAX CATALOG_FILE_MAX /* the body of a catalog import */
+
+enum { WAPI_UNCHANGED, WAPI_CHANGED, WAPI_RELOAD };
+#define WAPI_ERR_LEN 256 /* a reason from ops->ask_halld */
 
 /* Where a value of a request is (libmicrohttpd's kinds). */
 enum wapi_kind { WAPI_HEADER, WAPI_COOKIE, WAPI_QUERY };
@@ -48,6 +52,13 @@ typedef struct wapi_ops {
      * from any thread. */
     void (*suspend)(void *conn);
     void (*resume)(void *conn);
+    /* The hall's database for an administrator's change (hadmin.h), the
+     * caller's alone until admin_end; NULL with a reason in err. admin_end
+     * follows every admin_begin that worked: changed is WAPI_UNCHANGED,
+     * WAPI_CHANGED (anchor the log's head) or WAPI_RELOAD (that, and tell
+     * halld to reload). */
+    store *(*admin_begin)(char *err, size_t errlen);
+    void (*admin_end)(int changed);
     /* A line for the log (sign-ins, refusals worth a look); may be NULL. */
     void (*log)(enum log_level level, const char *line);
 } wapi_ops;
@@ -57,9 +68,12 @@ typedef struct wapi_request {
     void *conn; /* the caller's, handed back to ops */
     const char *method, *url;
     char addr[64]; /* the person's address, for the throttle and the audit */
-    char body[WAPI_BODY_MAX + 1];
-    size_t body_len;
+    /* The body as it arrives (wapi_body_add), NUL-terminated, up to
+     * body_max bytes (wapi_request_start); more is dropped and marked. */
+    char *body;
+    size_t body_len, body_cap, body_max;
     bool body_too_large;
+    bool upload; /* holds one of the catalog import's places */
     /* A held poll of the change feed: answered when routed again after
      * ops->resume. */
     bool held, resumed;
@@ -79,6 +93,13 @@ int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, ch
 /* Wake every held poll (their answers go out) and free what wapi_init
  * made. */
 void wapi_shutdown(void);
+
+/* A request's start, once its method and URL are known: how much body it
+ * may bring (a catalog import, while no other runs, up to
+ * WAPI_UPLOAD_MAX; anything else WAPI_BODY_MAX). */
+void wapi_request_start(wapi_request *r, const char *method, const char *url);
+/* More of the body. */
+void wapi_body_add(wapi_request *r, const char *data, size_t len);
 
 /* Decide r: fill its answer, or hold it. */
 void wapi_route(wapi_request *r);

@@ -21,12 +21,21 @@ extern const unsigned char wpage_asset_caller_js[];
 extern const size_t wpage_asset_caller_js_len;
 extern const unsigned char wpage_asset_caller_svg[];
 extern const size_t wpage_asset_caller_svg_len;
+extern const unsigned char wpage_asset_admin_html[];
+extern const size_t wpage_asset_admin_html_len;
+extern const unsigned char wpage_asset_admin_css[];
+extern const size_t wpage_asset_admin_css_len;
+extern const unsigned char wpage_asset_admin_js[];
+extern const size_t wpage_asset_admin_js_len;
 
 static wpage_asset assets[] = {
     {"/", "text/html; charset=utf-8", wpage_asset_caller_html, 0},
     {"/caller.css", "text/css; charset=utf-8", wpage_asset_caller_css, 0},
     {"/caller.js", "text/javascript; charset=utf-8", wpage_asset_caller_js, 0},
     {"/caller.svg", "image/svg+xml", wpage_asset_caller_svg, 0},
+    {"/admin", "text/html; charset=utf-8", wpage_asset_admin_html, 0},
+    {"/admin.css", "text/css; charset=utf-8", wpage_asset_admin_css, 0},
+    {"/admin.js", "text/javascript; charset=utf-8", wpage_asset_admin_js, 0},
 };
 #define NASSETS (sizeof assets / sizeof assets[0])
 
@@ -38,6 +47,9 @@ static void fill_lengths(void)
     assets[1].len = wpage_asset_caller_css_len;
     assets[2].len = wpage_asset_caller_js_len;
     assets[3].len = wpage_asset_caller_svg_len;
+    assets[4].len = wpage_asset_admin_html_len;
+    assets[5].len = wpage_asset_admin_css_len;
+    assets[6].len = wpage_asset_admin_js_len;
 }
 
 const wpage_asset *wpage_find(const char *path)

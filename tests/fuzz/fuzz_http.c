@@ -2,9 +2,10 @@
  * fuzz_http — libFuzzer target for the web layer's request handling
  * (controller/web/wapi.c): wapi_route(), the function hallweb's
  * libmicrohttpd handler hands every request to, driven without a daemon,
- * against a real read-only store (a hall made once in a scratch directory:
- * one area, two windows, clerks, three users) and a fake halld that
- * answers as the real one would, or refuses, or is away.
+ * against a real store (a hall made once in a scratch directory: one area,
+ * two windows, clerks, three users; read-only for lists, written by the
+ * admin API as hallweb writes it) and a fake halld that answers as the
+ * real one would, or refuses, or is away.
  *
  * Input: one flags byte, then a request as text:
  *
@@ -28,6 +29,7 @@
  *   - a write that halld ran (a window operation answered 200) carried a
  *     session's cookie and that session's own CSRF token; anything halld
  *     is sent on a person's behalf names a user that exists;
+ *   - every admin change that took the database ended its turn with it;
  *   - no memory is lost (LeakSanitizer).
  * Any broken promise aborts.
  */
@@ -66,6 +68,8 @@ static struct {
     bool ready;
     struct halld_conf conf;
     store *rd;
+    store *admin; /* the admin API's writes */
+    bool admin_held;
     uint8_t flags;
     bool held, woken;
     char clerk_session[64], clerk_csrf[64], admin_session[64], admin_csrf[64];
@@ -199,10 +203,32 @@ static void fake_resume(void *conn)
     F.woken = true;
 }
 
+/* The administrator's connection: a change of the admin API is made on
+ * the hall's database, and every admin_begin is ended. */
+static store *fake_admin_begin(char *err, size_t errlen)
+{
+    FZ_CHECK(!F.admin_held);
+    if (F.flags & F_NO_STORE) {
+        snprintf(err, errlen, "the database cannot be opened");
+        return NULL;
+    }
+    F.admin_held = true;
+    return F.admin;
+}
+
+static void fake_admin_end(int changed)
+{
+    FZ_CHECK(F.admin_held);
+    FZ_CHECK(changed >= WAPI_UNCHANGED && changed <= WAPI_RELOAD);
+    F.admin_held = false;
+}
+
 static const wapi_ops fake_ops = {
     .lookup = fake_lookup,
     .ask_halld = fake_halld,
     .reader = fake_reader,
+    .admin_begin = fake_admin_begin,
+    .admin_end = fake_admin_end,
     .suspend = fake_suspend,
     .resume = fake_resume,
 };
@@ -228,6 +254,7 @@ static void teardown(void)
 {
     wapi_shutdown();
     store_close(F.rd);
+    store_close(F.admin);
     halld_conf_release(&F.conf);
 }
 
@@ -261,6 +288,8 @@ static void setup(void)
     store_close(s);
     F.rd = store_open(db, "fuzz-hall", STORE_READER, err, sizeof err);
     FZ_CHECK(F.rd != NULL);
+    F.admin = store_open(db, "fuzz-hall", STORE_ADMIN, err, sizeof err);
+    FZ_CHECK(F.admin != NULL);
     FZ_CHECK(wapi_init(&F.conf, false, &fake_ops, err, sizeof err) == 0);
     atexit(teardown);
     free(db);
@@ -322,8 +351,10 @@ static void sign_in(const char *user, const char *password, char session[64], ch
     r->method = q.method;
     r->url = q.path;
     snprintf(r->addr, sizeof r->addr, "192.0.2.1");
-    r->body_len = (size_t)snprintf(r->body, sizeof r->body, "{\"user\":\"%s\",\"password\":\"%s\"}",
-                                   user, password);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"user\":\"%s\",\"password\":\"%s\"}", user, password);
+    wapi_request_start(r, q.method, q.path);
+    wapi_body_add(r, body, (size_t)n);
     q.names[0] = type_name;
     q.values[0] = type;
     q.nheaders = 1;
@@ -442,11 +473,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r->method = q.method;
     r->url = q.path;
     snprintf(r->addr, sizeof r->addr, "198.51.100.%u", data[0] % 4);
-    size_t blen = strlen(body);
-    if (blen > WAPI_BODY_MAX)
-        r->body_too_large = true;
-    else
-        memcpy(r->body, body, r->body_len = blen);
+    wapi_request_start(r, q.method, q.path);
+    wapi_body_add(r, body, strlen(body));
 
     int sent_before = F.sent_for_person;
     decide(r);

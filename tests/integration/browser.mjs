@@ -5,7 +5,7 @@
 // needs (never a browser downloaded by playwright), one portrait kiosk page
 // whose script errors fail the run.
 import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 export function parseArgs(argv) {
@@ -50,4 +50,28 @@ export async function openPage(args, timeout, extraArgs = []) {
     process.exitCode = 1;
   });
   return { browser, page };
+}
+
+// axe-core (from --node-modules) on the page as it is: its violations
+// printed, and a check that none is serious or critical.
+export async function axeCheck(page, modulesDir, name) {
+  const src = readFileSync(path.join(modulesDir, "axe-core", "axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(src);
+  const r = await page.evaluate(async () => {
+    const res = await window.axe.run(document, { resultTypes: ["violations"] });
+    return res.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+    }));
+  });
+  for (const v of r)
+    console.log(`axe ${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
+  const bad = r.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(
+    bad.length === 0,
+    `axe ${name}: ${bad.length} serious or critical violations: ${bad.map((v) => v.id).join(", ")}`,
+  );
+  console.log(`axe ${name}: no serious or critical violation (${r.length} lesser)`);
 }

@@ -409,7 +409,7 @@ START_TEST(test_registry)
     ck_assert_int_eq(access(ts_path(bundle, "secret.key"), F_OK), -1);
     ck_assert_int_eq(access(ts_path(bundle, "seal.pub"), F_OK), -1);
     ck_assert_int_eq(ADMIN("device add --id win-2 --type window%s", ""), 1);
-    assert_out("needs --window");
+    assert_out("a window terminal needs its window");
     ck_assert_int_eq(ADMIN("device add --id win-2 --type window --window 9%s", ""), 1);
     assert_out("no such window");
     ck_assert_int_eq(ADMIN("device add --id kiosk-01 --type kiosk%s", ""), 1);

@@ -294,9 +294,9 @@ START_TEST(test_users)
     assert_out("hallctl: --clerk c-9: no such clerk");
     ck_assert_ptr_null(strstr(out, "password for"));
     ck_assert_int_eq(ADMIN("user add --name carol --role clerk%s", ""), 1);
-    assert_out("the clerk role needs --clerk");
+    assert_out("the clerk role needs the clerk");
     ck_assert_int_eq(ADMIN("user add --name carol --role admin --clerk c-1%s", ""), 1);
-    assert_out("--clerk is for the clerk role");
+    assert_out("--clerk c-1: only the clerk role names a clerk");
     ck_assert_int_eq(
         ADMIN_IN("short\n", "user add --name carol --role admin --password-stdin%s", ""), 1);
     assert_out("hallctl: --password-stdin: a password has at least 8 characters (this one has 5)");

@@ -146,7 +146,14 @@ START_TEST(auth)
     ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "areas")),
                      (int)fix_db_int(&f, "SELECT count(*) FROM areas"));
     web_resp_free(&r);
+    /* The admin API: an empty clerk is refused with the field at fault;
+     * a clerk may not use it at all. */
     r = web_req(&w, "POST", "/api/v1/clerks", s2, c2, NULL, "{}");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"field\":\"id\""));
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    r = web_req(&w, "POST", "/api/v1/clerks", s1, c1, NULL, "{\"id\":\"c-9\",\"name\":\"x\"}");
+    expect(&r, 403, "ERR_FORBIDDEN");
+    r = web_req(&w, "PUT", "/api/v1/clerks", s2, c2, NULL, "{}");
     expect(&r, 405, "ERR_BAD_REQUEST");
 
     /* The auditor reads, and every write is refused by halld's table. */
@@ -161,6 +168,13 @@ START_TEST(auth)
         char path[64];
         snprintf(path, sizeof path, "/api/v1/windows/1/%s", writes[i]);
         r = web_req(&w, "POST", path, sa, ca, NULL, "{\"clerk_id\":\"c-1\",\"ticket_id\":1}");
+        expect(&r, 403, "ERR_FORBIDDEN");
+    }
+    static const char *const admin_writes[] = {"/api/v1/clerks", "/api/v1/windows", "/api/v1/users",
+                                               "/api/v1/users/clerk1/disable",
+                                               "/api/v1/devices/web-1/revoke"};
+    for (size_t i = 0; i < sizeof admin_writes / sizeof admin_writes[0]; i++) {
+        r = web_req(&w, "POST", admin_writes[i], sa, ca, NULL, "{}");
         expect(&r, 403, "ERR_FORBIDDEN");
     }
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE kind <> 100"), 0);

@@ -17,11 +17,10 @@
 // NUMBER" for each, which the test follows to halld's display pushes.
 // Screenshots go to --out (their paths are printed). Exits 0 when every
 // check passed, 1 with the step and reason if not.
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
-import { check, openPage, parseArgs } from "./browser.mjs";
+import { axeCheck, check, openPage, parseArgs } from "./browser.mjs";
 
 const args = parseArgs(process.argv.slice(2));
 for (const k of ["user", "password", "locked-user", "bussim"])
@@ -144,25 +143,7 @@ async function noTicket(page) {
 async function axe(page, name) {
   const was = step;
   step = `axe ${name}`;
-  const src = readFileSync(path.join(args["node-modules"], "axe-core", "axe.min.js"), "utf8");
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(src);
-  const r = await page.evaluate(async () => {
-    const res = await window.axe.run(document, { resultTypes: ["violations"] });
-    return res.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
-    }));
-  });
-  for (const v of r)
-    console.log(`axe ${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
-  const bad = r.filter((v) => v.impact === "serious" || v.impact === "critical");
-  check(
-    bad.length === 0,
-    `axe ${name}: ${bad.length} serious or critical violations: ${bad.map((v) => v.id).join(", ")}`,
-  );
-  console.log(`axe ${name}: no serious or critical violation (${r.length} lesser)`);
+  await axeCheck(page, args["node-modules"], name);
   step = was;
 }
 
