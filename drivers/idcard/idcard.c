@@ -633,7 +633,10 @@ int idcard_encode(const idcard_identity *in, uint8_t *out, size_t outlen)
         tmp[0] = '\0';
         switch (s->id) {
         case F_NAME:
-            v = in->name;
+            /* A 2017 card without a Chinese name is read with its English
+             * name as the name (decode): that card has an empty field. */
+            v = in->type == IDCARD_FOREIGN_2017 && strcmp(in->name, in->name_en) == 0 ? ""
+                                                                                      : in->name;
             break;
         case F_NAME_EN:
         case F_NAME_EN2:

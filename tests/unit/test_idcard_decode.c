@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,25 @@ START_TEST(other_types)
     ck_assert_str_eq(id.id_number, "USA110085061501");
     ck_assert_str_eq(id.birth, "19850615");
     ck_assert_str_eq(id.authority, "1100");
+
+    /* A 2017 card without a Chinese name is named by its English name, and
+     * is written back with the Chinese name empty: an English name longer
+     * than the Chinese name's field survives the round trip. */
+    idcard_identity in, again;
+    uint8_t text[SAM_TEXT_LEN];
+    char why[128];
+    ck_assert_int_eq(samdev_card_identity(SAMDEV_PERMANENT_2017, &in), 0);
+    snprintf(in.name, sizeof in.name, "%s", "");
+    snprintf(in.name_en, sizeof in.name_en, "%s", "DOE JOHN ALEXANDER WILLIAM");
+    ck_assert_int_eq(idcard_encode(&in, text, sizeof text), 0);
+    ck_assert_int_eq(idcard_decode(text, sizeof text, NULL, 0, TODAY, &id, why, sizeof why),
+                     IDCARD_OK);
+    ck_assert_str_eq(id.name, "DOE JOHN ALEXANDER WILLIAM");
+    ck_assert_int_eq(idcard_encode(&id, text, sizeof text), 0);
+    ck_assert_int_eq(idcard_decode(text, sizeof text, NULL, 0, TODAY, &again, why, sizeof why),
+                     IDCARD_OK);
+    ck_assert_str_eq(again.name, id.name);
+    ck_assert_str_eq(again.name_en, id.name_en);
 }
 END_TEST
 
