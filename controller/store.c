@@ -368,6 +368,7 @@ enum stmt_id {
     ST_AREA_EXISTS,
     ST_SAVE_CLERK,
     ST_GET_CLERK,
+    ST_MATTER_NAME,
     ST_LOAD_CLERKS,
     ST_ADD_USER,
     ST_GET_USER,
@@ -499,6 +500,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO clerks(id, name, active) VALUES(?1, ?2, ?3) "
         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active",
     [ST_GET_CLERK] = "SELECT id, name, active FROM clerks WHERE id = ?1",
+    [ST_MATTER_NAME] = "SELECT name FROM matters WHERE code = ?1",
     [ST_LOAD_CLERKS] = "SELECT id, name, active FROM clerks ORDER BY id",
     [ST_ADD_USER] = "INSERT INTO users(" USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
     [ST_GET_USER] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
@@ -2268,6 +2270,21 @@ int store_get_clerk(store *s, const char *id, store_clerk *out)
     bind_text(st, 1, id);
     if ((rc = step_one(s, st, "cannot read a clerk")) == 1) {
         rc = decode_clerk(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_matter_name(store *s, const char *code, char *out, size_t len)
+{
+    sqlite3_stmt *st = use(s, ST_MATTER_NAME);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, code);
+    if ((rc = step_one(s, st, "cannot read a matter")) == 1) {
+        rc = col_text(s, st, 0, out, len, code) < 0 ? -1 : 1;
         sqlite3_reset(st);
     }
     return rc;

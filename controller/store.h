@@ -250,6 +250,9 @@ int store_replace_catalog(store *s, const q_area *areas, size_t nareas, const st
                           size_t nmatters, int32_t since_day);
 /* Active matters (area NULL: of every area). */
 int store_count_matters(store *s, const char *area, size_t *out);
+/* The name of matter code (retired ones too) into out: 1 found, 0 not,
+ * -1 error. */
+int store_matter_name(store *s, const char *code, char *out, size_t len);
 /* Active matters in catalog order; the text fields point into the store's
  * row. */
 int store_load_matters(store *s, int (*fn)(void *arg, const store_matter *m), void *arg);

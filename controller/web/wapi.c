@@ -1491,6 +1491,7 @@ struct status_read {
     const q_window *w;
     json_t *areas;   /* area code -> {"name","waiting","oldest_issued_ms"} */
     json_t *ticket;  /* the window's current ticket, NULL until found */
+    json_t *held;    /* the tickets on hold at the window */
     const char *err; /* a bad row */
 };
 
@@ -1520,6 +1521,8 @@ static int live_row(void *arg, const q_ticket *t)
 
     if (t->id == sr->w->current && t->id != 0)
         sr->ticket = q_ticket_json(t);
+    if (t->state == Q_HOLD && t->window_no == sr->w->no)
+        json_array_append_new(sr->held, q_ticket_json(t));
     if (t->state != Q_WAITING ||
         (t->target_window != 0 ? t->target_window != sr->w->no : !serves_area(sr->w, t->area)))
         return 0;
@@ -1532,6 +1535,21 @@ static int live_row(void *arg, const q_ticket *t)
     if (oldest == 0 || t->issued_ms < oldest)
         json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
     return 0;
+}
+
+/* The current ticket's matter, named as the catalog names it (a code
+ * the catalog lacks stays a code). */
+static int matter_name(store *rd, json_t *ticket)
+{
+    const char *code = json_string_value(json_object_get(ticket, "matter"));
+    char name[Q_NAME_MAX * 2];
+    int rc;
+
+    if (code == NULL || *code == '\0')
+        return 0;
+    if ((rc = store_matter_name(rd, code, name, sizeof name)) == 1)
+        json_object_set_new(ticket, "matter_name", json_string(name));
+    return rc < 0 ? -1 : 0;
 }
 
 struct find_window {
@@ -1582,7 +1600,7 @@ static void window_status(wapi_request *r, uint32_t no)
                          "there is no window %u", no);
         return;
     }
-    struct status_read sr = {.w = &fw.w, .areas = json_object()};
+    struct status_read sr = {.w = &fw.w, .areas = json_object(), .held = json_array()};
     for (int i = 0; i < fw.w.nareas; i++)
         json_object_set_new(sr.areas, fw.w.areas[i],
                             json_pack("{s:s,s:s,s:i,s:I}", "area", fw.w.areas[i], "name",
@@ -1593,10 +1611,12 @@ static void window_status(wapi_request *r, uint32_t no)
         clk_date_key(clk_business_day(api.zone, clk_utc_ms(), (int)api.conf->rollover_hour));
     if (store_load_areas(rd, area_name_row, &sr) < 0 ||
         store_load_live_tickets(rd, live_row, &sr) < 0 ||
-        (fw.w.clerk[0] != '\0' && store_clerk_day(rd, fw.w.clerk, day, &today) < 0)) {
+        (fw.w.clerk[0] != '\0' && store_clerk_day(rd, fw.w.clerk, day, &today) < 0) ||
+        matter_name(rd, sr.ticket) < 0) {
         store_read_end(rd);
         json_decref(sr.areas);
         json_decref(sr.ticket);
+        json_decref(sr.held);
         answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
                      "暂时无法读取，请稍后重试。", "cannot read the queue: %s", store_errmsg(rd));
         return;
@@ -1614,14 +1634,14 @@ static void window_status(wapi_request *r, uint32_t no)
                         (int)today.called, "finished", (int)today.finished, "no_show",
                         (int)today.no_show, "transferred", (int)today.transferred);
     answer(r, MHD_HTTP_OK,
-           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:o},s:I,s:i}", "window", "no", (int)no,
+           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o},s:I,s:i}", "window", "no", (int)no,
                      "name", fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
                      fw.w.state == QW_OPEN     ? "open"
                      : fw.w.state == QW_PAUSED ? "paused"
                                                : "closed",
-                     "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "queue",
-                     by_area, "today", day_json, "server_time_ms", (json_int_t)clk_utc_ms(),
-                     "max_recalls", (int)api.conf->max_recalls));
+                     "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "held",
+                     sr.held, "queue", by_area, "today", day_json, "server_time_ms",
+                     (json_int_t)clk_utc_ms(), "max_recalls", (int)api.conf->max_recalls));
 }
 
 /* ---- The change feed (long poll) ---------------------------------------------------

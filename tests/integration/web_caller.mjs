@@ -201,6 +201,7 @@ const BUTTONS = {
   F7: "#a-hold",
   F8: "#a-pause",
   F9: "#a-close",
+  F10: "#a-cancel",
   "Shift+F7": "#held button[aria-keyshortcuts]",
 };
 
@@ -326,7 +327,7 @@ async function walk(page) {
     "a double click sends one Idempotency-Key",
   );
   check(t1.priority === "green", "the green-channel ticket is called first");
-  for (const t of ["已呼叫", "绿色通道", "综合受理", "A-BDB", "张*", "0 / 2 次"])
+  for (const t of ["已呼叫", "绿色通道", "综合受理", "帮办代办服务", "张*", "0 / 2 次"])
     await text(page, t);
   await page.waitForFunction(() =>
     /^\d+:\d\d$/.test(document.querySelector("#t-waited").textContent),
@@ -446,6 +447,20 @@ async function walk(page) {
   await noTicket(page);
   await page.waitForSelector("#held-box:not([hidden])");
   check((await page.textContent("#held .held-number")) === t5.number, "the held ticket is listed");
+  const onHold = (await status(page)).window.held;
+  check(
+    onHold.length === 1 && onHold[0].id === t5.id,
+    "the window's status lists the held ticket",
+  );
+  // Another tab of the same clerk at window 1 lists it too (no tab keeps
+  // its own list: a browser's tabs share the session, not sessionStorage).
+  const other = await page.context().newPage();
+  await other.addInitScript(() => sessionStorage.setItem("ow.caller.window", "1"));
+  await other.goto(args.url, { waitUntil: "load" });
+  await other.waitForSelector("#v-caller:not([hidden])");
+  await other.waitForSelector("#held-box:not([hidden])");
+  check((await other.textContent("#held .held-number")) === t5.number, "another tab lists it");
+  await other.close();
   await axe(page, "held-zh");
   await shot(page, "held");
   await key(page, "Shift+F7");
@@ -510,6 +525,26 @@ async function walk(page) {
   await key(page, "F4");
   await noTicket(page);
 
+  step = "F10 cancels a called ticket, asking first";
+  await key(page, "F1");
+  const tc = await called(page, t6.number);
+  await key(page, "F10");
+  await page.waitForSelector("#d-cancel[open]");
+  check((await page.textContent("#cancel-text")).includes(tc.number), "the question names it");
+  await axe(page, "cancel-zh");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#d-cancel", { state: "hidden" });
+  st = await status(page);
+  check(st.window.ticket && st.window.ticket.id === tc.id, "Escape changed nothing");
+  await key(page, "F10");
+  await page.waitForSelector("#d-cancel[open]");
+  await page.keyboard.press("ArrowDown"); // 群众放弃办理 -> 重复取号
+  check(await page.isChecked("#c-duplicate"), "the arrow keys choose the reason");
+  await page.keyboard.press("Enter");
+  await noTicket(page);
+  const live = await page.evaluate(async () => (await (await fetch("/api/v1/tickets")).json()).tickets);
+  check(!live.some((x) => x.id === tc.id), "the cancelled ticket is no longer live");
+
   step = "F8 pause with a reason, F8 resume";
   await key(page, "F8");
   await page.waitForSelector("#d-pause[open]");
@@ -539,7 +574,8 @@ async function walk(page) {
   check((await page.getAttribute("html", "lang")) === "en", "html lang is en");
   const labels = await page.$$eval(".act span", (ss) => ss.map((x) => x.textContent));
   check(
-    labels.join("|") === "Call next|Recall|Start|Finish|No-show|Transfer|Hold|Pause|Close window",
+    labels.join("|") ===
+      "Call next|Recall|Start|Finish|No-show|Transfer|Hold|Pause|Close window|Cancel ticket",
     `the buttons in English (${labels.join(", ")})`,
   );
   for (const t of [

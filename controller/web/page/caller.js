@@ -27,6 +27,7 @@ const PRESS_SAME_MS = 1000; // a second press of the same operation within this:
 const REFRESH_MS = 10000; // status fetched at least this often
 const RETRIES = 2; // more tries of a press whose answer was lost
 const REASONS = { lunch: "午休", meeting: "会议", consult: "咨询", other: "其他" };
+const CANCEL_REASONS = { withdrawn: "群众放弃办理", duplicate: "重复取号", other: "其他" };
 
 const TEXT = {
   zh: {
@@ -84,6 +85,13 @@ const TEXT = {
     rConsult: "咨询",
     rOther: "其他",
     pauseOk: "暂停",
+    cancelTicket: "撤号",
+    cancelTitle: "撤销号票",
+    cancelText: (n) => `撤销 ${n}？撤销后该号不能再呼叫。`,
+    cancelReason: "撤号原因",
+    cWithdrawn: "群众放弃办理",
+    cDuplicate: "重复取号",
+    cancelOk: "撤号",
     noTicket: "暂无号票",
     none: "—",
     unnamed: "未登记",
@@ -133,6 +141,7 @@ const TEXT = {
       resume: () => "窗口已恢复叫号",
       "sign-in": () => "已签到上岗",
       "sign-out": () => "已签退",
+      cancel: (n) => `${n} 已撤号`,
     },
     signedOutAll: (n) => `已在 ${n} 处退出登录`,
     retrying: "连接中断，正在重试…",
@@ -196,6 +205,13 @@ const TEXT = {
     rConsult: "Consulting",
     rOther: "Other",
     pauseOk: "Pause",
+    cancelTicket: "Cancel ticket",
+    cancelTitle: "Cancel the ticket",
+    cancelText: (n) => `Cancel ${n}? It can no longer be called.`,
+    cancelReason: "Reason",
+    cWithdrawn: "The citizen withdrew",
+    cDuplicate: "A duplicate ticket",
+    cancelOk: "Cancel ticket",
     noTicket: "No ticket",
     none: "—",
     unnamed: "not recorded",
@@ -246,6 +262,7 @@ const TEXT = {
       resume: () => "Window calling again",
       "sign-in": () => "Signed in to the window",
       "sign-out": () => "Signed out of the window",
+      cancel: (n) => `${n} cancelled`,
     },
     signedOutAll: (n) => `Signed out in ${n} places`,
     retrying: "Connection lost, trying again…",
@@ -267,6 +284,7 @@ const ACTIONS = [
   { id: "a-hold", key: "F7", run: () => ticketOp("hold") },
   { id: "a-pause", key: "F8", run: () => pauseOrResume() },
   { id: "a-close", key: "F9", run: () => closeWindow() },
+  { id: "a-cancel", key: "F10", run: () => cancelTicket() },
 ];
 
 const S = {
@@ -285,7 +303,7 @@ const S = {
   refreshes: 0, // the number of the latest status fetch
   newestFetch: null, // its promise
   offline: false, // the last status fetch had no answer
-  held: [], // tickets this page put on hold at this window: {id, number}
+  held: [], // the window's tickets on hold, as its status lists them: {id, number}
   pausedFor: "", // the reason this page paused with
   feedOn: false,
   ticker: 0,
@@ -466,7 +484,7 @@ function renderCaller() {
   $("t-priority").textContent = prio || "";
   $("t-priority").className = `tag priority ${tk ? `pr-${tk.priority}` : ""}`;
   $("t-area").textContent = tk ? tk.area_name || areaName(tk.area) : t.none;
-  $("t-matter").textContent = tk && tk.matter ? tk.matter : t.none;
+  $("t-matter").textContent = tk && tk.matter ? tk.matter_name || tk.matter : t.none;
   $("t-name").textContent = tk ? tk.masked_name || t.unnamed : t.none;
   $("t-recalls").textContent = tk ? t.recallsOf(tk.recalls, st.max_recalls) : t.none;
   $("t-note-box").hidden = !(tk && tk.note);
@@ -537,6 +555,7 @@ function renderCaller() {
     "a-hold": !!(called || serving),
     "a-pause": open || wstate === "paused",
     "a-close": wstate !== "closed",
+    "a-cancel": !!called,
   };
   for (const a of ACTIONS) $(a.id).disabled = S.busy || !st || !can[a.id];
   $("a-pause-label").textContent = wstate === "paused" ? t.resume : t.pause;
@@ -677,7 +696,7 @@ async function windowSignIn(ev) {
 async function toCaller(no) {
   S.win = no;
   sessionStorage.setItem("ow.caller.window", String(no));
-  loadHeld();
+  S.held = [];
   S.status = null;
   show("caller");
   await refresh();
@@ -708,6 +727,7 @@ async function fetchStatus(mine) {
     const st = await api("GET", `/api/v1/windows/${S.win}/status`);
     if (mine !== S.refreshes || !S.win) return; // a later fetch answers instead
     S.status = st;
+    S.held = (st.window.held || []).map((h) => ({ id: h.id, number: h.number }));
     S.offset = st.server_time_ms - Date.now();
     if (S.offline) notify(""); // reached again
     S.offline = false;
@@ -814,8 +834,8 @@ async function press(no, op, body) {
   return ok;
 }
 
-// What an answer tells beyond the status: a ticket put on hold (the
-// status does not list them), and a sentence for screen readers.
+// What an answer tells at once, before the status fetched next: a ticket
+// put on hold or returned, and a sentence for screen readers.
 function answered(op, body, a) {
   const w = a && a.window;
   const tk = w ? w.ticket : null;
@@ -824,14 +844,13 @@ function answered(op, body, a) {
     const h = S.status.window.ticket;
     number = h.number;
     if (!S.held.some((x) => x.id === h.id)) S.held.push({ id: h.id, number: h.number });
-    saveHeld();
   }
   if (op === "return") {
     const h = S.held.find((x) => x.id === body.ticket_id);
     number = h ? h.number : number;
     forgetHeld(body.ticket_id);
   }
-  if (["recall", "start", "finish", "no-show", "transfer"].includes(op) && !number && S.status) {
+  if (["recall", "start", "finish", "no-show", "transfer", "cancel"].includes(op) && !number && S.status) {
     const cur = S.status.window.ticket;
     number = cur ? cur.number : "";
   }
@@ -908,13 +927,27 @@ async function pauseOrResume() {
   render();
 }
 
+// A called ticket the citizen gave up (or took twice): asked first, with
+// the reason (sent in Chinese whatever the page's language).
+async function cancelTicket() {
+  const tk = current();
+  if (!tk) return;
+  const d = $("d-cancel");
+  $("cancel-text").textContent = T().cancelText(tk.number);
+  d.returnValue = "";
+  d.showModal();
+  const how = await closed(d);
+  if (how !== "ok") return;
+  const code = document.querySelector('#cancel-form input[name="reason"]:checked').value;
+  await press(S.win, "cancel", { ticket_id: tk.id, reason: CANCEL_REASONS[code] });
+}
+
 async function closeWindow() {
   const t = T();
   if (!(await ask(t.closeTitle, t.closeText, t.closeOk))) return;
   const no = S.win;
   if (await press(no, "sign-out")) {
     S.held = [];
-    saveHeld(no);
     if (S.view === "caller") await toWindows(); // the status after it may have done so
   }
 }
@@ -1015,33 +1048,16 @@ function dialogOpen() {
   return document.querySelector("dialog[open]") !== null;
 }
 
-// ---- tickets on hold, kept for this browser tab -------------------------------------
-
-function heldKey(no) {
-  return `ow.caller.held.${no || S.win}`;
-}
-
-function loadHeld() {
-  try {
-    S.held = JSON.parse(sessionStorage.getItem(heldKey()) || "[]");
-  } catch (e) {
-    S.held = [];
-  }
-}
-
-function saveHeld(no) {
-  sessionStorage.setItem(heldKey(no), JSON.stringify(S.held));
-}
+// ---- tickets on hold (the window's status lists them) -------------------------------
 
 function forgetHeld(id) {
   S.held = S.held.filter((x) => x.id !== id);
-  saveHeld();
 }
 
 // ---- keys ----------------------------------------------------------------------------
 
 function onKey(e) {
-  if (S.view !== "caller" || !/^F[1-9]$/.test(e.key)) return;
+  if (S.view !== "caller" || !/^F([1-9]|10)$/.test(e.key)) return;
   e.preventDefault(); // no help, find or reload in the middle of a call
   if (dialogOpen() || e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
   if (e.key === "F7" && e.shiftKey) {
