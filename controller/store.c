@@ -369,6 +369,7 @@ enum stmt_id {
     ST_SAVE_CLERK,
     ST_GET_CLERK,
     ST_MATTER_NAME,
+    ST_PAUSE_REASON,
     ST_LOAD_CLERKS,
     ST_ADD_USER,
     ST_GET_USER,
@@ -501,6 +502,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active",
     [ST_GET_CLERK] = "SELECT id, name, active FROM clerks WHERE id = ?1",
     [ST_MATTER_NAME] = "SELECT name FROM matters WHERE code = ?1",
+    /* Newest first by the primary key: it stops at the window's latest
+     * pause, so it reads only what happened since. */
+    [ST_PAUSE_REASON] = "SELECT detail FROM events WHERE window_no = ?1 AND kind = ?2 "
+                        "ORDER BY seq DESC LIMIT 1",
     [ST_LOAD_CLERKS] = "SELECT id, name, active FROM clerks ORDER BY id",
     [ST_ADD_USER] = "INSERT INTO users(" USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
     [ST_GET_USER] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
@@ -2285,6 +2290,22 @@ int store_matter_name(store *s, const char *code, char *out, size_t len)
     bind_text(st, 1, code);
     if ((rc = step_one(s, st, "cannot read a matter")) == 1) {
         rc = col_text(s, st, 0, out, len, code) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_pause_reason(store *s, uint32_t window_no, char *out, size_t len)
+{
+    sqlite3_stmt *st = use(s, ST_PAUSE_REASON);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, window_no);
+    sqlite3_bind_int(st, 2, QE_WINDOW_PAUSED);
+    if ((rc = step_one(s, st, "cannot read a pause")) == 1) {
+        rc = col_text(s, st, 0, out, len, "pause") < 0 ? -1 : 1;
         sqlite3_reset(st);
     }
     return rc;

@@ -253,6 +253,10 @@ int store_count_matters(store *s, const char *area, size_t *out);
 /* The name of matter code (retired ones too) into out: 1 found, 0 not,
  * -1 error. */
 int store_matter_name(store *s, const char *code, char *out, size_t len);
+/* The reason given with window_no's latest pause (its paused event's
+ * detail, "" if none was given): 1 found, 0 the window was never paused,
+ * -1 error. Reads the events since that pause: for a paused window. */
+int store_pause_reason(store *s, uint32_t window_no, char *out, size_t len);
 /* Active matters in catalog order; the text fields point into the store's
  * row. */
 int store_load_matters(store *s, int (*fn)(void *arg, const store_matter *m), void *arg);

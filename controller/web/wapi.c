@@ -1601,6 +1601,7 @@ static void window_status(wapi_request *r, uint32_t no)
         return;
     }
     struct status_read sr = {.w = &fw.w, .areas = json_object(), .held = json_array()};
+    char pause[512] = ""; /* an event's detail */
     for (int i = 0; i < fw.w.nareas; i++)
         json_object_set_new(sr.areas, fw.w.areas[i],
                             json_pack("{s:s,s:s,s:i,s:I}", "area", fw.w.areas[i], "name",
@@ -1612,7 +1613,8 @@ static void window_status(wapi_request *r, uint32_t no)
     if (store_load_areas(rd, area_name_row, &sr) < 0 ||
         store_load_live_tickets(rd, live_row, &sr) < 0 ||
         (fw.w.clerk[0] != '\0' && store_clerk_day(rd, fw.w.clerk, day, &today) < 0) ||
-        matter_name(rd, sr.ticket) < 0) {
+        matter_name(rd, sr.ticket) < 0 ||
+        (fw.w.state == QW_PAUSED && store_pause_reason(rd, no, pause, sizeof pause) < 0)) {
         store_read_end(rd);
         json_decref(sr.areas);
         json_decref(sr.ticket);
@@ -1634,14 +1636,15 @@ static void window_status(wapi_request *r, uint32_t no)
                         (int)today.called, "finished", (int)today.finished, "no_show",
                         (int)today.no_show, "transferred", (int)today.transferred);
     answer(r, MHD_HTTP_OK,
-           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o},s:I,s:i}", "window", "no", (int)no,
-                     "name", fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
+           json_pack("{s:{s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o},s:I,s:i}", "window", "no",
+                     (int)no, "name", fw.w.name, "type", queue_window_type_name(fw.w.type), "state",
                      fw.w.state == QW_OPEN     ? "open"
                      : fw.w.state == QW_PAUSED ? "paused"
                                                : "closed",
-                     "clerk", fw.w.clerk, "ticket", sr.ticket ? sr.ticket : json_null(), "held",
-                     sr.held, "queue", by_area, "today", day_json, "server_time_ms",
-                     (json_int_t)clk_utc_ms(), "max_recalls", (int)api.conf->max_recalls));
+                     "pause_reason", pause, "clerk", fw.w.clerk, "ticket",
+                     sr.ticket ? sr.ticket : json_null(), "held", sr.held, "queue", by_area,
+                     "today", day_json, "server_time_ms", (json_int_t)clk_utc_ms(), "max_recalls",
+                     (int)api.conf->max_recalls));
 }
 
 /* ---- The change feed (long poll) ---------------------------------------------------

@@ -624,8 +624,9 @@ async function walk(page) {
     return r.status;
   });
   check(paused === 200, `paused from outside the page (${paused})`);
+  // The reason comes with the window's status, whoever paused it.
   await page.waitForFunction(
-    () => document.querySelector("#w-state").textContent.startsWith("暂停"),
+    () => document.querySelector("#w-state").textContent === "暂停（咨询）",
     null,
     {
       timeout: 5000,

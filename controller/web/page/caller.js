@@ -304,7 +304,6 @@ const S = {
   newestFetch: null, // its promise
   offline: false, // the last status fetch had no answer
   held: [], // the window's tickets on hold, as its status lists them: {id, number}
-  pausedFor: "", // the reason this page paused with
   feedOn: false,
   ticker: 0,
   poller: 0,
@@ -465,9 +464,10 @@ function renderCaller() {
   const w = st ? st.window : null;
   const tk = w ? w.ticket : null;
   const wstate = w ? w.state : "closed";
+  const reason = w && w.pause_reason ? w.pause_reason : "";
   const stateText =
-    wstate === "paused" && S.pausedFor
-      ? t.pausedFor(t[reasonKey(S.pausedFor)])
+    wstate === "paused" && reason
+      ? t.pausedFor(reasonText(reason))
       : t.windowState[wstate] || wstate;
   $("where").textContent = w ? t.where(w.no, w.name, stateText) : "";
   $("w-state").textContent = stateText;
@@ -563,10 +563,12 @@ function renderCaller() {
   renderClocks();
 }
 
-function reasonKey(code) {
-  return (
-    { lunch: "rLunch", meeting: "rMeeting", consult: "rConsult", other: "rOther" }[code] || "rOther"
-  );
+// A pause's reason in the page's language: the page's own reasons are
+// sent in Chinese; another's (a call-pad's) is shown as it was given.
+function reasonText(reason) {
+  const code = Object.keys(REASONS).find((k) => REASONS[k] === reason);
+  const key = { lunch: "rLunch", meeting: "rMeeting", consult: "rConsult", other: "rOther" }[code];
+  return key ? T()[key] : reason;
 }
 
 function areaName(code) {
@@ -731,7 +733,6 @@ async function fetchStatus(mine) {
     S.offset = st.server_time_ms - Date.now();
     if (S.offline) notify(""); // reached again
     S.offline = false;
-    if (st.window.state !== "paused") S.pausedFor = "";
     if (S.view === "caller" && st.window.state === "closed" && !S.busy) {
       // Signed out elsewhere (another browser, a call-pad, the manager).
       await toWindows();
@@ -923,8 +924,7 @@ async function pauseOrResume() {
   const how = await closed(d);
   if (how !== "ok") return;
   const code = document.querySelector('#pause-form input[name="reason"]:checked').value;
-  if (await press(S.win, "pause", { reason: REASONS[code] })) S.pausedFor = code;
-  render();
+  await press(S.win, "pause", { reason: REASONS[code] });
 }
 
 // A called ticket the citizen gave up (or took twice): asked first, with
