@@ -5,7 +5,8 @@
  * web_admin.mjs signs in as an administrator and, through the pages, adds
  * a window and a clerk, revokes a device, makes the command that
  * registers another, imports a catalog with an error and then a good one,
- * and adds a user (each after a refusal that marks its field).
+ * and adds a user (each after a refusal that marks its field), then
+ * disables the user.
  *
  * Then the hall itself must say so: the window, its areas and weights,
  * the clerk, the revoked device, the user, one audit event per change
@@ -100,16 +101,18 @@ START_TEST(admin_chromium)
     ck_assert_int_eq(fix_db_int(&f, "SELECT revoked FROM devices WHERE id = 'kiosk-01'"), 0);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM devices WHERE id = 'kiosk-03'"), 0);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM users WHERE name = 'wangwu' AND role = "
-                                    "'clerk' AND clerk_id = 'c-7' AND display_name = '王五'"),
+                                    "'clerk' AND clerk_id = 'c-7' AND display_name = '王五' AND "
+                                    "disabled = 1"),
                      1);
-    /* One audit event per change (window, clerk, device, catalog, user),
-     * by the administrator through the gateway; none for a refusal. */
+    /* One audit event per change (window, clerk, device, catalog, user
+     * added and disabled), by the administrator through the gateway; none
+     * for a refusal. */
     ck_assert_int_eq(fix_db_int(&f,
                                 "SELECT count(*) FROM events WHERE seq > %lld AND device = "
                                 "'web-1' AND clerk = 'root' AND detail LIKE 'web: %%' AND "
                                 "detail NOT LIKE 'web: signed %%'",
                                 events_before),
-                     5);
+                     6);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE "
                                     "'web: catalog imported from sample-catalog.csv: 6 areas%%'"),
                      1);

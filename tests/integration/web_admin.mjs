@@ -11,7 +11,8 @@
 // adds clerk c-7 (after a refusal: a bad staff number), revokes kiosk-02,
 // makes the command that registers kiosk-03 (after a refusal: kiosk-01 is
 // taken), imports the bad catalog (refused with its line and column) and
-// then the good one, adds a clerk user with a made password; then checks
+// then the good one, adds a clerk user with a made password and disables
+// it (after a question; the administrator's own row offers neither); then checks
 // English, runs axe-core in both languages and a phone viewport. The test
 // checks the database and halld afterwards. Screenshots go to --out.
 // Exits 0 when every check passed, 1 with the step and reason if not.
@@ -178,6 +179,17 @@ async function walk(page) {
   check(made, "a made password is shown once");
   console.log(`password wangwu ${made[1]}`);
   await text(page, "wangwu", "#users-table");
+  check((await page.inputValue("#u-name")) === "", "the form is empty again");
+  check((await page.locator('button[aria-label="停用 root"]').count()) === 0, "no disabling oneself");
+
+  step = "disable a user, after a question";
+  page.once("dialog", (d) => d.accept());
+  await page.click('button[aria-label="停用 wangwu"]');
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("#users-table tr")].some(
+      (r) => r.textContent.includes("wangwu") && r.textContent.includes("已停用"),
+    ),
+  );
   await axe(page, "users-zh");
   await shot(page, "users-zh");
 

@@ -133,6 +133,10 @@ const TEXT = {
     userChanged: (n) => `用户 ${n} 已更新。`,
     passwordMade: (n, p) => `用户 ${n} 的密码：${p}（只显示这一次，请当面交给本人）`,
     clerkFor: (n) => `${n}对应的工作人员`,
+    yourself: "（本人账号：请由另一位管理员修改）",
+    passwordAsk: (n) => `为用户 ${n} 重设密码？其所有登录将结束。`,
+    logoutAsk: (n) => `让用户 ${n} 在所有设备上下线？`,
+    disableAsk: (n) => `停用用户 ${n}？其所有登录将结束，之后不能再登录。`,
   },
   en: {
     htmlLang: "en",
@@ -248,6 +252,10 @@ const TEXT = {
     userChanged: (n) => `User ${n} updated.`,
     passwordMade: (n, p) => `Password of ${n}: ${p} (shown this once: hand it over in person)`,
     clerkFor: (n) => `Clerk of ${n}`,
+    yourself: "(your own account: another administrator changes it)",
+    passwordAsk: (n) => `Give ${n} a new password? Every session of ${n} ends.`,
+    logoutAsk: (n) => `Sign ${n} out everywhere?`,
+    disableAsk: (n) => `Disable ${n}? Every session ends, and ${n} can no longer sign in.`,
   },
 };
 
@@ -467,6 +475,8 @@ async function saveClerk(ev) {
   const id = $("k-id").value.trim();
   await submit(ev.target, async () => {
     await api("POST", "/api/v1/clerks", { id, name: $("k-name").value.trim() });
+    $("k-id").value = "";
+    $("k-name").value = "";
     say(T().clerkSaved(id));
   });
 }
@@ -559,7 +569,8 @@ function renderUsers() {
       const acts = document.createElement("div");
       if (u.name !== S.me.user) {
         acts.append(button(u.disabled ? t.enable : t.disable,
-          () => userOp(u.name, u.disabled ? "enable" : "disable"), `${u.disabled ? t.enable : t.disable} ${u.name}`));
+          () => userOp(u.name, u.disabled ? "enable" : "disable", {}, u.disabled ? null : t.disableAsk(u.name)),
+          `${u.disabled ? t.enable : t.disable} ${u.name}`));
         const sel = document.createElement("select");
         sel.setAttribute("aria-label", t.roleOf(u.name));
         options(sel, ROLES.filter((r) => r !== "clerk" || S.data.clerks.length), (r) => t.roles[r]);
@@ -574,8 +585,13 @@ function renderUsers() {
           userOp(u.name, "role", { role: sel.value, clerk: sel.value === "clerk" ? clerk.value : "" }),
           `${t.changeRole} ${u.name}`));
       }
-      acts.append(button(t.newPassword, () => userOp(u.name, "password", {}), `${t.newPassword} ${u.name}`),
-        button(t.logoutUser, () => userOp(u.name, "logout", {}), `${t.logoutUser} ${u.name}`));
+      // One's own password and sessions: not here, where the change would
+      // sign this page out before it could show the new password.
+      if (u.name !== S.me.user)
+        acts.append(button(t.newPassword, () => userOp(u.name, "password", {}, t.passwordAsk(u.name)),
+          `${t.newPassword} ${u.name}`),
+        button(t.logoutUser, () => userOp(u.name, "logout", {}, t.logoutAsk(u.name)), `${t.logoutUser} ${u.name}`));
+      else acts.textContent = t.yourself;
       cell(row, acts);
     });
   options($("u-role"), ROLES, (r) => t.roles[r], true);
@@ -589,7 +605,8 @@ function showPassword(a) {
   p.hidden = !a.password;
 }
 
-async function userOp(name, op, body) {
+async function userOp(name, op, body, question) {
+  if (question && !window.confirm(question)) return;
   notify("");
   try {
     const a = await api("POST", `/api/v1/users/${encodeURIComponent(name)}/${op}`, body || {});
@@ -613,7 +630,7 @@ async function addUser(ev) {
       clerk: $("u-role").value === "clerk" ? $("u-clerk").value : "",
       password: $("u-pass").value,
     });
-    $("u-pass").value = "";
+    for (const id of ["u-name", "u-display", "u-pass"]) $(id).value = "";
     showPassword(a);
     say(T().userAdded(name));
   });
