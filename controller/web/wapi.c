@@ -1,10 +1,10 @@
 /*
  * wapi — the web layer's requests. See wapi.h.
  *
- * Layout: the module's state; answers (JSON, errors in Chinese and
- * English); reading a request (body, cookies, CSRF); sign-in and sessions;
- * window operations; lists; a window's status; the change feed; the
- * router.
+ * Layout: the module's state and a request's body; answers (JSON, errors
+ * in Chinese and English); reading a request (body, cookies, CSRF);
+ * sign-in and sessions; window operations; lists; an administrator's
+ * changes (hadmin.h); a window's status; the change feed; the router.
  */
 #include "wapi.h"
 

@@ -2,11 +2,12 @@
  * wapi — what the web layer's requests mean: the router of /api/v1/ and
  * the pages, sign-in and sessions (wsess.h), CSRF, window operations sent
  * to halld on a person's behalf, lists and reports read on a read-only
- * store, and the change feed's held polls (docs/web.md, docs/api.md).
+ * store, an administrator's changes (hadmin.h) on the caller's admin
+ * connection, and the change feed's held polls (docs/web.md, docs/api.md).
  *
  * Everything around a request is the caller's, through wapi_ops: reading
  * its headers, cookies and query, the link to halld, the read-only store,
- * holding a poll and waking it. hallweb gives it libmicrohttpd and its
+ * the admin connection, holding a poll and waking it. hallweb gives it libmicrohttpd and its
  * threads; the fuzzer (tests/fuzz/fuzz_http.c) gives it the bytes of one
  * request and a fake halld. wapi itself does no network I/O and writes no
  * log: its lines go to ops->log.
