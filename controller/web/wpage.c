@@ -27,6 +27,8 @@ extern const unsigned char wpage_asset_admin_css[];
 extern const size_t wpage_asset_admin_css_len;
 extern const unsigned char wpage_asset_admin_js[];
 extern const size_t wpage_asset_admin_js_len;
+extern const unsigned char wpage_asset_web_js[];
+extern const size_t wpage_asset_web_js_len;
 
 static wpage_asset assets[] = {
     {"/", "text/html; charset=utf-8", wpage_asset_caller_html, 0},
@@ -36,6 +38,7 @@ static wpage_asset assets[] = {
     {"/admin", "text/html; charset=utf-8", wpage_asset_admin_html, 0},
     {"/admin.css", "text/css; charset=utf-8", wpage_asset_admin_css, 0},
     {"/admin.js", "text/javascript; charset=utf-8", wpage_asset_admin_js, 0},
+    {"/web.js", "text/javascript; charset=utf-8", wpage_asset_web_js, 0},
 };
 #define NASSETS (sizeof assets / sizeof assets[0])
 
@@ -50,6 +53,7 @@ static void fill_lengths(void)
     assets[4].len = wpage_asset_admin_html_len;
     assets[5].len = wpage_asset_admin_css_len;
     assets[6].len = wpage_asset_admin_js_len;
+    assets[7].len = wpage_asset_web_js_len;
 }
 
 const wpage_asset *wpage_find(const char *path)

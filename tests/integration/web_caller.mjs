@@ -616,7 +616,7 @@ async function walk(page) {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
-        "X-CSRF-Token": S.csrf,
+        "X-CSRF-Token": WEB.csrf,
         "Idempotency-Key": "elsewhere-pause-1",
       },
       body: JSON.stringify({ reason: "咨询" }),

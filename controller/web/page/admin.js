@@ -5,8 +5,8 @@
  * line and column of an error) and users (add, role, disable and enable,
  * a new password, sign out everywhere), through the JSON API (docs/api.md).
  *
- * - The session cookie is HttpOnly; the CSRF token is kept in memory only
- *   and sent as X-CSRF-Token with every write.
+ * - The JSON API, the CSRF token and the page's messages are web.js's,
+ *   shared with the caller page.
  * - hallweb checks every change as hallctl does; a refusal names the field
  *   at fault, which the form marks, and says why in the page's language.
  * - Chinese first; the EN button switches every text, and the API's
@@ -262,59 +262,14 @@ const TEXT = {
 const S = {
   lang: localStorage.getItem("ow.lang") === "en" ? "en" : "zh",
   me: null,
-  csrf: null, // in memory only
   tab: "windows",
   data: { windows: [], clerks: [], devices: [], areas: [], users: [] },
 };
 
-const $ = (id) => document.getElementById(id);
 const T = () => TEXT[S.lang];
 
-// ---- talking to hallweb ----------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(`HTTP ${status}`);
-    this.status = status;
-    this.error = body && body.error ? body.error : null; // {code, field, message: {zh, en}, ...}
-  }
-}
-
-async function api(method, path, body, type) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRF-Token"] = S.csrf || "";
-  if (body !== undefined) headers["Content-Type"] = type || "application/json";
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : type ? body : JSON.stringify(body),
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  let data = null;
-  try {
-    data = await res.json();
-  } catch (e) {
-    data = null;
-  }
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
-}
-
 function errorText(e) {
-  if (e instanceof ApiError && e.error && e.error.message)
-    return e.error.message[S.lang] || e.error.message.zh;
-  if (e instanceof ApiError) return T().failed;
-  return T().unreachable;
-}
-
-function notify(text) {
-  $("notice").textContent = text || "";
-  $("notice").hidden = !text;
-}
-
-function say(text) {
-  $("said").textContent = text;
+  return errorSentence(e, S.lang, T().failed, T().unreachable);
 }
 
 // A form's refusal: its sentence under the form, the field at fault marked.
@@ -551,7 +506,7 @@ async function importCatalog(ev) {
   const json = /\.json$/i.test(file.name);
   await submit(form, async () => {
     const a = await api("POST", `/api/v1/catalog?name=${encodeURIComponent(file.name)}`,
-      await file.arrayBuffer(), json ? "application/json" : "text/csv");
+      await file.arrayBuffer(), { type: json ? "application/json" : "text/csv" });
     $("c-result").textContent = T().imported(a);
     $("c-result").hidden = false;
   });
@@ -713,7 +668,7 @@ async function startSession(s) {
     return show("signin");
   }
   S.me = { user: s.user, display_name: s.display_name };
-  S.csrf = s.csrf_token;
+  WEB.csrf = s.csrf_token;
   show("admin");
   try {
     await load();
@@ -725,7 +680,7 @@ async function startSession(s) {
 
 function endSession() {
   S.me = null;
-  S.csrf = null;
+  WEB.csrf = null;
   $("password").value = "";
   show("signin");
   $("user").focus();

@@ -4,9 +4,8 @@
  * return, pause and resume, and sign out, by button or F-key, through the
  * JSON API (docs/api.md).
  *
- * - The session cookie is HttpOnly; the CSRF token of the sign-in (or of
- *   GET /api/v1/session on load) is kept in memory only and sent as
- *   X-CSRF-Token with every write.
+ * - The JSON API, the CSRF token and the page's messages are web.js's,
+ *   shared with the admin page.
  * - Every press of an operation gets a random Idempotency-Key, kept for its
  *   retries (a network failure or a 503: up to two more tries) and for a
  *   second press of the same operation within PRESS_SAME_MS (a double
@@ -290,7 +289,6 @@ const ACTIONS = [
 const S = {
   lang: "zh",
   me: null, // the session: user, display_name, role, clerk_id
-  csrf: null, // in memory only
   view: "loading",
   windows: [], // GET /api/v1/windows
   areaNames: new Map(), // area code -> name, from the statuses read
@@ -309,7 +307,6 @@ const S = {
   poller: 0,
 };
 
-const $ = (id) => document.getElementById(id);
 const T = () => TEXT[S.lang];
 
 function sleep(ms) {
@@ -322,55 +319,9 @@ function newKey() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-// ---- talking to hallweb ----------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(`HTTP ${status}`);
-    this.status = status;
-    this.text = body && body.error ? body.error.message : null; // {zh, en}
-  }
-}
-
-// One request; the answer's JSON, or throws ApiError (an answer that is an
-// error) or TypeError (no answer: the network).
-async function api(method, path, body, key) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRF-Token"] = S.csrf || "";
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (key) headers["Idempotency-Key"] = key;
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    credentials: "same-origin",
-    cache: "no-store",
-  });
-  let data = null;
-  try {
-    data = await res.json();
-  } catch (e) {
-    data = null;
-  }
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
-}
-
 // An error as a sentence in the page's language.
 function errorText(e) {
-  if (e instanceof ApiError && e.text) return e.text[S.lang] || e.text.zh || e.text.en;
-  if (e instanceof ApiError) return T().failed;
-  return T().unreachable;
-}
-
-function notify(text) {
-  const n = $("notice");
-  n.textContent = text || "";
-  n.hidden = !text;
-}
-
-function say(text) {
-  $("said").textContent = text;
+  return errorSentence(e, S.lang, T().failed, T().unreachable);
 }
 
 // A refusal, said; the session gone sends the page back to the sign-in form.
@@ -607,13 +558,13 @@ function serviceStart(tk) {
 
 function startSession(s) {
   S.me = { user: s.user, display_name: s.display_name, role: s.role, clerk_id: s.clerk_id };
-  S.csrf = s.csrf_token;
+  WEB.csrf = s.csrf_token;
   startFeed();
 }
 
 function endSession() {
   S.me = null;
-  S.csrf = null;
+  WEB.csrf = null;
   S.win = 0;
   S.status = null;
   sessionStorage.removeItem("ow.caller.window");
@@ -806,7 +757,7 @@ async function press(no, op, body) {
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        const a = await api("POST", `/api/v1/windows/${no}/${op}`, body || {}, key);
+        const a = await api("POST", `/api/v1/windows/${no}/${op}`, body || {}, { key });
         answered(op, body, a);
         ok = true;
         break;
