@@ -99,13 +99,34 @@ static void say(enum log_level level, const char *fmt, ...)
     api.ops->log(level, line);
 }
 
+/* Whether the request's session cookie is a live session of an enabled
+ * administrator (nothing is answered: the request is routed later). */
+static bool from_admin(wapi_request *r)
+{
+    const char *token = api.ops->lookup(r->conn, WAPI_COOKIE, COOKIE);
+    char err[300];
+    wsess_info s;
+    store_user u;
+
+    if (token == NULL || wsess_find(api.sessions, token, clk_utc_ms(), &s) != WSESS_LIVE)
+        return false;
+    store *rd = api.ops->reader(err, sizeof err);
+    bool yes = rd != NULL && store_get_user(rd, s.user, &u) == 1 && !u.disabled &&
+               u.session_epoch == s.epoch && auth_person_role(u.role) == AUTH_ADMIN;
+    OPENSSL_cleanse(&u, sizeof u);
+    return yes;
+}
+
 void wapi_request_start(wapi_request *r, const char *method, const char *url)
 {
     r->body_max = WAPI_BODY_MAX;
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 || strcmp(url, "/api/v1/catalog") != 0)
         return;
-    /* A catalog's file is large: few at once, whoever sends them (the
-     * sender is known to be an administrator only once it is routed). */
+    /* A catalog's file is large: only an administrator's session may send
+     * one, and few at once (anyone else's is cut at WAPI_BODY_MAX and then
+     * refused as the sign-in check says). */
+    if (!from_admin(r))
+        return;
     if (__atomic_add_fetch(&api.uploads, 1, __ATOMIC_SEQ_CST) <= UPLOADS_AT_ONCE) {
         r->upload = true;
         r->body_max = WAPI_UPLOAD_MAX;

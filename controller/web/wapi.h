@@ -95,9 +95,10 @@ int wapi_init(const struct halld_conf *conf, bool https, const wapi_ops *ops, ch
  * made. */
 void wapi_shutdown(void);
 
-/* A request's start, once its method and URL are known: how much body it
- * may bring (a catalog import, while no other runs, up to
- * WAPI_UPLOAD_MAX; anything else WAPI_BODY_MAX). */
+/* A request's start, once its method, URL and headers are known: how much
+ * body it may bring (a catalog import with an administrator's session,
+ * while no other runs, up to WAPI_UPLOAD_MAX; anything else
+ * WAPI_BODY_MAX). */
 void wapi_request_start(wapi_request *r, const char *method, const char *url);
 /* More of the body. */
 void wapi_body_add(wapi_request *r, const char *data, size_t len);

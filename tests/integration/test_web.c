@@ -30,6 +30,7 @@
 #include "testsupport.h"
 #include "webfixture.h"
 
+#define UPLOAD_MAX (4 * 1024 * 1024) /* a catalog file: WAPI_UPLOAD_MAX, CATALOG_FILE_MAX */
 #define WEB_CONF                                                                                   \
     "[web]\nport = 0\nsession_idle = 3s\nlockout = 6s\naccount_failures = 3\n"                     \
     "address_failures = 9\n"
@@ -779,6 +780,116 @@ END_TEST
 
 /* ---- web_reads_off_loop -------------------------------------------------------- */
 
+/* The admin API's inputs: one bad item among good ones, one too large,
+ * too many at once; a refusal changes nothing, not even the audit log. */
+START_TEST(admin_api)
+{
+    hallfix f;
+    webfix w;
+    char sa[64], ca[64], sc[64], cc[64], hdr[300];
+    web_resp r;
+
+    fix_init(&f, 2, WEB_CONF);
+    ck_assert_int_eq(web_add_user(&f, "root", "admin", NULL, "root-pass-1"), 0);
+    ck_assert_int_eq(web_add_user(&f, "clerk1", "clerk", "c-1", "clerk-pass-1"), 0);
+    fix_start(&f);
+    web_start(&w, &f);
+    web_sign_in(&w, "root", "root-pass-1", sa, ca);
+    web_sign_in(&w, "clerk1", "clerk-pass-1", sc, cc);
+    long long events = fix_db_int(&f, "SELECT count(*) FROM events");
+    long long areas = fix_db_int(&f, "SELECT count(*) FROM areas WHERE retired = 0");
+
+    /* A window naming one unknown area among good ones: refused whole. */
+    r = web_req(
+        &w, "POST", "/api/v1/windows", sa, ca, NULL,
+        "{\"no\":7,\"name\":\"七号窗\",\"type\":\"intake\",\"areas\":[{\"area\":\"intake\"},"
+        "{\"area\":\"nowhere\",\"weight\":2},{\"area\":\"tax\"}]}");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"field\":\"areas\""));
+    expect(&r, 404, "ERR_NOT_FOUND");
+    r = web_req(
+        &w, "POST", "/api/v1/windows", sa, ca, NULL,
+        "{\"no\":7,\"name\":\"七号窗\",\"type\":\"intake\",\"areas\":[{\"area\":\"intake\"},"
+        "{\"area\":\"tax\",\"weight\":0}]}");
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    r = web_req(&w, "POST", "/api/v1/windows", sa, ca, NULL,
+                "{\"no\":7,\"name\":\"七号窗\",\"type\":\"intake\",\"areas\":[\"intake\"]}");
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM windows WHERE no = 7"), 0);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events);
+    r = web_req(
+        &w, "POST", "/api/v1/windows", sa, ca, NULL,
+        "{\"no\":7,\"name\":\"七号窗\",\"type\":\"intake\",\"areas\":[{\"area\":\"intake\"},"
+        "{\"area\":\"tax\",\"weight\":2}]}");
+    ck_assert_int_eq(r.status, 200);
+    web_resp_free(&r);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT sum(weight) FROM window_areas WHERE window_no = 7"), 3);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events + 1);
+    events++;
+
+    /* A catalog with one bad row among good ones: refused with its line,
+     * the catalog as it was. */
+    static const char bad[] =
+        "kind,code,name,prefix,general,area,conditions,materials,sample,review_points,"
+        "in_one_window,online_doable\n"
+        "area,intake,综合受理,A,true,,,,,,,\n"
+        "matter,m1,事项一,,,intake,,,,,true,false\n"
+        "matter,m2,事项二,,,intake,,,,,maybe,false\n"
+        "matter,m3,事项三,,,intake,,,,,true,false\n";
+    r = web_req(&w, "POST", "/api/v1/catalog?name=bad.csv", sa, ca, "Content-Type: text/csv\r\n",
+                bad);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"line\":4"));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"column\":\"in_one_window\""));
+    expect(&r, 400, "ERR_BAD_REQUEST");
+
+    /* Too large: 4 MiB and more. */
+    size_t big = UPLOAD_MAX + 1;
+    char *huge = malloc(big + 1);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, 'x', big);
+    huge[big] = '\0';
+    r = web_req(&w, "POST", "/api/v1/catalog?name=big.csv", sa, ca, "Content-Type: text/csv\r\n",
+                huge);
+    expect(&r, 413, "ERR_BAD_REQUEST");
+    /* A clerk's large body is cut at 16 KiB and refused by role. */
+    huge[20000] = '\0';
+    r = web_req(&w, "POST", "/api/v1/catalog?name=big.csv", sc, cc, "Content-Type: text/csv\r\n",
+                huge);
+    expect(&r, 403, "ERR_FORBIDDEN");
+    free(huge);
+
+    /* Too many at once: an upload still arriving holds the one place; a
+     * second is refused; once the first is gone, the place is free. */
+    int slow = ts_connect(w.port, 30);
+    snprintf(hdr, sizeof hdr,
+             "POST /api/v1/catalog?name=slow.csv HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Cookie: ow_session=%s\r\nX-CSRF-Token: %s\r\nContent-Type: text/csv\r\n"
+             "Content-Length: 100000\r\n\r\nkind,code",
+             w.port, sa, ca);
+    ck_assert_int_eq(send(slow, hdr, strlen(hdr), 0), (ssize_t)strlen(hdr));
+    usleep(300 * 1000);
+    r = web_req(&w, "POST", "/api/v1/catalog?name=bad.csv", sa, ca, "Content-Type: text/csv\r\n",
+                bad);
+    expect(&r, 503, "ERR_UNAVAILABLE");
+    close(slow);
+    for (int i = 0; i < 50; i++) {
+        r = web_req(&w, "POST", "/api/v1/catalog?name=bad.csv", sa, ca,
+                    "Content-Type: text/csv\r\n", bad);
+        if (r.status != 503)
+            break;
+        web_resp_free(&r);
+        usleep(100 * 1000);
+    }
+    expect(&r, 400, "ERR_BAD_REQUEST"); /* read again: refused for its row */
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM areas WHERE retired = 0"), areas);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events);
+
+    web_stop(&w);
+    ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
+    ck_assert_int_eq(fix_hallctl(&f, "audit verify"), 0);
+    fix_free(&f);
+}
+END_TEST
+
 START_TEST(reads_off_loop)
 {
     hallfix f;
@@ -852,6 +963,8 @@ int main(int argc, char **argv)
         tcase_add_test(tc, csrf);
     if (argc < 2 || strcmp(argv[1], "ops") == 0)
         tcase_add_test(tc, window_ops);
+    if (argc < 2 || strcmp(argv[1], "admin") == 0)
+        tcase_add_test(tc, admin_api);
     if (argc < 2 || strcmp(argv[1], "reads") == 0)
         tcase_add_test(tc, reads_off_loop);
     suite_add_tcase(s, tc);
