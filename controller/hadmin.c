@@ -159,33 +159,35 @@ int hadmin_window_area(q_window *w, const char *area, long weight, hadmin_error 
     return 0;
 }
 
-struct area_search {
-    const char *code;
-    bool found;
+/* Which of a window's areas the catalog has (retired ones too). */
+struct areas_known {
+    const q_window *w;
+    bool known[Q_MAX_AREAS_PER_WINDOW];
 };
 
-static int find_area(void *arg, const q_area *a)
+static int note_known(void *arg, const q_area *a)
 {
-    struct area_search *s = arg;
+    struct areas_known *k = arg;
 
-    if (strcmp(a->code, s->code) == 0)
-        s->found = true;
+    for (int i = 0; i < k->w->nareas; i++)
+        if (strcmp(a->code, k->w->areas[i]) == 0)
+            k->known[i] = true;
     return 0;
 }
 
 int hadmin_window_save(store *st, const hadmin_actor *a, const q_window *w, hadmin_error *e)
 {
     char areas[Q_MAX_AREAS_PER_WINDOW * (Q_CODE_MAX + 8)] = "";
+    struct areas_known k = {.w = w};
     size_t len = 0;
 
     if (w->nareas == 0)
         return refuse(e, HADMIN_INVALID, "areas", "", "请至少选择一个业务区。",
                       "name at least one area");
+    if (store_load_areas(st, note_known, &k) != 0)
+        return failed(st, e, false);
     for (int i = 0; i < w->nareas; i++) {
-        struct area_search s = {w->areas[i], false};
-        if (store_load_areas(st, find_area, &s) != 0)
-            return failed(st, e, false);
-        if (!s.found)
+        if (!k.known[i])
             return refuse(e, HADMIN_NOT_FOUND, "areas", w->areas[i],
                           "目录中没有业务区 %s（先导入目录）。",
                           "no area '%s' in the catalog (import the catalog first)", w->areas[i]);
