@@ -36,6 +36,7 @@ static const struct {
     R(LEASE_REQUEST,  A, D, D, A, D, D, D, D, D, D, D),
     R(OFFLINE_UPLOAD, A, D, D, A, D, D, D, D, D, D, D),
     R(REJOIN,         A, A, D, A, D, D, A, A, D, D, D),
+    R(TICKET_QUERY,   A, D, D, A, D, D, D, D, D, D, D),
     R(CANCEL,         H, W, D, A, D, D, W, C, D, D, D),
     R(CALL_NEXT,      D, W, D, W, D, D, W, C, D, D, D),
     R(RECALL,         D, W, D, W, D, D, W, C, D, D, D),
@@ -219,10 +220,13 @@ Hall__ErrorCode auth_check(const queue *q, const auth_subject *who, const Hall__
                      no);
             return HALL__ERROR_CODE__ERR_FORBIDDEN;
         }
+        /* A citizen's own ticket, while no window is calling or serving it. */
         t = queue_ticket(q, id);
-        if (t == NULL || t->state == Q_WAITING)
+        if (t == NULL || t->state == Q_WAITING || t->state == Q_HOLD || t->state == Q_NO_SHOW)
             return HALL__ERROR_CODE__ERR_NONE;
-        snprintf(why, whylen, "a %s may send %s only for a waiting ticket (%s is %s, ticket %llu)",
+        snprintf(why, whylen,
+                 "a %s may send %s only for a waiting, held or missed ticket (%s is %s, ticket "
+                 "%llu)",
                  role, msg, t->number, queue_state_name(t->state), id);
         return HALL__ERROR_CODE__ERR_FORBIDDEN;
     case AUTH_DENY:

@@ -317,6 +317,18 @@ static int take_name(struct parse *p, bool area, const struct origin *o, const c
     return 0;
 }
 
+/* An English name: optional (empty when not given), else a name. */
+static int take_name_en(struct parse *p, bool area, const struct origin *o, const char *v,
+                        char *out, size_t cap)
+{
+    size_t n = strlen(v);
+    const char *t = v;
+
+    trim(&t, &n);
+    out[0] = '\0';
+    return n == 0 ? 0 : take_name(p, area, o, "name_en", v, out, cap);
+}
+
 /* Free text (conditions, sample): may be empty, may span lines (CR LF
  * becomes LF). A new string in *out. */
 static int take_text(struct parse *p, const struct origin *o, const char *key, const char *v,
@@ -499,12 +511,20 @@ enum col {
     COL_REVIEW_POINTS,
     COL_IN_ONE_WINDOW,
     COL_ONLINE_DOABLE,
+    COL_NAME_EN, /* optional: the English name */
     COL_COUNT
 };
+
+/* Columns a header may leave out (an older file): empty in every row. */
+static bool col_optional(int k)
+{
+    return k == COL_NAME_EN;
+}
 
 static const char *const col_names[COL_COUNT] = {
     "kind",       "code",      "name",   "prefix",        "general",       "area",
     "conditions", "materials", "sample", "review_points", "in_one_window", "online_doable",
+    "name_en",
 };
 
 /* One record: its fields as NUL-terminated strings. */
@@ -668,13 +688,19 @@ static bool record_blank(const struct record *rec)
     return true;
 }
 
+/* A field of the record, "" for an optional column the header left out. */
+static const char *csv_field(const struct record *rec, const int *col, enum col c)
+{
+    return col[c] >= 0 ? rec->f[col[c]] : "";
+}
+
 /* Columns that do not apply to a row's kind must be empty: a value there
  * is usually a row shifted by a missing comma. */
 static int csv_empty(struct parse *p, const struct origin *o, const struct record *rec,
                      const int *col, const enum col *which, size_t n, const char *kind)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *v = rec->f[col[which[i]]];
+        const char *v = csv_field(rec, col, which[i]);
         size_t len = strlen(v);
         trim(&v, &len);
         if (len > 0)
@@ -697,7 +723,9 @@ static int csv_area(struct parse *p, const struct origin *o, const struct record
     if (a == NULL || take_code(p, true, o, "code", rec->f[col[COL_CODE]], a->code) < 0 ||
         take_name(p, true, o, "name", rec->f[col[COL_NAME]], a->name, sizeof a->name) < 0 ||
         take_prefix(p, o, "prefix", rec->f[col[COL_PREFIX]], a->prefix) < 0 ||
-        take_bool(p, true, o, "general", rec->f[col[COL_GENERAL]], &a->general, &empty) < 0)
+        take_bool(p, true, o, "general", rec->f[col[COL_GENERAL]], &a->general, &empty) < 0 ||
+        take_name_en(p, true, o, csv_field(rec, col, COL_NAME_EN), a->name_en,
+                     sizeof a->name_en) < 0)
         return -1;
     if (empty)
         a->general = false;
@@ -766,6 +794,8 @@ static int csv_matter(struct parse *p, const struct origin *o, const struct reco
     struct owned *ow = last_owned(p);
     if (take_code(p, false, o, "code", rec->f[col[COL_CODE]], m->code) < 0 ||
         take_name(p, false, o, "name", rec->f[col[COL_NAME]], m->name, sizeof m->name) < 0 ||
+        take_name_en(p, false, o, csv_field(rec, col, COL_NAME_EN), m->name_en,
+                     sizeof m->name_en) < 0 ||
         take_code(p, false, o, "area", rec->f[col[COL_AREA]], m->area) < 0 ||
         take_text(p, o, "conditions", rec->f[col[COL_CONDITIONS]], &ow->conditions) < 0 ||
         csv_list(p, o, "materials", rec->f[col[COL_MATERIALS]], &ow->materials) < 0 ||
@@ -800,14 +830,14 @@ static int csv_header(struct parse *p, const struct record *h, int *col)
             return bad(p, false, &o, col_label(NULL, i, label, sizeof label),
                        "unknown column '%s' in the header (expected kind, code, name, prefix, "
                        "general, area, conditions, materials, sample, review_points, "
-                       "in_one_window, online_doable)",
+                       "in_one_window, online_doable, name_en)",
                        shown(v, n, show, sizeof show));
         if (col[k] >= 0)
             return bad(p, false, &o, col_names[k], "named twice in the header");
         col[k] = (int)i;
     }
     for (int k = 0; k < COL_COUNT; k++)
-        if (col[k] < 0)
+        if (col[k] < 0 && !col_optional(k))
             return bad(p, false, &o, NULL,
                        "the header has no column '%s' (the first row must "
                        "name the columns)",
@@ -947,19 +977,21 @@ static int json_list(struct parse *p, const struct origin *o, json_t *obj, const
 
 static int json_area(struct parse *p, size_t i, json_t *v)
 {
-    static const char *const keys[] = {"code", "name", "prefix", "general", NULL};
+    static const char *const keys[] = {"code", "name", "name_en", "prefix", "general", NULL};
     struct origin o = {.index = i};
-    const char *code, *name, *prefix;
+    const char *code, *name, *name_en, *prefix;
 
     if (!json_is_object(v))
         return bad(p, true, &o, NULL, "expected an object");
-    if (json_keys(p, true, &o, v, keys, "code, name, prefix, general") < 0)
+    if (json_keys(p, true, &o, v, keys, "code, name, name_en, prefix, general") < 0)
         return -1;
     q_area *a = new_area(p, &o);
     if (a == NULL || json_str(p, true, &o, v, "code", true, &code) < 0 ||
         take_code(p, true, &o, "code", code, a->code) < 0 ||
         json_str(p, true, &o, v, "name", true, &name) < 0 ||
         take_name(p, true, &o, "name", name, a->name, sizeof a->name) < 0 ||
+        json_str(p, true, &o, v, "name_en", false, &name_en) < 0 ||
+        take_name_en(p, true, &o, name_en, a->name_en, sizeof a->name_en) < 0 ||
         json_str(p, true, &o, v, "prefix", true, &prefix) < 0 ||
         take_prefix(p, &o, "prefix", prefix, a->prefix) < 0 ||
         json_flag(p, true, &o, v, "general", false, &a->general) < 0)
@@ -969,16 +1001,16 @@ static int json_area(struct parse *p, size_t i, json_t *v)
 
 static int json_matter(struct parse *p, size_t i, json_t *v)
 {
-    static const char *const keys[] = {"code",          "area",   "name",          "conditions",
-                                       "materials",     "sample", "review_points", "in_one_window",
-                                       "online_doable", NULL};
+    static const char *const keys[] = {
+        "code",   "area",          "name",          "name_en",       "conditions", "materials",
+        "sample", "review_points", "in_one_window", "online_doable", NULL};
     struct origin o = {.index = i};
-    const char *code, *area, *name, *conditions, *sample;
+    const char *code, *area, *name, *name_en, *conditions, *sample;
 
     if (!json_is_object(v))
         return bad(p, false, &o, NULL, "expected an object");
     if (json_keys(p, false, &o, v, keys,
-                  "code, area, name, conditions, materials, sample, review_points, "
+                  "code, area, name, name_en, conditions, materials, sample, review_points, "
                   "in_one_window, online_doable") < 0)
         return -1;
     store_matter *m = new_matter(p, &o);
@@ -991,6 +1023,8 @@ static int json_matter(struct parse *p, size_t i, json_t *v)
         take_code(p, false, &o, "area", area, m->area) < 0 ||
         json_str(p, false, &o, v, "name", true, &name) < 0 ||
         take_name(p, false, &o, "name", name, m->name, sizeof m->name) < 0 ||
+        json_str(p, false, &o, v, "name_en", false, &name_en) < 0 ||
+        take_name_en(p, false, &o, name_en, m->name_en, sizeof m->name_en) < 0 ||
         json_str(p, false, &o, v, "conditions", false, &conditions) < 0 ||
         take_text(p, &o, "conditions", conditions, &ow->conditions) < 0 ||
         json_list(p, &o, v, "materials", &ow->materials) < 0 ||

@@ -140,6 +140,23 @@ int citizen_digest(const citizen_keys *k, const void *data, size_t len,
     return 0;
 }
 
+int citizen_ticket_check(const citizen_keys *k, uint64_t ticket_id,
+                         char out[CITIZEN_CHECK_LEN + 1])
+{
+    static const char label[] = "onewindow ticket check";
+    uint8_t msg[sizeof label + 8], mac[CITIZEN_DIGEST_LEN];
+    uint32_t v;
+
+    memcpy(msg, label, sizeof label);
+    for (int i = 0; i < 8; i++)
+        msg[sizeof label + (size_t)i] = (uint8_t)(ticket_id >> (56 - 8 * i));
+    if (citizen_digest(k, msg, sizeof msg, mac) < 0)
+        return -1;
+    v = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
+    snprintf(out, CITIZEN_CHECK_LEN + 1, "%04u", (unsigned)(v % 10000));
+    return 0;
+}
+
 int citizen_from_number(const citizen_keys *k, const char *number, uint8_t hash[Q_HASH_LEN],
                         char *why, size_t whylen)
 {

@@ -69,4 +69,13 @@ int citizen_from_sealed(const citizen_keys *k, const char *context, const uint8_
 int citizen_digest(const citizen_keys *k, const void *data, size_t len,
                    uint8_t out[CITIZEN_DIGEST_LEN]);
 
+/* A ticket's check: CITIZEN_CHECK_LEN decimal digits from HMAC-SHA256
+ * under the hall secret of the ticket id (with its own label, so it is no
+ * digest of anything else). Printed on the ticket and carried in its QR
+ * code, it shows the bearer holds the ticket; without the secret it cannot
+ * be told from the number or the id. 0 or -1 (EIO). */
+#define CITIZEN_CHECK_LEN 4
+int citizen_ticket_check(const citizen_keys *k, uint64_t ticket_id,
+                         char out[CITIZEN_CHECK_LEN + 1]);
+
 #endif

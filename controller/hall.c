@@ -104,6 +104,21 @@ struct turn_mark {
     bool areas;
 };
 
+/* A matter of the catalog as kiosks are shown it (MatterInfo) and ticket
+ * replies name it: its materials cut into lines in place. */
+struct matter {
+    char code[Q_CODE_MAX], area[Q_CODE_MAX];
+    char name[Q_NAME_MAX * 2], name_en[Q_NAME_MAX * 2];
+    char *text;   /* the materials, '\n' replaced by NULs */
+    char **lines; /* into text */
+    size_t nlines;
+};
+
+struct matters {
+    struct matter *v;
+    size_t n, cap;
+};
+
 struct hall {
     store *store;
     queue *q;
@@ -134,6 +149,9 @@ struct hall {
     uint32_t *turn_windows; /* window numbers changed (deduplicated) */
     size_t nturn_windows, turn_windows_cap;
     bool turn_areas; /* waiting counts may have changed */
+
+    struct matters matters; /* the catalog's active matters */
+    bool matters_push;      /* the next push carries every area's matters (catalog re-read) */
 
     struct devstate *devs; /* in first-seen order */
     size_t ndevs, devs_cap;
@@ -363,6 +381,81 @@ static int restore_lease(void *arg, const q_lease *l)
     return queue_restore_lease(r->q, l, &r->err);
 }
 
+static void matters_free(struct matters *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].text);
+        free(m->v[i].lines);
+    }
+    free(m->v);
+    *m = (struct matters){0};
+}
+
+/* One matter from the store into the list: its materials split at line
+ * breaks (the catalog keeps one material per line). */
+static int matter_add(void *arg, const store_matter *sm)
+{
+    struct matters *m = arg;
+
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 32;
+        struct matter *v = realloc(m->v, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        m->v = v;
+        m->cap = cap;
+    }
+    struct matter *x = &m->v[m->n];
+    memset(x, 0, sizeof *x);
+    snprintf(x->code, sizeof x->code, "%s", sm->code);
+    snprintf(x->area, sizeof x->area, "%s", sm->area);
+    snprintf(x->name, sizeof x->name, "%s", sm->name);
+    snprintf(x->name_en, sizeof x->name_en, "%s", sm->name_en);
+    size_t lines = sm->materials[0] != '\0';
+    for (const char *c = sm->materials; *c != '\0'; c++)
+        lines += *c == '\n';
+    if ((x->text = strdup(sm->materials)) == NULL ||
+        (x->lines = calloc(lines ? lines : 1, sizeof *x->lines)) == NULL) {
+        free(x->text);
+        return -1;
+    }
+    for (char *c = x->text, *start = x->text; lines > 0; c++)
+        if (*c == '\n' || *c == '\0') {
+            bool end = *c == '\0';
+            *c = '\0';
+            x->lines[x->nlines++] = start;
+            start = c + 1;
+            if (end)
+                break;
+        }
+    m->n++;
+    return 0;
+}
+
+/* The catalog's active matters from the store into *out (replacing it
+ * only if all were read). */
+static int load_matters(hall *h, char *err, size_t errlen)
+{
+    struct matters m = {0};
+
+    if (store_load_matters(h->store, matter_add, &m) != 0) {
+        snprintf(err, errlen, "cannot load the matters: %s", store_errmsg(h->store));
+        matters_free(&m);
+        return -1;
+    }
+    matters_free(&h->matters);
+    h->matters = m;
+    return 0;
+}
+
+static const struct matter *matter_of(const hall *h, const char *code)
+{
+    for (size_t i = 0; code[0] != '\0' && i < h->matters.n; i++)
+        if (strcmp(h->matters.v[i].code, code) == 0)
+            return &h->matters.v[i];
+    return NULL;
+}
+
 /* policy with the numbering fields of numbering. */
 static q_policy with_numbering(const q_policy *policy, const q_policy *numbering)
 {
@@ -579,7 +672,7 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
         goto fail;
     }
     decide_numbering(h);
-    if (rebuild_engine(h, err, errlen) < 0)
+    if (rebuild_engine(h, err, errlen) < 0 || load_matters(h, err, errlen) < 0)
         goto fail;
     if (store_load_requests(s, clk_utc_ms() - HALL_REPLAY_MS, load_answer, h->replay) != 0) {
         snprintf(err, errlen, "cannot load the kept answers: %s", store_errmsg(s));
@@ -618,6 +711,7 @@ void hall_free(hall *h)
     free(h->turn_windows);
     buf_release(&h->push);
     free(h->devs);
+    matters_free(&h->matters);
     free(h);
 }
 
@@ -641,6 +735,14 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
         citizen_keys_free(keys);
         return -1;
     }
+    /* The matters as the catalog has them now: a failure keeps the old
+     * list (the tickets' matter names and the kiosks' lists lag, nothing
+     * else). */
+    char why[256];
+    if (load_matters(h, why, sizeof why) < 0)
+        log_warn("reload: %s; the kiosks keep the matters they have", why);
+    else
+        h->matters_push = true;
     citizen_keys_free(h->keys);
     h->keys = keys;
     queue_free(h->q);
@@ -690,6 +792,8 @@ static void wire_ticket(const hall *h, const q_ticket *t, Hall__Ticket *w, int64
     w->number = wire_str(t->number);
     w->area = wire_str(t->area);
     w->matter = wire_str(t->matter);
+    const struct matter *m = matter_of(h, t->matter);
+    w->matter_name = wire_str(m ? m->name : "");
     w->state = states[t->state];
     w->priority = (Hall__Priority)t->priority;
     w->issued_at_ms = t->issued_ms;
@@ -750,6 +854,8 @@ static Hall__ErrorCode wire_error(q_errcode c)
         return HALL__ERROR_CODE__ERR_LEASE_EXHAUSTED;
     case QERR_NOMEM:
         return HALL__ERROR_CODE__ERR_UNAVAILABLE;
+    case QERR_CITIZEN_LIMIT:
+        return HALL__ERROR_CODE__ERR_CITIZEN_LIMIT;
     }
     return HALL__ERROR_CODE__ERR_INTERNAL;
 }
@@ -779,17 +885,25 @@ static void put_packed(buf *out, const uint8_t *payload, size_t len)
     buf_commit(out, FRAME_HEADER + len);
 }
 
-static void put_error(buf *out, uint64_t request_id, Hall__ErrorCode code, const char *msg)
+/* An error frame; zh the sentence in Chinese (NULL or "": none). */
+static void put_error_zh(buf *out, uint64_t request_id, Hall__ErrorCode code, const char *msg,
+                         const char *zh)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__Error e = HALL__ERROR__INIT;
 
     e.code = code;
     e.message = wire_str(msg);
+    e.message_zh = wire_str(zh != NULL ? zh : "");
     env.request_id = request_id;
     env.body_case = HALL__ENVELOPE__BODY_ERROR;
     env.error = &e;
     put_frame(out, &env);
+}
+
+static void put_error(buf *out, uint64_t request_id, Hall__ErrorCode code, const char *msg)
+{
+    put_error_zh(out, request_id, code, msg, NULL);
 }
 
 static uint32_t window_waiting(const hall *h, const q_window *w)
@@ -869,6 +983,9 @@ void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r)
     r->server_time_ms = clk_utc_ms();
     r->heartbeat_interval_ms = (uint32_t)h->heartbeat_interval_ms;
     r->idle_timeout_ms = (uint32_t)h->idle_timeout_ms;
+    r->rejoin_s = (uint32_t)(h->policy.rejoin_ms / 1000);
+    r->max_recalls = h->policy.max_recalls;
+    r->citizen_limit = h->policy.citizen_limit;
 }
 
 /* ---- Request handlers ------------------------------------------------------------ */
@@ -891,6 +1008,8 @@ struct outcome {
     Hall__Envelope env;
     Hall__ErrorCode code; /* non-zero: refuse with message */
     char message[Q_REASON_MAX + 64];
+    char message_zh[Q_REASON_MAX + 64]; /* the refusal in Chinese, for a citizen; "" if none */
+    char check[CITIZEN_CHECK_LEN + 1];  /* the ticket's check, when the answer carries it */
     /* storage the answer points into */
     Hall__Ticket ticket;
     struct upload *upload; /* an upload's answer, freed after packing */
@@ -969,6 +1088,28 @@ static void do_heartbeat(hall *h, const hall_device *dev, const Hall__Envelope *
     o->env.heartbeat_reply = &o->r.heartbeat;
 }
 
+/* The Chinese sentence of a citizen-limit refusal: the number the card
+ * already holds in the area (area "" : the general one). */
+static void limit_sentence(hall *h, const char *area, const uint8_t *hash, struct outcome *o)
+{
+    const q_ticket *first = NULL;
+    const q_area *a = NULL;
+
+    if (area != NULL && area[0] != '\0')
+        a = queue_area(h->q, area);
+    else
+        for (size_t i = 0; (a = queue_area_at(h->q, i)) != NULL && !(a->general && !a->retired);
+             i++)
+            ;
+    if (a != NULL && hash != NULL)
+        queue_citizen_live(h->q, a->code, hash, &first);
+    if (first != NULL)
+        snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码 %s，请等候叫号",
+                 first->number);
+    else
+        snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码，请等候叫号");
+}
+
 static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                      int64_t now)
 {
@@ -1034,8 +1175,14 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
                "an appointment ticket needs its appointment_code");
         return;
     }
+    if (in.matter[0] != '\0' && matter_of(h, in.matter) == NULL) {
+        refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no matter %s in the catalog", in.matter);
+        return;
+    }
     if (queue_issue(h->q, &in, now, &t, &err) < 0) {
         refuse_q(o, &err);
+        if (err.code == QERR_CITIZEN_LIMIT)
+            limit_sentence(h, in.area, in.citizen_hash, o);
         return;
     }
     if (m->appointment_code[0] != '\0' &&
@@ -1043,6 +1190,9 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
         h->req_failed = true;
     hall__issue_reply__init(&o->r.issue);
     wire_ticket(h, t, &o->ticket, now);
+    /* The issuing kiosk prints the check and puts it in the QR code. */
+    if (citizen_ticket_check(h->keys, t->id, o->check) == 0)
+        o->ticket.check = o->check;
     o->r.issue.ticket = &o->ticket;
     o->r.issue.reserve_expires_ms = t->reserved_until_ms;
     o->env.body_case = HALL__ENVELOPE__BODY_ISSUE_REPLY;
@@ -1073,16 +1223,101 @@ static void do_void(hall *h, const hall_device *dev, const Hall__Envelope *req, 
         answer_ticket(h, o, t, now);
 }
 
+/* A short text from a device or a gateway (a note, an audit line):
+ * printable (UTF-8 allowed), no control characters, within max bytes. */
+static bool audit_text_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A ticket named by id or by today's display number (typed at a kiosk:
+ * case and surrounding spaces do not matter); NULL with the refusal, in
+ * both languages, filled in. */
+static const q_ticket *named_ticket(hall *h, uint64_t id, const char *number, int64_t now,
+                                    struct outcome *o)
+{
+    char norm[Q_NUMBER_MAX];
+    size_t n = 0;
+    const q_ticket *t;
+
+    if (id != 0) {
+        if ((t = queue_ticket(h->q, id)) == NULL) {
+            refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no ticket %llu", (unsigned long long)id);
+            snprintf(o->message_zh, sizeof o->message_zh, "没有找到这张号票");
+        }
+        return t;
+    }
+    while (*number == ' ')
+        number++;
+    for (; number[n] != '\0' && number[n] != ' ' && n + 1 < sizeof norm; n++)
+        norm[n] = (char)(number[n] >= 'a' && number[n] <= 'z' ? number[n] - 'a' + 'A' : number[n]);
+    norm[n] = '\0';
+    if (n == 0 || !audit_text_ok(norm, Q_NUMBER_MAX - 1)) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST, "name the ticket by its id or its number");
+        snprintf(o->message_zh, sizeof o->message_zh, "请输入号码");
+        return NULL;
+    }
+    int32_t today = clk_date_key(clk_business_day(h->zone, now, h->policy.rollover_hour));
+    if ((t = queue_ticket_by_number(h->q, today, norm)) == NULL) {
+        refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no ticket %s today", norm);
+        snprintf(o->message_zh, sizeof o->message_zh, "今天没有号码 %s，请核对", norm);
+    }
+    return t;
+}
+
+/* Whether check is the ticket's. */
+static bool check_matches(const hall *h, const q_ticket *t, const char *check)
+{
+    char want[CITIZEN_CHECK_LEN + 1];
+
+    return check[0] != '\0' && citizen_ticket_check(h->keys, t->id, want) == 0 &&
+           CRYPTO_memcmp(want, check, sizeof want) == 0 && strlen(check) == CITIZEN_CHECK_LEN;
+}
+
+/* By id, or by today's number (a kiosk: the citizen typed it). */
 static void do_rejoin(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                       int64_t now)
 {
-    const q_ticket *t;
+    const q_ticket *t = named_ticket(h, req->rejoin->ticket_id, req->rejoin->number, now, o);
     q_error err;
 
-    if (queue_rejoin(h->q, req->rejoin->ticket_id, now, &t, &err) < 0)
+    if (t == NULL)
+        return;
+    if (queue_rejoin(h->q, t->id, now, &t, &err) < 0) {
         refuse_q(o, &err);
-    else
+        snprintf(o->message_zh, sizeof o->message_zh, "%s",
+                 err.code == QERR_ILLEGAL_STATE ? "该号码不能重新排队（未过号，或已超过重新排队时限）"
+                                                : "暂时不能重新排队，请联系工作人员");
+    } else {
         answer_ticket(h, o, t, now);
+    }
+}
+
+/* A citizen's own ticket (a kiosk's 查询): its state and wait; the masked
+ * name and the check only to the bearer (a matching check). Changes
+ * nothing. */
+static void do_ticket_query(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                            struct outcome *o, int64_t now)
+{
+    const Hall__TicketQuery *m = req->ticket_query;
+    const q_ticket *t = named_ticket(h, m->ticket_id, m->number, now, o);
+
+    if (t == NULL)
+        return;
+    answer_ticket(h, o, t, now);
+    if (check_matches(h, t, m->check)) {
+        snprintf(o->check, sizeof o->check, "%s", m->check);
+        o->ticket.check = o->check;
+    } else {
+        o->ticket.masked_name = wire_str("");
+    }
 }
 
 static void do_call_next(hall *h, const hall_device *dev, const Hall__Envelope *req,
@@ -1097,20 +1332,6 @@ static void do_call_next(hall *h, const hall_device *dev, const Hall__Envelope *
         refuse_q(o, &err);
     else
         answer_window(h, o, no, t, reason, now);
-}
-
-/* A short text from a device or a gateway (a note, an audit line):
- * printable (UTF-8 allowed), no control characters, within max bytes. */
-static bool audit_text_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
 }
 
 /* A transfer, and its note kept with the ticket for the window that calls
@@ -1177,7 +1398,35 @@ WINDOW_TICKET_OP(do_transfer, transfer, transfer_with_note(h, no, id, req->trans
 WINDOW_TICKET_OP(do_hold, hold,
                  (req->hold->release ? queue_release(h->q, no, id, now, &t, &err)
                                      : queue_hold(h->q, no, id, now, &t, &err)))
-WINDOW_TICKET_OP(do_cancel, cancel, queue_cancel(h->q, no, id, req->cancel->reason, now, &t, &err))
+WINDOW_TICKET_OP(do_window_cancel, cancel,
+                 queue_cancel(h->q, no, id, req->cancel->reason, now, &t, &err))
+
+/* A kiosk cancels for the bearer of the ticket only: its check must match
+ * (auth.c lets a kiosk cancel a waiting, held or missed ticket, never one
+ * a window is calling or serving). Everyone else as before. */
+static void do_cancel(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
+                      int64_t now)
+{
+    const Hall__CancelTicket *m = req->cancel;
+    const q_ticket *t;
+
+    if (dev->type == HALL__DEVICE_TYPE__DEVICE_KIOSK && dev->person_role == 0) {
+        if (m->check[0] == '\0') {
+            refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                   "a kiosk cancels a ticket with the ticket's check");
+            snprintf(o->message_zh, sizeof o->message_zh, "请扫描号票上的二维码后再取消");
+            return;
+        }
+        t = queue_ticket(h->q, m->ticket_id);
+        if (t != NULL && !check_matches(h, t, m->check)) {
+            refuse(o, HALL__ERROR_CODE__ERR_FORBIDDEN, "the check does not match ticket %s",
+                   t->number);
+            snprintf(o->message_zh, sizeof o->message_zh, "核验码不符，不能取消该号码");
+            return;
+        }
+    }
+    do_window_cancel(h, dev, req, o, now);
+}
 
 static void do_pause(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                      int64_t now)
@@ -1359,6 +1608,16 @@ static void do_upload(hall *h, const hall_device *dev, const Hall__Envelope *req
         ut->result.code =
             offline_citizen(h, dev, ot, hash, &in.citizen_hash, ut->message, sizeof ut->message);
         if (ut->result.code == HALL__ERROR_CODE__ERR_NONE) {
+            /* Printed already: joins past the citizen limit too, logged. */
+            const q_ticket *held = NULL;
+            if (in.citizen_hash != NULL && h->policy.citizen_limit > 0 &&
+                queue_citizen_live(h->q, in.area, in.citizen_hash, &held) >=
+                    h->policy.citizen_limit &&
+                queue_ticket_by_number(h->q, queue_day(h->q), in.number) == NULL)
+                device_log(h, dev, LOG_LEVEL_WARN,
+                           "offline ticket %s joins past the citizen limit ([queue] "
+                           "citizen_limit %u): the same ID card holds %s in area %s",
+                           ot->number, h->policy.citizen_limit, held->number, in.area);
             if (queue_offline_join(h->q, &in, now, &t, &err) == 0) {
                 ut->result.ticket_id = t->id;
                 njoined++;
@@ -1528,6 +1787,7 @@ static const struct request {
     {HALL__ENVELOPE__BODY_HEARTBEAT, false, do_heartbeat},
     {HALL__ENVELOPE__BODY_SUBSCRIBE, false, NULL},
     {HALL__ENVELOPE__BODY_DEVICE_STATUS, false, do_device_status},
+    {HALL__ENVELOPE__BODY_TICKET_QUERY, false, do_ticket_query},
     {HALL__ENVELOPE__BODY_ISSUE, true, do_issue},
     {HALL__ENVELOPE__BODY_PRINTED, true, do_printed},
     {HALL__ENVELOPE__BODY_VOID_TICKET, true, do_void},
@@ -1603,6 +1863,15 @@ static void refuse_unkept(hall *h, const hall_device *dev, const Hall__Envelope 
     device_log(h, dev, LOG_LEVEL_WARN, "%s %llu refused: %s", proto_body_name(req->body_case),
                (unsigned long long)req->request_id, msg);
     put_error(out, req->request_id, code, msg);
+}
+
+/* The same with the refusal's Chinese sentence (a citizen's query). */
+static void refuse_unkept_zh(hall *h, const hall_device *dev, const Hall__Envelope *req, buf *out,
+                             Hall__ErrorCode code, const char *msg, const char *zh)
+{
+    device_log(h, dev, LOG_LEVEL_WARN, "%s %llu refused: %s", proto_body_name(req->body_case),
+               (unsigned long long)req->request_id, msg);
+    put_error_zh(out, req->request_id, code, msg, zh);
 }
 
 /* A request seen before: its kept answer, or why there is none. 1 if out
@@ -1759,6 +2028,7 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
                    (unsigned long long)req->request_id, o.message);
         error.code = o.code;
         error.message = o.message;
+        error.message_zh = o.message_zh;
         o.env.body_case = HALL__ENVELOPE__BODY_ERROR;
         o.env.error = &error;
     }
@@ -1834,7 +2104,7 @@ static int handle_request(hall *h, const hall_device *dev, const Hall__Envelope 
         o.env.request_id = req->request_id;
         r->fn(h, dev, req, &o, now);
         if (o.code != HALL__ERROR_CODE__ERR_NONE)
-            refuse_unkept(h, dev, req, out, o.code, o.message);
+            refuse_unkept_zh(h, dev, req, out, o.code, o.message, o.message_zh);
         else
             put_frame(out, &o.env);
         return 0;
@@ -1966,6 +2236,33 @@ static void wire_window_status(const hall *h, const q_window *w, Hall__WindowSta
     ws->current_number = t ? wire_str(t->number) : wire_str("");
 }
 
+/* Storage for the matters of one push's areas. */
+struct push_matters {
+    Hall__MatterInfo *info;
+    Hall__MatterInfo **ptr;
+};
+
+static void wire_area_matters(const hall *h, const q_area *a, struct push_matters *pm,
+                              size_t *used, Hall__AreaStatus *as)
+{
+    as->matters_sent = true;
+    as->matters = &pm->ptr[*used];
+    for (size_t i = 0; i < h->matters.n; i++) {
+        const struct matter *m = &h->matters.v[i];
+        if (strcmp(m->area, a->code) != 0)
+            continue;
+        Hall__MatterInfo *w = &pm->info[*used];
+        hall__matter_info__init(w);
+        w->code = wire_str(m->code);
+        w->name = wire_str(m->name);
+        w->name_en = wire_str(m->name_en);
+        w->n_materials = m->nlines;
+        w->materials = m->lines;
+        pm->ptr[(*used)++] = w;
+        as->n_matters++;
+    }
+}
+
 static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *as)
 {
     size_t waiting = queue_waiting(h->q, a->code);
@@ -1982,6 +2279,8 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     hall__area_status__init(as);
     as->area = wire_str(a->code);
     as->name = wire_str(a->name);
+    as->prefix = wire_str(a->prefix);
+    as->name_en = wire_str(a->name_en);
     as->waiting = (uint32_t)waiting;
     as->est_wait_s = (uint32_t)((int64_t)waiting * queue_service_estimate(h->q, a->code) /
                                 (int64_t)(open ? open : 1) / 1000);
@@ -2023,8 +2322,12 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
     Hall__ComponentStatus *wcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *wcs);
     Hall__ComponentStatus **pcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *pcs);
+    /* Matters go with a snapshot and after the catalog was re-read. */
+    bool matters = snapshot || h->matters_push;
+    size_t nm = matters && h->matters.n ? h->matters.n : 1, mused = 0;
+    struct push_matters pm = {calloc(nm, sizeof *pm.info), calloc(nm, sizeof *pm.ptr)};
 
-    if (wc && pc && ww && pw && wa && pa && wd && pd && wcs && pcs) {
+    if (wc && pc && ww && pw && wa && pa && wd && pd && wcs && pcs && pm.info && pm.ptr) {
         for (size_t i = 0; i < ncalls; i++) {
             wire_call(&calls[i], &wc[i]);
             pc[i] = &wc[i];
@@ -2050,6 +2353,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
                 if (a->retired && queue_waiting(h->q, a->code) == 0)
                     continue;
                 wire_area_status(h, a, &wa[n]);
+                if (matters)
+                    wire_area_matters(h, a, &pm, &mused, &wa[n]);
                 pa[n] = &wa[n];
                 n++;
             }
@@ -2101,6 +2406,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pd);
     free(wcs);
     free(pcs);
+    free(pm.info);
+    free(pm.ptr);
 }
 
 /* After a commit (or a turn that wrote nothing): remember the turn's
@@ -2116,6 +2423,7 @@ static void publish_turn(hall *h)
     for (size_t i = 0; i < h->ndevs; i++)
         health = health || h->devs[i].turn_changed;
     buf_clear(&h->push);
+    h->turn_areas = h->turn_areas || h->matters_push;
     if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health)
         return;
     for (int i = 0; i < n; i++) {
@@ -2127,6 +2435,7 @@ static void publish_turn(hall *h)
     }
     h->push_seq++;
     build_push(h, false, 0, newest_first, (size_t)n, &h->push);
+    h->matters_push = false;
     for (size_t i = 0; i < h->ndevs; i++)
         h->devs[i].turn_changed = false;
 }

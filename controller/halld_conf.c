@@ -93,6 +93,8 @@ const conf_option halld_conf_options[] = {
                   "A no-show may rejoin the queue within this time (0: never)"),
     CONF_BOOL("queue", "rejoin_keeps_place", C, rejoin_keeps_place, "true",
               "A rejoining ticket keeps its issue time (else it goes to the end)"),
+    CONF_INT("queue", "citizen_limit", C, citizen_limit, 0, 100, "1",
+             "Live tickets one ID card may hold per area (0: no limit)"),
     CONF_DURATION("queue", "reserve_timeout", C, reserve_ms, 10000, 3600000, "2m",
                   "An issued ticket not confirmed as printed within this is voided"),
     CONF_BOOL("queue", "carry_over", C, carry_over, "false",
@@ -254,6 +256,7 @@ void halld_conf_policy(const struct halld_conf *c, struct q_policy *p)
         .lease_first = (uint32_t)c->lease_first,
         .lease_band = (uint32_t)c->lease_band,
         .lease_block = (uint32_t)c->lease_block,
+        .citizen_limit = (uint32_t)c->citizen_limit,
     };
 }
 

@@ -51,6 +51,7 @@ struct halld_conf {
     int64_t max_recalls;
     int64_t rejoin_ms;
     bool rejoin_keeps_place;
+    int64_t citizen_limit;
     int64_t reserve_ms;
     bool carry_over;
 

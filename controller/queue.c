@@ -1249,6 +1249,15 @@ int queue_issue(queue *q, const q_issue *req, int64_t now, const q_ticket **out,
         return -1;
     if (req->priority == Q_APPOINTMENT && req->appointment_ms <= 0)
         return fail(err, QERR_BAD_REQUEST, "an appointment ticket needs its slot");
+    if (req->citizen_hash != NULL && q->pol.citizen_limit > 0) {
+        const q_ticket *first;
+        if (queue_citizen_live(q, a->a.code, req->citizen_hash, &first) >= q->pol.citizen_limit)
+            return fail(err, QERR_CITIZEN_LIMIT,
+                        "this ID card already holds %s in area %s (at most %u live ticket%s per "
+                        "card)",
+                        first->number, a->a.code, q->pol.citizen_limit,
+                        q->pol.citizen_limit == 1 ? "" : "s");
+    }
     t.day = bday(q, now);
     for (int i = 0; i < 2; i++)
         if (a->days[i].day == t.day && skip_band(q, a->days[i].next_online) == UINT32_MAX)
@@ -1777,14 +1786,17 @@ int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, 
     struct tk *r;
 
     if (window_no == 0)
-        r = ticket_in(q, id, mask, want, out, err);
+        r = ticket_in(q, id, mask | BIT(Q_NO_SHOW), "WAITING, CALLED, HOLD or NO_SHOW", out, err);
     else if (at_window(q, window_no, id, mask, want, &w, &r, out, err) < 0)
         r = NULL;
     if (r == NULL)
         return -1;
+    if (r->t.state == Q_NO_SHOW && r->final)
+        return fail(err, QERR_ILLEGAL_STATE, "%s cannot be cancelled: its rejoin time ended",
+                    r->t.number);
 
     note_day(q, now);
-    if (r->t.state == Q_WAITING)
+    if (r->t.state == Q_WAITING || r->t.state == Q_NO_SHOW)
         heap_remove(r);
     if (r->t.state == Q_CALLED) {
         at = window_find(q, r->t.window_no);
@@ -1799,6 +1811,47 @@ int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, 
         j_window(q, at);
     j_event(q, QE_CANCELLED, now, r->t.id, window_no, clerk_of(w), reason);
     return done(q, at, r, out);
+}
+
+/* Live for the citizen limit: see queue.h. */
+static bool citizen_live(const struct tk *r)
+{
+    const unsigned live = BIT(Q_RESERVED) | BIT(Q_WAITING) | BIT(Q_CALLED) | BIT(Q_SERVING) |
+                          BIT(Q_HOLD) | BIT(Q_NO_SHOW);
+
+    return !r->final && (live & BIT(r->t.state));
+}
+
+size_t queue_citizen_live(const queue *q, const char *area, const uint8_t *hash,
+                          const q_ticket **first)
+{
+    const struct tk *oldest = NULL;
+    size_t n = 0;
+
+    for (size_t b = 0; b < q->ids.nb; b++)
+        for (const struct tk *r = q->ids.b[b]; r != NULL; r = r->chain[MAP_ID]) {
+            if (!r->t.has_citizen || !citizen_live(r) || strcmp(r->t.area, area) != 0 ||
+                memcmp(r->t.citizen_hash, hash, Q_HASH_LEN) != 0)
+                continue;
+            n++;
+            if (oldest == NULL || r->t.id < oldest->t.id)
+                oldest = r;
+        }
+    if (first != NULL)
+        *first = oldest ? &oldest->t : NULL;
+    return n;
+}
+
+const q_ticket *queue_ticket_by_number(const queue *q, int32_t day, const char *number)
+{
+    const struct tk *found = NULL;
+
+    for (size_t b = 0; b < q->ids.nb; b++)
+        for (const struct tk *r = q->ids.b[b]; r != NULL; r = r->chain[MAP_ID])
+            if (r->t.day == day && strcmp(r->t.number, number) == 0 &&
+                (found == NULL || r->t.id > found->t.id))
+                found = r;
+    return found ? &found->t : NULL;
 }
 
 int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err)
@@ -2363,6 +2416,8 @@ const char *queue_strerror(q_errcode code)
         return "no offline numbers left";
     case QERR_NOMEM:
         return "out of memory";
+    case QERR_CITIZEN_LIMIT:
+        return "citizen limit reached";
     }
     return "unknown error";
 }

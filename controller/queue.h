@@ -81,6 +81,14 @@
  *    (QE_OFFLINE_JOINED then QE_CLOSED_AT_ROLLOVER), as the rollover would
  *    have done. Offline tickets cannot be appointments (no slot).
  *  - The journal's callbacks must not call back into the engine.
+ *  - Citizen limit: queue_issue with a citizen hash is refused
+ *    (QERR_CITIZEN_LIMIT) when that hash already holds citizen_limit live
+ *    tickets in the area. Live: RESERVED, WAITING, CALLED, SERVING, HOLD,
+ *    and NO_SHOW while it may still rejoin (the citizen rejoins rather
+ *    than takes a second number). Offline tickets join whatever the limit
+ *    (they were printed); the controller logs those past it.
+ *  - The hall (window_no 0) may also cancel a NO_SHOW that may still
+ *    rejoin: the citizen gives the ticket up at the kiosk.
  */
 #ifndef ONEWINDOW_QUEUE_H
 #define ONEWINDOW_QUEUE_H
@@ -136,6 +144,7 @@ typedef enum q_errcode {
     QERR_FORBIDDEN,     /* e.g. acting on a ticket of another window */
     QERR_LEASE_EXHAUSTED,
     QERR_NOMEM,
+    QERR_CITIZEN_LIMIT, /* the ID card holds the live tickets allowed in the area */
 } q_errcode;
 
 typedef struct q_error {
@@ -186,7 +195,8 @@ typedef struct q_window {
 typedef struct q_area {
     char code[Q_CODE_MAX];
     char name[Q_NAME_MAX];
-    char prefix[8]; /* display number prefix, "A" */
+    char name_en[Q_NAME_MAX]; /* English name, "" if the catalog gives none */
+    char prefix[8];           /* display number prefix, "A" */
     bool general;   /* the hall's general intake area (one-tap ticket) */
     bool retired;   /* gone from the catalog: its tickets are called, no new ones */
 } q_area;
@@ -214,6 +224,7 @@ typedef struct q_policy {
     uint32_t lease_first;         /* first number of the lease band */
     uint32_t lease_band;          /* size of the lease band */
     uint32_t lease_block;         /* numbers per grant */
+    uint32_t citizen_limit;       /* live tickets per citizen hash and area, 0 = no limit */
 } q_policy;
 
 /* Event kinds, one per transition (and the window and lease events). */
@@ -371,6 +382,12 @@ int queue_release(queue *q, uint32_t window_no, uint64_t id, int64_t now, const 
 int queue_cancel(queue *q, uint32_t window_no, uint64_t id, const char *reason, int64_t now,
                  const q_ticket **out, q_error *err);
 int queue_rejoin(queue *q, uint64_t id, int64_t now, const q_ticket **out, q_error *err);
+/* The live tickets (see the citizen limit above) of citizen hash in area:
+ * how many, and *first (may be NULL) the oldest of them, or NULL. A scan
+ * of the tickets the engine holds: for a refusal or an upload, not a hot
+ * path. */
+size_t queue_citizen_live(const queue *q, const char *area, const uint8_t *hash,
+                          const q_ticket **first);
 /* The citizen's rating (level 1..5) of the service at window_no. The
  * ticket must be SERVING at that window, or DONE there (served_window)
  * within the current business day (QERR_ILLEGAL_STATE otherwise; a bad
@@ -423,6 +440,10 @@ int64_t queue_next_due(const queue *q);
 /* ---- Reading ------------------------------------------------------------- */
 
 const q_ticket *queue_ticket(const queue *q, uint64_t id);
+/* The ticket of business day with display number (the newest if an area
+ * that took the prefix again numbered it too), NULL if none. A scan, like
+ * queue_citizen_live. */
+const q_ticket *queue_ticket_by_number(const queue *q, int32_t day, const char *number);
 const q_window *queue_window(const queue *q, uint32_t window_no);
 const q_area *queue_area(const queue *q, const char *code);
 /* Areas and windows in catalog order; NULL past the end. */

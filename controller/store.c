@@ -305,6 +305,11 @@ static const char *const migrations[] = {
     /* 8: a transfer's note for the next window (Transfer.note), kept
      * with the ticket; "" for none. */
     "ALTER TABLE tickets ADD COLUMN note TEXT NOT NULL DEFAULT '' CHECK (length(note) <= 120);\n",
+
+    /* 9: English names of areas and matters from the catalog (optional:
+     * "" when the catalog gives none), for the kiosk's English screen. */
+    "ALTER TABLE areas ADD COLUMN name_en TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE matters ADD COLUMN name_en TEXT NOT NULL DEFAULT '';\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -439,10 +444,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT request",
     [ST_RELEASE] = "RELEASE request",
     [ST_ROLLBACK_TO] = "ROLLBACK TO request",
-    [ST_LOAD_AREAS] = "SELECT code, name, prefix, general, retired FROM areas "
+    [ST_LOAD_AREAS] = "SELECT code, name, prefix, general, retired, name_en FROM areas "
                       "ORDER BY retired, position, code",
     [ST_LOAD_MATTERS] = "SELECT code, name, area, conditions, materials, sample, review_points, "
-                        "in_one_window, online_doable FROM matters WHERE retired = 0 "
+                        "in_one_window, online_doable, name_en FROM matters WHERE retired = 0 "
                         "ORDER BY position, code",
     [ST_LOAD_WINDOWS] =
         "SELECT no, name, type, state, clerk, current_ticket FROM windows ORDER BY no",
@@ -469,15 +474,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
     [ST_RETIRE_MATTERS] = "UPDATE matters SET retired = 1",
     [ST_RETIRE_AREAS] = "UPDATE areas SET retired = 1, general = 0",
-    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position, retired) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, 0) ON CONFLICT(code) DO UPDATE SET "
-                       "name = excluded.name, prefix = excluded.prefix, "
+    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position, retired, name_en) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6) ON CONFLICT(code) DO UPDATE SET "
+                       "name = excluded.name, name_en = excluded.name_en, prefix = excluded.prefix, "
                        "general = excluded.general, position = excluded.position, retired = 0",
     [ST_INSERT_MATTER] =
         "INSERT INTO matters(code, area, name, conditions, materials, sample, review_points, "
-        "in_one_window, online_doable, position, retired) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0) ON CONFLICT(code) DO UPDATE SET "
-        "area = excluded.area, name = excluded.name, conditions = excluded.conditions, "
+        "in_one_window, online_doable, position, retired, name_en) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11) ON CONFLICT(code) DO UPDATE SET "
+        "area = excluded.area, name = excluded.name, name_en = excluded.name_en, "
+        "conditions = excluded.conditions, "
         "materials = excluded.materials, sample = excluded.sample, "
         "review_points = excluded.review_points, in_one_window = excluded.in_one_window, "
         "online_doable = excluded.online_doable, position = excluded.position, retired = 0",
@@ -1723,6 +1729,8 @@ static int decode_area(store *s, sqlite3_stmt *st, q_area *a)
         return -1;
     a->general = sqlite3_column_int(st, 3) != 0;
     a->retired = sqlite3_column_int(st, 4) != 0;
+    if (col_text(s, st, 5, a->name_en, sizeof a->name_en, a->code) < 0)
+        return -1;
     return 0;
 }
 LOADER(area, q_area, decode_area)
@@ -1749,6 +1757,8 @@ static int decode_matter(store *s, sqlite3_stmt *st, store_matter *m)
         return failf(s, "matter %s: out of memory reading its text", m->code);
     m->in_one_window = sqlite3_column_int(st, 7) != 0;
     m->online_doable = sqlite3_column_int(st, 8) != 0;
+    if (col_text(s, st, 9, m->name_en, sizeof m->name_en, m->code) < 0)
+        return -1;
     return 0;
 }
 LOADER(matter, store_matter, decode_matter)
@@ -2091,6 +2101,7 @@ static int insert_catalog(store *s, const q_area *areas, size_t nareas, const st
         bind_text(st, 3, a->prefix);
         sqlite3_bind_int(st, 4, a->general);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)i);
+        bind_text(st, 6, a->name_en);
         if (sqlite3_step(st) != SQLITE_DONE) {
             failf(s, "cannot store area %s: %s", a->code, sqlite3_errmsg(s->db));
             sqlite3_reset(st);
@@ -2112,6 +2123,7 @@ static int insert_catalog(store *s, const q_area *areas, size_t nareas, const st
         sqlite3_bind_int(st, 8, m->in_one_window);
         sqlite3_bind_int(st, 9, m->online_doable);
         sqlite3_bind_int64(st, 10, (sqlite3_int64)i);
+        bind_text(st, 11, m->name_en);
         if (sqlite3_step(st) != SQLITE_DONE) {
             failf(s, "cannot store matter %s: %s", m->code, sqlite3_errmsg(s->db));
             sqlite3_reset(st);

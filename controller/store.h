@@ -232,6 +232,7 @@ int store_max_ticket_id(store *s, uint64_t *out);
 typedef struct store_matter {
     char code[Q_CODE_MAX];
     char name[Q_NAME_MAX * 2];
+    char name_en[Q_NAME_MAX * 2]; /* "" if the catalog gives none */
     char area[Q_CODE_MAX];
     const char *conditions;    /* acceptance conditions, free text */
     const char *materials;     /* materials list, one per line */
