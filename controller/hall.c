@@ -803,6 +803,8 @@ static void wire_ticket(const hall *h, const q_ticket *t, Hall__Ticket *w, int64
     w->kiosk_id = wire_str(t->kiosk);
     w->masked_name = wire_str(t->masked_name);
     w->business_day = t->day;
+    if (t->state == Q_NO_SHOW && h->policy.rejoin_ms > 0 && t->state_ms + h->policy.rejoin_ms > now)
+        w->rejoin_until_ms = t->state_ms + h->policy.rejoin_ms;
     if (t->state == Q_WAITING || t->state == Q_RESERVED) {
         size_t ahead = queue_ahead(h->q, t->id, now);
         size_t open = 0;
@@ -1103,9 +1105,14 @@ static void limit_sentence(hall *h, const char *area, const uint8_t *hash, struc
             ;
     if (a != NULL && hash != NULL)
         queue_citizen_live(h->q, a->code, hash, &first);
-    if (first != NULL)
+    if (first != NULL) {
         snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码 %s，请等候叫号",
                  first->number);
+        snprintf(o->message, sizeof o->message,
+                 "You already hold ticket %s for this area; please wait to be called (at most "
+                 "%u per ID card)",
+                 first->number, h->policy.citizen_limit);
+    }
     else
         snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码，请等候叫号");
 }

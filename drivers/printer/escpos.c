@@ -62,7 +62,9 @@ enum kind {
     D_BLANK,
     D_RULE,
     D_FEED,
-    D_CUT
+    D_CUT,
+    D_MATERIALS, /* after D_CUT: directives[] is in this order */
+    D_CHECK
 };
 
 enum arg { ARG_NONE, ARG_TEXT, ARG_COUNT };
@@ -82,7 +84,8 @@ static const struct {
     {"barcode", D_BARCODE, ARG_NONE, false}, {"text", D_TEXT, ARG_TEXT, true},
     {"title", D_TITLE, ARG_TEXT, true},      {"blank", D_BLANK, ARG_NONE, true},
     {"rule", D_RULE, ARG_NONE, true},        {"feed", D_FEED, ARG_COUNT, true},
-    {"cut", D_CUT, ARG_NONE, false},
+    {"cut", D_CUT, ARG_NONE, false},         {"materials", D_MATERIALS, ARG_NONE, false},
+    {"check", D_CHECK, ARG_NONE, false},
 };
 
 #define NKINDS (sizeof(directives) / sizeof(directives[0]))
@@ -613,6 +616,16 @@ static void directive(escpos_builder *b, const struct directive *d, const escpos
     case D_MATTER:
         if (t->matter)
             text_line(b, SIZE_NORMAL, false, t->matter, NULL, NULL, failed);
+        break;
+    case D_MATERIALS:
+        if (t->nmaterials > 0)
+            text_line(b, SIZE_NORMAL, true, "请备齐以下材料：", NULL, NULL, failed);
+        for (size_t i = 0; i < t->nmaterials; i++)
+            text_line(b, SIZE_NORMAL, false, "□ ", t->materials[i], NULL, failed);
+        break;
+    case D_CHECK:
+        if (t->check)
+            text_line(b, SIZE_NORMAL, false, "核验码 ", t->check, NULL, failed);
         break;
     case D_AHEAD:
         if (t->ahead >= 0) {

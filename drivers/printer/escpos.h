@@ -50,7 +50,7 @@ enum escpos_error {
 
 /* The default template (docs/printer.md lists the directives). */
 #define ESCPOS_TEMPLATE_DEFAULT                                                                    \
-    "hall|number|offline|area|matter|ahead|wait|time|name|qr|barcode|feed:3|cut"
+    "hall|number|offline|area|matter|materials|ahead|wait|time|name|check|qr|barcode|feed:3|cut"
 
 typedef struct escpos_layout {
     int paper_mm;        /* 58 (32 characters of font A a line) or 80 (48) */
@@ -76,6 +76,10 @@ typedef struct escpos_ticket {
     const char *qr;      /* QR payload (the progress/rating URL) */
     const char *barcode; /* CODE128 payload */
     bool offline;        /* issued while the controller was unreachable */
+    /* The matter's materials, printed as a checklist (one box a line). */
+    const char *const *materials;
+    size_t nmaterials;
+    const char *check; /* the ticket's check code, shown to cancel at a kiosk */
 } escpos_ticket;
 
 /* What one build had to change in the text. */

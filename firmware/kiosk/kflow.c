@@ -11,17 +11,18 @@
 
 #include "conf.h"
 
-static const char *const state_names[] = {"idle",        "choose",     "card",
-                                          "appointment", "requesting", "printing",
-                                          "confirming",  "ticket",     "error"};
-static const char *const screen_names[] = {"idle",    "choose", "card",  "appointment",
-                                           "working", "ticket", "error", "closed"};
+static const char *const state_names[] = {
+    "idle",   "choose", "card",  "appointment", "requesting", "printing", "confirming",
+    "ticket", "error",  "matter", "green",      "mine"};
+static const char *const screen_names[] = {"idle",  "choose", "card",   "appointment",
+                                           "working", "ticket", "error",  "closed",
+                                           "matter", "green", "mine"};
 
 /* What every state promises: a timeout on every screen but idle, a request
  * token while a ticket is on its way, a ticket number from PRINTING on. */
 static void assert_flow(const kflow *f)
 {
-    assert(f->state <= KF_ERROR);
+    assert(f->state <= KF_MINE);
     switch (f->state) {
     case KF_IDLE:
         assert(f->deadline == 0);
@@ -30,6 +31,9 @@ static void assert_flow(const kflow *f)
     case KF_CARD:
     case KF_APPOINTMENT:
     case KF_ERROR:
+    case KF_MATTER:
+    case KF_GREEN:
+    case KF_MINE:
         assert(f->deadline > 0);
         break;
     case KF_REQUESTING:
@@ -153,12 +157,44 @@ int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kfl
     return 0;
 }
 
+int kflow_open(kflow *f, kflow_state screen, int64_t now, char *err, size_t errlen)
+{
+    assert(screen == KF_MATTER || screen == KF_GREEN || screen == KF_MINE);
+    if (busy(f))
+        return 0;
+    if (f->state != KF_IDLE && f->state != KF_CHOOSE && f->state != screen)
+        return refuse(EAGAIN, err, errlen, "请先返回首页 / please go back to the start first");
+    if (screen != KF_MINE && !f->can_take)
+        return refuse(EAGAIN, err, errlen, f->closed_zh);
+    go(f, screen, now + f->idle_ms);
+    return 0;
+}
+
+int kflow_take(kflow *f, const char *area, const char *matter, bool green, int64_t now,
+               kflow_cmd *cmd, char *err, size_t errlen)
+{
+    no_cmd(cmd);
+    if (busy(f))
+        return 0;
+    if (!valid_code(area, KF_AREA_MAX) ||
+        (matter[0] != '\0' && !valid_code(matter, KF_CODE_MAX)))
+        return refuse(EINVAL, err, errlen, "没有这个业务 / no such service");
+    if (!f->can_take)
+        return refuse(EAGAIN, err, errlen, f->closed_zh);
+    request(f, area, "", false, now, cmd);
+    snprintf(cmd->matter, sizeof cmd->matter, "%s", matter);
+    cmd->green = green;
+    f->request = *cmd;
+    return 0;
+}
+
 bool kflow_swipe(kflow *f, int64_t now, kflow_cmd *cmd)
 {
     no_cmd(cmd);
     /* One swipe, one request: while one is on its way, or its ticket is
      * still shown, or on the appointment keypad, a swipe is ignored. */
-    if (busy(f) || f->state == KF_TICKET || f->state == KF_APPOINTMENT || !f->can_take)
+    if (busy(f) || f->state == KF_TICKET || f->state == KF_APPOINTMENT || f->state == KF_MINE ||
+        !f->can_take)
         return false;
     request(f, "", "", true, now, cmd);
     return true;
@@ -225,6 +261,9 @@ static void redo_offline(kflow *f, int64_t now, kflow_cmd *cmd)
 
     f->online = false;
     request(f, old.area, old.appointment, old.by_card, now, cmd);
+    memcpy(cmd->matter, old.matter, sizeof cmd->matter);
+    cmd->green = old.green;
+    f->request = *cmd;
     if (old.appointment[0] != '\0') {
         no_cmd(cmd);
         snprintf(f->msg_zh, sizeof f->msg_zh, "网络中断，暂不能预约签到，请直接取号");
@@ -255,7 +294,8 @@ void kflow_health(kflow *f, bool can_take, const char *zh, const char *en)
     f->version++;
     /* A citizen on a choosing screen of a kiosk that cannot print goes
      * back to the start, which says why. */
-    if (!can_take && (f->state == KF_CHOOSE || f->state == KF_CARD || f->state == KF_APPOINTMENT))
+    if (!can_take && (f->state == KF_CHOOSE || f->state == KF_CARD || f->state == KF_APPOINTMENT ||
+                      f->state == KF_MATTER || f->state == KF_GREEN))
         go(f, KF_IDLE, 0);
 }
 
@@ -282,6 +322,9 @@ void kflow_tick(kflow *f, int64_t now, kflow_cmd *cmd)
     case KF_APPOINTMENT:
     case KF_TICKET:
     case KF_ERROR:
+    case KF_MATTER:
+    case KF_GREEN:
+    case KF_MINE:
         go(f, KF_IDLE, 0);
         break;
     }
@@ -306,6 +349,12 @@ kflow_screen kflow_screen_of(const kflow *f)
         return KF_SCREEN_TICKET;
     case KF_ERROR:
         return KF_SCREEN_ERROR;
+    case KF_MATTER:
+        return KF_SCREEN_MATTER;
+    case KF_GREEN:
+        return KF_SCREEN_GREEN;
+    case KF_MINE:
+        return KF_SCREEN_MINE;
     }
     return KF_SCREEN_ERROR;
 }

@@ -28,6 +28,14 @@
  *       |          done, timeout                v printed            v voided
  *       +------------------------------------ TICKET              ERROR --back, timeout--> IDLE
  *
+ * The citizen's other screens (kflow_open), each left by back or
+ * inactivity for IDLE, like CHOOSE:
+ *
+ *   IDLE | CHOOSE --open--> MATTER  (an area's matters)  --kflow_take--> REQUESTING
+ *   IDLE | CHOOSE --open--> GREEN   (the green channel)  --kflow_take--> REQUESTING
+ *   IDLE | CHOOSE --open--> MINE    (the citizen's own ticket: the kiosk asks halld;
+ *                                    opened again, its timeout starts again)
+ *
  * While REQUESTING, PRINTING or CONFIRMING every tap and swipe is ignored:
  * a double tap or a second swipe never makes a second ticket. Each
  * request carries a token; an answer with another token (a request given
@@ -50,6 +58,9 @@ typedef enum kflow_state {
     KF_CONFIRMING,
     KF_TICKET,
     KF_ERROR,
+    KF_MATTER,
+    KF_GREEN,
+    KF_MINE,
 } kflow_state;
 
 /* What the page shows (the "screen" of the screen model). */
@@ -62,6 +73,9 @@ typedef enum kflow_screen {
     KF_SCREEN_TICKET,
     KF_SCREEN_ERROR,
     KF_SCREEN_CLOSED,
+    KF_SCREEN_MATTER,
+    KF_SCREEN_GREEN,
+    KF_SCREEN_MINE,
 } kflow_screen;
 
 typedef enum kflow_cmd_kind {
@@ -85,6 +99,8 @@ typedef struct kflow_cmd {
     char area[KF_AREA_MAX];        /* ISSUE*: "" = the general intake area */
     char appointment[KF_CODE_MAX]; /* ISSUE: appointment code, "" if none */
     bool by_card;                  /* ISSUE*: the citizen swiped (the kiosk holds the number) */
+    char matter[KF_CODE_MAX];      /* ISSUE*: the matter picked, "" if none */
+    bool green;                    /* ISSUE*: a green-channel (priority) ticket */
 } kflow_cmd;
 
 /* The ticket as the flow knows it once issued. */
@@ -97,6 +113,9 @@ typedef struct kflow_ticket {
     bool offline;
     char masked_name[KF_NAME_MAX];
     int64_t issued_ms; /* UTC */
+    char matter[KF_CODE_MAX]; /* "" if none */
+    bool green;               /* a green-channel ticket */
+    char check[8];            /* halld's check code for the bearer, "" offline */
 } kflow_ticket;
 
 typedef struct kflow {
@@ -126,6 +145,15 @@ void kflow_init(kflow *f, int64_t idle_ms, int64_t ticket_ms, int64_t request_ms
  * EAGAIN (the kiosk cannot take a ticket now) and the sentence in err. */
 int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kflow_cmd *cmd,
                  char *err, size_t errlen);
+/* Open one of the citizen's other screens (KF_MATTER, KF_GREEN, KF_MINE)
+ * from IDLE, CHOOSE or that screen; ignored while a ticket is on its way.
+ * MATTER and GREEN need a kiosk that can take tickets (EAGAIN). 0 or -1
+ * with the sentence in err. */
+int kflow_open(kflow *f, kflow_state screen, int64_t now, char *err, size_t errlen);
+/* A ticket for area (with matter, "" none; green: the green channel):
+ * like the take action, from any waiting screen. */
+int kflow_take(kflow *f, const char *area, const char *matter, bool green, int64_t now,
+               kflow_cmd *cmd, char *err, size_t errlen);
 /* A card was read (the kiosk keeps its number, until the request is sent
  * or sealed, and its masked name). True if it starts a request (cmd ISSUE
  * or ISSUE_OFFLINE). */

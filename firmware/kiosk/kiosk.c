@@ -70,7 +70,17 @@
 #define HEALTH_DETAIL_MAX 160
 #define HEALTH_SIG_MAX    (HEALTH_MAX * (2 * 16 + KF_TEXT_MAX + 4) + 8)
 
-typedef enum pending_kind { P_ISSUE, P_PRINTED, P_VOID, P_LEASE, P_UPLOAD, P_STATUS } pending_kind;
+typedef enum pending_kind {
+    P_ISSUE,
+    P_PRINTED,
+    P_VOID,
+    P_LEASE,
+    P_UPLOAD,
+    P_STATUS,
+    P_QUERY,  /* the mine screen: TicketQuery */
+    P_CANCEL, /* the mine screen: CancelTicket */
+    P_REJOIN, /* the mine screen: Rejoin */
+} pending_kind;
 
 struct pending {
     uint64_t rid;
@@ -81,9 +91,20 @@ struct pending {
     char area[KF_AREA_MAX];         /* LEASE */
 };
 
+/* A matter of an area, as halld's snapshot lists it. */
+struct kmatter {
+    char code[KF_CODE_MAX];
+    char name[2 * AREA_NAME_MAX], name_en[2 * AREA_NAME_MAX];
+    char *materials; /* one per line, "" for none */
+};
+
 struct area {
     char code[KF_AREA_MAX];
     char name[AREA_NAME_MAX];
+    char name_en[AREA_NAME_MAX]; /* "" when the catalog has none */
+    char letter[8];              /* the ticket prefix */
+    struct kmatter *matters;     /* owned */
+    size_t nmatters;
     uint32_t waiting, est_wait_s;
     int64_t lease_next; /* monotonic ms before which no lease is asked for */
     bool lease_asked;
@@ -121,6 +142,20 @@ struct kiosk {
     char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
     struct area areas[AREAS_MAX];
     size_t nareas;
+    /* The citizen's screens: the area of the matter list; the own ticket
+     * (mine) as halld last answered, the sentences of the last cancel or
+     * rejoin; the picture of the error screen. */
+    char chosen[KF_AREA_MAX];
+    struct {
+        bool known;
+        uint64_t id;
+        char number[KSTORE_NUMBER_MAX], check[8], area[KF_AREA_MAX];
+        int state; /* Hall__TicketState */
+        int ahead; /* -1 unknown */
+        int64_t rejoin_until_ms;
+        char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
+    } mine;
+    const char *error_kind; /* "refused", "limit", "" */
     /* Devices. */
     const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
     bool reader_online;
@@ -149,6 +184,7 @@ struct kiosk {
 };
 
 static void execute(kiosk *k, const kflow_cmd *cmd);
+static void mine_answered(kiosk *k, pending_kind kind, const Hall__Envelope *e);
 
 /* ---- the screen model ---------------------------------------------------- */
 
@@ -332,8 +368,9 @@ static struct area *area_of(kiosk *k, const char *code)
 
 /* The ticket's QR payload from [printer] ticket_url: {number}, {day}
  * (the hall-local date of issue), {id} (halld's; 0 for an offline ticket,
- * whose number and day name it instead) and {kiosk}. "" without a
- * template; cut at len. */
+ * whose number and day name it instead), {kiosk} and {check} (halld's
+ * check code, which lets the bearer cancel at a kiosk; "" offline). ""
+ * without a template; cut at len. */
 static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t len)
 {
     const char *p = k->conf->ticket_url;
@@ -346,13 +383,13 @@ static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t 
     snprintf(id, sizeof id, "%llu", (unsigned long long)t->id);
     out[0] = '\0';
     while (*p != '\0' && used + 1 < len) {
-        static const char *const keys[] = {"{number}", "{day}", "{id}", "{kiosk}"};
-        const char *vals[] = {t->number, day, id, k->conf->id};
+        static const char *const keys[] = {"{number}", "{day}", "{id}", "{kiosk}", "{check}"};
+        const char *vals[] = {t->number, day, id, k->conf->id, t->check};
         size_t i;
 
-        for (i = 0; i < 4 && strncmp(p, keys[i], strlen(keys[i])) != 0; i++)
+        for (i = 0; i < 5 && strncmp(p, keys[i], strlen(keys[i])) != 0; i++)
             ;
-        if (i < 4) {
+        if (i < 5) {
             int w = snprintf(out + used, len - used, "%s", vals[i]);
             used += w > 0 ? (size_t)w : 0;
             p += strlen(keys[i]);
@@ -363,6 +400,51 @@ static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t 
     }
     if (used >= len)
         out[len - 1] = '\0';
+}
+
+static const struct kmatter *matter_in(const struct area *a, const char *code)
+{
+    for (size_t i = 0; a != NULL && code[0] != '\0' && i < a->nmatters; i++)
+        if (strcmp(a->matters[i].code, code) == 0)
+            return &a->matters[i];
+    return NULL;
+}
+
+/* A matter's materials as a JSON list of strings. */
+static int materials_json(const struct kmatter *m, buf *out)
+{
+    if (json_raw(out, "[") < 0)
+        return -1;
+    for (const char *p = m ? m->materials : ""; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        char line[600];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+        if ((p != m->materials && json_raw(out, ",") < 0) || json_str(out, line) < 0)
+            return -1;
+        p += n + (p[n] == '\n');
+    }
+    return json_raw(out, "]");
+}
+
+/* The ticket's words in both languages (the ticket screen): letter, area
+ * and matter names, the matter's materials, green channel. */
+static int ticket_words_json(kiosk *k, const kflow_ticket *t, buf *out)
+{
+    const struct area *a = area_of(k, t->area);
+    const struct kmatter *m = matter_in(a, t->matter);
+
+    return json_raw(out, ",\"letter\":") < 0 || json_str(out, a ? a->letter : "") < 0 ||
+                   json_raw(out, ",\"area_name_en\":") < 0 ||
+                   json_str(out, a ? a->name_en : "") < 0 ||
+                   json_raw(out, ",\"matter\":") < 0 || json_str(out, t->matter) < 0 ||
+                   json_raw(out, ",\"matter_name\":") < 0 ||
+                   json_str(out, m ? m->name : "") < 0 ||
+                   json_raw(out, ",\"matter_name_en\":") < 0 ||
+                   json_str(out, m ? m->name_en : "") < 0 ||
+                   json_raw(out, ",\"materials\":") < 0 || materials_json(m, out) < 0 ||
+                   json_raw(out, ",\"green\":%s", t->green ? "true" : "false") < 0
+               ? -1
+               : 0;
 }
 
 static int ticket_json(kiosk *k, buf *out)
@@ -387,7 +469,120 @@ static int ticket_json(kiosk *k, buf *out)
         json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
         json_str(out, when) < 0 || json_raw(out, ",\"qr\":") < 0 ||
-        (url[0] != '\0' ? json_str(out, url) : json_raw(out, "null")) < 0 || json_raw(out, "}") < 0)
+        (url[0] != '\0' ? json_str(out, url) : json_raw(out, "null")) < 0 ||
+        ticket_words_json(k, t, out) < 0 || json_raw(out, "}") < 0)
+        return -1;
+    return 0;
+}
+
+static const char *const green_mode_names[] = {"off", "issue", "consult"};
+
+/* The mine screen's ticket state, as the model names it. */
+static const char *mine_state_name(int state)
+{
+    switch (state) {
+    case HALL__TICKET_STATE__TICKET_RESERVED:
+    case HALL__TICKET_STATE__TICKET_WAITING:
+        return "waiting";
+    case HALL__TICKET_STATE__TICKET_CALLED:
+        return "called";
+    case HALL__TICKET_STATE__TICKET_SERVING:
+        return "serving";
+    case HALL__TICKET_STATE__TICKET_NO_SHOW:
+        return "no_show";
+    case HALL__TICKET_STATE__TICKET_DONE:
+        return "done";
+    case HALL__TICKET_STATE__TICKET_CANCELLED:
+        return "cancelled";
+    case HALL__TICKET_STATE__TICKET_HOLD:
+        return "hold";
+    default:
+        return "void";
+    }
+}
+
+/* What the bearer may do with the ticket on the mine screen: cancel it
+ * (halld's check came back matching, and no window is calling or serving
+ * it), or rejoin (missed, within the rejoin time). */
+static bool mine_can_rejoin(const kiosk *k)
+{
+    return k->mine.known && k->mine.state == HALL__TICKET_STATE__TICKET_NO_SHOW &&
+           k->mine.rejoin_until_ms > hall_now(k);
+}
+
+static bool mine_can_cancel(const kiosk *k)
+{
+    int s = k->mine.state;
+
+    return k->mine.known && k->mine.check[0] != '\0' &&
+           (s == HALL__TICKET_STATE__TICKET_WAITING || s == HALL__TICKET_STATE__TICKET_HOLD ||
+            (s == HALL__TICKET_STATE__TICKET_NO_SHOW && mine_can_rejoin(k)));
+}
+
+static int mine_json(kiosk *k, buf *out)
+{
+    const struct area *a = area_of(k, k->mine.area);
+    char until[16] = "";
+
+    if (!k->mine.known)
+        return json_raw(out, "null");
+    if (mine_can_rejoin(k)) {
+        clk_civil c;
+        clk_to_civil(k->zone, k->mine.rejoin_until_ms, &c);
+        snprintf(until, sizeof until, "%02d:%02d", c.hour, c.minute);
+    }
+    if (json_raw(out, "{\"number\":") < 0 || json_str(out, k->mine.number) < 0 ||
+        json_raw(out, ",\"state\":\"%s\",\"area_name\":", mine_state_name(k->mine.state)) < 0 ||
+        json_str(out, a ? a->name : k->mine.area) < 0 || json_raw(out, ",\"area_name_en\":") < 0 ||
+        json_str(out, a ? a->name_en : "") < 0 ||
+        (k->mine.ahead >= 0 ? json_raw(out, ",\"ahead\":%d", k->mine.ahead)
+                            : json_raw(out, ",\"ahead\":null")) < 0 ||
+        json_raw(out, ",\"can_cancel\":%s,\"can_rejoin\":%s,\"rejoin_until\":",
+                 mine_can_cancel(k) ? "true" : "false", mine_can_rejoin(k) ? "true" : "false") <
+            0 ||
+        json_str(out, until) < 0 || json_raw(out, "}") < 0)
+        return -1;
+    return 0;
+}
+
+/* The model's keys of the citizen's screens: matter_step, green, chosen
+ * and matters (the matter screen), mine, error_kind (docs/kiosk.md). */
+static int citizen_json(kiosk *k, kflow_screen screen, buf *out)
+{
+    const struct area *a = screen == KF_SCREEN_MATTER ? area_of(k, k->chosen) : NULL;
+    int mode = k->conf->green_mode;
+
+    if (json_raw(out, ",\"matter_step\":%s,\"green\":{\"enabled\":%s,\"mode\":\"%s\"}",
+                 k->conf->matter_step ? "true" : "false",
+                 mode != KIOSK_GREEN_OFF ? "true" : "false",
+                 mode == KIOSK_GREEN_OFF ? "issue" : green_mode_names[mode]) < 0 ||
+        json_raw(out, ",\"chosen\":") < 0)
+        return -1;
+    if (a == NULL) {
+        if (json_raw(out, "null") < 0)
+            return -1;
+    } else if (json_raw(out, "{\"code\":") < 0 || json_str(out, a->code) < 0 ||
+               json_raw(out, ",\"name\":") < 0 || json_str(out, a->name) < 0 ||
+               json_raw(out, ",\"name_en\":") < 0 || json_str(out, a->name_en) < 0 ||
+               json_raw(out, ",\"letter\":") < 0 || json_str(out, a->letter) < 0 ||
+               json_raw(out, "}") < 0) {
+        return -1;
+    }
+    if (json_raw(out, ",\"matters\":[") < 0)
+        return -1;
+    for (size_t i = 0; a != NULL && i < a->nmatters; i++) {
+        const struct kmatter *m = &a->matters[i];
+        if (json_raw(out, "%s{\"code\":", i ? "," : "") < 0 || json_str(out, m->code) < 0 ||
+            json_raw(out, ",\"name\":") < 0 || json_str(out, m->name) < 0 ||
+            json_raw(out, ",\"name_en\":") < 0 || json_str(out, m->name_en) < 0 ||
+            json_raw(out, ",\"materials\":") < 0 || materials_json(m, out) < 0 ||
+            json_raw(out, "}") < 0)
+            return -1;
+    }
+    if (json_raw(out, "],\"mine\":") < 0 ||
+        (screen == KF_SCREEN_MINE ? mine_json(k, out) : json_raw(out, "null")) < 0 ||
+        json_raw(out, ",\"error_kind\":\"%s\"",
+                 screen == KF_SCREEN_ERROR && k->error_kind ? k->error_kind : "") < 0)
         return -1;
     return 0;
 }
@@ -407,6 +602,9 @@ int kiosk_state_json(kiosk *k, buf *out)
     } else if (screen == KF_SCREEN_WORKING) {
         zh = "正在出票…";
         en = "Printing your ticket…";
+    } else if (screen == KF_SCREEN_MINE) {
+        zh = k->mine.zh;
+        en = k->mine.en;
     }
     if (json_raw(out, "{\"seq\":%llu,\"screen\":\"%s\",\"hall\":", (unsigned long long)k->seq,
                  kflow_screen_name(screen)) < 0 ||
@@ -425,11 +623,16 @@ int kiosk_state_json(kiosk *k, buf *out)
         const struct area *a = &k->areas[i];
         if (json_raw(out, "%s{\"code\":", i ? "," : "") < 0 || json_str(out, a->code) < 0 ||
             json_raw(out, ",\"name\":") < 0 || json_str(out, a->name) < 0 ||
+            json_raw(out, ",\"letter\":") < 0 || json_str(out, a->letter) < 0 ||
+            json_raw(out, ",\"name_en\":") < 0 || json_str(out, a->name_en) < 0 ||
+            json_raw(out, ",\"matters\":%zu", a->nmatters) < 0 ||
             json_raw(out, ",\"waiting\":%u,\"est_wait_s\":%u,\"general\":%s}", a->waiting,
                      a->est_wait_s, strcmp(a->code, k->general) == 0 ? "true" : "false") < 0)
             return -1;
     }
-    if (json_raw(out, "],\"ticket\":") < 0 ||
+    if (json_raw(out, "]") < 0 || citizen_json(k, screen, out) < 0)
+        return -1;
+    if (json_raw(out, ",\"ticket\":") < 0 ||
         (screen == KF_SCREEN_TICKET ? ticket_json(k, out) : json_raw(out, "null")) < 0 ||
         json_raw(out, ",\"message\":") < 0 || json_str(out, zh) < 0 ||
         json_raw(out, ",\"message_en\":") < 0 || json_str(out, en) < 0 ||
@@ -787,7 +990,16 @@ static void error_sentences(const Hall__Envelope *e, char *zh, char *en, size_t 
     Hall__ErrorCode code = e->body_case == HALL__ENVELOPE__BODY_ERROR
                                ? e->error->code
                                : HALL__ERROR_CODE__ERR_INTERNAL;
+    const char *given_zh = e->body_case == HALL__ENVELOPE__BODY_ERROR && e->error->message_zh
+                               ? e->error->message_zh
+                               : "";
 
+    /* halld's own Chinese sentence, where the refusal is the citizen's. */
+    if (given_zh[0] != '\0') {
+        snprintf(zh, len, "%s", given_zh);
+        snprintf(en, len, "%s", msg[0] ? msg : "No ticket could be issued");
+        return;
+    }
     switch (code) {
     case HALL__ERROR_CODE__ERR_NOT_FOUND:
         snprintf(zh, len, "没有找到该预约或业务，请核对后重试");
@@ -813,6 +1025,9 @@ static void ticket_from_wire(const Hall__Ticket *w, kflow_ticket *t)
     t->offline = w->offline;
     snprintf(t->masked_name, sizeof t->masked_name, "%s", w->masked_name ? w->masked_name : "");
     t->issued_ms = w->issued_at_ms;
+    snprintf(t->matter, sizeof t->matter, "%s", w->matter ? w->matter : "");
+    snprintf(t->check, sizeof t->check, "%s", w->check ? w->check : "");
+    t->green = w->priority == HALL__PRIORITY__PRIORITY_GREEN;
 }
 
 static void issue_answered(kiosk *k, const struct pending *p, const Hall__Envelope *e)
@@ -825,6 +1040,10 @@ static void issue_answered(kiosk *k, const struct pending *p, const Hall__Envelo
         char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
         error_sentences(e, zh, en, sizeof zh);
         log_warn("ISSUE refused: %s", en);
+        k->error_kind = e->body_case == HALL__ENVELOPE__BODY_ERROR &&
+                                e->error->code == HALL__ERROR_CODE__ERR_CITIZEN_LIMIT
+                            ? "limit"
+                            : "refused";
         kflow_refused(&k->flow, p->token, zh, en, now);
         return;
     }
@@ -931,6 +1150,11 @@ static void on_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
     }
     case P_UPLOAD:
         upload_answered(k, e);
+        break;
+    case P_QUERY:
+    case P_CANCEL:
+    case P_REJOIN:
+        mine_answered(k, p.kind, e);
         break;
     case P_STATUS:
         if (e->body_case != HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY)
@@ -1041,6 +1265,54 @@ static void on_down(void *arg, const char *reason)
     sync_model(k);
 }
 
+static void matters_free(struct area *a)
+{
+    for (size_t i = 0; i < a->nmatters; i++)
+        free(a->matters[i].materials);
+    free(a->matters);
+    a->matters = NULL;
+    a->nmatters = 0;
+}
+
+/* An area's letter, English name and (when the push carries them) its
+ * matters from halld's AreaStatus. A matter list that cannot be held
+ * leaves the area without one: its tile takes a ticket at once. */
+static void area_words(struct area *a, const Hall__AreaStatus *s)
+{
+    if (s->prefix != NULL && s->prefix[0] != '\0')
+        snprintf(a->letter, sizeof a->letter, "%s", s->prefix);
+    snprintf(a->name_en, sizeof a->name_en, "%s", s->name_en ? s->name_en : "");
+    if (!s->matters_sent)
+        return;
+    struct kmatter *v = s->n_matters ? calloc(s->n_matters, sizeof *v) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; v != NULL && i < s->n_matters; i++) {
+        const Hall__MatterInfo *m = s->matters[i];
+        size_t len = 1;
+        for (size_t j = 0; j < m->n_materials; j++)
+            len += strlen(m->materials[j]) + 1;
+        struct kmatter *x = &v[n];
+        if (m->code == NULL || strlen(m->code) >= sizeof x->code ||
+            (x->materials = calloc(1, len)) == NULL)
+            continue;
+        snprintf(x->code, sizeof x->code, "%s", m->code);
+        snprintf(x->name, sizeof x->name, "%s", m->name ? m->name : m->code);
+        snprintf(x->name_en, sizeof x->name_en, "%s", m->name_en ? m->name_en : "");
+        for (size_t j = 0; j < m->n_materials; j++) {
+            if (j > 0)
+                strcat(x->materials, "\n");
+            strcat(x->materials, m->materials[j]);
+        }
+        n++;
+    }
+    if (v == NULL && s->n_matters > 0)
+        log_warn("area %s: out of memory for its matters", s->area);
+    /* kept[] holds the old list's pointer: on_push frees what no area
+     * keeps. */
+    a->matters = v;
+    a->nmatters = n;
+}
+
 static void on_push(void *arg, const Hall__DisplayPush *p)
 {
     kiosk *k = arg;
@@ -1066,9 +1338,18 @@ static void on_push(void *arg, const Hall__DisplayPush *p)
             }
             if (s->name != NULL && s->name[0] != '\0')
                 snprintf(kept[n].name, sizeof kept[n].name, "%s", s->name);
+            area_words(&kept[n], s);
             kept[n].waiting = s->waiting;
             kept[n].est_wait_s = s->est_wait_s;
             n++;
+        }
+        /* The matters of areas no longer offered go with them. */
+        for (size_t i = 0; i < k->nareas; i++) {
+            bool still = false;
+            for (size_t j = 0; j < n && !still; j++)
+                still = kept[j].matters == k->areas[i].matters;
+            if (!still)
+                matters_free(&k->areas[i]);
         }
         memcpy(k->areas, kept, n * sizeof kept[0]);
         k->nareas = n;
@@ -1247,16 +1528,21 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
 {
     Hall__Envelope env = HALL__ENVELOPE__INIT;
     Hall__IssueRequest m;
-    char area[KF_AREA_MAX], code[KF_CODE_MAX], masked[KSTORE_NAME_MAX];
+    char area[KF_AREA_MAX], code[KF_CODE_MAX], masked[KSTORE_NAME_MAX], matter[KF_CODE_MAX];
     char number[IDNUM_MAX + 1];
     struct pending *p;
 
     hall__issue_request__init(&m);
+    k->error_kind = "";
     snprintf(area, sizeof area, "%s", cmd->area);
     snprintf(code, sizeof code, "%s", cmd->appointment);
+    snprintf(matter, sizeof matter, "%s", cmd->matter);
     m.area = area;
     m.appointment_code = code;
-    m.priority = code[0] ? HALL__PRIORITY__PRIORITY_APPOINTMENT : HALL__PRIORITY__PRIORITY_NORMAL;
+    m.matter = matter;
+    m.priority = code[0]      ? HALL__PRIORITY__PRIORITY_APPOINTMENT
+                 : cmd->green ? HALL__PRIORITY__PRIORITY_GREEN
+                              : HALL__PRIORITY__PRIORITY_NORMAL;
     if (cmd->by_card && k->card.valid) {
         memcpy(number, k->card.number, sizeof number);
         snprintf(masked, sizeof masked, "%s", k->card.masked);
@@ -1306,7 +1592,9 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     /* The online request given up, if any, stays in the link's table: its
      * answer, when the link is back, is voided (issue_answered). */
     if (area[0] == '\0' ||
-        kstore_offline_take(k->store, area, hall_now(k), HALL__PRIORITY__PRIORITY_NORMAL,
+        kstore_offline_take(k->store, area, hall_now(k),
+                            cmd->green ? HALL__PRIORITY__PRIORITY_GREEN
+                                       : HALL__PRIORITY__PRIORITY_NORMAL,
                             sealed_ok ? sealed : NULL, card ? k->card.masked : NULL, &o) < 0) {
         if (errno != ENOENT && errno != ENOSPC && area[0] != '\0')
             log_error("store: %s", kstore_errmsg(k->store));
@@ -1327,6 +1615,10 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     t.offline = true;
     snprintf(t.masked_name, sizeof t.masked_name, "%s", o.masked_name);
     t.issued_ms = o.issued_ms;
+    /* The matter is printed with its materials; halld does not learn it
+     * from an offline ticket (docs/kiosk.md). */
+    snprintf(t.matter, sizeof t.matter, "%s", cmd->matter);
+    t.green = cmd->green;
     k->cur.offline_id = o.id;
     changed(k);
     if (kflow_issued(&k->flow, cmd->token, &t, ev_now(k->loop), &next))
@@ -1358,6 +1650,21 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     et.hall = k->hall_name[0] ? k->hall_name : NULL;
     et.number = t->number;
     et.area = a ? a->name : t->area;
+    /* The matter and its materials as a checklist; the check code. */
+    const struct kmatter *m = matter_in(a, t->matter);
+    const char *lines[64];
+    char *materials = m != NULL ? strdup(m->materials) : NULL;
+    if (m != NULL) {
+        et.matter = m->name;
+        et.materials = lines;
+        for (char *p = materials; p != NULL && *p != '\0' && et.nmaterials < 64;) {
+            lines[et.nmaterials++] = p;
+            p += strcspn(p, "\n");
+            if (*p == '\n')
+                *p++ = '\0';
+        }
+    }
+    et.check = t->check[0] ? t->check : NULL;
     et.ahead = t->ahead;
     et.wait_min = t->est_wait_s >= 0 ? (t->est_wait_s + 59) / 60 : -1;
     et.issued_ms = t->issued_ms;
@@ -1374,6 +1681,7 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     else if (printer_submit(k->printer, buf_rdata(&bytes), buf_rlen(&bytes), &k->cur.job_id) < 0)
         why = strerror(errno);
     buf_release(&bytes);
+    free(materials);
     if (why != NULL) {
         log_error("ticket %s cannot be printed: %s", t->number, why);
         kflow_printed(&k->flow, false, why, ev_now(k->loop), &next);
@@ -1460,12 +1768,297 @@ static void on_tick(ev_loop *loop, ev_timer *t, void *arg)
     ev_timer_start(loop, &k->tick, TICK_MS);
 }
 
+/* ---- the citizen's screens: matters, green channel, own ticket ---------- */
+
+/* The values a ticket's QR text carries, read against [printer]
+ * ticket_url: {number}, {id} and {check} (the others are skipped). True
+ * if text is what the template makes. */
+static bool qr_fields(const char *tmpl, const char *text, char *number, size_t nlen, uint64_t *id,
+                      char *check, size_t clen)
+{
+    static const char *const keys[] = {"{number}", "{day}", "{id}", "{kiosk}", "{check}"};
+
+    if (tmpl[0] == '\0')
+        return false;
+    while (*tmpl != '\0') {
+        size_t i = 0;
+        while (i < 5 && strncmp(tmpl, keys[i], strlen(keys[i])) != 0)
+            i++;
+        if (i == 5) {
+            if (*text != *tmpl)
+                return false;
+            tmpl++, text++;
+            continue;
+        }
+        tmpl += strlen(keys[i]);
+        const char stop[2] = {*tmpl, '\0'};
+        size_t n = stop[0] != '\0' ? strcspn(text, stop) : strlen(text);
+        char v[64];
+        if (n == 0 || n >= sizeof v)
+            return false;
+        memcpy(v, text, n);
+        v[n] = '\0';
+        text += n;
+        if ((i == 0 && n >= nlen) || (i == 4 && n >= clen))
+            return false;
+        if (i == 0)
+            memcpy(number, v, n + 1);
+        else if (i == 2)
+            *id = strtoull(v, NULL, 10);
+        else if (i == 4)
+            memcpy(check, v, n + 1);
+    }
+    return *text == '\0';
+}
+
+/* A ticket number or check as typed: 1..15 letters and digits. */
+static bool typed_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= KSTORE_NUMBER_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= 'a' && s[i] <= 'z')))
+            return false;
+    return true;
+}
+
+static void mine_say(kiosk *k, const char *zh, const char *en)
+{
+    snprintf(k->mine.zh, sizeof k->mine.zh, "%s", zh);
+    snprintf(k->mine.en, sizeof k->mine.en, "%s", en);
+    changed(k);
+}
+
+/* The mine screen: "" opens it; otherwise the citizen's typed number
+ * ("A012", or "A012 1234" with the ticket's check) or the QR text scanned
+ * at the kiosk goes to halld as a TicketQuery. */
+static int mine_query(kiosk *k, const char *param, char *err, size_t errlen)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__TicketQuery m = HALL__TICKET_QUERY__INIT;
+    char number[KSTORE_NUMBER_MAX] = "", check[16] = "";
+    uint64_t id = 0;
+
+    if (kflow_open(&k->flow, KF_MINE, ev_now(k->loop), err, errlen) < 0)
+        return -1;
+    memset(&k->mine, 0, sizeof k->mine);
+    changed(k);
+    if (param[0] == '\0')
+        return 0;
+    if (!qr_fields(k->conf->ticket_url, param, number, sizeof number, &id, check, sizeof check)) {
+        char typed[2][32] = {"", ""};
+        if (sscanf(param, "%31s %31s", typed[0], typed[1]) < 1 || !typed_ok(typed[0]) ||
+            (typed[1][0] != '\0' && !typed_ok(typed[1]))) {
+            mine_say(k, "请输入号票上的号码，如 A012", "Type the number on your ticket, e.g. A012");
+            return 0;
+        }
+        snprintf(number, sizeof number, "%s", typed[0]);
+        snprintf(check, sizeof check, "%s", typed[1]);
+    }
+    if (!k->online) {
+        mine_say(k, "网络中断，暂时不能查询，请稍后再试",
+                 "Offline: your ticket cannot be looked up now; please try again later");
+        return 0;
+    }
+    m.ticket_id = id;
+    m.number = number;
+    m.check = check;
+    env.body_case = HALL__ENVELOPE__BODY_TICKET_QUERY;
+    env.ticket_query = &m;
+    if (send_req(k, &env, P_QUERY, 0) == NULL) {
+        mine_say(k, "暂时不能查询，请稍后再试", "Your ticket cannot be looked up now; please try again");
+        return 0;
+    }
+    snprintf(k->mine.check, sizeof k->mine.check, "%s", check);
+    mine_say(k, "正在查询…", "Looking up your ticket…");
+    return 0;
+}
+
+/* Cancel or rejoin the ticket on the mine screen. */
+static int mine_change(kiosk *k, bool cancel, char *err, size_t errlen)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__CancelTicket c = HALL__CANCEL_TICKET__INIT;
+    Hall__Rejoin r = HALL__REJOIN__INIT;
+    char check[8], reason[] = "cancelled by the citizen at the kiosk";
+
+    if (kflow_screen_of(&k->flow) != KF_SCREEN_MINE || !(cancel ? mine_can_cancel(k)
+                                                                : mine_can_rejoin(k))) {
+        snprintf(err, errlen, "%s",
+                 cancel ? "此号码不能在本机取消 / this ticket cannot be cancelled here"
+                        : "此号码不能重新排队 / this ticket cannot rejoin the queue");
+        errno = EAGAIN;
+        return -1;
+    }
+    if (kflow_open(&k->flow, KF_MINE, ev_now(k->loop), err, errlen) < 0)
+        return -1;
+    if (cancel) {
+        snprintf(check, sizeof check, "%s", k->mine.check);
+        c.ticket_id = k->mine.id;
+        c.check = check;
+        c.reason = reason;
+        env.body_case = HALL__ENVELOPE__BODY_CANCEL;
+        env.cancel = &c;
+    } else {
+        r.ticket_id = k->mine.id;
+        env.body_case = HALL__ENVELOPE__BODY_REJOIN;
+        env.rejoin = &r;
+    }
+    if (send_req(k, &env, cancel ? P_CANCEL : P_REJOIN, 0) == NULL)
+        mine_say(k, "暂时不能办理，请稍后再试", "This cannot be done now; please try again");
+    else
+        mine_say(k, "正在办理…", "One moment…");
+    return 0;
+}
+
+/* halld's answer for the mine screen: the ticket as it stands now, and
+ * what was done, in both languages. */
+static void mine_answered(kiosk *k, pending_kind kind, const Hall__Envelope *e)
+{
+    const Hall__Ticket *t = NULL;
+    char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
+
+    if (e->body_case == HALL__ENVELOPE__BODY_TICKET_REPLY)
+        t = e->ticket_reply->ticket;
+    else if (e->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY)
+        t = e->window_reply->ticket;
+    if (kflow_screen_of(&k->flow) != KF_SCREEN_MINE)
+        return; /* the citizen left the screen */
+    if (t == NULL) {
+        error_sentences(e, zh, en, sizeof zh);
+        if (kind == P_QUERY)
+            k->mine.known = false;
+        mine_say(k, zh, en);
+        return;
+    }
+    k->mine.known = true;
+    k->mine.id = t->id;
+    snprintf(k->mine.number, sizeof k->mine.number, "%s", t->number ? t->number : "");
+    snprintf(k->mine.area, sizeof k->mine.area, "%s", t->area ? t->area : "");
+    k->mine.state = t->state;
+    k->mine.ahead = t->state == HALL__TICKET_STATE__TICKET_WAITING ? (int)t->people_ahead : -1;
+    k->mine.rejoin_until_ms = t->rejoin_until_ms;
+    if (kind == P_QUERY)
+        snprintf(k->mine.check, sizeof k->mine.check, "%s", t->check ? t->check : "");
+    if (kind == P_CANCEL) {
+        snprintf(zh, sizeof zh, "号码 %s 已取消", k->mine.number);
+        snprintf(en, sizeof en, "Ticket %s is cancelled", k->mine.number);
+    } else if (kind == P_REJOIN) {
+        snprintf(zh, sizeof zh, "号码 %s 已重新排队，请留意叫号", k->mine.number);
+        snprintf(en, sizeof en, "Ticket %s is back in the queue; please listen for your number",
+                 k->mine.number);
+    } else {
+        zh[0] = en[0] = '\0';
+    }
+    mine_say(k, zh, en);
+}
+
+/* take "AREA/MATTER": a ticket with the matter picked on the matter
+ * screen (which must be one of the area's). */
+static int take_matter(kiosk *k, const char *param, char *err, size_t errlen)
+{
+    char area[KF_AREA_MAX];
+    const char *slash = strchr(param, '/');
+    size_t n = (size_t)(slash - param);
+    kflow_cmd cmd;
+
+    if (n >= sizeof area) {
+        snprintf(err, errlen, "没有这个业务区 / no such area");
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(area, param, n);
+    area[n] = '\0';
+    if (matter_in(area_of(k, area), slash + 1) == NULL) {
+        snprintf(err, errlen, "没有这个事项 / no such matter");
+        errno = EINVAL;
+        return -1;
+    }
+    if (kflow_take(&k->flow, area, slash + 1, false, ev_now(k->loop), &cmd, err, errlen) < 0)
+        return -1;
+    execute(k, &cmd);
+    return 0;
+}
+
+/* green "": the green-channel screen; green AREA: a priority ticket in
+ * that area ([green] mode = issue) or for the consult desk (consult). */
+static int green_action(kiosk *k, const char *param, char *err, size_t errlen)
+{
+    kflow_cmd cmd;
+
+    if (k->conf->green_mode == KIOSK_GREEN_OFF) {
+        snprintf(err, errlen, "本机未开通绿色通道 / the green channel is not offered here");
+        errno = EINVAL;
+        return -1;
+    }
+    if (param[0] == '\0')
+        return kflow_open(&k->flow, KF_GREEN, ev_now(k->loop), err, errlen);
+    if (area_of(k, param) == NULL) {
+        snprintf(err, errlen, "没有这个业务区 / no such area");
+        errno = EINVAL;
+        return -1;
+    }
+    const char *area =
+        k->conf->green_mode == KIOSK_GREEN_CONSULT ? k->conf->green_consult_area : param;
+    if (kflow_take(&k->flow, area, "", true, ev_now(k->loop), &cmd, err, errlen) < 0)
+        return -1;
+    execute(k, &cmd);
+    return 0;
+}
+
+/* area CODE: the matter list when [flow] matter_step is on and the area
+ * has matters, else a ticket at once. */
+static int area_action(kiosk *k, const char *param, char *err, size_t errlen)
+{
+    const struct area *a = area_of(k, param);
+    kflow_cmd cmd;
+
+    if (k->conf->matter_step && a != NULL && a->nmatters > 0) {
+        if (kflow_open(&k->flow, KF_MATTER, ev_now(k->loop), err, errlen) < 0)
+            return -1;
+        snprintf(k->chosen, sizeof k->chosen, "%s", a->code);
+        changed(k);
+        return 0;
+    }
+    if (kflow_action(&k->flow, "take", param, ev_now(k->loop), &cmd, err, errlen) < 0)
+        return -1;
+    execute(k, &cmd);
+    return 0;
+}
+
+/* The actions of the citizen's screens; 1 if name is none of them. */
+static int citizen_action(kiosk *k, const char *name, const char *param, char *err,
+                          size_t errlen)
+{
+    if (strcmp(name, "area") == 0)
+        return area_action(k, param, err, errlen);
+    if (strcmp(name, "take") == 0 && strchr(param, '/') != NULL)
+        return take_matter(k, param, err, errlen);
+    if (strcmp(name, "green") == 0)
+        return green_action(k, param, err, errlen);
+    if (strcmp(name, "mine") == 0)
+        return mine_query(k, param, err, errlen);
+    if (strcmp(name, "cancel") == 0 || strcmp(name, "rejoin") == 0)
+        return mine_change(k, strcmp(name, "cancel") == 0, err, errlen);
+    return 1;
+}
+
 /* ---- the page's side ------------------------------------------------------ */
 
 int kiosk_action(kiosk *k, const char *name, const char *param, char *err, size_t errlen)
 {
     kflow_cmd cmd;
 
+    if (name != NULL) {
+        int rc = citizen_action(k, name, param != NULL ? param : "", err, errlen);
+        if (rc != 1) {
+            sync_model(k);
+            return rc;
+        }
+    }
     if (name != NULL && strcmp(name, "card") == 0 && k->reader == NULL) {
         snprintf(err, errlen,
                  "读卡器暂不可用，请直接取号 / The card reader is not available; "
@@ -1621,5 +2214,7 @@ void kiosk_free(kiosk *k)
     clk_zone_free(k->zone);
     seal_key_free(k->sealing);
     idcard_privacy_wipe(&k->card, sizeof k->card);
+    for (size_t i = 0; i < k->nareas; i++)
+        matters_free(&k->areas[i]);
     free(k);
 }

@@ -17,6 +17,8 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 /* The order of printer_backend and reader_backend. */
 static const char *const printer_backends[] = {"sim", "cups", "usb", "net", NULL};
 static const char *const reader_backends[] = {"sim", "serial", "usb", NULL};
+/* The order of KIOSK_GREEN_OFF, _ISSUE, _CONSULT. */
+static const char *const green_modes[] = {"off", "issue", "consult", NULL};
 /* The order of KIOSK_BUS_TCP, KIOSK_BUS_RTU. */
 static const char *const bus_transports[] = {"tcp", "rtu", NULL};
 
@@ -62,6 +64,16 @@ const conf_option kiosk_conf_options[] = {
     CONF_STRING("flow", "reserve_margin", C, retired_reserve_margin, "",
                 "No longer used: a ticket halld answered is always printed (halld revives a "
                 "reservation that ran out). Accepted so that older files still load"),
+    CONF_BOOL("flow", "matter_step", C, matter_step, "false",
+              "An area tile opens the list of the area's matters (with their materials) before "
+              "the ticket; false: a tile takes a ticket at once"),
+
+    CONF_ENUM("green", "mode", C, green_mode, green_modes, "off",
+              "The green channel (elderly, disabled, servicemen): off; issue (a priority ticket "
+              "in the area picked); consult (a priority ticket for the consult desk, which "
+              "checks the papers and transfers it)"),
+    CONF_STRING("green", "consult_area", C, green_consult_area, "",
+                "consult: the area of the consult desk"),
 
     CONF_ENUM("printer", "backend", C, printer_backend, printer_backends, "usb",
               "Ticket printer: usb, cups, net (raw port 9100) or sim"),
@@ -196,6 +208,10 @@ int kiosk_conf_load(kiosk_conf *c, const char *path, bool sim, char *err, size_t
     if (fresh.paper_mm != 58 && fresh.paper_mm != 80) {
         snprintf(err, errlen, "%s: [printer] paper = %lld: use 58 or 80", path,
                  (long long)fresh.paper_mm);
+        goto invalid;
+    }
+    if (fresh.green_mode == KIOSK_GREEN_CONSULT && fresh.green_consult_area[0] == '\0') {
+        snprintf(err, errlen, "%s: [green] mode = consult needs [green] consult_area", path);
         goto invalid;
     }
     if (fresh.low_water >= fresh.lease_size) {

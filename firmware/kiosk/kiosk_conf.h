@@ -41,6 +41,10 @@ typedef struct kiosk_conf {
     int64_t request_timeout_ms;   /* an online request unanswered this long goes offline */
     char *general_area;           /* the one-tap area offline ("" = learnt from halld) */
     char *retired_reserve_margin; /* a key older files set; ignored (kioskd warns) */
+    bool matter_step;             /* an area tile opens the area's matter list */
+    /* [green] the green channel (老年人、残疾人、军人等优先) */
+    int green_mode;           /* KIOSK_GREEN_OFF, _ISSUE or _CONSULT */
+    char *green_consult_area; /* consult: the consult desk's area */
     /* [printer] */
     int printer_backend; /* printer_backend */
     char *printer_address, *printer_queue, *printer_server;
@@ -83,6 +87,11 @@ typedef struct kiosk_conf {
 /* Every key of kioskd.ini with its type, bounds and default (conf.h);
  * kiosk_conf_load() adds the checks across keys. */
 extern const conf_option kiosk_conf_options[];
+
+/* The order of kiosk_conf.green_mode. */
+#define KIOSK_GREEN_OFF     0
+#define KIOSK_GREEN_ISSUE   1
+#define KIOSK_GREEN_CONSULT 2
 
 /* The order of kiosk_conf.bus_transport. */
 #define KIOSK_BUS_TCP 0
