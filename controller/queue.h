@@ -15,6 +15,7 @@
  *       void / |     rejoin      |  |  | cancel        | | |   \ transfer        | transfer
  *       expire v   (in time)     |  |  v               | | |    \ (area/window)  | (area/window)
  *            VOID     NO_SHOW ---+  |  CANCELLED <-----+ | |     +---> WAITING <--+
+ *                     (cancel by the hall while it may rejoin: CANCELLED)
  *              |  (expired only)    |
  *              +--- printed --------+ (revived: keeps its issue time)
  *                       ^           |        cancel      | |             (keeps its issue time)

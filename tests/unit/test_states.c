@@ -263,6 +263,7 @@ static const legal legal_moves[] = {
     {Q_HOLD, OP_CANCEL_WINDOW, Q_CANCELLED, "TE", QE_CANCELLED},
     {Q_HOLD, OP_CANCEL_HALL, Q_CANCELLED, "TE", QE_CANCELLED},
     {Q_NO_SHOW, OP_REJOIN, Q_WAITING, "TE", QE_REJOINED},
+    {Q_NO_SHOW, OP_CANCEL_HALL, Q_CANCELLED, "TE", QE_CANCELLED},
 };
 #define NLEGAL ((int)(sizeof legal_moves / sizeof legal_moves[0]))
 
@@ -371,6 +372,8 @@ START_TEST(illegal_pairs)
             want = "window 1 is serving A001: finish it first";
         else if (op == OP_REJOIN && s == S_ENDED)
             want = "A001 cannot rejoin: rejoin time ended";
+        else if (op == OP_CANCEL_HALL && s == S_ENDED)
+            want = "A001 cannot be cancelled: its rejoin time ended";
         ck_assert_msg(strncmp(err.message, "A001", 4) == 0 || op == OP_CALL_NEXT, "message '%s'",
                       err.message);
         ck_assert_msg(strstr(err.message, want) != NULL, "message '%s', want '%s'", err.message,
