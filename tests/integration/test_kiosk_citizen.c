@@ -365,6 +365,20 @@ START_TEST(test_matter_pick)
     ck_assert_int_eq(db(&x, "matter = ''", general), 1);
     ck_assert_int_eq(db(&x, "state", general), ST_WAITING);
 
+    /* English names from the catalog reach the tiles and the matter list
+     * (a catalog import: halld re-reads it and pushes the matters). */
+    ck_assert_int_eq(ts_system("sed -e 's/\"name\": \"税务服务\",/&\"name_en\": \"Tax\",/' "
+                               "-e 's/\"name\": \"发票领用\",/&\"name_en\": \"Invoices\",/' "
+                               "%s/sample-catalog.json >%s/english.json",
+                               SAMPLE_DIR, x.hall.dir),
+                     0);
+    ck_assert_int_eq(fix_hallctl(&x.hall, "catalog import %s/english.json", x.hall.dir), 0);
+    ck_assert_msg(until_has(&x, "\"letter\":\"T\",\"name_en\":\"Tax\""), "%s", model(&x));
+    act(&x, "area", "tax");
+    ck_assert_msg(until_has(&x, "\"name\":\"发票领用\",\"name_en\":\"Invoices\""), "%s",
+                  model(&x));
+    act(&x, "back", "");
+
     /* An area without matter_step's list (off): a tile takes at once. */
     kiosk_free(x.k);
     kiosk_conf_release(&x.conf);
