@@ -522,9 +522,9 @@ static bool col_optional(int k)
 }
 
 static const char *const col_names[COL_COUNT] = {
-    "kind",       "code",      "name",   "prefix",        "general",       "area",
-    "conditions", "materials", "sample", "review_points", "in_one_window", "online_doable",
-    "name_en",
+    "kind",          "code",          "name",      "prefix", "general",
+    "area",          "conditions",    "materials", "sample", "review_points",
+    "in_one_window", "online_doable", "name_en",
 };
 
 /* One record: its fields as NUL-terminated strings. */
@@ -724,8 +724,8 @@ static int csv_area(struct parse *p, const struct origin *o, const struct record
         take_name(p, true, o, "name", rec->f[col[COL_NAME]], a->name, sizeof a->name) < 0 ||
         take_prefix(p, o, "prefix", rec->f[col[COL_PREFIX]], a->prefix) < 0 ||
         take_bool(p, true, o, "general", rec->f[col[COL_GENERAL]], &a->general, &empty) < 0 ||
-        take_name_en(p, true, o, csv_field(rec, col, COL_NAME_EN), a->name_en,
-                     sizeof a->name_en) < 0)
+        take_name_en(p, true, o, csv_field(rec, col, COL_NAME_EN), a->name_en, sizeof a->name_en) <
+            0)
         return -1;
     if (empty)
         a->general = false;
@@ -794,8 +794,8 @@ static int csv_matter(struct parse *p, const struct origin *o, const struct reco
     struct owned *ow = last_owned(p);
     if (take_code(p, false, o, "code", rec->f[col[COL_CODE]], m->code) < 0 ||
         take_name(p, false, o, "name", rec->f[col[COL_NAME]], m->name, sizeof m->name) < 0 ||
-        take_name_en(p, false, o, csv_field(rec, col, COL_NAME_EN), m->name_en,
-                     sizeof m->name_en) < 0 ||
+        take_name_en(p, false, o, csv_field(rec, col, COL_NAME_EN), m->name_en, sizeof m->name_en) <
+            0 ||
         take_code(p, false, o, "area", rec->f[col[COL_AREA]], m->area) < 0 ||
         take_text(p, o, "conditions", rec->f[col[COL_CONDITIONS]], &ow->conditions) < 0 ||
         csv_list(p, o, "materials", rec->f[col[COL_MATERIALS]], &ow->materials) < 0 ||
@@ -1001,9 +1001,9 @@ static int json_area(struct parse *p, size_t i, json_t *v)
 
 static int json_matter(struct parse *p, size_t i, json_t *v)
 {
-    static const char *const keys[] = {
-        "code",   "area",          "name",          "name_en",       "conditions", "materials",
-        "sample", "review_points", "in_one_window", "online_doable", NULL};
+    static const char *const keys[] = {"code",          "area",          "name",   "name_en",
+                                       "conditions",    "materials",     "sample", "review_points",
+                                       "in_one_window", "online_doable", NULL};
     struct origin o = {.index = i};
     const char *code, *area, *name, *name_en, *conditions, *sample;
 

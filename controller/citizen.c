@@ -140,8 +140,7 @@ int citizen_digest(const citizen_keys *k, const void *data, size_t len,
     return 0;
 }
 
-int citizen_ticket_check(const citizen_keys *k, uint64_t ticket_id,
-                         char out[CITIZEN_CHECK_LEN + 1])
+int citizen_ticket_check(const citizen_keys *k, uint64_t ticket_id, char out[CITIZEN_CHECK_LEN + 1])
 {
     static const char label[] = "onewindow ticket check";
     uint8_t msg[sizeof label + 8], mac[CITIZEN_DIGEST_LEN];

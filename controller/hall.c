@@ -1112,8 +1112,7 @@ static void limit_sentence(hall *h, const char *area, const uint8_t *hash, struc
                  "You already hold ticket %s for this area; please wait to be called (at most "
                  "%u per ID card)",
                  first->number, h->policy.citizen_limit);
-    }
-    else
+    } else
         snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码，请等候叫号");
 }
 
@@ -1300,8 +1299,9 @@ static void do_rejoin(hall *h, const hall_device *dev, const Hall__Envelope *req
     if (queue_rejoin(h->q, t->id, now, &t, &err) < 0) {
         refuse_q(o, &err);
         snprintf(o->message_zh, sizeof o->message_zh, "%s",
-                 err.code == QERR_ILLEGAL_STATE ? "该号码不能重新排队（未过号，或已超过重新排队时限）"
-                                                : "暂时不能重新排队，请联系工作人员");
+                 err.code == QERR_ILLEGAL_STATE
+                     ? "该号码不能重新排队（未过号，或已超过重新排队时限）"
+                     : "暂时不能重新排队，请联系工作人员");
     } else {
         answer_ticket(h, o, t, now);
     }
@@ -2249,8 +2249,8 @@ struct push_matters {
     Hall__MatterInfo **ptr;
 };
 
-static void wire_area_matters(const hall *h, const q_area *a, struct push_matters *pm,
-                              size_t *used, Hall__AreaStatus *as)
+static void wire_area_matters(const hall *h, const q_area *a, struct push_matters *pm, size_t *used,
+                              Hall__AreaStatus *as)
 {
     as->matters_sent = true;
     as->matters = &pm->ptr[*used];

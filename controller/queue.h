@@ -198,8 +198,8 @@ typedef struct q_area {
     char name[Q_NAME_MAX];
     char name_en[Q_NAME_MAX]; /* English name, "" if the catalog gives none */
     char prefix[8];           /* display number prefix, "A" */
-    bool general;   /* the hall's general intake area (one-tap ticket) */
-    bool retired;   /* gone from the catalog: its tickets are called, no new ones */
+    bool general;             /* the hall's general intake area (one-tap ticket) */
+    bool retired;             /* gone from the catalog: its tickets are called, no new ones */
 } q_area;
 
 typedef struct q_lease {

@@ -474,10 +474,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MAX_TICKET_ID] = "SELECT coalesce(max(id), 0) FROM tickets",
     [ST_RETIRE_MATTERS] = "UPDATE matters SET retired = 1",
     [ST_RETIRE_AREAS] = "UPDATE areas SET retired = 1, general = 0",
-    [ST_INSERT_AREA] = "INSERT INTO areas(code, name, prefix, general, position, retired, name_en) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6) ON CONFLICT(code) DO UPDATE SET "
-                       "name = excluded.name, name_en = excluded.name_en, prefix = excluded.prefix, "
-                       "general = excluded.general, position = excluded.position, retired = 0",
+    [ST_INSERT_AREA] =
+        "INSERT INTO areas(code, name, prefix, general, position, retired, name_en) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6) ON CONFLICT(code) DO UPDATE SET "
+        "name = excluded.name, name_en = excluded.name_en, prefix = excluded.prefix, "
+        "general = excluded.general, position = excluded.position, retired = 0",
     [ST_INSERT_MATTER] =
         "INSERT INTO matters(code, area, name, conditions, materials, sample, review_points, "
         "in_one_window, online_doable, position, retired, name_en) "

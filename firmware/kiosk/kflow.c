@@ -11,12 +11,12 @@
 
 #include "conf.h"
 
-static const char *const state_names[] = {
-    "idle",   "choose", "card",  "appointment", "requesting", "printing", "confirming",
-    "ticket", "error",  "matter", "green",      "mine"};
-static const char *const screen_names[] = {"idle",  "choose", "card",   "appointment",
-                                           "working", "ticket", "error",  "closed",
-                                           "matter", "green", "mine"};
+static const char *const state_names[] = {"idle",       "choose",   "card",       "appointment",
+                                          "requesting", "printing", "confirming", "ticket",
+                                          "error",      "matter",   "green",      "mine"};
+static const char *const screen_names[] = {"idle",    "choose", "card",  "appointment",
+                                           "working", "ticket", "error", "closed",
+                                           "matter",  "green",  "mine"};
 
 /* What every state promises: a timeout on every screen but idle, a request
  * token while a ticket is on its way, a ticket number from PRINTING on. */
@@ -176,8 +176,7 @@ int kflow_take(kflow *f, const char *area, const char *matter, bool green, int64
     no_cmd(cmd);
     if (busy(f))
         return 0;
-    if (!valid_code(area, KF_AREA_MAX) ||
-        (matter[0] != '\0' && !valid_code(matter, KF_CODE_MAX)))
+    if (!valid_code(area, KF_AREA_MAX) || (matter[0] != '\0' && !valid_code(matter, KF_CODE_MAX)))
         return refuse(EINVAL, err, errlen, "没有这个业务 / no such service");
     if (!f->can_take)
         return refuse(EAGAIN, err, errlen, f->closed_zh);

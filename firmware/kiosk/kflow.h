@@ -112,7 +112,7 @@ typedef struct kflow_ticket {
     int est_wait_s; /* -1 unknown */
     bool offline;
     char masked_name[KF_NAME_MAX];
-    int64_t issued_ms; /* UTC */
+    int64_t issued_ms;        /* UTC */
     char matter[KF_CODE_MAX]; /* "" if none */
     bool green;               /* a green-channel ticket */
     char check[8];            /* halld's check code for the bearer, "" offline */

@@ -435,13 +435,12 @@ static int ticket_words_json(kiosk *k, const kflow_ticket *t, buf *out)
 
     return json_raw(out, ",\"letter\":") < 0 || json_str(out, a ? a->letter : "") < 0 ||
                    json_raw(out, ",\"area_name_en\":") < 0 ||
-                   json_str(out, a ? a->name_en : "") < 0 ||
-                   json_raw(out, ",\"matter\":") < 0 || json_str(out, t->matter) < 0 ||
-                   json_raw(out, ",\"matter_name\":") < 0 ||
+                   json_str(out, a ? a->name_en : "") < 0 || json_raw(out, ",\"matter\":") < 0 ||
+                   json_str(out, t->matter) < 0 || json_raw(out, ",\"matter_name\":") < 0 ||
                    json_str(out, m ? m->name : "") < 0 ||
                    json_raw(out, ",\"matter_name_en\":") < 0 ||
-                   json_str(out, m ? m->name_en : "") < 0 ||
-                   json_raw(out, ",\"materials\":") < 0 || materials_json(m, out) < 0 ||
+                   json_str(out, m ? m->name_en : "") < 0 || json_raw(out, ",\"materials\":") < 0 ||
+                   materials_json(m, out) < 0 ||
                    json_raw(out, ",\"green\":%s", t->green ? "true" : "false") < 0
                ? -1
                : 0;
@@ -538,8 +537,8 @@ static int mine_json(kiosk *k, buf *out)
         (k->mine.ahead >= 0 ? json_raw(out, ",\"ahead\":%d", k->mine.ahead)
                             : json_raw(out, ",\"ahead\":null")) < 0 ||
         json_raw(out, ",\"can_cancel\":%s,\"can_rejoin\":%s,\"rejoin_until\":",
-                 mine_can_cancel(k) ? "true" : "false", mine_can_rejoin(k) ? "true" : "false") <
-            0 ||
+                 mine_can_cancel(k) ? "true" : "false",
+                 mine_can_rejoin(k) ? "true" : "false") < 0 ||
         json_str(out, until) < 0 || json_raw(out, "}") < 0)
         return -1;
     return 0;
@@ -1869,7 +1868,8 @@ static int mine_query(kiosk *k, const char *param, char *err, size_t errlen)
     env.body_case = HALL__ENVELOPE__BODY_TICKET_QUERY;
     env.ticket_query = &m;
     if (send_req(k, &env, P_QUERY, 0) == NULL) {
-        mine_say(k, "暂时不能查询，请稍后再试", "Your ticket cannot be looked up now; please try again");
+        mine_say(k, "暂时不能查询，请稍后再试",
+                 "Your ticket cannot be looked up now; please try again");
         return 0;
     }
     snprintf(k->mine.check, sizeof k->mine.check, "%s", check);
@@ -1885,8 +1885,8 @@ static int mine_change(kiosk *k, bool cancel, char *err, size_t errlen)
     Hall__Rejoin r = HALL__REJOIN__INIT;
     char check[8], reason[] = "cancelled by the citizen at the kiosk";
 
-    if (kflow_screen_of(&k->flow) != KF_SCREEN_MINE || !(cancel ? mine_can_cancel(k)
-                                                                : mine_can_rejoin(k))) {
+    if (kflow_screen_of(&k->flow) != KF_SCREEN_MINE ||
+        !(cancel ? mine_can_cancel(k) : mine_can_rejoin(k))) {
         snprintf(err, errlen, "%s",
                  cancel ? "此号码不能在本机取消 / this ticket cannot be cancelled here"
                         : "此号码不能重新排队 / this ticket cannot rejoin the queue");
@@ -2030,8 +2030,7 @@ static int area_action(kiosk *k, const char *param, char *err, size_t errlen)
 }
 
 /* The actions of the citizen's screens; 1 if name is none of them. */
-static int citizen_action(kiosk *k, const char *name, const char *param, char *err,
-                          size_t errlen)
+static int citizen_action(kiosk *k, const char *name, const char *param, char *err, size_t errlen)
 {
     if (strcmp(name, "area") == 0)
         return area_action(k, param, err, errlen);

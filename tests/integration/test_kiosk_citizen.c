@@ -265,15 +265,15 @@ START_TEST(test_green_channel)
      * transfers it to tax and it stays green. */
     char err[512], ini[1200];
     snprintf(ini, sizeof ini, "%s/kioskd.ini", x.hall.dir);
-    ck_assert_int_eq(ts_system("sed -i -e 's/^mode = issue/mode = consult\\nconsult_area = intake/' %s",
-                               ini),
-                     0);
+    ck_assert_int_eq(
+        ts_system("sed -i -e 's/^mode = issue/mode = consult\\nconsult_area = intake/' %s", ini),
+        0);
     memset(&x.conf, 0, sizeof x.conf);
     ck_assert_msg(kiosk_conf_load(&x.conf, ini, true, err, sizeof err) == 0, "%s", err);
     x.k = kiosk_new(x.loop, &x.conf, err, sizeof err);
     ck_assert_msg(x.k != NULL, "%s", err);
-    ck_assert_msg(until_has(&x, "\"mode\":\"consult\"") && until_has(&x, "\"code\":\"tax\""),
-                  "%s", model(&x));
+    ck_assert_msg(until_has(&x, "\"mode\":\"consult\"") && until_has(&x, "\"code\":\"tax\""), "%s",
+                  model(&x));
     act(&x, "green", "tax");
     ticket(&x, consult, sizeof consult);
     done(&x);
@@ -350,8 +350,7 @@ START_TEST(test_matter_pick)
     done(&x);
     /* halld has the matter; the printed ticket its name and materials as a
      * checklist, and the check code. */
-    ck_assert_int_eq(db(&x, "matter = 'T-FPLY'", number),
-                     1);
+    ck_assert_int_eq(db(&x, "matter = 'T-FPLY'", number), 1);
     ck_assert(printed(&x, "发票领用"));
     ck_assert(printed(&x, "请备齐以下材料："));
     ck_assert(printed(&x, "□ 经办人身份证件"));
@@ -375,8 +374,7 @@ START_TEST(test_matter_pick)
     ck_assert_int_eq(fix_hallctl(&x.hall, "catalog import %s/english.json", x.hall.dir), 0);
     ck_assert_msg(until_has(&x, "\"letter\":\"T\",\"name_en\":\"Tax\""), "%s", model(&x));
     act(&x, "area", "tax");
-    ck_assert_msg(until_has(&x, "\"name\":\"发票领用\",\"name_en\":\"Invoices\""), "%s",
-                  model(&x));
+    ck_assert_msg(until_has(&x, "\"name\":\"发票领用\",\"name_en\":\"Invoices\""), "%s", model(&x));
     act(&x, "back", "");
 
     /* An area without matter_step's list (off): a tile takes at once. */

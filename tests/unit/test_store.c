@@ -1329,11 +1329,10 @@ END_TEST
  * them still loads (the names are then ""). */
 START_TEST(test_english_names)
 {
-    catalog *c =
-        csv("kind,code,name,name_en,prefix,general,area,conditions,materials,sample,"
-            "review_points,in_one_window,online_doable\n"
-            "area,A,综合受理,General Services,A,true,,,,,,,\n"
-            "matter,m1,发票领用,Invoice Collection,,,A,,身份证；UKey,,,true,true\n");
+    catalog *c = csv("kind,code,name,name_en,prefix,general,area,conditions,materials,sample,"
+                     "review_points,in_one_window,online_doable\n"
+                     "area,A,综合受理,General Services,A,true,,,,,,,\n"
+                     "matter,m1,发票领用,Invoice Collection,,,A,,身份证；UKey,,,true,true\n");
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_str_eq(catalog_areas(c)[0].name_en, "General Services");
     ck_assert_str_eq(catalog_matters(c)[0].name_en, "Invoice Collection");
@@ -1355,10 +1354,9 @@ START_TEST(test_english_names)
     ck_assert_str_eq(catalog_areas(c)[0].name_en, "");
     catalog_free(c);
     /* A bad English name is refused like a name. */
-    ck_assert_ptr_null(
-        csv("kind,code,name,name_en,prefix,general,area,conditions,materials,sample,"
-            "review_points,in_one_window,online_doable\n"
-            "area,A,综合受理,\"two\nlines\",A,true,,,,,,,\n"));
+    ck_assert_ptr_null(csv("kind,code,name,name_en,prefix,general,area,conditions,materials,sample,"
+                           "review_points,in_one_window,online_doable\n"
+                           "area,A,综合受理,\"two\nlines\",A,true,,,,,,,\n"));
     ck_assert_msg(strstr(err, "column name_en") != NULL, "%s", err);
 }
 END_TEST
