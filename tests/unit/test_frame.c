@@ -78,6 +78,9 @@ static Hall__Ticket *mk_ticket(uint64_t id, const char *number)
     t->kiosk_id = S("kiosk-01");
     t->masked_name = S("张*");
     t->business_day = 20240301;
+    t->check = S("4821");
+    t->matter_name = S("发票领用");
+    t->rejoin_until_ms = 1709251800000;
     return t;
 }
 
@@ -151,6 +154,9 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->idle_timeout_ms = 15000;
         m->time_zone = S("Asia/Shanghai");
         m->session_id = 0xfedcba9876543210u;
+        m->rejoin_s = 600;
+        m->max_recalls = 2;
+        m->citizen_limit = 1;
         env->hello_reply = m;
         return true;
     }
@@ -174,6 +180,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         NEW(m, error);
         m->code = HALL__ERROR_CODE__ERR_ILLEGAL_STATE;
         m->message = S("ticket A001 is not waiting");
+        m->message_zh = S("号码 A001 不在等候中");
         env->error = m;
         return true;
     }
@@ -188,6 +195,8 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->masked_name = S("张*");
         m->masked_id = S("3101**********1234");
         m->citizen_id = S("310101199001011234");
+        m->unstaffed_ok = true;
+        m->check_in = true;
         env->issue = m;
         return true;
     }
@@ -293,6 +302,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         NEW(m, sign_in);
         m->window_no = 4;
         m->clerk_id = S("c007");
+        m->pin = S("2468");
         env->sign_in = m;
         return true;
     }
@@ -309,6 +319,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->window_no = 4;
         m->ticket_id = 105;
         m->reason = S("citizen left");
+        m->check = S("4821");
         env->cancel = m;
         return true;
     }
@@ -316,7 +327,17 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         Hall__Rejoin *m;
         NEW(m, rejoin);
         m->ticket_id = 106;
+        m->number = S("A106");
         env->rejoin = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_TICKET_QUERY: {
+        Hall__TicketQuery *m;
+        NEW(m, ticket_query);
+        m->ticket_id = 107;
+        m->number = S("A107");
+        m->check = S("1357");
+        env->ticket_query = m;
         return true;
     }
     case HALL__ENVELOPE__BODY_SUBSCRIBE: {
@@ -342,6 +363,11 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
             m->windows[i]->window_no = 4 + (uint32_t)i;
             m->windows[i]->state = HALL__WINDOW_STATE__WINDOW_PAUSED;
             m->windows[i]->current_number = S(i ? "B007" : "A003");
+            m->windows[i]->waiting = 9;
+            m->windows[i]->current_priority = HALL__PRIORITY__PRIORITY_GREEN;
+            m->windows[i]->current_transferred = true;
+            m->windows[i]->clerk_id = S("c007");
+            m->windows[i]->current_state = HALL__TICKET_STATE__TICKET_CALLED;
         }
         m->n_areas = 1;
         m->areas = take(sizeof *m->areas);
@@ -351,6 +377,28 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->areas[0]->waiting = 12;
         m->areas[0]->est_wait_s = 900;
         m->areas[0]->retired = true;
+        m->areas[0]->prefix = S("S");
+        m->areas[0]->name_en = S("Social Security");
+        m->areas[0]->closed = true;
+        m->areas[0]->opens_zh = S("今天 14:00 开始取号");
+        m->areas[0]->opens_en = S("Numbers from 14:00 today");
+        m->areas[0]->windows_open = 2;
+        m->areas[0]->issue_unstaffed = true;
+        m->areas[0]->n_window_nos = 2;
+        m->areas[0]->window_nos = take(2 * sizeof *m->areas[0]->window_nos);
+        m->areas[0]->window_nos[0] = 4;
+        m->areas[0]->window_nos[1] = 5;
+        m->areas[0]->n_matters = 1;
+        m->areas[0]->matters = take(sizeof *m->areas[0]->matters);
+        NEW(m->areas[0]->matters[0], matter_info);
+        m->areas[0]->matters[0]->code = S("S-SBK");
+        m->areas[0]->matters[0]->name = S("社会保障卡申领");
+        m->areas[0]->matters[0]->name_en = S("Social security card");
+        m->areas[0]->matters[0]->n_materials = 2;
+        m->areas[0]->matters[0]->materials = take(2 * sizeof(char *));
+        m->areas[0]->matters[0]->materials[0] = S("身份证");
+        m->areas[0]->matters[0]->materials[1] = S("照片");
+        m->areas[0]->matters_sent = true;
         m->notice = S("请保管好您的号票");
         m->n_devices = 1;
         m->devices = take(sizeof *m->devices);
