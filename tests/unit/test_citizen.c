@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,39 @@ START_TEST(keyed_digest)
 }
 END_TEST
 
+/* A ticket's check: 4 digits, the HMAC under the hall secret of a label
+ * and the id (big-endian), the same every time, another for another id. */
+START_TEST(ticket_check)
+{
+    citizen_keys *k = load("seal.key", "seal-previous.key");
+    char c1[CITIZEN_CHECK_LEN + 1], c2[CITIZEN_CHECK_LEN + 1], again[CITIZEN_CHECK_LEN + 1];
+    uint8_t msg[] = "onewindow ticket check\0\0\0\0\0\0\0\0\x2a";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    char want[8];
+
+    ck_assert_int_eq(citizen_ticket_check(k, 42, c1), 0);
+    ck_assert_int_eq(citizen_ticket_check(k, 42, again), 0);
+    ck_assert_int_eq(citizen_ticket_check(k, 43, c2), 0);
+    ck_assert_uint_eq(strlen(c1), 4);
+    ck_assert_str_eq(c1, again);
+    HMAC(EVP_sha256(), "0123456789abcdef0123456789abcdef", 32, msg, sizeof msg - 1, mac, &len);
+    snprintf(want, sizeof want, "%04u",
+             (unsigned)(((uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 |
+                         mac[3]) %
+                        10000));
+    ck_assert_str_eq(c1, want);
+    /* Ids 43..142: not all one check (it depends on the id). */
+    bool differs = strcmp(c1, c2) != 0;
+    for (uint64_t id = 44; id < 143 && !differs; id++) {
+        ck_assert_int_eq(citizen_ticket_check(k, id, c2), 0);
+        differs = strcmp(c1, c2) != 0;
+    }
+    ck_assert(differs);
+    citizen_keys_free(k);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("citizen");
@@ -219,6 +253,7 @@ int main(void)
     tcase_add_test(tc, hash_of_a_number);
     tcase_add_test(tc, sealed_numbers);
     tcase_add_test(tc, keyed_digest);
+    tcase_add_test(tc, ticket_check);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -581,6 +581,58 @@ START_TEST(cancel_frees_window)
 }
 END_TEST
 
+/* [queue] citizen_limit: one live ticket per card and area (a refusal
+ * changes nothing); other areas, other cards and tickets without a card
+ * are not limited; a missed ticket that may rejoin still counts, a
+ * cancelled one no longer; 0 lifts the limit. */
+START_TEST(citizen_limit)
+{
+    q_policy p = policy();
+    uint8_t h1[Q_HASH_LEN] = {1}, h2[Q_HASH_LEN] = {2};
+    q_issue req = {.area = "A", .kiosk = "K1", .citizen_hash = h1};
+    const q_ticket *t, *first;
+    q_error err;
+
+    p.citizen_limit = 1;
+    ck_assert_int_eq(queue_set_policy(q, &p), 0);
+    QF_OK(queue_issue(q, &req, T0, &t, &err_));
+    uint64_t a = t->id;
+    char number[Q_NUMBER_MAX];
+    snprintf(number, sizeof number, "%s", t->number);
+    QF_OK(queue_printed(q, a, T0, NULL, &err_));
+    size_t mark = log_.n;
+    ck_assert_int_eq(queue_issue(q, &req, T0 + MIN, &t, &err), -1);
+    ck_assert_int_eq(err.code, QERR_CITIZEN_LIMIT);
+    ck_assert_ptr_nonnull(strstr(err.message, number));
+    ck_assert_uint_eq(log_.n, mark);
+    ck_assert_uint_eq(queue_citizen_live(q, "A", h1, &first), 1);
+    ck_assert_uint_eq(first->id, a);
+    req.area = "B";
+    QF_OK(queue_issue(q, &req, T0 + MIN, &t, &err_));
+    req.area = "A";
+    req.citizen_hash = h2;
+    QF_OK(queue_issue(q, &req, T0 + MIN, &t, &err_));
+    req.citizen_hash = NULL;
+    QF_OK(queue_issue(q, &req, T0 + MIN, &t, &err_));
+    /* Missed, it may rejoin: still counts; cancelled: no longer. */
+    ck_assert_uint_eq(call(q, 1, T0 + 2 * MIN), a);
+    QF_OK(queue_no_show(q, 1, a, T0 + 3 * MIN, NULL, &err_));
+    req.citizen_hash = h1;
+    ck_assert_int_eq(queue_issue(q, &req, T0 + 4 * MIN, &t, &err), -1);
+    QF_OK(queue_cancel(q, 0, a, "citizen at the kiosk", T0 + 5 * MIN, &t, &err_));
+    ck_assert_int_eq(t->state, Q_CANCELLED);
+    QF_OK(queue_issue(q, &req, T0 + 6 * MIN, &t, &err_));
+    /* No limit. */
+    p.citizen_limit = 0;
+    ck_assert_int_eq(queue_set_policy(q, &p), 0);
+    QF_OK(queue_issue(q, &req, T0 + 7 * MIN, &t, &err_));
+    ck_assert_uint_eq(queue_citizen_live(q, "A", h1, NULL), 2);
+    /* Today's ticket by its number. */
+    ck_assert_uint_eq(queue_ticket_by_number(q, queue_day(q), number)->id, a);
+    ck_assert_ptr_null(queue_ticket_by_number(q, queue_day(q), "Z999"));
+}
+END_TEST
+
 START_TEST(window_life)
 {
     uint64_t a;
@@ -1085,6 +1137,7 @@ static Suite *states_suite(void)
     tcase_add_test(tc, transfer_keeps_issue_time);
     tcase_add_test(tc, hold_and_release);
     tcase_add_test(tc, cancel_frees_window);
+    tcase_add_test(tc, citizen_limit);
     tcase_add_test(tc, window_life);
     tcase_add_test(tc, reservation_expiry);
     tcase_add_test(tc, final_tickets_are_dropped);
