@@ -1573,6 +1573,7 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     kflow_ticket t = {0};
     kflow_cmd next;
 
+    k->error_kind = "";
     /* A card's number is sealed to halld's key: the store keeps only what
      * the kiosk itself cannot open. */
     if (card) {

@@ -60,8 +60,9 @@ void kiosk_free(kiosk *k);
  * with errno ENOMEM/ENOBUFS. */
 int kiosk_state_json(kiosk *k, buf *out);
 /* A citizen's action from the page (start, take, card, appointment, back,
- * done). 0 when accepted (or ignored: a double tap), -1 with the sentence
- * to show in err. */
+ * done; area, green, mine, cancel, rejoin: the citizen's screens,
+ * docs/kiosk.md). 0 when accepted (or ignored: a double tap), -1 with the
+ * sentence to show in err. */
 int kiosk_action(kiosk *k, const char *name, const char *param, char *err, size_t errlen);
 /* The hook the page wiring sets (fn NULL: none). */
 void kiosk_set_change_hook(kiosk *k, kiosk_change_fn *fn, void *arg);
