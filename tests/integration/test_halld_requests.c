@@ -97,6 +97,7 @@ struct request {
         Hall__LeaseRequest lease;
         Hall__OfflineUpload upload;
         Hall__Rejoin rejoin;
+        Hall__TicketQuery ticket_query;
         Hall__CancelTicket cancel;
         Hall__CallNext call_next;
         Hall__Recall recall;
@@ -175,6 +176,11 @@ static Hall__Envelope *build(struct request *r, Hall__Envelope__BodyCase body, u
         r->m.rejoin.ticket_id = ticket_id;
         r->env.rejoin = &r->m.rejoin;
         break;
+    case HALL__ENVELOPE__BODY_TICKET_QUERY:
+        hall__ticket_query__init(&r->m.ticket_query);
+        r->m.ticket_query.ticket_id = ticket_id;
+        r->env.ticket_query = &r->m.ticket_query;
+        break;
     case HALL__ENVELOPE__BODY_CANCEL:
         hall__cancel_ticket__init(&r->m.cancel);
         r->m.cancel.window_no = window_no;
@@ -247,6 +253,7 @@ static const Hall__Envelope__BodyCase all_requests[] = {
     HALL__ENVELOPE__BODY_HOLD,          HALL__ENVELOPE__BODY_PAUSE,
     HALL__ENVELOPE__BODY_RESUME,        HALL__ENVELOPE__BODY_SIGN_IN,
     HALL__ENVELOPE__BODY_SIGN_OUT,      HALL__ENVELOPE__BODY_RATING,
+    HALL__ENVELOPE__BODY_TICKET_QUERY,
 };
 
 struct matrix {
@@ -337,6 +344,7 @@ static void target(struct matrix *m, int role, Hall__Envelope__BodyCase body, bo
         *ticket = called_at(m, *no);
         break;
     case HALL__ENVELOPE__BODY_REJOIN:
+    case HALL__ENVELOPE__BODY_TICKET_QUERY:
         *ticket = issue_printed(m->kiosk[0], "intake");
         break;
     default:
@@ -379,6 +387,7 @@ static const struct {
     {HALL__ENVELOPE__BODY_SIGN_IN, WINDOW_OP},
     {HALL__ENVELOPE__BODY_SIGN_OUT, WINDOW_OP},
     {HALL__ENVELOPE__BODY_RATING, "-w-w-------"},
+    {HALL__ENVELOPE__BODY_TICKET_QUERY, "a--a-------"},
 };
 
 static bool expected_allowed(int role, Hall__Envelope__BodyCase body, bool own)
@@ -437,7 +446,7 @@ START_TEST(every_message_from_every_role)
                 proto_free(a);
                 checked++;
             }
-    ck_assert_int_eq(checked, 4 * 22 * 2);
+    ck_assert_int_eq(checked, 4 * 23 * 2);
     /* The code's table is the documented one, rule for rule. */
     static const char letter[] = {
         [AUTH_DENY] = '-',       [AUTH_ANY] = 'a',     [AUTH_OWN_WINDOW] = 'w',
