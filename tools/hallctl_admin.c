@@ -1016,19 +1016,20 @@ static int list_area(void *arg, const q_area *a)
 
     if (store_count_matters(h->st, a->code, &n) < 0)
         return -1;
-    printf("  %-15s %-3s %-7s %3zu matters  %s\n", a->code, a->prefix,
+    printf("  %-15s %-3s %-7s %3zu matters  %s%s%s\n", a->code, a->prefix,
            a->general   ? "general"
            : a->retired ? "retired"
                         : "",
-           n, a->name);
+           n, a->name, a->name_en[0] ? " / " : "", a->name_en);
     return 0;
 }
 
 static int list_matter(void *arg, const store_matter *m)
 {
     (void)arg;
-    printf("  %-15s %-15s %-10s %-6s  %s\n", m->code, m->area, m->in_one_window ? "one-window" : "",
-           m->online_doable ? "online" : "", m->name);
+    printf("  %-15s %-15s %-10s %-6s  %s%s%s\n", m->code, m->area,
+           m->in_one_window ? "one-window" : "", m->online_doable ? "online" : "", m->name,
+           m->name_en[0] ? " / " : "", m->name_en);
     return 0;
 }
 
