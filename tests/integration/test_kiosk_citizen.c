@@ -372,6 +372,11 @@ START_TEST(test_matter_pick)
                                SAMPLE_DIR, x.hall.dir),
                      0);
     ck_assert_int_eq(fix_hallctl(&x.hall, "catalog import %s/english.json", x.hall.dir), 0);
+    ck_assert_int_eq(fix_hallctl(&x.hall, "catalog list"), 0);
+    char *listed = ts_slurp(ts_path(x.hall.dir, "hallctl.log"));
+    ck_assert_ptr_nonnull(strstr(listed, "税务服务 / Tax"));
+    ck_assert_ptr_nonnull(strstr(listed, "发票领用 / Invoices"));
+    free(listed);
     ck_assert_msg(until_has(&x, "\"letter\":\"T\",\"name_en\":\"Tax\""), "%s", model(&x));
     act(&x, "area", "tax");
     ck_assert_msg(until_has(&x, "\"name\":\"发票领用\",\"name_en\":\"Invoices\""), "%s", model(&x));
