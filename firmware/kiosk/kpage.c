@@ -415,6 +415,16 @@ void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_site *site,
             answer_action(cb, arg, req, out);
         return;
     }
+    if (strcmp(req->url, "/ticket-qr.svg") == 0) {
+        if (!is_get(req->method))
+            answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The QR code is read with GET.",
+                         "GET, HEAD");
+        else if (cb->ticket_qr == NULL || cb->ticket_qr(arg, &out->body) < 0)
+            answer_error(out, MHD_HTTP_NOT_FOUND, "No ticket with a QR code is shown now.", NULL);
+        else
+            out->verdict = KPAGE_IMAGE;
+        return;
+    }
     if (strcmp(req->url, "/api/state") == 0) {
         if (!is_get(req->method))
             answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The state is read with GET.",
@@ -449,7 +459,7 @@ static void add_common_headers(struct MHD_Response *resp, const char *type)
 
 /* A JSON reply. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const buf *body,
-                             const char *allow)
+                             const char *allow, const char *type)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         buf_rlen(body), unconst(buf_rdata(body)), MHD_RESPMEM_MUST_COPY);
@@ -457,7 +467,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
     if (resp == NULL)
         return MHD_NO;
-    add_common_headers(resp, "application/json");
+    add_common_headers(resp, type);
     if (allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     rc = MHD_queue_response(conn, status, resp);
@@ -532,7 +542,7 @@ static enum MHD_Result hold(kpage *p, struct MHD_Connection *conn, const kpage_a
         }
     }
     if (r == NULL)
-        return reply(conn, a->status, &a->body, NULL);
+        return reply(conn, a->status, &a->body, NULL, "application/json");
     r->state = KREQ_HELD;
     r->next = p->held;
     if (p->held != NULL)
@@ -567,7 +577,9 @@ static enum MHD_Result send_answer(kpage *p, struct MHD_Connection *conn, const 
 {
     switch (a->verdict) {
     case KPAGE_REPLY:
-        return reply(conn, a->status, &a->body, a->allow);
+        return reply(conn, a->status, &a->body, a->allow, "application/json");
+    case KPAGE_IMAGE:
+        return reply(conn, MHD_HTTP_OK, &a->body, NULL, "image/svg+xml");
     case KPAGE_ASSET:
         return MHD_queue_response(conn, MHD_HTTP_OK, p->asset_resp[a->asset]);
     case KPAGE_READ_BODY:
