@@ -869,6 +869,9 @@ void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r)
     r->server_time_ms = clk_utc_ms();
     r->heartbeat_interval_ms = (uint32_t)h->heartbeat_interval_ms;
     r->idle_timeout_ms = (uint32_t)h->idle_timeout_ms;
+    /* The missed-call rule kiosks print and show. */
+    r->rejoin_s = (uint32_t)(h->policy.rejoin_ms / 1000);
+    r->max_recalls = h->policy.max_recalls;
 }
 
 /* ---- Request handlers ------------------------------------------------------------ */
@@ -2057,6 +2060,25 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     as->retired = a->retired;
 }
 
+/* The windows that serve area a (whether open now or not), for the
+ * ticket: into slots (cap of them), which as->window_nos points to. */
+static void wire_area_windows(const hall *h, const q_area *a, uint32_t *slots, size_t cap,
+                              Hall__AreaStatus *as)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; n < cap && queue_window_at(h->q, i) != NULL; i++) {
+        const q_window *w = queue_window_at(h->q, i);
+        for (int k = 0; k < w->nareas; k++)
+            if (strcmp(w->areas[k], a->code) == 0) {
+                slots[n++] = w->no;
+                break;
+            }
+    }
+    as->n_window_nos = n;
+    as->window_nos = slots;
+}
+
 static size_t count_areas(const hall *h)
 {
     size_t n = 0;
@@ -2087,13 +2109,15 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__WindowStatus **pw = calloc(nwin ? nwin : 1, sizeof *pw);
     Hall__AreaStatus *wa = calloc(nareas ? nareas : 1, sizeof *wa);
     Hall__AreaStatus **pa = calloc(nareas ? nareas : 1, sizeof *pa);
+    size_t nallwin = count_windows(h) ? count_windows(h) : 1;
+    uint32_t *wnos = calloc((nareas ? nareas : 1) * nallwin, sizeof *wnos);
     size_t ndev = h->ndevs ? h->ndevs : 1;
     Hall__DeviceHealth *wd = calloc(ndev, sizeof *wd);
     Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
     Hall__ComponentStatus *wcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *wcs);
     Hall__ComponentStatus **pcs = calloc(ndev * HEALTH_COMPONENTS, sizeof *pcs);
 
-    if (wc && pc && ww && pw && wa && pa && wd && pd && wcs && pcs) {
+    if (wc && pc && ww && pw && wa && pa && wnos && wd && pd && wcs && pcs) {
         for (size_t i = 0; i < ncalls; i++) {
             wire_call(&calls[i], &wc[i]);
             pc[i] = &wc[i];
@@ -2119,6 +2143,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
                 if (a->retired && queue_waiting(h->q, a->code) == 0)
                     continue;
                 wire_area_status(h, a, &wa[n]);
+                wire_area_windows(h, a, &wnos[n * nallwin], nallwin, &wa[n]);
                 pa[n] = &wa[n];
                 n++;
             }
@@ -2166,6 +2191,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pw);
     free(wa);
     free(pa);
+    free(wnos);
     free(wd);
     free(pd);
     free(wcs);

@@ -65,7 +65,7 @@ enum kind {
     D_CUT,
     D_MARK,
     D_WINDOWS,
-    D_RULE_TEXT
+    D_MISSED
 };
 
 enum arg { ARG_NONE, ARG_TEXT, ARG_COUNT };
@@ -86,7 +86,7 @@ static const struct {
     {"title", D_TITLE, ARG_TEXT, true},      {"blank", D_BLANK, ARG_NONE, true},
     {"rule", D_RULE, ARG_NONE, true},        {"feed", D_FEED, ARG_COUNT, true},
     {"cut", D_CUT, ARG_NONE, false},         {"mark", D_MARK, ARG_NONE, false},
-    {"windows", D_WINDOWS, ARG_NONE, false}, {"rule", D_RULE_TEXT, ARG_NONE, false},
+    {"windows", D_WINDOWS, ARG_NONE, false}, {"missed", D_MISSED, ARG_NONE, false},
 };
 
 #define NKINDS (sizeof(directives) / sizeof(directives[0]))
@@ -704,9 +704,9 @@ static void directive(escpos_builder *b, const struct directive *d, const escpos
         if (t->windows)
             text_line(b, SIZE_NORMAL, false, t->windows, NULL, NULL, failed);
         break;
-    case D_RULE_TEXT:
-        if (t->rule)
-            wrapped_lines(b, t->rule, failed);
+    case D_MISSED:
+        if (t->missed)
+            wrapped_lines(b, t->missed, failed);
         break;
     case D_BLANK:
         put(b, "\n", 1, failed);

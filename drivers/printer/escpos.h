@@ -50,7 +50,7 @@ enum escpos_error {
 
 /* The default template (docs/printer.md lists the directives). */
 #define ESCPOS_TEMPLATE_DEFAULT                                                                    \
-    "hall|number|offline|mark|area|matter|windows|ahead|wait|time|name|rule|qr|barcode|feed:3|cut"
+    "hall|number|offline|mark|area|matter|windows|ahead|wait|time|name|missed|qr|barcode|feed:3|cut"
 
 typedef struct escpos_layout {
     int paper_mm;        /* 58 (32 characters of font A a line) or 80 (48) */
@@ -72,7 +72,7 @@ typedef struct escpos_ticket {
                           printed instead of wait_min when set */
     const char *mark;    /* "预约", "绿色通道": a mark under the number */
     const char *windows; /* the windows serving the area: "办理窗口：1、2、5号" */
-    const char *rule;    /* the missed-call rule */
+    const char *missed;  /* the missed-call rule */
     const char *time;  /* issue time, preformatted; if NULL and zone is
                           set, issued_ms is formatted as YYYY-MM-DD HH:MM */
     int64_t issued_ms; /* UTC ms */

@@ -1670,7 +1670,7 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
         snprintf(windows, sizeof windows, "办理窗口：%s", w.windows_zh);
         et.windows = windows;
     }
-    et.rule = w.rule_zh[0] != '\0' ? w.rule_zh : NULL;
+    et.missed = w.rule_zh[0] != '\0' ? w.rule_zh : NULL;
     et.mark = t->appointment ? "预约" : t->green ? "绿色通道" : NULL;
     et.issued_ms = t->issued_ms;
     et.zone = k->zone;

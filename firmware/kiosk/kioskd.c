@@ -217,14 +217,14 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    static const kpage_callbacks page_cb = {
-        .state = page_state, .action = page_action, .ticket_qr = page_ticket_qr};
+    static const kpage_callbacks page_cb = {.state = page_state, .action = page_action};
     if ((d.page = kpage_new(d.loop, conf.page_address, (int)conf.page_port, &page_cb, d.kiosk, err,
                             sizeof err)) == NULL) {
         log_error("touch page: %s", err);
         goto out;
     }
     kpage_set_hold_ms(d.page, (int)conf.page_hold_ms);
+    kpage_set_ticket_qr(d.page, page_ticket_qr);
     kiosk_set_change_hook(d.kiosk, model_changed, d.page);
     log_info("kiosk %s started (halld %s%s), touch page on http://%s:%d/", conf.id, conf.address,
              sim ? ", simulated printer and card reader" : "", conf.page_address,

@@ -107,6 +107,7 @@ struct kpage {
     kpage_site site; /* address and the port listened on */
     kpage_callbacks cb;
     void *arg;
+    kpage_ticket_qr_fn *ticket_qr; /* GET /ticket-qr.svg, NULL: none */
     bool allow_remote;
     bool stopping;     /* inside kpage_free: no callbacks any more */
     bool kicked;       /* a connection was resumed or closed: run MHD again soon */
@@ -419,10 +420,8 @@ void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_site *site,
         if (!is_get(req->method))
             answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The QR code is read with GET.",
                          "GET, HEAD");
-        else if (cb->ticket_qr == NULL || cb->ticket_qr(arg, &out->body) < 0)
-            answer_error(out, MHD_HTTP_NOT_FOUND, "No ticket with a QR code is shown now.", NULL);
         else
-            out->verdict = KPAGE_IMAGE;
+            out->verdict = KPAGE_TICKET_QR;
         return;
     }
     if (strcmp(req->url, "/api/state") == 0) {
@@ -572,14 +571,32 @@ static enum MHD_Result start_body(kpage *p, struct MHD_Connection *conn, void **
 
 /* ---- the access handler ----------------------------------------------- */
 
+/* The shown ticket's QR code, or a 404 sentence when there is none. */
+static enum MHD_Result send_ticket_qr(kpage *p, struct MHD_Connection *conn)
+{
+    kpage_answer a = {.verdict = KPAGE_REPLY};
+    enum MHD_Result rc;
+
+    buf_init(&a.body, MODEL_MAX);
+    if (p->ticket_qr != NULL && p->ticket_qr(p->arg, &a.body) == 0) {
+        rc = reply(conn, MHD_HTTP_OK, &a.body, NULL, "image/svg+xml");
+    } else {
+        answer_error(&a, MHD_HTTP_NOT_FOUND, "No ticket with a QR code is shown now.", NULL);
+        rc = a.verdict == KPAGE_REPLY ? reply(conn, a.status, &a.body, NULL, "application/json")
+                                      : MHD_NO;
+    }
+    buf_release(&a.body);
+    return rc;
+}
+
 static enum MHD_Result send_answer(kpage *p, struct MHD_Connection *conn, const kpage_answer *a,
                                    void **con_cls)
 {
     switch (a->verdict) {
     case KPAGE_REPLY:
         return reply(conn, a->status, &a->body, a->allow, "application/json");
-    case KPAGE_IMAGE:
-        return reply(conn, MHD_HTTP_OK, &a->body, NULL, "image/svg+xml");
+    case KPAGE_TICKET_QR:
+        return send_ticket_qr(p, conn);
     case KPAGE_ASSET:
         return MHD_queue_response(conn, MHD_HTTP_OK, p->asset_resp[a->asset]);
     case KPAGE_READ_BODY:
@@ -849,6 +866,11 @@ void kpage_changed(kpage *p)
 void kpage_allow_remote(kpage *p, bool allow)
 {
     p->allow_remote = allow;
+}
+
+void kpage_set_ticket_qr(kpage *p, kpage_ticket_qr_fn *fn)
+{
+    p->ticket_qr = fn;
 }
 
 void kpage_set_hold_ms(kpage *p, int ms)

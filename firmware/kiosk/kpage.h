@@ -17,7 +17,7 @@
  *                                 poll) until kpage_changed() or the hold
  *                                 time (25 s) passes, then the model as it is
  *   GET  /ticket-qr.svg?seq=N     the QR code of the ticket shown, as SVG (the
- *                                 ticket_qr callback; 404 without one); seq
+ *                                 kpage_set_ticket_qr; 404 without one); seq
  *                                 only makes each ticket's address new
  *   POST /api/action              {"name":"...","param":"..."} ->
  *                                 {"ok":true} or {"ok":false,"error":"..."}
@@ -80,10 +80,11 @@ typedef struct kpage_callbacks {
     /* A citizen's action from the page. 0 when accepted (the state changes
      * and kpage_changed() follows), -1 with a sentence in err (shown). */
     int (*action)(void *arg, const char *name, const char *param, char *err, size_t errlen);
-    /* Append the SVG of the shown ticket's QR code to out: 0, or -1 when
-     * there is none (404). May be NULL. */
-    int (*ticket_qr)(void *arg, buf *out);
 } kpage_callbacks;
+
+/* Append the SVG of the shown ticket's QR code to out: 0, or -1 when there
+ * is none (404). */
+typedef int kpage_ticket_qr_fn(void *arg, buf *out);
 
 /* Serve the page on host:port (127.0.0.1 on a kiosk; port 0 picks one,
  * kpage_port() tells) from the loop's thread (libmicrohttpd with an
@@ -100,6 +101,9 @@ void kpage_changed(kpage *p);
  * kpage callback. NULL is fine. */
 void kpage_free(kpage *p);
 
+/* Where GET /ticket-qr.svg gets its SVG (called with the callbacks' arg);
+ * without one it answers 404. */
+void kpage_set_ticket_qr(kpage *p, kpage_ticket_qr_fn *fn);
 /* Serve peers that are not on loopback too (a kiosk configured to be
  * watched from the hall's network). Off by default. */
 void kpage_allow_remote(kpage *p, bool allow);
@@ -143,7 +147,7 @@ typedef enum kpage_verdict {
     KPAGE_HOLD,      /* a long poll with nothing newer: hold it (body: the model, 200, to
                         send at once if it cannot be held) */
     KPAGE_CLOSE,     /* no memory for an answer: close the connection */
-    KPAGE_IMAGE,     /* send the body as image/svg+xml, 200 */
+    KPAGE_TICKET_QR, /* send the shown ticket's QR code (image/svg+xml), 404 without one */
 } kpage_verdict;
 
 typedef struct kpage_answer {
@@ -151,7 +155,7 @@ typedef struct kpage_answer {
     unsigned status;   /* KPAGE_REPLY, KPAGE_HOLD: the HTTP status */
     const char *allow; /* KPAGE_REPLY: the Allow header (a 405), or NULL */
     size_t asset;      /* KPAGE_ASSET: which of the page's files */
-    buf body;          /* KPAGE_REPLY, KPAGE_HOLD: JSON; KPAGE_IMAGE: SVG */
+    buf body;          /* KPAGE_REPLY, KPAGE_HOLD: JSON */
 } kpage_answer;
 
 /* Decide the answer to req for the page of site as the HTTP section above

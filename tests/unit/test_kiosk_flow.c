@@ -62,7 +62,7 @@ static uint64_t take_one(const char *area, int64_t now)
     ck_assert(kflow_issued(&f, token, &t, now + 10, &cmd));
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINT);
     ck_assert_int_eq(f.state, KF_PRINTING);
-    kflow_printed(&f, true, NULL, now + 20, &cmd);
+    kflow_printed(&f, true, NULL, NULL, now + 20, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINTED);
     ck_assert_int_eq(cmd.token, token);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
@@ -149,7 +149,7 @@ START_TEST(test_double_tap)
     ck_assert_int_eq(act("take", "intake", 11), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_PRINTING);
-    kflow_printed(&f, true, NULL, 20, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 20, &cmd);
     ck_assert_int_eq(act("take", "intake", 21), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
@@ -172,7 +172,7 @@ START_TEST(test_double_swipe)
     kflow_ticket t = ticket("A003", false);
     ck_assert(kflow_issued(&f, token, &t, 2, &cmd));
     ck_assert(!kflow_swipe(&f, 3, &cmd));
-    kflow_printed(&f, true, NULL, 4, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 4, &cmd);
     ck_assert(!kflow_swipe(&f, 5, &cmd));
     kflow_confirmed(&f, token, 6);
     /* The ticket on screen: a swipe is still the same citizen's. */
@@ -201,7 +201,7 @@ START_TEST(test_print_failure_voids)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A004", false);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, false, "打印纸用完", 2, &cmd);
+    kflow_printed(&f, false, "打印纸用完", "out of paper", 2, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_VOID);
     ck_assert_uint_eq(cmd.token, token);
     ck_assert_int_eq(kflow_screen_of(&f), KF_SCREEN_WORKING);
@@ -220,7 +220,7 @@ START_TEST(test_confirmation_timeout)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A005", false);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, true, NULL, 2, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 2, &cmd);
     kflow_tick(&f, 2 + CONFIRM - 1, &cmd);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
     /* halld is slow: the citizen still gets the ticket screen. */
@@ -235,9 +235,9 @@ END_TEST
 
 START_TEST(test_refused)
 {
-    ck_assert_int_eq(act("appointment", "APPT-1", 0), 0);
+    ck_assert_int_eq(act("appointment", "AP0001", 0), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
-    ck_assert_str_eq(cmd.appointment, "APPT-1");
+    ck_assert_str_eq(cmd.appointment, "AP0001");
     uint64_t token = cmd.token;
     /* An answer to another request is not this one's. */
     kflow_refused(&f, token + 7, "x", "x", 1);
@@ -286,7 +286,7 @@ START_TEST(test_exhausted_lease)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A901", true);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, true, NULL, 2, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 2, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINTED);
     kflow_confirmed(&f, token, 3);
     ck_assert_int_eq(f.state, KF_TICKET);
@@ -302,7 +302,7 @@ START_TEST(test_exhausted_lease)
     ck_assert_int_eq(errno, EAGAIN);
     /* Appointments need halld. */
     kflow_health(&f, true, "", "");
-    ck_assert_int_eq(act("appointment", "APPT-2", 7), -1);
+    ck_assert_int_eq(act("appointment", "AP0002", 7), -1);
     ck_assert_int_eq(errno, EAGAIN);
 }
 END_TEST
@@ -344,7 +344,7 @@ START_TEST(test_request_timeout)
     ck_assert(!f.online);
     /* An appointment unanswered cannot go offline: an error. */
     setup();
-    ck_assert_int_eq(act("appointment", "APPT-3", 0), 0);
+    ck_assert_int_eq(act("appointment", "AP0003", 0), 0);
     kflow_tick(&f, REQ, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_ERROR);
@@ -365,7 +365,7 @@ START_TEST(test_bad_actions)
     ck_assert_int_eq(kflow_action(&f, "start", NULL, 0, &cmd, err, sizeof err), 0);
     ck_assert_int_eq(f.state, KF_CHOOSE);
     /* Answers and results that come in the wrong state change nothing. */
-    kflow_printed(&f, true, NULL, 1, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 1, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     kflow_confirmed(&f, 1, 1);
     ck_assert_int_eq(f.state, KF_CHOOSE);
