@@ -37,7 +37,7 @@ int kqr_width(const char *text)
 int kqr_svg(const char *text, buf *out)
 {
     QRcode *q = encode(text);
-    char line[160];
+    char line[256];
     int n, size, rc = 0;
 
     if (q == NULL)
@@ -48,6 +48,11 @@ int kqr_svg(const char *text, buf *out)
                  "shape-rendering=\"crispEdges\" data-modules=\"%d\">"
                  "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><g fill=\"#000\">",
                  size, size, q->width, size, size);
+    if (n < 0 || (size_t)n >= sizeof line) {
+        QRcode_free(q);
+        errno = ENOBUFS;
+        return -1;
+    }
     rc = buf_append(out, line, (size_t)n);
     for (int y = 0; rc == 0 && y < q->width; y++)
         for (int x = 0; rc == 0 && x < q->width; x++) {

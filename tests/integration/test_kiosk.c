@@ -52,6 +52,7 @@
 #include "kiosk.h"
 #include "log.h"
 #include "printer_sim.h"
+#include "kqr.h"
 #include "reader_sim.h"
 #include "testsupport.h"
 
@@ -926,9 +927,51 @@ static void run_for(kfix *x, int ms)
 
 #define SCREEN(name) "\"screen\":\"" name "\""
 
+/* The ticket on screen and on paper say the same: the wait in words
+ * (never "0 minutes"), halld's missed-call rule, the appointment mark; the
+ * preview's QR code is an SVG of the URL the printed QR code carries. */
+static void check_ticket(kfix *x)
+{
+    char url[256], qr[64], wait[64];
+    const char *m = model(x);
+
+    ck_assert_msg(strstr(m, "\"rule_zh\":\"叫号3次未到即为过号；过号请在10分钟内回到取号机重新排队\"") !=
+                      NULL,
+                  "%s", m);
+    ck_assert_msg(strstr(m, "分钟内回到取号机") != NULL && strstr(m, "\"rule_en\":\"Not there") != NULL,
+                  "%s", m);
+    ck_assert_ptr_null(strstr(m, "0 分钟"));
+    field(m, "wait_zh", wait, sizeof wait);
+    ck_assert_msg(strcmp(wait, "即将叫号") == 0 || strncmp(wait, "约 ", 4) == 0, "%s", wait);
+    field(m, "qr_text", url, sizeof url);
+    ck_assert_msg(strncmp(url, "https://hall.example/q/", 23) == 0, "%s", url);
+    field(m, "qr", qr, sizeof qr);
+    ck_assert_msg(strncmp(qr, "/ticket-qr.svg?seq=", 19) == 0, "%s", qr);
+    buf svg;
+    char modules[32];
+    buf_init(&svg, 0);
+    ck_assert_int_eq(kiosk_ticket_qr_svg(x->k, &svg), 0);
+    snprintf(modules, sizeof modules, "data-modules=\"%d\"", kqr_width(url));
+    ck_assert_ptr_nonnull(memmem(buf_rdata(&svg), buf_rlen(&svg), modules, strlen(modules)));
+    buf_release(&svg);
+    /* The printed ticket: the same URL in its QR code, the mark and the
+     * wait in the same words (GB18030). */
+    printer_sim *ps = printer_sim_of(kiosk_printer(x->k));
+    const uint8_t *data;
+    size_t len, jobs = printer_sim_job_count(ps);
+    ck_assert_uint_gt(jobs, 0);
+    ck_assert(printer_sim_job(ps, jobs - 1, &data, &len));
+    ck_assert_ptr_nonnull(memmem(data, len, url, strlen(url)));
+    ck_assert_ptr_nonnull(memmem(data, len, "\xD4\xA4\xD4\xBC", 4)); /* 预约 */
+    ck_assert_ptr_nonnull(memmem(data, len, "\xB9\xFD\xBA\xC5", 4)); /* 过号 */
+    if (strcmp(wait, "即将叫号") == 0)
+        ck_assert_ptr_nonnull(memmem(data, len, "\xBC\xB4\xBD\xAB\xBD\xD0\xBA\xC5", 8));
+}
+
 START_TEST(test_keypad_timeout)
 {
-    kfix x = {.flow_extra = "idle_timeout = 5s\n"};
+    kfix x = {.flow_extra = "idle_timeout = 5s\n[printer]\nticket_url = https://hall.example/q/"
+                            "{day}/{number}\n"};
     clk_zone *zone = clk_zone_new("Asia/Shanghai");
     clk_civil slot;
     idcard_identity id;
@@ -970,6 +1013,7 @@ START_TEST(test_keypad_timeout)
     ck_assert_int_eq(act(&x, "appointment", "K7M2Q9"), 0);
     ck_assert_msg(run_until(&x, has, SCREEN("ticket"), WAIT_MS), "%s", model(&x));
     ck_assert_msg(has(&x, "\"appointment\":true"), "%s", model(&x));
+    check_ticket(&x);
     ck_assert_int_eq(act(&x, "done", ""), 0);
 
     /* Nobody tapping: the keypad goes back to idle by itself. */

@@ -233,6 +233,115 @@ START_TEST(test_confirmation_timeout)
 }
 END_TEST
 
+/* touch restarts a waiting screen's inactivity timeout, exactly from the
+ * tap: one just inside it, again and again, keeps the screen; touch
+ * changes nothing on any other screen. */
+START_TEST(test_touch_restarts_timeout)
+{
+    ck_assert_int_eq(act("appointment", "", 0), 0);
+    int64_t now = 0;
+    for (int i = 0; i < 10; i++) {
+        now += IDLE - 1;
+        kflow_tick(&f, now, &cmd);
+        ck_assert_int_eq(f.state, KF_APPOINTMENT);
+        ck_assert_int_eq(act("touch", "", now), 0);
+        ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
+        ck_assert_int_eq(kflow_idle_after_s(&f, now), IDLE / 1000);
+    }
+    kflow_tick(&f, now + IDLE, &cmd);
+    ck_assert_int_eq(f.state, KF_IDLE);
+    /* On idle, touch does nothing (no deadline appears). */
+    ck_assert_int_eq(act("touch", "", now), 0);
+    ck_assert_int_eq(f.state, KF_IDLE);
+    ck_assert_int_eq(f.deadline, 0);
+    /* The ticket preview keeps its own time. */
+    take_one("intake", 100);
+    int64_t deadline = f.deadline;
+    ck_assert_int_eq(act("touch", "", 200), 0);
+    ck_assert_int_eq(f.deadline, deadline);
+}
+END_TEST
+
+/* The keypad's codes are the appointment code format (apptcode.h). */
+START_TEST(test_appointment_code_format)
+{
+    static const char *const bad[] = {"APT", "AP-001", "AP0O01", "IO0001", "ap0001",
+                                      "ABCDEFGHJKLMN"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(act("appointment", bad[i], 0), -1);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "预约码"));
+        ck_assert_int_eq(f.state, KF_IDLE);
+    }
+    ck_assert_int_eq(act("appointment", "K7M2Q9ABCDEF", 0), 0);
+    ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
+}
+END_TEST
+
+/* Check-in by ID card: the card screen in check-in mode, the swipe's
+ * request carries check_in; offline it is refused at once. */
+START_TEST(test_check_in_by_card)
+{
+    ck_assert_int_eq(act("appointment_card", "", 0), 0);
+    ck_assert_int_eq(f.state, KF_CARD);
+    ck_assert(f.check_in);
+    ck_assert(kflow_swipe(&f, 1, &cmd));
+    ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
+    ck_assert(cmd.check_in && cmd.by_card);
+    /* The link goes while it is on its way: no offline ticket for it. */
+    kflow_link(&f, false, 2, &cmd);
+    ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
+    ck_assert_int_eq(f.state, KF_ERROR);
+    ck_assert_int_eq(f.error_kind, KF_ERR_NETWORK);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "network");
+    ck_assert_int_eq(act("back", "", 3), 0);
+    ck_assert_int_eq(act("appointment_card", "", 4), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    /* The plain card screen takes a number. */
+    kflow_link(&f, true, 5, &cmd);
+    ck_assert_int_eq(act("card", "", 6), 0);
+    ck_assert(!f.check_in);
+    ck_assert(kflow_swipe(&f, 7, &cmd));
+    ck_assert(!cmd.check_in);
+}
+END_TEST
+
+/* A card that cannot be used: the error screen ("card") from idle and the
+ * choosing screens, never over a ticket on its way or the keypad. */
+START_TEST(test_card_failed)
+{
+    ck_assert(kflow_card_failed(&f, "身份证已过期", "expired", 0));
+    ck_assert_int_eq(f.state, KF_ERROR);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "card");
+    ck_assert_str_eq(f.msg_zh, "身份证已过期");
+    /* Swiping a good card then works. */
+    ck_assert(kflow_swipe(&f, 1, &cmd));
+    ck_assert_int_eq(f.error_kind, KF_ERR_NONE);
+    ck_assert(!kflow_card_failed(&f, "x", "x", 2));
+    ck_assert_int_eq(f.state, KF_REQUESTING);
+    setup();
+    ck_assert_int_eq(act("appointment", "", 0), 0);
+    ck_assert(!kflow_card_failed(&f, "x", "x", 1));
+    ck_assert_int_eq(f.state, KF_APPOINTMENT);
+    /* A printer failure and a refusal name their pictures. */
+    setup();
+    ck_assert_int_eq(act("take", "intake", 0), 0);
+    uint64_t token = cmd.token;
+    kflow_refused_as(&f, token, KF_ERR_LIMIT, "您已有号码", "you hold a number", 1);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "limit");
+    setup();
+    ck_assert_int_eq(act("take", "intake", 0), 0);
+    token = cmd.token;
+    kflow_ticket t = ticket("A009", false);
+    ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
+    kflow_printed(&f, false, NULL, NULL, 2, &cmd);
+    kflow_confirmed(&f, token, 3);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "printer");
+    ck_assert_ptr_nonnull(strstr(f.msg_zh, "打印机故障"));
+    ck_assert_ptr_null(strstr(f.msg_zh, "printer"));
+}
+END_TEST
+
 START_TEST(test_refused)
 {
     ck_assert_int_eq(act("appointment", "AP0001", 0), 0);
@@ -491,6 +600,10 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_print_failure_voids);
     tcase_add_test(tc, test_confirmation_timeout);
     tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_touch_restarts_timeout);
+    tcase_add_test(tc, test_appointment_code_format);
+    tcase_add_test(tc, test_check_in_by_card);
+    tcase_add_test(tc, test_card_failed);
     tcase_add_test(tc, test_cannot_take);
     tcase_add_test(tc, test_exhausted_lease);
     tcase_add_test(tc, test_link_down_mid_request);
