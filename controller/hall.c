@@ -976,7 +976,7 @@ static void do_heartbeat(hall *h, const hall_device *dev, const Hall__Envelope *
 struct find_checkin {
     const hall *h;
     const uint8_t *hash;
-    int32_t today;   /* the business day's key */
+    int32_t today;    /* the business day's key */
     int64_t until_ms; /* no slot of today lies after this */
     store_appointment found;
     bool any;
@@ -1019,7 +1019,8 @@ static int checkin_code(hall *h, const uint8_t *hash, struct outcome *o, int64_t
     }
     if (!f.any) {
         refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no appointment today for this ID card");
-        snprintf(o->message_zh, sizeof o->message_zh, "没有找到您今天的预约，请核对后重试，或直接取号");
+        snprintf(o->message_zh, sizeof o->message_zh,
+                 "没有找到您今天的预约，请核对后重试，或直接取号");
         return 0;
     }
     snprintf(code, len, "%s", f.found.code);

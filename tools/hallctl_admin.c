@@ -1960,18 +1960,18 @@ static int appointment_add(int argc, char **argv)
         NULL,
     };
     store_appointment a = {.state = STORE_APPT_BOOKED};
-    int rc = parse_verb(
-        &v, argc, argv, &config,
-        "Book an appointment (one made by phone or at the desk): the citizen checks\n"
-        "in at a kiosk with CODE, or with the ID card of --id-number, and is queued\n"
-        "by the appointment rule.\n" CONFIG_HELP
-        "  --code CODE         booking code: %d to %d of " APPTCODE_ALPHABET "\n"
-        "                      (the kiosk's keypad; no I or O)\n"
-        "  --area AREA         an area of the catalog\n"
-        "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n"
-        "  --id-number N       the citizen's ID number, for check-in by ID card (kept\n"
-        "                      as the hall's hash of it, never in clear)\n",
-        APPTCODE_MIN, APPTCODE_MAX);
+    int rc =
+        parse_verb(&v, argc, argv, &config,
+                   "Book an appointment (one made by phone or at the desk): the citizen checks\n"
+                   "in at a kiosk with CODE, or with the ID card of --id-number, and is queued\n"
+                   "by the appointment rule.\n" CONFIG_HELP
+                   "  --code CODE         booking code: %d to %d of " APPTCODE_ALPHABET "\n"
+                   "                      (the kiosk's keypad; no I or O)\n"
+                   "  --area AREA         an area of the catalog\n"
+                   "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n"
+                   "  --id-number N       the citizen's ID number, for check-in by ID card (kept\n"
+                   "                      as the hall's hash of it, never in clear)\n",
+                   APPTCODE_MIN, APPTCODE_MAX);
 
     if (rc != GO_ON)
         return rc;

@@ -608,7 +608,8 @@ static void wrapped_lines(escpos_builder *b, const char *text, int *failed)
         while (*p != '\0') {
             size_t n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
             int w = *p < 0x80 ? 1 : 2;
-            if (cols + w > b->columns || used + n >= sizeof piece || strnlen((const char *)p, n) < n)
+            if (cols + w > b->columns || used + n >= sizeof piece ||
+                strnlen((const char *)p, n) < n)
                 break;
             memcpy(piece + used, p, n);
             used += n;

@@ -17,8 +17,8 @@ static const char *const state_names[] = {"idle",        "choose",     "card",
                                           "confirming",  "ticket",     "error"};
 static const char *const screen_names[] = {"idle",    "choose", "card",  "appointment",
                                            "working", "ticket", "error", "closed"};
-static const char *const error_kind_names[] = {"",        "card",    "refused", "printer",
-                                               "network", "hours",   "limit"};
+static const char *const error_kind_names[] = {"",        "card",  "refused", "printer",
+                                               "network", "hours", "limit"};
 
 /* What every state promises: a timeout on every screen but idle, a request
  * token while a ticket is on its way, a ticket number from PRINTING on. */

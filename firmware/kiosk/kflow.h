@@ -127,12 +127,12 @@ typedef struct kflow {
     uint64_t version; /* increases with every change the screen may show */
     int64_t deadline; /* monotonic ms of the state's timeout, 0 = none */
     int64_t idle_ms, ticket_ms, request_ms, confirm_ms;
-    bool online;       /* the link to halld is up */
-    bool can_take;     /* the kiosk can print and has numbers to give */
-    bool void_pending; /* CONFIRMING a VOID, not a PRINTED */
-    bool check_in;     /* CARD: a swipe checks in for an appointment */
+    bool online;                 /* the link to halld is up */
+    bool can_take;               /* the kiosk can print and has numbers to give */
+    bool void_pending;           /* CONFIRMING a VOID, not a PRINTED */
+    bool check_in;               /* CARD: a swipe checks in for an appointment */
     kflow_error_kind error_kind; /* ERROR: which picture */
-    kflow_cmd request; /* the request in flight (to redo it offline) */
+    kflow_cmd request;           /* the request in flight (to redo it offline) */
     kflow_ticket ticket;
     char closed_zh[KF_TEXT_MAX], closed_en[KF_TEXT_MAX]; /* why it cannot take */
     char msg_zh[KF_TEXT_MAX], msg_en[KF_TEXT_MAX];       /* the error screen's sentence */

@@ -89,7 +89,7 @@ struct area {
     char code[KF_AREA_MAX];
     char name[AREA_NAME_MAX];
     char name_en[AREA_NAME_MAX];
-    char letter[8];                      /* the ticket prefix, "" unknown */
+    char letter[8];                     /* the ticket prefix, "" unknown */
     uint32_t windows[AREA_WINDOWS_MAX]; /* the windows serving it, for the ticket */
     size_t nwindows;
     uint32_t waiting, est_wait_s;
@@ -128,8 +128,8 @@ struct kiosk {
     char hall_name[128];
     uint32_t rejoin_s, max_recalls; /* the hall's missed-call rule (HelloReply) */
     bool rule_known;                /* heard from halld on a link */
-    const char *closed_kind;       /* why it cannot take: printer | maintenance | hours | "" */
-    char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
+    const char *closed_kind;        /* why it cannot take: printer | maintenance | hours | "" */
+    char general[KF_AREA_MAX];      /* the general intake area's code, "" unknown */
     struct area areas[AREAS_MAX];
     size_t nareas;
     /* Devices. */
@@ -383,11 +383,11 @@ static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t 
 
 /* The ticket's words, computed once for the screen and the paper. */
 struct ticket_words {
-    char wait_zh[64], wait_en[64];      /* "即将叫号" / "Soon", "约 12 分钟"; "" unknown */
-    char rule_zh[160], rule_en[160];    /* the missed-call rule; "" unknown */
+    char wait_zh[64], wait_en[64];       /* "即将叫号" / "Soon", "约 12 分钟"; "" unknown */
+    char rule_zh[160], rule_en[160];     /* the missed-call rule; "" unknown */
     char windows_zh[96], windows_en[96]; /* "1、2、5号" / "1, 2, 5"; "" none known */
     char letter[8];
-    char url[512];                      /* the QR code's payload, "" none */
+    char url[512]; /* the QR code's payload, "" none */
 };
 
 /* The wait: soon when nobody is ahead (never "0 minutes"), else the
@@ -500,9 +500,9 @@ static int ticket_json(kiosk *k, buf *out)
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
         json_str(out, when) < 0 || json_raw(out, ",\"qr_text\":") < 0 || json_str(out, w.url) < 0)
         return -1;
-    if ((w.url[0] != '\0' ? json_raw(out, ",\"qr\":\"/ticket-qr.svg?seq=%llu\"}",
-                                     (unsigned long long)k->seq)
-                          : json_raw(out, ",\"qr\":\"\"}")) < 0)
+    if ((w.url[0] != '\0'
+             ? json_raw(out, ",\"qr\":\"/ticket-qr.svg?seq=%llu\"}", (unsigned long long)k->seq)
+             : json_raw(out, ",\"qr\":\"\"}")) < 0)
         return -1;
     return 0;
 }

@@ -54,8 +54,8 @@ struct watch {
     int sock, sigfd;
     enum watch_state state;
     pid_t child;
-    int64_t deadline;  /* of the state: start, keep-alive, SIGKILL, restart */
-    int64_t started;   /* when the child started */
+    int64_t deadline; /* of the state: start, keep-alive, SIGKILL, restart */
+    int64_t started;  /* when the child started */
     int64_t backoff_ms;
     bool stopping;
 };
@@ -171,10 +171,8 @@ static void read_notify(struct watch *w, int64_t now)
 
     for (;;) {
         struct iovec iov = {data, sizeof data - 1};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = ctrl,
-                            .msg_controllen = sizeof ctrl};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl};
         ssize_t n = recvmsg(w->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         pid_t from = 0;
 
@@ -188,8 +186,7 @@ static void read_notify(struct watch *w, int64_t now)
                 memcpy(&cred, CMSG_DATA(c), sizeof cred);
                 from = cred.pid;
             }
-        if (w->child == 0 || from != w->child ||
-            (w->state != W_STARTING && w->state != W_RUNNING))
+        if (w->child == 0 || from != w->child || (w->state != W_STARTING && w->state != W_RUNNING))
             continue;
         for (char *line = strtok(data, "\n"); line != NULL; line = strtok(NULL, "\n")) {
             if (strcmp(line, "READY=1") == 0 && w->state == W_STARTING) {

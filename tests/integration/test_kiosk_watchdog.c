@@ -149,9 +149,9 @@ START_TEST(test_watchdog)
              x.hall.port, x.page_port, HOLD_S);
     ts_write_file(x.ini, text);
     snprintf(wd, sizeof wd, "20s");
-    const char *argv[] = {KIOSKWATCH_PATH, "--socket", x.sock, "--watchdog", wd,
-                          "--kill-timeout", "2s", "--restart-min", "500ms", "--",
-                          KIOSKD_PATH, "-c", x.ini, "--sim", NULL};
+    const char *argv[] = {KIOSKWATCH_PATH,  "--socket", x.sock,          "--watchdog", wd,
+                          "--kill-timeout", "2s",       "--restart-min", "500ms",      "--",
+                          KIOSKD_PATH,      "-c",       x.ini,           "--sim",      NULL};
     x.watch = ts_spawn(argv, x.log);
     pid_t k1 = new_kioskd(&x, 0);
     ck_assert_msg(ts_file_contains(x.log, "link to halld up", WAIT_MS), "no link to halld");
@@ -167,9 +167,16 @@ START_TEST(test_watchdog)
         snprintf(url, sizeof url, "http://127.0.0.1:%d/", x.page_port);
         snprintf(node_log, sizeof node_log, "%s/node.log", x.hall.dir);
         mkdir(KPAGE_SCREENS_DIR, 0755);
-        const char *nargv[] = {NODE_PATH,      WATCHDOG_SCRIPT,    "--url", url,
-                               "--chromium",   CHROMIUM_PATH,      "--node-modules",
-                               KPAGE_NODE_MODULES, "--out",        KPAGE_SCREENS_DIR,
+        const char *nargv[] = {NODE_PATH,
+                               WATCHDOG_SCRIPT,
+                               "--url",
+                               url,
+                               "--chromium",
+                               CHROMIUM_PATH,
+                               "--node-modules",
+                               KPAGE_NODE_MODULES,
+                               "--out",
+                               KPAGE_SCREENS_DIR,
                                NULL};
         node = ts_spawn(nargv, node_log);
         ck_assert_msg(ts_file_contains(node_log, "loaded hold_s 2", WAIT_MS * 2), "%s",

@@ -265,8 +265,8 @@ END_TEST
 /* The keypad's codes are the appointment code format (apptcode.h). */
 START_TEST(test_appointment_code_format)
 {
-    static const char *const bad[] = {"APT", "AP-001", "AP0O01", "IO0001", "ap0001",
-                                      "ABCDEFGHJKLMN"};
+    static const char *const bad[] = {"APT",    "AP-001", "AP0O01",
+                                      "IO0001", "ap0001", "ABCDEFGHJKLMN"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(act("appointment", bad[i], 0), -1);
         ck_assert_int_eq(errno, EINVAL);
