@@ -1922,14 +1922,24 @@ static int find_area(void *arg, const q_area *a)
  * (said). */
 static int appointment_citizen(const struct hall *h, const char *number, store_appointment *a)
 {
-    char err[512], why[200];
-    citizen_keys *keys = citizen_keys_load(h->conf.privacy_secret, NULL, NULL, err, sizeof err);
+    char err[512], why[200], line[64] = "";
+    citizen_keys *keys;
     int rc;
 
-    if (keys == NULL)
+    /* "-": the number from standard input, kept out of the process list. */
+    if (strcmp(number, "-") == 0) {
+        if (fgets(line, sizeof line, stdin) == NULL)
+            return hallctl_fail("--id-number -: no number on standard input");
+        line[strcspn(line, "\r\n")] = '\0';
+        number = line;
+    }
+    if ((keys = citizen_keys_load(h->conf.privacy_secret, NULL, NULL, err, sizeof err)) == NULL) {
+        OPENSSL_cleanse(line, sizeof line);
         return hallctl_fail("%s", err);
+    }
     rc = citizen_from_number(keys, number, a->citizen_hash, why, sizeof why);
     citizen_keys_free(keys);
+    OPENSSL_cleanse(line, sizeof line);
     if (rc < 0)
         return hallctl_fail("--id-number: %s", why);
     a->has_citizen = true;
@@ -1970,7 +1980,8 @@ static int appointment_add(int argc, char **argv)
                    "  --area AREA         an area of the catalog\n"
                    "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n"
                    "  --id-number N       the citizen's ID number, for check-in by ID card (kept\n"
-                   "                      as the hall's hash of it, never in clear)\n",
+                   "                      as the hall's hash of it, never in clear; - reads it\n"
+                   "                      from standard input)\n",
                    APPTCODE_MIN, APPTCODE_MAX);
 
     if (rc != GO_ON)

@@ -171,8 +171,11 @@ int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kfl
         return refuse(EINVAL, err, errlen,
                       "预约码格式不对，请核对后重新输入 / That is not an appointment code; please "
                       "check it and type it again");
-    if (!f->can_take)
-        return refuse(EAGAIN, err, errlen, f->closed_zh);
+    if (!f->can_take) {
+        char both[2 * KF_TEXT_MAX + 4];
+        snprintf(both, sizeof both, "%s / %s", f->closed_zh, f->closed_en);
+        return refuse(EAGAIN, err, errlen, both);
+    }
     if (((appt && param[0] != '\0') || check_in) && !f->online)
         return refuse(EAGAIN, err, errlen,
                       "网络中断，暂不能预约签到，请直接取号 / Offline: appointments cannot be "

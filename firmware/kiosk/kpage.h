@@ -15,7 +15,8 @@
  *   GET  /api/state?after=SEQ     the model at once when its seq > SEQ (or
  *                                 without after=); otherwise held (long
  *                                 poll) until kpage_changed() or the hold
- *                                 time (25 s) passes, then the model as it is
+ *                                 time (kpage_set_hold_ms) passes, then the
+ *                                 model as it is
  *   GET  /ticket-qr.svg?seq=N     the QR code of the ticket shown, as SVG (the
  *                                 kpage_set_ticket_qr; 404 without one); seq
  *                                 only makes each ticket's address new

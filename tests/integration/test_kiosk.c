@@ -987,12 +987,24 @@ START_TEST(test_keypad_timeout)
                                  "--at '%04d-%02d-%02d %02d:%02d'",
                                  slot.year, slot.month, slot.day, slot.hour, slot.minute),
                      0);
+    /* Booked for the valid card's citizen, the number on standard input. */
+    char idfile[1100], idline[40];
+    snprintf(idfile, sizeof idfile, "%s/id-number", x.hall.dir);
+    snprintf(idline, sizeof idline, "%s\n", id.id_number);
+    ts_write_file(idfile, idline);
     ck_assert_int_eq(fix_hallctl(&x.hall,
-                                 "appointment add --code CARD01 --area intake --id-number %s "
-                                 "--at '%04d-%02d-%02d %02d:%02d'",
-                                 id.id_number, slot.year, slot.month, slot.day, slot.hour,
-                                 slot.minute),
+                                 "appointment add --code CARD01 --area intake --id-number - "
+                                 "--at '%04d-%02d-%02d %02d:%02d' <%s",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute, idfile),
                      0);
+    /* A number with a wrong check digit is refused. */
+    idline[17] = idline[17] == '1' ? '2' : '1';
+    ts_write_file(idfile, idline);
+    ck_assert_int_eq(fix_hallctl(&x.hall,
+                                 "appointment add --code CARD02 --area intake --id-number - "
+                                 "--at '%04d-%02d-%02d %02d:%02d' <%s",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute, idfile),
+                     1);
     kiosk_up(&x);
     ck_assert(run_until(&x, online, "", WAIT_MS));
     /* The keypad types what hallctl books. */
