@@ -943,6 +943,8 @@ static void check_ticket(kfix *x)
                       strstr(m, "\"rule_en\":\"Not there") != NULL,
                   "%s", m);
     ck_assert_ptr_null(strstr(m, "0 分钟"));
+    /* The fixture's window 1 serves every area. */
+    ck_assert_msg(strstr(m, "\"windows\":[1]") != NULL, "%s", m);
     field(m, "wait_zh", wait, sizeof wait);
     ck_assert_msg(strcmp(wait, "即将叫号") == 0 || strncmp(wait, "约 ", 4) == 0, "%s", wait);
     field(m, "qr_text", url, sizeof url);
@@ -966,6 +968,9 @@ static void check_ticket(kfix *x)
     ck_assert_ptr_nonnull(memmem(data, len, url, strlen(url)));
     ck_assert_ptr_nonnull(memmem(data, len, "\xD4\xA4\xD4\xBC", 4)); /* 预约 */
     ck_assert_ptr_nonnull(memmem(data, len, "\xB9\xFD\xBA\xC5", 4)); /* 过号 */
+    static const char windows[] =
+        "\xB0\xEC\xC0\xED\xB4\xB0\xBF\xDA\xA3\xBA\x31\xBA\xC5"; /* 办理窗口：1号 */
+    ck_assert_ptr_nonnull(memmem(data, len, windows, sizeof windows - 1));
     if (strcmp(wait, "即将叫号") == 0)
         ck_assert_ptr_nonnull(memmem(data, len, "\xBC\xB4\xBD\xAB\xBD\xD0\xBA\xC5", 8));
 }
