@@ -383,9 +383,9 @@ static void ticket_url(const kiosk *k, const kflow_ticket *t, char *out, size_t 
 
 /* The ticket's words, computed once for the screen and the paper. */
 struct ticket_words {
-    char wait_zh[64], wait_en[64];       /* "即将叫号" / "Soon", "约 12 分钟"; "" unknown */
-    char rule_zh[160], rule_en[160];     /* the missed-call rule; "" unknown */
-    char windows_zh[96], windows_en[96]; /* "1、2、5号" / "1, 2, 5"; "" none known */
+    char wait_zh[64], wait_en[64];   /* "即将叫号" / "Soon", "约 12 分钟"; "" unknown */
+    char rule_zh[160], rule_en[160]; /* the missed-call rule; "" unknown */
+    char windows_zh[96];             /* "1、2、5号" for the paper; "" none known */
     char letter[8];
     char url[512]; /* the QR code's payload, "" none */
 };
@@ -434,7 +434,7 @@ static void rule_words(const kiosk *k, struct ticket_words *w)
 static void ticket_words_of(kiosk *k, const kflow_ticket *t, struct ticket_words *w)
 {
     const struct area *a = area_of(k, t->area);
-    size_t zu = 0, eu = 0;
+    size_t zu = 0;
 
     memset(w, 0, sizeof *w);
     wait_words(t, w);
@@ -442,13 +442,11 @@ static void ticket_words_of(kiosk *k, const kflow_ticket *t, struct ticket_words
     for (size_t i = 0; a != NULL && i < a->nwindows; i++) {
         int nz = snprintf(w->windows_zh + zu, sizeof w->windows_zh - zu, "%s%u", i ? "、" : "",
                           a->windows[i]);
-        int ne = snprintf(w->windows_en + eu, sizeof w->windows_en - eu, "%s%u", i ? ", " : "",
-                          a->windows[i]);
-        if (nz < 0 || ne < 0 || (size_t)nz >= sizeof w->windows_zh - zu ||
-            (size_t)ne >= sizeof w->windows_en - eu)
+        if (nz < 0 || (size_t)nz >= sizeof w->windows_zh - zu) {
+            w->windows_zh[zu] = '\0';
             break;
+        }
         zu += (size_t)nz;
-        eu += (size_t)ne;
     }
     if (zu > 0 && zu + 4 < sizeof w->windows_zh)
         memcpy(w->windows_zh + zu, "号", sizeof "号");
