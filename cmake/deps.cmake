@@ -9,6 +9,8 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)
 # The kiosk's touch page and hallweb, the hall's web layer.
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# The QR code of the kiosk's ticket preview (an SVG the page shows).
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
 find_program(PROTOC_C protoc-c REQUIRED)
 # hallbench only: the clients of the systems halld is measured against.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

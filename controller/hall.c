@@ -1116,6 +1116,60 @@ static void limit_sentence(hall *h, const char *area, const uint8_t *hash, struc
         snprintf(o->message_zh, sizeof o->message_zh, "您已取得本区域的号码，请等候叫号");
 }
 
+struct find_checkin {
+    const hall *h;
+    const uint8_t *hash;
+    int32_t today;    /* the business day's key */
+    int64_t until_ms; /* no slot of today lies after this */
+    store_appointment found;
+    bool any;
+};
+
+static int match_checkin(void *arg, const store_appointment *a)
+{
+    struct find_checkin *f = arg;
+    const hall *h = f->h;
+
+    if (a->slot_ms >= f->until_ms)
+        return 1;
+    if (a->state != STORE_APPT_BOOKED || !a->has_citizen ||
+        memcmp(a->citizen_hash, f->hash, Q_HASH_LEN) != 0 ||
+        clk_date_key(clk_business_day(h->zone, a->slot_ms, h->policy.rollover_hour)) != f->today)
+        return 0;
+    f->found = *a;
+    f->any = true;
+    return 1;
+}
+
+/* Check-in by ID card: the code of the citizen's first appointment of
+ * today's business day still BOOKED, into code. 1 found; 0 none or -1
+ * the store failed, both refused in o. */
+static int checkin_code(hall *h, const uint8_t *hash, struct outcome *o, int64_t now, char *code,
+                        size_t len)
+{
+    const int64_t day_ms = 24LL * 3600 * 1000;
+    struct find_checkin f = {
+        .h = h,
+        .hash = hash,
+        .today = clk_date_key(clk_business_day(h->zone, now, h->policy.rollover_hour)),
+        .until_ms = now + day_ms + 3600 * 1000, /* a day, and a clock change */
+    };
+
+    if (store_load_appointments(h->store, now - day_ms - 3600 * 1000, match_checkin, &f) < 0) {
+        refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot read appointments: %s",
+               store_errmsg(h->store));
+        return -1;
+    }
+    if (!f.any) {
+        refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no appointment today for this ID card");
+        snprintf(o->message_zh, sizeof o->message_zh,
+                 "没有找到您今天的预约，请核对后重试，或直接取号");
+        return 0;
+    }
+    snprintf(code, len, "%s", f.found.code);
+    return 1;
+}
+
 static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req, struct outcome *o,
                      int64_t now)
 {
@@ -1154,21 +1208,35 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
         }
         in.citizen_hash = hash;
     }
-    if (m->appointment_code[0] != '\0') {
-        int found = store_get_appointment(h->store, m->appointment_code, &appt);
+    const char *code = m->appointment_code;
+    char found_code[STORE_APPT_CODE_MAX];
+    if (m->check_in) {
+        if (in.citizen_hash == NULL || code[0] != '\0') {
+            refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+                   "check_in needs citizen_id and no appointment_code");
+            return;
+        }
+        if (checkin_code(h, hash, o, now, found_code, sizeof found_code) <= 0)
+            return;
+        code = found_code;
+    }
+    if (code[0] != '\0') {
+        int found = store_get_appointment(h->store, code, &appt);
         if (found < 0) {
             refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot read appointments: %s",
                    store_errmsg(h->store));
             return;
         }
         if (found == 0) {
-            refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no appointment %s", m->appointment_code);
+            refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no appointment %s", code);
+            snprintf(o->message_zh, sizeof o->message_zh, "没有找到这个预约，请核对预约码后重试");
             return;
         }
         if (appt.ticket_id != 0) {
             refuse(o, HALL__ERROR_CODE__ERR_ILLEGAL_STATE,
-                   "appointment %s is already checked in (ticket %llu)", m->appointment_code,
+                   "appointment %s is already checked in (ticket %llu)", code,
                    (unsigned long long)appt.ticket_id);
+            snprintf(o->message_zh, sizeof o->message_zh, "该预约已签到，请勿重复取号");
             return;
         }
         in.area = appt.area;
@@ -1191,8 +1259,7 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
             limit_sentence(h, in.area, in.citizen_hash, o);
         return;
     }
-    if (m->appointment_code[0] != '\0' &&
-        store_mark_appointment_used(h->store, m->appointment_code, t->id) < 0)
+    if (code[0] != '\0' && store_mark_appointment_used(h->store, code, t->id) < 0)
         h->req_failed = true;
     hall__issue_reply__init(&o->r.issue);
     wire_ticket(h, t, &o->ticket, now);
@@ -2035,7 +2102,8 @@ static bool run_change(hall *h, const struct request *r, const hall_device *dev,
                    (unsigned long long)req->request_id, o.message);
         error.code = o.code;
         error.message = o.message;
-        error.message_zh = o.message_zh;
+        if (o.message_zh[0] != '\0')
+            error.message_zh = o.message_zh;
         o.env.body_case = HALL__ENVELOPE__BODY_ERROR;
         o.env.error = &error;
     }
@@ -2294,6 +2362,25 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     as->retired = a->retired;
 }
 
+/* The windows that serve area a (whether open now or not), for the
+ * ticket: into slots (cap of them), which as->window_nos points to. */
+static void wire_area_windows(const hall *h, const q_area *a, uint32_t *slots, size_t cap,
+                              Hall__AreaStatus *as)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; n < cap && queue_window_at(h->q, i) != NULL; i++) {
+        const q_window *w = queue_window_at(h->q, i);
+        for (int k = 0; k < w->nareas; k++)
+            if (strcmp(w->areas[k], a->code) == 0) {
+                slots[n++] = w->no;
+                break;
+            }
+    }
+    as->n_window_nos = n;
+    as->window_nos = slots;
+}
+
 static size_t count_areas(const hall *h)
 {
     size_t n = 0;
@@ -2324,6 +2411,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__WindowStatus **pw = calloc(nwin ? nwin : 1, sizeof *pw);
     Hall__AreaStatus *wa = calloc(nareas ? nareas : 1, sizeof *wa);
     Hall__AreaStatus **pa = calloc(nareas ? nareas : 1, sizeof *pa);
+    size_t nallwin = count_windows(h) ? count_windows(h) : 1;
+    uint32_t *wnos = calloc((nareas ? nareas : 1) * nallwin, sizeof *wnos);
     size_t ndev = h->ndevs ? h->ndevs : 1;
     Hall__DeviceHealth *wd = calloc(ndev, sizeof *wd);
     Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
@@ -2334,7 +2423,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     size_t nm = matters && h->matters.n ? h->matters.n : 1, mused = 0;
     struct push_matters pm = {calloc(nm, sizeof *pm.info), calloc(nm, sizeof *pm.ptr)};
 
-    if (wc && pc && ww && pw && wa && pa && wd && pd && wcs && pcs && pm.info && pm.ptr) {
+    if (wc && pc && ww && pw && wa && pa && wnos && wd && pd && wcs && pcs && pm.info && pm.ptr) {
         for (size_t i = 0; i < ncalls; i++) {
             wire_call(&calls[i], &wc[i]);
             pc[i] = &wc[i];
@@ -2362,6 +2451,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
                 wire_area_status(h, a, &wa[n]);
                 if (matters)
                     wire_area_matters(h, a, &pm, &mused, &wa[n]);
+                wire_area_windows(h, a, &wnos[n * nallwin], nallwin, &wa[n]);
                 pa[n] = &wa[n];
                 n++;
             }
@@ -2409,6 +2499,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pw);
     free(wa);
     free(pa);
+    free(wnos);
     free(wd);
     free(pd);
     free(wcs);

@@ -52,7 +52,9 @@
 #include <unistd.h>
 
 #include "anchor.h"
+#include "apptcode.h"
 #include "catalog.h"
+#include "citizen.h"
 #include "clk.h"
 #include "hadmin.h"
 #include "halld_conf.h"
@@ -1916,6 +1918,35 @@ static int find_area(void *arg, const q_area *a)
     return strcmp(a->code, (const char *)arg) == 0;
 }
 
+/* The citizen hash of an appointment booked for an ID number (check-in by
+ * card finds it), made with the hall secret as halld makes it. 0 or -1
+ * (said). */
+static int appointment_citizen(const struct hall *h, const char *number, store_appointment *a)
+{
+    char err[512], why[200], line[64] = "";
+    citizen_keys *keys;
+    int rc;
+
+    /* "-": the number from standard input, kept out of the process list. */
+    if (strcmp(number, "-") == 0) {
+        if (fgets(line, sizeof line, stdin) == NULL)
+            return hallctl_fail("--id-number -: no number on standard input");
+        line[strcspn(line, "\r\n")] = '\0';
+        number = line;
+    }
+    if ((keys = citizen_keys_load(h->conf.privacy_secret, NULL, NULL, err, sizeof err)) == NULL) {
+        OPENSSL_cleanse(line, sizeof line);
+        return hallctl_fail("%s", err);
+    }
+    rc = citizen_from_number(keys, number, a->citizen_hash, why, sizeof why);
+    citizen_keys_free(keys);
+    OPENSSL_cleanse(line, sizeof line);
+    if (rc < 0)
+        return hallctl_fail("--id-number: %s", why);
+    a->has_citizen = true;
+    return 0;
+}
+
 static int appointment_add(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -1923,13 +1954,16 @@ static int appointment_add(int argc, char **argv)
         {"code", required_argument, NULL, 'k'},
         {"area", required_argument, NULL, 'a'},
         {"at", required_argument, NULL, 't'},
+        {"id-number", required_argument, NULL, 'n'},
         HELP_OPTION,
         {NULL, 0, NULL, 0},
     };
-    const char *config, *code = NULL, *area = NULL, *at = NULL;
-    const struct str_option strings[] = {{'k', &code}, {'a', &area}, {'t', &at}, {0, NULL}};
+    const char *config, *code = NULL, *area = NULL, *at = NULL, *number = NULL;
+    const struct str_option strings[] = {
+        {'k', &code}, {'a', &area}, {'t', &at}, {'n', &number}, {0, NULL}};
     const struct verb_options v = {
-        "hallctl appointment add [-c FILE] --code CODE --area AREA --at \"YYYY-MM-DD HH:MM\"",
+        "hallctl appointment add [-c FILE] --code CODE --area AREA --at \"YYYY-MM-DD HH:MM\" "
+        "[--id-number N]",
         NULL,
         options,
         strings,
@@ -1940,19 +1974,25 @@ static int appointment_add(int argc, char **argv)
     int rc =
         parse_verb(&v, argc, argv, &config,
                    "Book an appointment (one made by phone or at the desk): the citizen checks\n"
-                   "in at a kiosk with CODE and is queued by the appointment rule.\n" CONFIG_HELP
-                   "  --code CODE         booking code, 1..%d letters, digits, '-', '_'\n"
+                   "in at a kiosk with CODE, or with the ID card of --id-number, and is queued\n"
+                   "by the appointment rule.\n" CONFIG_HELP
+                   "  --code CODE         booking code: %d to %d of " APPTCODE_ALPHABET "\n"
+                   "                      (the kiosk's keypad; no I or O)\n"
                    "  --area AREA         an area of the catalog\n"
-                   "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n",
-                   STORE_APPT_CODE_MAX - 1);
+                   "  --at TIME           the slot, hall-local time: \"2026-03-02 09:30\"\n"
+                   "  --id-number N       the citizen's ID number, for check-in by ID card (kept\n"
+                   "                      as the hall's hash of it, never in clear; - reads it\n"
+                   "                      from standard input)\n",
+                   APPTCODE_MIN, APPTCODE_MAX);
 
     if (rc != GO_ON)
         return rc;
     if (code == NULL || area == NULL || at == NULL || optind != argc)
         return usage_error(v.usage);
-    if (!id_ok(code, STORE_APPT_CODE_MAX - 1, false))
-        return hallctl_fail("--code %s: use 1 to %d letters, digits, '-' or '_'", code,
-                            STORE_APPT_CODE_MAX - 1);
+    if (!apptcode_valid(code))
+        return hallctl_fail("--code %s: use %d to %d digits or capital letters without I and O "
+                            "(what the kiosk's keypad can type)",
+                            code, APPTCODE_MIN, APPTCODE_MAX);
     if (!catalog_code_ok(area))
         return hallctl_fail("--area %s: not an area code", area);
     snprintf(a.code, sizeof a.code, "%s", code);
@@ -1974,10 +2014,13 @@ static int appointment_add(int argc, char **argv)
                           known < 0 ? store_errmsg(h.st) : "--area: no such area in the catalog");
     else if ((known = store_get_appointment(h.st, a.code, &old)) != 0)
         rc = hallctl_fail("%s", known < 0 ? store_errmsg(h.st) : "--code: that appointment exists");
+    else if (number != NULL)
+        rc = appointment_citizen(&h, number, &a);
     if (rc == 0) {
         clk_format_iso(h.zone, a.slot_ms, when, sizeof when);
         rc = store_begin(h.st) < 0 || store_save_appointment(h.st, &a) < 0 ||
-                     hall_event(&h, "appointment %s booked: %s at %s", a.code, a.area, when) < 0
+                     hall_event(&h, "appointment %s booked: %s at %s%s", a.code, a.area, when,
+                                a.has_citizen ? " (by ID card too)" : "") < 0
                  ? -1
                  : 0;
         rc = hall_commit(&h, rc);

@@ -64,7 +64,10 @@ enum kind {
     D_FEED,
     D_CUT,
     D_MATERIALS, /* after D_CUT: directives[] is in this order */
-    D_CHECK
+    D_CHECK,
+    D_MARK,
+    D_WINDOWS,
+    D_MISSED
 };
 
 enum arg { ARG_NONE, ARG_TEXT, ARG_COUNT };
@@ -85,7 +88,8 @@ static const struct {
     {"title", D_TITLE, ARG_TEXT, true},      {"blank", D_BLANK, ARG_NONE, true},
     {"rule", D_RULE, ARG_NONE, true},        {"feed", D_FEED, ARG_COUNT, true},
     {"cut", D_CUT, ARG_NONE, false},         {"materials", D_MATERIALS, ARG_NONE, false},
-    {"check", D_CHECK, ARG_NONE, false},
+    {"check", D_CHECK, ARG_NONE, false},     {"mark", D_MARK, ARG_NONE, false},
+    {"windows", D_WINDOWS, ARG_NONE, false}, {"missed", D_MISSED, ARG_NONE, false},
 };
 
 #define NKINDS (sizeof(directives) / sizeof(directives[0]))
@@ -592,6 +596,38 @@ static int check_ticket(const escpos_builder *b, const escpos_ticket *t)
     return 0;
 }
 
+/* A sentence longer than a line, as several lines cut at character
+ * boundaries: an ASCII character takes a column, any other two (what the
+ * printer's font gives a Chinese character). */
+static void wrapped_lines(escpos_builder *b, const char *text, int *failed)
+{
+    char piece[2 * 48 * 2 + 1];
+    const unsigned char *p = (const unsigned char *)text;
+
+    while (*p != '\0') {
+        size_t used = 0;
+        int cols = 0;
+
+        while (*p != '\0') {
+            size_t n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
+            int w = *p < 0x80 ? 1 : 2;
+            if (cols + w > b->columns || used + n >= sizeof piece ||
+                strnlen((const char *)p, n) < n)
+                break;
+            memcpy(piece + used, p, n);
+            used += n;
+            cols += w;
+            p += n;
+        }
+        if (used == 0) { /* a broken sequence at the end: text_line shows it as '?' */
+            text_line(b, SIZE_NORMAL, false, (const char *)p, NULL, NULL, failed);
+            break;
+        }
+        piece[used] = '\0';
+        text_line(b, SIZE_NORMAL, false, piece, NULL, NULL, failed);
+    }
+}
+
 static void directive(escpos_builder *b, const struct directive *d, const escpos_ticket *t,
                       int *failed)
 {
@@ -634,7 +670,12 @@ static void directive(escpos_builder *b, const struct directive *d, const escpos
         }
         break;
     case D_WAIT:
-        if (t->wait_min >= 0) {
+        if (t->wait) {
+            if (strcmp(t->wait, "即将叫号") == 0)
+                text_line(b, SIZE_NORMAL, true, t->wait, NULL, NULL, failed);
+            else
+                text_line(b, SIZE_NORMAL, false, "预计等候 ", t->wait, NULL, failed);
+        } else if (t->wait_min >= 0) {
             snprintf(num, sizeof(num), "%d", t->wait_min);
             text_line(b, SIZE_NORMAL, false, "预计等候 ", num, " 分钟", failed);
         }
@@ -668,6 +709,18 @@ static void directive(escpos_builder *b, const struct directive *d, const escpos
         break;
     case D_TITLE:
         text_line(b, SIZE_DOUBLE, false, d->text, NULL, NULL, failed);
+        break;
+    case D_MARK:
+        if (t->mark)
+            text_line(b, SIZE_DOUBLE, true, t->mark, NULL, NULL, failed);
+        break;
+    case D_WINDOWS:
+        if (t->windows)
+            text_line(b, SIZE_NORMAL, false, t->windows, NULL, NULL, failed);
+        break;
+    case D_MISSED:
+        if (t->missed)
+            wrapped_lines(b, t->missed, failed);
         break;
     case D_BLANK:
         put(b, "\n", 1, failed);

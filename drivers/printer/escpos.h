@@ -50,7 +50,8 @@ enum escpos_error {
 
 /* The default template (docs/printer.md lists the directives). */
 #define ESCPOS_TEMPLATE_DEFAULT                                                                    \
-    "hall|number|offline|area|matter|materials|ahead|wait|time|name|check|qr|barcode|feed:3|cut"
+    "hall|number|offline|mark|area|matter|materials|windows|ahead|wait|time|name|check|missed|qr|" \
+    "barcode|feed:3|cut"
 
 typedef struct escpos_layout {
     int paper_mm;        /* 58 (32 characters of font A a line) or 80 (48) */
@@ -66,11 +67,16 @@ typedef struct escpos_ticket {
     const char *number; /* "A001": required, printable ASCII */
     const char *area;
     const char *matter;
-    int ahead;         /* people ahead; < 0 unknown (line left out) */
-    int wait_min;      /* estimated wait in minutes; < 0 unknown */
-    const char *time;  /* issue time, preformatted; if NULL and zone is
-                          set, issued_ms is formatted as YYYY-MM-DD HH:MM */
-    int64_t issued_ms; /* UTC ms */
+    int ahead;           /* people ahead; < 0 unknown (line left out) */
+    int wait_min;        /* estimated wait in minutes; < 0 unknown */
+    const char *wait;    /* the wait in the screen's words ("即将叫号", "约 12 分钟"):
+                            printed instead of wait_min when set */
+    const char *mark;    /* "预约", "绿色通道": a mark under the number */
+    const char *windows; /* the windows serving the area: "办理窗口：1、2、5号" */
+    const char *missed;  /* the missed-call rule */
+    const char *time;    /* issue time, preformatted; if NULL and zone is
+                            set, issued_ms is formatted as YYYY-MM-DD HH:MM */
+    int64_t issued_ms;   /* UTC ms */
     const clk_zone *zone;
     const char *name;    /* masked citizen name ("张*") */
     const char *qr;      /* QR payload (the progress/rating URL) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apptcode.h"
 #include "conf.h"
 
 static const char *const state_names[] = {"idle",       "choose",   "card",       "appointment",
@@ -17,12 +18,16 @@ static const char *const state_names[] = {"idle",       "choose",   "card",     
 static const char *const screen_names[] = {"idle",    "choose", "card",  "appointment",
                                            "working", "ticket", "error", "closed",
                                            "matter",  "green",  "mine"};
+static const char *const error_kind_names[] = {"",        "card",  "refused", "printer",
+                                               "network", "hours", "limit"};
 
 /* What every state promises: a timeout on every screen but idle, a request
  * token while a ticket is on its way, a ticket number from PRINTING on. */
 static void assert_flow(const kflow *f)
 {
     assert(f->state <= KF_MINE);
+    assert(f->state == KF_CARD || !f->check_in);
+    assert(f->state == KF_ERROR || f->error_kind == KF_ERR_NONE);
     switch (f->state) {
     case KF_IDLE:
         assert(f->deadline == 0);
@@ -35,6 +40,7 @@ static void assert_flow(const kflow *f)
     case KF_GREEN:
     case KF_MINE:
         assert(f->deadline > 0);
+        assert(f->state != KF_ERROR || f->error_kind != KF_ERR_NONE);
         break;
     case KF_REQUESTING:
         assert(f->token != 0 && f->request.token == f->token);
@@ -52,6 +58,10 @@ static void assert_flow(const kflow *f)
 
 static void go(kflow *f, kflow_state to, int64_t deadline)
 {
+    if (to != KF_CARD)
+        f->check_in = false;
+    if (to != KF_ERROR)
+        f->error_kind = KF_ERR_NONE;
     f->state = to;
     f->deadline = deadline;
     f->version++;
@@ -82,10 +92,25 @@ static bool busy(const kflow *f)
     return f->state == KF_REQUESTING || f->state == KF_PRINTING || f->state == KF_CONFIRMING;
 }
 
+static bool waiting(const kflow *f)
+{
+    return f->state == KF_CHOOSE || f->state == KF_CARD || f->state == KF_APPOINTMENT;
+}
+
+/* The error screen with these sentences, for the idle timeout. */
+static void fail(kflow *f, kflow_error_kind kind, const char *zh, const char *en, int64_t now)
+{
+    assert(kind != KF_ERR_NONE);
+    snprintf(f->msg_zh, sizeof f->msg_zh, "%s", zh);
+    snprintf(f->msg_en, sizeof f->msg_en, "%s", en);
+    f->error_kind = kind;
+    go(f, KF_ERROR, now + f->idle_ms);
+}
+
 /* Start a request: online it is an ISSUE with a timeout, offline a number
  * from the lease at once. */
-static void request(kflow *f, const char *area, const char *appointment, bool by_card, int64_t now,
-                    kflow_cmd *cmd)
+static void request(kflow *f, const char *area, const char *appointment, bool by_card,
+                    bool check_in, int64_t now, kflow_cmd *cmd)
 {
     no_cmd(cmd);
     cmd->kind = f->online ? KF_CMD_ISSUE : KF_CMD_ISSUE_OFFLINE;
@@ -93,6 +118,7 @@ static void request(kflow *f, const char *area, const char *appointment, bool by
     snprintf(cmd->area, sizeof cmd->area, "%s", area);
     snprintf(cmd->appointment, sizeof cmd->appointment, "%s", appointment);
     cmd->by_card = by_card;
+    cmd->check_in = check_in;
     f->request = *cmd;
     memset(&f->ticket, 0, sizeof f->ticket);
     go(f, KF_REQUESTING, f->online ? now + f->request_ms : 0);
@@ -123,37 +149,53 @@ int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kfl
     if (param == NULL)
         param = "";
     bool take = strcmp(name, "take") == 0, card = strcmp(name, "card") == 0,
-         appt = strcmp(name, "appointment") == 0;
+         appt = strcmp(name, "appointment") == 0, check_in = strcmp(name, "appointment_card") == 0;
     if (strcmp(name, "back") == 0 || strcmp(name, "done") == 0) {
         if (!busy(f) && f->state != KF_IDLE)
             go(f, KF_IDLE, 0);
         return 0;
     }
-    if (!take && !card && !appt && strcmp(name, "start") != 0)
+    if (strcmp(name, "touch") == 0) {
+        /* A tap on a waiting screen (a key of the keypad, a list
+         * scrolled): the citizen is still there. */
+        if (waiting(f)) {
+            f->deadline = now + f->idle_ms;
+            f->version++;
+        }
+        return 0;
+    }
+    if (!take && !card && !appt && !check_in && strcmp(name, "start") != 0)
         return refuse(EINVAL, err, errlen, "未知操作 / unknown action");
     /* A tap while a ticket is on its way: a double tap, ignored. */
     if (busy(f))
         return 0;
     if (take && param[0] != '\0' && !valid_code(param, KF_AREA_MAX))
         return refuse(EINVAL, err, errlen, "没有这个业务区 / no such area");
-    if (appt && param[0] != '\0' && !valid_code(param, KF_CODE_MAX))
-        return refuse(EINVAL, err, errlen, "预约码格式不对 / that is not an appointment code");
-    if (!f->can_take)
-        return refuse(EAGAIN, err, errlen, f->closed_zh);
-    if (appt && param[0] != '\0' && !f->online)
+    if (appt && param[0] != '\0' && !apptcode_valid(param))
+        return refuse(EINVAL, err, errlen,
+                      "预约码格式不对，请核对后重新输入 / That is not an appointment code; please "
+                      "check it and type it again");
+    if (!f->can_take) {
+        char both[2 * KF_TEXT_MAX + 4];
+        snprintf(both, sizeof both, "%s / %s", f->closed_zh, f->closed_en);
+        return refuse(EAGAIN, err, errlen, both);
+    }
+    if (((appt && param[0] != '\0') || check_in) && !f->online)
         return refuse(EAGAIN, err, errlen,
-                      "网络中断，暂不能预约签到，请直接取号 / offline: appointments cannot be "
-                      "checked now, please take a number");
-    if (take)
-        request(f, param, "", false, now, cmd);
-    else if (appt && param[0] != '\0')
-        request(f, "", param, false, now, cmd);
-    else if (appt)
+                      "网络中断，暂不能预约签到，请直接取号 / Offline: appointments cannot be "
+                      "checked now; please take a number");
+    if (take) {
+        request(f, param, "", false, false, now, cmd);
+    } else if (appt && param[0] != '\0') {
+        request(f, "", param, false, false, now, cmd);
+    } else if (appt) {
         go(f, KF_APPOINTMENT, now + f->idle_ms);
-    else if (card)
+    } else if (card || check_in) {
         go(f, KF_CARD, now + f->idle_ms);
-    else
+        f->check_in = check_in;
+    } else {
         go(f, KF_CHOOSE, now + f->idle_ms);
+    }
     return 0;
 }
 
@@ -180,7 +222,7 @@ int kflow_take(kflow *f, const char *area, const char *matter, bool green, int64
         return refuse(EINVAL, err, errlen, "没有这个业务 / no such service");
     if (!f->can_take)
         return refuse(EAGAIN, err, errlen, f->closed_zh);
-    request(f, area, "", false, now, cmd);
+    request(f, area, "", false, false, now, cmd);
     snprintf(cmd->matter, sizeof cmd->matter, "%s", matter);
     cmd->green = green;
     f->request = *cmd;
@@ -195,7 +237,15 @@ bool kflow_swipe(kflow *f, int64_t now, kflow_cmd *cmd)
     if (busy(f) || f->state == KF_TICKET || f->state == KF_APPOINTMENT || f->state == KF_MINE ||
         !f->can_take)
         return false;
-    request(f, "", "", true, now, cmd);
+    request(f, "", "", true, f->state == KF_CARD && f->check_in, now, cmd);
+    return true;
+}
+
+bool kflow_card_failed(kflow *f, const char *zh, const char *en, int64_t now)
+{
+    if (busy(f) || f->state == KF_TICKET || f->state == KF_APPOINTMENT)
+        return false;
+    fail(f, KF_ERR_CARD, zh, en, now);
     return true;
 }
 
@@ -211,16 +261,21 @@ bool kflow_issued(kflow *f, uint64_t token, const kflow_ticket *t, int64_t now, 
     return true;
 }
 
-void kflow_refused(kflow *f, uint64_t token, const char *zh, const char *en, int64_t now)
+void kflow_refused_as(kflow *f, uint64_t token, kflow_error_kind kind, const char *zh,
+                      const char *en, int64_t now)
 {
     if (f->state != KF_REQUESTING || token != f->token)
         return;
-    snprintf(f->msg_zh, sizeof f->msg_zh, "%s", zh);
-    snprintf(f->msg_en, sizeof f->msg_en, "%s", en);
-    go(f, KF_ERROR, now + f->idle_ms);
+    fail(f, kind, zh, en, now);
 }
 
-void kflow_printed(kflow *f, bool ok, const char *why, int64_t now, kflow_cmd *cmd)
+void kflow_refused(kflow *f, uint64_t token, const char *zh, const char *en, int64_t now)
+{
+    kflow_refused_as(f, token, KF_ERR_REFUSED, zh, en, now);
+}
+
+void kflow_printed(kflow *f, bool ok, const char *why_zh, const char *why_en, int64_t now,
+                   kflow_cmd *cmd)
 {
     no_cmd(cmd);
     if (f->state != KF_PRINTING)
@@ -230,19 +285,20 @@ void kflow_printed(kflow *f, bool ok, const char *why, int64_t now, kflow_cmd *c
     f->void_pending = !ok;
     if (!ok) {
         snprintf(f->msg_zh, sizeof f->msg_zh, "出票失败（%s），本号已作废，请联系工作人员",
-                 why ? why : "打印机故障");
+                 why_zh ? why_zh : "打印机故障");
         snprintf(f->msg_en, sizeof f->msg_en,
                  "The ticket could not be printed (%s) and was cancelled; please ask the staff",
-                 why ? why : "printer fault");
+                 why_en ? why_en : "printer fault");
     }
     go(f, KF_CONFIRMING, now + f->confirm_ms);
 }
 
 static void confirm_done(kflow *f, int64_t now)
 {
-    if (f->void_pending)
+    if (f->void_pending) {
+        f->error_kind = KF_ERR_PRINTER;
         go(f, KF_ERROR, now + f->idle_ms);
-    else
+    } else
         go(f, KF_TICKET, now + f->ticket_ms);
 }
 
@@ -259,16 +315,14 @@ static void redo_offline(kflow *f, int64_t now, kflow_cmd *cmd)
     kflow_cmd old = f->request;
 
     f->online = false;
-    request(f, old.area, old.appointment, old.by_card, now, cmd);
+    request(f, old.area, old.appointment, old.by_card, old.check_in, now, cmd);
     memcpy(cmd->matter, old.matter, sizeof cmd->matter);
     cmd->green = old.green;
     f->request = *cmd;
-    if (old.appointment[0] != '\0') {
+    if (old.appointment[0] != '\0' || old.check_in) {
         no_cmd(cmd);
-        snprintf(f->msg_zh, sizeof f->msg_zh, "网络中断，暂不能预约签到，请直接取号");
-        snprintf(f->msg_en, sizeof f->msg_en,
-                 "Offline: appointments cannot be checked now, please take a number");
-        go(f, KF_ERROR, now + f->idle_ms);
+        fail(f, KF_ERR_NETWORK, "网络中断，暂不能预约签到，请直接取号",
+             "Offline: appointments cannot be checked now; please take a number", now);
     }
 }
 
@@ -361,6 +415,12 @@ kflow_screen kflow_screen_of(const kflow *f)
 const char *kflow_screen_name(kflow_screen s)
 {
     return (size_t)s < sizeof screen_names / sizeof screen_names[0] ? screen_names[s] : "error";
+}
+
+const char *kflow_error_kind_name(kflow_error_kind k)
+{
+    return (size_t)k < sizeof error_kind_names / sizeof error_kind_names[0] ? error_kind_names[k]
+                                                                            : "";
 }
 
 const char *kflow_state_name(kflow_state s)

@@ -9,9 +9,13 @@
  * (send ISSUE, take an offline number, print, send PRINTED or VOID). The
  * screen the page shows is derived from the state (kflow_screen).
  *
- *            start / card / appointment("")
+ *            start / card / appointment_card / appointment("")
  *   IDLE ----------------------------------> CHOOSE | CARD | APPOINTMENT
  *    |  ^  take / swipe / appointment(code)        |   back, inactivity: IDLE
+ *    |  |                                         |   touch: the inactivity
+ *    |  |                                         |     timeout starts again
+ *    |  |                                         |   a card that cannot be
+ *    |  |                                         |     read: ERROR ("card")
  *    |  |                                         | take / swipe / appointment(code)
  *    |  |                                         v
  *    +--+-----------------------------------> REQUESTING  (ISSUE sent, or an offline number)
@@ -35,6 +39,9 @@
  *   IDLE | CHOOSE --open--> GREEN   (the green channel)  --kflow_take--> REQUESTING
  *   IDLE | CHOOSE --open--> MINE    (the citizen's own ticket: the kiosk asks halld;
  *                                    opened again, its timeout starts again)
+ * CARD has two modes: taking a number (card) and checking in for today's
+ * appointment (appointment_card): the swipe's request carries check_in and
+ * no area, and halld finds the appointment by the card's citizen.
  *
  * While REQUESTING, PRINTING or CONFIRMING every tap and swipe is ignored:
  * a double tap or a second swipe never makes a second ticket. Each
@@ -78,6 +85,17 @@ typedef enum kflow_screen {
     KF_SCREEN_MINE,
 } kflow_screen;
 
+/* Which picture the error screen shows (the model's error_kind). */
+typedef enum kflow_error_kind {
+    KF_ERR_NONE,
+    KF_ERR_CARD,    /* the card could not be used: expired, unreadable, reader fault */
+    KF_ERR_REFUSED, /* halld refused the request */
+    KF_ERR_PRINTER, /* the ticket could not be printed */
+    KF_ERR_NETWORK, /* the link is down and the request needs halld */
+    KF_ERR_HOURS,   /* outside the area's hours */
+    KF_ERR_LIMIT,   /* the citizen already holds the tickets allowed */
+} kflow_error_kind;
+
 typedef enum kflow_cmd_kind {
     KF_CMD_NONE,
     KF_CMD_ISSUE,         /* ask halld for a ticket (area, appointment, by card) */
@@ -101,6 +119,7 @@ typedef struct kflow_cmd {
     bool by_card;                  /* ISSUE*: the citizen swiped (the kiosk holds the number) */
     char matter[KF_CODE_MAX];      /* ISSUE*: the matter picked, "" if none */
     bool green;                    /* ISSUE*: a green-channel (priority) ticket */
+    bool check_in;                 /* ISSUE: by card, for the citizen's appointment today */
 } kflow_cmd;
 
 /* The ticket as the flow knows it once issued. */
@@ -116,6 +135,7 @@ typedef struct kflow_ticket {
     char matter[KF_CODE_MAX]; /* "" if none */
     bool green;               /* a green-channel ticket */
     char check[8];            /* halld's check code for the bearer, "" offline */
+    bool appointment;         /* checked in for an appointment */
 } kflow_ticket;
 
 typedef struct kflow {
@@ -124,10 +144,12 @@ typedef struct kflow {
     uint64_t version; /* increases with every change the screen may show */
     int64_t deadline; /* monotonic ms of the state's timeout, 0 = none */
     int64_t idle_ms, ticket_ms, request_ms, confirm_ms;
-    bool online;       /* the link to halld is up */
-    bool can_take;     /* the kiosk can print and has numbers to give */
-    bool void_pending; /* CONFIRMING a VOID, not a PRINTED */
-    kflow_cmd request; /* the request in flight (to redo it offline) */
+    bool online;                 /* the link to halld is up */
+    bool can_take;               /* the kiosk can print and has numbers to give */
+    bool void_pending;           /* CONFIRMING a VOID, not a PRINTED */
+    bool check_in;               /* CARD: a swipe checks in for an appointment */
+    kflow_error_kind error_kind; /* ERROR: which picture */
+    kflow_cmd request;           /* the request in flight (to redo it offline) */
     kflow_ticket ticket;
     char closed_zh[KF_TEXT_MAX], closed_en[KF_TEXT_MAX]; /* why it cannot take */
     char msg_zh[KF_TEXT_MAX], msg_en[KF_TEXT_MAX];       /* the error screen's sentence */
@@ -139,8 +161,10 @@ typedef struct kflow {
 void kflow_init(kflow *f, int64_t idle_ms, int64_t ticket_ms, int64_t request_ms,
                 int64_t confirm_ms);
 
-/* A touch on the page: start, take, card, appointment, back, done (see
- * docs/kiosk.md). 0 when accepted or ignored (a tap while a ticket is on
+/* A touch on the page: start, take, card, appointment, appointment_card,
+ * touch, back, done (see docs/kiosk.md). touch restarts the inactivity
+ * timeout of a waiting screen (CHOOSE, CARD, APPOINTMENT) and does nothing
+ * else. 0 when accepted or ignored (a tap while a ticket is on
  * its way), -1 with errno EINVAL (unknown action or bad parameter) or
  * EAGAIN (the kiosk cannot take a ticket now) and the sentence in err. */
 int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kflow_cmd *cmd,
@@ -162,10 +186,20 @@ bool kflow_swipe(kflow *f, int64_t now, kflow_cmd *cmd);
  * command) if token is not the request in flight: the caller voids that
  * ticket. */
 bool kflow_issued(kflow *f, uint64_t token, const kflow_ticket *t, int64_t now, kflow_cmd *cmd);
-/* The request was refused with these sentences: the error screen. */
+/* The request was refused with these sentences: the error screen
+ * (error_kind REFUSED; kflow_refused_as names another kind). */
 void kflow_refused(kflow *f, uint64_t token, const char *zh, const char *en, int64_t now);
-/* The printer's result for the ticket: cmd PRINTED or VOID. */
-void kflow_printed(kflow *f, bool ok, const char *why, int64_t now, kflow_cmd *cmd);
+void kflow_refused_as(kflow *f, uint64_t token, kflow_error_kind kind, const char *zh,
+                      const char *en, int64_t now);
+/* A card was presented but cannot be used (expired, bad check digit,
+ * unreadable, reader fault): the error screen (error_kind CARD) with these
+ * sentences, from idle or a choosing screen. False (nothing shown) while a
+ * ticket is on its way or shown, or on the keypad. */
+bool kflow_card_failed(kflow *f, const char *zh, const char *en, int64_t now);
+/* The printer's result for the ticket: cmd PRINTED or VOID. why_zh and
+ * why_en say why it failed (NULL: a printer fault). */
+void kflow_printed(kflow *f, bool ok, const char *why_zh, const char *why_en, int64_t now,
+                   kflow_cmd *cmd);
 /* halld (or the store, offline) took the PRINTED or VOID. */
 void kflow_confirmed(kflow *f, uint64_t token, int64_t now);
 /* The link came up or went down; going down while REQUESTING online
@@ -179,6 +213,8 @@ void kflow_tick(kflow *f, int64_t now, kflow_cmd *cmd);
 kflow_screen kflow_screen_of(const kflow *f);
 const char *kflow_screen_name(kflow_screen s);
 const char *kflow_state_name(kflow_state s);
+/* The model's error_kind word: "card", "refused", ..., "" for none. */
+const char *kflow_error_kind_name(kflow_error_kind k);
 /* Seconds until the flow returns to idle by itself, 0 if it will not. */
 int kflow_idle_after_s(const kflow *f, int64_t now);
 

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apptcode.h"
 #include "clk.h"
 #include "escpos.h"
 #include "idcard_privacy.h"
@@ -40,6 +41,7 @@
 #include "kbus.h"
 #include "kflow.h"
 #include "klink.h"
+#include "kqr.h"
 #include "log.h"
 #include "seal.h"
 
@@ -97,13 +99,16 @@ struct kmatter {
     char name[2 * AREA_NAME_MAX], name_en[2 * AREA_NAME_MAX];
     char *materials; /* one per line, "" for none */
 };
+#define AREA_WINDOWS_MAX 16
 
 struct area {
     char code[KF_AREA_MAX];
     char name[AREA_NAME_MAX];
-    char name_en[AREA_NAME_MAX]; /* "" when the catalog has none */
-    char letter[8];              /* the ticket prefix */
-    struct kmatter *matters;     /* owned */
+    char name_en[AREA_NAME_MAX];        /* "" when the catalog has none */
+    char letter[8];                     /* the ticket prefix, "" unknown */
+    uint32_t windows[AREA_WINDOWS_MAX]; /* the windows serving it, for the ticket */
+    size_t nwindows;
+    struct kmatter *matters; /* owned */
     size_t nmatters;
     uint32_t waiting, est_wait_s;
     int64_t lease_next; /* monotonic ms before which no lease is asked for */
@@ -139,7 +144,10 @@ struct kiosk {
     int64_t upload_next, upload_backoff_ms, confirm_next, confirm_backoff_ms;
     int64_t chores_next, prune_next;
     char hall_name[128];
-    char general[KF_AREA_MAX]; /* the general intake area's code, "" unknown */
+    uint32_t rejoin_s, max_recalls; /* the hall's missed-call rule (HelloReply) */
+    bool rule_known;                /* heard from halld on a link */
+    const char *closed_kind;        /* why it cannot take: printer | maintenance | hours | "" */
+    char general[KF_AREA_MAX];      /* the general intake area's code, "" unknown */
     struct area areas[AREAS_MAX];
     size_t nareas;
     /* The citizen's screens: the area of the matter list; the own ticket
@@ -155,7 +163,6 @@ struct kiosk {
         int64_t rejoin_until_ms;
         char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
     } mine;
-    const char *error_kind; /* "refused", "limit", "" */
     /* Devices. */
     const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
     bool reader_online;
@@ -284,7 +291,9 @@ static void sync_model(kiosk *k)
     const char *zh = "", *en = "";
     bool can = true;
 
+    k->closed_kind = "printer";
     if (k->shutting_down) {
+        k->closed_kind = "maintenance";
         can = false;
         zh = "暂停取号：设备维护中，请到人工窗口";
         en = "Closed for maintenance; please go to a staffed window";
@@ -301,10 +310,13 @@ static void sync_model(kiosk *k)
         zh = "打印机故障，暂停取号 — 请联系工作人员";
         en = "The printer is not working — please ask the staff";
     } else if (!k->online && kstore_lease_left(k->store, NULL, hall_now(k)) <= 0) {
+        k->closed_kind = "maintenance";
         can = false;
         zh = "暂停取号：网络中断，本机离线号码已用完，请到人工窗口";
         en = "Closed: offline and no offline numbers left; please go to a staffed window";
     }
+    if (can)
+        k->closed_kind = "";
     /* The card's number is only needed while its request is in flight. */
     if (k->card.valid && k->flow.state != KF_REQUESTING)
         idcard_privacy_wipe(&k->card, sizeof k->card);
@@ -426,50 +438,144 @@ static int materials_json(const struct kmatter *m, buf *out)
     return json_raw(out, "]");
 }
 
-/* The ticket's words in both languages (the ticket screen): letter, area
- * and matter names, the matter's materials, green channel. */
+/* The ticket's matter in both languages and its materials (the ticket
+ * screen). */
 static int ticket_words_json(kiosk *k, const kflow_ticket *t, buf *out)
 {
     const struct area *a = area_of(k, t->area);
     const struct kmatter *m = matter_in(a, t->matter);
 
-    return json_raw(out, ",\"letter\":") < 0 || json_str(out, a ? a->letter : "") < 0 ||
-                   json_raw(out, ",\"area_name_en\":") < 0 ||
-                   json_str(out, a ? a->name_en : "") < 0 || json_raw(out, ",\"matter\":") < 0 ||
+    return json_raw(out, ",\"matter\":") < 0 ||
                    json_str(out, t->matter) < 0 || json_raw(out, ",\"matter_name\":") < 0 ||
                    json_str(out, m ? m->name : "") < 0 ||
                    json_raw(out, ",\"matter_name_en\":") < 0 ||
                    json_str(out, m ? m->name_en : "") < 0 || json_raw(out, ",\"materials\":") < 0 ||
-                   materials_json(m, out) < 0 ||
-                   json_raw(out, ",\"green\":%s", t->green ? "true" : "false") < 0
+                   materials_json(m, out) < 0
                ? -1
                : 0;
+}
+
+/* The ticket's words, computed once for the screen and the paper. */
+struct ticket_words {
+    char wait_zh[64], wait_en[64];   /* "即将叫号" / "Soon", "约 12 分钟"; "" unknown */
+    char rule_zh[160], rule_en[160]; /* the missed-call rule; "" unknown */
+    char windows_zh[96];             /* "1、2、5号" for the paper; "" none known */
+    char letter[8];
+    char url[512]; /* the QR code's payload, "" none */
+};
+
+/* The wait: soon when nobody is ahead (never "0 minutes"), else the
+ * estimate rounded up to a minute. */
+static void wait_words(const kflow_ticket *t, struct ticket_words *w)
+{
+    if (t->ahead == 0 || (t->ahead < 0 && t->est_wait_s == 0)) {
+        snprintf(w->wait_zh, sizeof w->wait_zh, "即将叫号");
+        snprintf(w->wait_en, sizeof w->wait_en, "Soon");
+    } else if (t->est_wait_s >= 0) {
+        int min = (t->est_wait_s + 59) / 60;
+        min = min < 1 ? 1 : min;
+        snprintf(w->wait_zh, sizeof w->wait_zh, "约 %d 分钟", min);
+        snprintf(w->wait_en, sizeof w->wait_en, "About %d min", min);
+    }
+}
+
+/* The missed-call rule from halld's HelloReply: how many calls before a
+ * number is missed and how long it may rejoin. */
+static void rule_words(const kiosk *k, struct ticket_words *w)
+{
+    char calls_zh[48] = "", calls_en[64] = "";
+
+    if (!k->rule_known)
+        return;
+    if (k->max_recalls > 0) {
+        snprintf(calls_zh, sizeof calls_zh, "叫号%u次未到即为过号；", k->max_recalls + 1);
+        snprintf(calls_en, sizeof calls_en, "Not there after %u calls: missed. ",
+                 k->max_recalls + 1);
+    }
+    if (k->rejoin_s > 0) {
+        unsigned min = (k->rejoin_s + 59) / 60;
+        snprintf(w->rule_zh, sizeof w->rule_zh, "%s过号请在%u分钟内回到取号机重新排队", calls_zh,
+                 min);
+        snprintf(w->rule_en, sizeof w->rule_en,
+                 "%sA missed number may rejoin at the kiosk within %u min", calls_en, min);
+    } else {
+        snprintf(w->rule_zh, sizeof w->rule_zh, "%s过号作废，请重新取号", calls_zh);
+        snprintf(w->rule_en, sizeof w->rule_en, "%sA missed number lapses; please take a new one",
+                 calls_en);
+    }
+}
+
+static void ticket_words_of(kiosk *k, const kflow_ticket *t, struct ticket_words *w)
+{
+    const struct area *a = area_of(k, t->area);
+    size_t zu = 0;
+
+    memset(w, 0, sizeof *w);
+    wait_words(t, w);
+    rule_words(k, w);
+    for (size_t i = 0; a != NULL && i < a->nwindows; i++) {
+        int nz = snprintf(w->windows_zh + zu, sizeof w->windows_zh - zu, "%s%u", i ? "、" : "",
+                          a->windows[i]);
+        if (nz < 0 || (size_t)nz >= sizeof w->windows_zh - zu) {
+            w->windows_zh[zu] = '\0';
+            break;
+        }
+        zu += (size_t)nz;
+    }
+    if (zu > 0 && zu + 4 < sizeof w->windows_zh)
+        memcpy(w->windows_zh + zu, "号", sizeof "号");
+    if (a != NULL && a->letter[0] != '\0') {
+        snprintf(w->letter, sizeof w->letter, "%s", a->letter);
+    } else {
+        size_t n = 0;
+        while (n + 1 < sizeof w->letter && t->number[n] >= 'A' && t->number[n] <= 'Z')
+            n++;
+        memcpy(w->letter, t->number, n);
+        w->letter[n] = '\0';
+    }
+    ticket_url(k, t, w->url, sizeof w->url);
 }
 
 static int ticket_json(kiosk *k, buf *out)
 {
     const kflow_ticket *t = &k->flow.ticket;
     const struct area *a = area_of(k, t->area);
-    char when[32] = "", url[512];
+    struct ticket_words w;
+    char when[32] = "";
     clk_civil c;
 
-    ticket_url(k, t, url, sizeof url);
+    ticket_words_of(k, t, &w);
     clk_to_civil(k->zone, t->issued_ms, &c);
     snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d", c.year, c.month, c.day, c.hour,
              c.minute);
     if (json_raw(out, "{\"number\":") < 0 || json_str(out, t->number) < 0 ||
+        json_raw(out, ",\"letter\":") < 0 || json_str(out, w.letter) < 0 ||
         json_raw(out, ",\"area\":") < 0 || json_str(out, t->area) < 0 ||
-        json_raw(out, ",\"area_name\":") < 0 || json_str(out, a ? a->name : t->area) < 0)
+        json_raw(out, ",\"area_name\":") < 0 || json_str(out, a ? a->name : t->area) < 0 ||
+        json_raw(out, ",\"area_name_en\":") < 0 || json_str(out, a ? a->name_en : "") < 0 ||
+        json_raw(out, ",\"windows\":[") < 0)
         return -1;
-    if ((t->ahead >= 0 ? json_raw(out, ",\"ahead\":%d", t->ahead)
+    for (size_t i = 0; a != NULL && i < a->nwindows; i++)
+        if (json_raw(out, "%s%u", i ? "," : "", a->windows[i]) < 0)
+            return -1;
+    if (json_raw(out, "],\"appointment\":%s,\"green\":%s", t->appointment ? "true" : "false",
+                 t->green ? "true" : "false") < 0 ||
+        (t->ahead >= 0 ? json_raw(out, ",\"ahead\":%d", t->ahead)
                        : json_raw(out, ",\"ahead\":null")) < 0 ||
         (t->est_wait_s >= 0 ? json_raw(out, ",\"est_wait_s\":%d", t->est_wait_s)
                             : json_raw(out, ",\"est_wait_s\":null")) < 0 ||
+        json_raw(out, ",\"wait_zh\":") < 0 || json_str(out, w.wait_zh) < 0 ||
+        json_raw(out, ",\"wait_en\":") < 0 || json_str(out, w.wait_en) < 0 ||
+        json_raw(out, ",\"rule_zh\":") < 0 || json_str(out, w.rule_zh) < 0 ||
+        json_raw(out, ",\"rule_en\":") < 0 || json_str(out, w.rule_en) < 0 ||
         json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
-        json_str(out, when) < 0 || json_raw(out, ",\"qr\":") < 0 ||
-        (url[0] != '\0' ? json_str(out, url) : json_raw(out, "null")) < 0 ||
-        ticket_words_json(k, t, out) < 0 || json_raw(out, "}") < 0)
+        json_str(out, when) < 0 || json_raw(out, ",\"qr_text\":") < 0 ||
+        json_str(out, w.url) < 0 || ticket_words_json(k, t, out) < 0)
+        return -1;
+    if ((w.url[0] != '\0'
+             ? json_raw(out, ",\"qr\":\"/ticket-qr.svg?seq=%llu\"}", (unsigned long long)k->seq)
+             : json_raw(out, ",\"qr\":\"\"}")) < 0)
         return -1;
     return 0;
 }
@@ -545,7 +651,7 @@ static int mine_json(kiosk *k, buf *out)
 }
 
 /* The model's keys of the citizen's screens: matter_step, green, chosen
- * and matters (the matter screen), mine, error_kind (docs/kiosk.md). */
+ * and matters (the matter screen), mine (docs/kiosk.md). */
 static int citizen_json(kiosk *k, kflow_screen screen, buf *out)
 {
     const struct area *a = screen == KF_SCREEN_MATTER ? area_of(k, k->chosen) : NULL;
@@ -579,11 +685,40 @@ static int citizen_json(kiosk *k, kflow_screen screen, buf *out)
             return -1;
     }
     if (json_raw(out, "],\"mine\":") < 0 ||
-        (screen == KF_SCREEN_MINE ? mine_json(k, out) : json_raw(out, "null")) < 0 ||
-        json_raw(out, ",\"error_kind\":\"%s\"",
-                 screen == KF_SCREEN_ERROR && k->error_kind ? k->error_kind : "") < 0)
+        (screen == KF_SCREEN_MINE ? mine_json(k, out) : json_raw(out, "null")) < 0)
         return -1;
     return 0;
+}
+
+int kiosk_ticket_qr_svg(kiosk *k, buf *out)
+{
+    struct ticket_words w;
+
+    if (kflow_screen_of(&k->flow) != KF_SCREEN_TICKET) {
+        errno = ENOENT;
+        return -1;
+    }
+    ticket_words_of(k, &k->flow.ticket, &w);
+    if (w.url[0] == '\0') {
+        errno = ENOENT;
+        return -1;
+    }
+    return kqr_svg(w.url, out);
+}
+
+/* The model's keys of the kiosk's core: which error and closed picture,
+ * the appointment keypad (the codes hallctl books, apptcode.h), the long
+ * poll's hold (the page's out-of-service timer) and the card screen's
+ * mode. */
+static int core_json(const kiosk *k, kflow_screen screen, buf *out)
+{
+    return json_raw(out,
+                    ",\"error_kind\":\"%s\",\"closed_kind\":\"%s\",\"keypad\":{\"alphabet\":\"%s\","
+                    "\"min\":%d,\"max\":%d},\"hold_s\":%lld,\"card_check_in\":%s",
+                    screen == KF_SCREEN_ERROR ? kflow_error_kind_name(k->flow.error_kind) : "",
+                    screen == KF_SCREEN_CLOSED ? k->closed_kind : "", APPTCODE_ALPHABET,
+                    APPTCODE_MIN, APPTCODE_MAX, (long long)((k->conf->page_hold_ms + 999) / 1000),
+                    k->flow.state == KF_CARD && k->flow.check_in ? "true" : "false");
 }
 
 int kiosk_state_json(kiosk *k, buf *out)
@@ -635,7 +770,8 @@ int kiosk_state_json(kiosk *k, buf *out)
         (screen == KF_SCREEN_TICKET ? ticket_json(k, out) : json_raw(out, "null")) < 0 ||
         json_raw(out, ",\"message\":") < 0 || json_str(out, zh) < 0 ||
         json_raw(out, ",\"message_en\":") < 0 || json_str(out, en) < 0 ||
-        json_raw(out, ",\"idle_after_s\":%d}", kflow_idle_after_s(&k->flow, ev_now(k->loop))) < 0)
+        json_raw(out, ",\"idle_after_s\":%d", kflow_idle_after_s(&k->flow, ev_now(k->loop))) < 0 ||
+        core_json(k, screen, out) < 0 || json_raw(out, "}") < 0)
         return -1;
     return 0;
 }
@@ -983,34 +1119,59 @@ static void upload_answered(kiosk *k, const Hall__Envelope *e)
     upload(k);
 }
 
-static void error_sentences(const Hall__Envelope *e, char *zh, char *en, size_t len)
+/* halld's refusal of an ISSUE as the citizen reads it: halld's Chinese
+ * sentence when it sends one (message_zh), else one for its code; the
+ * English from halld's message only when there is a Chinese one from
+ * halld too (its message is otherwise written for the log). The picture
+ * follows the code. */
+static kflow_error_kind error_sentences(const Hall__Envelope *e, char *zh, char *en, size_t len)
 {
-    const char *msg = e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error->message : "";
-    Hall__ErrorCode code = e->body_case == HALL__ENVELOPE__BODY_ERROR
-                               ? e->error->code
-                               : HALL__ERROR_CODE__ERR_INTERNAL;
-    const char *given_zh = e->body_case == HALL__ENVELOPE__BODY_ERROR && e->error->message_zh
-                               ? e->error->message_zh
-                               : "";
+    const Hall__Error *err = e->body_case == HALL__ENVELOPE__BODY_ERROR ? e->error : NULL;
+    Hall__ErrorCode code = err != NULL ? err->code : HALL__ERROR_CODE__ERR_INTERNAL;
+    kflow_error_kind kind = KF_ERR_REFUSED;
+    const char *z, *n;
 
-    /* halld's own Chinese sentence, where the refusal is the citizen's. */
-    if (given_zh[0] != '\0') {
-        snprintf(zh, len, "%s", given_zh);
-        snprintf(en, len, "%s", msg[0] ? msg : "No ticket could be issued");
-        return;
-    }
     switch (code) {
     case HALL__ERROR_CODE__ERR_NOT_FOUND:
-        snprintf(zh, len, "没有找到该预约或业务，请核对后重试");
+        z = "没有找到该预约或业务，请核对后重试";
+        n = "No such appointment or service; please check and try again";
         break;
     case HALL__ERROR_CODE__ERR_ILLEGAL_STATE:
-        snprintf(zh, len, "该预约已签到，请勿重复取号");
+        z = "该预约已签到，请勿重复取号";
+        n = "This appointment is already checked in; no second ticket is needed";
+        break;
+    case HALL__ERROR_CODE__ERR_AREA_CLOSED:
+        kind = KF_ERR_HOURS;
+        z = "该业务现在不在办理时间，请在办理时间内取号";
+        n = "This service is closed now; please come back during its hours";
+        break;
+    case HALL__ERROR_CODE__ERR_UNSTAFFED:
+        kind = KF_ERR_HOURS;
+        z = "该业务暂无窗口办理，请稍后再取号或咨询工作人员";
+        n = "No window serves this now; please try later or ask the staff";
+        break;
+    case HALL__ERROR_CODE__ERR_CITIZEN_LIMIT:
+        kind = KF_ERR_LIMIT;
+        z = "您在该业务已有号码，请等候叫号";
+        n = "You already hold a number for this service; please wait for your call";
+        break;
+    case HALL__ERROR_CODE__ERR_BAD_REQUEST:
+        z = "身份证信息无法使用，请直接取号或联系工作人员";
+        n = "The request could not be used; please take a number by touch or ask the staff";
         break;
     default:
-        snprintf(zh, len, "暂时无法取号，请稍后重试或联系工作人员");
+        z = "暂时无法取号，请稍后重试或联系工作人员";
+        n = "No ticket could be issued; please try again or ask the staff";
         break;
     }
-    snprintf(en, len, "%s", msg[0] ? msg : "No ticket could be issued; please try again");
+    if (err != NULL && err->message_zh != NULL && err->message_zh[0] != '\0') {
+        snprintf(zh, len, "%s", err->message_zh);
+        snprintf(en, len, "%s", err->message != NULL && err->message[0] != '\0' ? err->message : n);
+    } else {
+        snprintf(zh, len, "%s", z);
+        snprintf(en, len, "%s", n);
+    }
+    return kind;
 }
 
 static void ticket_from_wire(const Hall__Ticket *w, kflow_ticket *t)
@@ -1026,6 +1187,7 @@ static void ticket_from_wire(const Hall__Ticket *w, kflow_ticket *t)
     t->issued_ms = w->issued_at_ms;
     snprintf(t->matter, sizeof t->matter, "%s", w->matter ? w->matter : "");
     snprintf(t->check, sizeof t->check, "%s", w->check ? w->check : "");
+    t->appointment = w->priority == HALL__PRIORITY__PRIORITY_APPOINTMENT;
     t->green = w->priority == HALL__PRIORITY__PRIORITY_GREEN;
 }
 
@@ -1037,13 +1199,9 @@ static void issue_answered(kiosk *k, const struct pending *p, const Hall__Envelo
 
     if (e->body_case != HALL__ENVELOPE__BODY_ISSUE_REPLY || e->issue_reply->ticket == NULL) {
         char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
-        error_sentences(e, zh, en, sizeof zh);
-        log_warn("ISSUE refused: %s", en);
-        k->error_kind = e->body_case == HALL__ENVELOPE__BODY_ERROR &&
-                                e->error->code == HALL__ERROR_CODE__ERR_CITIZEN_LIMIT
-                            ? "limit"
-                            : "refused";
-        kflow_refused(&k->flow, p->token, zh, en, now);
+        kflow_error_kind kind = error_sentences(e, zh, en, sizeof zh);
+        log_warn("ISSUE refused: %s", error_text(e));
+        kflow_refused_as(&k->flow, p->token, kind, zh, en, now);
         return;
     }
     ticket_from_wire(e->issue_reply->ticket, &t);
@@ -1183,6 +1341,9 @@ static void on_up(void *arg, const Hall__HelloReply *r)
 
     log_info("link to halld up (hall %s, %s)", r->hall_id, r->hall_name);
     snprintf(k->hall_name, sizeof k->hall_name, "%s", r->hall_name);
+    k->rejoin_s = r->rejoin_s;
+    k->max_recalls = r->max_recalls;
+    k->rule_known = true;
     k->online = true;
     k->upload_next = 0; /* a new link: no backoff left to wait for */
     k->upload_backoff_ms = RETRY_MIN_MS;
@@ -1312,6 +1473,14 @@ static void area_words(struct area *a, const Hall__AreaStatus *s)
     a->nmatters = n;
 }
 
+/* The windows serving an area, for the ticket. */
+static void area_ticket_info(struct area *a, const Hall__AreaStatus *s)
+{
+    a->nwindows = 0;
+    for (size_t i = 0; i < s->n_window_nos && a->nwindows < AREA_WINDOWS_MAX; i++)
+        a->windows[a->nwindows++] = s->window_nos[i];
+}
+
 static void on_push(void *arg, const Hall__DisplayPush *p)
 {
     kiosk *k = arg;
@@ -1338,6 +1507,7 @@ static void on_push(void *arg, const Hall__DisplayPush *p)
             if (s->name != NULL && s->name[0] != '\0')
                 snprintf(kept[n].name, sizeof kept[n].name, "%s", s->name);
             area_words(&kept[n], s);
+            area_ticket_info(&kept[n], s);
             kept[n].waiting = s->waiting;
             kept[n].est_wait_s = s->est_wait_s;
             n++;
@@ -1403,6 +1573,29 @@ static void on_printer_state(printer *p, const escpos_status *state, uint32_t ev
     sync_model(k);
 }
 
+/* Why a ticket did not print, as the citizen reads it. */
+static void printer_words(printer_result r, const char **zh, const char **en)
+{
+    switch (r) {
+    case PRINTER_PAPER_OUT:
+        *zh = "打印纸用完";
+        *en = "the printer is out of paper";
+        break;
+    case PRINTER_COVER_OPEN:
+        *zh = "打印机盖未关好";
+        *en = "the printer's cover is open";
+        break;
+    case PRINTER_TIMEOUT:
+        *zh = "打印机没有响应";
+        *en = "the printer did not answer";
+        break;
+    default:
+        *zh = "打印机故障";
+        *en = "printer fault";
+        break;
+    }
+}
+
 static void on_printed(printer *p, uint64_t job_id, printer_result result, const char *detail,
                        void *arg)
 {
@@ -1418,8 +1611,10 @@ static void on_printed(printer *p, uint64_t job_id, printer_result result, const
             k->printer_word = "paper_out";
         changed(k);
     }
-    kflow_printed(&k->flow, result == PRINTER_OK,
-                  result == PRINTER_OK ? NULL : printer_strerror(result), ev_now(k->loop), &cmd);
+    const char *zh = NULL, *en = NULL;
+    if (result != PRINTER_OK)
+        printer_words(result, &zh, &en);
+    kflow_printed(&k->flow, result == PRINTER_OK, zh, en, ev_now(k->loop), &cmd);
     execute(k, &cmd);
     sync_model(k);
 }
@@ -1460,9 +1655,84 @@ static void on_identity(reader *r, const idcard_identity *id, void *arg)
     sync_model(k);
 }
 
+/* What a card reader's error means to the citizen in front of it. */
+typedef enum card_outcome {
+    CARD_EXPIRED,     /* the card is out of its validity */
+    CARD_BAD_NUMBER,  /* the ID number's check digit is wrong, or the card's data */
+    CARD_UNREADABLE,  /* the read failed: moved, or the answer garbled */
+    CARD_READER_FAULT /* the reader itself */
+} card_outcome;
+
+static card_outcome card_outcome_of(idcard_result code)
+{
+    switch (code) {
+    case IDCARD_EXPIRED:
+    case IDCARD_NOT_YET_VALID:
+        return CARD_EXPIRED;
+    case IDCARD_BAD_CHECK_DIGIT:
+    case IDCARD_BAD_NUMBER:
+    case IDCARD_BAD_DATE:
+    case IDCARD_BAD_TEXT:
+    case IDCARD_BAD_CODE:
+    case IDCARD_UNKNOWN_TYPE:
+        return CARD_BAD_NUMBER;
+    case IDCARD_CARD_REMOVED:
+    case IDCARD_GARBAGE:
+    case IDCARD_TRUNCATED:
+    case IDCARD_BAD_CHECKSUM:
+    case IDCARD_BAD_REPLY:
+        return CARD_UNREADABLE;
+    default:
+        return CARD_READER_FAULT;
+    }
+}
+
+/* The sentences for an outcome: what happened, and what to do. */
+static void card_sentences(card_outcome o, const char **zh, const char **en)
+{
+    switch (o) {
+    case CARD_EXPIRED:
+        *zh = "您的身份证已过期或尚未生效，无法使用。请直接点击取号，或到人工窗口办理";
+        *en = "Your ID card has expired or is not valid yet. Please take a number by touch, or "
+              "go to a staffed window";
+        break;
+    case CARD_BAD_NUMBER:
+        *zh = "这张身份证的号码校验不通过，无法使用。请直接点击取号，或联系工作人员";
+        *en = "The number on this ID card does not check out, so it cannot be used. Please take "
+              "a number by touch, or ask the staff";
+        break;
+    case CARD_UNREADABLE:
+        *zh = "没有读出身份证。请将身份证平放在读卡区，不要移动，再试一次";
+        *en = "The ID card could not be read. Please lay it flat on the reader, hold it still "
+              "and try again";
+        break;
+    case CARD_READER_FAULT:
+        *zh = "读卡器故障，暂时不能刷身份证。请直接点击取号，或联系工作人员";
+        *en = "The card reader is not working. Please take a number by touch, or ask the staff";
+        break;
+    }
+}
+
+/* A card the reader could not turn into an identity, or the reader
+ * failing: the error screen says so, so nobody keeps swiping. A refused
+ * card (expired, bad number) or one pulled away is shown from idle too;
+ * garbled answers and reader faults only to a citizen on the card screen
+ * (with no card there they are the reader's, not a citizen's). */
 static void on_reader_error(reader *r, idcard_result code, const char *detail, void *arg)
 {
+    kiosk *k = arg;
+    card_outcome o = card_outcome_of(code);
+    bool citizen = k->flow.state == KF_CARD || o == CARD_EXPIRED || o == CARD_BAD_NUMBER ||
+                   code == IDCARD_CARD_REMOVED;
+    const char *zh, *en;
+
     log_info("card reader: %s", detail);
+    if (!citizen)
+        return;
+    card_sentences(o, &zh, &en);
+    if (kflow_card_failed(&k->flow, zh, en, ev_now(k->loop)))
+        log_info("card not used (%s): error screen shown", idcard_strerror(code));
+    sync_model(k);
 }
 
 static void on_reader_state(reader *r, bool online, const char *detail, void *arg)
@@ -1532,16 +1802,16 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
     struct pending *p;
 
     hall__issue_request__init(&m);
-    k->error_kind = "";
     snprintf(area, sizeof area, "%s", cmd->area);
     snprintf(code, sizeof code, "%s", cmd->appointment);
     snprintf(matter, sizeof matter, "%s", cmd->matter);
     m.area = area;
     m.appointment_code = code;
     m.matter = matter;
-    m.priority = code[0]      ? HALL__PRIORITY__PRIORITY_APPOINTMENT
-                 : cmd->green ? HALL__PRIORITY__PRIORITY_GREEN
-                              : HALL__PRIORITY__PRIORITY_NORMAL;
+    m.priority = code[0] || cmd->check_in ? HALL__PRIORITY__PRIORITY_APPOINTMENT
+                 : cmd->green             ? HALL__PRIORITY__PRIORITY_GREEN
+                                          : HALL__PRIORITY__PRIORITY_NORMAL;
+    m.check_in = cmd->check_in;
     if (cmd->by_card && k->card.valid) {
         memcpy(number, k->card.number, sizeof number);
         snprintf(masked, sizeof masked, "%s", k->card.masked);
@@ -1573,7 +1843,6 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     kflow_ticket t = {0};
     kflow_cmd next;
 
-    k->error_kind = "";
     /* A card's number is sealed to halld's key: the store keeps only what
      * the kiosk itself cannot open. */
     if (card) {
@@ -1633,7 +1902,8 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     buf bytes;
     kflow_cmd next;
     const char *why = NULL;
-    char url[512];
+    struct ticket_words w;
+    char windows[128] = "";
 
     /* The card's number went into the request or the offline row: wipe it. */
     idcard_privacy_wipe(&k->card, sizeof k->card);
@@ -1666,16 +1936,24 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     }
     et.check = t->check[0] ? t->check : NULL;
     et.ahead = t->ahead;
-    et.wait_min = t->est_wait_s >= 0 ? (t->est_wait_s + 59) / 60 : -1;
+    ticket_words_of(k, t, &w);
+    /* The wait in the screen's words: never "0 minutes". */
+    et.wait_min = -1;
+    et.wait = w.wait_zh[0] != '\0' ? w.wait_zh : NULL;
+    if (w.windows_zh[0] != '\0') {
+        snprintf(windows, sizeof windows, "办理窗口：%s", w.windows_zh);
+        et.windows = windows;
+    }
+    et.missed = w.rule_zh[0] != '\0' ? w.rule_zh : NULL;
+    et.mark = t->appointment ? "预约" : t->green ? "绿色通道" : NULL;
     et.issued_ms = t->issued_ms;
     et.zone = k->zone;
     et.name = t->masked_name[0] ? t->masked_name : NULL;
     et.offline = t->offline;
-    ticket_url(k, t, url, sizeof url);
-    et.qr = url[0] != '\0' ? url : NULL;
+    et.qr = w.url[0] != '\0' ? w.url : NULL;
     buf_init(&bytes, 0);
     if (k->printer == NULL || k->escpos == NULL)
-        why = "打印机不可用";
+        why = "no printer";
     else if (escpos_build(k->escpos, &et, &bytes, NULL) < 0)
         why = escpos_strerror(errno);
     else if (printer_submit(k->printer, buf_rdata(&bytes), buf_rlen(&bytes), &k->cur.job_id) < 0)
@@ -1683,8 +1961,9 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     buf_release(&bytes);
     free(materials);
     if (why != NULL) {
+        /* The reason is the log's; the citizen reads a printer fault. */
         log_error("ticket %s cannot be printed: %s", t->number, why);
-        kflow_printed(&k->flow, false, why, ev_now(k->loop), &next);
+        kflow_printed(&k->flow, false, "打印机故障", "printer fault", ev_now(k->loop), &next);
         execute(k, &next);
         return;
     }
@@ -2059,7 +2338,8 @@ int kiosk_action(kiosk *k, const char *name, const char *param, char *err, size_
             return rc;
         }
     }
-    if (name != NULL && strcmp(name, "card") == 0 && k->reader == NULL) {
+    if (name != NULL && (strcmp(name, "card") == 0 || strcmp(name, "appointment_card") == 0) &&
+        (k->reader == NULL || !k->reader_online)) {
         snprintf(err, errlen,
                  "读卡器暂不可用，请直接取号 / The card reader is not available; "
                  "please take a number");
@@ -2131,6 +2411,7 @@ kiosk *kiosk_new(ev_loop *loop, const kiosk_conf *conf, char *err, size_t errlen
     snprintf(k->general, sizeof k->general, "%s", conf->general_area);
     ev_timer_init(&k->tick, on_tick, k);
     ev_timer_init(&k->reopen, on_reopen, k);
+    k->closed_kind = "";
     kflow_init(&k->flow, conf->idle_timeout_ms, conf->ticket_show_ms, conf->request_timeout_ms,
                CONFIRM_MS);
     if ((k->zone = clk_zone_new(conf->time_zone)) == NULL) {

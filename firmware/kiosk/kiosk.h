@@ -59,6 +59,10 @@ void kiosk_free(kiosk *k);
 /* Append the screen model (a JSON object, docs/kiosk.md) to out. 0 or -1
  * with errno ENOMEM/ENOBUFS. */
 int kiosk_state_json(kiosk *k, buf *out);
+/* The SVG of the QR code of the ticket shown (its [printer] ticket_url
+ * payload, as printed). -1 with errno ENOENT when no ticket with a QR code
+ * is shown. */
+int kiosk_ticket_qr_svg(kiosk *k, buf *out);
 /* A citizen's action from the page (start, take, card, appointment, back,
  * done; area, green, mine, cancel, rejoin: the citizen's screens,
  * docs/kiosk.md). 0 when accepted (or ignored: a double tap), -1 with the

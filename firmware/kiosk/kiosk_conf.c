@@ -117,6 +117,9 @@ const conf_option kiosk_conf_options[] = {
     CONF_STRING("page", "address", C, page_address, "127.0.0.1",
                 "Address of the touch page (loopback on a kiosk)"),
     CONF_INT("page", "port", C, page_port, 0, 65535, "8080", "Port of the touch page"),
+    CONF_DURATION("page", "hold", C, page_hold_ms, 1000, 25000, "5s",
+                  "The longest the page's model request is held when nothing changes; the "
+                  "page shows out of service when no answer comes within this and 3 s more"),
 
     CONF_INT("offline", "lease_size", C, lease_size, 1, 10000, "20",
              "Offline numbers asked for per area and lease"),

@@ -63,6 +63,7 @@ typedef struct kiosk_conf {
     /* [page] */
     char *page_address;
     int64_t page_port;
+    int64_t page_hold_ms; /* the long poll's hold; the page's out-of-service timer follows it */
     /* [offline] */
     int64_t lease_size; /* numbers asked for per lease */
     int64_t low_water;  /* ask for a new lease when fewer are left */

@@ -6,6 +6,12 @@
  * SHUTDOWN_MS to finish, then everything is closed (what was not
  * confirmed stays in the store and is sent after the next start).
  *
+ * Watchdog: under a manager that speaks the systemd notify protocol
+ * (systemd with Type=notify and WatchdogSec=, or kioskwatch), kioskd says
+ * READY=1 once the page is served and WATCHDOG=1 from its event loop at
+ * half the interval the manager asked for: a loop that hangs stops the
+ * keep-alives, and the manager restarts kioskd.
+ *
  * Exit status: 0 after a clean stop, 1 when the kiosk cannot start, 2 for
  * a bad command line or configuration.
  */
@@ -22,6 +28,7 @@
 #include "kiosk_conf.h"
 #include "kpage.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sig.h"
 
 #define SHUTDOWN_MS 5000
@@ -31,8 +38,8 @@ struct daemon {
     ev_loop *loop;
     kiosk *kiosk;
     kpage *page;
-    ev_timer drain;
-    int64_t stop_by;
+    ev_timer drain, watchdog;
+    int64_t stop_by, watchdog_ms;
 };
 
 static void usage(FILE *f)
@@ -94,6 +101,21 @@ static int page_action(void *arg, const char *name, const char *param, char *err
     return kiosk_action(arg, name, param, err, errlen);
 }
 
+static int page_ticket_qr(void *arg, buf *out)
+{
+    return kiosk_ticket_qr_svg(arg, out);
+}
+
+/* A keep-alive from the loop itself: sent only while the loop turns. */
+static void on_watchdog(ev_loop *loop, ev_timer *t, void *arg)
+{
+    struct daemon *d = arg;
+
+    if (sdnotify_send("WATCHDOG=1") < 0)
+        log_warn("watchdog keep-alive: %s", strerror(errno));
+    ev_timer_start(loop, &d->watchdog, d->watchdog_ms / 2 > 0 ? d->watchdog_ms / 2 : 1);
+}
+
 static void model_changed(void *arg)
 {
     kpage_changed(arg);
@@ -106,6 +128,7 @@ static void on_signal(ev_loop *loop, int signo, void *arg)
     if (ev_timer_active(&d->drain))
         return;
     log_info("%s: closing the kiosk", strsignal(signo));
+    (void)sdnotify_send("STOPPING=1");
     kiosk_shutdown(d->kiosk);
     d->stop_by = ev_now(loop) + SHUTDOWN_MS;
     ev_timer_start(loop, &d->drain, 0);
@@ -182,6 +205,7 @@ int main(int argc, char **argv)
     int status = 1;
 
     ev_timer_init(&d.drain, on_drain, &d);
+    ev_timer_init(&d.watchdog, on_watchdog, &d);
     if (apply_clock(&conf) < 0)
         goto out;
     if ((d.loop = ev_new()) == NULL ||
@@ -199,15 +223,24 @@ int main(int argc, char **argv)
         log_error("touch page: %s", err);
         goto out;
     }
+    kpage_set_hold_ms(d.page, (int)conf.page_hold_ms);
+    kpage_set_ticket_qr(d.page, page_ticket_qr);
     kiosk_set_change_hook(d.kiosk, model_changed, d.page);
     log_info("kiosk %s started (halld %s%s), touch page on http://%s:%d/", conf.id, conf.address,
              sim ? ", simulated printer and card reader" : "", conf.page_address,
              kpage_port(d.page));
+    if (sdnotify_send("READY=1") < 0)
+        log_warn("NOTIFY_SOCKET: %s", strerror(errno));
+    if ((d.watchdog_ms = sdnotify_watchdog_ms()) > 0) {
+        log_info("watchdog: a keep-alive every %lld ms", (long long)(d.watchdog_ms / 2));
+        on_watchdog(d.loop, &d.watchdog, &d);
+    }
     if (ev_run(d.loop) < 0)
         log_error("event loop: %s", strerror(errno));
     else
         status = 0;
     ev_timer_stop(d.loop, &d.drain);
+    ev_timer_stop(d.loop, &d.watchdog);
     log_info("kiosk %s stopped", conf.id);
 out:
     if (d.kiosk != NULL)

@@ -107,6 +107,7 @@ struct kpage {
     kpage_site site; /* address and the port listened on */
     kpage_callbacks cb;
     void *arg;
+    kpage_ticket_qr_fn *ticket_qr; /* GET /ticket-qr.svg, NULL: none */
     bool allow_remote;
     bool stopping;     /* inside kpage_free: no callbacks any more */
     bool kicked;       /* a connection was resumed or closed: run MHD again soon */
@@ -415,6 +416,14 @@ void kpage_decide(const kpage_callbacks *cb, void *arg, const kpage_site *site,
             answer_action(cb, arg, req, out);
         return;
     }
+    if (strcmp(req->url, "/ticket-qr.svg") == 0) {
+        if (!is_get(req->method))
+            answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The QR code is read with GET.",
+                         "GET, HEAD");
+        else
+            out->verdict = KPAGE_TICKET_QR;
+        return;
+    }
     if (strcmp(req->url, "/api/state") == 0) {
         if (!is_get(req->method))
             answer_error(out, MHD_HTTP_METHOD_NOT_ALLOWED, "The state is read with GET.",
@@ -449,7 +458,7 @@ static void add_common_headers(struct MHD_Response *resp, const char *type)
 
 /* A JSON reply. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const buf *body,
-                             const char *allow)
+                             const char *allow, const char *type)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         buf_rlen(body), unconst(buf_rdata(body)), MHD_RESPMEM_MUST_COPY);
@@ -457,7 +466,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
     if (resp == NULL)
         return MHD_NO;
-    add_common_headers(resp, "application/json");
+    add_common_headers(resp, type);
     if (allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     rc = MHD_queue_response(conn, status, resp);
@@ -532,7 +541,7 @@ static enum MHD_Result hold(kpage *p, struct MHD_Connection *conn, const kpage_a
         }
     }
     if (r == NULL)
-        return reply(conn, a->status, &a->body, NULL);
+        return reply(conn, a->status, &a->body, NULL, "application/json");
     r->state = KREQ_HELD;
     r->next = p->held;
     if (p->held != NULL)
@@ -562,12 +571,32 @@ static enum MHD_Result start_body(kpage *p, struct MHD_Connection *conn, void **
 
 /* ---- the access handler ----------------------------------------------- */
 
+/* The shown ticket's QR code, or a 404 sentence when there is none. */
+static enum MHD_Result send_ticket_qr(kpage *p, struct MHD_Connection *conn)
+{
+    kpage_answer a = {.verdict = KPAGE_REPLY};
+    enum MHD_Result rc;
+
+    buf_init(&a.body, MODEL_MAX);
+    if (p->ticket_qr != NULL && p->ticket_qr(p->arg, &a.body) == 0) {
+        rc = reply(conn, MHD_HTTP_OK, &a.body, NULL, "image/svg+xml");
+    } else {
+        answer_error(&a, MHD_HTTP_NOT_FOUND, "No ticket with a QR code is shown now.", NULL);
+        rc = a.verdict == KPAGE_REPLY ? reply(conn, a.status, &a.body, NULL, "application/json")
+                                      : MHD_NO;
+    }
+    buf_release(&a.body);
+    return rc;
+}
+
 static enum MHD_Result send_answer(kpage *p, struct MHD_Connection *conn, const kpage_answer *a,
                                    void **con_cls)
 {
     switch (a->verdict) {
     case KPAGE_REPLY:
-        return reply(conn, a->status, &a->body, a->allow);
+        return reply(conn, a->status, &a->body, a->allow, "application/json");
+    case KPAGE_TICKET_QR:
+        return send_ticket_qr(p, conn);
     case KPAGE_ASSET:
         return MHD_queue_response(conn, MHD_HTTP_OK, p->asset_resp[a->asset]);
     case KPAGE_READ_BODY:
@@ -837,6 +866,11 @@ void kpage_changed(kpage *p)
 void kpage_allow_remote(kpage *p, bool allow)
 {
     p->allow_remote = allow;
+}
+
+void kpage_set_ticket_qr(kpage *p, kpage_ticket_qr_fn *fn)
+{
+    p->ticket_qr = fn;
 }
 
 void kpage_set_hold_ms(kpage *p, int ms)

@@ -15,7 +15,11 @@
  *   GET  /api/state?after=SEQ     the model at once when its seq > SEQ (or
  *                                 without after=); otherwise held (long
  *                                 poll) until kpage_changed() or the hold
- *                                 time (25 s) passes, then the model as it is
+ *                                 time (kpage_set_hold_ms) passes, then the
+ *                                 model as it is
+ *   GET  /ticket-qr.svg?seq=N     the QR code of the ticket shown, as SVG (the
+ *                                 kpage_set_ticket_qr; 404 without one); seq
+ *                                 only makes each ticket's address new
  *   POST /api/action              {"name":"...","param":"..."} ->
  *                                 {"ok":true} or {"ok":false,"error":"..."}
  *                                 (400 with a sentence for a malformed body,
@@ -79,6 +83,10 @@ typedef struct kpage_callbacks {
     int (*action)(void *arg, const char *name, const char *param, char *err, size_t errlen);
 } kpage_callbacks;
 
+/* Append the SVG of the shown ticket's QR code to out: 0, or -1 when there
+ * is none (404). */
+typedef int kpage_ticket_qr_fn(void *arg, buf *out);
+
 /* Serve the page on host:port (127.0.0.1 on a kiosk; port 0 picks one,
  * kpage_port() tells) from the loop's thread (libmicrohttpd with an
  * external epoll fd watched by the loop, no threads of its own). host, as
@@ -94,6 +102,9 @@ void kpage_changed(kpage *p);
  * kpage callback. NULL is fine. */
 void kpage_free(kpage *p);
 
+/* Where GET /ticket-qr.svg gets its SVG (called with the callbacks' arg);
+ * without one it answers 404. */
+void kpage_set_ticket_qr(kpage *p, kpage_ticket_qr_fn *fn);
 /* Serve peers that are not on loopback too (a kiosk configured to be
  * watched from the hall's network). Off by default. */
 void kpage_allow_remote(kpage *p, bool allow);
@@ -137,6 +148,7 @@ typedef enum kpage_verdict {
     KPAGE_HOLD,      /* a long poll with nothing newer: hold it (body: the model, 200, to
                         send at once if it cannot be held) */
     KPAGE_CLOSE,     /* no memory for an answer: close the connection */
+    KPAGE_TICKET_QR, /* send the shown ticket's QR code (image/svg+xml), 404 without one */
 } kpage_verdict;
 
 typedef struct kpage_answer {

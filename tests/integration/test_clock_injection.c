@@ -219,7 +219,7 @@ static void kiosk_take(clockx *x, char *number, char *issued_at, char *qr, size_
             const json_t *t = json_object_get(m, "ticket");
             snprintf(number, cap, "%s", json_string_value(json_object_get(t, "number")));
             snprintf(issued_at, cap, "%s", json_string_value(json_object_get(t, "issued_at")));
-            snprintf(qr, cap, "%s", json_string_value(json_object_get(t, "qr")));
+            snprintf(qr, cap, "%s", json_string_value(json_object_get(t, "qr_text")));
             ck_assert_msg(!json_is_true(json_object_get(t, "offline")),
                           "the kiosk issued %s offline", number);
             json_decref(m);

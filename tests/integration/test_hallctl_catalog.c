@@ -435,27 +435,37 @@ START_TEST(test_registry)
     store_close(s);
 
     /* Appointments, in hall-local time. */
-    ck_assert_msg(ADMIN("appointment add --code YY-0001 --area realestate --at '2099-06-01 "
+    ck_assert_msg(ADMIN("appointment add --code YY0001 --area realestate --at '2099-06-01 "
                         "09:30'%s",
                         "") == 0,
                   "%s", out);
     assert_out("2099-06-01T09:30:00.000+08:00");
     ck_assert_int_eq(
-        ADMIN("appointment add --code YY-0001 --area tax --at '2099-06-01 10:00'%s", ""), 1);
+        ADMIN("appointment add --code YY0001 --area tax --at '2099-06-01 10:00'%s", ""), 1);
     ck_assert_int_eq(
-        ADMIN("appointment add --code YY-0002 --area tax --at '2099-02-30 10:00'%s", ""), 1);
+        ADMIN("appointment add --code YY0002 --area tax --at '2099-02-30 10:00'%s", ""), 1);
     ck_assert_int_eq(
-        ADMIN("appointment add --code YY-0002 --area moon --at '2099-06-01 10:00'%s", ""), 1);
+        ADMIN("appointment add --code YY0002 --area moon --at '2099-06-01 10:00'%s", ""), 1);
     ck_assert_int_eq(
-        ADMIN("appointment add --code YY-0002 --area tax --at '2000-06-01 10:00'%s", ""), 1);
+        ADMIN("appointment add --code YY0002 --area tax --at '2000-06-01 10:00'%s", ""), 1);
     assert_out("has passed");
+    /* Only codes the kiosk's keypad can type: no I or O, no '-', 4 to 12. */
+    ck_assert_int_eq(
+        ADMIN("appointment add --code YY-0003 --area tax --at '2099-06-01 10:00'%s", ""), 1);
+    assert_out("keypad");
+    ck_assert_int_eq(
+        ADMIN("appointment add --code YYIO03 --area tax --at '2099-06-01 10:00'%s", ""), 1);
+    assert_out("keypad");
+    ck_assert_int_eq(ADMIN("appointment add --code Y03 --area tax --at '2099-06-01 10:00'%s", ""),
+                     1);
+    assert_out("keypad");
     ck_assert_int_eq(ADMIN("appointment list%s", ""), 0);
-    assert_out("YY-0001");
+    assert_out("YY0001");
     s = open_store();
     store_appointment a;
-    ck_assert_int_eq(store_get_appointment(s, "YY-0001", &a), 1);
+    ck_assert_int_eq(store_get_appointment(s, "YY0001", &a), 1);
     ck_assert_int_eq(a.slot_ms, 4083960600000); /* 2099-06-01 01:30 UTC */
-    ck_assert_int_eq(store_get_appointment(s, "YY-0002", &a), 0);
+    ck_assert_int_eq(store_get_appointment(s, "YY0002", &a), 0);
     store_close(s);
 }
 END_TEST
@@ -552,7 +562,7 @@ START_TEST(test_reload_signal)
     ck_assert_int_eq(ADMIN("catalog import '%s'", SAMPLE_DIR "/sample-catalog.csv"), 0);
     assert_out(want);
     /* halld reads appointments when they are checked in: no reload. */
-    ck_assert_int_eq(ADMIN("appointment add --code A1 --area tax --at '2099-01-01 09:00'%s", ""),
+    ck_assert_int_eq(ADMIN("appointment add --code A001 --area tax --at '2099-01-01 09:00'%s", ""),
                      0);
     ck_assert_ptr_null(strstr(out, "reload"));
 

@@ -415,7 +415,7 @@ START_TEST(appointment_checked_in_once_and_called_when_due)
     clk_to_civil(zone, clk_utc_ms() + 5 * 60000, &slot);
     clk_zone_free(zone);
     ck_assert_int_eq(fix_hallctl(&f,
-                                 "appointment add --code APT-1 --area realestate "
+                                 "appointment add --code APT1 --area realestate "
                                  "--at '%04d-%02d-%02d %02d:%02d'",
                                  slot.year, slot.month, slot.day, slot.hour, slot.minute),
                      0);
@@ -423,7 +423,7 @@ START_TEST(appointment_checked_in_once_and_called_when_due)
     devlink *k = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
     uint64_t walk_in = issue_printed(k, "realestate");
 
-    Hall__Envelope *r = check_in(k, "APT-1");
+    Hall__Envelope *r = check_in(k, "APT1");
     ck_assert_msg(r->body_case == HALL__ENVELOPE__BODY_ISSUE_REPLY, "check-in: %s",
                   r->body_case == HALL__ENVELOPE__BODY_ERROR ? r->error->message : "?");
     ck_assert_str_eq(r->issue_reply->ticket->area, "realestate");
@@ -432,7 +432,7 @@ START_TEST(appointment_checked_in_once_and_called_when_due)
     proto_free(r);
     proto_free(fix_printed(k, appt));
     /* One check-in per booking; unknown codes are named. */
-    expect_error(check_in(k, "APT-1"), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
+    expect_error(check_in(k, "APT1"), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
     expect_error(check_in(k, "NOPE"), HALL__ERROR_CODE__ERR_NOT_FOUND);
 
     devlink *w = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);

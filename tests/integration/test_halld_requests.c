@@ -929,7 +929,7 @@ START_TEST(late_printed_revives)
 
     fix_init(&f, 1, "[queue]\nreserve_timeout = 10s\n");
     for (int i = 1; i <= 2; i++)
-        ck_assert_int_eq(fix_hallctl(&f, "appointment add --code YY-%d --area intake --at \"%s\"",
+        ck_assert_int_eq(fix_hallctl(&f, "appointment add --code YY0%d --area intake --at \"%s\"",
                                      i, "2031-01-01 09:00"),
                          0);
     fix_start(&f);
@@ -938,12 +938,12 @@ START_TEST(late_printed_revives)
     proto_free(fix_sign_in(w, 1, "c-1"));
 
     /* An appointment's ticket voided: the appointment is free again. */
-    uint64_t a1 = appointment_issue(k, "YY-1", &refused);
+    uint64_t a1 = appointment_issue(k, "YY01", &refused);
     ck_assert_uint_ne(a1, 0);
-    appointment_issue(k, "YY-1", &refused);
+    appointment_issue(k, "YY01", &refused);
     ck_assert_int_eq(refused, HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
     proto_free(void_ticket(k, a1));
-    uint64_t a2 = appointment_issue(k, "YY-1", &refused);
+    uint64_t a2 = appointment_issue(k, "YY01", &refused);
     ck_assert_msg(a2 != 0, "appointment not released by VOID: %d", refused);
     /* PRINTED after VOID is refused. */
     expect_error(fix_printed(k, a1), HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
@@ -951,12 +951,12 @@ START_TEST(late_printed_revives)
     /* Tickets left RESERVED past reserve_timeout expire, and release their
      * appointments; a late PRINTED revives a ticket with its issue time, and
      * takes its appointment back unless it was checked in anew. */
-    uint64_t b1 = appointment_issue(k, "YY-2", &refused);
+    uint64_t b1 = appointment_issue(k, "YY02", &refused);
     ck_assert_uint_ne(b1, 0);
     uint64_t early = issued(fix_issue(k, "intake", HALL__PRIORITY__PRIORITY_NORMAL));
     sleep(RESERVE_S + 2);
     uint64_t later = issue_printed(k, "intake");
-    uint64_t b2 = appointment_issue(k, "YY-2", &refused);
+    uint64_t b2 = appointment_issue(k, "YY02", &refused);
     ck_assert_msg(b2 != 0, "appointment not released by expiry: %d", refused);
     Hall__Envelope *a = fix_printed(k, early);
     ck_assert_msg(a->body_case == HALL__ENVELOPE__BODY_TICKET_REPLY, "%s", error_text(a));
@@ -965,7 +965,7 @@ START_TEST(late_printed_revives)
     a = fix_printed(k, a2); /* the appointment comes back with it */
     ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_TICKET_REPLY);
     proto_free(a);
-    appointment_issue(k, "YY-1", &refused);
+    appointment_issue(k, "YY01", &refused);
     ck_assert_int_eq(refused, HALL__ERROR_CODE__ERR_ILLEGAL_STATE);
     /* The walk-ins by issue time (the appointments of 2031 are not due):
      * early, revived, before later. */

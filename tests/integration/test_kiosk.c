@@ -14,6 +14,19 @@
  *   restart     kiosk_halld_restart: halld killed (SIGKILL) and restarted
  *               while a stream of tickets is issued: every printed ticket is
  *               WAITING in halld exactly once, nothing else is.
+ *   keypad      kiosk_keypad_timeout: with a 5 s inactivity timeout, a tap
+ *               (touch) just inside it, again and again, keeps the keypad
+ *               well past the timeout, and the code typed then checks in
+ *               (a code with letters, as hallctl books it); without taps the
+ *               keypad goes back to idle; a code the keypad cannot type is
+ *               refused. Check-in by ID card: the card of the citizen
+ *               booked issues the appointment's ticket; another card is
+ *               refused with the Chinese sentence halld sends.
+ *   cards       kiosk_card_messages: an expired card, a bad check digit, an
+ *               unreadable card and a reader fault, each through the sim
+ *               reader's real driver path: the error screen (error_kind
+ *               "card") with its own sentence in Chinese and English, and no
+ *               ticket; a good card afterwards gets its ticket.
  *   refused     kiosk_offline_refused_final: rows halld will never take,
  *               written into the kiosk's store (an offline ticket outside
  *               the kiosk's lease, one of two days ago, a PRINTED and a VOID
@@ -39,6 +52,7 @@
 #include "kiosk.h"
 #include "log.h"
 #include "printer_sim.h"
+#include "kqr.h"
 #include "reader_sim.h"
 #include "testsupport.h"
 
@@ -52,6 +66,7 @@ typedef struct kfix {
     kiosk *k;
     char ini[1200];
     const char *general_area; /* [flow] general_area, NULL: learnt from halld */
+    const char *flow_extra;   /* more [flow] lines, NULL: none */
 } kfix;
 
 /* halld on a fixed port from its first start on, so a restarted halld is
@@ -76,9 +91,10 @@ static void kiosk_up(kfix *x)
              "cert = pki/devices/kiosk-01/kiosk-01.crt\nkey = pki/devices/kiosk-01/kiosk-01.key\n"
              "ca = pki/devices/kiosk-01/ca.crt\n"
              "[store]\npath = kiosk.db\n"
-             "[flow]\nrequest_timeout = 20s\ngeneral_area = %s\n"
+             "[flow]\nrequest_timeout = 20s\ngeneral_area = %s\n%s"
              "[idcard]\nsealing_key = pki/devices/kiosk-01/seal.pub\n",
-             x->hall.port, x->general_area != NULL ? x->general_area : "");
+             x->hall.port, x->general_area != NULL ? x->general_area : "",
+             x->flow_extra != NULL ? x->flow_extra : "");
     ts_write_file(x->ini, text);
     memset(&x->conf, 0, sizeof x->conf);
     ck_assert_msg(kiosk_conf_load(&x->conf, x->ini, true, err, sizeof err) == 0, "%s", err);
@@ -893,6 +909,232 @@ START_TEST(test_retired_area_hidden)
 }
 END_TEST
 
+static int act(kfix *x, const char *name, const char *param)
+{
+    char err[256];
+
+    return kiosk_action(x->k, name, param, err, sizeof err);
+}
+
+/* Run the loop for ms. */
+static void run_for(kfix *x, int ms)
+{
+    int64_t until = clk_mono_ms() + ms;
+
+    while (clk_mono_ms() < until)
+        ev_run_once(x->loop, 20);
+}
+
+#define SCREEN(name) "\"screen\":\"" name "\""
+
+/* The ticket on screen and on paper say the same: the wait in words
+ * (never "0 minutes"), halld's missed-call rule, the appointment mark; the
+ * preview's QR code is an SVG of the URL the printed QR code carries. */
+static void check_ticket(kfix *x)
+{
+    char url[256], qr[64], wait[64];
+    const char *m = model(x);
+
+    ck_assert_msg(
+        strstr(m, "\"rule_zh\":\"叫号3次未到即为过号；过号请在10分钟内回到取号机重新排队\"") !=
+            NULL,
+        "%s", m);
+    ck_assert_msg(strstr(m, "分钟内回到取号机") != NULL &&
+                      strstr(m, "\"rule_en\":\"Not there") != NULL,
+                  "%s", m);
+    ck_assert_ptr_null(strstr(m, "0 分钟"));
+    /* The fixture's window 1 serves every area. */
+    ck_assert_msg(strstr(m, "\"windows\":[1]") != NULL, "%s", m);
+    field(m, "wait_zh", wait, sizeof wait);
+    ck_assert_msg(strcmp(wait, "即将叫号") == 0 || strncmp(wait, "约 ", 4) == 0, "%s", wait);
+    field(m, "qr_text", url, sizeof url);
+    ck_assert_msg(strncmp(url, "https://hall.example/q/", 23) == 0, "%s", url);
+    field(m, "qr", qr, sizeof qr);
+    ck_assert_msg(strncmp(qr, "/ticket-qr.svg?seq=", 19) == 0, "%s", qr);
+    buf svg;
+    char modules[32];
+    buf_init(&svg, 0);
+    ck_assert_int_eq(kiosk_ticket_qr_svg(x->k, &svg), 0);
+    snprintf(modules, sizeof modules, "data-modules=\"%d\"", kqr_width(url));
+    ck_assert_ptr_nonnull(memmem(buf_rdata(&svg), buf_rlen(&svg), modules, strlen(modules)));
+    buf_release(&svg);
+    /* The printed ticket: the same URL in its QR code, the mark and the
+     * wait in the same words (GB18030). */
+    printer_sim *ps = printer_sim_of(kiosk_printer(x->k));
+    const uint8_t *data;
+    size_t len, jobs = printer_sim_job_count(ps);
+    ck_assert_uint_gt(jobs, 0);
+    ck_assert(printer_sim_job(ps, jobs - 1, &data, &len));
+    ck_assert_ptr_nonnull(memmem(data, len, url, strlen(url)));
+    ck_assert_ptr_nonnull(memmem(data, len, "\xD4\xA4\xD4\xBC", 4)); /* 预约 */
+    ck_assert_ptr_nonnull(memmem(data, len, "\xB9\xFD\xBA\xC5", 4)); /* 过号 */
+    static const char windows[] =
+        "\xB0\xEC\xC0\xED\xB4\xB0\xBF\xDA\xA3\xBA\x31\xBA\xC5"; /* 办理窗口：1号 */
+    ck_assert_ptr_nonnull(memmem(data, len, windows, sizeof windows - 1));
+    if (strcmp(wait, "即将叫号") == 0)
+        ck_assert_ptr_nonnull(memmem(data, len, "\xBC\xB4\xBD\xAB\xBD\xD0\xBA\xC5", 8));
+}
+
+START_TEST(test_keypad_timeout)
+{
+    kfix x = {.flow_extra = "idle_timeout = 5s\n[printer]\nticket_url = https://hall.example/q/"
+                            "{day}/{number}\n"};
+    clk_zone *zone = clk_zone_new("Asia/Shanghai");
+    clk_civil slot;
+    idcard_identity id;
+
+    hall_up(&x);
+    ck_assert_int_eq(samdev_card_identity(SAMDEV_VALID, &id), 0);
+    clk_to_civil(zone, clk_utc_ms() + 5 * 60000, &slot);
+    clk_zone_free(zone);
+    ck_assert_int_eq(fix_hallctl(&x.hall,
+                                 "appointment add --code K7M2Q9 --area intake "
+                                 "--at '%04d-%02d-%02d %02d:%02d'",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute),
+                     0);
+    /* Booked for the valid card's citizen, the number on standard input. */
+    char idfile[1100], idline[40];
+    snprintf(idfile, sizeof idfile, "%s/id-number", x.hall.dir);
+    snprintf(idline, sizeof idline, "%s\n", id.id_number);
+    ts_write_file(idfile, idline);
+    ck_assert_int_eq(fix_hallctl(&x.hall,
+                                 "appointment add --code CARD01 --area intake --id-number - "
+                                 "--at '%04d-%02d-%02d %02d:%02d' <%s",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute, idfile),
+                     0);
+    /* A number with a wrong check digit is refused. */
+    idline[17] = idline[17] == '1' ? '2' : '1';
+    ts_write_file(idfile, idline);
+    ck_assert_int_eq(fix_hallctl(&x.hall,
+                                 "appointment add --code CARD02 --area intake --id-number - "
+                                 "--at '%04d-%02d-%02d %02d:%02d' <%s",
+                                 slot.year, slot.month, slot.day, slot.hour, slot.minute, idfile),
+                     1);
+    kiosk_up(&x);
+    ck_assert(run_until(&x, online, "", WAIT_MS));
+    /* The keypad types what hallctl books. */
+    ck_assert_msg(has(&x, "\"keypad\":{\"alphabet\":\"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ\","
+                          "\"min\":4,\"max\":12}"),
+                  "%s", model(&x));
+
+    /* A slow typist: a tap every 4 s, five times, 20 s on a 5 s timeout. */
+    ck_assert_int_eq(act(&x, "appointment", ""), 0);
+    ck_assert(has(&x, SCREEN("appointment")));
+    for (int i = 0; i < 5; i++) {
+        run_for(&x, 4000);
+        ck_assert_msg(has(&x, SCREEN("appointment")), "tap %d: %s", i, model(&x));
+        ck_assert_int_eq(act(&x, "touch", ""), 0);
+    }
+    /* A code the keypad cannot type (O) is refused; the screen stays. */
+    ck_assert_int_eq(act(&x, "appointment", "K7M2O9"), -1);
+    ck_assert(has(&x, SCREEN("appointment")));
+    /* The code typed all along checks in. */
+    ck_assert_int_eq(act(&x, "appointment", "K7M2Q9"), 0);
+    ck_assert_msg(run_until(&x, has, SCREEN("ticket"), WAIT_MS), "%s", model(&x));
+    ck_assert_msg(has(&x, "\"appointment\":true"), "%s", model(&x));
+    check_ticket(&x);
+    ck_assert_int_eq(act(&x, "done", ""), 0);
+
+    /* Nobody tapping: the keypad goes back to idle by itself. */
+    ck_assert_int_eq(act(&x, "appointment", ""), 0);
+    ck_assert_msg(run_until(&x, has, SCREEN("idle"), WAIT_MS), "%s", model(&x));
+
+    /* Check-in by ID card: the booked citizen's card. */
+    reader_sim *rs = reader_sim_of(kiosk_reader(x.k));
+    ck_assert_ptr_nonnull(rs);
+    ck_assert(run_until(&x, has, "\"reader\":\"ok\"", WAIT_MS));
+    ck_assert_int_eq(act(&x, "appointment_card", ""), 0);
+    ck_assert_msg(has(&x, "\"card_check_in\":true"), "%s", model(&x));
+    reader_sim_set_card(rs, SAMDEV_VALID);
+    ck_assert_msg(run_until(&x, has, SCREEN("ticket"), WAIT_MS), "%s", model(&x));
+    ck_assert_msg(has(&x, "\"appointment\":true"), "%s", model(&x));
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    ck_assert_int_eq(act(&x, "done", ""), 0);
+    /* Another citizen, with no appointment today: refused in Chinese. */
+    run_for(&x, 1500);
+    ck_assert_int_eq(act(&x, "appointment_card", ""), 0);
+    reader_sim_set_card(rs, SAMDEV_HKMT);
+    ck_assert_msg(run_until(&x, has, SCREEN("error"), WAIT_MS), "%s", model(&x));
+    ck_assert_msg(has(&x, "没有找到您今天的预约"), "%s", model(&x));
+    ck_assert_msg(has(&x, "\"error_kind\":\"refused\""), "%s", model(&x));
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    teardown(&x);
+}
+END_TEST
+
+/* Present card c (or arm the reader's trouble) and expect the card error
+ * screen with both sentences; then the card goes and the screen is left. */
+static void expect_card_error(kfix *x, const char *zh, const char *en)
+{
+    ck_assert_msg(run_until(x, has, "\"error_kind\":\"card\"", WAIT_MS), "%s", model(x));
+    ck_assert_msg(has(x, SCREEN("error")), "%s", model(x));
+    ck_assert_msg(has(x, zh), "want %s: %s", zh, model(x));
+    ck_assert_msg(has(x, en), "want %s: %s", en, model(x));
+}
+
+START_TEST(test_card_messages)
+{
+    kfix x = {0};
+
+    hall_up(&x);
+    kiosk_up(&x);
+    ck_assert(run_until(&x, online, "", WAIT_MS));
+    reader_sim *rs = reader_sim_of(kiosk_reader(x.k));
+    ck_assert_ptr_nonnull(rs);
+    ck_assert(run_until(&x, has, "\"reader\":\"ok\"", WAIT_MS));
+
+    /* Expired, swiped on the idle screen. */
+    reader_sim_set_card(rs, SAMDEV_EXPIRED);
+    expect_card_error(&x, "身份证已过期", "has expired");
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    run_for(&x, 1500);
+    ck_assert_int_eq(act(&x, "back", ""), 0);
+
+    /* A bad check digit, on the card screen. */
+    ck_assert_int_eq(act(&x, "card", ""), 0);
+    reader_sim_set_card(rs, SAMDEV_BAD_CHECK);
+    expect_card_error(&x, "号码校验不通过", "does not check out");
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    run_for(&x, 1500);
+    ck_assert_int_eq(act(&x, "back", ""), 0);
+
+    /* Unreadable: the read's answer garbled. */
+    ck_assert_int_eq(act(&x, "card", ""), 0);
+    reader_sim_set_fault(rs, SAMDEV_FAULT_BAD_CHECKSUM, false);
+    reader_sim_set_card(rs, SAMDEV_VALID);
+    expect_card_error(&x, "没有读出身份证", "could not be read");
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    run_for(&x, 1500);
+    ck_assert_int_eq(act(&x, "back", ""), 0);
+
+    /* The reader stops answering while the citizen is on the card screen. */
+    ck_assert_int_eq(act(&x, "card", ""), 0);
+    reader_sim_set_silent(rs, true);
+    expect_card_error(&x, "读卡器故障", "card reader is not working");
+    ck_assert_msg(run_until(&x, has, "\"reader\":\"offline\"", WAIT_MS), "%s", model(&x));
+    ck_assert_int_eq(act(&x, "back", ""), 0);
+    /* A citizen offered the card while the reader is down is told so. */
+    ck_assert_int_eq(act(&x, "card", ""), -1);
+    reader_sim_set_silent(rs, false);
+    ck_assert(run_until(&x, has, "\"reader\":\"ok\"", WAIT_MS));
+
+    /* None of them made a ticket in halld; a good card does. */
+    char numbers[MAX_TK][24];
+    int states[MAX_TK];
+    ck_assert_int_eq(hall_tickets(&x, numbers, states, MAX_TK), 0);
+    ck_assert_int_eq(act(&x, "card", ""), 0);
+    reader_sim_set_card(rs, SAMDEV_VALID);
+    ck_assert_msg(run_until(&x, has, SCREEN("ticket"), WAIT_MS), "%s", model(&x));
+    ck_assert_msg(has(&x, "\"error_kind\":\"\""), "%s", model(&x));
+    char number[32];
+    field(model(&x), "number", number, sizeof number);
+    ck_assert_int_eq(hall_tickets(&x, numbers, states, MAX_TK), 1);
+    ck_assert_str_eq(numbers[0], number);
+    reader_sim_set_card(rs, SAMDEV_NONE);
+    teardown(&x);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -913,8 +1155,13 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_clock_skew);
     else if (strcmp(which, "retired") == 0)
         tcase_add_test(tc, test_retired_area_hidden);
+    else if (strcmp(which, "keypad") == 0)
+        tcase_add_test(tc, test_keypad_timeout);
+    else if (strcmp(which, "cards") == 0)
+        tcase_add_test(tc, test_card_messages);
     else {
-        fprintf(stderr, "usage: test_kiosk offline|paper_out|restart|refused|skew|retired\n");
+        fprintf(stderr,
+                "usage: test_kiosk offline|paper_out|restart|refused|skew|retired|keypad|cards\n");
         return EXIT_FAILURE;
     }
     suite_add_tcase(s, tc);

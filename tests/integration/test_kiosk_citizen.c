@@ -463,10 +463,10 @@ END_TEST
 
 /* ---- kiosk_rejoin --------------------------------------------------------- */
 
-/* The QR text of the ticket just taken (the ticket screen's qr). */
+/* The QR text of the ticket just taken (the ticket screen's qr_text). */
 static void qr_of(kfix *x, char *out, size_t len)
 {
-    field(x, "\"ticket\":", "qr", out, len);
+    field(x, "\"ticket\":", "qr_text", out, len);
     ck_assert_ptr_nonnull(strstr(out, "&c="));
 }
 

@@ -450,6 +450,50 @@ START_TEST(offline_line)
 }
 END_TEST
 
+/* The kiosk's lines: the appointment or green mark (double, bold), the
+ * windows serving the area, the wait in the screen's words, and the
+ * missed-call rule wrapped at a character boundary on 58 mm (32 columns)
+ * instead of cut. */
+START_TEST(kiosk_lines)
+{
+    escpos_ticket t = {.number = "A1",
+                       .ahead = 3,
+                       .wait_min = 12,
+                       .wait = "约 12 分钟",
+                       .mark = "预约",
+                       .windows = "办理窗口：1、2、5号",
+                       .missed = "叫号3次未到即为过号；过号请在10分钟内回到取号机重新排队"};
+    uint8_t got[512];
+    escpos_stats st;
+    size_t n = body("offline|mark|windows|wait|missed", &t, false, got, sizeof(got), &st);
+    static const char want[] =
+        "\x1D\x21\x11\x1B\x45\x01"
+        "\xD4\xA4\xD4\xBC"
+        "\x0A\x1B\x45\x00\x1D\x21\x00"
+        "\xB0\xEC\xC0\xED\xB4\xB0\xBF\xDA\xA3\xBA\x31\xA1\xA2\x32\xA1\xA2\x35\xBA\xC5"
+        "\x0A"
+        "\xD4\xA4\xBC\xC6\xB5\xC8\xBA\xF2\x20\xD4\xBC\x20\x31\x32\x20\xB7\xD6\xD6\xD3"
+        "\x0A"
+        "\xBD\xD0\xBA\xC5\x33\xB4\xCE\xCE\xB4\xB5\xBD\xBC\xB4\xCE\xAA\xB9\xFD\xBA\xC5\xA3\xBB\xB9"
+        "\xFD\xBA\xC5\xC7\xEB\xD4\xDA\x31\x30"
+        "\x0A"
+        "\xB7\xD6\xD6\xD3\xC4\xDA\xBB\xD8\xB5\xBD\xC8\xA1\xBA\xC5\xBB\xFA\xD6\xD8\xD0\xC2\xC5\xC5"
+        "\xB6\xD3"
+        "\x0A";
+
+    expect_bytes(got, n, (const uint8_t *)want, sizeof(want) - 1);
+    ck_assert_uint_eq(st.truncated, 0);
+
+    /* Nobody ahead: "即将叫号", never "预计等候 0 分钟"; no mark, windows or
+     * rule known: no line. */
+    t.wait = "即将叫号";
+    t.mark = t.windows = t.missed = NULL;
+    n = body("offline|mark|windows|wait|missed", &t, false, got, sizeof(got), NULL);
+    ck_assert_ptr_nonnull(memmem(got, n, "\xBC\xB4\xBD\xAB\xBD\xD0\xBA\xC5", 8));
+    ck_assert_ptr_null(memmem(got, n, "\xD4\xA4\xBC\xC6\xB5\xC8\xBA\xF2", 8));
+}
+END_TEST
+
 START_TEST(time_preformatted_or_zone)
 {
     clk_zone *utc = clk_zone_new("UTC");
@@ -700,6 +744,7 @@ static Suite *escpos_suite(void)
     tcase_add_test(tc, truncated_at_character_boundary);
     tcase_add_test(tc, random_text_is_safe);
     tcase_add_test(tc, offline_line);
+    tcase_add_test(tc, kiosk_lines);
     tcase_add_test(tc, time_preformatted_or_zone);
     tcase_add_test(tc, qr_payload_bounds);
     tcase_add_test(tc, barcode_and_number_refused);

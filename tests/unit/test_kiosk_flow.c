@@ -62,7 +62,7 @@ static uint64_t take_one(const char *area, int64_t now)
     ck_assert(kflow_issued(&f, token, &t, now + 10, &cmd));
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINT);
     ck_assert_int_eq(f.state, KF_PRINTING);
-    kflow_printed(&f, true, NULL, now + 20, &cmd);
+    kflow_printed(&f, true, NULL, NULL, now + 20, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINTED);
     ck_assert_int_eq(cmd.token, token);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
@@ -149,7 +149,7 @@ START_TEST(test_double_tap)
     ck_assert_int_eq(act("take", "intake", 11), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_PRINTING);
-    kflow_printed(&f, true, NULL, 20, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 20, &cmd);
     ck_assert_int_eq(act("take", "intake", 21), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
@@ -172,7 +172,7 @@ START_TEST(test_double_swipe)
     kflow_ticket t = ticket("A003", false);
     ck_assert(kflow_issued(&f, token, &t, 2, &cmd));
     ck_assert(!kflow_swipe(&f, 3, &cmd));
-    kflow_printed(&f, true, NULL, 4, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 4, &cmd);
     ck_assert(!kflow_swipe(&f, 5, &cmd));
     kflow_confirmed(&f, token, 6);
     /* The ticket on screen: a swipe is still the same citizen's. */
@@ -201,7 +201,7 @@ START_TEST(test_print_failure_voids)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A004", false);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, false, "打印纸用完", 2, &cmd);
+    kflow_printed(&f, false, "打印纸用完", "out of paper", 2, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_VOID);
     ck_assert_uint_eq(cmd.token, token);
     ck_assert_int_eq(kflow_screen_of(&f), KF_SCREEN_WORKING);
@@ -220,7 +220,7 @@ START_TEST(test_confirmation_timeout)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A005", false);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, true, NULL, 2, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 2, &cmd);
     kflow_tick(&f, 2 + CONFIRM - 1, &cmd);
     ck_assert_int_eq(f.state, KF_CONFIRMING);
     /* halld is slow: the citizen still gets the ticket screen. */
@@ -233,11 +233,120 @@ START_TEST(test_confirmation_timeout)
 }
 END_TEST
 
+/* touch restarts a waiting screen's inactivity timeout, exactly from the
+ * tap: one just inside it, again and again, keeps the screen; touch
+ * changes nothing on any other screen. */
+START_TEST(test_touch_restarts_timeout)
+{
+    ck_assert_int_eq(act("appointment", "", 0), 0);
+    int64_t now = 0;
+    for (int i = 0; i < 10; i++) {
+        now += IDLE - 1;
+        kflow_tick(&f, now, &cmd);
+        ck_assert_int_eq(f.state, KF_APPOINTMENT);
+        ck_assert_int_eq(act("touch", "", now), 0);
+        ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
+        ck_assert_int_eq(kflow_idle_after_s(&f, now), IDLE / 1000);
+    }
+    kflow_tick(&f, now + IDLE, &cmd);
+    ck_assert_int_eq(f.state, KF_IDLE);
+    /* On idle, touch does nothing (no deadline appears). */
+    ck_assert_int_eq(act("touch", "", now), 0);
+    ck_assert_int_eq(f.state, KF_IDLE);
+    ck_assert_int_eq(f.deadline, 0);
+    /* The ticket preview keeps its own time. */
+    take_one("intake", 100);
+    int64_t deadline = f.deadline;
+    ck_assert_int_eq(act("touch", "", 200), 0);
+    ck_assert_int_eq(f.deadline, deadline);
+}
+END_TEST
+
+/* The keypad's codes are the appointment code format (apptcode.h). */
+START_TEST(test_appointment_code_format)
+{
+    static const char *const bad[] = {"APT",    "AP-001", "AP0O01",
+                                      "IO0001", "ap0001", "ABCDEFGHJKLMN"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(act("appointment", bad[i], 0), -1);
+        ck_assert_int_eq(errno, EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "预约码"));
+        ck_assert_int_eq(f.state, KF_IDLE);
+    }
+    ck_assert_int_eq(act("appointment", "K7M2Q9ABCDEF", 0), 0);
+    ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
+}
+END_TEST
+
+/* Check-in by ID card: the card screen in check-in mode, the swipe's
+ * request carries check_in; offline it is refused at once. */
+START_TEST(test_check_in_by_card)
+{
+    ck_assert_int_eq(act("appointment_card", "", 0), 0);
+    ck_assert_int_eq(f.state, KF_CARD);
+    ck_assert(f.check_in);
+    ck_assert(kflow_swipe(&f, 1, &cmd));
+    ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
+    ck_assert(cmd.check_in && cmd.by_card);
+    /* The link goes while it is on its way: no offline ticket for it. */
+    kflow_link(&f, false, 2, &cmd);
+    ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
+    ck_assert_int_eq(f.state, KF_ERROR);
+    ck_assert_int_eq(f.error_kind, KF_ERR_NETWORK);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "network");
+    ck_assert_int_eq(act("back", "", 3), 0);
+    ck_assert_int_eq(act("appointment_card", "", 4), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    /* The plain card screen takes a number. */
+    kflow_link(&f, true, 5, &cmd);
+    ck_assert_int_eq(act("card", "", 6), 0);
+    ck_assert(!f.check_in);
+    ck_assert(kflow_swipe(&f, 7, &cmd));
+    ck_assert(!cmd.check_in);
+}
+END_TEST
+
+/* A card that cannot be used: the error screen ("card") from idle and the
+ * choosing screens, never over a ticket on its way or the keypad. */
+START_TEST(test_card_failed)
+{
+    ck_assert(kflow_card_failed(&f, "身份证已过期", "expired", 0));
+    ck_assert_int_eq(f.state, KF_ERROR);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "card");
+    ck_assert_str_eq(f.msg_zh, "身份证已过期");
+    /* Swiping a good card then works. */
+    ck_assert(kflow_swipe(&f, 1, &cmd));
+    ck_assert_int_eq(f.error_kind, KF_ERR_NONE);
+    ck_assert(!kflow_card_failed(&f, "x", "x", 2));
+    ck_assert_int_eq(f.state, KF_REQUESTING);
+    setup();
+    ck_assert_int_eq(act("appointment", "", 0), 0);
+    ck_assert(!kflow_card_failed(&f, "x", "x", 1));
+    ck_assert_int_eq(f.state, KF_APPOINTMENT);
+    /* A printer failure and a refusal name their pictures. */
+    setup();
+    ck_assert_int_eq(act("take", "intake", 0), 0);
+    uint64_t token = cmd.token;
+    kflow_refused_as(&f, token, KF_ERR_LIMIT, "您已有号码", "you hold a number", 1);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "limit");
+    setup();
+    ck_assert_int_eq(act("take", "intake", 0), 0);
+    token = cmd.token;
+    kflow_ticket t = ticket("A009", false);
+    ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
+    kflow_printed(&f, false, NULL, NULL, 2, &cmd);
+    kflow_confirmed(&f, token, 3);
+    ck_assert_str_eq(kflow_error_kind_name(f.error_kind), "printer");
+    ck_assert_ptr_nonnull(strstr(f.msg_zh, "打印机故障"));
+    ck_assert_ptr_null(strstr(f.msg_zh, "printer"));
+}
+END_TEST
+
 START_TEST(test_refused)
 {
-    ck_assert_int_eq(act("appointment", "APPT-1", 0), 0);
+    ck_assert_int_eq(act("appointment", "AP0001", 0), 0);
     ck_assert_int_eq(cmd.kind, KF_CMD_ISSUE);
-    ck_assert_str_eq(cmd.appointment, "APPT-1");
+    ck_assert_str_eq(cmd.appointment, "AP0001");
     uint64_t token = cmd.token;
     /* An answer to another request is not this one's. */
     kflow_refused(&f, token + 7, "x", "x", 1);
@@ -286,7 +395,7 @@ START_TEST(test_exhausted_lease)
     uint64_t token = cmd.token;
     kflow_ticket t = ticket("A901", true);
     ck_assert(kflow_issued(&f, token, &t, 1, &cmd));
-    kflow_printed(&f, true, NULL, 2, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 2, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_PRINTED);
     kflow_confirmed(&f, token, 3);
     ck_assert_int_eq(f.state, KF_TICKET);
@@ -302,7 +411,7 @@ START_TEST(test_exhausted_lease)
     ck_assert_int_eq(errno, EAGAIN);
     /* Appointments need halld. */
     kflow_health(&f, true, "", "");
-    ck_assert_int_eq(act("appointment", "APPT-2", 7), -1);
+    ck_assert_int_eq(act("appointment", "AP0002", 7), -1);
     ck_assert_int_eq(errno, EAGAIN);
 }
 END_TEST
@@ -344,7 +453,7 @@ START_TEST(test_request_timeout)
     ck_assert(!f.online);
     /* An appointment unanswered cannot go offline: an error. */
     setup();
-    ck_assert_int_eq(act("appointment", "APPT-3", 0), 0);
+    ck_assert_int_eq(act("appointment", "AP0003", 0), 0);
     kflow_tick(&f, REQ, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     ck_assert_int_eq(f.state, KF_ERROR);
@@ -365,7 +474,7 @@ START_TEST(test_bad_actions)
     ck_assert_int_eq(kflow_action(&f, "start", NULL, 0, &cmd, err, sizeof err), 0);
     ck_assert_int_eq(f.state, KF_CHOOSE);
     /* Answers and results that come in the wrong state change nothing. */
-    kflow_printed(&f, true, NULL, 1, &cmd);
+    kflow_printed(&f, true, NULL, NULL, 1, &cmd);
     ck_assert_int_eq(cmd.kind, KF_CMD_NONE);
     kflow_confirmed(&f, 1, 1);
     ck_assert_int_eq(f.state, KF_CHOOSE);
@@ -491,6 +600,10 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_print_failure_voids);
     tcase_add_test(tc, test_confirmation_timeout);
     tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_touch_restarts_timeout);
+    tcase_add_test(tc, test_appointment_code_format);
+    tcase_add_test(tc, test_check_in_by_card);
+    tcase_add_test(tc, test_card_failed);
     tcase_add_test(tc, test_cannot_take);
     tcase_add_test(tc, test_exhausted_lease);
     tcase_add_test(tc, test_link_down_mid_request);
