@@ -90,12 +90,14 @@ static void put_catalog(store *s)
 START_TEST(test_migrate_and_reopen)
 {
     store *s = open_store(STORE_DAEMON);
-    ck_assert_int_eq(store_schema_version(s), 8);
+    /* Every migration ran (their number is not this test's to know). */
+    ck_assert_int_ge(store_schema_version(s), 8);
+    int v = store_schema_version(s);
     put_catalog(s);
     store_close(s);
 
     s = open_store(STORE_ADMIN);
-    ck_assert_int_eq(store_schema_version(s), 8);
+    ck_assert_int_eq(store_schema_version(s), v);
     size_t n;
     ck_assert_int_eq(store_count_matters(s, NULL, &n), 0);
     ck_assert_uint_eq(n, 1);
@@ -1082,7 +1084,8 @@ START_TEST(test_reader)
     /* Beside the controller, which holds the lock: reads work and see
      * what the writer commits afterwards. */
     store *r = open_reader();
-    ck_assert_int_eq(store_schema_version(r), 8);
+    int version = store_schema_version(w);
+    ck_assert_int_eq(store_schema_version(r), version);
     ck_assert_str_eq(store_notice(r), "");
     store_user got;
     ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
@@ -1136,15 +1139,19 @@ START_TEST(test_reader)
     ck_assert_int_eq(raw_sql("PRAGMA user_version = 7", msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
     snprintf(want, sizeof want,
-             "%s is at schema 7, this build reads 8: start halld or run hallctl once to migrate "
+             "%s is at schema 7, this build reads %d: start halld or run hallctl once to migrate "
              "it",
-             db);
+             db, version);
     ck_assert_str_eq(err, want);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 9", msg, sizeof msg), SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+    ck_assert_int_eq(raw_sql(sql, msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
-    ck_assert_msg(strstr(err, "is at schema 9, this build reads 8: run the newer release") != NULL,
-                  "%s", err);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 8", msg, sizeof msg), SQLITE_OK);
+    snprintf(want, sizeof want, "is at schema %d, this build reads %d: run the newer release",
+             version + 1, version);
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
+    ck_assert_int_eq(raw_sql(sql, msg, sizeof msg), SQLITE_OK);
     store_close(open_reader());
 }
 END_TEST
