@@ -679,7 +679,7 @@ static int calendar_days(const char *days, hadmin_error *e)
 
     if (mask <= 0)
         return refuse(e, HADMIN_INVALID, "days", days,
-                      "星期写法如 1-5、sat,sun 或 mon-fri（0 或 7 为周日）。",
+                      "星期应写作 1-5、6 或 6,7 这样的形式（0 或 7 为周日）。",
                       "weekdays such as 1-5, sat,sun or mon-fri (0 or 7 is Sunday)");
     return mask;
 }
@@ -689,7 +689,7 @@ static int calendar_time(const char *field, const char *text, hadmin_error *e)
     int t = calendar_parse_time(text);
 
     if (t < 0)
-        return refuse(e, HADMIN_INVALID, field, text, "时间写作 HH:MM，如 08:30。",
+        return refuse(e, HADMIN_INVALID, field, text, "时间应写作 08:30 这样的形式。",
                       "a time is HH:MM, such as 08:30");
     return t;
 }
@@ -740,8 +740,7 @@ int hadmin_calendar_hours(store *st, const hadmin_actor *a, const char *area, co
         return -1;
     if (lunch != NULL && lunch[0] != '\0') {
         if (strlen(lunch) != 11 || lunch[5] != '-')
-            return refuse(e, HADMIN_INVALID, "lunch", lunch,
-                          "午休写作 HH:MM-HH:MM，如 12:00-14:00。",
+            return refuse(e, HADMIN_INVALID, "lunch", lunch, "午休应写作 12:00-14:00 这样的形式。",
                           "a lunch break is HH:MM-HH:MM, such as 12:00-14:00");
         memcpy(ls, lunch, 5);
         memcpy(le, lunch + 6, 5);
@@ -805,7 +804,8 @@ static int date_build(cal_date *d, const char *date, const char *kind, const cha
 {
     memset(d, 0, sizeof *d);
     if ((d->day = calendar_parse_date(date)) < 0)
-        return refuse(e, HADMIN_INVALID, "date", date, "日期写作 YYYY-MM-DD，且须为真实日期。",
+        return refuse(e, HADMIN_INVALID, "date", date,
+                      "日期应写作 2026-10-01 这样的形式，且须为真实日期。",
                       "a date is YYYY-MM-DD, a real one");
     if (strcmp(kind, "holiday") == 0) {
         d->kind = CAL_HOLIDAY;
@@ -813,13 +813,13 @@ static int date_build(cal_date *d, const char *date, const char *kind, const cha
         int mask = as == NULL || as[0] == '\0' ? 1 << 1 : calendar_parse_days(as);
         d->kind = CAL_WORKDAY;
         if (mask <= 0 || (mask & (mask - 1)) != 0)
-            return refuse(e, HADMIN_INVALID, "as", as, "调休上班日须指定按星期几的时间，如 mon。",
+            return refuse(e, HADMIN_INVALID, "as", as,
+                          "调休上班日须指定按星期几的时间（周一至周日之一）。",
                           "a swapped working day takes the hours of one weekday, such as mon");
         for (d->as_wday = 0; !(mask & (1 << d->as_wday)); d->as_wday++)
             ;
     } else {
-        return refuse(e, HADMIN_INVALID, "kind", kind,
-                      "类型须为 holiday（放假）或 workday（调休上班）。",
+        return refuse(e, HADMIN_INVALID, "kind", kind, "类型须为放假或调休上班。",
                       "use holiday or workday (a swapped working day)");
     }
     if (name != NULL && name[0] != '\0') {
@@ -854,7 +854,8 @@ int hadmin_calendar_undate(store *st, const hadmin_actor *a, const char *date, h
     calendar *c;
 
     if (day < 0)
-        return refuse(e, HADMIN_INVALID, "date", date, "日期写作 YYYY-MM-DD，且须为真实日期。",
+        return refuse(e, HADMIN_INVALID, "date", date,
+                      "日期应写作 2026-10-01 这样的形式，且须为真实日期。",
                       "a date is YYYY-MM-DD, a real one");
     if ((c = calendar_begin(st, e)) == NULL)
         return -1;
@@ -880,14 +881,14 @@ int hadmin_calendar_area(store *st, const hadmin_actor *a, const char *area,
     if (calendar_area_check(st, area, e) < 0)
         return -1;
     if (always_open != NULL && strcmp(always_open, "yes") != 0 && strcmp(always_open, "no") != 0)
-        return refuse(e, HADMIN_INVALID, "always_open", always_open, "须为 yes 或 no。",
+        return refuse(e, HADMIN_INVALID, "always_open", always_open, "须为“是”或“否”。",
                       "use yes or no");
     int u = -1;
     for (int i = 0; unstaffed != NULL && i < 3; i++)
         if (strcmp(unstaffed, unstaffed_names[i]) == 0)
             u = i;
     if (unstaffed != NULL && u < 0)
-        return refuse(e, HADMIN_INVALID, "unstaffed", unstaffed, "须为 default、yes 或 no。",
+        return refuse(e, HADMIN_INVALID, "unstaffed", unstaffed, "须为“按大厅设置”、“是”或“否”。",
                       "use default, yes or no");
     if ((c = calendar_begin(st, e)) == NULL)
         return -1;
@@ -951,7 +952,7 @@ int hadmin_calendar_import(store *st, const hadmin_actor *a, const char *text, s
             snprintf(why_en, sizeof why_en, "%s",
                      nf < 2 ? "expected date,kind[,as[,name]]" : e->en);
             snprintf(why_zh, sizeof why_zh, "%s",
-                     nf < 2 ? "应为：日期,类型[,星期[,名称]]。" : e->zh);
+                     nf < 2 ? "每行应为：日期,类型[,星期[,名称]]。" : e->zh);
             calendar_free(c);
             store_rollback(st);
             refuse(e, HADMIN_INVALID, "line", shown, "", "line %s: %.500s", shown, why_en);
