@@ -7,7 +7,7 @@
  * registers another, imports a catalog with an error and then a good one,
  * and adds a user (each after a refusal that marks its field), then
  * disables the user; on the calendar tab it sets the weekly hours and adds
- * a holiday (each after a refusal).
+ * a holiday (each after a refusal) and makes an area the 24-hour one.
  *
  * Then the hall itself must say so: the window, its areas and weights,
  * the clerk, the revoked device, the user, one audit event per change
@@ -117,15 +117,18 @@ START_TEST(admin_chromium)
                                     "AND kind = 1 AND name = '国庆节'"),
                      1);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 1);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_areas WHERE area = 'approval' "
+                                    "AND always_open = 1 AND unstaffed = 0"),
+                     1);
     /* One audit event per change (window, clerk, device, catalog, user
-     * added and disabled, hours, holiday), by the administrator through
-     * the gateway; none for a refusal. */
+     * added and disabled, hours, holiday, the 24-hour area), by the
+     * administrator through the gateway; none for a refusal. */
     ck_assert_int_eq(fix_db_int(&f,
                                 "SELECT count(*) FROM events WHERE seq > %lld AND device = "
                                 "'web-1' AND clerk = 'root' AND detail LIKE 'web: %%' AND "
                                 "detail NOT LIKE 'web: signed %%'",
                                 events_before),
-                     8);
+                     9);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE "
                                     "'web: catalog imported from sample-catalog.csv: 6 areas%%'"),
                      1);

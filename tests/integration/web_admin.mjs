@@ -220,6 +220,11 @@ async function walk(page) {
   await page.click("#date-form button[type=submit]");
   await text(page, "国庆节", "#dates-table");
   await text(page, "2026-10-01", "#dates-table");
+  step = "the 24-hour area";
+  await page.selectOption("#a-area", "approval");
+  await page.selectOption("#a-always", "yes");
+  await page.click("#cal-area-form button[type=submit]");
+  await text(page, "approval", "#cal-areas-table");
   await oneLanguage(page, "zh");
   await fits(page);
   await axe(page, "calendar-zh");

@@ -721,6 +721,11 @@ function renderCalendar() {
     cell(row, button(t.remove, () => calendarChange(row, "/api/v1/calendar/dates/remove",
       { date: d.date }, t.dateRemoved(d.date)), `${t.remove} ${d.date}`));
   });
+  table("cal-areas-table", [t.calArea, t.calAlways, t.calUnstaffed], c.areas, (row, a) => {
+    cell(row, areaLabel(a.area));
+    cell(row, t.yesNo[a.always_open ? "yes" : "no"]);
+    cell(row, t.unstaffedModes[a.unstaffed]);
+  });
   const areas = S.data.areas.filter((a) => !a.retired).map((a) => ({ value: a.code, label: areaLabel(a.code) }));
   options($("h-area"), [{ value: "", label: t.hallWide }].concat(areas), null, true);
   options($("y-kind"), ["holiday", "workday"], (k) => t.kinds[k], true);
