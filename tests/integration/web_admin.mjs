@@ -12,8 +12,10 @@
 // makes the command that registers kiosk-03 (after a refusal: kiosk-01 is
 // taken), imports the bad catalog (refused with its line and column) and
 // then the good one, adds a clerk user with a made password and disables
-// it (after a question; the administrator's own row offers neither); then checks
-// English, runs axe-core in both languages and a phone viewport. The test
+// it (after a question; the administrator's own row offers neither); on the
+// calendar tab sets the weekly hours (after a refusal: a bad time), adds a
+// holiday (after a refusal: a date that does not exist) and makes "approval"
+// the 24-hour area; then checks English, runs axe-core in both languages and a phone viewport. The test
 // checks the database and halld afterwards. Screenshots go to --out.
 // Exits 0 when every check passed, 1 with the step and reason if not.
 import path from "node:path";
