@@ -110,13 +110,19 @@ struct hall {
     replay *replay;
     clk_zone *zone;
     EVP_MD_CTX *md;
-    EVP_MD *sha256;       /* fetched once: an implicit fetch per request costs locks */
-    citizen_keys *keys;   /* the hall secret and the sealing keys */
-    q_policy policy;      /* as configured */
-    q_policy numbering;   /* numbering fields in force for numbering_day */
-    calendar *cal;        /* the hall calendar (empty: open at all hours) */
-    bool issue_unstaffed; /* [queue] issue_unstaffed: the areas' default */
-    int64_t cal_next_ms;  /* the next boundary of some area's hours (0: now) */
+    EVP_MD *sha256;     /* fetched once: an implicit fetch per request costs locks */
+    citizen_keys *keys; /* the hall secret and the sealing keys */
+    q_policy policy;    /* as configured */
+    q_policy numbering; /* numbering fields in force for numbering_day */
+
+    /* The hall calendar (calendar.h; empty: open at all hours), the
+     * areas' default for issuing with no window open ([queue]
+     * issue_unstaffed), and the next boundary of some area's hours (0:
+     * now). */
+    calendar *cal;
+    bool issue_unstaffed;
+    int64_t cal_next_ms;
+
     int32_t numbering_day;
     char hall_id[65];
     char hall_name[128];
@@ -2375,10 +2381,13 @@ int hall_tick(hall *h)
 {
     int64_t now = clk_utc_ms(), due = queue_next_due(h->q);
     bool prune = now - h->last_prune_ms > HALL_PRUNE_MS;
-    struct turn_mark mark = turn_mark(h);
+    struct turn_mark mark;
     char why[300];
 
+    /* Before the mark: a boundary's push is not undone with the timer
+     * work's writes. */
     calendar_boundary(h, now);
+    mark = turn_mark(h);
     if (due != 0 && due > now && !prune)
         return 0;
     if (begin_turn(h) < 0 || store_savepoint(h->store) < 0)
