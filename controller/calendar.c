@@ -72,11 +72,6 @@ static bool real_date(int y, int m, int d)
     return d <= mdays[m - 1] && !(m == 2 && d == 29 && !leap);
 }
 
-int calendar_wday(int32_t day)
-{
-    return wday_of_days(days_from_civil(day / 10000, day / 100 % 100, day % 100));
-}
-
 int32_t calendar_parse_date(const char *s)
 {
     int y, m, d, n = 0;
@@ -173,40 +168,6 @@ void calendar_free(calendar *c)
     free(c->dates);
     free(c->areas);
     free(c);
-}
-
-static void *dup_array(const void *p, size_t n, size_t size, bool *ok)
-{
-    void *q;
-
-    if (n == 0)
-        return NULL;
-    if ((q = malloc(n * size)) == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    memcpy(q, p, n * size);
-    return q;
-}
-
-calendar *calendar_dup(const calendar *c)
-{
-    calendar *d = calendar_new();
-    bool ok = true;
-
-    if (d == NULL)
-        return NULL;
-    d->hours = dup_array(c->hours, c->nhours, sizeof *c->hours, &ok);
-    d->nhours = c->nhours;
-    d->dates = dup_array(c->dates, c->ndates, sizeof *c->dates, &ok);
-    d->ndates = c->ndates;
-    d->areas = dup_array(c->areas, c->nareas, sizeof *c->areas, &ok);
-    d->nareas = c->nareas;
-    if (!ok) {
-        calendar_free(d);
-        return NULL;
-    }
-    return d;
 }
 
 bool calendar_configured(const calendar *c)
@@ -471,7 +432,7 @@ void calendar_state(const calendar *c, const char *area, const clk_civil *now, c
     memset(out, 0, sizeof *out);
     out->next_change_s = (int64_t)(CAL_DAY_MIN - minute) * 60 - now->second;
     if (!calendar_configured(c) || a.always_open) {
-        out->issuing = out->checkin = out->no_hours = true;
+        out->issuing = out->checkin = true;
         out->next_change_s = INT64_MAX / 2;
         return;
     }

@@ -68,9 +68,8 @@ typedef struct cal_area {
 
 /* What an area does at a moment. */
 typedef struct cal_state {
-    bool issuing;  /* numbers are given now */
-    bool checkin;  /* appointments are checked in now */
-    bool no_hours; /* no hours apply: not configured, or always open */
+    bool issuing; /* numbers are given now */
+    bool checkin; /* appointments are checked in now */
     /* When numbers are next given, if !issuing: "今天 14:00 开始取号",
      * "Numbers from 14:00 today"; "" while issuing. */
     char opens_zh[CAL_SENTENCE_MAX], opens_en[CAL_SENTENCE_MAX];
@@ -81,8 +80,6 @@ typedef struct cal_state {
 
 calendar *calendar_new(void);
 void calendar_free(calendar *c);
-/* A copy (NULL out of memory). */
-calendar *calendar_dup(const calendar *c);
 /* True once any hours are set. */
 bool calendar_configured(const calendar *c);
 
@@ -129,7 +126,5 @@ int calendar_parse_time(const char *s);
 void calendar_format_time(int minutes, char out[6]);
 int32_t calendar_parse_date(const char *s);
 int calendar_parse_days(const char *s);
-/* The weekday (0 Sunday) of a yyyymmdd date. */
-int calendar_wday(int32_t day);
 
 #endif

@@ -58,7 +58,7 @@ START_TEST(not_configured)
     cal_state s = state(c, "A", at(2026, 12, 6, 3, 0));
 
     ck_assert(!calendar_configured(c));
-    ck_assert(s.issuing && s.checkin && s.no_hours);
+    ck_assert(s.issuing && s.checkin);
     ck_assert_str_eq(s.opens_zh, "");
     calendar_free(c);
 }
@@ -70,7 +70,6 @@ START_TEST(weekly_hours)
     cal_state s;
 
     /* 2026-12-07 is a Monday. */
-    ck_assert_int_eq(calendar_wday(20261207), 1);
     s = state(c, "A", at(2026, 12, 7, 8, 0));
     ck_assert(!s.issuing && !s.checkin);
     ck_assert_str_eq(s.opens_zh, "今天 08:30 开始取号");
@@ -124,7 +123,6 @@ START_TEST(holidays_and_swaps)
     ck_assert_str_eq(s.opens_zh, "10月8日（周四）08:30 开始取号");
     ck_assert_str_eq(s.opens_en, "Numbers from 08:30 on Thu 8 Oct");
     /* Saturday 10 October works with Monday's hours. */
-    ck_assert_int_eq(calendar_wday(20261010), 6);
     ck_assert(state(c, "A", at(2026, 10, 10, 9, 0)).issuing);
     s = state(c, "A", at(2026, 10, 9, 18, 0));
     ck_assert_str_eq(s.opens_zh, "明天 08:30 开始取号");
@@ -151,7 +149,6 @@ START_TEST(always_open_and_unstaffed)
     cal_area self = {.area = "S", .always_open = true};
     cal_area no = {.area = "A", .unstaffed = CAL_UNSTAFFED_NO};
     cal_area yes = {.area = "B", .unstaffed = CAL_UNSTAFFED_YES};
-    calendar *d;
 
     ck_assert_int_eq(calendar_set_area(c, &self), 0);
     ck_assert_int_eq(calendar_set_area(c, &no), 0);
@@ -163,13 +160,10 @@ START_TEST(always_open_and_unstaffed)
     ck_assert(calendar_issue_unstaffed(c, "B", false));
     ck_assert(calendar_issue_unstaffed(c, "C", true));
     ck_assert(!calendar_issue_unstaffed(c, "C", false));
-    d = calendar_dup(c);
-    ck_assert_ptr_nonnull(d);
     /* Back to the defaults: the entry goes. */
     self.always_open = false;
     ck_assert_int_eq(calendar_set_area(c, &self), 0);
     ck_assert(!state(c, "S", at(2026, 12, 6, 3, 0)).issuing);
-    ck_assert(state(d, "S", at(2026, 12, 6, 3, 0)).issuing);
     ck_assert_str_eq(calendar_area_at(c, 0)->area, "A");
     ck_assert_ptr_null(calendar_area_at(c, 2));
     ck_assert_str_eq(calendar_hours_area_at(c, 0), "");
@@ -177,7 +171,6 @@ START_TEST(always_open_and_unstaffed)
     ck_assert_ptr_null(calendar_hours_area_at(c, 2));
     ck_assert_int_eq(calendar_set_hours(c, "B", 6, NULL), 0);
     ck_assert_ptr_null(calendar_hours_of(c, "B", 6));
-    calendar_free(d);
     calendar_free(c);
 }
 END_TEST
