@@ -174,6 +174,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         NEW(m, error);
         m->code = HALL__ERROR_CODE__ERR_ILLEGAL_STATE;
         m->message = S("ticket A001 is not waiting");
+        m->message_zh = S("现在不在取号时间，今天 14:00 开始取号。");
         env->error = m;
         return true;
     }
@@ -188,6 +189,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->masked_name = S("张*");
         m->masked_id = S("3101**********1234");
         m->citizen_id = S("310101199001011234");
+        m->unstaffed_ok = true;
         env->issue = m;
         return true;
     }
@@ -351,6 +353,17 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->areas[0]->waiting = 12;
         m->areas[0]->est_wait_s = 900;
         m->areas[0]->retired = true;
+        m->areas[0]->prefix = S("S");
+        m->areas[0]->closed = true;
+        m->areas[0]->opens_zh = S("明天 08:30 开始取号");
+        m->areas[0]->opens_en = S("Numbers from 08:30 tomorrow");
+        m->areas[0]->windows_open = 2;
+        m->areas[0]->issue_unstaffed = true;
+        m->areas[0]->unstaffed_rule = true;
+        m->areas[0]->n_window_nos = 2;
+        m->areas[0]->window_nos = take(2 * sizeof *m->areas[0]->window_nos);
+        m->areas[0]->window_nos[0] = 4;
+        m->areas[0]->window_nos[1] = 5;
         m->notice = S("请保管好您的号票");
         m->n_devices = 1;
         m->devices = take(sizeof *m->devices);
