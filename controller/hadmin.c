@@ -644,6 +644,331 @@ void hadmin_import_release(hadmin_import *r)
     memset(r, 0, sizeof *r);
 }
 
+/* ---- The hall calendar ------------------------------------------------------ */
+
+struct area_find {
+    const char *code;
+    bool found;
+};
+
+static int note_area(void *arg, const q_area *a)
+{
+    struct area_find *f = arg;
+
+    if (strcmp(a->code, f->code) == 0 && !a->retired)
+        f->found = true;
+    return 0;
+}
+
+/* "" (the hall) or an area of the catalog. */
+static int calendar_area_check(store *st, const char *area, hadmin_error *e)
+{
+    struct area_find f = {.code = area};
+
+    if (area[0] == '\0')
+        return 0;
+    if (strlen(area) > CAL_AREA_MAX || store_load_areas(st, note_area, &f) != 0 || !f.found)
+        return refuse(e, HADMIN_NOT_FOUND, "area", area, "目录中没有业务区 %s。",
+                      "no area '%s' in the catalog", area);
+    return 0;
+}
+
+static int calendar_days(const char *days, hadmin_error *e)
+{
+    int mask = calendar_parse_days(days);
+
+    if (mask <= 0)
+        return refuse(e, HADMIN_INVALID, "days", days,
+                      "星期应写作 1-5、6 或 6,7 这样的形式（0 或 7 为周日）。",
+                      "weekdays such as 1-5, sat,sun or mon-fri (0 or 7 is Sunday)");
+    return mask;
+}
+
+static int calendar_time(const char *field, const char *text, hadmin_error *e)
+{
+    int t = calendar_parse_time(text);
+
+    if (t < 0)
+        return refuse(e, HADMIN_INVALID, field, text, "时间应写作 08:30 这样的形式。",
+                      "a time is HH:MM, such as 08:30");
+    return t;
+}
+
+/* Begin, read the calendar; NULL refused (rolled back). */
+static calendar *calendar_begin(store *st, hadmin_error *e)
+{
+    calendar *c;
+
+    if (store_begin(st) < 0) {
+        failed(st, e, false);
+        return NULL;
+    }
+    if (store_load_calendar(st, &c) < 0) {
+        failed(st, e, true);
+        return NULL;
+    }
+    return c;
+}
+
+/* Write c with its audit event (what) and commit; frees c. */
+static int calendar_end(store *st, const hadmin_actor *a, calendar *c, const char *what,
+                        hadmin_error *e)
+{
+    int rc =
+        store_save_calendar(st, c) < 0 || hadmin_audit(st, a, "calendar: %s", what) < 0 ? -1 : 0;
+
+    calendar_free(c);
+    return commit(st, rc, e);
+}
+
+int hadmin_calendar_hours(store *st, const hadmin_actor *a, const char *area, const char *days,
+                          const char *open, const char *close, const char *lunch, const char *last,
+                          hadmin_error *e)
+{
+    cal_hours h = {0};
+    const char *en, *zh;
+    char what[200], ls[6] = "", le[6] = "";
+    int mask;
+    calendar *c;
+
+    if (calendar_area_check(st, area, e) < 0 || (mask = calendar_days(days, e)) < 0 ||
+        (h.open = calendar_time("open", open, e)) < 0 ||
+        (h.close = calendar_time("close", close, e)) < 0)
+        return -1;
+    h.last = h.close;
+    if (last != NULL && last[0] != '\0' && (h.last = calendar_time("last", last, e)) < 0)
+        return -1;
+    if (lunch != NULL && lunch[0] != '\0') {
+        if (strlen(lunch) != 11 || lunch[5] != '-')
+            return refuse(e, HADMIN_INVALID, "lunch", lunch, "午休应写作 12:00-14:00 这样的形式。",
+                          "a lunch break is HH:MM-HH:MM, such as 12:00-14:00");
+        memcpy(ls, lunch, 5);
+        memcpy(le, lunch + 6, 5);
+        if ((h.lunch_start = calendar_time("lunch", ls, e)) < 0 ||
+            (h.lunch_end = calendar_time("lunch", le, e)) < 0)
+            return -1;
+    }
+    if (!calendar_hours_valid(&h, &en, &zh)) {
+        const char *field = strncmp(en, "lunch", 5) == 0   ? "lunch"
+                            : strncmp(en, "last", 4) == 0  ? "last"
+                            : strncmp(en, "close", 5) == 0 ? "close"
+                                                           : "open";
+        const char *value = field[0] == 'l' && field[1] == 'u' ? lunch
+                            : field[1] == 'a'                  ? (last && last[0] ? last : close)
+                            : field[0] == 'c'                  ? close
+                                                               : open;
+        refuse(e, HADMIN_INVALID, field, value, "", "%s", en);
+        snprintf(e->zh, sizeof e->zh, "%s。", zh);
+        return -1;
+    }
+    if ((c = calendar_begin(st, e)) == NULL)
+        return -1;
+    for (int d = 0; d < 7; d++)
+        if ((mask & (1 << d)) && calendar_set_hours(c, area, d, &h) < 0) {
+            calendar_free(c);
+            return failed(st, e, true);
+        }
+    snprintf(what, sizeof what, "hours of %s on %s: %s-%s, lunch %s, last number %s",
+             area[0] ? area : "the hall", days, open, close, lunch && lunch[0] ? lunch : "none",
+             last && last[0] ? last : close);
+    return calendar_end(st, a, c, what, e);
+}
+
+int hadmin_calendar_clear(store *st, const hadmin_actor *a, const char *area, const char *days,
+                          hadmin_error *e)
+{
+    char what[120];
+    int mask, n = 0;
+    calendar *c;
+
+    if (calendar_area_check(st, area, e) < 0 || (mask = calendar_days(days, e)) < 0 ||
+        (c = calendar_begin(st, e)) == NULL)
+        return -1;
+    for (int d = 0; d < 7; d++)
+        if ((mask & (1 << d)) && calendar_hours_of(c, area, d) != NULL) {
+            calendar_set_hours(c, area, d, NULL);
+            n++;
+        }
+    if (n == 0) {
+        calendar_free(c);
+        store_rollback(st);
+        return 0;
+    }
+    snprintf(what, sizeof what, "no hours of %s on %s", area[0] ? area : "the hall", days);
+    return calendar_end(st, a, c, what, e) < 0 ? -1 : 1;
+}
+
+/* Check one dated exception into d. */
+static int date_build(cal_date *d, const char *date, const char *kind, const char *as,
+                      const char *name, hadmin_error *e)
+{
+    memset(d, 0, sizeof *d);
+    if ((d->day = calendar_parse_date(date)) < 0)
+        return refuse(e, HADMIN_INVALID, "date", date,
+                      "日期应写作 2026-10-01 这样的形式，且须为真实日期。",
+                      "a date is YYYY-MM-DD, a real one");
+    if (strcmp(kind, "holiday") == 0) {
+        d->kind = CAL_HOLIDAY;
+    } else if (strcmp(kind, "workday") == 0) {
+        int mask = as == NULL || as[0] == '\0' ? 1 << 1 : calendar_parse_days(as);
+        d->kind = CAL_WORKDAY;
+        if (mask <= 0 || (mask & (mask - 1)) != 0)
+            return refuse(e, HADMIN_INVALID, "as", as,
+                          "调休上班日须指定按星期几的时间（周一至周日之一）。",
+                          "a swapped working day takes the hours of one weekday, such as mon");
+        for (d->as_wday = 0; !(mask & (1 << d->as_wday)); d->as_wday++)
+            ;
+    } else {
+        return refuse(e, HADMIN_INVALID, "kind", kind, "类型须为放假或调休上班。",
+                      "use holiday or workday (a swapped working day)");
+    }
+    if (name != NULL && name[0] != '\0') {
+        if (!name_ok(name, sizeof d->name, "name", e))
+            return -1;
+        snprintf(d->name, sizeof d->name, "%s", name);
+    }
+    return 0;
+}
+
+int hadmin_calendar_date(store *st, const hadmin_actor *a, const char *date, const char *kind,
+                         const char *as, const char *name, hadmin_error *e)
+{
+    char what[200];
+    cal_date d;
+    calendar *c;
+
+    if (date_build(&d, date, kind, as, name, e) < 0 || (c = calendar_begin(st, e)) == NULL)
+        return -1;
+    if (calendar_set_date(c, &d) < 0) {
+        calendar_free(c);
+        return failed(st, e, true);
+    }
+    snprintf(what, sizeof what, "%s %s%s%s", date, kind, d.name[0] ? " " : "", d.name);
+    return calendar_end(st, a, c, what, e);
+}
+
+int hadmin_calendar_undate(store *st, const hadmin_actor *a, const char *date, hadmin_error *e)
+{
+    int32_t day = calendar_parse_date(date);
+    char what[80];
+    calendar *c;
+
+    if (day < 0)
+        return refuse(e, HADMIN_INVALID, "date", date,
+                      "日期应写作 2026-10-01 这样的形式，且须为真实日期。",
+                      "a date is YYYY-MM-DD, a real one");
+    if ((c = calendar_begin(st, e)) == NULL)
+        return -1;
+    if (calendar_remove_date(c, day) == 0) {
+        calendar_free(c);
+        store_rollback(st);
+        return 0;
+    }
+    snprintf(what, sizeof what, "%s removed", date);
+    return calendar_end(st, a, c, what, e) < 0 ? -1 : 1;
+}
+
+int hadmin_calendar_area(store *st, const hadmin_actor *a, const char *area,
+                         const char *always_open, const char *unstaffed, hadmin_error *e)
+{
+    static const char *const unstaffed_names[] = {"default", "yes", "no"};
+    char what[160];
+    calendar *c;
+    cal_area ca;
+
+    if (area[0] == '\0')
+        return refuse(e, HADMIN_INVALID, "area", area, "请指定业务区。", "name an area");
+    if (calendar_area_check(st, area, e) < 0)
+        return -1;
+    if (always_open != NULL && strcmp(always_open, "yes") != 0 && strcmp(always_open, "no") != 0)
+        return refuse(e, HADMIN_INVALID, "always_open", always_open, "须为“是”或“否”。",
+                      "use yes or no");
+    int u = -1;
+    for (int i = 0; unstaffed != NULL && i < 3; i++)
+        if (strcmp(unstaffed, unstaffed_names[i]) == 0)
+            u = i;
+    if (unstaffed != NULL && u < 0)
+        return refuse(e, HADMIN_INVALID, "unstaffed", unstaffed, "须为“按大厅设置”、“是”或“否”。",
+                      "use default, yes or no");
+    if ((c = calendar_begin(st, e)) == NULL)
+        return -1;
+    ca = calendar_area(c, area);
+    if (always_open != NULL)
+        ca.always_open = strcmp(always_open, "yes") == 0;
+    if (u >= 0)
+        ca.unstaffed = (enum cal_unstaffed)u;
+    if (calendar_set_area(c, &ca) < 0) {
+        calendar_free(c);
+        return failed(st, e, true);
+    }
+    snprintf(what, sizeof what, "area %s: always open %s, issue unstaffed %s", area,
+             ca.always_open ? "yes" : "no", unstaffed_names[ca.unstaffed]);
+    return calendar_end(st, a, c, what, e);
+}
+
+int hadmin_calendar_import(store *st, const hadmin_actor *a, const char *text, size_t len,
+                           size_t *n, hadmin_error *e)
+{
+    char line[256], what[80];
+    size_t at = 0, lineno = 0;
+    calendar *c;
+
+    *n = 0;
+    if ((c = calendar_begin(st, e)) == NULL)
+        return -1;
+    while (at < len) {
+        size_t end = at;
+        char *f[4] = {NULL, NULL, NULL, NULL};
+        char shown[24];
+        cal_date d;
+        int nf = 0;
+
+        while (end < len && text[end] != '\n')
+            end++;
+        lineno++;
+        snprintf(shown, sizeof shown, "%zu", lineno);
+        size_t ll = end - at;
+        if (ll > 0 && text[at + ll - 1] == '\r')
+            ll--;
+        if (ll >= sizeof line || memchr(text + at, '\0', ll) != NULL) {
+            calendar_free(c);
+            store_rollback(st);
+            return refuse(e, HADMIN_INVALID, "line", shown, "第 %s 行过长或含有 NUL 字节。",
+                          "line %s is too long or holds a NUL byte", shown);
+        }
+        memcpy(line, text + at, ll);
+        line[ll] = '\0';
+        at = end + 1;
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        for (char *p = line; p != NULL && nf < 4;) {
+            f[nf++] = p;
+            if ((p = strchr(p, ',')) != NULL)
+                *p++ = '\0';
+        }
+        if (nf < 2 || date_build(&d, f[0], f[1], f[2], f[3], e) < 0) {
+            char why_en[sizeof e->en], why_zh[sizeof e->zh];
+
+            snprintf(why_en, sizeof why_en, "%s",
+                     nf < 2 ? "expected date,kind[,as[,name]]" : e->en);
+            snprintf(why_zh, sizeof why_zh, "%s",
+                     nf < 2 ? "每行应为：日期,类型[,星期[,名称]]。" : e->zh);
+            calendar_free(c);
+            store_rollback(st);
+            refuse(e, HADMIN_INVALID, "line", shown, "", "line %s: %.500s", shown, why_en);
+            snprintf(e->zh, sizeof e->zh, "第 %s 行：%.500s", shown, why_zh);
+            return -1;
+        }
+        if (calendar_set_date(c, &d) < 0) {
+            calendar_free(c);
+            return failed(st, e, true);
+        }
+        (*n)++;
+    }
+    snprintf(what, sizeof what, "%zu dates imported", *n);
+    return calendar_end(st, a, c, what, e);
+}
+
 /* ---- After a commit ------------------------------------------------------ */
 
 int hadmin_anchor(store *st, const char *hall_id, const char *key_path, const char *anchors,

@@ -153,6 +153,42 @@ int hadmin_catalog_import(store *st, const hadmin_actor *a, const catalog *c, co
                           hadmin_import *out, hadmin_error *e);
 void hadmin_import_release(hadmin_import *r);
 
+/* ---- The hall calendar (calendar.h, docs/calendar.md) ------------------ */
+
+/* Each change reads the stored calendar, changes it and writes it whole
+ * with its audit event; halld follows after a reload (hadmin_notify).
+ * Times are "HH:MM"; weekdays as calendar_parse_days() reads them; an
+ * area is "" (the hall's hours) or an area of the catalog. */
+
+/* Hours on the weekdays days for area: open..close, the lunch break
+ * ("12:00-14:00", or "" for none), the last time to take a number (""
+ * is close). */
+int hadmin_calendar_hours(store *st, const hadmin_actor *a, const char *area, const char *days,
+                          const char *open, const char *close, const char *lunch, const char *last,
+                          hadmin_error *e);
+/* No hours on those weekdays for area (for the hall: those days are no
+ * business days; for an area: it follows its own remaining ones). 1
+ * changed, 0 there were none, -1 refused. */
+int hadmin_calendar_clear(store *st, const hadmin_actor *a, const char *area, const char *days,
+                          hadmin_error *e);
+/* A dated exception: kind "holiday", or "workday" (a swapped working day,
+ * with the hours of weekday as, "" Monday); name may be "". */
+int hadmin_calendar_date(store *st, const hadmin_actor *a, const char *date, const char *kind,
+                         const char *as, const char *name, hadmin_error *e);
+/* 1 removed, 0 there was none, -1 refused. */
+int hadmin_calendar_undate(store *st, const hadmin_actor *a, const char *date, hadmin_error *e);
+/* An area's own settings: always_open "yes"/"no", unstaffed
+ * "default"/"yes"/"no" (NULL: as it is). */
+int hadmin_calendar_area(store *st, const hadmin_actor *a, const char *area,
+                         const char *always_open, const char *unstaffed, hadmin_error *e);
+/* A year's dated exceptions from CSV text, one a line:
+ * "date,kind[,as[,name]]" ("2026-10-01,holiday,,国庆节",
+ * "2026-10-10,workday,mon,国庆节调休"); blank lines and lines starting with
+ * '#' are skipped. All or nothing: the first bad line is named (field
+ * "line", value its number). *n: how many were set. */
+int hadmin_calendar_import(store *st, const hadmin_actor *a, const char *text, size_t len,
+                           size_t *n, hadmin_error *e);
+
 /* ---- After a commit ---------------------------------------------------- */
 
 /* Sign the head of st's event log (of hall hall_id) with the audit key at

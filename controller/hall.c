@@ -129,6 +129,15 @@ struct hall {
     citizen_keys *keys; /* the hall secret and the sealing keys */
     q_policy policy;    /* as configured */
     q_policy numbering; /* numbering fields in force for numbering_day */
+
+    /* The hall calendar (calendar.h; empty: open at all hours), the
+     * areas' default for issuing with no window open ([queue]
+     * issue_unstaffed), and the next boundary of some area's hours (0:
+     * now). */
+    calendar *cal;
+    bool issue_unstaffed;
+    int64_t cal_next_ms;
+
     int32_t numbering_day;
     char hall_id[65];
     char hall_name[128];
@@ -280,6 +289,8 @@ static void journal_window(void *ctx, const q_window *w)
     if (store_put_window(h->store, w) < 0)
         h->req_failed = true;
     note_window(h, w->no);
+    /* Its areas' open windows may have changed (AreaStatus.windows_open). */
+    h->turn_areas = true;
 }
 
 static void journal_lease(void *ctx, const q_lease *l)
@@ -574,6 +585,7 @@ static void apply_conf(hall *h, const struct halld_conf *c)
     h->heartbeat_interval_ms = c->heartbeat_interval_ms;
     h->idle_timeout_ms = c->idle_timeout_ms;
     h->log_device_lines = (unsigned)c->log_device_lines;
+    h->issue_unstaffed = c->issue_unstaffed;
 }
 
 /* The numbering in force today, as the store recorded it: "day digits
@@ -674,6 +686,10 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
     decide_numbering(h);
     if (rebuild_engine(h, err, errlen) < 0 || load_matters(h, err, errlen) < 0)
         goto fail;
+    if (store_load_calendar(s, &h->cal) < 0) {
+        snprintf(err, errlen, "cannot read the hall calendar: %s", store_errmsg(s));
+        goto fail;
+    }
     if (store_load_requests(s, clk_utc_ms() - HALL_REPLAY_MS, load_answer, h->replay) != 0) {
         snprintf(err, errlen, "cannot load the kept answers: %s", store_errmsg(s));
         goto fail;
@@ -702,6 +718,7 @@ void hall_free(hall *h)
     if (h->in_turn)
         store_rollback(h->store);
     queue_free(h->q);
+    calendar_free(h->cal);
     replay_free(h->replay);
     clk_zone_free(h->zone);
     EVP_MD_CTX_free(h->md);
@@ -719,20 +736,28 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
 {
     q_policy was = h->policy;
     citizen_keys *keys;
+    calendar *cal;
     queue *q;
 
     /* All or nothing: the keys read again (a rotated sealing key) and a
      * whole new engine from the store with the new settings (catalog and
      * windows re-read, today's numbering kept), and only if both work are
      * they applied. */
-    if ((keys = citizen_keys_load(conf->privacy_secret, conf->sealing_key,
-                                  conf->previous_sealing_key, err, errlen)) == NULL)
+    if (store_load_calendar(h->store, &cal) < 0) {
+        snprintf(err, errlen, "cannot read the hall calendar: %s", store_errmsg(h->store));
         return -1;
+    }
+    if ((keys = citizen_keys_load(conf->privacy_secret, conf->sealing_key,
+                                  conf->previous_sealing_key, err, errlen)) == NULL) {
+        calendar_free(cal);
+        return -1;
+    }
     halld_conf_policy(conf, &h->policy);
     h->policy.rollover_hour = was.rollover_hour;
     if (build_engine(h, &h->policy, &q, err, errlen) < 0) {
         h->policy = was;
         citizen_keys_free(keys);
+        calendar_free(cal);
         return -1;
     }
     /* The matters as the catalog has them now: a failure keeps the old
@@ -743,6 +768,9 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
         log_warn("reload: %s; the kiosks keep the matters they have", why);
     else
         h->matters_push = true;
+    calendar_free(h->cal);
+    h->cal = cal;
+    h->cal_next_ms = 0;
     citizen_keys_free(h->keys);
     h->keys = keys;
     queue_free(h->q);
@@ -1010,8 +1038,8 @@ struct outcome {
     Hall__Envelope env;
     Hall__ErrorCode code; /* non-zero: refuse with message */
     char message[Q_REASON_MAX + 64];
-    char message_zh[Q_REASON_MAX + 64]; /* the refusal in Chinese, for a citizen; "" if none */
-    char check[CITIZEN_CHECK_LEN + 1];  /* the ticket's check, when the answer carries it */
+    char message_zh[CAL_SENTENCE_MAX + 128]; /* the citizen's sentence, or "" */
+    char check[CITIZEN_CHECK_LEN + 1];       /* the ticket's check, when the answer carries it */
     /* storage the answer points into */
     Hall__Ticket ticket;
     struct upload *upload; /* an upload's answer, freed after packing */
@@ -1078,6 +1106,110 @@ static void answer_window(hall *h, struct outcome *o, uint32_t window_no, const 
     }
     o->env.body_case = HALL__ENVELOPE__BODY_WINDOW_REPLY;
     o->env.window_reply = &o->r.window;
+}
+
+/* ---- The hall calendar ------------------------------------------------------------ */
+
+/* What area does at now, by the hall calendar in hall-local time. */
+static void area_hours(const hall *h, const char *area, int64_t now, cal_state *out)
+{
+    clk_civil c;
+
+    clk_to_civil(h->zone, now, &c);
+    calendar_state(h->cal, area, &c, out);
+}
+
+/* The open windows serving area; the numbers of all windows serving it
+ * into nos (up to cap), their count into *nserving. */
+static size_t open_windows(const hall *h, const char *area, uint32_t *nos, size_t cap,
+                           size_t *nserving)
+{
+    size_t open = 0, n = 0;
+
+    for (size_t i = 0; queue_window_at(h->q, i) != NULL; i++) {
+        const q_window *w = queue_window_at(h->q, i);
+        for (int k = 0; k < w->nareas; k++)
+            if (strcmp(w->areas[k], area) == 0) {
+                if (n < cap)
+                    nos[n] = w->no;
+                n++;
+                open += w->state == QW_OPEN;
+                break;
+            }
+    }
+    if (nserving != NULL)
+        *nserving = n;
+    return open;
+}
+
+/* Whether the hall refuses (or asks first) while none of area's windows
+ * is open: only in a hall with a calendar, and never in an always-open
+ * (self-service) area. A hall without a calendar issues as it always did. */
+static bool unstaffed_rule(const hall *h, const char *area)
+{
+    return calendar_configured(h->cal) && !calendar_area(h->cal, area).always_open;
+}
+
+/* The calendar's word on an ISSUE into area: 0 go on, -1 refused (o set).
+ * A number needs the area's hours for numbers and, where the rule
+ * applies, an open window serving it, or the hall's leave to issue
+ * without one and the citizen's confirmation (unstaffed_ok). An
+ * appointment is checked in from opening to closing (lunch break and
+ * after the last number too: its slot was booked), whatever windows are
+ * open. */
+static int hours_allow(hall *h, const char *area, bool appointment, bool unstaffed_ok,
+                       struct outcome *o, int64_t now)
+{
+    cal_state st;
+
+    area_hours(h, area, now, &st);
+    if (appointment ? !st.checkin : !st.issuing) {
+        o->code = HALL__ERROR_CODE__ERR_AREA_CLOSED;
+        snprintf(o->message, sizeof o->message, "Outside the hours of area %s. %s.", area,
+                 st.opens_en);
+        snprintf(o->message_zh, sizeof o->message_zh, "现在不在取号时间，%s。", st.opens_zh);
+        return -1;
+    }
+    if (appointment || !unstaffed_rule(h, area) || open_windows(h, area, NULL, 0, NULL) > 0)
+        return 0;
+    if (!calendar_issue_unstaffed(h->cal, area, h->issue_unstaffed)) {
+        o->code = HALL__ERROR_CODE__ERR_UNSTAFFED;
+        snprintf(o->message, sizeof o->message,
+                 "No window serving area %s is open; please come back later.", area);
+        snprintf(o->message_zh, sizeof o->message_zh, "暂无办理该业务的窗口开放，请稍后再来。");
+        return -1;
+    }
+    if (!unstaffed_ok) {
+        o->code = HALL__ERROR_CODE__ERR_UNSTAFFED;
+        snprintf(o->message, sizeof o->message,
+                 "No window serving area %s is open and the wait is unknown: the citizen must "
+                 "confirm (unstaffed_ok).",
+                 area);
+        snprintf(o->message_zh, sizeof o->message_zh,
+                 "暂无办理该业务的窗口开放，等候时间未知，请确认后再取号。");
+        return -1;
+    }
+    return 0;
+}
+
+/* At a boundary of some area's hours (or after a reload): the next push
+ * carries every area again (AreaStatus.closed flips without a request),
+ * and the next boundary is found. Run by the timer work each second. */
+static void calendar_boundary(hall *h, int64_t now)
+{
+    int64_t next_s = 3600;
+
+    if (now < h->cal_next_ms)
+        return;
+    h->turn_areas = true;
+    for (size_t i = 0; calendar_configured(h->cal) && queue_area_at(h->q, i) != NULL; i++) {
+        cal_state st;
+
+        area_hours(h, queue_area_at(h->q, i)->code, now, &st);
+        if (st.next_change_s < next_s)
+            next_s = st.next_change_s;
+    }
+    h->cal_next_ms = now + next_s * 1000 - now % 1000;
 }
 
 static void do_heartbeat(hall *h, const hall_device *dev, const Hall__Envelope *req,
@@ -1249,6 +1381,14 @@ static void do_issue(hall *h, const hall_device *dev, const Hall__Envelope *req,
                "an appointment ticket needs its appointment_code");
         return;
     }
+    /* The calendar speaks of an area that exists (else queue_issue says
+     * what is wrong); "" is the general intake area. */
+    const q_area *qa = queue_area(h->q, in.area);
+    for (size_t i = 0; (in.area == NULL || in.area[0] == '\0') && queue_area_at(h->q, i); i++)
+        if (queue_area_at(h->q, i)->general && !queue_area_at(h->q, i)->retired)
+            qa = queue_area_at(h->q, i);
+    if (qa != NULL && hours_allow(h, qa->code, code[0] != '\0', m->unstaffed_ok, o, now) < 0)
+        return;
     if (in.matter[0] != '\0' && matter_of(h, in.matter) == NULL) {
         refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no matter %s in the catalog", in.matter);
         return;
@@ -2338,19 +2478,19 @@ static void wire_area_matters(const hall *h, const q_area *a, struct push_matter
     }
 }
 
-static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *as)
-{
-    size_t waiting = queue_waiting(h->q, a->code);
-    size_t open = 0;
+/* Storage an AreaStatus points into while it is packed. */
+struct area_wire {
+    cal_state hours;
+    uint32_t *nos;
+};
 
-    for (size_t i = 0; queue_window_at(h->q, i) != NULL; i++) {
-        const q_window *w = queue_window_at(h->q, i);
-        for (int k = 0; k < w->nareas; k++)
-            if (w->state == QW_OPEN && strcmp(w->areas[k], a->code) == 0) {
-                open++;
-                break;
-            }
-    }
+static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *as,
+                             struct area_wire *x, size_t cap, int64_t now)
+{
+    size_t waiting = queue_waiting(h->q, a->code), nserving;
+    size_t open = open_windows(h, a->code, x->nos, cap, &nserving);
+
+    area_hours(h, a->code, now, &x->hours);
     hall__area_status__init(as);
     as->area = wire_str(a->code);
     as->name = wire_str(a->name);
@@ -2360,25 +2500,15 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     as->est_wait_s = (uint32_t)((int64_t)waiting * queue_service_estimate(h->q, a->code) /
                                 (int64_t)(open ? open : 1) / 1000);
     as->retired = a->retired;
-}
-
-/* The windows that serve area a (whether open now or not), for the
- * ticket: into slots (cap of them), which as->window_nos points to. */
-static void wire_area_windows(const hall *h, const q_area *a, uint32_t *slots, size_t cap,
-                              Hall__AreaStatus *as)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; n < cap && queue_window_at(h->q, i) != NULL; i++) {
-        const q_window *w = queue_window_at(h->q, i);
-        for (int k = 0; k < w->nareas; k++)
-            if (strcmp(w->areas[k], a->code) == 0) {
-                slots[n++] = w->no;
-                break;
-            }
-    }
-    as->n_window_nos = n;
-    as->window_nos = slots;
+    as->closed = !x->hours.issuing;
+    as->opens_zh = wire_str(x->hours.opens_zh);
+    as->opens_en = wire_str(x->hours.opens_en);
+    as->windows_open = (uint32_t)open;
+    as->unstaffed_rule = unstaffed_rule(h, a->code);
+    as->issue_unstaffed =
+        !as->unstaffed_rule || calendar_issue_unstaffed(h->cal, a->code, h->issue_unstaffed);
+    as->n_window_nos = nserving < cap ? nserving : cap;
+    as->window_nos = x->nos;
 }
 
 static size_t count_areas(const hall *h)
@@ -2411,8 +2541,10 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     Hall__WindowStatus **pw = calloc(nwin ? nwin : 1, sizeof *pw);
     Hall__AreaStatus *wa = calloc(nareas ? nareas : 1, sizeof *wa);
     Hall__AreaStatus **pa = calloc(nareas ? nareas : 1, sizeof *pa);
-    size_t nallwin = count_windows(h) ? count_windows(h) : 1;
-    uint32_t *wnos = calloc((nareas ? nareas : 1) * nallwin, sizeof *wnos);
+    size_t nwall = count_windows(h) ? count_windows(h) : 1;
+    struct area_wire *xa = calloc(nareas ? nareas : 1, sizeof *xa);
+    uint32_t *nos = calloc((nareas ? nareas : 1) * nwall, sizeof *nos);
+    int64_t now = clk_utc_ms();
     size_t ndev = h->ndevs ? h->ndevs : 1;
     Hall__DeviceHealth *wd = calloc(ndev, sizeof *wd);
     Hall__DeviceHealth **pd = calloc(ndev, sizeof *pd);
@@ -2423,7 +2555,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     size_t nm = matters && h->matters.n ? h->matters.n : 1, mused = 0;
     struct push_matters pm = {calloc(nm, sizeof *pm.info), calloc(nm, sizeof *pm.ptr)};
 
-    if (wc && pc && ww && pw && wa && pa && wnos && wd && pd && wcs && pcs && pm.info && pm.ptr) {
+    if (wc && pc && ww && pw && wa && pa && xa && nos && wd && pd && wcs && pcs && pm.info &&
+        pm.ptr) {
         for (size_t i = 0; i < ncalls; i++) {
             wire_call(&calls[i], &wc[i]);
             pc[i] = &wc[i];
@@ -2448,10 +2581,10 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
                 /* A retired area is shown only while tickets wait in it. */
                 if (a->retired && queue_waiting(h->q, a->code) == 0)
                     continue;
-                wire_area_status(h, a, &wa[n]);
+                xa[n].nos = &nos[n * nwall];
+                wire_area_status(h, a, &wa[n], &xa[n], nwall, now);
                 if (matters)
                     wire_area_matters(h, a, &pm, &mused, &wa[n]);
-                wire_area_windows(h, a, &wnos[n * nallwin], nallwin, &wa[n]);
                 pa[n] = &wa[n];
                 n++;
             }
@@ -2499,7 +2632,8 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
     free(pw);
     free(wa);
     free(pa);
-    free(wnos);
+    free(xa);
+    free(nos);
     free(wd);
     free(pd);
     free(wcs);
@@ -2628,9 +2762,13 @@ int hall_tick(hall *h)
 {
     int64_t now = clk_utc_ms(), due = queue_next_due(h->q);
     bool prune = now - h->last_prune_ms > HALL_PRUNE_MS;
-    struct turn_mark mark = turn_mark(h);
+    struct turn_mark mark;
     char why[300];
 
+    /* Before the mark: a boundary's push is not undone with the timer
+     * work's writes. */
+    calendar_boundary(h, now);
+    mark = turn_mark(h);
     if (due != 0 && due > now && !prune)
         return 0;
     if (begin_turn(h) < 0 || store_savepoint(h->store) < 0)

@@ -100,6 +100,9 @@ const conf_option halld_conf_options[] = {
     CONF_BOOL("queue", "carry_over", C, carry_over, "false",
               "Waiting tickets survive the day's rollover (else they are closed)"),
 
+    CONF_BOOL("queue", "issue_unstaffed", C, issue_unstaffed, "false",
+              "Give numbers while no window serving the area is open (the citizen is told the "
+              "wait is unknown and confirms); an area may say otherwise in the hall calendar"),
     CONF_INT("numbering", "digits", C, number_digits, 1, 6, "3",
              "Digits of the daily sequence in a display number (3: A001)"),
     CONF_INT("numbering", "lease_first", C, lease_first, 2, 999999, "900",

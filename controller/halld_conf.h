@@ -54,6 +54,7 @@ struct halld_conf {
     int64_t citizen_limit;
     int64_t reserve_ms;
     bool carry_over;
+    bool issue_unstaffed; /* [queue]: issue while no window of the area is open */
 
     int64_t number_digits;
     int64_t lease_first;

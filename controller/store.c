@@ -310,6 +310,34 @@ static const char *const migrations[] = {
      * "" when the catalog gives none), for the kiosk's English screen. */
     "ALTER TABLE areas ADD COLUMN name_en TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE matters ADD COLUMN name_en TEXT NOT NULL DEFAULT '';\n",
+
+    /* 10: the hall calendar (calendar.h): weekly hours per weekday for the
+     * hall (area '') or one area, in minutes after local midnight; dated
+     * exceptions (kind 1 a holiday, 2 a swapped working day with the hours
+     * of weekday as_wday); areas' own settings (always open; issue while no
+     * window is open: 0 the hall's default, 1 yes, 2 no). No hours at all:
+     * every area is open at all hours. */
+    "CREATE TABLE calendar_hours (\n"
+    "  area        TEXT NOT NULL CHECK (length(area) <= 15),\n"
+    "  wday        INTEGER NOT NULL CHECK (wday BETWEEN 0 AND 6),\n"
+    "  open_min    INTEGER NOT NULL CHECK (open_min BETWEEN 0 AND 1439),\n"
+    "  lunch_start INTEGER NOT NULL CHECK (lunch_start BETWEEN 0 AND 1440),\n"
+    "  lunch_end   INTEGER NOT NULL CHECK (lunch_end BETWEEN lunch_start AND 1440),\n"
+    "  close_min   INTEGER NOT NULL CHECK (close_min BETWEEN open_min + 1 AND 1440),\n"
+    "  last_min    INTEGER NOT NULL CHECK (last_min BETWEEN open_min + 1 AND close_min),\n"
+    "  PRIMARY KEY (area, wday)\n"
+    ") STRICT;\n"
+    "CREATE TABLE calendar_dates (\n"
+    "  day     INTEGER PRIMARY KEY CHECK (day BETWEEN 19700101 AND 99991231),\n"
+    "  kind    INTEGER NOT NULL CHECK (kind IN (1, 2)),\n"
+    "  as_wday INTEGER NOT NULL DEFAULT 0 CHECK (as_wday BETWEEN 0 AND 6),\n"
+    "  name    TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 63)\n"
+    ") STRICT;\n"
+    "CREATE TABLE calendar_areas (\n"
+    "  area        TEXT PRIMARY KEY CHECK (length(area) BETWEEN 1 AND 15),\n"
+    "  always_open INTEGER NOT NULL CHECK (always_open IN (0, 1)),\n"
+    "  unstaffed   INTEGER NOT NULL CHECK (unstaffed BETWEEN 0 AND 2)\n"
+    ") STRICT;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -395,6 +423,15 @@ enum stmt_id {
     ST_RELEASE_APPOINTMENT,
     ST_RECLAIM_APPOINTMENT,
     ST_LOAD_APPOINTMENTS,
+    ST_CAL_LOAD_HOURS,
+    ST_CAL_LOAD_DATES,
+    ST_CAL_LOAD_AREAS,
+    ST_CAL_CLEAR_HOURS,
+    ST_CAL_CLEAR_DATES,
+    ST_CAL_CLEAR_AREAS,
+    ST_CAL_PUT_HOURS,
+    ST_CAL_PUT_DATE,
+    ST_CAL_PUT_AREA,
     ST_COUNT
 };
 
@@ -546,6 +583,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                                "released_ticket = 0 WHERE released_ticket = ?1 AND state = 1",
     [ST_LOAD_APPOINTMENTS] = "SELECT " APPT_COLUMNS " FROM appointments "
                              "WHERE slot_ms >= ?1 ORDER BY slot_ms, code",
+    [ST_CAL_LOAD_HOURS] = "SELECT area, wday, open_min, lunch_start, lunch_end, close_min, "
+                          "last_min FROM calendar_hours ORDER BY area, wday",
+    [ST_CAL_LOAD_DATES] = "SELECT day, kind, as_wday, name FROM calendar_dates ORDER BY day",
+    [ST_CAL_LOAD_AREAS] = "SELECT area, always_open, unstaffed FROM calendar_areas ORDER BY area",
+    [ST_CAL_CLEAR_HOURS] = "DELETE FROM calendar_hours",
+    [ST_CAL_CLEAR_DATES] = "DELETE FROM calendar_dates",
+    [ST_CAL_CLEAR_AREAS] = "DELETE FROM calendar_areas",
+    [ST_CAL_PUT_HOURS] = "INSERT INTO calendar_hours(area, wday, open_min, lunch_start, lunch_end, "
+                         "close_min, last_min) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_CAL_PUT_DATE] =
+        "INSERT INTO calendar_dates(day, kind, as_wday, name) VALUES(?1, ?2, ?3, ?4)",
+    [ST_CAL_PUT_AREA] =
+        "INSERT INTO calendar_areas(area, always_open, unstaffed) VALUES(?1, ?2, ?3)",
 };
 
 struct store {
@@ -2706,4 +2756,136 @@ int store_load_appointments(store *s, int64_t since_ms,
     if (st != NULL)
         sqlite3_bind_int64(st, 1, since_ms);
     return load_rows(s, st, appointment_row, &cb, "cannot read the appointments");
+}
+
+/* ---- The hall calendar ----------------------------------------------------- */
+
+int store_load_calendar(store *s, calendar **out)
+{
+    calendar *c = calendar_new();
+    sqlite3_stmt *st;
+    int rc;
+
+    *out = NULL;
+    if (c == NULL)
+        return failf(s, "out of memory");
+    if ((st = use(s, ST_CAL_LOAD_HOURS)) == NULL)
+        goto fail;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char area[CAL_AREA_MAX + 1];
+        cal_hours h = {sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                       sqlite3_column_int(st, 4), sqlite3_column_int(st, 5),
+                       sqlite3_column_int(st, 6)};
+        if (col_text(s, st, 0, area, sizeof area, "calendar hours") < 0 ||
+            calendar_set_hours(c, area, sqlite3_column_int(st, 1), &h) < 0) {
+            sqlite3_reset(st);
+            failf(s, "calendar hours of area '%s': not valid hours", area);
+            goto fail;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the calendar hours");
+        goto fail;
+    }
+    if ((st = use(s, ST_CAL_LOAD_DATES)) == NULL)
+        goto fail;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cal_date d = {.day = sqlite3_column_int(st, 0),
+                      .kind = (enum cal_date_kind)sqlite3_column_int(st, 1),
+                      .as_wday = sqlite3_column_int(st, 2)};
+        if (col_text(s, st, 3, d.name, sizeof d.name, "calendar dates") < 0 ||
+            calendar_set_date(c, &d) < 0) {
+            sqlite3_reset(st);
+            failf(s, "calendar date %d: not a valid exception", (int)d.day);
+            goto fail;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the calendar dates");
+        goto fail;
+    }
+    if ((st = use(s, ST_CAL_LOAD_AREAS)) == NULL)
+        goto fail;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cal_area a = {.always_open = sqlite3_column_int(st, 1) != 0,
+                      .unstaffed = (enum cal_unstaffed)sqlite3_column_int(st, 2)};
+        if (col_text(s, st, 0, a.area, sizeof a.area, "calendar areas") < 0 ||
+            calendar_set_area(c, &a) < 0) {
+            sqlite3_reset(st);
+            failf(s, "calendar area '%s': not valid settings", a.area);
+            goto fail;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the calendar areas");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    calendar_free(c);
+    return -1;
+}
+
+static int put_calendar(store *s, const calendar *c)
+{
+    static const enum stmt_id clear[] = {ST_CAL_CLEAR_HOURS, ST_CAL_CLEAR_DATES,
+                                         ST_CAL_CLEAR_AREAS};
+    sqlite3_stmt *st;
+    const char *area;
+    const cal_date *d;
+    const cal_area *a;
+
+    for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
+        if ((st = use(s, clear[i])) == NULL || run(s, st, "cannot clear the calendar") < 0)
+            return -1;
+    for (size_t i = 0; (area = calendar_hours_area_at(c, i)) != NULL; i++)
+        for (int wday = 0; wday < 7; wday++) {
+            const cal_hours *h = calendar_hours_of(c, area, wday);
+            if (h == NULL)
+                continue;
+            if ((st = use(s, ST_CAL_PUT_HOURS)) == NULL)
+                return -1;
+            bind_text(st, 1, area);
+            sqlite3_bind_int(st, 2, wday);
+            sqlite3_bind_int(st, 3, h->open);
+            sqlite3_bind_int(st, 4, h->lunch_start);
+            sqlite3_bind_int(st, 5, h->lunch_end);
+            sqlite3_bind_int(st, 6, h->close);
+            sqlite3_bind_int(st, 7, h->last);
+            if (run(s, st, "cannot store the calendar hours") < 0)
+                return -1;
+        }
+    for (size_t i = 0; (d = calendar_date_at(c, i)) != NULL; i++) {
+        if ((st = use(s, ST_CAL_PUT_DATE)) == NULL)
+            return -1;
+        sqlite3_bind_int(st, 1, d->day);
+        sqlite3_bind_int(st, 2, (int)d->kind);
+        sqlite3_bind_int(st, 3, d->as_wday);
+        bind_text(st, 4, d->name);
+        if (run(s, st, "cannot store the calendar dates") < 0)
+            return -1;
+    }
+    for (size_t i = 0; (a = calendar_area_at(c, i)) != NULL; i++) {
+        if ((st = use(s, ST_CAL_PUT_AREA)) == NULL)
+            return -1;
+        bind_text(st, 1, a->area);
+        sqlite3_bind_int(st, 2, a->always_open);
+        sqlite3_bind_int(st, 3, (int)a->unstaffed);
+        if (run(s, st, "cannot store the calendar areas") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_save_calendar(store *s, const calendar *c)
+{
+    bool own;
+
+    if (enter(s, &own) < 0)
+        return -1;
+    return leave(s, own, put_calendar(s, c));
 }

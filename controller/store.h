@@ -21,7 +21,8 @@
  * of the previous row's hash and its own fields), leases, requests
  * (answers kept for idempotent retries, with a digest of their request;
  * an answer dropped past a cap leaves the row with reply NULL),
- * appointments.
+ * appointments, the hall calendar (calendar_hours, calendar_dates,
+ * calendar_areas).
  *
  * Areas and matters are never deleted: a catalog import retires those it
  * no longer names (retired = 1), so tickets and statistics keep their
@@ -93,6 +94,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calendar.h"
 #include "pwhash.h"
 #include "queue.h"
 
@@ -394,6 +396,14 @@ int store_reclaim_appointment(store *s, uint64_t ticket_id);
 /* Appointments with slots at or after since_ms, in slot order. */
 int store_load_appointments(store *s, int64_t since_ms,
                             int (*fn)(void *arg, const store_appointment *a), void *arg);
+
+/* ---- The hall calendar --------------------------------------------------- */
+
+/* The whole calendar into *out (the caller's to calendar_free; an empty
+ * one when none is configured). -1 with the reason, *out NULL. */
+int store_load_calendar(store *s, calendar **out);
+/* Replace the stored calendar with c, whole. */
+int store_save_calendar(store *s, const calendar *c);
 
 /* ---- Audit ---------------------------------------------------------------- */
 

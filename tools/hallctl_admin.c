@@ -2398,6 +2398,263 @@ static int audit_key(int argc, char **argv)
 
 /* ==== The table ====================================================================== */
 
+/* ==== calendar show / hours / clear / holiday / workday / remove / area / import ===== */
+
+/* The hall calendar (docs/calendar.md). Changes go through hadmin and a
+ * running halld reloads. */
+
+#define CALENDAR_IMPORT_MAX (64 * 1024)
+
+static int show_calendar(struct hall *h, const void *arg)
+{
+    static const char *const wdays[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    static const char *const unstaffed[] = {"default", "yes", "no"};
+    const char *area;
+    const cal_date *d;
+    const cal_area *ca;
+    calendar *c;
+
+    (void)arg;
+    if (store_load_calendar(h->st, &c) < 0)
+        return -1;
+    if (!calendar_configured(c))
+        printf("no hours: every area is open at all hours\n");
+    for (size_t i = 0; (area = calendar_hours_area_at(c, i)) != NULL; i++) {
+        printf("hours of %s:\n", area[0] ? area : "the hall");
+        for (int wd = 1; wd <= 7; wd++) {
+            const cal_hours *x = calendar_hours_of(c, area, wd % 7);
+            char o[6], cl[6], ls[6], le[6], la[6];
+
+            if (x == NULL)
+                continue;
+            calendar_format_time(x->open, o);
+            calendar_format_time(x->close, cl);
+            calendar_format_time(x->lunch_start, ls);
+            calendar_format_time(x->lunch_end, le);
+            calendar_format_time(x->last, la);
+            if (x->lunch_start != x->lunch_end)
+                printf("  %s  %s-%s  lunch %s-%s  last number %s\n", wdays[wd % 7], o, cl, ls, le,
+                       la);
+            else
+                printf("  %s  %s-%s  no lunch break  last number %s\n", wdays[wd % 7], o, cl, la);
+        }
+    }
+    for (size_t i = 0; (d = calendar_date_at(c, i)) != NULL; i++)
+        printf("%04d-%02d-%02d  %s%s%s  %s\n", (int)d->day / 10000, (int)d->day / 100 % 100,
+               (int)d->day % 100, d->kind == CAL_HOLIDAY ? "holiday" : "workday, hours of ",
+               d->kind == CAL_HOLIDAY ? "" : wdays[d->as_wday], "", d->name);
+    for (size_t i = 0; (ca = calendar_area_at(c, i)) != NULL; i++)
+        printf("area %s: always open %s, issue with no window open %s\n", ca->area,
+               ca->always_open ? "yes" : "no", unstaffed[ca->unstaffed]);
+    calendar_free(c);
+    return 0;
+}
+
+static int calendar_show(int argc, char **argv)
+{
+    return config_only_verb(argc, argv, "hallctl calendar show [-c FILE]",
+                            "Print the hall calendar: weekly hours, holidays and swapped working "
+                            "days, areas' own settings.\n" CONFIG_HELP,
+                            show_calendar);
+}
+
+/* The options every calendar change may take, kept as given. */
+struct calendar_args {
+    const char *area, *days, *open, *close, *lunch, *last, *date, *as, *name, *always_open,
+        *unstaffed;
+};
+
+enum calendar_change {
+    CAL_HOURS,
+    CAL_CLEAR,
+    CAL_HOLIDAY_DAY,
+    CAL_WORKDAY_DAY,
+    CAL_REMOVE,
+    CAL_AREA
+};
+
+static int calendar_run(int argc, char **argv, enum calendar_change what, const char *usage,
+                        const char *help)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"area", required_argument, NULL, 'a'},
+        {"days", required_argument, NULL, 'd'},
+        {"open", required_argument, NULL, 'o'},
+        {"close", required_argument, NULL, 'C'},
+        {"lunch", required_argument, NULL, 'l'},
+        {"last", required_argument, NULL, 'L'},
+        {"date", required_argument, NULL, 'D'},
+        {"as", required_argument, NULL, 's'},
+        {"name", required_argument, NULL, 'n'},
+        {"always-open", required_argument, NULL, 'A'},
+        {"unstaffed", required_argument, NULL, 'u'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    struct calendar_args x = {.area = "", .days = "1-5"};
+    const struct str_option strings[] = {
+        {'a', &x.area},  {'d', &x.days},        {'o', &x.open},      {'C', &x.close},
+        {'l', &x.lunch}, {'L', &x.last},        {'D', &x.date},      {'s', &x.as},
+        {'n', &x.name},  {'A', &x.always_open}, {'u', &x.unstaffed}, {0, NULL},
+    };
+    const struct verb_options v = {usage, NULL, options, strings, NULL, NULL};
+    const char *config;
+    int rc = parse_verb(&v, argc, argv, &config, "%s", help);
+
+    if (rc != GO_ON)
+        return rc;
+    if (optind != argc || (what == CAL_HOURS && (x.open == NULL || x.close == NULL)) ||
+        ((what == CAL_HOLIDAY_DAY || what == CAL_WORKDAY_DAY || what == CAL_REMOVE) &&
+         x.date == NULL) ||
+        (what == CAL_AREA && (x.area[0] == '\0' || (x.always_open == NULL && x.unstaffed == NULL))))
+        return usage_error(usage);
+    struct hall h;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    hadmin_error e;
+    const char *area = x.area[0] ? x.area : "the hall";
+    switch (what) {
+    case CAL_HOURS:
+        rc = hadmin_calendar_hours(h.st, &a, x.area, x.days, x.open, x.close, x.lunch, x.last, &e);
+        rc = rc < 0 ? admin_fail(&e)
+                    : hall_changed(&h, true, "hours of %s on %s: %s-%s\n", area, x.days, x.open,
+                                   x.close);
+        break;
+    case CAL_CLEAR:
+        rc = hadmin_calendar_clear(h.st, &a, x.area, x.days, &e);
+        rc = rc < 0    ? admin_fail(&e)
+             : rc == 0 ? (printf("%s had no hours on %s\n", area, x.days), 0)
+                       : hall_changed(&h, true, "no hours of %s on %s\n", area, x.days);
+        break;
+    case CAL_HOLIDAY_DAY:
+    case CAL_WORKDAY_DAY: {
+        const char *kind = what == CAL_HOLIDAY_DAY ? "holiday" : "workday";
+        rc = hadmin_calendar_date(h.st, &a, x.date, kind, x.as, x.name, &e) < 0
+                 ? admin_fail(&e)
+                 : hall_changed(&h, true, "%s: %s\n", x.date, kind);
+        break;
+    }
+    case CAL_REMOVE:
+        rc = hadmin_calendar_undate(h.st, &a, x.date, &e);
+        rc = rc < 0    ? admin_fail(&e)
+             : rc == 0 ? (printf("%s was neither a holiday nor a working day\n", x.date), 0)
+                       : hall_changed(&h, true, "%s removed\n", x.date);
+        break;
+    case CAL_AREA:
+        rc = hadmin_calendar_area(h.st, &a, x.area, x.always_open, x.unstaffed, &e) < 0
+                 ? admin_fail(&e)
+                 : hall_changed(&h, true, "area %s saved\n", x.area);
+        break;
+    }
+    hall_close(&h);
+    return rc;
+}
+
+static int calendar_hours_verb(int argc, char **argv)
+{
+    return calendar_run(
+        argc, argv, CAL_HOURS,
+        "hallctl calendar hours [-c FILE] [--area AREA] [--days DAYS] --open HH:MM --close HH:MM "
+        "[--lunch HH:MM-HH:MM] [--last HH:MM]",
+        "Set the opening hours on some weekdays, for the hall or one area.\n" CONFIG_HELP
+        "  --area AREA         an area with hours of its own (default: the hall's hours)\n"
+        "  --days DAYS         weekdays: 1-5 (default), sat, mon,wed, 1-7 (0 or 7 is Sunday)\n"
+        "  --open, --close     the opening hours\n"
+        "  --lunch             the lunch break, no numbers then (default: none)\n"
+        "  --last              the last time to take a number (default: --close)\n");
+}
+
+static int calendar_clear_verb(int argc, char **argv)
+{
+    return calendar_run(
+        argc, argv, CAL_CLEAR, "hallctl calendar clear [-c FILE] [--area AREA] [--days DAYS]",
+        "Remove the hours on some weekdays (the hall's: no business days).\n" CONFIG_HELP
+        "  --area AREA         an area's own hours (default: the hall's)\n"
+        "  --days DAYS         weekdays, as for hours (default 1-5)\n");
+}
+
+static int calendar_holiday_verb(int argc, char **argv)
+{
+    return calendar_run(argc, argv, CAL_HOLIDAY_DAY,
+                        "hallctl calendar holiday [-c FILE] --date YYYY-MM-DD [--name NAME]",
+                        "Close the hall on a date (a public holiday).\n" CONFIG_HELP
+                        "  --date              the date\n"
+                        "  --name              what it is, e.g. 国庆节\n");
+}
+
+static int calendar_workday_verb(int argc, char **argv)
+{
+    return calendar_run(
+        argc, argv, CAL_WORKDAY_DAY,
+        "hallctl calendar workday [-c FILE] --date YYYY-MM-DD [--as DAY] [--name NAME]",
+        "Open the hall on a date with a weekday's hours (a swapped working day, "
+        "调休).\n" CONFIG_HELP "  --date              the date, usually a Saturday or Sunday\n"
+        "  --as DAY            whose hours: mon (default) .. sun\n"
+        "  --name              what it is, e.g. 国庆节调休\n");
+}
+
+static int calendar_remove_verb(int argc, char **argv)
+{
+    return calendar_run(argc, argv, CAL_REMOVE,
+                        "hallctl calendar remove [-c FILE] --date YYYY-MM-DD",
+                        "Remove a holiday or a swapped working day.\n" CONFIG_HELP);
+}
+
+static int calendar_area_verb(int argc, char **argv)
+{
+    return calendar_run(
+        argc, argv, CAL_AREA,
+        "hallctl calendar area [-c FILE] --area AREA [--always-open yes|no] "
+        "[--unstaffed default|yes|no]",
+        "An area's own settings.\n" CONFIG_HELP "  --area AREA         the area\n"
+        "  --always-open       yes: the 24-hour self-service area, numbers at any time\n"
+        "  --unstaffed         whether it issues while none of its windows is open (default:\n"
+        "                      [queue] issue_unstaffed of halld.ini)\n");
+}
+
+static int calendar_import_verb(int argc, char **argv)
+{
+    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
+    const char *usage = "hallctl calendar import [-c FILE] DATES.csv";
+    const struct verb_options v = {usage, NULL, options, NULL, NULL, NULL};
+    const char *config;
+    int rc = parse_verb(&v, argc, argv, &config, "%s",
+                        "Add a year's holidays and swapped working days from a CSV file, one a "
+                        "line:\n  date,kind[,as[,name]]   2026-10-01,holiday,,国庆节\n"
+                        "                          2026-10-10,workday,mon,国庆节调休\n"
+                        "All or nothing: the first bad line is named.\n" CONFIG_HELP);
+
+    if (rc != GO_ON)
+        return rc;
+    if (optind != argc - 1)
+        return usage_error(usage);
+    char *text = malloc(CALENDAR_IMPORT_MAX);
+    size_t len, n;
+    if (text == NULL)
+        return hallctl_fail("out of memory");
+    if (read_small(argv[optind], text, CALENDAR_IMPORT_MAX, &len) != 0) {
+        free(text);
+        return 1;
+    }
+    struct hall h;
+    if (hall_open(&h, config) != 0) {
+        free(text);
+        return 1;
+    }
+    char user[128];
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    hadmin_error e;
+    rc = hadmin_calendar_import(h.st, &a, text, len, &n, &e) < 0
+             ? hallctl_fail("%s: %s", argv[optind], e.en)
+             : hall_changed(&h, true, "%zu dates imported from %s\n", n, argv[optind]);
+    hall_close(&h);
+    free(text);
+    return rc;
+}
+
 const hallctl_verb hallctl_admin_verbs[] = {
     {"init", NULL, init_hall, "create a hall: configuration, CA, keys, database"},
     {"catalog", "import", catalog_import, "replace the catalog from a CSV or JSON file"},
@@ -2420,6 +2677,14 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"appointment", "list", appointment_list, "print the appointments"},
     {"privacy", "keys", privacy_keys, "make the sealing key pair of a hall that has none"},
     {"privacy", "rotate", privacy_rotate, "replace the sealing key pair, keeping the previous"},
+    {"calendar", "show", calendar_show, "print the hall calendar"},
+    {"calendar", "hours", calendar_hours_verb, "set the opening hours of the hall or an area"},
+    {"calendar", "clear", calendar_clear_verb, "remove the hours on some weekdays"},
+    {"calendar", "holiday", calendar_holiday_verb, "close the hall on a date"},
+    {"calendar", "workday", calendar_workday_verb, "open the hall on a date (调休)"},
+    {"calendar", "remove", calendar_remove_verb, "remove a holiday or a swapped working day"},
+    {"calendar", "area", calendar_area_verb, "an area's own settings (24-hour, unstaffed)"},
+    {"calendar", "import", calendar_import_verb, "add holidays and working days from a CSV file"},
     {"audit", "verify", audit_verify, "check the event log's hash chain against its anchors"},
     {"audit", "key", audit_key, "make the audit key of a hall made before anchors existed"},
     {NULL, NULL, NULL, NULL},

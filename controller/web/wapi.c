@@ -1284,6 +1284,127 @@ out:
     json_decref(body);
 }
 
+/* ---- The hall calendar (docs/calendar.md) ---------------------------------- */
+
+/* The calendar as the admin page shows it. */
+static json_t *calendar_json(const calendar *c)
+{
+    static const char *const wdays[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    static const char *const unstaffed[] = {"default", "yes", "no"};
+    json_t *hours = json_array(), *dates = json_array(), *areas = json_array();
+    const char *area;
+    const cal_date *d;
+    const cal_area *a;
+
+    for (size_t i = 0; (area = calendar_hours_area_at(c, i)) != NULL; i++)
+        for (int wd = 0; wd < 7; wd++) {
+            const cal_hours *h = calendar_hours_of(c, area, wd);
+            char o[6], cl[6], ls[6], le[6], la[6], lunch[12] = "";
+
+            if (h == NULL)
+                continue;
+            calendar_format_time(h->open, o);
+            calendar_format_time(h->close, cl);
+            calendar_format_time(h->last, la);
+            if (h->lunch_start != h->lunch_end) {
+                calendar_format_time(h->lunch_start, ls);
+                calendar_format_time(h->lunch_end, le);
+                snprintf(lunch, sizeof lunch, "%s-%s", ls, le);
+            }
+            json_array_append_new(hours, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "area", area, "day",
+                                                   wdays[wd], "open", o, "close", cl, "lunch",
+                                                   lunch, "last", la));
+        }
+    for (size_t i = 0; (d = calendar_date_at(c, i)) != NULL; i++) {
+        char date[24];
+        snprintf(date, sizeof date, "%04d-%02d-%02d", (int)d->day / 10000, (int)d->day / 100 % 100,
+                 (int)d->day % 100);
+        json_array_append_new(dates, json_pack("{s:s,s:s,s:s,s:s}", "date", date, "kind",
+                                               d->kind == CAL_HOLIDAY ? "holiday" : "workday", "as",
+                                               d->kind == CAL_HOLIDAY ? "" : wdays[d->as_wday],
+                                               "name", d->name));
+    }
+    for (size_t i = 0; (a = calendar_area_at(c, i)) != NULL; i++)
+        json_array_append_new(areas,
+                              json_pack("{s:s,s:b,s:s}", "area", a->area, "always_open",
+                                        a->always_open, "unstaffed", unstaffed[a->unstaffed]));
+    return json_pack("{s:b,s:o,s:o,s:o}", "configured", calendar_configured(c), "hours", hours,
+                     "dates", dates, "areas", areas);
+}
+
+/* GET /api/v1/calendar */
+static void get_calendar(wapi_request *r)
+{
+    struct person p;
+    char err[300];
+    calendar *c;
+
+    if (!signed_in(r, &p))
+        return;
+    if (p.role != AUTH_ADMIN && p.role != AUTH_MANAGER && p.role != AUTH_AUDITOR) {
+        answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_FORBIDDEN", "无权查看此内容。",
+                     "a %s may not read the calendar", p.u.role);
+        return;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || store_load_calendar(rd, &c) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the calendar: %s",
+                     rd ? store_errmsg(rd) : err);
+        return;
+    }
+    answer(r, MHD_HTTP_OK, json_pack("{s:o}", "calendar", calendar_json(c)));
+    calendar_free(c);
+}
+
+/* POST /api/v1/calendar/hours {"area","days","open","close","lunch","last"},
+ * /clear {"area","days"}, /dates {"date","kind","as","name"},
+ * /dates/remove {"date"}, /areas {"area","always_open","unstaffed"}. */
+static void change_calendar(wapi_request *r, const char *what)
+{
+    const char *area, *days, *open, *close, *lunch, *last, *date, *kind, *as, *name, *always,
+        *unstaffed;
+    struct person p;
+    hadmin_error e;
+    json_t *body = NULL;
+    int rc;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "area", CAL_AREA_MAX + 16, &area) < 0 ||
+        member_str(r, body, "days", 32, &days) < 0 || member_str(r, body, "open", 8, &open) < 0 ||
+        member_str(r, body, "close", 8, &close) < 0 ||
+        member_str(r, body, "lunch", 16, &lunch) < 0 || member_str(r, body, "last", 8, &last) < 0 ||
+        member_str(r, body, "date", 16, &date) < 0 || member_str(r, body, "kind", 16, &kind) < 0 ||
+        member_str(r, body, "as", 8, &as) < 0 ||
+        member_str(r, body, "name", CAL_NAME_MAX, &name) < 0 ||
+        member_str(r, body, "always_open", 8, &always) < 0 ||
+        member_str(r, body, "unstaffed", 8, &unstaffed) < 0)
+        goto out;
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    if (days[0] == '\0')
+        days = "1-5";
+    if (strcmp(what, "hours") == 0)
+        rc = hadmin_calendar_hours(st, &actor, area, days, open, close, lunch, last, &e) < 0 ? -1
+                                                                                             : 1;
+    else if (strcmp(what, "clear") == 0)
+        rc = hadmin_calendar_clear(st, &actor, area, days, &e);
+    else if (strcmp(what, "dates") == 0)
+        rc = hadmin_calendar_date(st, &actor, date, kind, as, name, &e) < 0 ? -1 : 1;
+    else if (strcmp(what, "remove") == 0)
+        rc = hadmin_calendar_undate(st, &actor, date, &e);
+    else
+        rc = hadmin_calendar_area(st, &actor, area, always[0] ? always : NULL,
+                                  unstaffed[0] ? unstaffed : NULL, &e) < 0
+                 ? -1
+                 : 1;
+    admin_done(r, &p, rc, &e, true, json_object());
+out:
+    json_decref(body);
+}
+
 /* Where a catalog error is: "NAME:7: column area: ..." (CSV) or
  * "NAME: line 3, column 9: ..." and "NAME: matters[3].code: ..." (JSON). */
 static void catalog_where(const char *err, const char *name, json_t *error, char *zh, size_t len)
@@ -1812,6 +1933,26 @@ void wapi_route(wapi_request *r)
             goto not_allowed;
         return;
     }
+    if (strcmp(u, "/api/v1/calendar") == 0) {
+        if (!get)
+            goto not_allowed;
+        get_calendar(r);
+        return;
+    }
+    static const struct {
+        const char *path, *what;
+    } calendar_writes[] = {
+        {"/api/v1/calendar/hours", "hours"}, {"/api/v1/calendar/clear", "clear"},
+        {"/api/v1/calendar/dates", "dates"}, {"/api/v1/calendar/dates/remove", "remove"},
+        {"/api/v1/calendar/areas", "areas"},
+    };
+    for (size_t i = 0; i < sizeof calendar_writes / sizeof calendar_writes[0]; i++)
+        if (strcmp(u, calendar_writes[i].path) == 0) {
+            if (!post)
+                goto not_allowed;
+            change_calendar(r, calendar_writes[i].what);
+            return;
+        }
     /* The administrator's writes (the admin page). */
     static const struct {
         const char *path;

@@ -53,6 +53,8 @@
 #define AREAS_MAX      32
 #define PENDING_MAX    256
 #define AREA_NAME_MAX  96
+#define HOURS_TEXT_MAX 128
+#define ASK_MS         60000 /* a question not answered within this is dropped */
 /* Transient refusals: sent again after a backoff doubling between these. */
 #define RETRY_MIN_MS 2000
 #define RETRY_MAX_MS 300000
@@ -113,6 +115,10 @@ struct area {
     uint32_t waiting, est_wait_s;
     int64_t lease_next; /* monotonic ms before which no lease is asked for */
     bool lease_asked;
+    /* The hall calendar, as halld last said (AreaStatus). */
+    bool closed, issue_unstaffed, unstaffed_rule;
+    uint32_t windows_open;
+    char opens_zh[HOURS_TEXT_MAX], opens_en[HOURS_TEXT_MAX];
 };
 
 struct kiosk {
@@ -163,6 +169,11 @@ struct kiosk {
         int64_t rejoin_until_ms;
         char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
     } mine;
+    /* The hall calendar's part of the screen: a question before issuing
+     * in an area none of whose windows is open (ask_area "" none), the
+     * area the citizen said yes for (its ISSUE carries unstaffed_ok). */
+    char ask_area[KF_AREA_MAX], unstaffed_ok_area[KF_AREA_MAX];
+    int64_t ask_at;
     /* Devices. */
     const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
     bool reader_online;
@@ -192,6 +203,8 @@ struct kiosk {
 
 static void execute(kiosk *k, const kflow_cmd *cmd);
 static void mine_answered(kiosk *k, pending_kind kind, const Hall__Envelope *e);
+static bool hours_refusal(const struct area *a, char *zh, char *en, size_t len);
+static const struct area *hall_closed(const kiosk *k);
 
 /* ---- the screen model ---------------------------------------------------- */
 
@@ -320,7 +333,17 @@ static void sync_model(kiosk *k)
     /* The card's number is only needed while its request is in flight. */
     if (k->card.valid && k->flow.state != KF_REQUESTING)
         idcard_privacy_wipe(&k->card, sizeof k->card);
-    kflow_health(&k->flow, can, zh, en);
+    /* Outside the hall's hours the kiosk shows it is closed, but is itself
+     * well: its health says it could issue. */
+    const struct area *shut = can ? hall_closed(k) : NULL;
+    char hz[KF_TEXT_MAX], he[KF_TEXT_MAX];
+    if (shut != NULL) {
+        k->closed_kind = "hours";
+        hours_refusal(shut, hz, he, sizeof hz);
+        kflow_health(&k->flow, false, hz, he);
+    } else {
+        kflow_health(&k->flow, can, zh, en);
+    }
     report_health(k, can, zh);
     if (k->flow.version != k->seen_version || k->dirty) {
         k->seen_version = k->flow.version;
@@ -376,6 +399,142 @@ static struct area *area_of(kiosk *k, const char *code)
         if (strcmp(k->areas[i].code, code) == 0)
             return &k->areas[i];
     return NULL;
+}
+
+/* ---- the hall calendar ------------------------------------------------------ */
+
+/* The area an ISSUE or a tap names ("AREA" or "AREA/MATTER"; "" the
+ * general intake area); NULL if the kiosk does not know it. */
+static struct area *area_named(kiosk *k, const char *param)
+{
+    char code[KF_AREA_MAX];
+
+    snprintf(code, sizeof code, "%s", param != NULL ? param : "");
+    code[strcspn(code, "/")] = '\0';
+    return area_of(k, code[0] != '\0' ? code : k->general);
+}
+
+/* Whether a refuses numbers now, by what halld last said of the calendar
+ * and its windows, and why (both languages). */
+static bool hours_refusal(const struct area *a, char *zh, char *en, size_t len)
+{
+    if (a->closed) {
+        snprintf(zh, len, "现在不在取号时间，%s。", a->opens_zh);
+        snprintf(en, len, "Outside the hours for numbers. %s.", a->opens_en);
+        return true;
+    }
+    if (a->unstaffed_rule && a->windows_open == 0 && !a->issue_unstaffed) {
+        snprintf(zh, len, "暂无办理该业务的窗口开放，请稍后再来。");
+        snprintf(en, len, "No window for this service is open; please come back later.");
+        return true;
+    }
+    return false;
+}
+
+/* Every area offered is closed by the calendar: the one whose opening is
+ * shown (the general intake area, else the first). NULL if any gives
+ * numbers, or none is known. */
+static const struct area *hall_closed(const kiosk *k)
+{
+    const struct area *shown = NULL;
+
+    for (size_t i = 0; i < k->nareas; i++) {
+        if (!k->areas[i].closed)
+            return NULL;
+        if (shown == NULL || strcmp(k->areas[i].code, k->general) == 0)
+            shown = &k->areas[i];
+    }
+    return shown;
+}
+
+/* A tap that would issue in an area none of whose windows is open, where
+ * the hall issues anyway: ask first (the wait is unknown). Runs before
+ * the flow sees an action. Returns 1 when the action was handled here, 0
+ * to hand it on (*name and *param may be rewritten: "confirm yes" becomes
+ * the take it confirms), -1 with err for a confirm with no question. */
+static int hours_action(kiosk *k, const char **name, const char **param, char *err, size_t errlen)
+{
+    bool confirm = *name != NULL && strcmp(*name, "confirm") == 0;
+    bool take = *name != NULL && (strcmp(*name, "take") == 0 || strcmp(*name, "area") == 0);
+
+    k->unstaffed_ok_area[0] = '\0';
+    if (confirm) {
+        if (k->ask_area[0] == '\0') {
+            snprintf(err, errlen, "没有需要确认的问题 / There is nothing to confirm");
+            errno = EINVAL;
+            return -1;
+        }
+        bool yes = *param != NULL && strcmp(*param, "yes") == 0;
+        const struct area *a = area_named(k, k->ask_area);
+        if (yes && a != NULL)
+            snprintf(k->unstaffed_ok_area, sizeof k->unstaffed_ok_area, "%s", a->code);
+        /* ask_area stays readable until the flow has the take. */
+        *name = yes ? "take" : NULL;
+        *param = yes ? k->ask_area : NULL;
+        changed(k);
+        return yes ? 0 : (k->ask_area[0] = '\0', 1);
+    }
+    k->ask_area[0] = '\0';
+    if (!take || (k->flow.state != KF_IDLE && k->flow.state != KF_CHOOSE))
+        return 0;
+    const struct area *a = area_named(k, *param);
+    if (a == NULL || a->closed || !a->unstaffed_rule || a->windows_open > 0 || !a->issue_unstaffed)
+        return 0;
+    snprintf(k->ask_area, sizeof k->ask_area, "%s", *param != NULL ? *param : "");
+    k->ask_at = ev_now(k->loop);
+    changed(k);
+    return 1;
+}
+
+/* The calendar's check of an ISSUE the flow asks for: true if refused
+ * here (the error screen says when the area opens, or that none of its
+ * windows is open). An appointment is left to halld, which knows its
+ * area. */
+static bool hours_refuse(kiosk *k, const kflow_cmd *cmd)
+{
+    char zh[KF_TEXT_MAX], en[KF_TEXT_MAX];
+    const struct area *a = cmd->appointment[0] == '\0' ? area_named(k, cmd->area) : NULL;
+
+    if (a == NULL || !hours_refusal(a, zh, en, sizeof zh))
+        return false;
+    log_info("no number in area %s now: %s", a->code, en);
+    kflow_refused_as(&k->flow, cmd->token, KF_ERR_HOURS, zh, en, ev_now(k->loop));
+    changed(k);
+    return true;
+}
+
+/* The calendar's fields of an area in the model. */
+static int area_hours_json(const struct area *a, buf *out)
+{
+    return json_raw(out, ",\"closed\":%s,\"opens_zh\":", a->closed ? "true" : "false") < 0 ||
+                   json_str(out, a->opens_zh) < 0 || json_raw(out, ",\"opens_en\":") < 0 ||
+                   json_str(out, a->opens_en) < 0 ||
+                   json_raw(out, ",\"windows_open\":%u,\"issue_unstaffed\":%s", a->windows_open,
+                            a->issue_unstaffed ? "true" : "false") < 0
+               ? -1
+               : 0;
+}
+
+/* The model's top-level hours and confirm. */
+static int hours_json(kiosk *k, buf *out)
+{
+    const struct area *c = hall_closed(k);
+
+    if (json_raw(out, ",\"hours\":{\"closed\":%s,\"opens_zh\":", c ? "true" : "false") < 0 ||
+        json_str(out, c ? c->opens_zh : "") < 0 || json_raw(out, ",\"opens_en\":") < 0 ||
+        json_str(out, c ? c->opens_en : "") < 0 || json_raw(out, "},\"confirm\":") < 0)
+        return -1;
+    if (k->ask_area[0] == '\0') {
+        if (json_raw(out, "null") < 0)
+            return -1;
+    } else if (json_raw(out,
+                        "{\"zh\":\"暂无办理该业务的窗口开放，等候时间未知。仍要取号吗？\","
+                        "\"en\":\"No window for this service is open and the wait is "
+                        "unknown. Take a number anyway?\",\"action\":\"take\",\"param\":") < 0 ||
+               json_str(out, k->ask_area) < 0 || json_raw(out, "}") < 0) {
+        return -1;
+    }
+    return 0;
 }
 
 /* The ticket's QR payload from [printer] ticket_url: {number}, {day}
@@ -445,9 +604,8 @@ static int ticket_words_json(kiosk *k, const kflow_ticket *t, buf *out)
     const struct area *a = area_of(k, t->area);
     const struct kmatter *m = matter_in(a, t->matter);
 
-    return json_raw(out, ",\"matter\":") < 0 ||
-                   json_str(out, t->matter) < 0 || json_raw(out, ",\"matter_name\":") < 0 ||
-                   json_str(out, m ? m->name : "") < 0 ||
+    return json_raw(out, ",\"matter\":") < 0 || json_str(out, t->matter) < 0 ||
+                   json_raw(out, ",\"matter_name\":") < 0 || json_str(out, m ? m->name : "") < 0 ||
                    json_raw(out, ",\"matter_name_en\":") < 0 ||
                    json_str(out, m ? m->name_en : "") < 0 || json_raw(out, ",\"materials\":") < 0 ||
                    materials_json(m, out) < 0
@@ -570,8 +728,8 @@ static int ticket_json(kiosk *k, buf *out)
         json_raw(out, ",\"rule_en\":") < 0 || json_str(out, w.rule_en) < 0 ||
         json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
-        json_str(out, when) < 0 || json_raw(out, ",\"qr_text\":") < 0 ||
-        json_str(out, w.url) < 0 || ticket_words_json(k, t, out) < 0)
+        json_str(out, when) < 0 || json_raw(out, ",\"qr_text\":") < 0 || json_str(out, w.url) < 0 ||
+        ticket_words_json(k, t, out) < 0)
         return -1;
     if ((w.url[0] != '\0'
              ? json_raw(out, ",\"qr\":\"/ticket-qr.svg?seq=%llu\"}", (unsigned long long)k->seq)
@@ -760,13 +918,13 @@ int kiosk_state_json(kiosk *k, buf *out)
             json_raw(out, ",\"letter\":") < 0 || json_str(out, a->letter) < 0 ||
             json_raw(out, ",\"name_en\":") < 0 || json_str(out, a->name_en) < 0 ||
             json_raw(out, ",\"matters\":%zu", a->nmatters) < 0 ||
-            json_raw(out, ",\"waiting\":%u,\"est_wait_s\":%u,\"general\":%s}", a->waiting,
-                     a->est_wait_s, strcmp(a->code, k->general) == 0 ? "true" : "false") < 0)
+            json_raw(out, ",\"waiting\":%u,\"est_wait_s\":%u,\"general\":%s", a->waiting,
+                     a->est_wait_s, strcmp(a->code, k->general) == 0 ? "true" : "false") < 0 ||
+            area_hours_json(a, out) < 0 || json_raw(out, "}") < 0)
             return -1;
     }
-    if (json_raw(out, "]") < 0 || citizen_json(k, screen, out) < 0)
-        return -1;
-    if (json_raw(out, ",\"ticket\":") < 0 ||
+    if (json_raw(out, "]") < 0 || hours_json(k, out) < 0 || citizen_json(k, screen, out) < 0 ||
+        json_raw(out, ",\"ticket\":") < 0 ||
         (screen == KF_SCREEN_TICKET ? ticket_json(k, out) : json_raw(out, "null")) < 0 ||
         json_raw(out, ",\"message\":") < 0 || json_str(out, zh) < 0 ||
         json_raw(out, ",\"message_en\":") < 0 || json_str(out, en) < 0 ||
@@ -1434,13 +1592,11 @@ static void matters_free(struct area *a)
     a->nmatters = 0;
 }
 
-/* An area's letter, English name and (when the push carries them) its
+/* An area's English name and (when the push carries them) its
  * matters from halld's AreaStatus. A matter list that cannot be held
  * leaves the area without one: its tile takes a ticket at once. */
 static void area_words(struct area *a, const Hall__AreaStatus *s)
 {
-    if (s->prefix != NULL && s->prefix[0] != '\0')
-        snprintf(a->letter, sizeof a->letter, "%s", s->prefix);
     snprintf(a->name_en, sizeof a->name_en, "%s", s->name_en ? s->name_en : "");
     if (!s->matters_sent)
         return;
@@ -1481,6 +1637,18 @@ static void area_ticket_info(struct area *a, const Hall__AreaStatus *s)
         a->windows[a->nwindows++] = s->window_nos[i];
 }
 
+/* What halld says of an area's hours and windows. */
+static void area_hours_from_wire(struct area *a, const Hall__AreaStatus *s)
+{
+    snprintf(a->letter, sizeof a->letter, "%s", s->prefix != NULL ? s->prefix : "");
+    a->closed = s->closed;
+    snprintf(a->opens_zh, sizeof a->opens_zh, "%s", s->opens_zh != NULL ? s->opens_zh : "");
+    snprintf(a->opens_en, sizeof a->opens_en, "%s", s->opens_en != NULL ? s->opens_en : "");
+    a->windows_open = s->windows_open;
+    a->issue_unstaffed = s->issue_unstaffed;
+    a->unstaffed_rule = s->unstaffed_rule;
+}
+
 static void on_push(void *arg, const Hall__DisplayPush *p)
 {
     kiosk *k = arg;
@@ -1510,6 +1678,7 @@ static void on_push(void *arg, const Hall__DisplayPush *p)
             area_ticket_info(&kept[n], s);
             kept[n].waiting = s->waiting;
             kept[n].est_wait_s = s->est_wait_s;
+            area_hours_from_wire(&kept[n], s);
             n++;
         }
         /* The matters of areas no longer offered go with them. */
@@ -1801,6 +1970,8 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
     char number[IDNUM_MAX + 1];
     struct pending *p;
 
+    if (hours_refuse(k, cmd))
+        return;
     hall__issue_request__init(&m);
     snprintf(area, sizeof area, "%s", cmd->area);
     snprintf(code, sizeof code, "%s", cmd->appointment);
@@ -1812,6 +1983,10 @@ static void issue(kiosk *k, const kflow_cmd *cmd)
                  : cmd->green             ? HALL__PRIORITY__PRIORITY_GREEN
                                           : HALL__PRIORITY__PRIORITY_NORMAL;
     m.check_in = cmd->check_in;
+    const struct area *asked = area_named(k, area);
+    m.unstaffed_ok = asked != NULL && strcmp(asked->code, k->unstaffed_ok_area) == 0;
+    k->unstaffed_ok_area[0] = '\0';
+    k->ask_area[0] = '\0';
     if (cmd->by_card && k->card.valid) {
         memcpy(number, k->card.number, sizeof number);
         snprintf(masked, sizeof masked, "%s", k->card.masked);
@@ -1843,6 +2018,10 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     kflow_ticket t = {0};
     kflow_cmd next;
 
+    /* Offline, the hours are those halld last said: a closed area gives
+     * no offline numbers either. */
+    if (hours_refuse(k, cmd))
+        return;
     /* A card's number is sealed to halld's key: the store keeps only what
      * the kiosk itself cannot open. */
     if (card) {
@@ -2028,6 +2207,10 @@ static void on_tick(ev_loop *loop, ev_timer *t, void *arg)
 
     kflow_tick(&k->flow, now, &cmd);
     execute(k, &cmd);
+    if (k->ask_area[0] != '\0' && now - k->ask_at > ASK_MS) {
+        k->ask_area[0] = '\0';
+        changed(k);
+    }
     if (k->confirm_next != 0 && now >= k->confirm_next)
         confirm_stored(k, false);
     if (k->upload_next != 0 && now >= k->upload_next) {
@@ -2345,6 +2528,11 @@ int kiosk_action(kiosk *k, const char *name, const char *param, char *err, size_
                  "please take a number");
         errno = EAGAIN;
         return -1;
+    }
+    int handled = hours_action(k, &name, &param, err, errlen);
+    if (handled != 0) {
+        sync_model(k);
+        return handled < 0 ? -1 : 0;
     }
     if (kflow_action(&k->flow, name, param, ev_now(k->loop), &cmd, err, errlen) < 0) {
         sync_model(k);

@@ -6,7 +6,8 @@
  * a window and a clerk, revokes a device, makes the command that
  * registers another, imports a catalog with an error and then a good one,
  * and adds a user (each after a refusal that marks its field), then
- * disables the user.
+ * disables the user; on the calendar tab it sets the weekly hours and adds
+ * a holiday (each after a refusal) and makes an area the 24-hour one.
  *
  * Then the hall itself must say so: the window, its areas and weights,
  * the clerk, the revoked device, the user, one audit event per change
@@ -104,15 +105,30 @@ START_TEST(admin_chromium)
                                     "'clerk' AND clerk_id = 'c-7' AND display_name = '王五' AND "
                                     "disabled = 1"),
                      1);
+    /* The calendar: Monday to Friday 08:30-17:30, lunch 12:00-14:00, the
+     * last number at 17:00; 1 October a holiday. */
+    ck_assert_int_eq(fix_db_int(&f,
+                                "SELECT count(*) FROM calendar_hours WHERE area = '' AND "
+                                "wday BETWEEN 1 AND 5 AND open_min = 510 AND close_min = 1050 "
+                                "AND lunch_start = 720 AND lunch_end = 840 AND last_min = 1020"),
+                     5);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_hours"), 5);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates WHERE day = 20261001 "
+                                    "AND kind = 1 AND name = '国庆节'"),
+                     1);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 1);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_areas WHERE area = 'approval' "
+                                    "AND always_open = 1 AND unstaffed = 0"),
+                     1);
     /* One audit event per change (window, clerk, device, catalog, user
-     * added and disabled), by the administrator through the gateway; none
-     * for a refusal. */
+     * added and disabled, hours, holiday, the 24-hour area), by the
+     * administrator through the gateway; none for a refusal. */
     ck_assert_int_eq(fix_db_int(&f,
                                 "SELECT count(*) FROM events WHERE seq > %lld AND device = "
                                 "'web-1' AND clerk = 'root' AND detail LIKE 'web: %%' AND "
                                 "detail NOT LIKE 'web: signed %%'",
                                 events_before),
-                     6);
+                     9);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE "
                                     "'web: catalog imported from sample-catalog.csv: 6 areas%%'"),
                      1);

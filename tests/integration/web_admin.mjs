@@ -12,8 +12,10 @@
 // makes the command that registers kiosk-03 (after a refusal: kiosk-01 is
 // taken), imports the bad catalog (refused with its line and column) and
 // then the good one, adds a clerk user with a made password and disables
-// it (after a question; the administrator's own row offers neither); then checks
-// English, runs axe-core in both languages and a phone viewport. The test
+// it (after a question; the administrator's own row offers neither); on the
+// calendar tab sets the weekly hours (after a refusal: a bad time), adds a
+// holiday (after a refusal: a date that does not exist) and makes "approval"
+// the 24-hour area; then checks English, runs axe-core in both languages and a phone viewport. The test
 // checks the database and halld afterwards. Screenshots go to --out.
 // Exits 0 when every check passed, 1 with the step and reason if not.
 import path from "node:path";
@@ -192,6 +194,49 @@ async function walk(page) {
   );
   await axe(page, "users-zh");
   await shot(page, "users-zh");
+
+  step = "hours with a bad time";
+  await tab(page, "calendar");
+  await text(page, "尚未设置办公时间", "#cal-state");
+  await page.fill("#h-open", "8:30");
+  await page.fill("#h-close", "17:30");
+  await page.click("#hours-form button[type=submit]");
+  await refused(page, "#hours-form", "#h-open", "08:30 这样的形式");
+  step = "set the hours";
+  await page.fill("#h-open", "08:30");
+  await page.fill("#h-lunch", "12:00-14:00");
+  await page.fill("#h-last", "17:00");
+  await page.click("#hours-form button[type=submit]");
+  await text(page, "08:30–17:30", "#hours-table");
+  await text(page, "12:00-14:00", "#hours-table");
+  check((await page.locator("#hours-table tbody tr").count()) === 5, "five weekdays of hours");
+  await text(page, "已设置办公时间", "#cal-state");
+  step = "a holiday on a date that does not exist";
+  await page.fill("#y-date", "2026-02-30");
+  await page.selectOption("#y-kind", "holiday");
+  await page.fill("#y-name", "国庆节");
+  await page.click("#date-form button[type=submit]");
+  await refused(page, "#date-form", "#y-date", "真实日期");
+  step = "add a holiday";
+  await page.fill("#y-date", "2026-10-01");
+  await page.click("#date-form button[type=submit]");
+  await text(page, "国庆节", "#dates-table");
+  await text(page, "2026-10-01", "#dates-table");
+  step = "the 24-hour area";
+  await page.selectOption("#a-area", "approval");
+  await page.selectOption("#a-always", "yes");
+  await page.click("#cal-area-form button[type=submit]");
+  await text(page, "approval", "#cal-areas-table");
+  await oneLanguage(page, "zh");
+  await fits(page);
+  await axe(page, "calendar-zh");
+  await shot(page, "calendar-zh");
+  await page.click("#lang");
+  await text(page, "Opening hours are set", "#cal-state");
+  await oneLanguage(page, "en");
+  await axe(page, "calendar-en");
+  await page.click("#lang");
+  await tab(page, "users");
 
   step = "English";
   await page.click("#lang");

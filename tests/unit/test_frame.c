@@ -384,6 +384,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->areas[0]->opens_en = S("Numbers from 14:00 today");
         m->areas[0]->windows_open = 2;
         m->areas[0]->issue_unstaffed = true;
+        m->areas[0]->unstaffed_rule = true;
         m->areas[0]->n_window_nos = 2;
         m->areas[0]->window_nos = take(2 * sizeof *m->areas[0]->window_nos);
         m->areas[0]->window_nos[0] = 4;

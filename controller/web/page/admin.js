@@ -40,6 +40,46 @@ const TEXT = {
     tabClerks: "工作人员",
     tabDevices: "设备",
     tabCatalog: "业务目录",
+    tabCalendar: "办公时间",
+    calendarTitle: "办公时间",
+    calNone: "尚未设置办公时间：全天可取号。",
+    calSet: "已设置办公时间；未列出的星期不办公。",
+    hoursFormTitle: "设置每周办公时间",
+    hoursHint: "星期写作 1-5（周一至周五）、6（周六）或 6,7（周六、周日）；时间写作 08:30 这样的形式。午休期间和停止取号之后不取号，但预约仍可签到。",
+    hoursArea: "适用于",
+    hoursDays: "星期",
+    hoursOpen: "上班",
+    hoursClose: "下班",
+    hoursLunch: "午休",
+    hoursLast: "停止取号",
+    hallWide: "全大厅",
+    colFor: "适用于",
+    colDay: "星期",
+    colHours: "办公时间",
+    colLunch: "午休",
+    colLast: "停止取号",
+    noLunch: "无",
+    wdays: { mon: "周一", tue: "周二", wed: "周三", thu: "周四", fri: "周五", sat: "周六", sun: "周日" },
+    hoursSaved: "办公时间已保存。",
+    dateFormTitle: "节假日与调休上班日",
+    dateDate: "日期",
+    dateKind: "类型",
+    dateAs: "按星期几上班",
+    dateName: "名称",
+    add: "添加",
+    remove: "删除",
+    kinds: { holiday: "放假", workday: "调休上班" },
+    colDate: "日期",
+    colKind: "类型",
+    dateSaved: (d) => `${d} 已保存。`,
+    dateRemoved: (d) => `${d} 已删除。`,
+    calAreaTitle: "业务区设置",
+    calArea: "业务区",
+    calAlways: "24 小时自助",
+    calUnstaffed: "无窗口开放时",
+    yesNo: { no: "否", yes: "是" },
+    unstaffedModes: { default: "按大厅设置", yes: "提示后仍可取号", no: "不取号" },
+    calAreaSaved: (a) => `业务区 ${a} 已保存。`,
     tabUsers: "用户",
     windowsTitle: "窗口",
     windowFormTitle: "添加或修改窗口",
@@ -159,6 +199,46 @@ const TEXT = {
     tabClerks: "Clerks",
     tabDevices: "Devices",
     tabCatalog: "Catalog",
+    tabCalendar: "Hours",
+    calendarTitle: "Opening hours",
+    calNone: "No opening hours set: numbers at any time.",
+    calSet: "Opening hours are set; weekdays not listed are closed.",
+    hoursFormTitle: "Set the weekly hours",
+    hoursHint: "Weekdays as 1-5 (Monday to Friday), sat, sun or mon,wed; times as HH:MM. No numbers in the lunch break or after the last number; appointments are still checked in.",
+    hoursArea: "For",
+    hoursDays: "Weekdays",
+    hoursOpen: "Open",
+    hoursClose: "Close",
+    hoursLunch: "Lunch break",
+    hoursLast: "Last number",
+    hallWide: "The whole hall",
+    colFor: "For",
+    colDay: "Day",
+    colHours: "Hours",
+    colLunch: "Lunch break",
+    colLast: "Last number",
+    noLunch: "None",
+    wdays: { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" },
+    hoursSaved: "Hours saved.",
+    dateFormTitle: "Holidays and swapped working days",
+    dateDate: "Date",
+    dateKind: "Kind",
+    dateAs: "With the hours of",
+    dateName: "Name",
+    add: "Add",
+    remove: "Remove",
+    kinds: { holiday: "Holiday", workday: "Working day" },
+    colDate: "Date",
+    colKind: "Kind",
+    dateSaved: (d) => `${d} saved.`,
+    dateRemoved: (d) => `${d} removed.`,
+    calAreaTitle: "Area settings",
+    calArea: "Area",
+    calAlways: "24-hour self-service",
+    calUnstaffed: "With no window open",
+    yesNo: { no: "No", yes: "Yes" },
+    unstaffedModes: { default: "As the hall", yes: "Issue after a warning", no: "No numbers" },
+    calAreaSaved: (a) => `Area ${a} saved.`,
     tabUsers: "Users",
     windowsTitle: "Windows",
     windowFormTitle: "Add or change a window",
@@ -263,7 +343,7 @@ const S = {
   lang: localStorage.getItem("ow.lang") === "en" ? "en" : "zh",
   me: null,
   tab: "windows",
-  data: { windows: [], clerks: [], devices: [], areas: [], users: [] },
+  data: { windows: [], clerks: [], devices: [], areas: [], users: [], calendar: null },
 };
 
 const T = () => TEXT[S.lang];
@@ -607,17 +687,125 @@ async function submit(form, send) {
   }
 }
 
+// ---- the hall calendar (docs/calendar.md) -----------------------------------------
+
+const WDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+function areaLabel(code) {
+  const t = T();
+  if (!code) return t.hallWide;
+  const a = S.data.areas.find((x) => x.code === code);
+  return a ? `${a.code} ${a.name}` : code;
+}
+
+function renderCalendar() {
+  const t = T();
+  const c = S.data.calendar;
+  if (!c) return;
+  $("cal-state").textContent = c.configured ? t.calSet : t.calNone;
+  const hours = c.hours.slice().sort((x, y) => (x.area === y.area ? WDAYS.indexOf(x.day) - WDAYS.indexOf(y.day) : x.area < y.area ? -1 : 1));
+  table("hours-table", [t.colFor, t.colDay, t.colHours, t.colLunch, t.colLast, t.colActions], hours, (row, h) => {
+    cell(row, areaLabel(h.area));
+    cell(row, t.wdays[h.day]);
+    cell(row, `${h.open}–${h.close}`);
+    cell(row, h.lunch || t.noLunch);
+    cell(row, h.last);
+    cell(row, button(t.remove, () => calendarChange(row, "/api/v1/calendar/clear",
+      { area: h.area, days: h.day }, t.hoursSaved), `${t.remove} ${areaLabel(h.area)} ${t.wdays[h.day]}`));
+  });
+  table("dates-table", [t.colDate, t.colKind, t.dateAs, t.dateName, t.colActions], c.dates, (row, d) => {
+    cell(row, d.date);
+    cell(row, t.kinds[d.kind]);
+    cell(row, d.as ? t.wdays[d.as] : "—");
+    cell(row, d.name || "—");
+    cell(row, button(t.remove, () => calendarChange(row, "/api/v1/calendar/dates/remove",
+      { date: d.date }, t.dateRemoved(d.date)), `${t.remove} ${d.date}`));
+  });
+  table("cal-areas-table", [t.calArea, t.calAlways, t.calUnstaffed], c.areas, (row, a) => {
+    cell(row, areaLabel(a.area));
+    cell(row, t.yesNo[a.always_open ? "yes" : "no"]);
+    cell(row, t.unstaffedModes[a.unstaffed]);
+  });
+  const areas = S.data.areas.filter((a) => !a.retired).map((a) => ({ value: a.code, label: areaLabel(a.code) }));
+  options($("h-area"), [{ value: "", label: t.hallWide }].concat(areas), null, true);
+  options($("y-kind"), ["holiday", "workday"], (k) => t.kinds[k], true);
+  options($("y-as"), WDAYS, (d) => t.wdays[d], true);
+  $("y-as").disabled = $("y-kind").value !== "workday";
+  options($("a-area"), areas, null, true);
+  options($("a-always"), ["no", "yes"], (v) => t.yesNo[v], true);
+  options($("a-unstaffed"), ["default", "yes", "no"], (v) => t.unstaffedModes[v], true);
+}
+
+// A change from a row's button: refusals are said at the top of the page.
+async function calendarChange(row, path, body, done) {
+  notify("");
+  try {
+    await api("POST", path, body);
+    await load();
+    say(done);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return endSession();
+    notify(errorText(e));
+  }
+}
+
+async function saveHours(ev) {
+  ev.preventDefault();
+  await submit(ev.target, async () => {
+    await api("POST", "/api/v1/calendar/hours", {
+      area: $("h-area").value,
+      days: $("h-days").value.trim(),
+      open: $("h-open").value.trim(),
+      close: $("h-close").value.trim(),
+      lunch: $("h-lunch").value.trim(),
+      last: $("h-last").value.trim(),
+    });
+    say(T().hoursSaved);
+  });
+}
+
+async function saveDate(ev) {
+  ev.preventDefault();
+  const date = $("y-date").value.trim();
+  await submit(ev.target, async () => {
+    await api("POST", "/api/v1/calendar/dates", {
+      date,
+      kind: $("y-kind").value,
+      as: $("y-kind").value === "workday" ? $("y-as").value : "",
+      name: $("y-name").value.trim(),
+    });
+    $("y-date").value = "";
+    $("y-name").value = "";
+    say(T().dateSaved(date));
+  });
+}
+
+async function saveCalendarArea(ev) {
+  ev.preventDefault();
+  const area = $("a-area").value;
+  await submit(ev.target, async () => {
+    await api("POST", "/api/v1/calendar/areas", {
+      area,
+      always_open: $("a-always").value,
+      unstaffed: $("a-unstaffed").value,
+    });
+    say(T().calAreaSaved(area));
+  });
+}
+
 // ---- the page -------------------------------------------------------------------
 
 async function load() {
-  const [w, c, d, a, u] = await Promise.all([
+  const [w, c, d, a, u, k] = await Promise.all([
     api("GET", "/api/v1/windows"),
     api("GET", "/api/v1/clerks"),
     api("GET", "/api/v1/devices"),
     api("GET", "/api/v1/catalog"),
     api("GET", "/api/v1/users"),
+    api("GET", "/api/v1/calendar"),
   ]);
-  S.data = { windows: w.windows, clerks: c.clerks, devices: d.devices, areas: a.areas, users: u.users };
+  S.data = { windows: w.windows, clerks: c.clerks, devices: d.devices, areas: a.areas, users: u.users,
+    calendar: k.calendar };
   render();
 }
 
@@ -636,6 +824,7 @@ function render() {
   renderDevices();
   renderCatalog();
   renderUsers();
+  renderCalendar();
 }
 
 function show(view) {
@@ -730,6 +919,10 @@ async function start() {
   $("device-form").addEventListener("submit", deviceCommand);
   $("catalog-form").addEventListener("submit", importCatalog);
   $("user-form").addEventListener("submit", addUser);
+  $("hours-form").addEventListener("submit", saveHours);
+  $("date-form").addEventListener("submit", saveDate);
+  $("cal-area-form").addEventListener("submit", saveCalendarArea);
+  $("y-kind").addEventListener("change", () => ($("y-as").disabled = $("y-kind").value !== "workday"));
   applyLanguage();
   show("loading");
   try {
