@@ -37,6 +37,9 @@ const TEXT = {
     appointment: "预约签到",
     mine: "查询我的号",
     more: (n) => `更多区域（共 ${n} 个）`,
+    prev: "上一页",
+    next: "下一页",
+    pageNo: (a, b) => `第 ${a} 页，共 ${b} 页`,
     chooseLead: "请选择办理区域",
     back: "返回",
     done: "完成",
@@ -134,6 +137,9 @@ const TEXT = {
     appointment: "Appointment check-in",
     mine: "My ticket",
     more: (n) => `More areas (${n} in all)`,
+    prev: "Previous",
+    next: "Next",
+    pageNo: (a, b) => `Page ${a} of ${b}`,
     chooseLead: "Choose a service area",
     back: "Back",
     done: "Done",
@@ -141,7 +147,7 @@ const TEXT = {
     wait: (s) => (s < 60 ? "almost no wait" : `about ${minutes(s)} min`),
     closedTile: "Closed now",
     green: "Green channel",
-    greenSub: "Priority for the elderly, the disabled, service members",
+    greenSub: "Priority: the elderly, the disabled, service members",
     greenLead: "Green channel: choose a service area",
     greenConsult: "Choose a service area; the staff will serve you first",
     matterLead: "Choose what you need done",
@@ -252,6 +258,7 @@ const state = {
   lang: "zh",
   large: false,
   code: "",
+  page: 0,
   busy: false,
   shownAt: 0,
   connected: false,
@@ -376,21 +383,55 @@ function areaTile(a, m, onTap) {
   body.append(el("span", "name", pick(a.name, a.name_en)));
   if (closed) {
     b.classList.add("closed");
-    body.append(el("span", "wait", t().closedTile));
+    const info = el("span", "info");
+    info.append(el("span", "wait", t().closedTile));
     const opens = pick(a.opens_zh, a.opens_en);
-    if (opens) body.append(el("span", "wait", opens));
+    if (opens) info.append(el("span", "wait", opens));
+    body.append(info);
   } else {
-    body.append(el("span", "count", t().waiting(a.waiting || 0)));
-    if (typeof a.est_wait_s === "number") body.append(el("span", "wait", t().wait(a.est_wait_s)));
+    const info = el("span", "info");
+    info.append(el("span", "count", t().waiting(a.waiting || 0)));
+    if (typeof a.est_wait_s === "number") info.append(el("span", "wait", t().wait(a.est_wait_s)));
+    body.append(info);
   }
   b.append(body);
   return b;
 }
 
 function tiles(m, areas, onTap) {
-  const list = el("div", "areas n" + Math.min(areas.length, 12));
+  const list = el("div", "areas");
   for (const a of areas) list.append(areaTile(a, m, () => onTap(a)));
   return list;
+}
+
+/* How many list entries one page shows: fewer in large text, so that
+ * every entry keeps its words whole without scrolling. */
+function perPage(kind) {
+  const landscape = window.matchMedia("(orientation: landscape)").matches;
+  if (kind === "matters") return state.large ? (landscape ? 4 : 5) : 8;
+  return state.large ? (landscape ? 4 : 6) : landscape ? 9 : 10;
+}
+
+/* One page of items drawn by draw into list, and the buttons that turn
+ * the pages (each a touch). state.page is this screen's page. */
+function paged(list, items, kind, draw) {
+  const n = perPage(kind);
+  const pages = Math.max(1, Math.ceil(items.length / n));
+  state.page = Math.min(state.page, pages - 1);
+  for (const x of items.slice(state.page * n, state.page * n + n)) list.append(draw(x));
+  if (pages === 1) return null;
+  const turn = (d) => {
+    state.page += d;
+    touch();
+    draw();
+  };
+  const bar = el("div", "pager");
+  const prev = button("secondary", t().prev, () => turn(-1), state.page === 0);
+  prev.id = "prev";
+  const next = button("secondary", t().next, () => turn(1), state.page === pages - 1);
+  next.id = "next";
+  bar.append(prev, el("span", "page-no", t().pageNo(state.page + 1, pages)), next);
+  return bar;
 }
 
 function backButton() {
@@ -487,8 +528,18 @@ function drawIdle(m, s) {
   s.append(box);
 }
 
+/* The areas, a page at a time, each tap sending name with the code. */
+function areaPages(m, s, name) {
+  const list = el("div", "areas");
+  const pager = paged(list, m.areas || [], "areas", (a) => areaTile(a, m, () => act(name, a.code)));
+  s.append(list);
+  if (pager) s.append(pager);
+}
+
 function drawChoose(m, s) {
-  s.append(heading(t().chooseLead), tiles(m, m.areas || [], (a) => act("area", a.code)), backButton());
+  s.append(heading(t().chooseLead));
+  areaPages(m, s, "area");
+  s.append(backButton());
 }
 
 function drawMatter(m, s) {
@@ -496,19 +547,21 @@ function drawMatter(m, s) {
   const head = el("div", "chosen");
   head.append(el("span", "letter", c.letter || c.code || ""), el("span", "name", pick(c.name, c.name_en)));
   const list = el("div", "matters");
-  for (const x of m.matters || []) {
+  const pager = paged(list, m.matters || [], "matters", (x) => {
     const b = button("matter", null, () => act("take", `${c.code}/${x.code}`), !canTake(m));
     b.dataset.matter = x.code;
     b.append(el("span", "name", pick(x.name, x.name_en)));
     if (x.materials && x.materials.length)
       b.append(el("span", "materials", t().materials + x.materials.join(state.lang === "en" ? ", " : "、")));
-    list.append(b);
-  }
+    return b;
+  });
   const skip = button("primary skip", t().skip, () => act("take", c.code || ""), !canTake(m));
   skip.id = "skip";
   const foot = el("div", "foot");
   foot.append(skip, backButton());
-  s.append(heading(t().matterLead), head, list, foot);
+  s.append(heading(t().matterLead), head, list);
+  if (pager) s.append(pager);
+  s.append(foot);
 }
 
 function drawCard(m, s) {
@@ -537,7 +590,8 @@ function drawGreen(m, s) {
   const consult = m.green && m.green.mode === "consult";
   s.append(head, el("p", "sub", consult ? t().greenConsult : t().greenSub));
   if (message(m)) s.append(el("div", "message", message(m)));
-  s.append(tiles(m, m.areas || [], (a) => act("green", a.code)), backButton());
+  areaPages(m, s, "green");
+  s.append(backButton());
 }
 
 function mineResult(m, s) {
@@ -762,7 +816,10 @@ function show(m) {
     state.lang = "zh";
     state.large = false;
   }
-  if (m.screen !== before) state.code = "";
+  if (m.screen !== before) {
+    state.code = "";
+    state.page = 0;
+  }
   state.model = m;
   state.shownAt = Date.now();
   draw();
@@ -863,6 +920,7 @@ function start() {
     draw();
   });
   document.addEventListener("keydown", onKey);
+  window.addEventListener("resize", draw);
   setInterval(() => {
     checkService();
     tickCountdown();
