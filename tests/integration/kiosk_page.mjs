@@ -451,7 +451,8 @@ async function setModes(page, lang, large) {
 }
 
 // What is wrong with the layout as drawn: controls outside the viewport or
-// under 80 px, content cut off in a control, anything needing a scroll.
+// under 80 px, content cut off in a control or spilling out of any box on
+// the screen, controls overlapping, anything needing a scroll.
 async function layoutProblems(page) {
   return page.evaluate(() => {
     const bad = [];
@@ -472,6 +473,21 @@ async function layoutProblems(page) {
         bad.push(`content cut off: ${name(e)} ${e.scrollWidth}x${e.scrollHeight} in ` +
           `${e.clientWidth}x${e.clientHeight}`);
     }
+    // Nothing on the screen spills out of its box onto its neighbours.
+    for (const e of document.querySelectorAll("#screen, #screen *")) {
+      if (!(e instanceof HTMLElement) || e.clientHeight === 0 || !visible(e)) continue;
+      if (e.scrollHeight > e.clientHeight + 2 || e.scrollWidth > e.clientWidth + 2)
+        bad.push(`spills out: ${name(e)} ${e.scrollWidth}x${e.scrollHeight} in ` +
+          `${e.clientWidth}x${e.clientHeight}`);
+    }
+    // No two controls overlap.
+    const controls = [...document.querySelectorAll("button")].filter(visible);
+    for (let i = 0; i < controls.length; i++)
+      for (let j = i + 1; j < controls.length; j++) {
+        const a = controls[i].getBoundingClientRect(), b = controls[j].getBoundingClientRect();
+        if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+          bad.push(`overlap: ${name(controls[i])} and ${name(controls[j])}`);
+      }
     const d = document.documentElement;
     if (d.scrollHeight > H + 0.5 || d.scrollWidth > W + 0.5)
       bad.push(`the page scrolls: ${d.scrollWidth}x${d.scrollHeight} in ${W}x${H}`);

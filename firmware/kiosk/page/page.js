@@ -614,9 +614,10 @@ function mineResult(m, s) {
     acts.append(r);
   }
   acts.append(button("secondary", t().mineAgain, () => act("mine", "")), backButton());
-  s.append(heading(t().mine), card);
-  if (message(m)) s.append(el("div", "message", message(m)));
-  s.append(acts);
+  const box = el("div", "picture-screen");
+  box.append(card);
+  if (message(m)) box.append(el("div", "message", message(m)));
+  s.append(heading(t().mine), box, acts);
 }
 
 function drawMine(m, s) {
