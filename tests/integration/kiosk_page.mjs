@@ -191,6 +191,23 @@ async function walk(page) {
   await script(page, "idle");
   await screen(page, "idle");
 
+  // Many areas: five tiles and the area list, a page at a time.
+  await script(page, "many_areas");
+  await text(page, "更多区域（共 12 个）");
+  check((await page.$$("#screen button[data-area]")).length === 5, "five tiles on idle");
+  await tap(page, "更多区域（共 12 个）");
+  await screen(page, "choose");
+  await text(page, "第 1 页，共 2 页");
+  check(await page.isDisabled("#prev"), "no page before the first");
+  check((await page.$$('#screen button[data-area="M"]')).length === 0, "M is on page 2");
+  await page.click("#next");
+  await text(page, "第 2 页，共 2 页");
+  await page.click('#screen button[data-area="M"]');
+  await screen(page, "working");
+  await script(page, "few_areas");
+  await script(page, "idle");
+  await screen(page, "idle");
+
   // card: the swipe prompt with its picture.
   await tap(page, "刷身份证取号");
   await screen(page, "card");
@@ -415,7 +432,7 @@ async function walk(page) {
 // drawn (in Chinese, the mode it is reached in), the scripts that undo it.
 const STATES = [
   { name: "idle", run: ["idle"], ready: "一键取号" },
-  { name: "area-list", run: ["choose"], ready: "请选择办理区域" },
+  { name: "area-list", run: ["many_areas", "choose"], ready: "请选择办理区域", undo: ["few_areas"] },
   { name: "matter-list", run: ["matter-long"], ready: "请选择办理事项" },
   { name: "card-prompt", run: ["card"], ready: "请将身份证放在下方读卡区" },
   { name: "card-error", run: ["error-card"], ready: "未能读取身份证" },

@@ -75,11 +75,12 @@ typedef struct fake {
     const char *closed_kind; /* printer | maintenance | hours | "" */
     const char *mine_state;  /* the own ticket's state; NULL: none looked up */
     bool ticket, ticket_offline;
-    bool green;         /* green.enabled */
-    bool area_closed;   /* area D closed until 14:00 */
-    bool confirm;       /* a question before issuing */
-    bool letters;       /* the appointment keypad has letters */
-    bool many_matters;  /* the matter screen with its longest list */
+    bool green;        /* green.enabled */
+    bool area_closed;  /* area D closed until 14:00 */
+    bool confirm;      /* a question before issuing */
+    bool letters;      /* the appointment keypad has letters */
+    bool many_matters; /* the matter screen with its longest list */
+    bool many_areas;   /* 12 areas: more than the idle screen's tiles */
     int hold_s;
     int state_calls;
     bool broken; /* the state callback fails */
@@ -112,13 +113,25 @@ static json_t *fake_area(const char *code, const char *name, const char *name_en
 
 static json_t *fake_areas(const fake *f)
 {
-    json_t *areas = json_pack(
-        "[o,o,o,o,o]", fake_area("A", "综合受理", "General intake", 3, 540, 0),
-        fake_area("B", "不动产登记", "Real estate registration", 12, 1500, 3),
-        fake_area("C", "社保医保", "Social and health insurance", 0, 0, 0),
-        fake_area("D", "出入境", "Exit and entry", 5, 420, 0),
-        fake_area("E", "公积金", "", 2, 180, 0)); /* no English name: the Chinese one */
+    json_t *areas =
+        json_pack("[o,o,o,o,o]", fake_area("A", "综合受理", "General intake", 3, 540, 0),
+                  fake_area("B", "不动产登记", "Real estate registration", 12, 1500, 3),
+                  fake_area("C", "社保医保", "Social and health insurance", 0, 0, 0),
+                  fake_area("D", "出入境", "Exit and entry", 5, 420, 0),
+                  fake_area("E", "公积金", "", 2, 180, 0)); /* no English name: the Chinese one */
 
+    if (f->many_areas) {
+        static const char *const more[][3] = {{"F", "税务", "Taxes"},
+                                              {"G", "市场监管", "Market regulation"},
+                                              {"H", "交通", "Transport"},
+                                              {"J", "民政", "Civil affairs"},
+                                              {"K", "住房", "Housing"},
+                                              {"L", "人才服务", "Talent services"},
+                                              {"M", "残疾人服务", "Disability services"}};
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+            json_array_append_new(areas,
+                                  fake_area(more[i][0], more[i][1], more[i][2], (int)i, 60, 0));
+    }
     if (f->area_closed) {
         json_t *d = json_array_get(areas, 3);
         json_object_set_new(d, "closed", json_true());
@@ -138,12 +151,12 @@ static json_t *fake_matter(const char *code, const char *name, const char *name_
 
 static json_t *fake_matters(const fake *f)
 {
-    json_t *m = json_pack(
-        "[o,o,o]",
-        fake_matter("B01", "房屋转移登记", "Transfer of a home",
-                    json_pack("[s,s,s]", "身份证", "不动产权证书", "买卖合同")),
-        fake_matter("B02", "抵押登记", "Mortgage registration", json_pack("[s,s]", "身份证", "借款合同")),
-        fake_matter("B03", "查询不动产信息", "Property records", json_array()));
+    json_t *m = json_pack("[o,o,o]",
+                          fake_matter("B01", "房屋转移登记", "Transfer of a home",
+                                      json_pack("[s,s,s]", "身份证", "不动产权证书", "买卖合同")),
+                          fake_matter("B02", "抵押登记", "Mortgage registration",
+                                      json_pack("[s,s]", "身份证", "借款合同")),
+                          fake_matter("B03", "查询不动产信息", "Property records", json_array()));
 
     if (f->many_matters)
         for (int i = 4; i <= 8; i++) {
@@ -185,9 +198,8 @@ static json_t *fake_mine(const fake *f)
     bool waiting = strcmp(f->mine_state, "waiting") == 0;
     bool missed = strcmp(f->mine_state, "no_show") == 0;
 
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:s}", "number", "B012", "state",
-                     f->mine_state, "area_name", "不动产登记", "area_name_en",
-                     "Real estate registration", "ahead",
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:s}", "number", "B012", "state", f->mine_state,
+                     "area_name", "不动产登记", "area_name_en", "Real estate registration", "ahead",
                      waiting ? json_integer(4) : json_null(), "can_cancel", waiting, "can_rejoin",
                      missed, "rejoin_until", missed ? "10:45" : "");
 }
@@ -212,10 +224,10 @@ static int fake_state(void *arg, buf *out)
     ck_assert_ptr_nonnull(m);
     json_object_set_new(m, "error_kind", json_string(f->error_kind));
     json_object_set_new(m, "closed_kind", json_string(f->closed_kind));
-    json_object_set_new(
-        m, "hours",
-        json_pack("{s:b,s:s,s:s}", "closed", strcmp(f->closed_kind, "hours") == 0, "opens_zh",
-                  "明天 8:30 开始取号", "opens_en", "Tickets again tomorrow from 8:30"));
+    json_object_set_new(m, "hours",
+                        json_pack("{s:b,s:s,s:s}", "closed", strcmp(f->closed_kind, "hours") == 0,
+                                  "opens_zh", "明天 8:30 开始取号", "opens_en",
+                                  "Tickets again tomorrow from 8:30"));
     json_object_set_new(m, "green", json_pack("{s:b,s:s}", "enabled", f->green, "mode", "issue"));
     json_object_set_new(m, "matter_step", json_true());
     json_object_set_new(m, "keypad",
@@ -320,7 +332,8 @@ static int fake_script(fake *f, const char *what)
                  "The hall has stopped issuing tickets today.");
         f->closed_kind = "hours";
     } else if (strcmp(what, "closed-paper") == 0) {
-        fake_set(f, "closed", "打印纸用完，请联系工作人员。", "Out of paper; please ask the staff.");
+        fake_set(f, "closed", "打印纸用完，请联系工作人员。",
+                 "Out of paper; please ask the staff.");
         f->closed_kind = "printer";
         f->printer = "paper_out";
     } else if (strcmp(what, "maintenance") == 0) {
@@ -339,6 +352,8 @@ static int fake_script(fake *f, const char *what)
         f->area_closed = strcmp(what, "area_closed") == 0;
     else if (strcmp(what, "green_on") == 0 || strcmp(what, "green_off") == 0)
         f->green = strcmp(what, "green_on") == 0;
+    else if (strcmp(what, "many_areas") == 0 || strcmp(what, "few_areas") == 0)
+        f->many_areas = strcmp(what, "many_areas") == 0;
     else if (strcmp(what, "letters") == 0 || strcmp(what, "digits") == 0)
         f->letters = strcmp(what, "letters") == 0;
     else if (strcmp(what, "broken") == 0 || strcmp(what, "fixed") == 0)
@@ -1420,18 +1435,9 @@ static void run_script(fixture *fx, const char *mode, const char *out, int timeo
     fx->model.hold_s = FAKE_HOLD_S;
     mkdir(out, 0755);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", kpage_port(fx->model.page));
-    const char *argv[] = {NODE_PATH,
-                          KPAGE_SCRIPT,
-                          "--url",
-                          url,
-                          "--chromium",
-                          CHROMIUM_PATH,
-                          "--node-modules",
-                          KPAGE_NODE_MODULES,
-                          "--out",
-                          out,
-                          "--mode",
-                          mode,
+    const char *argv[] = {NODE_PATH,    KPAGE_SCRIPT,  "--url",          url,
+                          "--chromium", CHROMIUM_PATH, "--node-modules", KPAGE_NODE_MODULES,
+                          "--out",      out,           "--mode",         mode,
                           NULL};
     ch.pid = ts_spawn(argv, NULL);
     ev_timer_init(&ch.t, child_check, &ch);
@@ -1457,6 +1463,8 @@ START_TEST(test_chromium)
     ck_assert(fake_saw(&fx.model, "take|B/B01"));
     ck_assert(fake_saw(&fx.model, "take|B"));
     ck_assert(fake_saw(&fx.model, "area|C"));
+    ck_assert(fake_saw(&fx.model, "start|"));
+    ck_assert(fake_saw(&fx.model, "area|M"));
     ck_assert(fake_saw(&fx.model, "card|"));
     ck_assert(fake_saw(&fx.model, "appointment|"));
     ck_assert(fake_saw(&fx.model, "appointment|123456"));
@@ -1475,8 +1483,9 @@ START_TEST(test_chromium)
     ck_assert_int_eq(fake_count(&fx.model, "mine|B012"), 2);
     ck_assert(!fake_saw(&fx.model, "mine|C999"));
     /* Every keypad tap restarted the timer: 000000, 清空, 1234567, AB1Z and
-     * B012 are 22 taps (the mode buttons add theirs). */
-    ck_assert_int_ge(fake_count(&fx.model, "touch|"), 22);
+     * B012 are 22 taps, and a page turned one more (the mode buttons add
+     * theirs). */
+    ck_assert_int_ge(fake_count(&fx.model, "touch|"), 23);
     ck_assert(fake_index(&fx.model, "take|") < fake_index(&fx.model, "done|"));
     ck_assert(fake_index(&fx.model, "area|B") < fake_index(&fx.model, "take|B/B01"));
     ck_assert(fake_index(&fx.model, "confirm|no") < fake_index(&fx.model, "confirm|yes"));
@@ -1487,10 +1496,12 @@ END_TEST
 /* The screen states kiosk_page.mjs --mode layouts draws, each in 8 forms. */
 START_TEST(test_layouts)
 {
-    static const char *const states[] = {
-        "idle",     "area-list",   "matter-list", "card-prompt", "card-error",
-        "appointment-keypad", "printing", "ticket", "error", "paper-out", "hall-closed",
-        "area-closed", "offline", "out-of-service", "green", "mine-keypad", "mine-ticket", "confirm"};
+    static const char *const states[] = {"idle",        "area-list",      "matter-list",
+                                         "card-prompt", "card-error",     "appointment-keypad",
+                                         "printing",    "ticket",         "error",
+                                         "paper-out",   "hall-closed",    "area-closed",
+                                         "offline",     "out-of-service", "green",
+                                         "mine-keypad", "mine-ticket",    "confirm"};
     static const char *const forms[] = {
         "portrait-normal-zh",  "portrait-normal-en",  "portrait-large-zh",  "portrait-large-en",
         "landscape-normal-zh", "landscape-normal-en", "landscape-large-zh", "landscape-large-en"};

@@ -412,13 +412,13 @@ function perPage(kind) {
   return state.large ? (landscape ? 4 : 6) : landscape ? 9 : 10;
 }
 
-/* One page of items drawn by draw into list, and the buttons that turn
- * the pages (each a touch). state.page is this screen's page. */
-function paged(list, items, kind, draw) {
+/* One page of items drawn by drawItem into list, and the buttons that
+ * turn the pages (each a touch). state.page is this screen's page. */
+function paged(list, items, kind, drawItem) {
   const n = perPage(kind);
   const pages = Math.max(1, Math.ceil(items.length / n));
   state.page = Math.min(state.page, pages - 1);
-  for (const x of items.slice(state.page * n, state.page * n + n)) list.append(draw(x));
+  for (const x of items.slice(state.page * n, state.page * n + n)) list.append(drawItem(x));
   if (pages === 1) return null;
   const turn = (d) => {
     state.page += d;
