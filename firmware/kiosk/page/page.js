@@ -636,7 +636,7 @@ function drawMine(m, s) {
 function drawConfirm(m, s) {
   const c = m.confirm;
   const box = el("div", "picture-screen");
-  box.append(heading(pick(c.zh, c.en)));
+  box.append(pic("hours", "big"), heading(pick(c.zh, c.en)));
   const yes = button("primary", t().yes, () => act("confirm", "yes"));
   yes.id = "confirm-yes";
   const no = button("secondary", t().no, () => act("confirm", "no"));
