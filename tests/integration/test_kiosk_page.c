@@ -10,15 +10,26 @@
  *   test_kiosk_page chromium  (kiosk_page_chromium) the page in Debian's
  *                             headless Chromium, driven by kiosk_page.mjs
  *                             (playwright-core): every screen and status,
- *                             the one-tap button reaching the model, the
- *                             large-text and English modes; screenshots go
- *                             to KPAGE_SCREENS_DIR. Exits 77 when node,
- *                             playwright-core (tools/install-page-deps) or
- *                             chromium is missing.
+ *                             every action reaching the model (tiles,
+ *                             matters, keypads, check-in by card, green
+ *                             channel, own ticket, confirm, a scanner's
+ *                             burst, touch on every key), large text and
+ *                             English, out of service and back; screenshots
+ *                             go to KPAGE_SCREENS_DIR.
+ *   test_kiosk_page layouts   (kiosk_page_layouts) every screen state in
+ *                             portrait and landscape x normal and large
+ *                             text x Chinese and English: axe-core, every
+ *                             control inside the viewport, no scrolling,
+ *                             contrast >= 7:1; screenshots kept in
+ *                             KPAGE_LAYOUTS_DIR.
+ *   Both browser modes exit 77 when node, playwright-core or axe-core
+ *   (tools/install-page-deps) or chromium is missing.
  *
- * The fake model accepts the page's actions and one more, "script", which
- * only the browser script sends: it sets the screen or a status directly,
- * so every state can be reached without a kiosk behind the page.
+ * The fake model speaks the screen model of docs/kiosk.md with every field
+ * the page draws. It accepts the page's actions the way kioskd answers
+ * them, and one more, "script", which only the browser script sends: it
+ * sets the screen or a status directly, so every state can be reached
+ * without a kiosk behind the page.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -44,8 +55,15 @@
 
 /* ---- the fake screen model -------------------------------------------- */
 
-#define MAX_ACTIONS 64
+/* Every action is recorded; the layout walk sends a few hundred touches. */
+#define MAX_ACTIONS 1024
+/* The long-poll hold the Chromium tests use, so that the page's
+ * out-of-service limit (hold_s + 3 s) comes within seconds. */
+#define FAKE_HOLD_S 3
 
+/* The fake's whole state: the contract's model (docs/kiosk.md, "Screen
+ * model") with every field the page draws, set by the page's actions the
+ * way kioskd would and by "script" for what only the kiosk can cause. */
 typedef struct fake {
     kpage *page;
     long long seq;
@@ -53,7 +71,17 @@ typedef struct fake {
     const char *link;    /* online | offline */
     const char *printer; /* ok | paper_out | ... */
     const char *message, *message_en;
+    const char *error_kind;  /* card | refused | printer | network | hours | limit | "" */
+    const char *closed_kind; /* printer | maintenance | hours | "" */
+    const char *mine_state;  /* the own ticket's state; NULL: none looked up */
     bool ticket, ticket_offline;
+    bool green;        /* green.enabled */
+    bool area_closed;  /* area D closed until 14:00 */
+    bool confirm;      /* a question before issuing */
+    bool letters;      /* the appointment keypad has letters */
+    bool many_matters; /* the matter screen with its longest list */
+    bool many_areas;   /* 12 areas: more than the idle screen's tiles */
+    int hold_s;
     int state_calls;
     bool broken; /* the state callback fails */
     char actions[MAX_ACTIONS][128];
@@ -68,41 +96,159 @@ static void fake_init(fake *f)
     f->link = "online";
     f->printer = "ok";
     f->message = f->message_en = "";
+    f->error_kind = f->closed_kind = "";
+    f->green = true;
+    f->hold_s = KPAGE_HOLD_MS / 1000;
 }
 
-static json_t *fake_area(const char *code, const char *name, int waiting, int est, bool general)
+static json_t *fake_area(const char *code, const char *name, const char *name_en, int waiting,
+                         int est, int matters)
 {
-    return json_pack("{s:s,s:s,s:i,s:i,s:b}", "code", code, "name", name, "waiting", waiting,
-                     "est_wait_s", est, "general", general);
+    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:b,s:s,s:s,s:i,s:b,s:i}", "code", code,
+                     "letter", code, "name", name, "name_en", name_en, "waiting", waiting,
+                     "est_wait_s", est, "general", strcmp(code, "A") == 0, "closed", false,
+                     "opens_zh", "", "opens_en", "", "windows_open", 2, "issue_unstaffed", false,
+                     "matters", matters);
+}
+
+static json_t *fake_areas(const fake *f)
+{
+    json_t *areas =
+        json_pack("[o,o,o,o,o]", fake_area("A", "综合受理", "General intake", 3, 540, 0),
+                  fake_area("B", "不动产登记", "Real estate registration", 12, 1500, 3),
+                  fake_area("C", "社保医保", "Social and health insurance", 0, 0, 0),
+                  fake_area("D", "出入境", "Exit and entry", 5, 420, 0),
+                  fake_area("E", "公积金", "", 2, 180, 0)); /* no English name: the Chinese one */
+
+    if (f->many_areas) {
+        static const char *const more[][3] = {{"F", "税务", "Taxes"},
+                                              {"G", "市场监管", "Market regulation"},
+                                              {"H", "交通", "Transport"},
+                                              {"J", "民政", "Civil affairs"},
+                                              {"K", "住房", "Housing"},
+                                              {"L", "人才服务", "Talent services"},
+                                              {"M", "残疾人服务", "Disability services"}};
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+            json_array_append_new(areas,
+                                  fake_area(more[i][0], more[i][1], more[i][2], (int)i, 60, 0));
+    }
+    if (f->area_closed) {
+        json_t *d = json_array_get(areas, 3);
+        json_object_set_new(d, "closed", json_true());
+        json_object_set_new(d, "opens_zh", json_string("14:00 开始取号"));
+        json_object_set_new(d, "opens_en", json_string("Opens at 14:00"));
+        json_object_set_new(d, "windows_open", json_integer(0));
+    }
+    return areas;
+}
+
+static json_t *fake_matter(const char *code, const char *name, const char *name_en,
+                           json_t *materials)
+{
+    return json_pack("{s:s,s:s,s:s,s:o}", "code", code, "name", name, "name_en", name_en,
+                     "materials", materials);
+}
+
+static json_t *fake_matters(const fake *f)
+{
+    json_t *m = json_pack("[o,o,o]",
+                          fake_matter("B01", "房屋转移登记", "Transfer of a home",
+                                      json_pack("[s,s,s]", "身份证", "不动产权证书", "买卖合同")),
+                          fake_matter("B02", "抵押登记", "Mortgage registration",
+                                      json_pack("[s,s]", "身份证", "借款合同")),
+                          fake_matter("B03", "查询不动产信息", "Property records", json_array()));
+
+    if (f->many_matters)
+        for (int i = 4; i <= 8; i++) {
+            char code[8];
+            snprintf(code, sizeof code, "B0%d", i);
+            json_array_append_new(m, fake_matter(code, "更正登记", "Correction of records",
+                                                 json_pack("[s]", "身份证")));
+        }
+    return m;
+}
+
+static json_t *fake_ticket(const fake *f)
+{
+    json_t *k;
+
+    if (!f->ticket)
+        return json_null();
+    /* The QR picture is inline here (kpage of this test serves none). */
+    k = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s,s:[i,i],s:b,s:b,s:s,s:s,s:[s,s,s],"
+        "s:s,s:s,s:s,s:s}",
+        "number", f->ticket_offline ? "A901" : "B012", "letter", "B", "area", "B", "area_name",
+        "不动产登记", "area_name_en", "Real estate registration", "ahead", 3, "est_wait_s", 540,
+        "offline", f->ticket_offline, "masked_name", "张*", "issued_at", "2026-03-02 10:05", "qr",
+        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 9 9'%3E"
+        "%3Cpath d='M0 0h3v3H0zM6 0h3v3H6zM0 6h3v3H0zM4 4h1v1H4zM6 6h1v3H6zM8 5h1v2H8z'/%3E"
+        "%3C/svg%3E",
+        "windows", 1, 2, "appointment", true, "green", true, "matter_name", "房屋转移登记",
+        "matter_name_en", "Transfer of a home", "materials", "身份证", "不动产权证书", "买卖合同",
+        "wait_zh", "约 9 分钟", "wait_en", "About 9 min", "rule_zh",
+        "过号请在10分钟内回到取号机重新排队", "rule_en",
+        "Missed your call? Rejoin at the kiosk within 10 minutes");
+    ck_assert_ptr_nonnull(k);
+    return k;
+}
+
+static json_t *fake_mine(const fake *f)
+{
+    bool waiting = strcmp(f->mine_state, "waiting") == 0;
+    bool missed = strcmp(f->mine_state, "no_show") == 0;
+
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:s}", "number", "B012", "state", f->mine_state,
+                     "area_name", "不动产登记", "area_name_en", "Real estate registration", "ahead",
+                     waiting ? json_integer(4) : json_null(), "can_cancel", waiting, "can_rejoin",
+                     missed, "rejoin_until", missed ? "10:45" : "");
 }
 
 static int fake_state(void *arg, buf *out)
 {
     fake *f = arg;
-    json_t *areas, *ticket, *m;
+    bool matter = strcmp(f->screen, "matter") == 0;
+    json_t *m;
     char *text;
     int rc;
 
     f->state_calls++;
     if (f->broken)
         return -1;
-    areas =
-        json_pack("[o,o,o,o]", fake_area("A", "综合受理", 3, 540, true),
-                  fake_area("B", "不动产登记", 12, 1500, false),
-                  fake_area("C", "社保医保", 0, 0, false), fake_area("D", "出入境", 5, 420, false));
-    ticket = f->ticket ? json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s}", "number",
-                                   f->ticket_offline ? "A901" : "A012", "area", "A", "area_name",
-                                   "综合受理", "ahead", 3, "est_wait_s", 540, "offline",
-                                   f->ticket_offline, "masked_name", "张*", "issued_at",
-                                   "2026-03-02 10:05", "qr", "https://example.invalid/t/A012")
-                       : json_null();
     m = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:s,s:i}", "seq", (json_int_t)f->seq,
                   "screen", f->screen, "hall", "示范区政务服务中心", "kiosk", "kiosk-1", "link",
                   f->link, "printer", f->printer, "lease_left",
-                  strcmp(f->link, "offline") == 0 ? json_integer(48) : json_null(), "areas", areas,
-                  "ticket", ticket, "message", f->message, "message_en", f->message_en,
-                  "idle_after_s", 30);
+                  strcmp(f->link, "offline") == 0 ? json_integer(48) : json_null(), "areas",
+                  fake_areas(f), "ticket", fake_ticket(f), "message", f->message, "message_en",
+                  f->message_en, "idle_after_s", 30);
     ck_assert_ptr_nonnull(m);
+    json_object_set_new(m, "error_kind", json_string(f->error_kind));
+    json_object_set_new(m, "closed_kind", json_string(f->closed_kind));
+    json_object_set_new(m, "hours",
+                        json_pack("{s:b,s:s,s:s}", "closed", strcmp(f->closed_kind, "hours") == 0,
+                                  "opens_zh", "明天 8:30 开始取号", "opens_en",
+                                  "Tickets again tomorrow from 8:30"));
+    json_object_set_new(m, "green", json_pack("{s:b,s:s}", "enabled", f->green, "mode", "issue"));
+    json_object_set_new(m, "matter_step", json_true());
+    json_object_set_new(m, "keypad",
+                        json_pack("{s:s,s:i,s:i}", "alphabet",
+                                  f->letters ? "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ" : "0123456789",
+                                  "min", f->letters ? 4 : 6, "max", f->letters ? 12 : 6));
+    json_object_set_new(m, "hold_s", json_integer(f->hold_s));
+    json_object_set_new(m, "chosen",
+                        matter ? json_pack("{s:s,s:s,s:s,s:s}", "code", "B", "name", "不动产登记",
+                                           "name_en", "Real estate registration", "letter", "B")
+                               : json_null());
+    json_object_set_new(m, "matters", matter ? fake_matters(f) : json_array());
+    json_object_set_new(m, "mine", f->mine_state != NULL ? fake_mine(f) : json_null());
+    json_object_set_new(
+        m, "confirm",
+        f->confirm ? json_pack("{s:s,s:s,s:s,s:s}", "zh",
+                               "出入境现在没有窗口办理，等候时间无法估计。仍要取号吗？", "en",
+                               "No window serves Exit and entry now; the wait is unknown. Take a "
+                               "number anyway?",
+                               "action", "take", "param", "D")
+                   : json_null());
     text = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     ck_assert_ptr_nonnull(text);
@@ -116,25 +262,85 @@ static void fake_set(fake *f, const char *screen, const char *message, const cha
     f->screen = screen;
     f->message = message;
     f->message_en = message_en;
+    f->error_kind = f->closed_kind = "";
+    f->ticket = f->confirm = false;
+    if (strcmp(screen, "mine") != 0)
+        f->mine_state = NULL;
+}
+
+/* The error screen of one kind, with its sentence. */
+static void fake_error(fake *f, const char *kind)
+{
+    static const struct {
+        const char *kind, *zh, *en;
+    } errors[] = {
+        {"printer", "打印机卡纸，请联系工作人员。", "The printer is jammed; please ask the staff."},
+        {"card", "身份证读取失败，请重新放置。", "The card could not be read; place it again."},
+        {"refused", "该区域今日号已取完。", "This area has no more numbers today."},
+        {"network", "连接服务中心失败，请稍后再试。", "The service centre cannot be reached."},
+        {"hours", "出入境 14:00 开始取号。", "Exit and entry opens at 14:00."},
+        {"limit", "您今天已取过 3 个号。", "You have taken 3 numbers today."},
+    };
+
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(errors[i].kind, kind) == 0) {
+            fake_set(f, "error", errors[i].zh, errors[i].en);
+            f->error_kind = errors[i].kind;
+            return;
+        }
+    ck_abort_msg("no fake error %s", kind);
+}
+
+/* The screen called name, as a string that outlives the request; NULL
+ * when there is none. */
+static const char *fake_screen(const char *name)
+{
+    static const char *const screens[] = {"idle", "choose", "green", "card", "appointment", "mine"};
+
+    for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
+        if (strcmp(screens[i], name) == 0)
+            return screens[i];
+    return NULL;
 }
 
 /* The browser script's shortcut to every screen and status. */
 static int fake_script(fake *f, const char *what)
 {
-    f->ticket = false;
-    if (strcmp(what, "idle") == 0)
-        fake_set(f, "idle", "", "");
+    if (fake_screen(what) != NULL)
+        fake_set(f, fake_screen(what), "", "");
+    else if (strcmp(what, "matter") == 0 || strcmp(what, "matter-long") == 0) {
+        fake_set(f, "matter", "", "");
+        f->many_matters = strcmp(what, "matter-long") == 0;
+    } else if (strcmp(what, "working") == 0)
+        fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
     else if (strcmp(what, "ticket") == 0 || strcmp(what, "ticket-offline") == 0) {
         fake_set(f, "ticket", "", "");
         f->ticket = true;
         f->ticket_offline = strcmp(what, "ticket-offline") == 0;
-    } else if (strcmp(what, "error") == 0)
-        fake_set(f, "error", "打印机卡纸，请联系工作人员。",
-                 "The printer is jammed; please ask the staff.");
-    else if (strcmp(what, "closed") == 0)
+    } else if (strncmp(what, "error-", 6) == 0)
+        fake_error(f, what + 6);
+    else if (strcmp(what, "error") == 0)
+        fake_error(f, "printer");
+    else if (strncmp(what, "mine-", 5) == 0) {
+        fake_set(f, "mine", "", "");
+        f->mine_state = strcmp(what + 5, "missed") == 0 ? "no_show" : "waiting";
+    } else if (strcmp(what, "confirm") == 0) {
+        fake_set(f, "choose", "", "");
+        f->confirm = true;
+    } else if (strcmp(what, "closed") == 0 || strcmp(what, "hours") == 0) {
         fake_set(f, "closed", "本厅今日已停止取号，请明天再来。",
                  "The hall has stopped issuing tickets today.");
-    else if (strcmp(what, "offline") == 0)
+        f->closed_kind = "hours";
+    } else if (strcmp(what, "closed-paper") == 0) {
+        fake_set(f, "closed", "打印纸用完，请联系工作人员。",
+                 "Out of paper; please ask the staff.");
+        f->closed_kind = "printer";
+        f->printer = "paper_out";
+    } else if (strcmp(what, "maintenance") == 0) {
+        fake_set(f, "closed", "设备维护中，请到其他取号机取号。",
+                 "Under maintenance; please use another kiosk.");
+        f->closed_kind = "maintenance";
+    } else if (strcmp(what, "offline") == 0)
         f->link = "offline";
     else if (strcmp(what, "online") == 0)
         f->link = "online";
@@ -142,46 +348,87 @@ static int fake_script(fake *f, const char *what)
         f->printer = "paper_out";
     else if (strcmp(what, "printer_ok") == 0)
         f->printer = "ok";
+    else if (strcmp(what, "area_closed") == 0 || strcmp(what, "area_open") == 0)
+        f->area_closed = strcmp(what, "area_closed") == 0;
+    else if (strcmp(what, "green_on") == 0 || strcmp(what, "green_off") == 0)
+        f->green = strcmp(what, "green_on") == 0;
+    else if (strcmp(what, "many_areas") == 0 || strcmp(what, "few_areas") == 0)
+        f->many_areas = strcmp(what, "many_areas") == 0;
+    else if (strcmp(what, "letters") == 0 || strcmp(what, "digits") == 0)
+        f->letters = strcmp(what, "letters") == 0;
+    else if (strcmp(what, "broken") == 0 || strcmp(what, "fixed") == 0)
+        f->broken = strcmp(what, "broken") == 0;
     else
         return -1;
     return 0;
 }
 
-static int fake_action(void *arg, const char *name, const char *param, char *err, size_t errlen)
+/* The page's actions, answered the way the contract says kioskd does. */
+static int fake_citizen(fake *f, const char *name, const char *param, char *err, size_t errlen)
 {
-    fake *f = arg;
-    int rc = 0;
+    bool can_print = strcmp(f->printer, "ok") == 0;
 
-    ck_assert_int_lt(f->nactions, MAX_ACTIONS);
-    snprintf(f->actions[f->nactions++], sizeof f->actions[0], "%s|%s", name, param);
-    if (strcmp(name, "script") == 0) {
-        rc = fake_script(f, param);
-    } else if (strcmp(name, "take") == 0) {
-        if (strcmp(f->printer, "ok") != 0) {
+    if (strcmp(name, "take") == 0 || (strcmp(name, "green") == 0 && param[0] != '\0') ||
+        (strcmp(name, "area") == 0 && strcmp(param, "B") != 0)) {
+        if (!can_print) {
             snprintf(err, errlen, "打印纸用完，暂停取号。 Out of paper: no tickets now.");
             return -1;
         }
         fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
-    } else if (strcmp(name, "start") == 0) {
-        fake_set(f, "choose", "", "");
-    } else if (strcmp(name, "card") == 0) {
-        fake_set(f, "card", "", "");
+    } else if (strcmp(name, "area") == 0) {
+        fake_set(f, "matter", "", ""); /* B has matters and matter_step is on */
+    } else if (strcmp(name, "start") == 0 || strcmp(name, "card") == 0 ||
+               strcmp(name, "green") == 0 || (strcmp(name, "mine") == 0 && param[0] == '\0')) {
+        fake_set(f, strcmp(name, "start") == 0 ? "choose" : fake_screen(name), "", "");
     } else if (strcmp(name, "appointment") == 0 && param[0] == '\0') {
         fake_set(f, "appointment", "", "");
+    } else if (strcmp(name, "appointment_card") == 0) {
+        fake_set(f, "card", "请刷身份证签到预约。", "Swipe your ID card to check in.");
     } else if (strcmp(name, "appointment") == 0) {
         if (strcmp(param, "000000") == 0) {
             snprintf(err, errlen, "预约码不存在，请核对。 No appointment has this code.");
             return -1;
         }
         fake_set(f, "working", "正在签到…", "Checking you in…");
+    } else if (strcmp(name, "mine") == 0) {
+        if (strcmp(param, "B012") != 0) {
+            snprintf(err, errlen, "没有找到这个号。 No such ticket today.");
+            return -1;
+        }
+        fake_set(f, "mine", "", "");
+        f->mine_state = "waiting";
+    } else if (strcmp(name, "cancel") == 0 && f->mine_state != NULL) {
+        f->mine_state = "cancelled";
+    } else if (strcmp(name, "rejoin") == 0 && f->mine_state != NULL) {
+        f->mine_state = "waiting";
+    } else if (strcmp(name, "confirm") == 0 && f->confirm) {
+        if (strcmp(param, "yes") == 0)
+            fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
+        else
+            fake_set(f, "idle", "", "");
     } else if (strcmp(name, "back") == 0 || strcmp(name, "done") == 0) {
         fake_set(f, "idle", "", "");
-        f->ticket = false;
     } else {
-        rc = -1;
-    }
-    if (rc != 0) {
         snprintf(err, errlen, "unknown action %s %s", name, param);
+        return -1;
+    }
+    return 0;
+}
+
+static int fake_action(void *arg, const char *name, const char *param, char *err, size_t errlen)
+{
+    fake *f = arg;
+
+    ck_assert_int_lt(f->nactions, MAX_ACTIONS);
+    snprintf(f->actions[f->nactions++], sizeof f->actions[0], "%s|%s", name, param);
+    if (strcmp(name, "touch") == 0)
+        return 0; /* only kioskd's timer: the model stays as it is */
+    if (strcmp(name, "script") == 0) {
+        if (fake_script(f, param) != 0) {
+            snprintf(err, errlen, "unknown script %s", param);
+            return -1;
+        }
+    } else if (fake_citizen(f, name, param, err, errlen) != 0) {
         return -1;
     }
     f->seq++;
@@ -203,6 +450,15 @@ static int fake_index(const fake *f, const char *entry)
         if (strcmp(f->actions[i], entry) == 0)
             return i;
     return -1;
+}
+
+static int fake_count(const fake *f, const char *entry)
+{
+    int n = 0;
+
+    for (int i = 0; i < f->nactions; i++)
+        n += strcmp(f->actions[i], entry) == 0;
+    return n;
 }
 
 static const kpage_callbacks fake_cb = {fake_state, fake_action};
@@ -1167,47 +1423,102 @@ static void child_check(ev_loop *loop, ev_timer *t, void *arg)
         ev_timer_start(loop, t, 100);
 }
 
-START_TEST(test_chromium)
+/* Run kiosk_page.mjs in the given mode against the fixture's page, with
+ * screenshots into out; the test fails when the script does. The model's
+ * long polls are held FAKE_HOLD_S, so out of service comes within seconds. */
+static void run_script(fixture *fx, const char *mode, const char *out, int timeout_s)
 {
-    char url[64], port[16];
-    fixture fx;
+    char url[64];
     child ch = {0};
 
-    fx_start(&fx);
-    mkdir(KPAGE_SCREENS_DIR, 0755);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", kpage_port(fx.model.page));
-    snprintf(port, sizeof port, "%d", kpage_port(fx.model.page));
-    const char *argv[] = {NODE_PATH,
-                          KPAGE_SCRIPT,
-                          "--url",
-                          url,
-                          "--chromium",
-                          CHROMIUM_PATH,
-                          "--node-modules",
-                          KPAGE_NODE_MODULES,
-                          "--out",
-                          KPAGE_SCREENS_DIR,
+    kpage_set_hold_ms(fx->model.page, FAKE_HOLD_S * 1000);
+    fx->model.hold_s = FAKE_HOLD_S;
+    mkdir(out, 0755);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", kpage_port(fx->model.page));
+    const char *argv[] = {NODE_PATH,    KPAGE_SCRIPT,  "--url",          url,
+                          "--chromium", CHROMIUM_PATH, "--node-modules", KPAGE_NODE_MODULES,
+                          "--out",      out,           "--mode",         mode,
                           NULL};
     ch.pid = ts_spawn(argv, NULL);
     ev_timer_init(&ch.t, child_check, &ch);
-    ev_timer_start(fx.loop, &ch.t, 100);
-    if (!ts_run_until(fx.loop, &ch.exited, 240000)) {
+    ev_timer_start(fx->loop, &ch.t, 100);
+    if (!ts_run_until(fx->loop, &ch.exited, timeout_s * 1000)) {
         ts_kill(ch.pid);
-        ck_abort_msg("kiosk_page.mjs did not finish in 240 s");
+        ck_abort_msg("kiosk_page.mjs --mode %s did not finish in %d s", mode, timeout_s);
     }
     ck_assert_msg(WIFEXITED(ch.status) && WEXITSTATUS(ch.status) == 0,
-                  "kiosk_page.mjs failed (status %d); its output is above", ch.status);
+                  "kiosk_page.mjs --mode %s failed (status %d); its output is above", mode,
+                  ch.status);
+}
+
+START_TEST(test_chromium)
+{
+    fixture fx;
+
+    fx_start(&fx);
+    run_script(&fx, "walk", KPAGE_SCREENS_DIR, 240);
     /* What the page sent reached the model, in the order it was tapped. */
     ck_assert_msg(fake_saw(&fx.model, "take|"), "一键取号 did not reach the model");
-    ck_assert(fake_saw(&fx.model, "start|"));
+    ck_assert(fake_saw(&fx.model, "area|B"));
+    ck_assert(fake_saw(&fx.model, "take|B/B01"));
     ck_assert(fake_saw(&fx.model, "take|B"));
+    ck_assert(fake_saw(&fx.model, "area|C"));
+    ck_assert(fake_saw(&fx.model, "start|"));
+    ck_assert(fake_saw(&fx.model, "area|M"));
     ck_assert(fake_saw(&fx.model, "card|"));
     ck_assert(fake_saw(&fx.model, "appointment|"));
     ck_assert(fake_saw(&fx.model, "appointment|123456"));
     ck_assert(fake_saw(&fx.model, "appointment|000000"));
+    ck_assert(fake_saw(&fx.model, "appointment_card|"));
+    ck_assert(fake_saw(&fx.model, "green|"));
+    ck_assert(fake_saw(&fx.model, "green|C"));
+    ck_assert(fake_saw(&fx.model, "mine|"));
+    ck_assert(fake_saw(&fx.model, "cancel|"));
+    ck_assert(fake_saw(&fx.model, "rejoin|"));
+    ck_assert(fake_saw(&fx.model, "confirm|no"));
+    ck_assert(fake_saw(&fx.model, "confirm|yes"));
     ck_assert(fake_saw(&fx.model, "back|"));
+    /* The own ticket typed once and scanned once; keys typed by hand are
+     * not a scan. */
+    ck_assert_int_eq(fake_count(&fx.model, "mine|B012"), 2);
+    ck_assert(!fake_saw(&fx.model, "mine|C999"));
+    /* Every keypad tap restarted the timer: 000000, 清空, 1234567, AB1Z and
+     * B012 are 22 taps, and a page turned one more (the mode buttons add
+     * theirs). */
+    ck_assert_int_ge(fake_count(&fx.model, "touch|"), 23);
     ck_assert(fake_index(&fx.model, "take|") < fake_index(&fx.model, "done|"));
-    ck_assert(fake_index(&fx.model, "take|") < fake_index(&fx.model, "take|B"));
+    ck_assert(fake_index(&fx.model, "area|B") < fake_index(&fx.model, "take|B/B01"));
+    ck_assert(fake_index(&fx.model, "confirm|no") < fake_index(&fx.model, "confirm|yes"));
+    fx_stop(&fx);
+}
+END_TEST
+
+/* The screen states kiosk_page.mjs --mode layouts draws, each in 8 forms. */
+START_TEST(test_layouts)
+{
+    static const char *const states[] = {"idle",        "area-list",      "matter-list",
+                                         "card-prompt", "card-error",     "appointment-keypad",
+                                         "printing",    "ticket",         "error",
+                                         "paper-out",   "hall-closed",    "area-closed",
+                                         "offline",     "out-of-service", "green",
+                                         "mine-keypad", "mine-ticket",    "confirm"};
+    static const char *const forms[] = {
+        "portrait-normal-zh",  "portrait-normal-en",  "portrait-large-zh",  "portrait-large-en",
+        "landscape-normal-zh", "landscape-normal-en", "landscape-large-zh", "landscape-large-en"};
+    char file[512];
+    struct stat sb;
+    fixture fx;
+
+    fx_start(&fx);
+    run_script(&fx, "layouts", KPAGE_LAYOUTS_DIR, 840);
+    /* A screenshot of every state in every form was kept. */
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        for (size_t j = 0; j < sizeof forms / sizeof forms[0]; j++) {
+            snprintf(file, sizeof file, "%s/%s-%s.png", KPAGE_LAYOUTS_DIR, states[i], forms[j]);
+            ck_assert_msg(stat(file, &sb) == 0 && sb.st_size > 1000, "no screenshot %s", file);
+        }
+    /* The modes were set by tapping them: each tap restarted the timer. */
+    ck_assert_int_gt(fake_count(&fx.model, "touch|"), 0);
     fx_stop(&fx);
 }
 END_TEST
@@ -1230,6 +1541,21 @@ int main(int argc, char **argv)
         tc = tcase_create("chromium");
         tcase_set_timeout(tc, 280);
         tcase_add_test(tc, test_chromium);
+    } else if (strcmp(which, "layouts") == 0) {
+        const char *why = browser_missing();
+        if (why != NULL) {
+            printf("kiosk_page_layouts skipped: %s\n", why);
+            return 77;
+        }
+        if (access(KPAGE_NODE_MODULES "/axe-core/axe.min.js", R_OK) != 0) {
+            printf("kiosk_page_layouts skipped: axe-core is not installed in %s (run "
+                   "tools/install-page-deps on the build directory)\n",
+                   KPAGE_NODE_MODULES);
+            return 77;
+        }
+        tc = tcase_create("layouts");
+        tcase_set_timeout(tc, 880);
+        tcase_add_test(tc, test_layouts);
     } else if (strcmp(which, "http") == 0) {
         tc = tcase_create("http");
         tcase_set_timeout(tc, 120);
@@ -1252,7 +1578,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_loopback_rule);
         tcase_add_test(tc, test_new_errors);
     } else {
-        fprintf(stderr, "usage: %s http|chromium\n", argv[0]);
+        fprintf(stderr, "usage: %s http|chromium|layouts\n", argv[0]);
         return 2;
     }
     suite_add_tcase(s, tc);
