@@ -44,7 +44,7 @@ const TEXT = {
     back: "返回",
     done: "完成",
     waiting: (n) => `等候 ${n} 人`,
-    wait: (s) => (s < 60 ? "即将办理" : `约 ${minutes(s)} 分钟`),
+    wait: (s) => (s < 60 ? "即将叫号" : `约 ${minutes(s)} 分钟`),
     closedTile: "已停止取号",
     green: "绿色通道",
     greenSub: "老年人、残疾人、军人等优先",
@@ -227,7 +227,7 @@ const TEXT = {
     outSub: "The kiosk is recovering, please wait",
     langButton: "中文",
     langName: "zh-CN",
-    largeButton: "大字 A+",
+    largeButton: "Large text A+",
   },
 };
 
