@@ -33,8 +33,8 @@
  *     or {"ok":false,"error":sentence} with a non-empty sentence; its
  *     status is one the page expects, 405 carries Allow and nothing else
  *     does;
- *   - routes: the page's files for GET and HEAD only; 404 for an unknown
- *     path; the state for GET and HEAD, 400 for an after= that is not a
+ *   - routes: the page's files and the ticket's QR code for GET and HEAD
+ *     only; 404 for an unknown path; the state for GET and HEAD, 400 for an after= that is not a
  *     whole number, 500 without a model with an integer seq >= 0, held
  *     exactly when after= is not older than the model, and a woken poll
  *     gets the model; an action only by POST, 413 for a declared or
@@ -320,9 +320,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_state(&k, &req, &a);
     } else if (asset && is_get(req.method)) {
         FZ_CHECK(a.verdict == KPAGE_ASSET && strcmp(asset_paths[a.asset], req.url) == 0);
+    } else if (strcmp(req.url, "/ticket-qr.svg") == 0 && is_get(req.method)) {
+        FZ_CHECK(a.verdict == KPAGE_TICKET_QR);
     } else {
-        bool known =
-            asset || strcmp(req.url, "/api/action") == 0 || strcmp(req.url, "/api/state") == 0;
+        bool known = asset || strcmp(req.url, "/api/action") == 0 ||
+                     strcmp(req.url, "/api/state") == 0 || strcmp(req.url, "/ticket-qr.svg") == 0;
 
         FZ_CHECK(check_reply(&a, k.model) == 0 && a.status == (known ? 405u : 404u));
     }

@@ -227,7 +227,7 @@ const TEXT = {
     outSub: "The kiosk is recovering, please wait",
     langButton: "中文",
     langName: "zh-CN",
-    largeButton: "Large text A+",
+    largeButton: "大字 A+",
   },
 };
 
