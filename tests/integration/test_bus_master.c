@@ -419,6 +419,9 @@ static void master_basics(busmaster_transport t)
     WAIT_FOR(&f, f.nsignins == 1);
     ck_assert_str_eq(f.signin_clerk, "1001");
     ck_assert_str_eq(f.signin_pin, "654321");
+    /* One sign-in at a time: the next once the pad saw the first taken. */
+    ck_assert(wait_show(&f, "callpad 1: ticket A013 waiting 7 text", false, WAIT_MS));
+    ck_assert(wait_show(&f, "| fifo 0/8", false, WAIT_MS));
     SIM_OK(&f, "press 41 signin 1002 1234");
     WAIT_FOR(&f, f.nsignins == 2);
     ck_assert_str_eq(f.signin_clerk, "1002");
