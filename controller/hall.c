@@ -894,6 +894,7 @@ void hall_fill_hello_reply(const hall *h, Hall__HelloReply *r)
     r->server_time_ms = clk_utc_ms();
     r->heartbeat_interval_ms = (uint32_t)h->heartbeat_interval_ms;
     r->idle_timeout_ms = (uint32_t)h->idle_timeout_ms;
+    r->max_recalls = h->policy.max_recalls;
 }
 
 /* ---- Request handlers ------------------------------------------------------------ */

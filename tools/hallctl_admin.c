@@ -1339,6 +1339,15 @@ static int password_stdin_option(void *ctx)
  * whatever the cost; halld's lock after wrong tries is what protects them. */
 #define PIN_HASH_LN 12
 
+/* The first line of standard input as a PIN (checked by the caller). */
+static int read_pin(struct password *pw)
+{
+    if (fgets(pw->text, sizeof pw->text, stdin) == NULL)
+        return hallctl_fail("--pin-stdin: no PIN on standard input");
+    pw->text[strcspn(pw->text, "\r\n")] = '\0';
+    return 0;
+}
+
 static int clerk_pin(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -1377,7 +1386,7 @@ static int clerk_pin(int argc, char **argv)
     if (id == NULL || optind != argc)
         return usage_error(v.usage);
     memset(&pw, 0, sizeof pw);
-    if (from_stdin && read_password(&pw) != 0)
+    if (from_stdin && read_pin(&pw) != 0)
         return 1;
     if (!from_stdin && hadmin_pin_make(pw.text, sizeof pw.text) < 0)
         return hallctl_fail("cannot make a PIN: no randomness from OpenSSL");

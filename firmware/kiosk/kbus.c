@@ -910,17 +910,30 @@ static void pad_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
     p->inflight = 0;
     if (e->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY) {
         const Hall__WindowReply *r = e->window_reply;
-        p->ticket_id = r->ticket != NULL ? r->ticket->id : 0;
-        copy(p->number, sizeof p->number, r->ticket != NULL ? r->ticket->number : "");
+        const Hall__Ticket *t = r->ticket;
+        /* The answer names the ticket acted on: the window's current one
+         * only while it is called or served here (a finished, missed or
+         * transferred ticket has left the window). */
+        bool here = t != NULL && t->window_no == p->window &&
+                    (t->state == HALL__TICKET_STATE__TICKET_CALLED ||
+                     t->state == HALL__TICKET_STATE__TICKET_SERVING);
+        p->ticket_id = here ? t->id : 0;
+        copy(p->number, sizeof p->number, here ? t->number : "");
         size_t at = view_window(&b->view, p->window);
         if (at != SIZE_MAX) {
+            if (strcmp(b->view.window[at].current, p->number) != 0)
+                b->view.window[at].flags =
+                    !here                                                   ? 0
+                    : t->priority == HALL__PRIORITY__PRIORITY_GREEN         ? BUSMAP_PAD_GREEN
+                    : t->priority == HALL__PRIORITY__PRIORITY_APPOINTMENT ? BUSMAP_PAD_APPOINTMENT
+                                                                            : 0;
             memcpy(b->view.window[at].current, p->number, sizeof p->number);
             b->view.window[at].state = (int)r->state;
             b->view.window[at].ticket_state =
-                r->ticket != NULL ? (int)r->ticket->state : HALL__TICKET_STATE__TICKET_UNKNOWN;
-            if (r->ticket != NULL) {
+                here ? (int)t->state : HALL__TICKET_STATE__TICKET_UNKNOWN;
+            if (here) {
                 memcpy(b->view.window[at].recalled_number, p->number, sizeof p->number);
-                b->view.window[at].recalls = r->ticket->recalls;
+                b->view.window[at].recalls = t->recalls;
             }
         }
         show_pad(p);
