@@ -432,7 +432,8 @@ START_TEST(bus_plausibility)
     ck_assert(
         wait_state(&x, "\"bus_suspect\":[\"callpad 41: keys faster than a clerk, dropped\"]"));
     /* Fewer operations than presses, each carried out once: one call or
-     * recall each. */
+     * recall each, but for the nexts held to confirm a no-show (the next
+     * next confirms it: the no-show and the next call). */
     int taken = count_in(x.kiosk_log, "call-pad 41 (window 1): next");
     ck_assert_int_ge(taken, 1);
     ck_assert_int_lt(taken, PRESSES);
@@ -440,7 +441,7 @@ START_TEST(bus_plausibility)
     snprintf(want, sizeof want,
              "SELECT count(*) FROM events WHERE window_no = 1 AND kind IN (%d, %d)", EVENT_CALLED,
              EVENT_RECALLED);
-    ck_assert(wait_db(&x, taken, want));
+    ck_assert(wait_db(&x, taken - count_in(x.kiosk_log, "asking to confirm"), want));
     ck_assert_int_eq(count_in(x.kiosk_log, "sends keys faster than a clerk"), 1);
     /* halld learns it as the kiosk's health. */
     snprintf(hallctl_log, sizeof hallctl_log, "%s/hallctl.log", x.hall.dir);

@@ -1127,6 +1127,7 @@ START_TEST(test_reader)
     ck_assert_int_eq(access(wal, F_OK), -1);
     r = open_reader();
     ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
+    int version = store_schema_version(r);
     store_close(r);
 
     /* Another hall's file, or one at another schema version, is refused. */
@@ -1134,19 +1135,23 @@ START_TEST(test_reader)
     char want[PATH_MAX + 128];
     snprintf(want, sizeof want, "%s belongs to hall '%s', not 'other-hall'", db, HALL);
     ck_assert_str_eq(err, want);
-    char msg[256];
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 7", msg, sizeof msg), SQLITE_OK);
+    char msg[256], sql[64], newer[128];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version - 1);
+    ck_assert_int_eq(raw_sql(sql, msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
     snprintf(want, sizeof want,
-             "%s is at schema 7, this build reads 8: start halld or run hallctl once to migrate "
-             "it",
-             db);
+             "%s is at schema %d, this build reads %d: start halld or run hallctl once to "
+             "migrate it",
+             db, version - 1, version);
     ck_assert_str_eq(err, want);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 9", msg, sizeof msg), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+    ck_assert_int_eq(raw_sql(sql, msg, sizeof msg), SQLITE_OK);
     ck_assert_ptr_null(store_open(db, HALL, STORE_READER, err, sizeof err));
-    ck_assert_msg(strstr(err, "is at schema 9, this build reads 8: run the newer release") != NULL,
-                  "%s", err);
-    ck_assert_int_eq(raw_sql("PRAGMA user_version = 8", msg, sizeof msg), SQLITE_OK);
+    snprintf(newer, sizeof newer, "is at schema %d, this build reads %d: run the newer release",
+             version + 1, version);
+    ck_assert_msg(strstr(err, newer) != NULL, "%s", err);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
+    ck_assert_int_eq(raw_sql(sql, msg, sizeof msg), SQLITE_OK);
     store_close(open_reader());
 }
 END_TEST
