@@ -102,8 +102,8 @@ int hadmin_clerk_save(store *st, const hadmin_actor *a, const store_clerk *c, ha
 /* Call-pad PINs: HADMIN_PIN_MIN..HADMIN_PIN_MAX digits, typed on a pad's
  * keypad with the clerk's number, so only a clerk whose id is at most 16
  * digits can have one. */
-#define HADMIN_PIN_MIN 4
-#define HADMIN_PIN_MAX 8
+#define HADMIN_PIN_MIN  4
+#define HADMIN_PIN_MAX  8
 #define HADMIN_PIN_MADE 6 /* digits of a PIN hadmin_pin_make makes */
 /* 0, or -1 refused (field "pin", the value never shown). */
 int hadmin_pin_check(const char *pin, hadmin_error *e);

@@ -190,9 +190,8 @@ static void slave_view(const struct slave *sl, int64_t now, char *out, size_t ca
             return;
         }
         gb_text(w.text, w.text_len, text, sizeof text);
-        snprintf(out, cap, "window %d: %s \"%s\" %s", sl->conf.window,
-                 w.number[0] ? w.number : "-", text,
-                 sl->blink_until > now ? "blinking" : "steady");
+        snprintf(out, cap, "window %d: %s \"%s\" %s", sl->conf.window, w.number[0] ? w.number : "-",
+                 text, sl->blink_until > now ? "blinking" : "steady");
         return;
     }
     case BUS_KIND_BOARD: {
@@ -773,8 +772,8 @@ static void command(struct sim *s, char *line, FILE *out)
         if (sl->conf.kind != BUS_KIND_CALLPAD || key == 0 ||
             (key == BUS_KEY_TRANSFER && (argc < 4 || parse_int(argv[3], 1, 9999, &v) < 0)) ||
             (key == BUS_KEY_SIGNIN &&
-             (argc != 5 || strlen(argv[3]) > BUSMAP_CLERK_MAX ||
-              strlen(argv[4]) > BUSMAP_PIN_MAX || busmap_entry_encode(&entry, probe) < 0))) {
+             (argc != 5 || strlen(argv[3]) > BUSMAP_CLERK_MAX || strlen(argv[4]) > BUSMAP_PIN_MAX ||
+              busmap_entry_encode(&entry, probe) < 0))) {
             fprintf(out, "error usage: press ADDR(callpad) KEY [TARGET | CLERK PIN] "
                          "(next recall noshow start finish transfer pause resume signin "
                          "signout)\n");

@@ -1370,16 +1370,16 @@ static int clerk_pin(int argc, char **argv)
     };
     struct password pw;
     hadmin_error e;
-    int rc = parse_verb(
-        &v, argc, argv, &config,
-        "Give a clerk a PIN for signing in at a window's call-pad (the clerk number\n"
-        "and the PIN are typed on the pad). Without --pin-stdin a random PIN of %d\n"
-        "digits is made and printed once. Five wrong PINs lock the clerk's sign-in\n"
-        "at pads for a while (halld).\n" CONFIG_HELP
-        "  --id ID             the clerk's staff number (digits only, at most 16)\n"
-        "  --pin-stdin         read the PIN (%d to %d digits) from the first line of\n"
-        "                      standard input\n",
-        HADMIN_PIN_MADE, HADMIN_PIN_MIN, HADMIN_PIN_MAX);
+    int rc =
+        parse_verb(&v, argc, argv, &config,
+                   "Give a clerk a PIN for signing in at a window's call-pad (the clerk number\n"
+                   "and the PIN are typed on the pad). Without --pin-stdin a random PIN of %d\n"
+                   "digits is made and printed once. Five wrong PINs lock the clerk's sign-in\n"
+                   "at pads for a while (halld).\n" CONFIG_HELP
+                   "  --id ID             the clerk's staff number (digits only, at most 16)\n"
+                   "  --pin-stdin         read the PIN (%d to %d digits) from the first line of\n"
+                   "                      standard input\n",
+                   HADMIN_PIN_MADE, HADMIN_PIN_MIN, HADMIN_PIN_MAX);
 
     if (rc != GO_ON)
         return rc;

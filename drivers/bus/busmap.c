@@ -24,9 +24,9 @@ static const char *const kind_names[] = {
 };
 
 static const char *const key_names[] = {
-    [BUS_KEY_NEXT] = "next",   [BUS_KEY_RECALL] = "recall", [BUS_KEY_NOSHOW] = "noshow",
-    [BUS_KEY_START] = "start", [BUS_KEY_FINISH] = "finish", [BUS_KEY_TRANSFER] = "transfer",
-    [BUS_KEY_PAUSE] = "pause", [BUS_KEY_RESUME] = "resume", [BUS_KEY_SIGNIN] = "signin",
+    [BUS_KEY_NEXT] = "next",       [BUS_KEY_RECALL] = "recall", [BUS_KEY_NOSHOW] = "noshow",
+    [BUS_KEY_START] = "start",     [BUS_KEY_FINISH] = "finish", [BUS_KEY_TRANSFER] = "transfer",
+    [BUS_KEY_PAUSE] = "pause",     [BUS_KEY_RESUME] = "resume", [BUS_KEY_SIGNIN] = "signin",
     [BUS_KEY_SIGNOUT] = "signout",
 };
 

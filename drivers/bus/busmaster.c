@@ -560,8 +560,7 @@ static void poll_dev(busmaster *bm, size_t idx)
         }
         if (busmap_entry_decode(eregs, BUSMAP_ENTRY_REGS, &entry) < 0) {
             post_text(bm, msg_new(MSG_NOTICE, (int)idx),
-                      "call-pad %d sent a bad sign-in entry: the sign-in is refused",
-                      d->conf.addr);
+                      "call-pad %d sent a bad sign-in entry: the sign-in is refused", d->conf.addr);
             entry.seq = 0;
         }
         explicit_bzero(eregs, sizeof eregs);

@@ -142,7 +142,8 @@ static bool view_status(kbus_view *v, size_t at, const Hall__WindowStatus *w)
         memcpy(v->window[at].clerk, clerk, sizeof clerk);
         changed = true;
     }
-    if ((int)w->state != v->window[at].state || (int)w->current_state != v->window[at].ticket_state ||
+    if ((int)w->state != v->window[at].state ||
+        (int)w->current_state != v->window[at].ticket_state ||
         w->waiting != v->window[at].waiting || flags != v->window[at].flags)
         changed = true;
     v->window[at].state = (int)w->state;
@@ -193,10 +194,10 @@ size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *ou
             continue;
         if (view_status(v, at, w) || p->snapshot)
             pad_changed[at] = true;
-        kbus_face f = kbus_face_of(v->window[at].state, v->window[at].ticket_state,
-                                   v->window[at].current);
-        const char *shown = f == KBUS_FACE_CALLED || f == KBUS_FACE_SERVING ? v->window[at].current
-                                                                              : "";
+        kbus_face f =
+            kbus_face_of(v->window[at].state, v->window[at].ticket_state, v->window[at].current);
+        const char *shown =
+            f == KBUS_FACE_CALLED || f == KBUS_FACE_SERVING ? v->window[at].current : "";
         if (f == KBUS_FACE_NONE ||
             (f == v->window[at].face && strcmp(shown, v->window[at].face_number) == 0))
             continue;
@@ -396,7 +397,7 @@ struct pad {
         char pin[BUSMAP_PIN_MAX + 1];
     } wait[PAD_WAIT_MAX];
     size_t nwait;
-    ev_timer restore;       /* a refusal is shown: the pad's own picture again */
+    ev_timer restore;         /* a refusal is shown: the pad's own picture again */
     char said[KBUS_TEXT_MAX]; /* the refusal shown, "" for none */
     /* The no-show confirmation: a next that would make a no-show is held
      * until confirm ends (a second next sends it, the timer drops it). */
@@ -507,8 +508,8 @@ static void show_pad(struct pad *p)
     uint32_t waiting = at != SIZE_MAX ? b->view.window[at].waiting : 0;
     uint16_t flags = at != SIZE_MAX ? b->view.window[at].flags : 0;
     const char *text = p->said[0] != '\0' ? p->said
-                       : p->confirming     ? "再按一次确认过号"
-                                           : kbus_view_pad_text(&b->view, p->window);
+                       : p->confirming    ? "再按一次确认过号"
+                                          : kbus_view_pad_text(&b->view, p->window);
 
     if (busmaster_set_callpad(b->bm, (int)p->window, current_of(b, p->window),
                               (int)(waiting > 65535 ? 65535 : waiting), flags, text) < 0 &&
@@ -923,10 +924,10 @@ static void pad_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
         if (at != SIZE_MAX) {
             if (strcmp(b->view.window[at].current, p->number) != 0)
                 b->view.window[at].flags =
-                    !here                                                   ? 0
-                    : t->priority == HALL__PRIORITY__PRIORITY_GREEN         ? BUSMAP_PAD_GREEN
+                    !here                                                 ? 0
+                    : t->priority == HALL__PRIORITY__PRIORITY_GREEN       ? BUSMAP_PAD_GREEN
                     : t->priority == HALL__PRIORITY__PRIORITY_APPOINTMENT ? BUSMAP_PAD_APPOINTMENT
-                                                                            : 0;
+                                                                          : 0;
             memcpy(b->view.window[at].current, p->number, sizeof p->number);
             b->view.window[at].state = (int)r->state;
             b->view.window[at].ticket_state =
@@ -1101,8 +1102,8 @@ void kbus_push(kbus *b, const Hall__DisplayPush *p)
                 show_pad(pad);
             else if (has_device(b, BUS_KIND_CALLPAD, a->window))
                 rc = busmaster_set_callpad(b->bm, (int)a->window, a->number,
-                                           (int)(a->waiting > 65535 ? 65535 : a->waiting),
-                                           a->flags, "");
+                                           (int)(a->waiting > 65535 ? 65535 : a->waiting), a->flags,
+                                           "");
             break;
         }
         case KBUS_NOTICE:

@@ -89,7 +89,7 @@ typedef enum kbus_op {
 #define KBUS_CLERK_MAX 48
 
 typedef struct kbus_action {
-    uint32_t window;              /* CALL, WINDOW, CALLPAD */
+    uint32_t window; /* CALL, WINDOW, CALLPAD */
     kbus_op op;
     char number[KBUS_NUMBER_MAX]; /* CALL, WINDOW, CALLPAD */
     char name[KBUS_NAME_MAX];     /* CALL: the masked name, "" if none */
@@ -133,10 +133,10 @@ typedef struct kbus_view {
     struct {
         uint32_t no;
         char current[KBUS_NUMBER_MAX];
-        int state;         /* Hall__WindowState */
-        int ticket_state;  /* Hall__TicketState of current */
-        uint32_t waiting;  /* for the window's areas */
-        uint16_t flags;    /* BUSMAP_PAD_* of current */
+        int state;        /* Hall__WindowState */
+        int ticket_state; /* Hall__TicketState of current */
+        uint32_t waiting; /* for the window's areas */
+        uint16_t flags;   /* BUSMAP_PAD_* of current */
         char clerk[KBUS_CLERK_MAX];
         /* The recalls of the ticket recalled_number, by the newest call
          * pushed (or the window's answer): what a next press would do. */

@@ -401,7 +401,8 @@ static void master_basics(busmaster_transport t)
                                            BUSMAP_PAD_GREEN | BUSMAP_PAD_TRANSFERRED,
                                            "再按一次确认过号"),
                      0);
-    ck_assert(wait_show(&f, "callpad 1: ticket A013 waiting 7 绿色通道 转办 text \"再按一次确认过号\"",
+    ck_assert(wait_show(&f,
+                        "callpad 1: ticket A013 waiting 7 绿色通道 转办 text \"再按一次确认过号\"",
                         false, WAIT_MS));
     ck_assert_int_eq(
         busmaster_set_callpad(f.bm, 1, "A013", 7, 0, "一二三四五六七八九十一二三四五六七八"), 0);

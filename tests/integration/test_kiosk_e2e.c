@@ -742,9 +742,8 @@ static void pin_clerks(e2e *x)
     /* A PIN made by hallctl, printed once. */
     snprintf(out, sizeof out, "%s/pin.txt", x->hall.dir);
     for (int id = 1002; id <= 1003; id++) {
-        ck_assert_int_eq(ts_system("%s -c %s clerk pin --id %d >%s", HALLCTL_PATH,
-                                   x->hall.config, id, out),
-                         0);
+        ck_assert_int_eq(
+            ts_system("%s -c %s clerk pin --id %d >%s", HALLCTL_PATH, x->hall.config, id, out), 0);
         if (id == 1003) {
             FILE *f = fopen(out, "r");
             ck_assert_ptr_nonnull(f);
@@ -936,7 +935,8 @@ START_TEST(callpad_signin)
 
     /* Sign-out at the pad (once its called ticket is dealt with): the
      * window closes, the pad asks for a clerk. */
-    long long last = fix_db_int(&x.hall, "SELECT id FROM tickets WHERE window_no = 1 AND state = 3");
+    long long last =
+        fix_db_int(&x.hall, "SELECT id FROM tickets WHERE window_no = 1 AND state = 3");
     if (last > 0) {
         SIM_OK(&x, "press 41 noshow");
         snprintf(want, sizeof want, "SELECT state FROM tickets WHERE id = %lld", last);
