@@ -251,9 +251,8 @@ bool kbus_view_signed_in(const kbus_view *v, uint32_t window)
 {
     size_t at = view_find(v, window);
 
-    return at == SIZE_MAX || v->window[at].state == HALL__WINDOW_STATE__WINDOW_UNKNOWN ||
-           (v->window[at].state != HALL__WINDOW_STATE__WINDOW_CLOSED &&
-            v->window[at].clerk[0] != '\0');
+    /* A window opens by a clerk's sign-in and closes by the sign-out. */
+    return at == SIZE_MAX || v->window[at].state != HALL__WINDOW_STATE__WINDOW_CLOSED;
 }
 
 const char *kbus_view_pad_text(const kbus_view *v, uint32_t window)

@@ -164,8 +164,8 @@ size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *ou
  * no-show (the ticket is CALLED and already recalled max_recalls times),
  * and needs a confirming second press. */
 bool kbus_view_next_is_noshow(const kbus_view *v, uint32_t window, uint32_t max_recalls);
-/* Whether window has a clerk signed in, as far as pushes tell (unknown
- * windows: true, halld decides). */
+/* Whether window has a clerk signed in (it is not closed), as far as
+ * pushes tell (unknown windows: true, halld decides). */
 bool kbus_view_signed_in(const kbus_view *v, uint32_t window);
 /* The call-pad's message line for a window with nothing else to say:
  * "请先签到" without a clerk, "暂停服务" when paused, else "". */
