@@ -1245,17 +1245,19 @@ static struct pin_tries *pin_tries_of(hall *h, const char *clerk)
     return oldest;
 }
 
-/* A sign-in at a terminal with a PIN (a call-pad) is checked against the
- * clerk's PIN hash; a terminal that sends none may sign in a clerk who has
- * none (terminals before PINs). The web caller page signs in as its user
- * and never needs one. 0 to go on, -1 refused (o filled). */
+/* A sign-in with a PIN (a call-pad), or at a window terminal for a clerk
+ * who has a PIN, is checked against the clerk's PIN hash; a terminal that
+ * sends none may sign in a clerk who has none (terminals before PINs).
+ * The web caller page signs in as its user and hallctl as the hall's
+ * administrator: neither needs one. 0 to go on, -1 refused (o filled). */
 static int check_pin(hall *h, const hall_device *dev, const Hall__SignIn *m,
                      const store_clerk *clerk, struct outcome *o, int64_t now)
 {
     bool given = m->pin != NULL && m->pin[0] != '\0';
     struct pin_tries *t;
 
-    if (dev->type == HALL__DEVICE_TYPE__DEVICE_WEB || (!given && clerk->pin_hash[0] == '\0'))
+    if (!given &&
+        (dev->type != HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL || clerk->pin_hash[0] == '\0'))
         return 0;
     t = pin_tries_of(h, m->clerk_id);
     t->last_ms = now;

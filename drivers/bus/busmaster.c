@@ -1133,8 +1133,11 @@ static void drop_msgs(outbox_msg *list)
 {
     while (list != NULL) {
         outbox_msg *m = list;
+        struct msg *e = (struct msg *)m; /* kind is read first: every message starts so */
 
         list = list->next;
+        if (e->kind == MSG_EVENTS) /* a sign-in's digits */
+            explicit_bzero(&e->entry, sizeof e->entry);
         free(m);
     }
 }

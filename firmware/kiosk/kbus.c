@@ -536,6 +536,7 @@ static void show_refusal(struct pad *p, const char *zh)
 
 static void end_confirm(struct pad *p)
 {
+    assert(p->confirming);
     p->confirming = false;
     ev_timer_stop(p->bus->loop, &p->confirm);
 }
@@ -544,6 +545,7 @@ static void on_confirm_timeout(ev_loop *loop, ev_timer *t, void *arg)
 {
     struct pad *p = arg;
 
+    assert(p->confirming);
     log_info("bus: call-pad of window %u: next not confirmed in time: dropped (no no-show)",
              p->window);
     p->confirming = false;
