@@ -894,7 +894,8 @@ static void usage(FILE *f)
             "and/or Modbus TCP on %s (port 0 picks one). LIST is ADDR:KIND[:WINDOW],...\n"
             "with KIND window, board, callpad or rating, e.g.\n"
             "  1:board,11:window:1,41:callpad:1,71:rating:1\n"
-            "Commands (control port, --stdin): show | press ADDR KEY [TARGET] |\n"
+            "Commands (control port, --stdin): show |\n"
+            "press ADDR KEY [TARGET | CLERK PIN] |\n"
             "rate ADDR LEVEL | silent|exception|badcrc|ignoreack ADDR on|off |\n"
             "drop ADDR N | seq ADDR N | reboot ADDR. See docs/bus.md.\n",
             HOST);
