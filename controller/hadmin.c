@@ -230,6 +230,78 @@ int hadmin_clerk_save(store *st, const hadmin_actor *a, const store_clerk *c, ha
                   e);
 }
 
+static bool all_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+int hadmin_pin_check(const char *pin, hadmin_error *e)
+{
+    if (pin == NULL || !all_digits(pin, HADMIN_PIN_MIN, HADMIN_PIN_MAX))
+        return refuse(e, HADMIN_INVALID, "pin", "", "密码须为 %d 到 %d 位数字。",
+                      "a PIN is %d to %d digits", HADMIN_PIN_MIN, HADMIN_PIN_MAX);
+    return 0;
+}
+
+int hadmin_pin_make(char *out, size_t len)
+{
+    unsigned char r[32];
+    size_t n = 0;
+
+    if (out == NULL || len < HADMIN_PIN_MADE + 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (n < HADMIN_PIN_MADE) {
+        if (RAND_bytes(r, sizeof r) != 1) {
+            errno = EIO;
+            return -1;
+        }
+        /* Bytes of 250 and up are dropped: every digit equally likely. */
+        for (size_t i = 0; i < sizeof r && n < HADMIN_PIN_MADE; i++)
+            if (r[i] < 250)
+                out[n++] = (char)('0' + r[i] % 10);
+    }
+    out[n] = '\0';
+    OPENSSL_cleanse(r, sizeof r);
+    return 0;
+}
+
+int hadmin_clerk_set_pin(store *st, const hadmin_actor *a, const char *id, const char *pin_hash,
+                         hadmin_error *e)
+{
+    store_clerk c;
+    int found;
+
+    if (!all_digits(id, 1, 16))
+        return refuse(e, HADMIN_INVALID, "id", id,
+                      "叫号器只能输入数字：有密码的工号须为 1 到 16 位数字。",
+                      "a call-pad types digits only: a clerk with a PIN has an id of 1 to 16 "
+                      "digits");
+    if (store_begin(st) < 0)
+        return failed(st, e, false);
+    if ((found = store_get_clerk(st, id, &c)) < 0)
+        return failed(st, e, true);
+    if (found == 0) {
+        store_rollback(st);
+        return refuse(e, HADMIN_NOT_FOUND, "id", id, "没有这个工号。", "no such clerk");
+    }
+    return commit(st,
+                  store_set_clerk_pin(st, id, pin_hash) < 0 ||
+                          hadmin_audit(st, a, "clerk %s: call-pad PIN %s", id,
+                                       pin_hash[0] != '\0' ? "set" : "cleared") < 0
+                      ? -1
+                      : 0,
+                  e);
+}
+
 /* ---- Devices ------------------------------------------------------------- */
 
 int hadmin_device_build(store_device *d, const char *id, const char *type, long window,

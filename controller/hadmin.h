@@ -99,6 +99,23 @@ int hadmin_clerk_build(store_clerk *c, const char *id, const char *name, hadmin_
 /* Add a clerk, or rename one. */
 int hadmin_clerk_save(store *st, const hadmin_actor *a, const store_clerk *c, hadmin_error *e);
 
+/* Call-pad PINs: HADMIN_PIN_MIN..HADMIN_PIN_MAX digits, typed on a pad's
+ * keypad with the clerk's number, so only a clerk whose id is at most 16
+ * digits can have one. */
+#define HADMIN_PIN_MIN  4
+#define HADMIN_PIN_MAX  8
+#define HADMIN_PIN_MADE 6 /* digits of a PIN hadmin_pin_make makes */
+/* 0, or -1 refused (field "pin", the value never shown). */
+int hadmin_pin_check(const char *pin, hadmin_error *e);
+/* A random PIN of HADMIN_PIN_MADE digits into out (len > HADMIN_PIN_MADE);
+ * -1 with errno EIO (no randomness) or EINVAL. */
+int hadmin_pin_make(char *out, size_t len);
+/* Set clerk id's PIN to the hash pin_hash (pwhash_make of a PIN that
+ * passed hadmin_pin_check; "" clears it) and record it (never the PIN) in
+ * the audit chain. Refused: no such clerk, an id a pad cannot type. */
+int hadmin_clerk_set_pin(store *st, const hadmin_actor *a, const char *id, const char *pin_hash,
+                         hadmin_error *e);
+
 /* ---- Devices ----------------------------------------------------------- */
 
 /* A device to register: id, kind and window (window 0: none; required for

@@ -40,6 +40,7 @@
 #include "citizen.h"
 #include "clk.h"
 #include "log.h"
+#include "pwhash.h"
 #include "replay.h"
 
 /* Answers to requests that change the hall (refusals too) are kept this
@@ -56,6 +57,12 @@
 #define HALL_UPLOAD_MAX 1000
 /* A device's log budget is counted per this window. */
 #define HALL_LOG_WINDOW_MS (60LL * 1000)
+/* Clerk PINs at call-pads: this many wrong in a row lock the clerk's
+ * sign-in with a PIN for HALL_PIN_LOCK_MS; HALL_PIN_TRACK clerks' counts
+ * are kept (in memory: a restart of halld forgets them). */
+#define HALL_PIN_TRIES   5
+#define HALL_PIN_LOCK_MS (10LL * 60 * 1000)
+#define HALL_PIN_TRACK   64
 
 /* Per-device state kept in memory only: device health (live state that a
  * restarted halld hears again when the devices reconnect) and the log
@@ -171,6 +178,19 @@ struct hall {
 
     uint64_t push_seq;
     buf push; /* the last commit's push frame */
+    /* Each window's waiting count as the last push showed it, to push a
+     * window again when the queues of its areas change. */
+    struct {
+        uint32_t no, waiting;
+    } * win_waiting;
+    size_t nwin_waiting, win_waiting_cap;
+    /* Wrong PINs per clerk, for the lock. */
+    struct pin_tries {
+        char clerk[Q_CODE_MAX + 16];
+        int wrong;            /* in a row */
+        int64_t locked_until; /* hall time; 0 when not locked */
+        int64_t last_ms;
+    } pins[HALL_PIN_TRACK];
     int64_t last_prune_ms;
     bool broken; /* a lost turn could not be rebuilt from the store */
 };
@@ -280,6 +300,10 @@ static void journal_ticket(void *ctx, const q_ticket *t)
     if (store_put_ticket(h->store, t) < 0)
         h->req_failed = true;
     h->turn_areas = true;
+    /* A window's ticket changed (called, started, recalled): its displays
+     * and call-pad show that ticket's state. */
+    if (t->window_no != 0)
+        note_window(h, t->window_no);
 }
 
 static void journal_window(void *ctx, const q_window *w)
@@ -726,6 +750,7 @@ void hall_free(hall *h)
     citizen_keys_free(h->keys);
     free(h->kept);
     free(h->turn_windows);
+    free(h->win_waiting);
     buf_release(&h->push);
     free(h->devs);
     matters_free(&h->matters);
@@ -1664,6 +1689,78 @@ static void do_resume(hall *h, const hall_device *dev, const Hall__Envelope *req
         answer_window(h, o, req->resume->window_no, NULL, NULL, now);
 }
 
+/* The clerk's wrong-PIN record, made on first use (the least recently
+ * used one goes when all are taken). */
+static struct pin_tries *pin_tries_of(hall *h, const char *clerk)
+{
+    struct pin_tries *oldest = &h->pins[0];
+
+    for (size_t i = 0; i < HALL_PIN_TRACK; i++) {
+        if (strcmp(h->pins[i].clerk, clerk) == 0)
+            return &h->pins[i];
+        if (h->pins[i].last_ms < oldest->last_ms)
+            oldest = &h->pins[i];
+    }
+    memset(oldest, 0, sizeof *oldest);
+    snprintf(oldest->clerk, sizeof oldest->clerk, "%s", clerk);
+    return oldest;
+}
+
+/* A sign-in with a PIN (a call-pad), or at a window terminal for a clerk
+ * who has a PIN, is checked against the clerk's PIN hash; a terminal that
+ * sends none may sign in a clerk who has none (terminals before PINs).
+ * The web caller page signs in as its user and hallctl as the hall's
+ * administrator: neither needs one. 0 to go on, -1 refused (o filled). */
+static int check_pin(hall *h, const hall_device *dev, const Hall__SignIn *m,
+                     const store_clerk *clerk, struct outcome *o, int64_t now)
+{
+    bool given = m->pin != NULL && m->pin[0] != '\0';
+    struct pin_tries *t;
+
+    if (!given &&
+        (dev->type != HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL || clerk->pin_hash[0] == '\0'))
+        return 0;
+    t = pin_tries_of(h, m->clerk_id);
+    t->last_ms = now;
+    if (t->locked_until > now) {
+        int64_t min = (t->locked_until - now + 59999) / 60000;
+        refuse(o, HALL__ERROR_CODE__ERR_PIN,
+               "clerk %s: too many wrong PINs; sign-in with a PIN is locked for %lld more "
+               "minute(s)",
+               m->clerk_id, (long long)min);
+        snprintf(o->message_zh, sizeof o->message_zh, "密码错误次数过多 请%lld分钟后再试",
+                 (long long)min);
+        return -1;
+    }
+    if (clerk->pin_hash[0] == '\0') {
+        refuse(o, HALL__ERROR_CODE__ERR_PIN, "clerk %s has no PIN (hallctl clerk pin)",
+               m->clerk_id);
+        snprintf(o->message_zh, sizeof o->message_zh, "此工号未设密码");
+        return -1;
+    }
+    int ok = given ? pwhash_verify(m->pin, clerk->pin_hash) : 0;
+    if (ok == 1) {
+        t->wrong = 0;
+        t->locked_until = 0;
+        return 0;
+    }
+    if (ok < 0) {
+        refuse(o, HALL__ERROR_CODE__ERR_INTERNAL, "clerk %s: the stored PIN hash is unreadable",
+               m->clerk_id);
+        return -1;
+    }
+    if (++t->wrong >= HALL_PIN_TRIES) {
+        t->wrong = 0;
+        t->locked_until = now + HALL_PIN_LOCK_MS;
+        log_warn("clerk %s: %d wrong PINs in a row at window %u: sign-in with a PIN locked for "
+                 "%lld minutes",
+                 m->clerk_id, HALL_PIN_TRIES, m->window_no, HALL_PIN_LOCK_MS / 60000);
+    }
+    refuse(o, HALL__ERROR_CODE__ERR_PIN, "clerk %s: wrong PIN", m->clerk_id);
+    snprintf(o->message_zh, sizeof o->message_zh, "工号或密码错误");
+    return -1;
+}
+
 static void do_sign_in(hall *h, const hall_device *dev, const Hall__Envelope *req,
                        struct outcome *o, int64_t now)
 {
@@ -1682,6 +1779,10 @@ static void do_sign_in(hall *h, const hall_device *dev, const Hall__Envelope *re
                found ? "not active" : "not registered");
         return;
     }
+    int rc = check_pin(h, dev, m, &clerk, o, now);
+    OPENSSL_cleanse(&clerk, sizeof clerk);
+    if (rc < 0)
+        return;
     if (queue_sign_in(h->q, m->window_no, m->clerk_id, now, &err) < 0)
         refuse_q(o, &err);
     else
@@ -2407,6 +2508,10 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
      * request goes now, not when the caller frees it. */
     if (has_citizen_id(req))
         OPENSSL_cleanse(req->issue->citizen_id, strlen(req->issue->citizen_id));
+    /* So does a clerk's PIN. */
+    if (req->body_case == HALL__ENVELOPE__BODY_SIGN_IN && req->sign_in != NULL &&
+        req->sign_in->pin != NULL)
+        OPENSSL_cleanse(req->sign_in->pin, strlen(req->sign_in->pin));
     return rc;
 }
 
@@ -2449,6 +2554,50 @@ static void wire_window_status(const hall *h, const q_window *w, Hall__WindowSta
     ws->window_no = w->no;
     ws->state = wire_window_state(w->state);
     ws->current_number = t ? wire_str(t->number) : wire_str("");
+    ws->waiting = window_waiting(h, w);
+    ws->clerk_id = wire_str(w->clerk);
+    if (t != NULL) {
+        ws->current_priority = t->priority == Q_GREEN         ? HALL__PRIORITY__PRIORITY_GREEN
+                               : t->priority == Q_APPOINTMENT ? HALL__PRIORITY__PRIORITY_APPOINTMENT
+                                                              : HALL__PRIORITY__PRIORITY_NORMAL;
+        ws->current_transferred = t->transferred;
+        ws->current_state = t->state == Q_SERVING ? HALL__TICKET_STATE__TICKET_SERVING
+                                                  : HALL__TICKET_STATE__TICKET_CALLED;
+    }
+}
+
+/* The queues changed: every window whose waiting count is not the one the
+ * last push showed goes into this push. One pass over the windows and
+ * their areas (O(log n) each), only in turns that changed tickets. */
+static void note_waiting_changes(hall *h)
+{
+    for (size_t i = 0; queue_window_at(h->q, i) != NULL; i++) {
+        const q_window *w = queue_window_at(h->q, i);
+        uint32_t now = window_waiting(h, w);
+        size_t k;
+
+        for (k = 0; k < h->nwin_waiting && h->win_waiting[k].no != w->no; k++)
+            ;
+        if (k == h->nwin_waiting) {
+            if (h->nwin_waiting == h->win_waiting_cap) {
+                size_t cap = h->win_waiting_cap ? h->win_waiting_cap * 2 : 16;
+                void *grown = realloc(h->win_waiting, cap * sizeof h->win_waiting[0]);
+                if (grown == NULL) {
+                    note_window(h, w->no); /* pushed each time instead */
+                    continue;
+                }
+                h->win_waiting = grown;
+                h->win_waiting_cap = cap;
+            }
+            h->win_waiting[h->nwin_waiting].no = w->no;
+            h->win_waiting[h->nwin_waiting].waiting = now;
+            h->nwin_waiting++;
+            note_window(h, w->no);
+        } else if (h->win_waiting[k].waiting != now) {
+            h->win_waiting[k].waiting = now;
+            note_window(h, w->no);
+        }
+    }
 }
 
 /* Storage for the matters of one push's areas. */
@@ -2656,6 +2805,8 @@ static void publish_turn(hall *h)
         health = health || h->devs[i].turn_changed;
     buf_clear(&h->push);
     h->turn_areas = h->turn_areas || h->matters_push;
+    if (h->turn_areas)
+        note_waiting_changes(h);
     if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health)
         return;
     for (int i = 0; i < n; i++) {

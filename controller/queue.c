@@ -1727,6 +1727,7 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
     set_state(r, Q_WAITING, now);
     r->t.window_no = 0;
     r->t.target_window = to_window;
+    r->t.transferred = true;
     if (dest != NULL) {
         r->ai = ai;
         strcpy(r->t.area, dest->a.code);

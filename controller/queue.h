@@ -179,6 +179,7 @@ typedef struct q_ticket {
     int64_t rated_ms;       /* when it was rated, 0 before */
     bool expired;           /* VOID because its reservation ran out (not voided by its kiosk) */
     char note[Q_NOTE_MAX];  /* the last transfer's note for the next window, "" if none */
+    bool transferred;       /* moved on by a transfer at least once (转办) */
 } q_ticket;
 
 typedef struct q_window {

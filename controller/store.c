@@ -338,13 +338,21 @@ static const char *const migrations[] = {
     "  always_open INTEGER NOT NULL CHECK (always_open IN (0, 1)),\n"
     "  unstaffed   INTEGER NOT NULL CHECK (unstaffed BETWEEN 0 AND 2)\n"
     ") STRICT;\n",
+
+    /* 11: clerks sign in at call-pads with a PIN, kept only as a pwhash.h
+     * hash ('' for none: such a clerk cannot sign in at a pad); a ticket
+     * remembers it was transferred (the pad's 转办 mark). */
+    "ALTER TABLE clerks ADD COLUMN pin_hash TEXT NOT NULL DEFAULT '' "
+    "CHECK (length(pin_hash) <= 200);\n"
+    "ALTER TABLE tickets ADD COLUMN transferred INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (transferred IN (0, 1));\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 #define TICKET_COLUMNS                                                                             \
     "id, number, day, seq, area, matter, state, priority, issued_ms, state_ms, "                   \
     "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
-    "masked_name, citizen_hash, served_window, rating, rated_ms, expired, note"
+    "masked_name, citizen_hash, served_window, rating, rated_ms, expired, note, transferred"
 #define EVENT_COLUMNS                                                                              \
     "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
 /* The first kept answer at or after ?1: rows are appended in the order
@@ -404,6 +412,7 @@ enum stmt_id {
     ST_MATTER_NAME,
     ST_PAUSE_REASON,
     ST_LOAD_CLERKS,
+    ST_SET_CLERK_PIN,
     ST_ADD_USER,
     ST_GET_USER,
     ST_LOAD_USERS,
@@ -446,7 +455,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PUT_TICKET] =
         "INSERT INTO tickets(" TICKET_COLUMNS ") "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19, ?20, ?21, ?22, ?23, ?24) "
+        "?19, ?20, ?21, ?22, ?23, ?24, ?25) "
         "ON CONFLICT(id) DO UPDATE SET number = excluded.number, day = excluded.day, "
         "seq = excluded.seq, area = excluded.area, matter = excluded.matter, "
         "state = excluded.state, priority = excluded.priority, issued_ms = excluded.issued_ms, "
@@ -456,14 +465,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         "offline = excluded.offline, kiosk = excluded.kiosk, "
         "masked_name = excluded.masked_name, citizen_hash = excluded.citizen_hash, "
         "served_window = excluded.served_window, rating = excluded.rating, "
-        "rated_ms = excluded.rated_ms, expired = excluded.expired, note = excluded.note",
+        "rated_ms = excluded.rated_ms, expired = excluded.expired, note = excluded.note, "
+        "transferred = excluded.transferred",
     /* The common change (a new state), touching only the columns a ticket's
      * life changes: the day/area/number index is left alone. */
     [ST_UPDATE_TICKET] =
         "UPDATE tickets SET state = ?2, priority = ?3, issued_ms = ?4, state_ms = ?5, "
         "reserved_until_ms = ?6, window_no = ?7, target_window = ?8, recalls = ?9, "
-        "served_window = ?12, rating = ?13, rated_ms = ?14, expired = ?15, note = ?16 "
-        "WHERE id = ?1 AND area = ?10 AND matter = ?11",
+        "served_window = ?12, rating = ?13, rated_ms = ?14, expired = ?15, note = ?16, "
+        "transferred = ?17 WHERE id = ?1 AND area = ?10 AND matter = ?11",
     [ST_PUT_WINDOW_STATE] =
         "UPDATE windows SET state = ?2, clerk = ?3, current_ticket = ?4 WHERE no = ?1",
     [ST_PUT_LEASE] = "INSERT INTO leases(id, kiosk, area, day, first, count, granted_ms) "
@@ -544,13 +554,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVE_CLERK] =
         "INSERT INTO clerks(id, name, active) VALUES(?1, ?2, ?3) "
         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active",
-    [ST_GET_CLERK] = "SELECT id, name, active FROM clerks WHERE id = ?1",
+    [ST_GET_CLERK] = "SELECT id, name, active, pin_hash FROM clerks WHERE id = ?1",
+    [ST_SET_CLERK_PIN] = "UPDATE clerks SET pin_hash = ?2 WHERE id = ?1",
     [ST_MATTER_NAME] = "SELECT name FROM matters WHERE code = ?1",
     /* Newest first by the primary key: it stops at the window's latest
      * pause, so it reads only what happened since. */
     [ST_PAUSE_REASON] = "SELECT detail FROM events WHERE window_no = ?1 AND kind = ?2 "
                         "ORDER BY seq DESC LIMIT 1",
-    [ST_LOAD_CLERKS] = "SELECT id, name, active FROM clerks ORDER BY id",
+    [ST_LOAD_CLERKS] = "SELECT id, name, active, pin_hash FROM clerks ORDER BY id",
     [ST_ADD_USER] = "INSERT INTO users(" USER_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
     [ST_GET_USER] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
     [ST_LOAD_USERS] = "SELECT " USER_COLUMNS " FROM users ORDER BY name",
@@ -1646,6 +1657,7 @@ static int update_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int64(st, 14, t->rated_ms);
     sqlite3_bind_int(st, 15, t->expired);
     bind_text(st, 16, t->note);
+    sqlite3_bind_int(st, 17, t->transferred);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1694,6 +1706,7 @@ int store_put_ticket(store *s, const q_ticket *t)
     sqlite3_bind_int64(st, 22, t->rated_ms);
     sqlite3_bind_int(st, 23, t->expired);
     bind_text(st, 24, t->note);
+    sqlite3_bind_int(st, 25, t->transferred);
     if (sqlite3_step(st) != SQLITE_DONE) {
         failf(s, "cannot write ticket %llu (%s): %s", (unsigned long long)t->id, t->number,
               sqlite3_errmsg(s->db));
@@ -1900,6 +1913,7 @@ static int decode_ticket(store *s, sqlite3_stmt *st, q_ticket *t)
     t->expired = sqlite3_column_int(st, 22) != 0;
     if (col_text(s, st, 23, t->note, sizeof t->note, what) < 0)
         return -1;
+    t->transferred = sqlite3_column_int(st, 24) != 0;
     return 0;
 }
 LOADER(ticket, q_ticket, decode_ticket)
@@ -2321,12 +2335,26 @@ static int decode_clerk(store *s, sqlite3_stmt *st, store_clerk *c)
 {
     memset(c, 0, sizeof *c);
     if (col_text(s, st, 0, c->id, sizeof c->id, "clerk") < 0 ||
-        col_text(s, st, 1, c->name, sizeof c->name, c->id) < 0)
+        col_text(s, st, 1, c->name, sizeof c->name, c->id) < 0 ||
+        col_text(s, st, 3, c->pin_hash, sizeof c->pin_hash, c->id) < 0)
         return -1;
     c->active = sqlite3_column_int(st, 2) != 0;
     return 0;
 }
 LOADER(clerk, store_clerk, decode_clerk)
+
+int store_set_clerk_pin(store *s, const char *id, const char *pin_hash)
+{
+    sqlite3_stmt *st = use(s, ST_SET_CLERK_PIN);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, id);
+    bind_text(st, 2, pin_hash);
+    if (run(s, st, "cannot set a clerk's PIN") < 0)
+        return -1;
+    return sqlite3_changes(s->db) == 1;
+}
 
 int store_get_clerk(store *s, const char *id, store_clerk *out)
 {

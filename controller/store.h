@@ -280,12 +280,19 @@ int store_load_live_in_retired(store *s, int (*fn)(void *arg, const store_live_t
  * catalog (a retired area too: a window may go on calling its tickets). */
 int store_save_window(store *s, const q_window *w);
 
+/* A clerk. pin_hash is the pwhash.h hash of the PIN the clerk signs in
+ * with at a call-pad ("" for none); store_save_clerk leaves it alone. */
+#define STORE_PIN_HASH_MAX 200
 typedef struct store_clerk {
     char id[Q_CODE_MAX + 16];
     char name[Q_NAME_MAX];
     bool active;
+    char pin_hash[STORE_PIN_HASH_MAX + 1];
 } store_clerk;
 int store_save_clerk(store *s, const store_clerk *c);
+/* Set (or with "" clear) a clerk's PIN hash: 1 set, 0 no such clerk, -1
+ * error. */
+int store_set_clerk_pin(store *s, const char *id, const char *pin_hash);
 int store_get_clerk(store *s, const char *id, store_clerk *out); /* 1 found, 0 not, -1 error */
 int store_load_clerks(store *s, int (*fn)(void *arg, const store_clerk *c), void *arg);
 

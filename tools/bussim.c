@@ -87,6 +87,7 @@ struct slave {
     bus_prompt_state prompt;
     uint16_t prompt_id;
     int64_t prompt_deadline;
+    busmap_entry entry; /* call-pad: the sign-in typed, seq 0 for none */
 };
 
 struct sim {
@@ -134,6 +135,7 @@ static void slave_boot(struct sim *s, struct slave *sl)
     sl->blinking = false;
     sl->prompt = BUS_PROMPT_IDLE;
     sl->prompt_id = 0;
+    sl->entry = (busmap_entry){0};
 }
 
 /* ------------------------------------------------------------------------
@@ -161,6 +163,9 @@ static void slave_ack(struct slave *sl, uint16_t ack)
         if (busmap_seq_after(sl->fifo[i].seq, ack))
             sl->fifo[keep++] = sl->fifo[i];
     sl->nfifo = keep;
+    /* The sign-in was taken: its digits go. */
+    if (sl->entry.seq != 0 && !busmap_seq_after(sl->entry.seq, ack))
+        sl->entry = (busmap_entry){0};
 }
 
 static void gb_text(const uint8_t *gb, size_t len, char *out, size_t cap)
@@ -180,13 +185,13 @@ static void slave_view(const struct slave *sl, int64_t now, char *out, size_t ca
         busmap_window w;
 
         if (busmap_window_decode(sl->hr + BUSMAP_HR_WINDOW, BUSMAP_WINDOW_REGS, &w) < 0 ||
-            w.number[0] == '\0') {
+            (w.number[0] == '\0' && w.text_len == 0)) {
             snprintf(out, cap, "window %d: (blank)", sl->conf.window);
             return;
         }
         gb_text(w.text, w.text_len, text, sizeof text);
-        snprintf(out, cap, "window %d: %s \"%s\" %s", sl->conf.window, w.number, text,
-                 sl->blink_until > now ? "blinking" : "steady");
+        snprintf(out, cap, "window %d: %s \"%s\" %s", sl->conf.window, w.number[0] ? w.number : "-",
+                 text, sl->blink_until > now ? "blinking" : "steady");
         return;
     }
     case BUS_KIND_BOARD: {
@@ -216,9 +221,14 @@ static void slave_view(const struct slave *sl, int64_t now, char *out, size_t ca
 
         if (busmap_callpad_decode(sl->hr + BUSMAP_HR_CALLPAD, BUSMAP_CALLPAD_REGS, &c) < 0)
             c = (busmap_callpad){0};
-        snprintf(out, cap, "callpad %d: ticket %s waiting %u | fifo %zu/%d next seq %u",
-                 sl->conf.window, c.number[0] ? c.number : "-", c.waiting, sl->nfifo,
-                 BUSMAP_FIFO_MAX, sl->next_seq);
+        gb_text(c.text, c.text_len, text, sizeof text);
+        snprintf(out, cap,
+                 "callpad %d: ticket %s waiting %u%s%s%s text \"%s\" | fifo %zu/%d next seq %u",
+                 sl->conf.window, c.number[0] ? c.number : "-", c.waiting,
+                 c.flags & BUSMAP_PAD_APPOINTMENT ? " 预约" : "",
+                 c.flags & BUSMAP_PAD_GREEN ? " 绿色通道" : "",
+                 c.flags & BUSMAP_PAD_TRANSFERRED ? " 转办" : "", text, sl->nfifo, BUSMAP_FIFO_MAX,
+                 sl->next_seq);
         return;
     }
     case BUS_KIND_RATING: {
@@ -380,6 +390,12 @@ static uint16_t input_reg(const struct slave *sl, unsigned reg)
     case BUSMAP_IR_PROMPT_ID:
         return sl->prompt_id;
     default: {
+        if (reg >= BUSMAP_IR_ENTRY && reg < BUSMAP_IR_ENTRY + BUSMAP_ENTRY_REGS) {
+            uint16_t regs[BUSMAP_ENTRY_REGS];
+
+            busmap_entry_encode(&sl->entry, regs);
+            return regs[reg - BUSMAP_IR_ENTRY];
+        }
         unsigned i = (reg - BUSMAP_IR_EV_FIRST) / BUSMAP_EV_REGS;
         unsigned f = (reg - BUSMAP_IR_EV_FIRST) % BUSMAP_EV_REGS;
 
@@ -746,16 +762,36 @@ static void command(struct sim *s, char *line, FILE *out)
         on = strcmp(argv[2], "on") == 0;
     if (strcmp(argv[0], "press") == 0) {
         int key = argc >= 3 ? busmap_key_parse(argv[2]) : 0;
+        busmap_entry entry = {0};
+        uint16_t probe[BUSMAP_ENTRY_REGS];
 
+        if (key == BUS_KEY_SIGNIN && argc == 5) {
+            snprintf(entry.clerk, sizeof entry.clerk, "%s", argv[3]);
+            snprintf(entry.pin, sizeof entry.pin, "%s", argv[4]);
+        }
         if (sl->conf.kind != BUS_KIND_CALLPAD || key == 0 ||
-            (key == BUS_KEY_TRANSFER && parse_int(argv[3], 1, 9999, &v) < 0)) {
-            fprintf(out, "error usage: press ADDR(callpad) KEY [TARGET] "
-                         "(next recall noshow start finish transfer pause resume)\n");
+            (key == BUS_KEY_TRANSFER && (argc < 4 || parse_int(argv[3], 1, 9999, &v) < 0)) ||
+            (key == BUS_KEY_SIGNIN &&
+             (argc != 5 || strlen(argv[3]) > BUSMAP_CLERK_MAX || strlen(argv[4]) > BUSMAP_PIN_MAX ||
+              busmap_entry_encode(&entry, probe) < 0))) {
+            fprintf(out, "error usage: press ADDR(callpad) KEY [TARGET | CLERK PIN] "
+                         "(next recall noshow start finish transfer pause resume signin "
+                         "signout)\n");
+            return;
+        }
+        /* One sign-in at a time: its digits wait in the entry registers
+         * until the master took it. */
+        if (key == BUS_KEY_SIGNIN && sl->entry.seq != 0) {
+            fprintf(out, "error a sign-in is still pending: press refused\n");
             return;
         }
         if (slave_push(sl, (uint16_t)key, (uint16_t)v, &seq) < 0) {
             fprintf(out, "error fifo full: press refused\n");
             return;
+        }
+        if (key == BUS_KEY_SIGNIN) {
+            entry.seq = seq;
+            sl->entry = entry;
         }
         changed(s, sl);
         fprintf(out, "ok seq %u\n", seq);
@@ -858,7 +894,8 @@ static void usage(FILE *f)
             "and/or Modbus TCP on %s (port 0 picks one). LIST is ADDR:KIND[:WINDOW],...\n"
             "with KIND window, board, callpad or rating, e.g.\n"
             "  1:board,11:window:1,41:callpad:1,71:rating:1\n"
-            "Commands (control port, --stdin): show | press ADDR KEY [TARGET] |\n"
+            "Commands (control port, --stdin): show |\n"
+            "press ADDR KEY [TARGET | CLERK PIN] |\n"
             "rate ADDR LEVEL | silent|exception|badcrc|ignoreack ADDR on|off |\n"
             "drop ADDR N | seq ADDR N | reboot ADDR. See docs/bus.md.\n",
             HOST);

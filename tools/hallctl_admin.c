@@ -1335,6 +1335,90 @@ static int password_stdin_option(void *ctx)
     return GO_ON;
 }
 
+/* ==== clerk pin ================================================================== */
+
+/* A PIN is checked by halld at every sign-in on its loop: a cheaper scrypt
+ * than a password's (4 MiB, a few ms). Six digits are a million guesses
+ * whatever the cost; halld's lock after wrong tries is what protects them. */
+#define PIN_HASH_LN 12
+
+/* The first line of standard input as a PIN (checked by the caller). */
+static int read_pin(struct password *pw)
+{
+    if (fgets(pw->text, sizeof pw->text, stdin) == NULL)
+        return hallctl_fail("--pin-stdin: no PIN on standard input");
+    pw->text[strcspn(pw->text, "\r\n")] = '\0';
+    return 0;
+}
+
+static int clerk_pin(int argc, char **argv)
+{
+    static const struct option options[] = {
+        CONFIG_OPTION,
+        {"id", required_argument, NULL, 'i'},
+        {"pin-stdin", no_argument, NULL, 'p'},
+        HELP_OPTION,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config, *id = NULL;
+    bool from_stdin = false;
+    const struct str_option strings[] = {{'i', &id}, {0, NULL}};
+    const struct verb_options v = {
+        "hallctl clerk pin [-c FILE] --id ID [--pin-stdin]",
+        NULL,
+        options,
+        strings,
+        password_stdin_option,
+        &from_stdin,
+    };
+    struct password pw;
+    hadmin_error e;
+    int rc =
+        parse_verb(&v, argc, argv, &config,
+                   "Give a clerk a PIN for signing in at a window's call-pad (the clerk number\n"
+                   "and the PIN are typed on the pad). Without --pin-stdin a random PIN of %d\n"
+                   "digits is made and printed once. Five wrong PINs lock the clerk's sign-in\n"
+                   "at pads for a while (halld).\n" CONFIG_HELP
+                   "  --id ID             the clerk's staff number (digits only, at most 16)\n"
+                   "  --pin-stdin         read the PIN (%d to %d digits) from the first line of\n"
+                   "                      standard input\n",
+                   HADMIN_PIN_MADE, HADMIN_PIN_MIN, HADMIN_PIN_MAX);
+
+    if (rc != GO_ON)
+        return rc;
+    if (id == NULL || optind != argc)
+        return usage_error(v.usage);
+    memset(&pw, 0, sizeof pw);
+    if (from_stdin && read_pin(&pw) != 0)
+        return 1;
+    if (!from_stdin && hadmin_pin_make(pw.text, sizeof pw.text) < 0)
+        return hallctl_fail("cannot make a PIN: no randomness from OpenSSL");
+    if (hadmin_pin_check(pw.text, &e) < 0) {
+        password_wipe(&pw);
+        return hallctl_fail("--pin-stdin: %s", e.en);
+    }
+    if (pwhash_make_cost(pw.text, PIN_HASH_LN, pw.hash, sizeof pw.hash) < 0) {
+        password_wipe(&pw);
+        return hallctl_fail("cannot hash the PIN: OpenSSL failed");
+    }
+    struct hall h;
+    if (hall_open(&h, config) != 0) {
+        password_wipe(&pw);
+        return 1;
+    }
+    char user[128], line[64] = "";
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    if (!from_stdin)
+        snprintf(line, sizeof line, "PIN for clerk %.16s: %.8s\n", id, pw.text);
+    rc = hadmin_clerk_set_pin(h.st, &a, id, pw.hash, &e) < 0
+             ? admin_fail(&e)
+             : hall_changed(&h, false, "clerk %s: call-pad PIN set\n%s", id, line);
+    OPENSSL_cleanse(line, sizeof line);
+    password_wipe(&pw);
+    hall_close(&h);
+    return rc;
+}
+
 /* "clerk (clerk c-1)", or the role alone. */
 static const char *role_text(const char *role, const char *clerk, char *out, size_t len)
 {
@@ -2663,6 +2747,7 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"window", "list", window_list, "print the windows"},
     {"clerk", "add", clerk_add, "add or rename a clerk"},
     {"clerk", "list", clerk_list, "print the clerks"},
+    {"clerk", "pin", clerk_pin, "give a clerk a PIN for the call-pads"},
     {"user", "add", user_add, "add a user of the web pages, with a role"},
     {"user", "list", user_list, "print the users of the web pages"},
     {"user", "passwd", user_passwd, "give a user a new password"},

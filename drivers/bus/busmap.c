@@ -24,9 +24,10 @@ static const char *const kind_names[] = {
 };
 
 static const char *const key_names[] = {
-    [BUS_KEY_NEXT] = "next",   [BUS_KEY_RECALL] = "recall", [BUS_KEY_NOSHOW] = "noshow",
-    [BUS_KEY_START] = "start", [BUS_KEY_FINISH] = "finish", [BUS_KEY_TRANSFER] = "transfer",
-    [BUS_KEY_PAUSE] = "pause", [BUS_KEY_RESUME] = "resume",
+    [BUS_KEY_NEXT] = "next",       [BUS_KEY_RECALL] = "recall", [BUS_KEY_NOSHOW] = "noshow",
+    [BUS_KEY_START] = "start",     [BUS_KEY_FINISH] = "finish", [BUS_KEY_TRANSFER] = "transfer",
+    [BUS_KEY_PAUSE] = "pause",     [BUS_KEY_RESUME] = "resume", [BUS_KEY_SIGNIN] = "signin",
+    [BUS_KEY_SIGNOUT] = "signout",
 };
 
 const char *busmap_kind_name(bus_kind k)
@@ -458,11 +459,15 @@ int busmap_notice_decode(const uint16_t *regs, size_t nregs, busmap_notice *n)
 
 int busmap_callpad_encode(const busmap_callpad *c, uint16_t *regs)
 {
-    if (c == NULL || regs == NULL || !number_ok(c->number))
+    if (c == NULL || regs == NULL || !number_ok(c->number) || c->text_len > BUSMAP_PAD_TEXT_MAX ||
+        (c->flags & ~BUSMAP_PAD_FLAGS) != 0)
         return bad(EINVAL);
     regs[0] = c->gen;
     regs[1] = c->waiting;
     number_put(c->number, regs + 2);
+    regs[6] = c->flags;
+    regs[7] = (uint16_t)c->text_len;
+    busmap_text_to_regs(c->text, c->text_len, regs + 8, BUSMAP_PAD_TEXT_MAX / 2);
     return BUSMAP_CALLPAD_REGS;
 }
 
@@ -470,10 +475,70 @@ int busmap_callpad_decode(const uint16_t *regs, size_t nregs, busmap_callpad *c)
 {
     if (regs == NULL || c == NULL || nregs < BUSMAP_CALLPAD_REGS)
         return bad(EINVAL);
-    if (number_get(regs + 2, c->number) < 0)
+    if (number_get(regs + 2, c->number) < 0 || (regs[6] & ~BUSMAP_PAD_FLAGS) != 0 ||
+        regs[7] > BUSMAP_PAD_TEXT_MAX)
         return bad(EBADMSG);
     c->gen = regs[0];
     c->waiting = regs[1];
+    c->flags = regs[6];
+    c->text_len = regs[7];
+    busmap_regs_to_text(regs + 8, BUSMAP_PAD_TEXT_MAX / 2, c->text_len, c->text);
+    return 0;
+}
+
+/* Whether s is 0..max ASCII digits. */
+static bool digits_ok(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+
+    if (len > max)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Digits from a length register and its text registers; -1 if the length
+ * is out of range or a byte is not a digit. */
+static int digits_get(uint16_t len, const uint16_t *regs, size_t max, char *out)
+{
+    uint8_t raw[BUSMAP_CLERK_MAX];
+
+    if (len > max)
+        return -1;
+    busmap_regs_to_text(regs, max / 2, len, raw);
+    for (size_t i = 0; i < len; i++)
+        if (raw[i] < '0' || raw[i] > '9')
+            return -1;
+    memcpy(out, raw, len);
+    out[len] = '\0';
+    return 0;
+}
+
+int busmap_entry_encode(const busmap_entry *e, uint16_t *regs)
+{
+    if (e == NULL || regs == NULL || !digits_ok(e->clerk, BUSMAP_CLERK_MAX) ||
+        !digits_ok(e->pin, BUSMAP_PIN_MAX))
+        return bad(EINVAL);
+    regs[0] = e->seq;
+    regs[1] = (uint16_t)strlen(e->clerk);
+    busmap_text_to_regs((const uint8_t *)e->clerk, regs[1], regs + 2, BUSMAP_CLERK_MAX / 2);
+    regs[2 + BUSMAP_CLERK_MAX / 2] = (uint16_t)strlen(e->pin);
+    busmap_text_to_regs((const uint8_t *)e->pin, regs[2 + BUSMAP_CLERK_MAX / 2],
+                        regs + 3 + BUSMAP_CLERK_MAX / 2, BUSMAP_PIN_MAX / 2);
+    return BUSMAP_ENTRY_REGS;
+}
+
+int busmap_entry_decode(const uint16_t *regs, size_t nregs, busmap_entry *e)
+{
+    if (regs == NULL || e == NULL || nregs < BUSMAP_ENTRY_REGS)
+        return bad(EINVAL);
+    if (digits_get(regs[1], regs + 2, BUSMAP_CLERK_MAX, e->clerk) < 0 ||
+        digits_get(regs[2 + BUSMAP_CLERK_MAX / 2], regs + 3 + BUSMAP_CLERK_MAX / 2, BUSMAP_PIN_MAX,
+                   e->pin) < 0)
+        return bad(EBADMSG);
+    e->seq = regs[0];
     return 0;
 }
 

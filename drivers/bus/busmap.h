@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 /* The version of this map, in BUSMAP_IR_MAP_VERSION. */
-#define BUSMAP_VERSION 1
+#define BUSMAP_VERSION 2
 
 /* ---- input registers (FC04), every kind ---- */
 #define BUSMAP_IR_MAP_VERSION  0x1000 /* BUSMAP_VERSION */
@@ -45,7 +45,8 @@
 #define BUSMAP_IR_EV_FIRST     0x1006 /* the FIFO, oldest first: seq, code, arg per event */
 #define BUSMAP_IR_PROMPT_STATE 0x101e /* rating pad: bus_prompt_state */
 #define BUSMAP_IR_PROMPT_ID    0x101f /* rating pad: the prompt shown or last answered */
-#define BUSMAP_IR_END          0x1020
+#define BUSMAP_IR_ENTRY        0x1020 /* call-pad: the sign-in typed on its keypad (map 2) */
+#define BUSMAP_IR_END          0x102f
 
 #define BUSMAP_FIFO_MAX 8
 #define BUSMAP_EV_REGS  3
@@ -76,15 +77,26 @@
 #define BUSMAP_NAME_MAX        12  /* masked name bytes on a board row */
 #define BUSMAP_BOARD_ROWS      8   /* calls a board shows at once */
 #define BUSMAP_NOTICE_MAX      200 /* notice line bytes */
+#define BUSMAP_PAD_TEXT_MAX    32  /* call-pad message line bytes (16 Chinese characters) */
+#define BUSMAP_CLERK_MAX       16  /* clerk number digits typed on a call-pad */
+#define BUSMAP_PIN_MAX         8   /* PIN digits typed on a call-pad */
 
 /* Block sizes in registers; each fits one FC16 (at most 123). */
 #define BUSMAP_WINDOW_REGS  (4 + BUSMAP_NUMBER_MAX / 2 + BUSMAP_WINDOW_TEXT_MAX / 2)
 #define BUSMAP_ROW_REGS     (2 + BUSMAP_NUMBER_MAX / 2 + BUSMAP_NAME_MAX / 2)
 #define BUSMAP_BOARD_REGS   (2 + BUSMAP_BOARD_ROWS * BUSMAP_ROW_REGS)
 #define BUSMAP_NOTICE_REGS  (3 + BUSMAP_NOTICE_MAX / 2)
-#define BUSMAP_CALLPAD_REGS (2 + BUSMAP_NUMBER_MAX / 2)
+#define BUSMAP_CALLPAD_REGS (4 + BUSMAP_NUMBER_MAX / 2 + BUSMAP_PAD_TEXT_MAX / 2)
 #define BUSMAP_PROMPT_REGS  (2 + BUSMAP_NUMBER_MAX / 2)
 #define BUSMAP_BLOCK_MAX    BUSMAP_NOTICE_REGS
+/* The sign-in entry in input registers: SEQ, CLERK_LEN, CLERK, PIN_LEN, PIN. */
+#define BUSMAP_ENTRY_REGS (3 + BUSMAP_CLERK_MAX / 2 + BUSMAP_PIN_MAX / 2)
+
+/* FLAGS of the call-pad block: marks of the current ticket. */
+#define BUSMAP_PAD_APPOINTMENT 0x0001 /* 预约 */
+#define BUSMAP_PAD_GREEN       0x0002 /* 绿色通道 */
+#define BUSMAP_PAD_TRANSFERRED 0x0004 /* 转办 */
+#define BUSMAP_PAD_FLAGS       0x0007
 
 typedef enum bus_kind {
     BUS_KIND_NONE = 0,
@@ -104,8 +116,10 @@ typedef enum bus_key {
     BUS_KEY_TRANSFER = 6, /* transfer; arg = target window */
     BUS_KEY_PAUSE = 7,    /* window paused (clerk away) */
     BUS_KEY_RESUME = 8,   /* window open again */
+    BUS_KEY_SIGNIN = 9,   /* sign in: the clerk number and PIN are in the entry (IR 0x1020) */
+    BUS_KEY_SIGNOUT = 10, /* sign out */
 } bus_key;
-#define BUS_KEY_MAX 8
+#define BUS_KEY_MAX 10
 
 /* Rating pad event codes: 1..5 are the level (stars: 5 非常满意 .. 1
  * 非常不满意), BUS_RATING_TIMEOUT that the prompt timed out on the pad;
@@ -131,7 +145,7 @@ typedef struct bus_event {
 const char *busmap_kind_name(bus_kind k);
 bus_kind busmap_kind_parse(const char *name);
 /* "next", "recall", "noshow", "start", "finish", "transfer", "pause",
- * "resume" <-> key; NULL / 0 if unknown. */
+ * "resume", "signin", "signout" <-> key; NULL / 0 if unknown. */
 const char *busmap_key_name(int key);
 int busmap_key_parse(const char *name);
 
@@ -210,12 +224,27 @@ typedef struct busmap_notice {
     size_t text_len;
 } busmap_notice;
 
-/* HR BUSMAP_HR_CALLPAD: the clerk's current ticket and the waiting count. */
+/* HR BUSMAP_HR_CALLPAD: gen, the waiting count, the clerk's current
+ * ticket, its marks (BUSMAP_PAD_*) and a message line (GB18030: a
+ * refusal, "请先签到", "再按一次确认过号"; empty for none). */
 typedef struct busmap_callpad {
     uint16_t waiting;
     uint16_t gen;
     char number[BUSMAP_NUMBER_MAX + 1];
+    uint16_t flags;
+    uint8_t text[BUSMAP_PAD_TEXT_MAX];
+    size_t text_len;
 } busmap_callpad;
+
+/* IR BUSMAP_IR_ENTRY: what the clerk typed for the sign-in event whose
+ * sequence number is seq: the clerk number and the PIN, digits only. The
+ * pad keeps one entry, refuses another sign-in press while its event is
+ * not acknowledged, and clears the entry (seq 0) once it is. */
+typedef struct busmap_entry {
+    uint16_t seq;
+    char clerk[BUSMAP_CLERK_MAX + 1];
+    char pin[BUSMAP_PIN_MAX + 1];
+} busmap_entry;
 
 /* HR BUSMAP_HR_PROMPT: a new non-zero id starts a prompt for number that
  * times out after timeout_s on the pad; id 0 ends any prompt. */
@@ -243,6 +272,11 @@ int busmap_board_decode(const uint16_t *regs, size_t nregs, busmap_board *b);
 int busmap_notice_decode(const uint16_t *regs, size_t nregs, busmap_notice *n);
 int busmap_callpad_decode(const uint16_t *regs, size_t nregs, busmap_callpad *c);
 int busmap_prompt_decode(const uint16_t *regs, size_t nregs, busmap_prompt *p);
+/* The sign-in entry (BUSMAP_ENTRY_REGS): encode refuses (EINVAL) and
+ * decode rejects (EBADMSG) anything but 0..BUSMAP_CLERK_MAX and
+ * 0..BUSMAP_PIN_MAX ASCII digits. */
+int busmap_entry_encode(const busmap_entry *e, uint16_t *regs);
+int busmap_entry_decode(const uint16_t *regs, size_t nregs, busmap_entry *e);
 
 /* ---- events ---- */
 

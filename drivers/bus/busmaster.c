@@ -227,6 +227,9 @@ struct msg {
     enum blk blk;
     uint16_t gen; /* MSG_WRITTEN: register 0 of the image written; MSG_RESTARTED: the boot id */
     char text[TEXT_MAX];
+    /* MSG_EVENTS of a call-pad with a sign-in: the entry read with them
+     * (entry.seq 0 when none was read, or it was not that event's). */
+    busmap_entry entry;
 };
 
 enum req_kind { REQ_BROADCAST, REQ_SCAN };
@@ -542,17 +545,43 @@ static void poll_dev(busmaster *bm, size_t idx)
         dev_miss(bm, d, idx, EMBBADDATA);
         return;
     }
+    /* A sign-in's digits are in the entry registers until its event is
+     * acknowledged: read them before taking the event, so a lost reply
+     * costs a poll and never the digits. */
+    bool signin = false;
+    for (size_t i = 0; i < hdr.count; i++)
+        signin = signin || ev[i].code == BUS_KEY_SIGNIN;
+    uint16_t eregs[BUSMAP_ENTRY_REGS];
+    busmap_entry entry = {0};
+    if (signin) {
+        if (read_input(bm, d->conf.addr, BUSMAP_IR_ENTRY, BUSMAP_ENTRY_REGS, eregs) < 0) {
+            dev_miss(bm, d, idx, errno);
+            return;
+        }
+        if (busmap_entry_decode(eregs, BUSMAP_ENTRY_REGS, &entry) < 0) {
+            post_text(bm, msg_new(MSG_NOTICE, (int)idx),
+                      "call-pad %d sent a bad sign-in entry: the sign-in is refused", d->conf.addr);
+            entry.seq = 0;
+        }
+        explicit_bzero(eregs, sizeof eregs);
+    }
     dev_good(bm, d, idx);
     dev_boot(bm, d, idx, hdr.boot_id);
     /* Without memory for the message nothing is taken: the events stay on
      * the device and come again with the next poll. */
-    if ((m = msg_new(MSG_EVENTS, (int)idx)) == NULL)
+    if ((m = msg_new(MSG_EVENTS, (int)idx)) == NULL) {
+        explicit_bzero(&entry, sizeof entry);
         return;
+    }
+    m->entry = entry;
+    explicit_bzero(&entry, sizeof entry);
     m->nev = busmap_seq_accept(&d->seq, hdr.boot_id, ev, hdr.count, m->ev);
-    if (m->nev > 0)
+    if (m->nev > 0) {
         outbox_push(bm->out, &m->link);
-    else
+    } else {
+        explicit_bzero(&m->entry, sizeof m->entry);
         free(m);
+    }
     /* The boot id goes with the sequence: if the device restarted since the
      * poll, the acknowledgement is not for its new events. */
     ack[0] = hdr.boot_id;
@@ -879,11 +908,25 @@ static void rating_event(busmaster *bm, struct dev *d, const bus_event *e)
            d->prompt_open ? "another prompt is open" : "no prompt is open");
 }
 
-static void key_event(busmaster *bm, struct dev *d, const bus_event *e)
+static void key_event(busmaster *bm, struct dev *d, const bus_event *e, const busmap_entry *entry)
 {
     if (e->code < 1 || e->code > BUS_KEY_MAX) {
         notice(bm, "call-pad %d: unknown key code %u (seq %u) ignored", d->conf.addr, e->code,
                e->seq);
+        return;
+    }
+    if (e->code == BUS_KEY_SIGNIN) {
+        /* The entry belongs to this press only if the pad says so. */
+        bool mine = entry->seq == e->seq;
+        if (!mine)
+            notice(bm, "call-pad %d: sign-in (seq %u) without its entry: refused", d->conf.addr,
+                   e->seq);
+        if (bm->cb.signin != NULL) {
+            bm->in_callback = true;
+            bm->cb.signin(bm, &d->conf, mine ? entry->clerk : "", mine ? entry->pin : "", e->seq,
+                          bm->arg);
+            bm->in_callback = false;
+        }
         return;
     }
     if (bm->cb.key != NULL) {
@@ -964,9 +1007,19 @@ static void board_pump(busmaster *bm)
 
     while (bm->board.count > 0) {
         struct board_call *c = &bm->board.wait[bm->board.head];
-        int n = bm->board.nrows;
+        int n = bm->board.nrows, dup = -1;
 
-        if (n == bm->conf.board_rows) {
+        /* A call already on the board (a recall) moves to the top: no row
+         * leaves, so it need not wait for the bottom row's time. */
+        for (int i = 0; i < n && dup < 0; i++)
+            if (bm->board.row[i].row.window == c->row.window &&
+                strcmp(bm->board.row[i].row.number, c->row.number) == 0)
+                dup = i;
+        if (dup >= 0) {
+            memmove(&bm->board.row[dup], &bm->board.row[dup + 1],
+                    (size_t)(n - dup - 1) * sizeof bm->board.row[0]);
+            n--;
+        } else if (n == bm->conf.board_rows) {
             const struct board_call *last = &bm->board.row[n - 1];
 
             if (last->shown_at < 0)
@@ -977,16 +1030,6 @@ static void board_pump(busmaster *bm)
                 break;
             }
             n--;
-        }
-        /* A call already on the board (a recall) moves to the top. */
-        for (int i = 0; i < n; i++) {
-            if (bm->board.row[i].row.window == c->row.window &&
-                strcmp(bm->board.row[i].row.number, c->row.number) == 0) {
-                memmove(&bm->board.row[i], &bm->board.row[i + 1],
-                        (size_t)(n - i - 1) * sizeof bm->board.row[0]);
-                n--;
-                break;
-            }
         }
         memmove(&bm->board.row[1], &bm->board.row[0], (size_t)n * sizeof bm->board.row[0]);
         bm->board.row[0] = *c;
@@ -1030,8 +1073,9 @@ static void deliver(busmaster *bm, outbox_msg *list)
                 if (d->conf.kind == BUS_KIND_RATING)
                     rating_event(bm, d, &m->ev[i]);
                 else
-                    key_event(bm, d, &m->ev[i]);
+                    key_event(bm, d, &m->ev[i], &m->entry);
             }
+            explicit_bzero(&m->entry, sizeof m->entry);
             break;
         case MSG_HEALTH:
             d->online = m->online;
@@ -1089,8 +1133,11 @@ static void drop_msgs(outbox_msg *list)
 {
     while (list != NULL) {
         outbox_msg *m = list;
+        struct msg *e = (struct msg *)m; /* kind is read first: every message starts so */
 
         list = list->next;
+        if (e->kind == MSG_EVENTS) /* a sign-in's digits */
+            explicit_bzero(&e->entry, sizeof e->entry);
         free(m);
     }
 }
@@ -1261,25 +1308,15 @@ static bool number_ok(const char *number)
     return busmap_callpad_encode(&probe, regs) >= 0;
 }
 
-int busmaster_show_call(busmaster *bm, int window, const char *number, const char *name,
+/* Write one image to every window display of window. */
+static int window_image(busmaster *bm, int window, const char *number, const char *line,
                         int blink_ms)
 {
-    char masked[64] = "", line[160];
     bool any = false;
 
-    if (bm == NULL || !number_ok(number) || blink_ms > 65535 || bm->closing) {
-        errno = EINVAL;
-        return -1;
-    }
-    busmap_mask_name(name, masked, sizeof masked);
-    if (masked[0] != '\0')
-        snprintf(line, sizeof line, "请%s号 %s 到%d号窗口", number, masked, window);
-    else
-        snprintf(line, sizeof line, "请%s号到%d号窗口", number, window);
     for (size_t i = 0; i < bm->ndev; i++) {
         struct dev *d = &bm->dev[i];
-        busmap_window w = {.window = (uint16_t)window,
-                           .blink_ms = (uint16_t)(blink_ms < 0 ? bm->conf.blink_ms : blink_ms)};
+        busmap_window w = {.window = (uint16_t)window, .blink_ms = (uint16_t)blink_ms};
         uint16_t regs[BUSMAP_WINDOW_REGS];
         int len;
 
@@ -1299,6 +1336,32 @@ int busmaster_show_call(busmaster *bm, int window, const char *number, const cha
         return -1;
     }
     return 0;
+}
+
+int busmaster_show_call(busmaster *bm, int window, const char *number, const char *name,
+                        int blink_ms)
+{
+    char masked[64] = "", line[160];
+
+    if (bm == NULL || !number_ok(number) || blink_ms > 65535 || bm->closing) {
+        errno = EINVAL;
+        return -1;
+    }
+    busmap_mask_name(name, masked, sizeof masked);
+    if (masked[0] != '\0')
+        snprintf(line, sizeof line, "请%s号 %s 到%d号窗口", number, masked, window);
+    else
+        snprintf(line, sizeof line, "请%s号到%d号窗口", number, window);
+    return window_image(bm, window, number, line, blink_ms < 0 ? bm->conf.blink_ms : blink_ms);
+}
+
+int busmaster_show_window(busmaster *bm, int window, const char *number, const char *text)
+{
+    if (bm == NULL || !number_ok(number) || text == NULL || bm->closing) {
+        errno = EINVAL;
+        return -1;
+    }
+    return window_image(bm, window, number, text, 0);
 }
 
 static bool has_kind(const busmaster *bm, bus_kind kind)
@@ -1367,23 +1430,29 @@ int busmaster_set_notice(busmaster *bm, const char *text)
     return 0;
 }
 
-int busmaster_set_callpad(busmaster *bm, int window, const char *number, int waiting)
+int busmaster_set_callpad(busmaster *bm, int window, const char *number, int waiting,
+                          uint16_t flags, const char *text)
 {
     bool any = false;
+    busmap_callpad c = {.waiting = (uint16_t)waiting, .flags = flags};
+    int len;
 
-    if (bm == NULL || !number_ok(number) || waiting < 0 || waiting > 65535 || bm->closing) {
+    if (bm == NULL || !number_ok(number) || waiting < 0 || waiting > 65535 ||
+        (flags & ~BUSMAP_PAD_FLAGS) != 0 || bm->closing) {
         errno = EINVAL;
         return -1;
     }
+    if ((len = busmap_gb18030(text != NULL ? text : "", c.text, sizeof c.text)) < 0)
+        return -1;
+    c.text_len = (size_t)len;
+    memcpy(c.number, number, strlen(number) + 1);
     for (size_t i = 0; i < bm->ndev; i++) {
         struct dev *d = &bm->dev[i];
-        busmap_callpad c = {.waiting = (uint16_t)waiting};
         uint16_t regs[BUSMAP_CALLPAD_REGS];
 
         if (d->conf.kind != BUS_KIND_CALLPAD || d->conf.window != window)
             continue;
         c.gen = ++d->gen;
-        memcpy(c.number, number, strlen(number) + 1);
         busmap_callpad_encode(&c, regs);
         set_block(bm, d, BLK_CALLPAD, regs);
         any = true;

@@ -22,9 +22,12 @@
  *    the same number blinks again).
  *  - The hall board shows the newest calls, newest on top; a call leaves
  *    the board only after it was shown for board_min_ms, so in a burst
- *    later calls wait (in order) instead of pushing earlier ones off.
- *  - Call-pad keys reach the key callback exactly once and in order,
- *    whatever polls or acknowledgements are lost (busmap.h: the FIFO).
+ *    later calls wait (in order) instead of pushing earlier ones off. A
+ *    call already on the board (a recall) moves to the top at once and no
+ *    row leaves for it.
+ *  - Call-pad keys reach the key callback (a sign-in the signin
+ *    callback, with its digits) exactly once and in order, whatever polls
+ *    or acknowledgements are lost (busmap.h: the FIFO).
  *  - A rating prompt ends exactly once: rated (level 1..5), timed out, or
  *    cancelled (a new prompt on the same pad, busmaster_free).
  *  - A device is offline after offline_after missed replies in a row and
@@ -131,6 +134,13 @@ typedef struct busmaster_callbacks {
      * docs/bus.md). Once per change seen, after the notice that says so;
      * not for the first boot id a device shows. */
     void (*restarted)(busmaster *bm, const bus_device *dev, uint16_t boot_id, void *arg);
+    /* A call-pad's sign-in key (BUS_KEY_SIGNIN, never given to key):
+     * exactly once per press, in press order among the keys, with the
+     * clerk number and PIN the pad's entry registers held for it (digits;
+     * both "" when the entry was not this press's). The strings are wiped
+     * after the call. */
+    void (*signin)(busmaster *bm, const bus_device *dev, const char *clerk, const char *pin,
+                   uint16_t seq, void *arg);
 } busmaster_callbacks;
 
 /* Open the transport (RTU: the port now; TCP: the worker connects and
@@ -156,14 +166,21 @@ void busmaster_free(busmaster *bm);
  * window display for window). */
 int busmaster_show_call(busmaster *bm, int window, const char *number, const char *name,
                         int blink_ms);
+/* Show a window's state, not a call: number ("" for none) and a line of
+ * text (UTF-8, cut at a whole character to fit), steady. 0, or -1 with
+ * errno EINVAL or ENOENT (no window display for window). */
+int busmaster_show_window(busmaster *bm, int window, const char *number, const char *text);
 /* Put a call on the hall board(s) (see the board promise above). 0, or -1
  * with errno EINVAL, ENOENT (no board) or ENOBUFS (256 calls already wait). */
 int busmaster_board_post(busmaster *bm, int window, const char *number, const char *name);
 /* The board's notice line (UTF-8; cut at a whole character to fit). */
 int busmaster_set_notice(busmaster *bm, const char *text);
 /* The small display of window's call-pad(s): current ticket ("" for
- * none) and how many wait. -1 with errno EINVAL or ENOENT. */
-int busmaster_set_callpad(busmaster *bm, int window, const char *number, int waiting);
+ * none), how many wait, the ticket's marks (BUSMAP_PAD_*) and a message
+ * line (UTF-8, "" or NULL for none; cut at a whole character to fit).
+ * -1 with errno EINVAL or ENOENT. */
+int busmaster_set_callpad(busmaster *bm, int window, const char *number, int waiting,
+                          uint16_t flags, const char *text);
 /* Ask window's rating pad to rate number within timeout_s seconds (1..3600).
  * The prompt's id goes to *prompt (may be NULL); the rating callback
  * reports its end. A prompt still open on that pad ends CANCELLED first.

@@ -42,9 +42,18 @@ static size_t view_window(kbus_view *v, uint32_t no)
             return i;
     if (v->nwindows == KBUS_WINDOWS_MAX)
         return SIZE_MAX;
+    memset(&v->window[v->nwindows], 0, sizeof v->window[0]);
     v->window[v->nwindows].no = no;
-    v->window[v->nwindows].current[0] = '\0';
+    v->window[v->nwindows].state = HALL__WINDOW_STATE__WINDOW_UNKNOWN;
     return v->nwindows++;
+}
+
+static size_t view_find(const kbus_view *v, uint32_t no)
+{
+    for (size_t i = 0; i < v->nwindows; i++)
+        if (v->window[i].no == no)
+            return i;
+    return SIZE_MAX;
 }
 
 static kbus_action *next_action(kbus_action *out, size_t max, size_t *n, kbus_op op)
@@ -57,17 +66,109 @@ static kbus_action *next_action(kbus_action *out, size_t max, size_t *n, kbus_op
     return a;
 }
 
+kbus_face kbus_face_of(int window_state, int ticket_state, const char *number)
+{
+    bool ticket = number != NULL && number[0] != '\0';
+
+    if (ticket && ticket_state == HALL__TICKET_STATE__TICKET_CALLED)
+        return KBUS_FACE_CALLED;
+    if (ticket && ticket_state == HALL__TICKET_STATE__TICKET_SERVING)
+        return KBUS_FACE_SERVING;
+    switch (window_state) {
+    case HALL__WINDOW_STATE__WINDOW_OPEN:
+        return KBUS_FACE_IDLE;
+    case HALL__WINDOW_STATE__WINDOW_PAUSED:
+        return KBUS_FACE_PAUSED;
+    case HALL__WINDOW_STATE__WINDOW_CLOSED:
+        return KBUS_FACE_CLOSED;
+    default:
+        return KBUS_FACE_NONE;
+    }
+}
+
+void kbus_face_text(kbus_face f, uint32_t window, const char *ticket, char *text, size_t cap)
+{
+    switch (f) {
+    case KBUS_FACE_CALLED:
+        snprintf(text, cap, "请%s号到%u号窗口", ticket, window);
+        return;
+    case KBUS_FACE_SERVING:
+        snprintf(text, cap, "%s号 正在办理", ticket);
+        return;
+    case KBUS_FACE_IDLE:
+        snprintf(text, cap, "%u号窗口 请稍候", window);
+        return;
+    case KBUS_FACE_PAUSED:
+        snprintf(text, cap, "%u号窗口 暂停服务", window);
+        return;
+    case KBUS_FACE_CLOSED:
+        snprintf(text, cap, "%u号窗口 暂停办理", window);
+        return;
+    case KBUS_FACE_NONE:
+        break;
+    }
+    snprintf(text, cap, "%s", "");
+}
+
+static uint16_t pad_flags(const Hall__WindowStatus *w)
+{
+    uint16_t f = 0;
+
+    if (w->current_number == NULL || w->current_number[0] == '\0')
+        return 0;
+    if (w->current_priority == HALL__PRIORITY__PRIORITY_APPOINTMENT)
+        f |= BUSMAP_PAD_APPOINTMENT;
+    if (w->current_priority == HALL__PRIORITY__PRIORITY_GREEN)
+        f |= BUSMAP_PAD_GREEN;
+    if (w->current_transferred)
+        f |= BUSMAP_PAD_TRANSFERRED;
+    return f;
+}
+
+/* Take one window's status; true when its call-pad must be written. */
+static bool view_status(kbus_view *v, size_t at, const Hall__WindowStatus *w)
+{
+    char now[KBUS_NUMBER_MAX], clerk[KBUS_CLERK_MAX];
+    uint16_t flags = pad_flags(w);
+    bool changed = false;
+
+    copy(now, sizeof now, w->current_number);
+    copy(clerk, sizeof clerk, w->clerk_id);
+    if (strcmp(now, v->window[at].current) != 0) {
+        memcpy(v->window[at].current, now, sizeof now);
+        changed = true;
+    }
+    if (strcmp(clerk, v->window[at].clerk) != 0) {
+        memcpy(v->window[at].clerk, clerk, sizeof clerk);
+        changed = true;
+    }
+    if ((int)w->state != v->window[at].state ||
+        (int)w->current_state != v->window[at].ticket_state ||
+        w->waiting != v->window[at].waiting || flags != v->window[at].flags)
+        changed = true;
+    v->window[at].state = (int)w->state;
+    v->window[at].ticket_state = (int)w->current_state;
+    v->window[at].waiting = w->waiting;
+    v->window[at].flags = flags;
+    return changed;
+}
+
 size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *out, size_t max)
 {
     bool first = p->snapshot && !v->seen;
-    bool all_pads = p->snapshot, pad_changed[KBUS_WINDOWS_MAX] = {false};
+    bool pad_changed[KBUS_WINDOWS_MAX] = {false};
     int64_t newest = v->last_call_ms;
-    size_t n = 0;
+    size_t n = 0, at;
     kbus_action *a;
 
-    /* Calls, oldest first (the push lists them newest first). */
+    /* Calls, oldest first (the push lists them newest first). Every call
+     * tells the recalls of its ticket, for the no-show confirmation. */
     for (size_t i = p->n_calls; i-- > 0;) {
         const Hall__Call *c = p->calls[i];
+        if ((at = view_window(v, c->window_no)) != SIZE_MAX) {
+            copy(v->window[at].recalled_number, sizeof v->window[at].recalled_number, c->number);
+            v->window[at].recalls = c->recalls;
+        }
         if (p->snapshot && c->called_at_ms <= v->last_call_ms)
             continue;
         if ((a = next_action(out, max, &n, KBUS_CALL)) == NULL)
@@ -78,37 +179,45 @@ size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *ou
         a->blink = !first;
         if (c->called_at_ms > newest)
             newest = c->called_at_ms;
+        if (at != SIZE_MAX) {
+            v->window[at].face = KBUS_FACE_CALLED;
+            memcpy(v->window[at].face_number, a->number, sizeof a->number);
+        }
     }
     v->last_call_ms = newest;
 
-    if (p->n_areas > 0) {
-        uint32_t waiting = 0;
-        for (size_t i = 0; i < p->n_areas; i++)
-            waiting += p->areas[i]->waiting;
-        if (waiting != v->waiting)
-            all_pads = true;
-        v->waiting = waiting;
-    }
+    /* Then what each window reported now is: a display still showing a
+     * call that is over is put right. */
     for (size_t i = 0; i < p->n_windows; i++) {
         const Hall__WindowStatus *w = p->windows[i];
-        size_t at = view_window(v, w->window_no);
-        if (at == SIZE_MAX)
+        if ((at = view_window(v, w->window_no)) == SIZE_MAX)
             continue;
-        char now[KBUS_NUMBER_MAX];
-        copy(now, sizeof now, w->current_number);
-        if (strcmp(now, v->window[at].current) != 0) {
-            memcpy(v->window[at].current, now, sizeof now);
+        if (view_status(v, at, w) || p->snapshot)
             pad_changed[at] = true;
-        }
+        kbus_face f =
+            kbus_face_of(v->window[at].state, v->window[at].ticket_state, v->window[at].current);
+        const char *shown =
+            f == KBUS_FACE_CALLED || f == KBUS_FACE_SERVING ? v->window[at].current : "";
+        if (f == KBUS_FACE_NONE ||
+            (f == v->window[at].face && strcmp(shown, v->window[at].face_number) == 0))
+            continue;
+        if ((a = next_action(out, max, &n, KBUS_WINDOW)) == NULL)
+            break;
+        a->window = w->window_no;
+        copy(a->number, sizeof a->number, shown);
+        kbus_face_text(f, w->window_no, shown, a->text, KBUS_TEXT_MAX);
+        v->window[at].face = f;
+        memcpy(v->window[at].face_number, a->number, sizeof a->number);
     }
     for (size_t i = 0; i < v->nwindows; i++) {
-        if (!all_pads && !pad_changed[i])
+        if (!pad_changed[i])
             continue;
         if ((a = next_action(out, max, &n, KBUS_CALLPAD)) == NULL)
             break;
         a->window = v->window[i].no;
         memcpy(a->number, v->window[i].current, sizeof a->number);
-        a->waiting = v->waiting;
+        a->waiting = v->window[i].waiting;
+        a->flags = v->window[i].flags;
     }
 
     /* halld sends the notice in full each time it has one; a snapshot
@@ -123,6 +232,69 @@ size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *ou
     if (p->snapshot)
         v->seen = true;
     return n;
+}
+
+bool kbus_view_next_is_noshow(const kbus_view *v, uint32_t window, uint32_t max_recalls)
+{
+    size_t at = view_find(v, window);
+
+    if (at == SIZE_MAX || v->window[at].ticket_state != HALL__TICKET_STATE__TICKET_CALLED ||
+        v->window[at].current[0] == '\0')
+        return false;
+    /* Recalls not known for this ticket: it was just called (none yet). */
+    if (strcmp(v->window[at].recalled_number, v->window[at].current) != 0)
+        return max_recalls == 0;
+    return v->window[at].recalls >= max_recalls;
+}
+
+bool kbus_view_signed_in(const kbus_view *v, uint32_t window)
+{
+    size_t at = view_find(v, window);
+
+    /* A window opens by a clerk's sign-in and closes by the sign-out. */
+    return at == SIZE_MAX || v->window[at].state != HALL__WINDOW_STATE__WINDOW_CLOSED;
+}
+
+const char *kbus_view_pad_text(const kbus_view *v, uint32_t window)
+{
+    size_t at = view_find(v, window);
+
+    if (!kbus_view_signed_in(v, window))
+        return "请先签到";
+    if (at != SIZE_MAX && v->window[at].state == HALL__WINDOW_STATE__WINDOW_PAUSED)
+        return "暂停服务";
+    return "";
+}
+
+const char *kbus_refusal_zh(int key, int code, const char *message_zh)
+{
+    switch (code) {
+    case HALL__ERROR_CODE__ERR_PIN:
+        /* halld's sentence (a lock says for how long), when it fits. */
+        if (message_zh != NULL && message_zh[0] != '\0' && strlen(message_zh) <= 16 * 3)
+            return message_zh;
+        return "工号或密码错误";
+    case HALL__ERROR_CODE__ERR_QUEUE_EMPTY:
+        return "无人等候";
+    case HALL__ERROR_CODE__ERR_WINDOW_CLOSED:
+        return "窗口未开放";
+    case HALL__ERROR_CODE__ERR_ILLEGAL_STATE:
+        if (key == BUS_KEY_SIGNIN)
+            return "本窗口已有人签到";
+        if (key == BUS_KEY_SIGNOUT)
+            return "本窗口未签到";
+        return "当前不能这样操作";
+    case HALL__ERROR_CODE__ERR_FORBIDDEN:
+        return "无权操作";
+    case HALL__ERROR_CODE__ERR_NOT_FOUND:
+        return key == BUS_KEY_SIGNIN ? "工号不存在或已停用" : "没有这张票";
+    case HALL__ERROR_CODE__ERR_BAD_REQUEST:
+        return key == BUS_KEY_SIGNIN ? "请输入工号和密码" : "操作有误";
+    case HALL__ERROR_CODE__ERR_UNAVAILABLE:
+        return "系统忙 请稍后再试";
+    default:
+        return "操作失败";
+    }
 }
 
 /* ---- The guard ------------------------------------------------------------------ */
@@ -220,13 +392,28 @@ struct pad {
     struct {
         bus_key key;
         uint16_t arg;
+        char clerk[BUSMAP_CLERK_MAX + 1]; /* SIGNIN: typed on the pad */
+        char pin[BUSMAP_PIN_MAX + 1];
     } wait[PAD_WAIT_MAX];
     size_t nwait;
-    ev_timer restore; /* a refusal is shown: the current number again */
+    ev_timer restore;         /* a refusal is shown: the pad's own picture again */
+    char said[KBUS_TEXT_MAX]; /* the refusal shown, "" for none */
+    /* The no-show confirmation: a next that would make a no-show is held
+     * until confirm ends (a second next sends it, the timer drops it). */
+    uint32_t max_recalls; /* halld's, from the link's HelloReply */
+    bool confirming;
+    ev_timer confirm;
     /* The rating prompt open on the window's rating pad (0: none). */
     uint16_t prompt;
     uint64_t prompt_ticket;
 };
+
+/* The pad's confirmation, drawn:
+ *
+ *   NONE --next that would make a no-show--> CONFIRMING (shows 再按一次确认过号)
+ *   CONFIRMING --next within noshow_confirm--> NONE, CALL_NEXT sent
+ *   CONFIRMING --timer, or any other key--> NONE, the first next dropped
+ */
 
 struct kbus {
     ev_loop *loop;
@@ -310,56 +497,69 @@ static const char *current_of(kbus *b, uint32_t window)
     return at != SIZE_MAX ? b->view.window[at].current : "";
 }
 
+/* Write the pad's display: the window's ticket, its own waiting count and
+ * the ticket's marks, with the pad's message line: a refusal while one is
+ * shown, else the confirmation question, else the window's state. */
 static void show_pad(struct pad *p)
 {
     kbus *b = p->bus;
+    size_t at = view_window(&b->view, p->window);
+    uint32_t waiting = at != SIZE_MAX ? b->view.window[at].waiting : 0;
+    uint16_t flags = at != SIZE_MAX ? b->view.window[at].flags : 0;
+    const char *text = p->said[0] != '\0' ? p->said
+                       : p->confirming    ? "再按一次确认过号"
+                                          : kbus_view_pad_text(&b->view, p->window);
 
-    ev_timer_stop(b->loop, &p->restore);
     if (busmaster_set_callpad(b->bm, (int)p->window, current_of(b, p->window),
-                              (int)b->view.waiting) < 0 &&
+                              (int)(waiting > 65535 ? 65535 : waiting), flags, text) < 0 &&
         errno != ENOENT)
         log_warn("bus: call-pad of window %u: %s", p->window, strerror(errno));
 }
 
 static void on_restore(ev_loop *loop, ev_timer *t, void *arg)
 {
-    show_pad(arg);
+    struct pad *p = arg;
+
+    p->said[0] = '\0';
+    show_pad(p);
 }
 
-/* A short word for the call-pad's display (at most 8 ASCII characters). */
-static const char *refusal_word(Hall__ErrorCode code)
-{
-    switch (code) {
-    case HALL__ERROR_CODE__ERR_QUEUE_EMPTY:
-        return "EMPTY";
-    case HALL__ERROR_CODE__ERR_WINDOW_CLOSED:
-        return "CLOSED";
-    case HALL__ERROR_CODE__ERR_ILLEGAL_STATE:
-        return "STATE?";
-    case HALL__ERROR_CODE__ERR_FORBIDDEN:
-        return "DENIED";
-    case HALL__ERROR_CODE__ERR_NOT_FOUND:
-        return "NOTFOUND";
-    default:
-        return "ERROR";
-    }
-}
-
-static void show_refusal(struct pad *p, const char *word)
+/* Show a refusal (Chinese, on the pad's display) for a few seconds. */
+static void show_refusal(struct pad *p, const char *zh)
 {
     kbus *b = p->bus;
 
-    if (busmaster_set_callpad(b->bm, (int)p->window, word, (int)b->view.waiting) < 0 &&
-        errno != ENOENT)
-        log_warn("bus: call-pad of window %u: %s", p->window, strerror(errno));
+    snprintf(p->said, sizeof p->said, "%s", zh);
+    show_pad(p);
     ev_timer_start(b->loop, &p->restore, REFUSAL_SHOW_MS);
+}
+
+static void end_confirm(struct pad *p)
+{
+    assert(p->confirming);
+    p->confirming = false;
+    ev_timer_stop(p->bus->loop, &p->confirm);
+}
+
+static void on_confirm_timeout(ev_loop *loop, ev_timer *t, void *arg)
+{
+    struct pad *p = arg;
+
+    assert(p->confirming);
+    log_info("bus: call-pad of window %u: next not confirmed in time: dropped (no no-show)",
+             p->window);
+    p->confirming = false;
+    show_pad(p);
 }
 
 /* Build and send the window operation of one press; false when it could
  * not be sent (refused here, shown on the pad). */
-static bool send_key(struct pad *p, bus_key key, uint16_t arg)
+static bool send_key(struct pad *p, bus_key key, uint16_t arg, char *clerk, char *pin)
 {
+    kbus *b = p->bus;
     Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__SignIn signin = HALL__SIGN_IN__INIT;
+    Hall__SignOut signout = HALL__SIGN_OUT__INIT;
     Hall__CallNext next = HALL__CALL_NEXT__INIT;
     Hall__Recall recall = HALL__RECALL__INIT;
     Hall__NoShow noshow = HALL__NO_SHOW__INIT;
@@ -375,7 +575,43 @@ static bool send_key(struct pad *p, bus_key key, uint16_t arg)
     uint64_t id = p->ticket_id;
 
     assert(p->inflight == 0);
+    /* The confirmation: any key but next ends it; a next either confirms
+     * or, when it would make a no-show, asks first. */
+    bool confirmed = p->confirming && key == BUS_KEY_NEXT;
+    if (p->confirming) {
+        end_confirm(p);
+        show_pad(p);
+    }
+    if (key == BUS_KEY_NEXT && !kbus_view_signed_in(&b->view, p->window)) {
+        show_refusal(p, "请先签到");
+        return false;
+    }
+    if (key == BUS_KEY_NEXT && !confirmed &&
+        kbus_view_next_is_noshow(&b->view, p->window, p->max_recalls)) {
+        log_info("bus: call-pad of window %u: next would make %s a no-show: asking to confirm",
+                 p->window, current_of(b, p->window));
+        p->confirming = true;
+        ev_timer_start(b->loop, &p->confirm, b->conf->bus_noshow_confirm_ms);
+        show_pad(p);
+        return false;
+    }
     switch (key) {
+    case BUS_KEY_SIGNIN:
+        if (clerk[0] == '\0') {
+            show_refusal(p, "请重新输入工号和密码");
+            return false;
+        }
+        signin.window_no = p->window;
+        signin.clerk_id = clerk;
+        signin.pin = pin;
+        env.body_case = HALL__ENVELOPE__BODY_SIGN_IN;
+        env.sign_in = &signin;
+        break;
+    case BUS_KEY_SIGNOUT:
+        signout.window_no = p->window;
+        env.body_case = HALL__ENVELOPE__BODY_SIGN_OUT;
+        env.sign_out = &signout;
+        break;
     case BUS_KEY_NEXT:
         next.window_no = p->window;
         env.body_case = HALL__ENVELOPE__BODY_CALL_NEXT;
@@ -428,7 +664,7 @@ static bool send_key(struct pad *p, bus_key key, uint16_t arg)
     if (rid == 0) {
         log_error("bus: call-pad of window %u: cannot send %s: %s", p->window, busmap_key_name(key),
                   strerror(errno));
-        show_refusal(p, "ERROR");
+        show_refusal(p, "操作失败");
         return false;
     }
     p->inflight = rid;
@@ -445,11 +681,59 @@ static void pump(struct pad *p)
     while (p->inflight == 0 && p->nwait > 0) {
         bus_key key = p->wait[0].key;
         uint16_t arg = p->wait[0].arg;
+        char clerk[sizeof p->wait[0].clerk], pin[sizeof p->wait[0].pin];
+        memcpy(clerk, p->wait[0].clerk, sizeof clerk);
+        memcpy(pin, p->wait[0].pin, sizeof pin);
         memmove(&p->wait[0], &p->wait[1], (p->nwait - 1) * sizeof p->wait[0]);
         p->nwait--;
-        send_key(p, key, arg);
+        explicit_bzero(&p->wait[p->nwait], sizeof p->wait[0]);
+        send_key(p, key, arg, clerk, pin);
+        /* klink keeps the encoded request, not these. */
+        explicit_bzero(pin, sizeof pin);
     }
     assert(p->inflight != 0 || p->nwait == 0);
+}
+
+/* Queue a press behind the operation in flight. */
+static void enqueue(struct pad *p, bus_key key, uint16_t arg, const char *clerk, const char *pin)
+{
+    if (p->nwait == PAD_WAIT_MAX) {
+        log_error("bus: call-pad of window %u: %d presses wait for halld; %s dropped", p->window,
+                  PAD_WAIT_MAX, busmap_key_name(key));
+        show_refusal(p, "操作太快 请稍候");
+        return;
+    }
+    p->wait[p->nwait].key = key;
+    p->wait[p->nwait].arg = arg;
+    snprintf(p->wait[p->nwait].clerk, sizeof p->wait[0].clerk, "%s", clerk);
+    snprintf(p->wait[p->nwait].pin, sizeof p->wait[0].pin, "%s", pin);
+    p->nwait++;
+    pump(p);
+}
+
+/* The guard's verdict on a key from dev; false when it is dropped. */
+static bool guard_takes(kbus *b, const bus_device *dev, bus_key key)
+{
+    size_t at = device_index(b, dev->addr);
+
+    switch (at != SIZE_MAX ? kbus_guard_key(&b->guard[at], clk_mono_ms()) : KBUS_KEY_TAKE) {
+    case KBUS_KEY_TAKE:
+        return true;
+    case KBUS_KEY_DROP_FIRST:
+        log_error("bus: call-pad %d (window %d) sends keys faster than a clerk can press (more "
+                  "than %d at once, then one a second): dropping them until it is quiet; a "
+                  "faulty pad, or something else on the bus wiring",
+                  dev->addr, dev->window, KBUS_KEY_BURST);
+        flags_changed(b);
+        return false;
+    case KBUS_KEY_DROP:
+        log_debug("bus: call-pad %d (window %d): key %s dropped (a burst)", dev->addr, dev->window,
+                  busmap_key_name(key));
+        if (!b->closing)
+            arm_unflag(b);
+        return false;
+    }
+    return false;
 }
 
 static void on_key(busmaster *bm, const bus_device *dev, bus_key key, uint16_t arg_value,
@@ -457,39 +741,29 @@ static void on_key(busmaster *bm, const bus_device *dev, bus_key key, uint16_t a
 {
     kbus *b = arg;
     struct pad *p = pad_of(b, dev->window);
-    size_t at = device_index(b, dev->addr);
 
-    switch (at != SIZE_MAX ? kbus_guard_key(&b->guard[at], clk_mono_ms()) : KBUS_KEY_TAKE) {
-    case KBUS_KEY_TAKE:
-        break;
-    case KBUS_KEY_DROP_FIRST:
-        log_error("bus: call-pad %d (window %d) sends keys faster than a clerk can press (more "
-                  "than %d at once, then one a second): dropping them until it is quiet; a "
-                  "faulty pad, or something else on the bus wiring",
-                  dev->addr, dev->window, KBUS_KEY_BURST);
-        flags_changed(b);
+    if (!guard_takes(b, dev, key))
         return;
-    case KBUS_KEY_DROP:
-        log_debug("bus: call-pad %d (window %d): key %s dropped (a burst)", dev->addr, dev->window,
-                  busmap_key_name(key));
-        if (!b->closing)
-            arm_unflag(b);
-        return;
-    }
     log_info("bus: call-pad %d (window %d): %s%s", dev->addr, dev->window, busmap_key_name(key),
              key == BUS_KEY_TRANSFER ? " (to a window)" : "");
-    if (p == NULL)
+    if (p != NULL)
+        enqueue(p, key, arg_value, "", "");
+}
+
+/* A sign-in typed on a call-pad: checked like any key, then queued with
+ * its digits (the PIN is never logged). */
+static void on_signin(busmaster *bm, const bus_device *dev, const char *clerk, const char *pin,
+                      uint16_t seq, void *arg)
+{
+    kbus *b = arg;
+    struct pad *p = pad_of(b, dev->window);
+
+    if (!guard_takes(b, dev, BUS_KEY_SIGNIN))
         return;
-    if (p->nwait == PAD_WAIT_MAX) {
-        log_error("bus: call-pad of window %u: %d presses wait for halld; %s dropped", p->window,
-                  PAD_WAIT_MAX, busmap_key_name(key));
-        show_refusal(p, "BUSY");
-        return;
-    }
-    p->wait[p->nwait].key = key;
-    p->wait[p->nwait].arg = arg_value;
-    p->nwait++;
-    pump(p);
+    log_info("bus: call-pad %d (window %d): signin, clerk %s", dev->addr, dev->window,
+             clerk[0] != '\0' ? clerk : "(none)");
+    if (p != NULL)
+        enqueue(p, BUS_KEY_SIGNIN, 0, clerk, pin);
 }
 
 static void prompt_rating(struct pad *p, uint64_t ticket, const char *number)
@@ -612,7 +886,10 @@ static uint64_t pad_next_id(void *arg)
 static void pad_up(void *arg, const Hall__HelloReply *r)
 {
     struct pad *p = arg;
-    log_info("bus: window %u's call-pad link to halld up", p->window);
+
+    p->max_recalls = r->max_recalls;
+    log_info("bus: window %u's call-pad link to halld up (a next past %u recalls is a no-show)",
+             p->window, p->max_recalls);
 }
 
 static void pad_down(void *arg, const char *reason)
@@ -635,18 +912,39 @@ static void pad_answer(void *arg, uint64_t rid, const Hall__Envelope *e)
     p->inflight = 0;
     if (e->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY) {
         const Hall__WindowReply *r = e->window_reply;
-        p->ticket_id = r->ticket != NULL ? r->ticket->id : 0;
-        copy(p->number, sizeof p->number, r->ticket != NULL ? r->ticket->number : "");
+        const Hall__Ticket *t = r->ticket;
+        /* The answer names the ticket acted on: the window's current one
+         * only while it is called or served here (a finished, missed or
+         * transferred ticket has left the window). */
+        bool here = t != NULL && t->window_no == p->window &&
+                    (t->state == HALL__TICKET_STATE__TICKET_CALLED ||
+                     t->state == HALL__TICKET_STATE__TICKET_SERVING);
+        p->ticket_id = here ? t->id : 0;
+        copy(p->number, sizeof p->number, here ? t->number : "");
         size_t at = view_window(&b->view, p->window);
-        if (at != SIZE_MAX)
+        if (at != SIZE_MAX) {
+            if (strcmp(b->view.window[at].current, p->number) != 0)
+                b->view.window[at].flags =
+                    !here                                                 ? 0
+                    : t->priority == HALL__PRIORITY__PRIORITY_GREEN       ? BUSMAP_PAD_GREEN
+                    : t->priority == HALL__PRIORITY__PRIORITY_APPOINTMENT ? BUSMAP_PAD_APPOINTMENT
+                                                                          : 0;
             memcpy(b->view.window[at].current, p->number, sizeof p->number);
+            b->view.window[at].state = (int)r->state;
+            b->view.window[at].ticket_state =
+                here ? (int)t->state : HALL__TICKET_STATE__TICKET_UNKNOWN;
+            if (here) {
+                memcpy(b->view.window[at].recalled_number, p->number, sizeof p->number);
+                b->view.window[at].recalls = t->recalls;
+            }
+        }
         show_pad(p);
         if (key == BUS_KEY_FINISH)
             prompt_rating(p, p->inflight_ticket, p->inflight_number);
     } else if (e->body_case == HALL__ENVELOPE__BODY_ERROR) {
         log_warn("bus: call-pad of window %u: %s refused: %s", p->window, busmap_key_name(key),
                  e->error->message);
-        show_refusal(p, refusal_word(e->error->code));
+        show_refusal(p, kbus_refusal_zh(key, e->error->code, e->error->message_zh));
     } else {
         log_warn("bus: call-pad of window %u: unexpected %s", p->window,
                  proto_body_name(e->body_case));
@@ -662,6 +960,7 @@ static int open_pad(kbus *b, struct pad *p, uint32_t window, char *err, size_t e
     p->bus = b;
     p->window = window;
     ev_timer_init(&p->restore, on_restore, p);
+    ev_timer_init(&p->confirm, on_confirm_timeout, p);
     snprintf(id, sizeof id, "callpad-w%u", window);
     snprintf(cert, sizeof cert, "%s/%s/%s.crt", dir, id, id);
     snprintf(key, sizeof key, "%s/%s/%s.key", dir, id, id);
@@ -741,8 +1040,8 @@ kbus *kbus_new(ev_loop *loop, const kiosk_conf *conf, uint64_t (*next_id)(void *
             goto fail;
         b->npads++;
     }
-    const busmaster_callbacks cb = {on_key,          on_rating, on_health,
-                                    on_write_failed, on_notice, on_restarted};
+    const busmaster_callbacks cb = {on_key,    on_rating,    on_health, on_write_failed,
+                                    on_notice, on_restarted, on_signin};
     if ((b->bm = busmaster_new(loop, &bc, &cb, b, err, errlen)) == NULL)
         goto fail;
     log_info("bus: master of %zu device(s) over %s, %zu call-pad window(s)", bc.ndevices,
@@ -765,6 +1064,8 @@ void kbus_free(kbus *b)
     ev_timer_stop(b->loop, &b->unflag);
     for (size_t i = 0; i < b->npads; i++) {
         ev_timer_stop(b->loop, &b->pads[i].restore);
+        ev_timer_stop(b->loop, &b->pads[i].confirm);
+        explicit_bzero(b->pads[i].wait, sizeof b->pads[i].wait);
         klink_free(b->pads[i].link);
     }
     free(b->pads);
@@ -790,12 +1091,20 @@ void kbus_push(kbus *b, const Hall__DisplayPush *p)
                 errno == ENOENT)
                 rc = 0;
             break;
+        case KBUS_WINDOW:
+            if ((rc = busmaster_show_window(b->bm, (int)a->window, a->number, a->text)) < 0 &&
+                errno == ENOENT)
+                rc = 0;
+            break;
         case KBUS_CALLPAD: {
             struct pad *pad = pad_of(b, (int)a->window);
+            /* A refusal or a question stays until its time is up. */
             if (pad != NULL)
-                ev_timer_stop(b->loop, &pad->restore);
-            if (has_device(b, BUS_KIND_CALLPAD, a->window))
-                rc = busmaster_set_callpad(b->bm, (int)a->window, a->number, (int)a->waiting);
+                show_pad(pad);
+            else if (has_device(b, BUS_KIND_CALLPAD, a->window))
+                rc = busmaster_set_callpad(b->bm, (int)a->window, a->number,
+                                           (int)(a->waiting > 65535 ? 65535 : a->waiting), a->flags,
+                                           "");
             break;
         }
         case KBUS_NOTICE:

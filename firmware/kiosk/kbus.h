@@ -23,8 +23,16 @@
  * order (a START needs the ticket CALL_NEXT answers with). klink keeps a
  * request across link drops and sends it again with the same id, so a
  * press made while halld is down is carried out once when it is back. The
- * answer updates the call-pad display; a refusal shows a short word there
- * (EMPTY, CLOSED, STATE?, DENIED, NOTFOUND, ERROR) for a few seconds.
+ * answer updates the call-pad display; a refusal shows a short Chinese
+ * line there (kbus_refusal_zh: 无人等候, 窗口未开放, ...) for a few seconds.
+ * A next that would make the called citizen a no-show (recalled
+ * max_recalls times, halld's HelloReply) is held: the pad shows
+ * "再按一次确认过号" and only a second next within [bus] noshow_confirm
+ * sends CALL_NEXT; otherwise the first press is dropped. Without a clerk
+ * signed in the pad shows "请先签到" and refuses next itself. The sign-in
+ * key carries the clerk number and PIN typed on the pad (busmaster's
+ * signin callback) and becomes SignIn{window, clerk, pin}; sign-out
+ * becomes SignOut.
  *
  * The ticket a key acts on is the one the window's last answer named: a
  * ticket called by another terminal of the same window is not known here
@@ -67,35 +75,75 @@
 #define KBUS_NAME_MAX    48
 #define KBUS_NOTICE_MAX  256
 /* Actions one push can give at most: its calls (halld sends at most 64),
- * every call-pad, the notice. */
-#define KBUS_ACTIONS_MAX (64 + KBUS_WINDOWS_MAX + 1)
+ * every window display and call-pad, the notice. */
+#define KBUS_ACTIONS_MAX (64 + 2 * KBUS_WINDOWS_MAX + 1)
 
 typedef enum kbus_op {
     KBUS_CALL,    /* show number at window's display and post it to the board */
-    KBUS_CALLPAD, /* window's call-pad shows number ("" none) and waiting */
+    KBUS_WINDOW,  /* window's display shows its state (text, number), steady */
+    KBUS_CALLPAD, /* window's call-pad shows number ("" none), waiting and flags */
     KBUS_NOTICE,  /* the board's notice line is text */
 } kbus_op;
 
+#define KBUS_TEXT_MAX  64 /* a window display's line */
+#define KBUS_CLERK_MAX 48
+
 typedef struct kbus_action {
+    uint32_t window; /* CALL, WINDOW, CALLPAD */
     kbus_op op;
-    uint32_t window;              /* CALL, CALLPAD */
-    char number[KBUS_NUMBER_MAX]; /* CALL, CALLPAD */
+    char number[KBUS_NUMBER_MAX]; /* CALL, WINDOW, CALLPAD */
     char name[KBUS_NAME_MAX];     /* CALL: the masked name, "" if none */
     bool blink;                   /* CALL: a new call; false for the first picture's */
-    uint32_t waiting;             /* CALLPAD: tickets waiting in the hall */
-    char text[KBUS_NOTICE_MAX];   /* NOTICE */
+    uint32_t waiting;             /* CALLPAD: tickets waiting for the window's areas */
+    uint16_t flags;               /* CALLPAD: BUSMAP_PAD_* marks of the current ticket */
+    char text[KBUS_NOTICE_MAX];   /* NOTICE; WINDOW: the display's line */
 } kbus_action;
+
+/* What a window's display shows, chosen from its state and ticket:
+ *
+ *   ticket CALLED         "请A012号到3号窗口"  (a call: blinks when new)
+ *   ticket SERVING        "A012号 正在办理"
+ *   OPEN, no ticket       "3号窗口 请稍候"
+ *   PAUSED, no ticket     "3号窗口 暂停服务"
+ *   CLOSED (no clerk)     "3号窗口 暂停办理"
+ */
+typedef enum kbus_face {
+    KBUS_FACE_NONE = 0, /* nothing known yet */
+    KBUS_FACE_CALLED,
+    KBUS_FACE_SERVING,
+    KBUS_FACE_IDLE,
+    KBUS_FACE_PAUSED,
+    KBUS_FACE_CLOSED,
+} kbus_face;
+
+/* The face for a window state and its current ticket's state and number
+ * (Hall__WindowState, Hall__TicketState). */
+kbus_face kbus_face_of(int window_state, int ticket_state, const char *number);
+/* The line a window display shows for a face (ticket: the current
+ * number, for CALLED and SERVING). The display shows the ticket number
+ * with it for those two faces, none for the others. */
+void kbus_face_text(kbus_face f, uint32_t window, const char *ticket, char *text, size_t cap);
 
 /* What the bus shows, as far as pushes tell. */
 typedef struct kbus_view {
     bool seen;            /* a snapshot was applied */
     int64_t last_call_ms; /* newest call shown */
-    uint32_t waiting;     /* the hall's waiting tickets (sum over areas) */
     char notice[KBUS_NOTICE_MAX];
     size_t nwindows;
     struct {
         uint32_t no;
         char current[KBUS_NUMBER_MAX];
+        int state;        /* Hall__WindowState */
+        int ticket_state; /* Hall__TicketState of current */
+        uint32_t waiting; /* for the window's areas */
+        uint16_t flags;   /* BUSMAP_PAD_* of current */
+        char clerk[KBUS_CLERK_MAX];
+        /* The recalls of the ticket recalled_number, by the newest call
+         * pushed (or the window's answer): what a next press would do. */
+        char recalled_number[KBUS_NUMBER_MAX];
+        uint32_t recalls;
+        kbus_face face; /* what the display shows */
+        char face_number[KBUS_NUMBER_MAX];
     } window[KBUS_WINDOWS_MAX];
 } kbus_view;
 
@@ -106,10 +154,26 @@ void kbus_view_init(kbus_view *v);
  * snapshot's calls are new only when newer than the newest shown — the
  * ones missed while the link was down — and the very first snapshot's
  * are shown without blinking, so a kiosk that starts fills the board
- * without announcing old calls. Call-pads are written when their
- * window's current number or the waiting count changed (every one after
- * a snapshot). Strings are cut to the action's fields. */
+ * without announcing old calls. After the calls, every window the push
+ * reports whose display no longer tells the truth (finished, no-show,
+ * paused, closed, serving) gets a KBUS_WINDOW. Call-pads are written when
+ * their window's number, waiting count, marks, clerk or state changed
+ * (every one after a snapshot). Strings are cut to the action's fields. */
 size_t kbus_view_apply(kbus_view *v, const Hall__DisplayPush *p, kbus_action *out, size_t max);
+/* Whether a next pressed at window now would make its called citizen a
+ * no-show (the ticket is CALLED and already recalled max_recalls times),
+ * and needs a confirming second press. */
+bool kbus_view_next_is_noshow(const kbus_view *v, uint32_t window, uint32_t max_recalls);
+/* Whether window has a clerk signed in (it is not closed), as far as
+ * pushes tell (unknown windows: true, halld decides). */
+bool kbus_view_signed_in(const kbus_view *v, uint32_t window);
+/* The call-pad's message line for a window with nothing else to say:
+ * "请先签到" without a clerk, "暂停服务" when paused, else "". */
+const char *kbus_view_pad_text(const kbus_view *v, uint32_t window);
+/* The Chinese line a call-pad shows for a refusal of key (bus_key) by
+ * halld with code (Hall__ErrorCode); message_zh (may be NULL or "") is
+ * halld's own sentence, used for PIN refusals. At most 16 characters. */
+const char *kbus_refusal_zh(int key, int code, const char *message_zh);
 
 /* ---- The guard: what pads send, checked for plausibility (pure) ------------ */
 

@@ -148,6 +148,9 @@ const conf_option kiosk_conf_options[] = {
                   "Least time a call stays on the hall board"),
     CONF_DURATION("bus", "rating_timeout", C, bus_rating_timeout_ms, 1000, 3600000, "30s",
                   "How long a rating pad waits for the citizen after FINISH"),
+    CONF_DURATION("bus", "noshow_confirm", C, bus_noshow_confirm_ms, 1000, 60000, "5s",
+                  "A call-pad's next that would make the called citizen a no-show waits this "
+                  "long for a second press that confirms it"),
     CONF_END,
 };
 #undef C

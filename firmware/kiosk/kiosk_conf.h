@@ -76,6 +76,7 @@ typedef struct kiosk_conf {
     char *bus_devices;      /* busmap_parse_devices() syntax */
     char *bus_window_certs; /* directory of the call-pads' bundles, callpad-wN/ */
     int64_t bus_blink_ms, bus_board_min_ms, bus_rating_timeout_ms;
+    int64_t bus_noshow_confirm_ms; /* a NEXT that makes a no-show waits this for its second press */
 
     /* Derived by kiosk_conf_load (not table keys). */
     clk_source clock; /* the hall clock's source, from [clock] */

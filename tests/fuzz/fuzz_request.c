@@ -169,8 +169,9 @@ static void build(void)
          .areas = {"B", "C"},
          .weights = {1, 1}},
     };
-    static const store_clerk clerks[] = {
-        {"c1", "张敏", true}, {"c2", "李强", true}, {"c3", "王芳", false}};
+    static const store_clerk clerks[] = {{.id = "c1", .name = "张敏", .active = true},
+                                         {.id = "c2", .name = "李强", .active = true},
+                                         {.id = "c3", .name = "王芳", .active = false}};
     int64_t now = clk_utc_ms();
     const store_appointment appointments[] = {
         {.code = "appt-a", .area = "A", .slot_ms = now, .masked_name = "陈*"},

@@ -71,6 +71,9 @@ struct fx {
     char notices[4096];
     int restarted[248]; /* new boot ids seen per address */
     uint16_t boot_id[248];
+    char signin_clerk[32], signin_pin[16]; /* the last sign-in */
+    uint16_t signin_seq;
+    int nsignins;
     bool done, done_ok;
     busmaster_found found[32];
     size_t nfound;
@@ -144,8 +147,21 @@ static void on_restarted(busmaster *bm, const bus_device *dev, uint16_t boot_id,
     f->boot_id[dev->addr] = boot_id;
 }
 
-static const busmaster_callbacks callbacks = {on_key,          on_rating, on_health,
-                                              on_write_failed, on_notice, on_restarted};
+static void on_signin(busmaster *bm, const bus_device *dev, const char *clerk, const char *pin,
+                      uint16_t seq, void *arg)
+{
+    struct fx *f = arg;
+
+    (void)bm;
+    ck_assert_int_eq(dev->kind, BUS_KIND_CALLPAD);
+    snprintf(f->signin_clerk, sizeof f->signin_clerk, "%s", clerk);
+    snprintf(f->signin_pin, sizeof f->signin_pin, "%s", pin);
+    f->signin_seq = seq;
+    f->nsignins++;
+}
+
+static const busmaster_callbacks callbacks = {on_key,    on_rating,    on_health, on_write_failed,
+                                              on_notice, on_restarted, on_signin};
 
 /* ---- the simulator ---- */
 
@@ -378,8 +394,40 @@ static void master_basics(busmaster_transport t)
     ck_assert(wait_show(&f, "board rows: B003@2 A012@1(张*丰)", false, WAIT_MS));
     ck_assert_int_eq(busmaster_set_notice(f.bm, "请保持安静，留意窗口屏幕"), 0);
     ck_assert(wait_show(&f, "notice: \"请保持安静，留意窗口屏幕\"", false, WAIT_MS));
-    ck_assert_int_eq(busmaster_set_callpad(f.bm, 1, "A012", 5), 0);
-    ck_assert(wait_show(&f, "callpad 1: ticket A012 waiting 5", false, WAIT_MS));
+    ck_assert_int_eq(busmaster_set_callpad(f.bm, 1, "A012", 5, 0, NULL), 0);
+    ck_assert(wait_show(&f, "callpad 1: ticket A012 waiting 5 text \"\"", false, WAIT_MS));
+    /* Marks and a Chinese line, cut at a whole character to 32 bytes. */
+    ck_assert_int_eq(busmaster_set_callpad(f.bm, 1, "A013", 7,
+                                           BUSMAP_PAD_GREEN | BUSMAP_PAD_TRANSFERRED,
+                                           "再按一次确认过号"),
+                     0);
+    ck_assert(wait_show(&f,
+                        "callpad 1: ticket A013 waiting 7 绿色通道 转办 text \"再按一次确认过号\"",
+                        false, WAIT_MS));
+    ck_assert_int_eq(
+        busmaster_set_callpad(f.bm, 1, "A013", 7, 0, "一二三四五六七八九十一二三四五六七八"), 0);
+    ck_assert(wait_show(&f, "text \"一二三四五六七八九十一二三四五六\" |", false, WAIT_MS));
+    ck_assert_int_eq(busmaster_set_callpad(f.bm, 1, "A013", 7, 0x80, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    /* A window's state instead of a call: steady, no number. */
+    ck_assert_int_eq(busmaster_show_window(f.bm, 2, "", "2号窗口 暂停服务"), 0);
+    ck_assert(wait_show(&f, "window 2: - \"2号窗口 暂停服务\" steady", false, WAIT_MS));
+    ck_assert_int_eq(busmaster_show_window(f.bm, 9, "", "x"), -1);
+    ck_assert_int_eq(errno, ENOENT);
+
+    /* A sign-in: its digits come with it, once, and leave the pad. */
+    SIM_OK(&f, "press 41 signin 1001 654321");
+    WAIT_FOR(&f, f.nsignins == 1);
+    ck_assert_str_eq(f.signin_clerk, "1001");
+    ck_assert_str_eq(f.signin_pin, "654321");
+    /* One sign-in at a time: the next once the pad saw the first taken. */
+    ck_assert(wait_show(&f, "callpad 1: ticket A013 waiting 7 text", false, WAIT_MS));
+    ck_assert(wait_show(&f, "| fifo 0/8", false, WAIT_MS));
+    SIM_OK(&f, "press 41 signin 1002 1234");
+    WAIT_FOR(&f, f.nsignins == 2);
+    ck_assert_str_eq(f.signin_clerk, "1002");
+    ck_assert_str_eq(f.signin_pin, "1234");
+    ck_assert_int_eq(f.nkeys, 0);
 
     /* Keys. */
     SIM_OK(&f, "press 41 next");

@@ -194,6 +194,47 @@ START_TEST(board_and_small_blocks)
     ck_assert_str_eq(cc.number, "B007");
     ck_assert_uint_eq(cc.waiting, 12);
     ck_assert_int_eq(busmap_callpad_decode(regs, 2, &cc), -1);
+    /* Marks and a Chinese line; bad marks and lengths refused both ways. */
+    c.flags = BUSMAP_PAD_GREEN | BUSMAP_PAD_TRANSFERRED;
+    len = busmap_gb18030("再按一次确认过号", c.text, sizeof c.text);
+    ck_assert_int_eq(len, 16);
+    c.text_len = (size_t)len;
+    ck_assert_int_eq(busmap_callpad_encode(&c, regs), BUSMAP_CALLPAD_REGS);
+    ck_assert_int_eq(busmap_callpad_decode(regs, BUSMAP_CALLPAD_REGS, &cc), 0);
+    ck_assert_uint_eq(cc.flags, BUSMAP_PAD_GREEN | BUSMAP_PAD_TRANSFERRED);
+    ck_assert_uint_eq(cc.text_len, 16);
+    ck_assert_mem_eq(cc.text, c.text, 16);
+    regs[6] = 0x0100;
+    ck_assert_int_eq(busmap_callpad_decode(regs, BUSMAP_CALLPAD_REGS, &cc), -1);
+    ck_assert_int_eq(errno, EBADMSG);
+    regs[6] = 0;
+    regs[7] = BUSMAP_PAD_TEXT_MAX + 1;
+    ck_assert_int_eq(busmap_callpad_decode(regs, BUSMAP_CALLPAD_REGS, &cc), -1);
+    c.flags = 0x8000;
+    ck_assert_int_eq(busmap_callpad_encode(&c, regs), -1);
+    c.flags = 0;
+    c.text_len = BUSMAP_PAD_TEXT_MAX + 1;
+    ck_assert_int_eq(busmap_callpad_encode(&c, regs), -1);
+
+    /* The sign-in entry: digits only, within their lengths. */
+    busmap_entry e = {.seq = 77, .clerk = "1001", .pin = "135790"}, ee;
+    ck_assert_int_eq(busmap_entry_encode(&e, regs), BUSMAP_ENTRY_REGS);
+    ck_assert_int_eq(busmap_entry_decode(regs, BUSMAP_ENTRY_REGS, &ee), 0);
+    ck_assert_uint_eq(ee.seq, 77);
+    ck_assert_str_eq(ee.clerk, "1001");
+    ck_assert_str_eq(ee.pin, "135790");
+    ck_assert_int_eq(busmap_entry_decode(regs, BUSMAP_ENTRY_REGS - 1, &ee), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    regs[2] = ('1' << 8) | 'x';
+    ck_assert_int_eq(busmap_entry_decode(regs, BUSMAP_ENTRY_REGS, &ee), -1);
+    ck_assert_int_eq(errno, EBADMSG);
+    ck_assert_int_eq(busmap_entry_encode(&e, regs), BUSMAP_ENTRY_REGS);
+    regs[2 + BUSMAP_CLERK_MAX / 2] = BUSMAP_PIN_MAX + 1;
+    ck_assert_int_eq(busmap_entry_decode(regs, BUSMAP_ENTRY_REGS, &ee), -1);
+    busmap_entry bad = {.seq = 1, .clerk = "10a1", .pin = "1234"};
+    ck_assert_int_eq(busmap_entry_encode(&bad, regs), -1);
+    ck_assert_str_eq(busmap_key_name(BUS_KEY_SIGNIN), "signin");
+    ck_assert_int_eq(busmap_key_parse("signout"), BUS_KEY_SIGNOUT);
 
     ck_assert_int_eq(busmap_prompt_encode(&p, regs), BUSMAP_PROMPT_REGS);
     ck_assert_int_eq(busmap_prompt_decode(regs, BUSMAP_PROMPT_REGS, &pp), 0);
@@ -338,6 +379,8 @@ START_TEST(garbage_registers)
         busmap_board b;
         busmap_notice n;
         busmap_poll h;
+        busmap_callpad c;
+        busmap_entry e;
         size_t count, k;
         uint16_t before = s.last;
         bool known = s.known;
@@ -356,6 +399,16 @@ START_TEST(garbage_registers)
             ck_assert_int_eq(errno, EBADMSG);
         if (busmap_board_decode(regs, BUSMAP_BOARD_REGS, &b) == 0)
             ck_assert_uint_le(b.rows, BUSMAP_BOARD_ROWS);
+        if (busmap_callpad_decode(regs, BUSMAP_CALLPAD_REGS, &c) == 0) {
+            ck_assert_uint_le(c.text_len, BUSMAP_PAD_TEXT_MAX);
+            ck_assert_uint_eq(c.flags & ~BUSMAP_PAD_FLAGS, 0);
+        }
+        if (busmap_entry_decode(regs, BUSMAP_ENTRY_REGS, &e) == 0) {
+            ck_assert_uint_le(strlen(e.clerk), BUSMAP_CLERK_MAX);
+            ck_assert_uint_le(strlen(e.pin), BUSMAP_PIN_MAX);
+            for (const char *d = e.pin; *d; d++)
+                ck_assert(*d >= '0' && *d <= '9');
+        }
         if (busmap_notice_decode(regs, BUSMAP_NOTICE_REGS, &n) == 0) {
             ck_assert_uint_le(n.text_len, BUSMAP_NOTICE_MAX);
             ck_assert_int_ge(busmap_utf8(n.text, n.text_len, text, sizeof text), 0);

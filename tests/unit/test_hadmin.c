@@ -211,6 +211,52 @@ START_TEST(clerks_and_devices)
 }
 END_TEST
 
+/* Call-pad PINs: digits of the right length, made at random, set only
+ * for a clerk a pad can name, kept as a hash. */
+START_TEST(clerk_pins)
+{
+    hadmin_error e;
+    store_clerk c = {.id = "1001", .name = "张敏", .active = true}, got;
+    char pin[HADMIN_PIN_MADE + 1], other[HADMIN_PIN_MADE + 1], hash[PWHASH_MAX];
+
+    ck_assert_int_eq(hadmin_pin_check("123", &e), -1);
+    refused(&e, HADMIN_INVALID, "pin");
+    ck_assert_str_eq(e.value, "");
+    ck_assert_int_eq(hadmin_pin_check("123456789", &e), -1);
+    ck_assert_int_eq(hadmin_pin_check("12a4", &e), -1);
+    ck_assert_int_eq(hadmin_pin_check("1234", &e), 0);
+    ck_assert_int_eq(hadmin_pin_check("12345678", &e), 0);
+    ck_assert_int_eq(hadmin_pin_make(pin, sizeof pin), 0);
+    ck_assert_int_eq(hadmin_pin_make(other, sizeof other), 0);
+    ck_assert_uint_eq(strlen(pin), HADMIN_PIN_MADE);
+    ck_assert_uint_eq(strspn(pin, "0123456789"), HADMIN_PIN_MADE);
+    ck_assert_int_eq(hadmin_pin_check(pin, &e), 0);
+    ck_assert_int_eq(hadmin_pin_make(pin, HADMIN_PIN_MADE), -1);
+
+    ck_assert_int_eq(pwhash_make_cost(other, PWHASH_LN_MIN, hash, sizeof hash), 0);
+    /* Not a clerk; an id a pad cannot type. Nothing changes. */
+    ck_assert_int_eq(hadmin_clerk_set_pin(st, &tool, "1001", hash, &e), -1);
+    refused(&e, HADMIN_NOT_FOUND, "id");
+    ck_assert_int_eq(store_save_clerk(st, &c), 0);
+    store_clerk letters = {.id = "c-9", .name = "王芳", .active = true};
+    ck_assert_int_eq(store_save_clerk(st, &letters), 0);
+    ck_assert_int_eq(hadmin_clerk_set_pin(st, &tool, "c-9", hash, &e), -1);
+    refused(&e, HADMIN_INVALID, "id");
+    ck_assert_int_eq(store_get_clerk(st, "c-9", &got), 1);
+    ck_assert_str_eq(got.pin_hash, "");
+
+    ck_assert_int_eq(hadmin_clerk_set_pin(st, &tool, "1001", hash, &e), 0);
+    ck_assert_int_eq(store_get_clerk(st, "1001", &got), 1);
+    ck_assert_str_eq(got.pin_hash, hash);
+    ck_assert_int_eq(pwhash_verify(other, got.pin_hash), 1);
+    /* Renaming the clerk keeps the PIN. */
+    snprintf(c.name, sizeof c.name, "张敏敏");
+    ck_assert_int_eq(hadmin_clerk_save(st, &tool, &c, &e), 0);
+    ck_assert_int_eq(store_get_clerk(st, "1001", &got), 1);
+    ck_assert_str_eq(got.pin_hash, hash);
+}
+END_TEST
+
 START_TEST(users)
 {
     hadmin_error e;
@@ -334,6 +380,7 @@ int main(void)
     tcase_add_test(tc, windows);
     tcase_add_test(tc, clerks_and_devices);
     tcase_add_test(tc, users);
+    tcase_add_test(tc, clerk_pins);
     tcase_add_test(tc, catalog_import);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

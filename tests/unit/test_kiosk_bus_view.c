@@ -1,15 +1,19 @@
 /*
  * test_kiosk_bus_view — the pure half of the kiosk's bus master role
  * (firmware/kiosk/kbus.h): display pushes turned into display actions
- * (calls for window displays and the board, call-pad numbers and waiting
- * counts, the notice), and the [bus] section of kioskd's configuration
- * (defaults, good files, bad values refused with one sentence).
+ * (calls for window displays and the board, the window displays' state
+ * after a call is over, call-pad numbers, the window's own waiting count
+ * and marks, the notice), what a call-pad's next would do (the no-show
+ * confirmation), its Chinese refusals, and the [bus] section of kioskd's
+ * configuration (defaults, good files, bad values refused with one
+ * sentence).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "busmap.h"
 #include "kbus.h"
 #include "kiosk_conf.h"
 #include "testsupport.h"
@@ -58,15 +62,32 @@ static void push_call(push *x, const char *number, uint32_t window, const char *
     x->pcalls[i] = &x->calls[i];
 }
 
-static void push_window(push *x, uint32_t no, const char *current)
+static char clerk[] = "1001", no_clerk[] = "";
+
+/* A window as halld reports it: state, its ticket (CALLED or SERVING) and
+ * the count waiting for its areas. */
+static Hall__WindowStatus *push_window_as(push *x, uint32_t no, Hall__WindowState state,
+                                          const char *current, Hall__TicketState tstate,
+                                          uint32_t waiting)
 {
     size_t i = x->p.n_windows++;
     hall__window_status__init(&x->windows[i]);
     snprintf(x->current[i], sizeof x->current[i], "%s", current);
     x->windows[i].window_no = no;
-    x->windows[i].state = HALL__WINDOW_STATE__WINDOW_OPEN;
+    x->windows[i].state = state;
     x->windows[i].current_number = x->current[i];
+    x->windows[i].current_state = current[0] ? tstate : HALL__TICKET_STATE__TICKET_UNKNOWN;
+    x->windows[i].waiting = waiting;
+    x->windows[i].clerk_id = state == HALL__WINDOW_STATE__WINDOW_CLOSED ? no_clerk : clerk;
     x->pwindows[i] = &x->windows[i];
+    return &x->windows[i];
+}
+
+/* An open window calling current ("" for none), nobody waiting. */
+static void push_window(push *x, uint32_t no, const char *current)
+{
+    push_window_as(x, no, HALL__WINDOW_STATE__WINDOW_OPEN, current,
+                   HALL__TICKET_STATE__TICKET_CALLED, 0);
 }
 
 static void push_area(push *x, const char *code, uint32_t waiting)
@@ -109,6 +130,14 @@ static void expect_pad(size_t i, uint32_t window, const char *number, uint32_t w
     ck_assert_uint_eq(act[i].waiting, waiting);
 }
 
+static void expect_window(size_t i, uint32_t window, const char *number, const char *text)
+{
+    ck_assert_int_eq(act[i].op, KBUS_WINDOW);
+    ck_assert_uint_eq(act[i].window, window);
+    ck_assert_str_eq(act[i].number, number);
+    ck_assert_str_eq(act[i].text, text);
+}
+
 /* ---- the view ---------------------------------------------------------------- */
 
 START_TEST(first_snapshot_fills_without_blinking)
@@ -118,19 +147,21 @@ START_TEST(first_snapshot_fills_without_blinking)
     push_init(&x, 7, true);
     push_call(&x, "A002", 2, "李*", 2000);
     push_call(&x, "A001", 1, "张*丰", 1000);
-    push_window(&x, 1, "A001");
-    push_window(&x, 2, "A002");
+    push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A001",
+                   HALL__TICKET_STATE__TICKET_CALLED, 3);
+    push_window_as(&x, 2, HALL__WINDOW_STATE__WINDOW_OPEN, "A002",
+                   HALL__TICKET_STATE__TICKET_CALLED, 2);
     push_area(&x, "intake", 3);
     push_area(&x, "tax", 2);
     push_notice(&x, "请保持安静");
     size_t n = apply(&x);
     ck_assert_uint_eq(n, 5);
-    /* Oldest first, steady. */
+    /* Oldest first, steady; the displays show those calls already. */
     expect_call(0, "A001", 1, "张*丰", false);
     expect_call(1, "A002", 2, "李*", false);
-    /* Every pad after a snapshot, with the hall's waiting count. */
-    expect_pad(2, 1, "A001", 5);
-    expect_pad(3, 2, "A002", 5);
+    /* Every pad after a snapshot, with its own window's waiting count. */
+    expect_pad(2, 1, "A001", 3);
+    expect_pad(3, 2, "A002", 2);
     ck_assert_int_eq(act[4].op, KBUS_NOTICE);
     ck_assert_str_eq(act[4].text, "请保持安静");
     ck_assert(view.seen);
@@ -152,8 +183,10 @@ START_TEST(delta_calls_blink_in_order)
     push_init(&x, 2, false);
     push_call(&x, "A002", 2, "", 3100);
     push_call(&x, "A001", 1, "王*", 3000);
-    push_window(&x, 1, "A001");
-    push_window(&x, 2, "A002");
+    push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A001",
+                   HALL__TICKET_STATE__TICKET_CALLED, 2);
+    push_window_as(&x, 2, HALL__WINDOW_STATE__WINDOW_OPEN, "A002",
+                   HALL__TICKET_STATE__TICKET_CALLED, 2);
     push_area(&x, "intake", 2);
     size_t n = apply(&x);
     ck_assert_uint_eq(n, 4);
@@ -169,26 +202,198 @@ START_TEST(delta_calls_blink_in_order)
     ck_assert_uint_eq(n, 1);
     expect_call(0, "A001", 1, "王*", true);
 
-    /* A window change alone: only that pad. */
+    /* Window 2's ticket is over: its display and its pad. */
     push_init(&x, 4, false);
-    push_window(&x, 2, "");
-    n = apply(&x);
-    ck_assert_uint_eq(n, 1);
-    expect_pad(0, 2, "", 2);
-
-    /* The waiting count alone: every pad. */
-    push_init(&x, 5, false);
-    push_area(&x, "intake", 3);
+    push_window_as(&x, 2, HALL__WINDOW_STATE__WINDOW_OPEN, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   2);
     n = apply(&x);
     ck_assert_uint_eq(n, 2);
-    expect_pad(0, 1, "A001", 3);
-    expect_pad(1, 2, "", 3);
+    expect_window(0, 2, "", "2号窗口 请稍候");
+    expect_pad(1, 2, "", 2);
 
-    /* Nothing shown changed: nothing to do. */
-    push_init(&x, 6, false);
+    /* A window's own waiting count alone: only its pad. */
+    push_init(&x, 5, false);
+    push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A001",
+                   HALL__TICKET_STATE__TICKET_CALLED, 3);
     push_area(&x, "intake", 3);
-    push_window(&x, 1, "A001");
+    n = apply(&x);
+    ck_assert_uint_eq(n, 1);
+    expect_pad(0, 1, "A001", 3);
+
+    /* Nothing shown changed: nothing to do (the hall's areas are not the
+     * pads' count). */
+    push_init(&x, 6, false);
+    push_area(&x, "intake", 9);
+    push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A001",
+                   HALL__TICKET_STATE__TICKET_CALLED, 3);
     ck_assert_uint_eq(apply(&x), 0);
+}
+END_TEST
+
+/* Every way a call ends, and the window's other states: the display says
+ * what is true now, once. */
+START_TEST(window_display_tells_the_truth)
+{
+    push x;
+    size_t n;
+
+    push_init(&x, 1, true);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_CLOSED, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   0);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 暂停办理");
+    ck_assert_str_eq(kbus_view_pad_text(&view, 3), "请先签到");
+    ck_assert(!kbus_view_signed_in(&view, 3));
+
+    /* Signed in: open, idle. */
+    push_init(&x, 2, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   4);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 请稍候");
+    expect_pad(1, 3, "", 4);
+    ck_assert(kbus_view_signed_in(&view, 3));
+    ck_assert_str_eq(kbus_view_pad_text(&view, 3), "");
+
+    /* Called: the call itself, no second picture. */
+    push_init(&x, 3, false);
+    push_call(&x, "A012", 3, "", 1000);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "A012",
+                   HALL__TICKET_STATE__TICKET_CALLED, 3);
+    n = apply(&x);
+    ck_assert_uint_eq(n, 2);
+    expect_call(0, "A012", 3, "", true);
+    expect_pad(1, 3, "A012", 3);
+
+    /* Service starts. */
+    push_init(&x, 4, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "A012",
+                   HALL__TICKET_STATE__TICKET_SERVING, 3);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "A012", "A012号 正在办理");
+
+    /* Finished: idle again. */
+    push_init(&x, 5, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   3);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 请稍候");
+
+    /* Called, then a no-show with nothing else waiting: idle. */
+    push_init(&x, 6, false);
+    push_call(&x, "A013", 3, "", 2000);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "A013",
+                   HALL__TICKET_STATE__TICKET_CALLED, 2);
+    ck_assert_uint_eq(apply(&x), 2);
+    push_init(&x, 7, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   2);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 请稍候");
+
+    /* Paused, resumed, closed. */
+    push_init(&x, 8, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_PAUSED, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   2);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 暂停服务");
+    ck_assert_str_eq(kbus_view_pad_text(&view, 3), "暂停服务");
+    push_init(&x, 9, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_OPEN, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   2);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 请稍候");
+    push_init(&x, 10, false);
+    push_window_as(&x, 3, HALL__WINDOW_STATE__WINDOW_CLOSED, "", HALL__TICKET_STATE__TICKET_UNKNOWN,
+                   2);
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_window(0, 3, "", "3号窗口 暂停办理");
+
+    /* The same state again changes nothing. */
+    ck_assert_uint_eq(apply(&x), 0);
+}
+END_TEST
+
+/* The marks of the current ticket, and when a next needs confirming. */
+START_TEST(pad_marks_and_noshow)
+{
+    push x;
+    Hall__WindowStatus *w;
+
+    push_init(&x, 1, true);
+    push_call(&x, "A020", 1, "", 1000);
+    w = push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A020",
+                       HALL__TICKET_STATE__TICKET_CALLED, 5);
+    w->current_priority = HALL__PRIORITY__PRIORITY_GREEN;
+    w->current_transferred = true;
+    apply(&x);
+    ck_assert_uint_eq(view.window[0].flags, BUSMAP_PAD_GREEN | BUSMAP_PAD_TRANSFERRED);
+    /* Just called, max_recalls 2: a next is a recall. */
+    ck_assert(!kbus_view_next_is_noshow(&view, 1, 2));
+    ck_assert(kbus_view_next_is_noshow(&view, 1, 0));
+
+    /* Recalled twice: the next next would make a no-show. */
+    push_init(&x, 2, false);
+    x.calls[0].recalls = 1;
+    push_call(&x, "A020", 1, "", 2000);
+    x.calls[0].recalls = 1;
+    apply(&x);
+    ck_assert(!kbus_view_next_is_noshow(&view, 1, 2));
+    push_init(&x, 3, false);
+    push_call(&x, "A020", 1, "", 3000);
+    x.calls[0].recalls = 2;
+    apply(&x);
+    ck_assert(kbus_view_next_is_noshow(&view, 1, 2));
+
+    /* Serving, or another window: never. */
+    ck_assert(!kbus_view_next_is_noshow(&view, 7, 0));
+    push_init(&x, 4, false);
+    w = push_window_as(&x, 1, HALL__WINDOW_STATE__WINDOW_OPEN, "A020",
+                       HALL__TICKET_STATE__TICKET_SERVING, 5);
+    w->current_priority = HALL__PRIORITY__PRIORITY_APPOINTMENT;
+    ck_assert_uint_eq(apply(&x), 2);
+    expect_pad(1, 1, "A020", 5);
+    ck_assert_uint_eq(act[1].flags, BUSMAP_PAD_APPOINTMENT);
+    ck_assert(!kbus_view_next_is_noshow(&view, 1, 0));
+
+    /* A new ticket called: its recalls start again. */
+    push_init(&x, 5, false);
+    push_call(&x, "A021", 1, "", 4000);
+    push_window(&x, 1, "A021");
+    apply(&x);
+    ck_assert_uint_eq(view.window[0].flags, 0);
+    ck_assert(!kbus_view_next_is_noshow(&view, 1, 2));
+}
+END_TEST
+
+/* Refusals on the pad are Chinese, short enough for its 16 characters. */
+START_TEST(pad_refusals_in_chinese)
+{
+    static const int codes[] = {
+        HALL__ERROR_CODE__ERR_QUEUE_EMPTY,   HALL__ERROR_CODE__ERR_WINDOW_CLOSED,
+        HALL__ERROR_CODE__ERR_ILLEGAL_STATE, HALL__ERROR_CODE__ERR_FORBIDDEN,
+        HALL__ERROR_CODE__ERR_NOT_FOUND,     HALL__ERROR_CODE__ERR_PIN,
+        HALL__ERROR_CODE__ERR_BAD_REQUEST,   HALL__ERROR_CODE__ERR_UNAVAILABLE,
+        HALL__ERROR_CODE__ERR_INTERNAL,
+    };
+    uint8_t gb[64];
+
+    for (int key = 1; key <= BUS_KEY_MAX; key++) {
+        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+            const char *zh = kbus_refusal_zh(key, codes[i], NULL);
+            ck_assert_uint_gt(strlen(zh), 0);
+            /* No Latin letters, and it fits the pad whole. */
+            for (const char *c = zh; *c; c++)
+                ck_assert(!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')));
+            ck_assert_int_le(busmap_gb18030(zh, gb, sizeof gb), BUSMAP_PAD_TEXT_MAX);
+        }
+    }
+    ck_assert_str_eq(kbus_refusal_zh(BUS_KEY_NEXT, HALL__ERROR_CODE__ERR_QUEUE_EMPTY, NULL),
+                     "无人等候");
+    ck_assert_str_eq(kbus_refusal_zh(BUS_KEY_SIGNIN, HALL__ERROR_CODE__ERR_PIN, "密码错误次数过多"),
+                     "密码错误次数过多");
+    ck_assert_str_eq(kbus_refusal_zh(BUS_KEY_SIGNIN, HALL__ERROR_CODE__ERR_PIN, ""),
+                     "工号或密码错误");
 }
 END_TEST
 
@@ -272,7 +477,8 @@ START_TEST(window_table_full)
         push_init(&x, w, false);
         push_window(&x, w, "A001");
         size_t n = apply(&x);
-        ck_assert_uint_eq(n, w <= KBUS_WINDOWS_MAX ? 1 : 0);
+        /* Its display (a call it had not shown) and its pad. */
+        ck_assert_uint_eq(n, w <= KBUS_WINDOWS_MAX ? 2 : 0);
     }
     ck_assert_uint_eq(view.nwindows, KBUS_WINDOWS_MAX);
 }
@@ -311,6 +517,7 @@ START_TEST(bus_conf)
     ck_assert_int_eq(c.bus_blink_ms, 5000);
     ck_assert_int_eq(c.bus_board_min_ms, 3000);
     ck_assert_int_eq(c.bus_rating_timeout_ms, 30000);
+    ck_assert_int_eq(c.bus_noshow_confirm_ms, 5000);
     ck_assert_int_eq(c.bus_baud, 115200);
     kiosk_conf_release(&c);
 
@@ -346,6 +553,11 @@ START_TEST(bus_conf)
     ck_assert_ptr_nonnull(strstr(err, "rating_timeout"));
     ck_assert_int_eq(load("[bus]\nblink = 2m\n", &c, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "blink"));
+    ck_assert_int_eq(load("[bus]\nnoshow_confirm = 0s\n", &c, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "noshow_confirm"));
+    ck_assert_int_eq(load("[bus]\nnoshow_confirm = 2s\n", &c, err, sizeof err), 0);
+    ck_assert_int_eq(c.bus_noshow_confirm_ms, 2000);
+    kiosk_conf_release(&c);
     /* A disabled bus is not checked beyond its keys' ranges. */
     ck_assert_int_eq(load("[bus]\naddress = nowhere\n", &c, err, sizeof err), 0);
     kiosk_conf_release(&c);
@@ -365,6 +577,9 @@ int main(void)
     tcase_add_test(tc, reconnect_snapshot_shows_only_missed_calls);
     tcase_add_test(tc, notice_and_limits);
     tcase_add_test(tc, window_table_full);
+    tcase_add_test(tc, window_display_tells_the_truth);
+    tcase_add_test(tc, pad_marks_and_noshow);
+    tcase_add_test(tc, pad_refusals_in_chinese);
     suite_add_tcase(s, tc);
     tc = tcase_create("conf");
     tcase_add_test(tc, bus_conf);

@@ -1128,6 +1128,7 @@ START_TEST(test_reader)
     ck_assert_int_eq(access(wal, F_OK), -1);
     r = open_reader();
     ck_assert_int_eq(store_get_user(r, "alice", &got), 1);
+    ck_assert_int_eq(store_schema_version(r), version);
     store_close(r);
 
     /* Another hall's file, or one at another schema version, is refused. */
