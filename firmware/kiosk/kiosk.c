@@ -1173,6 +1173,7 @@ static void upload(kiosk *k)
             wire[i].sealed_id.len = SEAL_LEN;
         }
         wire[i].masked_name = rows[i].masked_name;
+        wire[i].matter = rows[i].matter;
         ptrs[i] = &wire[i];
         k->upload[i].id = rows[i].id;
         snprintf(k->upload[i].number, sizeof k->upload[i].number, "%s", rows[i].number);
@@ -2040,7 +2041,7 @@ static void issue_offline(kiosk *k, const kflow_cmd *cmd)
     /* The online request given up, if any, stays in the link's table: its
      * answer, when the link is back, is voided (issue_answered). */
     if (area[0] == '\0' ||
-        kstore_offline_take(k->store, area, hall_now(k),
+        kstore_offline_take(k->store, area, cmd->matter, hall_now(k),
                             cmd->green ? HALL__PRIORITY__PRIORITY_GREEN
                                        : HALL__PRIORITY__PRIORITY_NORMAL,
                             sealed_ok ? sealed : NULL, card ? k->card.masked : NULL, &o) < 0) {

@@ -57,6 +57,10 @@ static const char *const migrations[] = {
      * (those tickets join without the citizen bound to them). */
     "ALTER TABLE offline DROP COLUMN hash;"
     "ALTER TABLE offline ADD COLUMN sealed BLOB;",
+
+    /* 4: the matter the citizen picked, uploaded with the ticket so that
+     * halld counts it per matter as an online one. */
+    "ALTER TABLE offline ADD COLUMN matter TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 /* The first layout without the hash column. */
@@ -331,7 +335,7 @@ long kstore_lease_left(kstore *s, const char *area, int64_t now)
     return left < 0 ? fail(s, "count lease") : left;
 }
 
-int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
+int kstore_offline_take(kstore *s, const char *area, const char *matter, int64_t now, int priority,
                         const uint8_t *sealed, const char *masked_name, kstore_offline *out)
 {
     kstore_lease l;
@@ -362,6 +366,7 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
     if (sealed != NULL)
         memcpy(out->sealed, sealed, SEAL_LEN);
     snprintf(out->masked_name, sizeof out->masked_name, "%s", masked_name ? masked_name : "");
+    snprintf(out->matter, sizeof out->matter, "%s", matter ? matter : "");
     out->state = KSTORE_OFF_ISSUED;
     if ((st = prep(s, "UPDATE leases SET used = used + 1 WHERE area = ?1")) == NULL)
         goto rollback;
@@ -369,7 +374,7 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
     if (run(s, st, "use lease") < 0)
         goto rollback;
     st = prep(s, "INSERT INTO offline(area, number, seq, issued_ms, priority, sealed, masked_name,"
-                 " state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)");
+                 " state, matter) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)");
     if (st == NULL)
         goto rollback;
     sqlite3_bind_text(st, 1, out->area, -1, SQLITE_TRANSIENT);
@@ -382,6 +387,7 @@ int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
     else
         sqlite3_bind_null(st, 6);
     sqlite3_bind_text(st, 7, out->masked_name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, out->matter, -1, SQLITE_TRANSIENT);
     if (run(s, st, "record offline ticket") < 0)
         goto rollback;
     out->id = sqlite3_last_insert_rowid(s->db);
@@ -425,7 +431,7 @@ int kstore_offline_recover(kstore *s)
 int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
 {
     sqlite3_stmt *st = prep(s, "SELECT id, area, number, seq, issued_ms, priority, sealed,"
-                               " masked_name, state FROM offline WHERE state = 1"
+                               " masked_name, state, matter FROM offline WHERE state = 1"
                                " ORDER BY id LIMIT ?1");
     size_t n = 0;
     int rc;
@@ -448,6 +454,7 @@ int kstore_offline_pending(kstore *s, kstore_offline *out, size_t max)
         }
         text(o->masked_name, sizeof o->masked_name, st, 7);
         o->state = (kstore_offline_state)sqlite3_column_int(st, 8);
+        text(o->matter, sizeof o->matter, st, 9);
     }
     sqlite3_finalize(st);
     return (int)n;

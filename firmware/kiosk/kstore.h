@@ -119,14 +119,16 @@ typedef struct kstore_offline {
     uint8_t sealed[SEAL_LEN]; /* the sealed ID number, if has_sealed */
     bool has_sealed;
     char masked_name[KSTORE_NAME_MAX];
+    char matter[KSTORE_AREA_MAX]; /* the matter picked, "" none */
     kstore_offline_state state;
 } kstore_offline;
 
 /* Take the next number of area's lease at UTC now, in one transaction
- * with the ticket's row (ISSUED). sealed (SEAL_LEN bytes) may be NULL. -1
+ * with the ticket's row (ISSUED), for matter (NULL or "" none). sealed
+ * (SEAL_LEN bytes) may be NULL. -1
  * with errno ENOENT (no lease for the area, or it expired) or ENOSPC (it
  * is used up). */
-int kstore_offline_take(kstore *s, const char *area, int64_t now, int priority,
+int kstore_offline_take(kstore *s, const char *area, const char *matter, int64_t now, int priority,
                         const uint8_t *sealed, const char *masked_name, kstore_offline *out);
 /* ISSUED -> PRINTED or VOID (asserted). */
 int kstore_offline_set(kstore *s, int64_t id, kstore_offline_state state);

@@ -272,6 +272,7 @@ static Hall__Envelope__BodyCase answer_body(Hall__Envelope__BodyCase request)
     case HALL__ENVELOPE__BODY_PRINTED:
     case HALL__ENVELOPE__BODY_VOID_TICKET:
     case HALL__ENVELOPE__BODY_REJOIN:
+    case HALL__ENVELOPE__BODY_TICKET_QUERY:
         return HALL__ENVELOPE__BODY_TICKET_REPLY;
     case HALL__ENVELOPE__BODY_CALL_NEXT:
     case HALL__ENVELOPE__BODY_RECALL:
@@ -302,11 +303,12 @@ static Hall__Envelope__BodyCase answer_body(Hall__Envelope__BodyCase request)
 }
 
 /* Requests that change the hall: their answers are kept for retries.
- * Heartbeats, SUBSCRIBE and DEVICE_STATUS keep nothing. */
+ * Heartbeats, SUBSCRIBE, DEVICE_STATUS and TICKET_QUERY keep nothing. */
 static bool changes_hall(Hall__Envelope__BodyCase request)
 {
     return request != HALL__ENVELOPE__BODY_HEARTBEAT &&
            request != HALL__ENVELOPE__BODY_DEVICE_STATUS &&
+           request != HALL__ENVELOPE__BODY_TICKET_QUERY &&
            answer_body(request) != HALL__ENVELOPE__BODY_ERROR;
 }
 

@@ -176,6 +176,28 @@ static void rejoin(unsigned ctl, uint64_t ticket)
     rec(ctl, &env);
 }
 
+/* The citizen's own ticket at a kiosk: by id (the QR code) or by today's
+ * number (typed), with the ticket's check or without. */
+static void ticket_query(unsigned ctl, uint64_t ticket, const char *number, const char *check)
+{
+    Hall__TicketQuery m = HALL__TICKET_QUERY__INIT;
+    ENVELOPE(ticket_query, TICKET_QUERY, m);
+
+    m.ticket_id = ticket;
+    m.number = S(number);
+    m.check = S(check);
+    rec(ctl, &env);
+}
+
+static void rejoin_number(unsigned ctl, const char *number)
+{
+    Hall__Rejoin m = HALL__REJOIN__INIT;
+    ENVELOPE(rejoin, REJOIN, m);
+
+    m.number = S(number);
+    rec(ctl, &env);
+}
+
 static void call_next(unsigned ctl, uint32_t window)
 {
     Hall__CallNext m = HALL__CALL_NEXT__INIT;
@@ -423,6 +445,16 @@ int main(int argc, char **argv)
     no_show(W1, 1, 0);
     rejoin(K, 1);
     save(dir, "rejoin");
+
+    ticket_called();
+    no_show(W1, 1, 0);
+    rejoin_number(K, "a001");
+    save(dir, "rejoin_number");
+
+    ticket_called();
+    ticket_query(K, 1, "", "0000");
+    ticket_query(K, 0, "A001", "");
+    save(dir, "ticket_query");
 
     ticket_called();
     start(W1, 1, 0);

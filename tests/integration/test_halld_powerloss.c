@@ -1133,7 +1133,7 @@ static void kiosk_workload(struct kiosk_run *r, const char *path, uint64_t seed)
             r->leases[a]++;
         } else if (pick < 60) {
             kstore_offline o;
-            rc = kstore_offline_take(s, kiosk_areas[a], clk_utc_ms(), 0, NULL, "李*", &o);
+            rc = kstore_offline_take(s, kiosk_areas[a], NULL, clk_utc_ms(), 0, NULL, "李*", &o);
             if (rc < 0 && (errno == ENOENT || errno == ENOSPC) && !crashvfs_is_cut())
                 continue;
             if (rc < 0 || crashvfs_is_cut())
@@ -1236,7 +1236,7 @@ static void kiosk_check(struct kiosk_run *r, const char *path)
     /* A number taken now was never handed out before. */
     for (unsigned a = 0; a < 2; a++) {
         kstore_offline o;
-        if (kstore_offline_take(s, kiosk_areas[a], clk_utc_ms(), 0, NULL, "", &o) < 0) {
+        if (kstore_offline_take(s, kiosk_areas[a], NULL, clk_utc_ms(), 0, NULL, "", &o) < 0) {
             ck_assert_msg(errno == ENOENT || errno == ENOSPC, "take after the cut: %s",
                           kstore_errmsg(s));
             continue;

@@ -13,7 +13,8 @@
  *            area's matters with their materials; the ticket carries the
  *            matter to halld (tickets.matter, the reply's matter_name) and
  *            prints the materials as a checklist; an unknown matter is
- *            refused and changes nothing; the general one-tap stays one tap.
+ *            refused and changes nothing; the general one-tap stays one tap;
+ *            a matter picked offline joins halld with its ticket.
  *   limit    kiosk_citizen_limit: a second card swipe for the same ID card
  *            in the same area is refused with the Chinese and English
  *            sentence (error_kind "limit"); once the first ticket is
@@ -35,6 +36,7 @@
 #include "clk.h"
 #include "hallfixture.h"
 #include "kiosk.h"
+#include "kstore.h"
 #include "log.h"
 #include "printer_sim.h"
 #include "reader_sim.h"
@@ -61,6 +63,10 @@ static void up(kfix *x, const char *hall_extra, const char *kiosk_extra)
 
     fix_init(&x->hall, 1, hall_extra);
     fix_start(&x->hall);
+    /* From now on on this port, so a restarted halld is where the kiosk's
+     * configuration says. */
+    ck_assert_int_eq(
+        ts_system("sed -i -e 's/^port *=.*/port = %d/' %s", x->hall.port, x->hall.config), 0);
     snprintf(ini, sizeof ini, "%s/kioskd.ini", x->hall.dir);
     snprintf(text, sizeof text,
              "[kiosk]\nid = kiosk-01\nlog_level = debug\n"
@@ -363,6 +369,26 @@ START_TEST(test_matter_pick)
     done(&x);
     ck_assert_int_eq(db(&x, "matter = ''", general), 1);
     ck_assert_int_eq(db(&x, "state", general), ST_WAITING);
+
+    /* Offline, the matter is kept with the ticket and joins halld's queue
+     * with it once halld is back. */
+    char offline_no[24];
+    ck_assert_int_eq(fix_stop(&x.hall), 0);
+    ck_assert_msg(until_has(&x, "\"link\":\"offline\""), "%s", model(&x));
+    act(&x, "area", "tax");
+    ck_assert_msg(until_has(&x, "\"screen\":\"matter\""), "%s", model(&x));
+    act(&x, "take", "tax/T-FPLY");
+    ticket(&x, offline_no, sizeof offline_no);
+    ck_assert_ptr_nonnull(strstr(model(&x), "\"offline\":true"));
+    done(&x);
+    fix_start(&x.hall);
+    int64_t until = clk_mono_ms() + WAIT_MS;
+    while (kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED) < 1 && clk_mono_ms() < until)
+        ev_run_once(x.loop, 20);
+    ck_assert_msg(kstore_offline_count(kiosk_store(x.k), KSTORE_OFF_UPLOADED) == 1, "%s",
+                  model(&x));
+    ck_assert_int_eq(db(&x, "matter = 'T-FPLY'", offline_no), 1);
+    ck_assert_int_eq(db(&x, "offline", offline_no), 1);
 
     /* English names from the catalog reach the tiles and the matter list
      * (a catalog import: halld re-reads it and pushes the matters). */

@@ -97,7 +97,7 @@ static int64_t printed(kstore *s, int64_t now, char *number)
 {
     kstore_offline o;
 
-    ck_assert_int_eq(kstore_offline_take(s, "intake", now, 0, NULL, "", &o), 0);
+    ck_assert_int_eq(kstore_offline_take(s, "intake", NULL, now, 0, NULL, "", &o), 0);
     ck_assert_int_eq(kstore_offline_set(s, o.id, KSTORE_OFF_PRINTED), 0);
     if (number != NULL)
         strcpy(number, o.number);
@@ -191,7 +191,8 @@ START_TEST(test_sealed_number_kept)
     for (size_t i = 0; i < sizeof sealed; i++)
         sealed[i] = (uint8_t)(i * 37 + 11);
     lease(s, 20);
-    ck_assert_int_eq(kstore_offline_take(s, "intake", T0, 0, sealed, "张*", &o), 0);
+    /* The card's ticket for a matter: the matter goes up with it. */
+    ck_assert_int_eq(kstore_offline_take(s, "intake", "S-SBK", T0, 0, sealed, "张*", &o), 0);
     ck_assert(o.has_sealed);
     ck_assert_int_eq(kstore_offline_set(s, o.id, KSTORE_OFF_PRINTED), 0);
     printed(s, T0 + 1, NULL); /* and one without a card */
@@ -199,7 +200,9 @@ START_TEST(test_sealed_number_kept)
     ck_assert(got[0].has_sealed);
     ck_assert_mem_eq(got[0].sealed, sealed, SEAL_LEN);
     ck_assert_str_eq(got[0].masked_name, "张*");
+    ck_assert_str_eq(got[0].matter, "S-SBK");
     ck_assert(!got[1].has_sealed);
+    ck_assert_str_eq(got[1].matter, "");
     /* Settled, the envelope is erased: halld has had it. */
     const kstore_offline_result r = {got[0].id, KSTORE_OFF_UPLOADED, ""};
     ck_assert_int_eq(kstore_offline_settle(s, &r, 1, T0), 0);
@@ -366,7 +369,7 @@ START_TEST(test_prune)
         {printed(s, old + 1, NULL), KSTORE_OFF_REFUSED, "why"},
     };
     ck_assert_int_eq(kstore_offline_settle(s, done, 2, old + 10), 0);
-    ck_assert_int_eq(kstore_offline_take(s, "intake", old + 2, 0, NULL, "", &o), 0);
+    ck_assert_int_eq(kstore_offline_take(s, "intake", NULL, old + 2, 0, NULL, "", &o), 0);
     ck_assert_int_eq(kstore_offline_set(s, o.id, KSTORE_OFF_VOID), 0);
     /* Old but not finished: never pruned. */
     printed(s, old + 3, NULL);
