@@ -145,7 +145,7 @@ START_TEST(test_migrates_first_release)
     ck_assert(file_has(path, hash, 16)); /* the scan below is not vacuous */
 
     kstore *s = open_store(path);
-    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 4);
     /* The hash is gone from the file and its log, not only from the
      * table; the ticket itself is kept (it joins without it). */
     ck_assert(!file_has(path, hash, 16));
@@ -159,6 +159,7 @@ START_TEST(test_migrates_first_release)
     ck_assert_str_eq(o[1].number, "A901");
     ck_assert_str_eq(o[1].masked_name, "张*");
     ck_assert(!o[1].has_sealed);
+    ck_assert_str_eq(o[1].matter, ""); /* tickets of before the matter column */
     kstore_ticket t[4] = {0};
     ck_assert_int_eq(kstore_ticket_each(s, collect, t), 1);
     ck_assert_uint_eq(t[0].ticket_id, 42);
