@@ -173,7 +173,7 @@ START_TEST(test_migrates_first_release)
 
     /* Opening again changes nothing. */
     s = open_store(path);
-    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(sql_int(path, "PRAGMA user_version"), 4);
     ck_assert_int_eq(kstore_offline_count(s, KSTORE_OFF_UPLOADED), 1);
     kstore_close(s);
     ts_rmtree(dir);
