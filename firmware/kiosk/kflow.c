@@ -131,6 +131,16 @@ static int refuse(int code, char *err, size_t errlen, const char *msg)
     return -1;
 }
 
+/* The kiosk cannot take a ticket now: why, "中文 / English" as every
+ * refusal of an action. */
+static int refuse_closed(const kflow *f, char *err, size_t errlen)
+{
+    char both[2 * KF_TEXT_MAX + 4];
+
+    snprintf(both, sizeof both, "%s / %s", f->closed_zh, f->closed_en);
+    return refuse(EAGAIN, err, errlen, both);
+}
+
 static bool valid_code(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -145,7 +155,7 @@ int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kfl
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (name == NULL)
-        return refuse(EINVAL, err, errlen, "no action");
+        return refuse(EINVAL, err, errlen, "没有操作 / no action");
     if (param == NULL)
         param = "";
     bool take = strcmp(name, "take") == 0, card = strcmp(name, "card") == 0,
@@ -175,11 +185,8 @@ int kflow_action(kflow *f, const char *name, const char *param, int64_t now, kfl
         return refuse(EINVAL, err, errlen,
                       "预约码格式不对，请核对后重新输入 / That is not an appointment code; please "
                       "check it and type it again");
-    if (!f->can_take) {
-        char both[2 * KF_TEXT_MAX + 4];
-        snprintf(both, sizeof both, "%s / %s", f->closed_zh, f->closed_en);
-        return refuse(EAGAIN, err, errlen, both);
-    }
+    if (!f->can_take)
+        return refuse_closed(f, err, errlen);
     if (((appt && param[0] != '\0') || check_in) && !f->online)
         return refuse(EAGAIN, err, errlen,
                       "网络中断，暂不能预约签到，请直接取号 / Offline: appointments cannot be "
@@ -207,7 +214,7 @@ int kflow_open(kflow *f, kflow_state screen, int64_t now, char *err, size_t errl
     if (f->state != KF_IDLE && f->state != KF_CHOOSE && f->state != screen)
         return refuse(EAGAIN, err, errlen, "请先返回首页 / please go back to the start first");
     if (screen != KF_MINE && !f->can_take)
-        return refuse(EAGAIN, err, errlen, f->closed_zh);
+        return refuse_closed(f, err, errlen);
     go(f, screen, now + f->idle_ms);
     return 0;
 }
@@ -221,7 +228,7 @@ int kflow_take(kflow *f, const char *area, const char *matter, bool green, int64
     if (!valid_code(area, KF_AREA_MAX) || (matter[0] != '\0' && !valid_code(matter, KF_CODE_MAX)))
         return refuse(EINVAL, err, errlen, "没有这个业务 / no such service");
     if (!f->can_take)
-        return refuse(EAGAIN, err, errlen, f->closed_zh);
+        return refuse_closed(f, err, errlen);
     request(f, area, "", false, false, now, cmd);
     snprintf(cmd->matter, sizeof cmd->matter, "%s", matter);
     cmd->green = green;

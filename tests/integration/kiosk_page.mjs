@@ -226,6 +226,9 @@ async function walk(page) {
   for (const k of "000000") await tap(page, k);
   await tap(page, "确认签到");
   await text(page, "预约码不存在");
+  // A refusal is "中文 / English": only the page's language is shown.
+  const refusal = await page.textContent("#notice");
+  check(!/[A-Za-z]/.test(refusal), `the Chinese refusal has no English in it (${refusal})`);
   await tap(page, "清空");
   for (const k of "12345") await tap(page, k);
   check(await page.isDisabled("#appt-ok"), "check-in waits for the code's 6 characters");

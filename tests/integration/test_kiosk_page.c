@@ -371,7 +371,7 @@ static int fake_citizen(fake *f, const char *name, const char *param, char *err,
     if (strcmp(name, "take") == 0 || (strcmp(name, "green") == 0 && param[0] != '\0') ||
         (strcmp(name, "area") == 0 && strcmp(param, "B") != 0)) {
         if (!can_print) {
-            snprintf(err, errlen, "打印纸用完，暂停取号。 Out of paper: no tickets now.");
+            snprintf(err, errlen, "打印纸用完，暂停取号 / Out of paper: no tickets now");
             return -1;
         }
         fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
@@ -386,13 +386,13 @@ static int fake_citizen(fake *f, const char *name, const char *param, char *err,
         fake_set(f, "card", "请刷身份证签到预约。", "Swipe your ID card to check in.");
     } else if (strcmp(name, "appointment") == 0) {
         if (strcmp(param, "000000") == 0) {
-            snprintf(err, errlen, "预约码不存在，请核对。 No appointment has this code.");
+            snprintf(err, errlen, "预约码不存在，请核对 / No appointment has this code");
             return -1;
         }
         fake_set(f, "working", "正在签到…", "Checking you in…");
     } else if (strcmp(name, "mine") == 0) {
         if (strcmp(param, "B012") != 0) {
-            snprintf(err, errlen, "没有找到这个号。 No such ticket today.");
+            snprintf(err, errlen, "没有找到这个号 / No such ticket today");
             return -1;
         }
         fake_set(f, "mine", "", "");
@@ -893,7 +893,7 @@ START_TEST(test_action_refused)
     j = body_json(c);
     ck_assert(json_is_false(json_object_get(j, "ok")));
     ck_assert_str_eq(json_string_value(json_object_get(j, "error")),
-                     "打印纸用完，暂停取号。 Out of paper: no tickets now.");
+                     "打印纸用完，暂停取号 / Out of paper: no tickets now");
     json_decref(j);
     call_free(c);
     ck_assert_str_eq(fx.model.actions[0], "take|A");

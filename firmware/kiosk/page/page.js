@@ -345,7 +345,7 @@ async function act(name, param) {
       body: JSON.stringify({ name: name, param: param || "" }),
     });
     const j = await r.json();
-    if (!j.ok) setNotice(j.error || "");
+    if (!j.ok) setNotice(refusalText(j.error || ""));
   } catch (e) {
     setNotice(t().lost);
   } finally {
@@ -363,6 +363,13 @@ function touch() {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ name: "touch", param: "" }),
   }).catch(() => {});
+}
+
+/* An action's refusal comes as "中文 / English" (docs/kiosk.md): the half
+ * in the page's language; a sentence without the separator as it is. */
+function refusalText(text) {
+  const at = text.indexOf(" / ");
+  return at < 0 ? text : pick(text.slice(0, at), text.slice(at + 3));
 }
 
 function setNotice(text) {
