@@ -277,13 +277,22 @@ static int queues(int argc, char **argv)
         return 1;
     const Hall__DisplayPush *p = r->display_push;
     printf("areas:\n");
-    for (size_t i = 0; i < p->n_areas; i++)
-        printf("  %-12s %-16s %4u waiting, about %u min\n", p->areas[i]->area, p->areas[i]->name,
-               p->areas[i]->waiting, (p->areas[i]->est_wait_s + 59) / 60);
+    for (size_t i = 0; i < p->n_areas; i++) {
+        const Hall__AreaStatus *a = p->areas[i];
+        printf("  %-12s %-16s %4u waiting, about %u min, %u window(s) open", a->area, a->name,
+               a->waiting, (a->est_wait_s + 59) / 60, a->windows_open);
+        /* The hall calendar: closed, and when it opens. */
+        if (a->closed)
+            printf("; closed: %s", a->opens_en != NULL && a->opens_en[0] ? a->opens_en : "now");
+        printf("\n");
+    }
     printf("windows:\n");
-    for (size_t i = 0; i < p->n_windows; i++)
-        printf("  %3u  %-7s %s\n", p->windows[i]->window_no, window_state(p->windows[i]->state),
-               p->windows[i]->current_number);
+    for (size_t i = 0; i < p->n_windows; i++) {
+        const Hall__WindowStatus *w = p->windows[i];
+        printf("  %3u  %-7s %-6s clerk %-8s %u waiting for it\n", w->window_no,
+               window_state(w->state), w->current_number[0] ? w->current_number : "-",
+               w->clerk_id[0] ? w->clerk_id : "-", w->waiting);
+    }
     printf("latest calls:\n");
     clk_zone *zone = clk_zone_new(t.time_zone);
     if (zone == NULL)

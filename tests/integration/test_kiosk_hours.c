@@ -267,6 +267,11 @@ START_TEST(test_hall_hours)
     ck_assert(has(&x, "\"screen\":\"closed\""));
     ck_assert(has(&x, "\"hours\":{\"closed\":true,\"opens_zh\":\"今天 08:30 开始取号\","
                       "\"opens_en\":\"Numbers from 08:30 today\"}"));
+    /* hallctl queues says so too. */
+    ck_assert_int_eq(fix_hallctl(&x.hall, "queues"), 0);
+    char *listed = ts_slurp(ts_path(x.hall.dir, "hallctl.log"));
+    ck_assert_msg(strstr(listed, "closed: Numbers from 08:30 today") != NULL, "%s", listed);
+    free(listed);
     area_json(&x, "intake", a, sizeof a);
     ck_assert_msg(strstr(a, "\"letter\":\"A\"") != NULL, "%s", a);
     ck_assert_msg(strstr(a, "\"closed\":true") != NULL, "%s", a);
