@@ -713,6 +713,8 @@ static void directive(escpos_builder *b, const struct directive *d, const escpos
     case D_MARK:
         if (t->mark)
             text_line(b, SIZE_DOUBLE, true, t->mark, NULL, NULL, failed);
+        if (t->note)
+            wrapped_lines(b, t->note, failed);
         break;
     case D_WINDOWS:
         if (t->windows)

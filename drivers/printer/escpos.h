@@ -72,6 +72,7 @@ typedef struct escpos_ticket {
     const char *wait;    /* the wait in the screen's words ("即将叫号", "约 12 分钟"):
                             printed instead of wait_min when set */
     const char *mark;    /* "预约", "绿色通道": a mark under the number */
+    const char *note;    /* a line under the mark ("请先到咨询台确认…"), wrapped */
     const char *windows; /* the windows serving the area: "办理窗口：1、2、5号" */
     const char *missed;  /* the missed-call rule */
     const char *time;    /* issue time, preformatted; if NULL and zone is

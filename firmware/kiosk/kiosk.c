@@ -173,6 +173,11 @@ struct kiosk {
      * in an area none of whose windows is open (ask_area "" none), the
      * area the citizen said yes for (its ISSUE carries unstaffed_ok). */
     char ask_area[KF_AREA_MAX], unstaffed_ok_area[KF_AREA_MAX];
+    /* Green channel by way of the consult desk ([green] mode = consult):
+     * the area the citizen asked for, and the request that took the
+     * consult desk's ticket for it. */
+    char consult_for[KF_AREA_MAX];
+    uint64_t consult_token;
     int64_t ask_at;
     /* Devices. */
     const char *printer_word; /* ok | near_end | paper_out | cover_open | offline */
@@ -694,6 +699,15 @@ static void ticket_words_of(kiosk *k, const kflow_ticket *t, struct ticket_words
     ticket_url(k, t, w->url, sizeof w->url);
 }
 
+/* The area a green ticket of the consult desk was asked for, NULL for any
+ * other ticket: the citizen goes to the desk first, then to that area. */
+static const struct area *consult_area_of(kiosk *k, const kflow_ticket *t)
+{
+    if (!t->green || k->consult_token == 0 || k->consult_token != k->flow.token)
+        return NULL;
+    return area_of(k, k->consult_for);
+}
+
 static int ticket_json(kiosk *k, buf *out)
 {
     const kflow_ticket *t = &k->flow.ticket;
@@ -729,7 +743,15 @@ static int ticket_json(kiosk *k, buf *out)
         json_raw(out, ",\"offline\":%s,\"masked_name\":", t->offline ? "true" : "false") < 0 ||
         json_str(out, t->masked_name) < 0 || json_raw(out, ",\"issued_at\":") < 0 ||
         json_str(out, when) < 0 || json_raw(out, ",\"qr_text\":") < 0 || json_str(out, w.url) < 0 ||
-        ticket_words_json(k, t, out) < 0)
+        ticket_words_json(k, t, out) < 0 || json_raw(out, ",\"consult_for\":") < 0)
+        return -1;
+    const struct area *desk_for = consult_area_of(k, t);
+    if (desk_for == NULL
+            ? json_raw(out, "null") < 0
+            : json_raw(out, "{\"code\":") < 0 || json_str(out, desk_for->code) < 0 ||
+                  json_raw(out, ",\"name\":") < 0 || json_str(out, desk_for->name) < 0 ||
+                  json_raw(out, ",\"name_en\":") < 0 || json_str(out, desk_for->name_en) < 0 ||
+                  json_raw(out, "}") < 0)
         return -1;
     if ((w.url[0] != '\0'
              ? json_raw(out, ",\"qr\":\"/ticket-qr.svg?seq=%llu\"}", (unsigned long long)k->seq)
@@ -2126,6 +2148,12 @@ static void print_ticket(kiosk *k, const kflow_cmd *cmd)
     }
     et.missed = w.rule_zh[0] != '\0' ? w.rule_zh : NULL;
     et.mark = t->appointment ? "预约" : t->green ? "绿色通道" : NULL;
+    const struct area *desk_for = consult_area_of(k, t);
+    char note[160];
+    if (desk_for != NULL) {
+        snprintf(note, sizeof note, "请先到咨询台出示证件确认，再办理：%s", desk_for->name);
+        et.note = note;
+    }
     et.issued_ms = t->issued_ms;
     et.zone = k->zone;
     et.name = t->masked_name[0] ? t->masked_name : NULL;
@@ -2469,6 +2497,10 @@ static int green_action(kiosk *k, const char *param, char *err, size_t errlen)
         k->conf->green_mode == KIOSK_GREEN_CONSULT ? k->conf->green_consult_area : param;
     if (kflow_take(&k->flow, area, "", true, ev_now(k->loop), &cmd, err, errlen) < 0)
         return -1;
+    if (cmd.kind != KF_CMD_NONE && k->conf->green_mode == KIOSK_GREEN_CONSULT) {
+        snprintf(k->consult_for, sizeof k->consult_for, "%s", param);
+        k->consult_token = cmd.token;
+    }
     execute(k, &cmd);
     return 0;
 }

@@ -442,6 +442,7 @@ const STATES = [
   { name: "appointment-keypad", run: ["letters", "appointment"], ready: "请输入预约码", undo: ["digits"] },
   { name: "printing", run: ["working"], ready: "正在出票" },
   { name: "ticket", run: ["ticket"], ready: "请在下方出票口取走号票" },
+  { name: "ticket-consult", run: ["ticket-consult"], ready: "请先到咨询台出示证件确认" },
   { name: "error", run: ["error-printer"], ready: "打印机卡纸" },
   { name: "paper-out", run: ["closed-paper"], ready: "暂停取号：打印机不能出票", undo: ["printer_ok"] },
   { name: "hall-closed", run: ["hours"], ready: "明天 8:30 开始取号" },

@@ -253,6 +253,7 @@ START_TEST(test_green_channel)
     act(&x, "green", "tax");
     ticket(&x, green, sizeof green);
     ck_assert(strstr(model(&x), "\"green\":true") != NULL);
+    ck_assert(strstr(model(&x), "\"consult_for\":null") != NULL);
     done(&x);
     ck_assert_int_eq(db(&x, "priority", green), 1);
     ck_assert_int_eq(db(&x, "priority", normal), 0);
@@ -282,6 +283,11 @@ START_TEST(test_green_channel)
                   model(&x));
     act(&x, "green", "tax");
     ticket(&x, consult, sizeof consult);
+    /* The screen and the paper say where to go first, and for what. */
+    ck_assert_msg(strstr(model(&x), "\"consult_for\":{\"code\":\"tax\",\"name\":\"税务服务\"") !=
+                      NULL,
+                  "%s", model(&x));
+    ck_assert(printed(&x, "请先到咨询台出示证件确认，再办理：税务服务"));
     done(&x);
     ck_assert_int_eq(consult[0], 'A'); /* intake's letter */
     ck_assert_int_eq(db(&x, "priority", consult), 1);

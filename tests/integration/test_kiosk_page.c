@@ -74,7 +74,7 @@ typedef struct fake {
     const char *error_kind;  /* card | refused | printer | network | hours | limit | "" */
     const char *closed_kind; /* printer | maintenance | hours | "" */
     const char *mine_state;  /* the own ticket's state; NULL: none looked up */
-    bool ticket, ticket_offline;
+    bool ticket, ticket_offline, ticket_consult;
     bool green;        /* green.enabled */
     bool area_closed;  /* area D closed until 14:00 */
     bool confirm;      /* a question before issuing */
@@ -168,27 +168,40 @@ static json_t *fake_matters(const fake *f)
     return m;
 }
 
+/* The preview's QR picture, inline (kpage of this test serves none). */
+#define FAKE_QR                                                                                    \
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 9 9'%3E"            \
+    "%3Cpath d='M0 0h3v3H0zM6 0h3v3H6zM0 6h3v3H0zM4 4h1v1H4zM6 6h1v3H6zM8 5h1v2H8z'/%3E"           \
+    "%3C/svg%3E"
+
 static json_t *fake_ticket(const fake *f)
 {
     json_t *k;
 
     if (!f->ticket)
         return json_null();
-    /* The QR picture is inline here (kpage of this test serves none). */
-    k = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s,s:[i,i],s:b,s:b,s:s,s:s,s:[s,s,s],"
-        "s:s,s:s,s:s,s:s}",
-        "number", f->ticket_offline ? "A901" : "B012", "letter", "B", "area", "B", "area_name",
-        "不动产登记", "area_name_en", "Real estate registration", "ahead", 3, "est_wait_s", 540,
-        "offline", f->ticket_offline, "masked_name", "张*", "issued_at", "2026-03-02 10:05", "qr",
-        "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 9 9'%3E"
-        "%3Cpath d='M0 0h3v3H0zM6 0h3v3H6zM0 6h3v3H0zM4 4h1v1H4zM6 6h1v3H6zM8 5h1v2H8z'/%3E"
-        "%3C/svg%3E",
-        "windows", 1, 2, "appointment", true, "green", true, "matter_name", "房屋转移登记",
-        "matter_name_en", "Transfer of a home", "materials", "身份证", "不动产权证书", "买卖合同",
-        "wait_zh", "约 9 分钟", "wait_en", "About 9 min", "rule_zh",
-        "过号请在10分钟内回到取号机重新排队", "rule_en",
-        "Missed your call? Rejoin at the kiosk within 10 minutes");
+    if (f->ticket_consult) /* a green ticket of the consult desk, for tax */
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s,s:[i],s:b,s:b,s:s,s:s,s:s,"
+                         "s:s,s:{s:s,s:s,s:s}}",
+                         "number", "A003", "letter", "A", "area", "A", "area_name", "综合受理",
+                         "area_name_en", "General intake", "ahead", 0, "est_wait_s", 0, "offline",
+                         false, "masked_name", "张*", "issued_at", "2026-03-02 10:05", "qr",
+                         FAKE_QR, "windows", 8, "appointment", false, "green", true, "wait_zh",
+                         "即将叫号", "wait_en", "Soon", "rule_zh",
+                         "过号请在10分钟内回到取号机重新排队", "rule_en",
+                         "Missed your call? Rejoin at the kiosk within 10 minutes", "consult_for",
+                         "code", "T", "name", "税务服务", "name_en", "Tax");
+    k = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s,s:[i,i],s:b,s:b,s:s,s:s,s:[s,s,s],"
+                  "s:s,s:s,s:s,s:s}",
+                  "number", f->ticket_offline ? "A901" : "B012", "letter", "B", "area", "B",
+                  "area_name", "不动产登记", "area_name_en", "Real estate registration", "ahead", 3,
+                  "est_wait_s", 540, "offline", f->ticket_offline, "masked_name", "张*",
+                  "issued_at", "2026-03-02 10:05", "qr", FAKE_QR, "windows", 1, 2, "appointment",
+                  true, "green", true, "matter_name", "房屋转移登记", "matter_name_en",
+                  "Transfer of a home", "materials", "身份证", "不动产权证书", "买卖合同",
+                  "wait_zh", "约 9 分钟", "wait_en", "About 9 min", "rule_zh",
+                  "过号请在10分钟内回到取号机重新排队", "rule_en",
+                  "Missed your call? Rejoin at the kiosk within 10 minutes");
     ck_assert_ptr_nonnull(k);
     return k;
 }
@@ -313,10 +326,12 @@ static int fake_script(fake *f, const char *what)
         f->many_matters = strcmp(what, "matter-long") == 0;
     } else if (strcmp(what, "working") == 0)
         fake_set(f, "working", "正在为您出票，请稍候。", "Printing your ticket, please wait.");
-    else if (strcmp(what, "ticket") == 0 || strcmp(what, "ticket-offline") == 0) {
+    else if (strcmp(what, "ticket") == 0 || strcmp(what, "ticket-offline") == 0 ||
+             strcmp(what, "ticket-consult") == 0) {
         fake_set(f, "ticket", "", "");
         f->ticket = true;
         f->ticket_offline = strcmp(what, "ticket-offline") == 0;
+        f->ticket_consult = strcmp(what, "ticket-consult") == 0;
     } else if (strncmp(what, "error-", 6) == 0)
         fake_error(f, what + 6);
     else if (strcmp(what, "error") == 0)

@@ -87,6 +87,7 @@ const TEXT = {
     estimate: (s) => (s < 60 ? "即将叫号" : `预计等候约 ${minutes(s)} 分钟`),
     windows: (w) => `请到 ${w.join("、")} 号窗口办理`,
     matterOn: (n) => `办理事项：${n}`,
+    consultFor: (n) => `请先到咨询台出示证件确认，再办理：${n}`,
     bring: "请准备以下材料",
     issued: (t) => `取号时间 ${t}`,
     qr: "号票二维码",
@@ -187,6 +188,7 @@ const TEXT = {
     estimate: (s) => (s < 60 ? "called very soon" : `estimated wait about ${minutes(s)} min`),
     windows: (w) => (w.length === 1 ? `Go to window ${w[0]}` : `Go to windows ${w.join(", ")}`),
     matterOn: (n) => `For: ${n}`,
+    consultFor: (n) => `Show your papers at the consult desk first; then: ${n}`,
     bring: "Please have these ready",
     issued: (t) => `Issued ${t}`,
     qr: "Ticket QR code",
@@ -681,6 +683,10 @@ function drawTicket(m, s) {
   if (k.green) marks.append(el("span", "badge green-badge", t().greenMark));
   if (k.offline) marks.append(el("span", "badge", t().offlineTicket));
   if (marks.childNodes.length) card.append(marks);
+  /* Green channel by way of the consult desk: where to go first. */
+  if (k.consult_for) {
+    card.append(el("div", "line strong", t().consultFor(pick(k.consult_for.name, k.consult_for.name_en))));
+  }
   if (typeof k.ahead === "number") card.append(el("div", "line", t().ahead(k.ahead)));
   const wait = pick(k.wait_zh, k.wait_en);
   if (wait) card.append(el("div", "line strong", wait));
