@@ -795,13 +795,27 @@ static bool mine_can_rejoin(const kiosk *k)
            k->mine.rejoin_until_ms > hall_now(k);
 }
 
-static bool mine_can_cancel(const kiosk *k)
+/* A state the kiosk may cancel in: waiting, held, or missed while it may
+ * still rejoin; never while a window calls or serves it. */
+static bool mine_cancellable(const kiosk *k)
 {
     int s = k->mine.state;
 
-    return k->mine.known && k->mine.check[0] != '\0' &&
+    return k->mine.known &&
            (s == HALL__TICKET_STATE__TICKET_WAITING || s == HALL__TICKET_STATE__TICKET_HOLD ||
             (s == HALL__TICKET_STATE__TICKET_NO_SHOW && mine_can_rejoin(k)));
+}
+
+static bool mine_can_cancel(const kiosk *k)
+{
+    return mine_cancellable(k) && k->mine.check[0] != '\0';
+}
+
+/* Cancellable, but typed without its check code: the page asks for the
+ * code printed on the ticket. */
+static bool mine_cancel_needs_check(const kiosk *k)
+{
+    return mine_cancellable(k) && k->mine.check[0] == '\0';
 }
 
 static int mine_json(kiosk *k, buf *out)
@@ -822,8 +836,11 @@ static int mine_json(kiosk *k, buf *out)
         json_str(out, a ? a->name_en : "") < 0 ||
         (k->mine.ahead >= 0 ? json_raw(out, ",\"ahead\":%d", k->mine.ahead)
                             : json_raw(out, ",\"ahead\":null")) < 0 ||
-        json_raw(out, ",\"can_cancel\":%s,\"can_rejoin\":%s,\"rejoin_until\":",
+        json_raw(out,
+                 ",\"can_cancel\":%s,\"cancel_needs_check\":%s,\"can_rejoin\":%s,"
+                 "\"rejoin_until\":",
                  mine_can_cancel(k) ? "true" : "false",
+                 mine_cancel_needs_check(k) ? "true" : "false",
                  mine_can_rejoin(k) ? "true" : "false") < 0 ||
         json_str(out, until) < 0 || json_raw(out, "}") < 0)
         return -1;

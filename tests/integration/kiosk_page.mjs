@@ -284,6 +284,20 @@ async function walk(page) {
   await text(page, "前面还有 4 人");
   check((await page.$$("#mine-rejoin")).length === 0, "no rejoin for a waiting ticket");
   await shot(page, "mine");
+  // Typed, not scanned: cancelling needs the check code on the ticket.
+  check((await page.$$("#mine-cancel")).length === 0, "no cancel without the check code");
+  await tap(page, "输入核验码取消此号");
+  await text(page, "请输入号票上的4位核验码");
+  check((await keys(page)) === "1234567890", `the check code's keypad is digits (${await keys(page)})`);
+  await tap(page, "返回");
+  await text(page, "等候中"); // back to the ticket, not to the start
+  await tap(page, "输入核验码取消此号");
+  for (const k of "123") await tap(page, k);
+  check(await page.isDisabled("#check-ok"), "the check code needs its 4 digits");
+  await tap(page, "4");
+  await shot(page, "mine-check");
+  await tap(page, "确认");
+  await text(page, "等候中");
   await tap(page, "取消此号");
   await text(page, "已取消");
   check((await page.$$("#mine-cancel")).length === 0, "cancelled: no cancel button");

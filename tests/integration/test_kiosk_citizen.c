@@ -583,6 +583,13 @@ START_TEST(test_rejoin)
     char *c = strstr(qr2, "&c=") + 3;
     char wrong[8];
     snprintf(wrong, sizeof wrong, "%04d", (atoi(c) + 1) % 10000);
+    /* Typed without its check code: the page asks for the code printed on
+     * the ticket; typed with it, the ticket may be cancelled. */
+    mine(&x, two, "\"state\":\"waiting\"");
+    ck_assert_msg(strstr(model(&x), "\"can_cancel\":false,\"cancel_needs_check\":true") != NULL,
+                  "%s", model(&x));
+    snprintf(text, sizeof text, "%s %.4s", two, c);
+    mine(&x, text, "\"can_cancel\":true,\"cancel_needs_check\":false");
     snprintf(text, sizeof text, "%s %s", two, wrong);
     mine(&x, text, "\"state\":\"waiting\"");
     ck_assert(strstr(model(&x), "\"can_cancel\":false") != NULL);

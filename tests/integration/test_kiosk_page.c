@@ -74,6 +74,7 @@ typedef struct fake {
     const char *error_kind;  /* card | refused | printer | network | hours | limit | "" */
     const char *closed_kind; /* printer | maintenance | hours | "" */
     const char *mine_state;  /* the own ticket's state; NULL: none looked up */
+    bool mine_checked;       /* looked up with its check code (may be cancelled) */
     bool ticket, ticket_offline, ticket_consult;
     bool green;        /* green.enabled */
     bool area_closed;  /* area D closed until 14:00 */
@@ -211,10 +212,12 @@ static json_t *fake_mine(const fake *f)
     bool waiting = strcmp(f->mine_state, "waiting") == 0;
     bool missed = strcmp(f->mine_state, "no_show") == 0;
 
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:s}", "number", "B012", "state", f->mine_state,
-                     "area_name", "不动产登记", "area_name_en", "Real estate registration", "ahead",
-                     waiting ? json_integer(4) : json_null(), "can_cancel", waiting, "can_rejoin",
-                     missed, "rejoin_until", missed ? "10:45" : "");
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:b,s:s}", "number", "B012", "state",
+                     f->mine_state, "area_name", "不动产登记", "area_name_en",
+                     "Real estate registration", "ahead", waiting ? json_integer(4) : json_null(),
+                     "can_cancel", waiting && f->mine_checked, "cancel_needs_check",
+                     waiting && !f->mine_checked, "can_rejoin", missed, "rejoin_until",
+                     missed ? "10:45" : "");
 }
 
 static int fake_state(void *arg, buf *out)
@@ -339,6 +342,7 @@ static int fake_script(fake *f, const char *what)
     else if (strncmp(what, "mine-", 5) == 0) {
         fake_set(f, "mine", "", "");
         f->mine_state = strcmp(what + 5, "missed") == 0 ? "no_show" : "waiting";
+        f->mine_checked = true; /* as scanned: its QR code carries the check */
     } else if (strcmp(what, "confirm") == 0) {
         fake_set(f, "choose", "", "");
         f->confirm = true;
@@ -406,12 +410,14 @@ static int fake_citizen(fake *f, const char *name, const char *param, char *err,
         }
         fake_set(f, "working", "正在签到…", "Checking you in…");
     } else if (strcmp(name, "mine") == 0) {
-        if (strcmp(param, "B012") != 0) {
+        /* The number alone, or with the ticket's check code (1234). */
+        if (strcmp(param, "B012") != 0 && strcmp(param, "B012 1234") != 0) {
             snprintf(err, errlen, "没有找到这个号 / No such ticket today");
             return -1;
         }
         fake_set(f, "mine", "", "");
         f->mine_state = "waiting";
+        f->mine_checked = strcmp(param, "B012 1234") == 0;
     } else if (strcmp(name, "cancel") == 0 && f->mine_state != NULL) {
         f->mine_state = "cancelled";
     } else if (strcmp(name, "rejoin") == 0 && f->mine_state != NULL) {
@@ -1497,6 +1503,10 @@ START_TEST(test_chromium)
      * not a scan. */
     ck_assert_int_eq(fake_count(&fx.model, "mine|B012"), 2);
     ck_assert(!fake_saw(&fx.model, "mine|C999"));
+    /* Then with the check code typed, which lets it be cancelled; the
+     * cancel came after it. */
+    ck_assert_int_eq(fake_count(&fx.model, "mine|B012 1234"), 1);
+    ck_assert(fake_index(&fx.model, "mine|B012 1234") < fake_index(&fx.model, "cancel|"));
     /* Every keypad tap restarted the timer: 000000, 清空, 1234567, AB1Z and
      * B012 are 22 taps, and a page turned one more (the mode buttons add
      * theirs). */

@@ -65,6 +65,9 @@ const TEXT = {
     mineOk: "查询",
     mineAgain: "查询其他号",
     cancel: "取消此号",
+    cancelByCheck: "输入核验码取消此号",
+    checkLead: "请输入号票上的4位核验码",
+    checkOk: "确认",
     rejoin: "重新排队",
     rejoinUntil: (t) => `请在 ${t} 前重新排队`,
     states: {
@@ -166,6 +169,9 @@ const TEXT = {
     mineOk: "Look up",
     mineAgain: "Another ticket",
     cancel: "Cancel this ticket",
+    cancelByCheck: "Cancel with the check code",
+    checkLead: "Type the 4-digit check code printed on your ticket",
+    checkOk: "OK",
     rejoin: "Rejoin the queue",
     rejoinUntil: (t) => `Rejoin before ${t}`,
     states: {
@@ -246,6 +252,9 @@ const CLOSED_PIC = { printer: "printer", maintenance: "maintenance", hours: "hou
 
 /* The own-ticket keypad: ticket numbers are a letter and digits. */
 const MINE_KEYPAD = { alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min: 2, max: 8 };
+/* The check code printed on a ticket (核验码): with the typed number it
+ * lets the bearer cancel, as the QR code does. */
+const CHECK_KEYPAD = { alphabet: "0123456789", min: 4, max: 4 };
 /* Areas drawn as tiles on the idle screen; more go to the area list. */
 const IDLE_TILES = 6;
 /* A scanner's keys come faster than this apart (ms); a burst needs this
@@ -268,6 +277,7 @@ const state = {
   outOfService: false,
   scan: "",
   scanAt: 0,
+  mineCheck: "", /* the own ticket whose check code is being typed, "" none */
 };
 
 const $ = (id) => document.getElementById(id);
@@ -480,11 +490,11 @@ function keypad(kp, onChange) {
 }
 
 /* The typed code and the keypad under it; ok is enabled from min chars. */
-function codeEntry(kp, okLabel, okAction, okId) {
+function codeEntry(kp, okLabel, okAction, okId, paramOf = (code) => code) {
   const min = kp.min || 1;
   const shown = el("div", "code-display", state.code || "\u00a0");
   shown.id = "code";
-  const ok = button("primary ok", okLabel, () => act(okAction, state.code), state.code.length < min);
+  const ok = button("primary ok", okLabel, () => act(okAction, paramOf(state.code)), state.code.length < min);
   ok.id = okId;
   const pad = keypad(kp, () => {
     shown.textContent = state.code || "\u00a0";
@@ -616,6 +626,16 @@ function mineResult(m, s) {
     const c = button("primary danger", t().cancel, () => act("cancel", ""));
     c.id = "mine-cancel";
     acts.append(c);
+  } else if (k.cancel_needs_check) {
+    /* Typed, not scanned: the check code on the ticket proves it is theirs. */
+    const c = button("secondary", t().cancelByCheck, () => {
+      touch();
+      state.mineCheck = k.number;
+      state.code = "";
+      draw();
+    });
+    c.id = "mine-check";
+    acts.append(c);
   }
   if (k.can_rejoin) {
     const r = button("primary", t().rejoin, () => act("rejoin", ""));
@@ -629,7 +649,31 @@ function mineResult(m, s) {
   s.append(heading(t().mine), box, acts);
 }
 
+/* The check code's keypad for the own ticket on screen. */
+function checkEntry(m, s) {
+  const number = m.mine.number;
+  const e = codeEntry(CHECK_KEYPAD, t().checkOk, "mine", "check-ok", (code) => {
+    state.mineCheck = "";
+    return `${number} ${code}`;
+  });
+  const back = button("secondary back", t().back, () => {
+    touch();
+    state.mineCheck = "";
+    draw();
+  });
+  back.id = "check-back";
+  const side = el("div", "entry-side");
+  side.append(heading(t().checkLead), el("div", "number", number), e.shown, e.ok, back);
+  const box = el("div", "entry");
+  box.append(side, e.pad);
+  s.append(box);
+}
+
 function drawMine(m, s) {
+  if (m.mine && state.mineCheck !== "" && state.mineCheck === m.mine.number) {
+    checkEntry(m, s);
+    return;
+  }
   if (m.mine) {
     mineResult(m, s);
     return;
@@ -833,6 +877,7 @@ function show(m) {
   if (m.screen !== before) {
     state.code = "";
     state.page = 0;
+    state.mineCheck = "";
   }
   state.model = m;
   state.shownAt = Date.now();
