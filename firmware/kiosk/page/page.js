@@ -67,6 +67,7 @@ const TEXT = {
     cancel: "取消此号",
     cancelByCheck: "输入核验码取消此号",
     checkLead: "请输入号票上的4位核验码",
+    checkFor: (n) => `号码 ${n}`,
     checkOk: "确认",
     rejoin: "重新排队",
     rejoinUntil: (t) => `请在 ${t} 前重新排队`,
@@ -171,6 +172,7 @@ const TEXT = {
     cancel: "Cancel this ticket",
     cancelByCheck: "Cancel with the check code",
     checkLead: "Type the 4-digit check code printed on your ticket",
+    checkFor: (n) => `Ticket ${n}`,
     checkOk: "OK",
     rejoin: "Rejoin the queue",
     rejoinUntil: (t) => `Rejoin before ${t}`,
@@ -663,7 +665,7 @@ function checkEntry(m, s) {
   });
   back.id = "check-back";
   const side = el("div", "entry-side");
-  side.append(heading(t().checkLead), el("div", "number", number), e.shown, e.ok, back);
+  side.append(heading(t().checkLead), el("p", "sub", t().checkFor(number)), e.shown, e.ok, back);
   const box = el("div", "entry");
   box.append(side, e.pad);
   s.append(box);
