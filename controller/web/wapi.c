@@ -1405,6 +1405,34 @@ out:
     json_decref(body);
 }
 
+/* The longest CSV of dated exceptions the page sends: a year of a hall's
+ * holidays and swapped working days is a few dozen lines, and the body of
+ * a request is small (WAPI_BODY_MAX) anyway. */
+#define CALENDAR_CSV_MAX 12000
+
+/* POST /api/v1/calendar/import {"csv"}: a year's holidays and swapped
+ * working days, all or nothing, in `hallctl calendar import`'s format. */
+static void import_calendar(wapi_request *r)
+{
+    const char *csv;
+    struct person p;
+    hadmin_error e;
+    json_t *body = NULL;
+    size_t n = 0;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "csv", CALENDAR_CSV_MAX, &csv) < 0)
+        goto out;
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_calendar_import(st, &actor, csv, strlen(csv), &n, &e) < 0 ? -1 : n > 0;
+    admin_done(r, &p, rc, &e, true, json_pack("{s:I}", "imported", (json_int_t)n));
+out:
+    json_decref(body);
+}
+
 /* Where a catalog error is: "NAME:7: column area: ..." (CSV) or
  * "NAME: line 3, column 9: ..." and "NAME: matters[3].code: ..." (JSON). */
 static void catalog_where(const char *err, const char *name, json_t *error, char *zh, size_t len)
@@ -1937,6 +1965,12 @@ void wapi_route(wapi_request *r)
         if (!get)
             goto not_allowed;
         get_calendar(r);
+        return;
+    }
+    if (strcmp(u, "/api/v1/calendar/import") == 0) {
+        if (!post)
+            goto not_allowed;
+        import_calendar(r);
         return;
     }
     static const struct {

@@ -7,7 +7,9 @@
  * registers another, imports a catalog with an error and then a good one,
  * and adds a user (each after a refusal that marks its field), then
  * disables the user; on the calendar tab it sets the weekly hours and adds
- * a holiday (each after a refusal) and makes an area the 24-hour one.
+ * a holiday (each after a refusal), imports a year's holidays from a CSV
+ * file (after a file with a bad line, which imports nothing) and makes an
+ * area the 24-hour one.
  *
  * Then the hall itself must say so: the window, its areas and weights,
  * the clerk, the revoked device, the user, one audit event per change
@@ -116,19 +118,28 @@ START_TEST(admin_chromium)
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates WHERE day = 20261001 "
                                     "AND kind = 1 AND name = '国庆节'"),
                      1);
-    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 1);
+    /* The imported file: 2 October a holiday, 10 October (a Saturday) a
+     * working day with Monday's hours; the bad file left nothing. */
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates WHERE day = 20261002 "
+                                    "AND kind = 1 AND name = '国庆节'"),
+                     1);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates WHERE day = 20261010 "
+                                    "AND kind = 2 AND name = '国庆节调休'"),
+                     1);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 3);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_areas WHERE area = 'approval' "
                                     "AND always_open = 1 AND unstaffed = 0"),
                      1);
     /* One audit event per change (window, clerk, device, catalog, user
-     * added and disabled, hours, holiday, the 24-hour area), by the
-     * administrator through the gateway; none for a refusal. */
+     * added and disabled, hours, holiday, the imported holidays, the
+     * 24-hour area), by the administrator through the gateway; none for a
+     * refusal. */
     ck_assert_int_eq(fix_db_int(&f,
                                 "SELECT count(*) FROM events WHERE seq > %lld AND device = "
                                 "'web-1' AND clerk = 'root' AND detail LIKE 'web: %%' AND "
                                 "detail NOT LIKE 'web: signed %%'",
                                 events_before),
-                     9);
+                     10);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE "
                                     "'web: catalog imported from sample-catalog.csv: 6 areas%%'"),
                      1);

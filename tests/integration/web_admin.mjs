@@ -222,6 +222,19 @@ async function walk(page) {
   await page.click("#date-form button[type=submit]");
   await text(page, "国庆节", "#dates-table");
   await text(page, "2026-10-01", "#dates-table");
+  step = "import a year's holidays with a bad line";
+  const csv = (body) => ({ name: "holidays.csv", mimeType: "text/csv", buffer: Buffer.from(body) });
+  await page.setInputFiles("#d-file", csv("2026-10-02,holiday,,国庆节\n2026-10-3x,holiday,,国庆节\n"));
+  await page.click("#dates-import-form button[type=submit]");
+  await text(page, "第 2 行", "#dates-import-form .form-error");
+  check(!(await page.textContent("#dates-table")).includes("2026-10-02"), "a bad file imports nothing");
+  step = "import a year's holidays";
+  await page.setInputFiles("#d-file",
+    csv("# 国庆节\n2026-10-02,holiday,,国庆节\n2026-10-10,workday,mon,国庆节调休\n"));
+  await page.click("#dates-import-form button[type=submit]");
+  await text(page, "已导入 2 个日期");
+  await text(page, "2026-10-10", "#dates-table");
+  await text(page, "2026-10-02", "#dates-table");
   step = "the 24-hour area";
   await page.selectOption("#a-area", "approval");
   await page.selectOption("#a-always", "yes");

@@ -72,6 +72,10 @@ const TEXT = {
     colDate: "日期",
     colKind: "类型",
     dateSaved: (d) => `${d} 已保存。`,
+    datesImportTitle: "导入全年节假日",
+    datesImportHint: "选择逗号分隔的文本文件，每行一个日期，格式如下例（调休上班日写明按星期几上班）。整个文件先经校验，有任何错误都不会导入。",
+    datesFile: "节假日文件",
+    datesImported: (n) => `已导入 ${n} 个日期。`,
     dateRemoved: (d) => `${d} 已删除。`,
     calAreaTitle: "业务区设置",
     calArea: "业务区",
@@ -231,6 +235,10 @@ const TEXT = {
     colDate: "Date",
     colKind: "Kind",
     dateSaved: (d) => `${d} saved.`,
+    datesImportTitle: "Import a year's holidays",
+    datesImportHint: "Choose a CSV file, one date a line, as in the example below (a swapped working day names the weekday whose hours it keeps). The whole file is checked first; nothing is imported if anything is wrong.",
+    datesFile: "Holiday file",
+    datesImported: (n) => `${n} dates imported.`,
     dateRemoved: (d) => `${d} removed.`,
     calAreaTitle: "Area settings",
     calArea: "Area",
@@ -780,6 +788,18 @@ async function saveDate(ev) {
   });
 }
 
+async function importDates(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const file = $("d-file").files[0];
+  if (!file) return formError(form, T().chooseFile);
+  await submit(form, async () => {
+    const a = await api("POST", "/api/v1/calendar/import", { csv: await file.text() });
+    $("d-file").value = "";
+    say(T().datesImported(a.imported));
+  });
+}
+
 async function saveCalendarArea(ev) {
   ev.preventDefault();
   const area = $("a-area").value;
@@ -921,6 +941,7 @@ async function start() {
   $("user-form").addEventListener("submit", addUser);
   $("hours-form").addEventListener("submit", saveHours);
   $("date-form").addEventListener("submit", saveDate);
+  $("dates-import-form").addEventListener("submit", importDates);
   $("cal-area-form").addEventListener("submit", saveCalendarArea);
   $("y-kind").addEventListener("change", () => ($("y-as").disabled = $("y-kind").value !== "workday"));
   applyLanguage();
