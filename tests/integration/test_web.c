@@ -883,6 +883,39 @@ START_TEST(admin_api)
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM areas WHERE retired = 0"), areas);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events);
 
+    /* A year's holidays: one bad line among good ones imports nothing and
+     * names the line; a file too large is refused; a clerk may not; the
+     * good file is one change. */
+    const char *json = "Content-Type: application/json\r\n";
+    r = web_req(&w, "POST", "/api/v1/calendar/import", sa, ca, json,
+                "{\"csv\":\"2026-10-01,holiday,,国庆节\\n2026-10-3x,holiday\\n"
+                "2026-10-10,workday,mon,调休\\n\"}");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"field\":\"line\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "第 2 行"));
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    char *lines = malloc(13000);
+    ck_assert_ptr_nonnull(lines);
+    memcpy(lines, "{\"csv\":\"", 8);
+    memset(lines + 8, '#', 12500);
+    memcpy(lines + 8 + 12500, "\"}", 3);
+    r = web_req(&w, "POST", "/api/v1/calendar/import", sa, ca, json, lines);
+    ck_assert_ptr_nonnull(strstr(r.body, "csv must be a string"));
+    expect(&r, 400, "ERR_BAD_REQUEST");
+    free(lines);
+    r = web_req(&w, "POST", "/api/v1/calendar/import", sc, cc, json,
+                "{\"csv\":\"2026-10-01,holiday\\n\"}");
+    expect(&r, 403, "ERR_FORBIDDEN");
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 0);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events);
+    r = web_req(
+        &w, "POST", "/api/v1/calendar/import", sa, ca, json,
+        "{\"csv\":\"# 国庆节\\n2026-10-01,holiday,,国庆节\\n2026-10-10,workday,mon,调休\\n\"}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"imported\":2"));
+    web_resp_free(&r);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM calendar_dates"), 2);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events"), events + 1);
+
     web_stop(&w);
     ck_assert_int_eq(WEXITSTATUS(fix_stop(&f)), 0);
     ck_assert_int_eq(fix_hallctl(&f, "audit verify"), 0);
