@@ -2367,6 +2367,18 @@ int64_t queue_service_estimate(const queue *q, const char *area)
     return (v[a->nservice / 2 - 1] + v[a->nservice / 2]) / 2;
 }
 
+size_t queue_service_times(const queue *q, const char *area, int64_t *out, size_t cap)
+{
+    const struct area *a = area != NULL ? area_find(q, area, NULL) : NULL;
+    size_t n = a != NULL ? a->nservice : 0;
+
+    if (n > cap)
+        n = cap;
+    if (n > 0)
+        memcpy(out, a->service, n * sizeof out[0]);
+    return n;
+}
+
 const char *queue_state_name(q_state s)
 {
     static const char *const names[] = {

@@ -463,6 +463,9 @@ size_t queue_ahead(const queue *q, uint64_t id, int64_t now);
 /* Median service time of the area over its last finished tickets, ms; a
  * default when there is no history (used for estimated waits). */
 int64_t queue_service_estimate(const queue *q, const char *area);
+/* The area's last finished service times (start to finish, ms; at most
+ * cap, in no particular order): how many were copied. */
+size_t queue_service_times(const queue *q, const char *area, int64_t *out, size_t cap);
 
 const char *queue_state_name(q_state s);
 const char *queue_window_type_name(q_window_type t);

@@ -1,0 +1,31 @@
+/*
+ * estimate — the estimated wait of a ticket, and of a new ticket in an
+ * area, from the queue engine's state: the tickets ahead, the windows open
+ * for the area and what each is doing, and the area's recent service
+ * times. Pure: reads the engine, changes nothing, no I/O.
+ *
+ * The model (docs/estimate.md): every open window serving the area is a
+ * server that becomes free after the rest of its current visit (a visit
+ * already longer than the mean is taken to end soon, not at once), then
+ * calls one of the area's tickets every cycle: the area's mean service
+ * time divided by the share of the window the area gets (a window serving
+ * several areas splits its time by their waiting tickets and weights),
+ * plus the walk from the seat to the window. The ticket is called when the
+ * tickets ahead of it have been called and a server is free again: the
+ * estimate is the time of that call, played out server by server.
+ */
+#ifndef ONEWINDOW_ESTIMATE_H
+#define ONEWINDOW_ESTIMATE_H
+
+#include <stdint.h>
+
+#include "queue.h"
+
+/* The estimated wait, ms from now, of WAITING or RESERVED ticket id; -1
+ * for a ticket in another state or unknown. */
+int64_t est_ticket_wait(const queue *q, uint64_t id, int64_t now);
+/* The estimated wait, ms, of an ordinary ticket that area would issue now;
+ * -1 for an unknown area. */
+int64_t est_area_wait(const queue *q, const char *area, int64_t now);
+
+#endif
