@@ -116,3 +116,12 @@ int64_t est_area_wait(const queue *q, const char *area, int64_t now)
         return -1;
     return wait_behind(q, area, queue_waiting(q, area), now);
 }
+
+uint32_t est_seconds(int64_t ms)
+{
+    if (ms <= 0)
+        return 0;
+    if (ms / 1000 >= UINT32_MAX)
+        return UINT32_MAX;
+    return (uint32_t)((ms + 500) / 1000);
+}

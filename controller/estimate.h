@@ -27,5 +27,8 @@ int64_t est_ticket_wait(const queue *q, uint64_t id, int64_t now);
 /* The estimated wait, ms, of an ordinary ticket that area would issue now;
  * -1 for an unknown area. */
 int64_t est_area_wait(const queue *q, const char *area, int64_t now);
+/* An estimate as the wire's est_wait_s: whole seconds, rounded, 0 for -1,
+ * at most UINT32_MAX. */
+uint32_t est_seconds(int64_t ms);
 
 #endif

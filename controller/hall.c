@@ -39,6 +39,7 @@
 #include "auth.h"
 #include "citizen.h"
 #include "clk.h"
+#include "estimate.h"
 #include "log.h"
 #include "pwhash.h"
 #include "replay.h"
@@ -859,19 +860,8 @@ static void wire_ticket(const hall *h, const q_ticket *t, Hall__Ticket *w, int64
     if (t->state == Q_NO_SHOW && h->policy.rejoin_ms > 0 && t->state_ms + h->policy.rejoin_ms > now)
         w->rejoin_until_ms = t->state_ms + h->policy.rejoin_ms;
     if (t->state == Q_WAITING || t->state == Q_RESERVED) {
-        size_t ahead = queue_ahead(h->q, t->id, now);
-        size_t open = 0;
-        for (size_t i = 0; queue_window_at(h->q, i) != NULL; i++) {
-            const q_window *win = queue_window_at(h->q, i);
-            for (int a = 0; a < win->nareas; a++)
-                if (win->state == QW_OPEN && strcmp(win->areas[a], t->area) == 0) {
-                    open++;
-                    break;
-                }
-        }
-        w->people_ahead = (uint32_t)ahead;
-        w->est_wait_s = (uint32_t)((int64_t)ahead * queue_service_estimate(h->q, t->area) /
-                                   (int64_t)(open ? open : 1) / 1000);
+        w->people_ahead = (uint32_t)queue_ahead(h->q, t->id, now);
+        w->est_wait_s = est_seconds(est_ticket_wait(h->q, t->id, now));
     }
 }
 
@@ -2646,8 +2636,7 @@ static void wire_area_status(const hall *h, const q_area *a, Hall__AreaStatus *a
     as->prefix = wire_str(a->prefix);
     as->name_en = wire_str(a->name_en);
     as->waiting = (uint32_t)waiting;
-    as->est_wait_s = (uint32_t)((int64_t)waiting * queue_service_estimate(h->q, a->code) /
-                                (int64_t)(open ? open : 1) / 1000);
+    as->est_wait_s = est_seconds(est_area_wait(h->q, a->code, now));
     as->retired = a->retired;
     as->closed = !x->hours.issuing;
     as->opens_zh = wire_str(x->hours.opens_zh);

@@ -16,7 +16,9 @@
  *     JSON API (--web), signed in as a web user, as the caller page does.
  *
  * The day is pseudo-random from --seed: citizens arrive as a Poisson
- * process of --rate an hour of hall time; most take the one-tap number,
+ * process of --rate an hour of hall time, shaped over the day by
+ * --pattern (controller/scenario.h: flat, morning_peak, lunch_dip; the
+ * simulation of the backtest plays the same ones); most take the one-tap number,
  * some swipe their ID card, a few choose an area. A clerk calls the next
  * ticket, serves it for a while, finishes and the citizen rates the visit.
  * One line is printed per event, stamped with the hall time ("09:03 window
@@ -59,6 +61,7 @@
 #include "devlink.h"
 #include "halld_conf.h"
 #include "net.h"
+#include "scenario.h"
 
 #define KIOSKS_MAX    8
 #define WINDOWS_MAX   16
@@ -129,7 +132,9 @@ struct counts {
 };
 
 struct day {
-    uint64_t seed, rng;
+    uint64_t seed;
+    scen_rng rng;
+    const scen_pattern *pattern;
     double rate, speed;
     int duration_s, board_s;
     struct kiosk kiosk[KIOSKS_MAX];
@@ -158,31 +163,21 @@ struct day {
     struct counts n;
 };
 
-/* splitmix64: small, seedable, and the same sequence on every machine. */
 static uint64_t rng_next(struct day *d)
 {
-    uint64_t z = (d->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return scen_next(&d->rng);
 }
 
 /* Uniform in [0, 1). */
 static double rng_unit(struct day *d)
 {
-    return (double)(rng_next(d) >> 11) / 9007199254740992.0;
+    return scen_unit(&d->rng);
 }
 
 /* Uniform in [lo, hi] minutes, in milliseconds. */
 static int64_t rng_minutes(struct day *d, double lo, double hi)
 {
     return (int64_t)((lo + (hi - lo) * rng_unit(d)) * MINUTE_MS);
-}
-
-/* The time between two arrivals: exponential with mean 60/rate minutes. */
-static int64_t next_gap_ms(struct day *d)
-{
-    return (int64_t)(-log(1.0 - rng_unit(d)) * 60.0 / d->rate * MINUTE_MS) + 1;
 }
 
 /* Mostly 5 and 4, sometimes lower. */
@@ -1223,7 +1218,8 @@ static void usage(FILE *f)
             "               [--hall CONFIG [--halld HOST:PORT]] [--windows 1,2,3,4]\n"
             "               [--web URL --web-user NAME --web-password-file FILE\n"
             "                --web-windows 5,6]\n"
-            "               [--seed N] [--rate N] [--speed N] [--duration S] [--board S]\n"
+            "               [--seed N] [--rate N] [--pattern NAME] [--speed N] [--duration S]\n"
+            "               [--board S]\n"
             "A scripted day in the simulated hall: citizens at the kiosks' touch pages\n"
             "(--kiosk http://127.0.0.1:8080, repeatable; --idreader: the control port of\n"
             "that kiosk's card reader simulator, same order), clerks on the call-pads of\n"
@@ -1235,6 +1231,9 @@ static void usage(FILE *f)
             "--web-password-file).\n"
             "  --seed N      the day's random seed (default: from the clock; printed)\n"
             "  --rate N      citizens an hour of hall time (default 60)\n"
+            "  --pattern P   how they come over the day, from the opening (09:00 of the\n"
+            "                pattern, whatever the clock says; again after 17:00): flat\n"
+            "                (default), morning_peak, lunch_dip; --rate is the mean\n"
             "  --speed N     hall time runs N times faster than the clock (default 10;\n"
             "                with --hall, the rate of its [clock] when it sets one)\n"
             "  --duration S  stop after S seconds (default 0: until SIGINT or SIGTERM)\n"
@@ -1354,6 +1353,7 @@ int main(int argc, char **argv)
                                             {"web-windows", required_argument, NULL, 'V'},
                                             {"seed", required_argument, NULL, 's'},
                                             {"rate", required_argument, NULL, 'r'},
+                                            {"pattern", required_argument, NULL, 'p'},
                                             {"speed", required_argument, NULL, 'x'},
                                             {"duration", required_argument, NULL, 'd'},
                                             {"board", required_argument, NULL, 'B'},
@@ -1367,6 +1367,7 @@ int main(int argc, char **argv)
 
     d.seed = (uint64_t)clk_system_utc_ms();
     d.rate = 60;
+    d.pattern = scen_pattern_find("flat");
     d.speed = 10;
     d.board_s = BOARD_DEFAULT;
     ctl_init(&d.bus);
@@ -1450,6 +1451,13 @@ int main(int argc, char **argv)
         case 'r':
             if (parse_double(optarg, 0.1, 36000, &d.rate) < 0) {
                 fprintf(stderr, "hallday: --rate %s: expected 0.1..36000 an hour\n", optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            if ((d.pattern = scen_pattern_find(optarg)) == NULL) {
+                fprintf(stderr, "hallday: --pattern %s: expected flat, morning_peak or lunch_dip\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -1550,16 +1558,16 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    d.rng = d.seed;
+    scen_seed(&d.rng, d.seed);
     d.mono0 = clk_mono_ms();
     d.opened_ms = clk_utc_ms();
-    d.next_arrival_ms = next_gap_ms(&d);
+    d.next_arrival_ms = scen_pattern_next(d.pattern, d.rate, &d.rng, 0);
     d.next_board_mono = d.mono0 + (int64_t)d.board_s * 1000;
     for (size_t i = 0; i < d.nwindows; i++)
         d.window[i].due_ms = rng_minutes(&d, 0, 2);
-    printf("hallday: seed %" PRIu64 ", %.0f citizens an hour, hall time x%g, %zu kiosks, "
+    printf("hallday: seed %" PRIu64 ", %.0f citizens an hour (%s), hall time x%g, %zu kiosks, "
            "windows through %s\n",
-           d.seed, d.rate, d.speed, d.nkiosks,
+           d.seed, d.rate, d.pattern->name, d.speed, d.nkiosks,
            d.use_bus ? "the bus (call-pads, rating pads)" : "halld (window terminals)");
     fflush(stdout);
     for (size_t i = 0; i < d.nwindows && !stopping; i++)
@@ -1577,7 +1585,7 @@ int main(int argc, char **argv)
             /* A kiosk slower than the arrivals makes no burst afterwards. */
             if (d.next_arrival_ms < now - 10 * MINUTE_MS)
                 d.next_arrival_ms = now;
-            d.next_arrival_ms += next_gap_ms(&d);
+            d.next_arrival_ms = scen_pattern_next(d.pattern, d.rate, &d.rng, d.next_arrival_ms);
             continue;
         }
         for (size_t i = 0; i < d.nwindows && !stopping; i++)
