@@ -6,13 +6,14 @@
  *
  * The model (docs/estimate.md): every open window serving the area is a
  * server that becomes free after the rest of its current visit (a visit
- * already longer than the mean is taken to end soon, not at once), then
- * calls one of the area's tickets every cycle: the area's mean service
- * time divided by the share of the window the area gets (a window serving
- * several areas splits its time by their waiting tickets and weights),
- * plus the walk from the seat to the window. The ticket is called when the
- * tickets ahead of it have been called and a server is free again: the
- * estimate is the time of that call, played out server by server.
+ * already longer than the mean is taken to end soon, not at once) and
+ * after the visits it owes other areas first: a window serving several
+ * areas calls by weighted waiting time, so it serves the other areas'
+ * tickets that have waited longer, in the share of those areas' open
+ * windows it is. Then the windows call the tickets ahead one by one, each
+ * visit the area's mean service time plus the walk from the seat to the
+ * window, and the ticket is called when a window is free after the last
+ * of them: the estimate is the time of that call.
  */
 #ifndef ONEWINDOW_ESTIMATE_H
 #define ONEWINDOW_ESTIMATE_H

@@ -112,6 +112,10 @@ const conf_option halld_conf_options[] = {
     CONF_INT("numbering", "lease_block", C, lease_block, 1, 10000, "20",
              "Numbers granted to a kiosk per lease"),
 
+    CONF_DURATION("staffing", "target_p90", C, staffing_target_p90_ms, 60000, 86400000, "15m",
+                  "Staffing advice: the 90th percentile of the wait each area's advised windows "
+                  "keep under, per hour of the week (docs/staffing.md)"),
+
     CONF_INT("retries", "answers", C, answers, 200000, 100000000, "200000",
              "Answers kept in all for retried requests (24 hours at most); past it the oldest "
              "are dropped, and a retry of one is told so instead of being run again"),

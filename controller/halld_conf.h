@@ -61,6 +61,8 @@ struct halld_conf {
     int64_t lease_band;
     int64_t lease_block;
 
+    int64_t staffing_target_p90_ms; /* [staffing] target_p90: advice keeps the p90 wait under it */
+
     int64_t answers, answer_mib; /* [retries]: kept answers, in all */
     int64_t device_answers, device_answer_mib;
     int64_t device_requests, requests; /* answers + dropped ones */

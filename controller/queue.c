@@ -2367,6 +2367,18 @@ int64_t queue_service_estimate(const queue *q, const char *area)
     return (v[a->nservice / 2 - 1] + v[a->nservice / 2]) / 2;
 }
 
+size_t queue_waiting_before(const queue *q, const char *area, q_priority p, int64_t before_ms)
+{
+    const struct area *a = area != NULL ? area_find(q, area, NULL) : NULL;
+
+    if (a == NULL)
+        return 0;
+    return heap_est_below(p == Q_GREEN         ? &a->green
+                          : p == Q_APPOINTMENT ? &a->appt
+                                               : &a->normal,
+                          before_ms);
+}
+
 size_t queue_service_times(const queue *q, const char *area, int64_t *out, size_t cap)
 {
     const struct area *a = area != NULL ? area_find(q, area, NULL) : NULL;

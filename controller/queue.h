@@ -463,6 +463,10 @@ size_t queue_ahead(const queue *q, uint64_t id, int64_t now);
 /* Median service time of the area over its last finished tickets, ms; a
  * default when there is no history (used for estimated waits). */
 int64_t queue_service_estimate(const queue *q, const char *area);
+/* The WAITING tickets of area in one class whose key lies before
+ * before_ms (normal and green: the issue time; appointments: the slot),
+ * interpolated as queue_ahead counts them. */
+size_t queue_waiting_before(const queue *q, const char *area, q_priority p, int64_t before_ms);
 /* The area's last finished service times (start to finish, ms; at most
  * cap, in no particular order): how many were copied. */
 size_t queue_service_times(const queue *q, const char *area, int64_t *out, size_t cap);
