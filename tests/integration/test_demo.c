@@ -269,13 +269,14 @@ START_TEST(test_hallday_bad_input)
 
     /* A kiosk that does not answer: one line per citizen, and the day
      * goes on to its end and its summary. */
-    const char *dead[] = {HALLDAY_PATH, "--kiosk",    url,       "--windows", "",
-                          "--rate",     "600",        "--speed", "60",        "--seed",
-                          "5",          "--duration", "4",       NULL};
+    const char *dead[] = {
+        HALLDAY_PATH, "--kiosk", url, "--windows",  "",  "--rate",    "600",          "--speed",
+        "60",         "--seed",  "5", "--duration", "4", "--pattern", "morning_peak", NULL};
     ck_assert_int_eq(run_hallday(dead, log), 0);
     char *out = ts_slurp(log);
     fputs(out, stderr);
     ck_assert_msg(count(out, "kiosk-1 does not answer") >= 2, "no line for the dead kiosk");
+    ck_assert_msg(strstr(out, "(morning_peak)") != NULL, "the pattern is not named");
     const char *sum = strstr(out, "hallday: summary:");
     ck_assert_msg(sum != NULL, "no summary");
     ck_assert_int_eq(summary_field(out, "finished"), 0);
@@ -291,6 +292,9 @@ START_TEST(test_hallday_bad_input)
     ck_assert_int_eq(run_hallday(bad_speed, log), 2);
     const char *bad_win[] = {HALLDAY_PATH, "--kiosk", url, "--windows", "1,x", NULL};
     ck_assert_int_eq(run_hallday(bad_win, log), 2);
+    const char *bad_pattern[] = {HALLDAY_PATH, "--kiosk",   url,       "--windows",
+                                 "",           "--pattern", "tuesday", NULL};
+    ck_assert_int_eq(run_hallday(bad_pattern, log), 2);
     /* Windows need someone to drive them. */
     const char *no_clerks[] = {HALLDAY_PATH, "--kiosk", url, NULL};
     ck_assert_int_eq(run_hallday(no_clerks, log), 2);

@@ -6,7 +6,8 @@
  * on simulated days of several seeds with the flat, morning-peak and
  * lunch-dip patterns, the estimator's median and p90 absolute errors are
  * both below those of the formula it replaced ("people ahead × median
- * service time ÷ open windows").
+ * service time ÷ open windows"); the patterns (controller/scenario.c)
+ * and a flat day's arrivals as hallday drew them before patterns.
  */
 #include <check.h>
 #include <math.h>
@@ -132,6 +133,51 @@ START_TEST(beats_the_old_formula)
 }
 END_TEST
 
+START_TEST(patterns)
+{
+    const scen_pattern *p;
+
+    for (size_t i = 0; (p = scen_pattern_at(i)) != NULL; i++) {
+        double sum = 0;
+        for (int h = 0; h < 24; h++) {
+            ck_assert(p->shape[h] >= 0);
+            if (h < SCEN_OPEN_HOUR || h >= SCEN_CLOSE_HOUR)
+                ck_assert_double_eq(p->shape[h], 0);
+            sum += p->shape[h];
+        }
+        ck_assert_double_eq_tol(sum, SCEN_CLOSE_HOUR - SCEN_OPEN_HOUR, 1e-9);
+        ck_assert_ptr_eq(scen_pattern_find(p->name), p);
+    }
+    /* Flat: one exponential gap per arrival, hallday's sequence before
+     * patterns, across the end of the pattern's day. */
+    scen_rng a, b;
+    int64_t t = 0, u = 0;
+    scen_seed(&a, 7);
+    scen_seed(&b, 7);
+    for (int i = 0; i < 2000; i++) {
+        t = scen_pattern_next(scen_pattern_find("flat"), 60, &a, t);
+        u += (int64_t)(-log(1.0 - scen_unit(&b)) * 3600000.0 / 60) + 1;
+        ck_assert_int_eq(t, u);
+    }
+    ck_assert_int_gt(t, 9 * SCEN_HOUR_MS);
+    /* Morning peak: the first hour much busier than the last. */
+    size_t first = 0, last = 0;
+    scen_seed(&a, 7);
+    for (t = scen_pattern_next(scen_pattern_find("morning_peak"), 600, &a, 0); t < 8 * SCEN_HOUR_MS;
+         t = scen_pattern_next(scen_pattern_find("morning_peak"), 600, &a, t)) {
+        first += t < SCEN_HOUR_MS;
+        last += t >= 7 * SCEN_HOUR_MS;
+    }
+    ck_assert_uint_gt(first, 2 * last);
+    /* No arrivals at all, and none after the end. */
+    double none[24] = {0}, some[24] = {[10] = 60};
+    ck_assert_int_eq(scen_next_arrival(none, &a, 0, 24 * SCEN_HOUR_MS), -1);
+    t = scen_next_arrival(some, &a, 0, 24 * SCEN_HOUR_MS);
+    ck_assert(t >= 10 * SCEN_HOUR_MS && t < 11 * SCEN_HOUR_MS);
+    ck_assert_int_eq(scen_next_arrival(some, &a, 11 * SCEN_HOUR_MS, 24 * SCEN_HOUR_MS), -1);
+}
+END_TEST
+
 START_TEST(bad_days_refused)
 {
     des_day day;
@@ -163,6 +209,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("backtest");
     tcase_add_test(tc, beats_the_old_formula);
+    tcase_add_test(tc, patterns);
     tcase_add_test(tc, bad_days_refused);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
