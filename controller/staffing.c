@@ -52,9 +52,13 @@ int staffing_windows(double arrivals_per_h, double service_s, double target_p90_
         errno = EINVAL;
         return -1;
     }
-    for (int c = 0; c <= STAFFING_WINDOWS_MAX; c++) {
-        if (staffing_p90(arrivals_per_h, service_s, c, &p90) < 0)
-            return -1;
+    if (staffing_p90(arrivals_per_h, service_s, 0, &p90) < 0)
+        return -1;
+    /* Fewer windows than the offered load never keep up: start there. */
+    double load = arrivals_per_h * (service_s + STAFFING_CALL_S) / 3600;
+    for (int c = load < STAFFING_WINDOWS_MAX ? (int)load : STAFFING_WINDOWS_MAX + 1;
+         c <= STAFFING_WINDOWS_MAX; c++) {
+        staffing_p90(arrivals_per_h, service_s, c, &p90);
         if (p90 <= target_p90_s) {
             *windows = c;
             return 0;
