@@ -4,6 +4,7 @@
 #include "backtest.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,6 +127,7 @@ int backtest_run(const des_day *day, const uint64_t *seeds, size_t nseeds, backt
             z = y ? realloc(wait, grown * sizeof *z) : NULL;
             if (z == NULL) {
                 des_result_free(&r);
+                snprintf(err, errlen, "out of memory");
                 errno = ENOMEM;
                 goto done;
             }
