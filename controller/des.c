@@ -108,7 +108,7 @@ static int setup(struct sim *s, char *err, size_t errlen)
     for (int a = 0; a < d->nareas; a++) {
         q_area qa = {.prefix = {(char)('A' + a)}};
         if (d->area[a][0] != '\0')
-            snprintf(qa.code, sizeof qa.code, "%s", d->area[a]);
+            snprintf(qa.code, sizeof qa.code, "%.*s", Q_CODE_MAX - 1, d->area[a]);
         else
             snprintf(qa.code, sizeof qa.code, "a%d", a);
         snprintf(qa.name, sizeof qa.name, "%s", qa.code);

@@ -58,7 +58,7 @@ static void day_of(const profile *p, const int (*windows)[7][24], int a, int d, 
 
     memset(day, 0, sizeof *day);
     day->nareas = 1;
-    snprintf(day->area[0], sizeof day->area[0], "%s", p->area[a]);
+    snprintf(day->area[0], sizeof day->area[0], "%.*s", PROFILE_CODE_MAX - 1, p->area[a]);
     day->service_s[0] = p->service_s[a];
     day->service_sigma = SIGMA;
     day->walk_min_s = STAFFING_CALL_S / 2;
@@ -95,7 +95,8 @@ int staffcheck_week(const profile *p, const int (*windows)[7][24], const uint64_
             des_day day;
             for (int h = 0; h < 24; h++) {
                 if (windows[a][d][h] < 0 || windows[a][d][h] > DES_WINDOWS_MAX) {
-                    snprintf(err, errlen, "area %s: 0 to 32 windows an hour", p->area[a]);
+                    snprintf(err, errlen, "area %.*s: 0 to 32 windows an hour",
+                             PROFILE_CODE_MAX - 1, p->area[a]);
                     errno = EINVAL;
                     rc = -1;
                 }
