@@ -5,11 +5,14 @@
  * (its own times, areas, windows and clerks): per hour, area, matter,
  * window and clerk, and the day's total and wait histogram. Also: the
  * structured columns of the events are covered by the hash chain, and an
- * edit of one of them is found.
+ * edit of one of them is found; a hall whose events were written before
+ * those columns existed is migrated: its old rows still verify, and their
+ * columns are filled from its tickets and events.
  */
 #include <check.h>
 #include <limits.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,6 +623,196 @@ START_TEST(test_columns_hashed)
 }
 END_TEST
 
+/* ---- A hall of the release before the structured columns --------------------- */
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* An old row (chain 0), hashed as that release hashed it (store.h). */
+static void old_event(sqlite3 *raw, uint8_t prev[32], uint64_t seq, int64_t at, int kind,
+                      uint64_t ticket, uint32_t window, const char *clerk, const char *detail)
+{
+    uint8_t fixed[36], len[4], hash[32];
+    unsigned int n = 32;
+    const char *strs[3] = {clerk, detail, "win"};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+    put_be(fixed, seq, 8);
+    put_be(fixed + 8, (uint64_t)at, 8);
+    put_be(fixed + 16, DAY, 4);
+    put_be(fixed + 20, (uint64_t)kind, 4);
+    put_be(fixed + 24, ticket, 8);
+    put_be(fixed + 32, window, 4);
+    ck_assert(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+    EVP_DigestUpdate(md, prev, 32);
+    EVP_DigestUpdate(md, fixed, sizeof fixed);
+    for (int i = 0; i < 3; i++) {
+        put_be(len, strlen(strs[i]), 4);
+        EVP_DigestUpdate(md, len, sizeof len);
+        EVP_DigestUpdate(md, strs[i], strlen(strs[i]));
+    }
+    ck_assert(EVP_DigestFinal_ex(md, hash, &n) == 1);
+    EVP_MD_CTX_free(md);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                        "INSERT INTO events(seq, at_ms, day, kind, ticket_id, "
+                                        "window_no, clerk, detail, device, prev_hash, hash) "
+                                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'win', ?9, ?10)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_int(st, 3, DAY);
+    sqlite3_bind_int(st, 4, kind);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)ticket);
+    sqlite3_bind_int(st, 6, (int)window);
+    sqlite3_bind_text(st, 7, clerk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, prev, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, hash, 32, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    memcpy(prev, hash, 32);
+}
+
+struct seen {
+    store_event_row e[16];
+    char area[16][Q_CODE_MAX], matter[16][Q_CODE_MAX], reason[16][Q_EVENT_REASON_MAX];
+    int n;
+};
+
+static int keep_row(void *arg, const store_event_row *e)
+{
+    struct seen *s = arg;
+
+    ck_assert_int_lt(s->n, 16);
+    s->e[s->n] = *e;
+    snprintf(s->area[s->n], Q_CODE_MAX, "%s", e->area);
+    snprintf(s->matter[s->n], Q_CODE_MAX, "%s", e->matter);
+    snprintf(s->reason[s->n], Q_EVENT_REASON_MAX, "%s", e->reason);
+    s->n++;
+    return 0;
+}
+
+START_TEST(test_old_hall_migrated)
+{
+    char err[256];
+    store *s = store_open(db, HALL, STORE_DAEMON, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    int version = store_schema_version(s);
+    int64_t t0 = qf_sh(2026, 12, 7, 9, 0, 0);
+    q_ticket t = {.id = 1,
+                  .number = "A001",
+                  .day = DAY,
+                  .seq = 1,
+                  .area = "B",
+                  .matter = "m3",
+                  .state = Q_DONE,
+                  .priority = Q_GREEN,
+                  .issued_ms = t0,
+                  .state_ms = t0 + 900000,
+                  .served_window = 3,
+                  .rating = 4,
+                  .rated_ms = t0 + 960000,
+                  .transferred = true};
+    q_ticket t2 = {.id = 2,
+                   .number = "A002",
+                   .day = DAY,
+                   .seq = 2,
+                   .area = "A",
+                   .matter = "m1",
+                   .state = Q_CANCELLED,
+                   .issued_ms = t0 + 60000,
+                   .state_ms = t0 + 600000};
+    ck_assert_int_eq(store_put_ticket(s, &t), 0);
+    ck_assert_int_eq(store_put_ticket(s, &t2), 0);
+    store_close(s);
+
+    /* The file as the release before wrote it: no structured columns, and
+     * its events hashed without them. */
+    sqlite3 *raw;
+    char *msg = NULL, sql[512];
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE events DROP COLUMN area; ALTER TABLE events DROP COLUMN matter; "
+             "ALTER TABLE events DROP COLUMN duration_ms; ALTER TABLE events DROP COLUMN rating; "
+             "ALTER TABLE events DROP COLUMN reason; ALTER TABLE events DROP COLUMN chain; "
+             "PRAGMA user_version = %d;",
+             version - 1);
+    ck_assert_msg(sqlite3_exec(raw, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
+    uint8_t prev[32] = {0};
+    old_event(raw, prev, 1, t0, QE_ISSUED, 1, 0, "", "");
+    old_event(raw, prev, 2, t0 + 60000, QE_ISSUED, 2, 0, "", "");
+    old_event(raw, prev, 3, t0 + 300000, QE_CALLED, 1, 1, "c1", "longest wait");
+    old_event(raw, prev, 4, t0 + 360000, QE_TRANSFERRED, 1, 1, "c1", "to area B");
+    old_event(raw, prev, 5, t0 + 480000, QE_CALLED, 1, 3, "c3", "longest wait");
+    old_event(raw, prev, 6, t0 + 500000, QE_STARTED, 1, 3, "c3", "");
+    old_event(raw, prev, 7, t0 + 600000, QE_CANCELLED, 2, 0, "", "citizen left");
+    old_event(raw, prev, 8, t0 + 900000, QE_FINISHED, 1, 3, "c3", "served 6m40s");
+    old_event(raw, prev, 9, t0 + 960000, QE_RATED, 1, 3, "c3", "level 4");
+    old_event(raw, prev, 10, t0 + 970000, QE_WINDOW_PAUSED, 0, 3, "c3", "lunch");
+    sqlite3_close(raw);
+
+    /* Opened by this release: migrated; the old rows verify as they are,
+     * a new row is of chain 1, and the whole verifies. */
+    s = store_open(db, HALL, STORE_DAEMON, err, sizeof err);
+    ck_assert_msg(s != NULL, "%s", err);
+    ck_assert_int_eq(store_schema_version(s), version);
+    uint64_t n;
+    ck_assert_msg(store_verify_events(s, &n) == 0, "%s", store_errmsg(s));
+    ck_assert_uint_eq(n, 10);
+    q_event e = {.kind = QE_WINDOW_RESUMED,
+                 .at_ms = t0 + 3600000,
+                 .day = DAY,
+                 .window_no = 3,
+                 .clerk = "c3",
+                 .detail = "",
+                 .area = "",
+                 .matter = "",
+                 .reason = ""};
+    ck_assert_int_eq(store_append_event(s, &e, "win"), 0);
+    ck_assert_msg(store_verify_events(s, &n) == 0, "%s", store_errmsg(s));
+    ck_assert_uint_eq(n, 11);
+
+    struct seen seen = {.n = 0};
+    ck_assert_int_eq(store_scan_events(s, DAY, DAY, 0xffffffffu, keep_row, &seen), 0);
+    ck_assert_int_eq(seen.n, 11);
+    ck_assert_str_eq(seen.area[0], "B"); /* the ticket's last area */
+    ck_assert_str_eq(seen.matter[0], "m3");
+    ck_assert_str_eq(seen.reason[0], "green");
+    ck_assert_str_eq(seen.reason[1], "normal");
+    ck_assert_str_eq(seen.reason[2], "first");
+    ck_assert_int_eq(seen.e[2].duration_ms, 300000);
+    ck_assert_str_eq(seen.reason[3], "B");
+    ck_assert_str_eq(seen.reason[4], "again");
+    ck_assert_int_eq(seen.e[4].duration_ms, 0);
+    ck_assert_str_eq(seen.reason[6], "hall");
+    ck_assert_int_eq(seen.e[6].duration_ms, 540000);
+    ck_assert_int_eq(seen.e[7].duration_ms, 400000);
+    ck_assert_int_eq(seen.e[8].rating, 4);
+    ck_assert_str_eq(seen.reason[9], "lunch");
+    ck_assert_str_eq(seen.area[9], "");
+
+    /* And the report reads them. */
+    store *rd = store_open(db, HALL, STORE_READER, err, sizeof err);
+    ck_assert_msg(rd != NULL, "%s", err);
+    stats_report *r = report(rd, STATS_BY_DAY);
+    ck_assert_uint_eq(r->total.issued, 2);
+    ck_assert_uint_eq(r->total.served, 1);
+    ck_assert_uint_eq(r->total.cancelled, 1);
+    ck_assert_uint_eq(r->total.transferred, 1);
+    ck_assert_uint_eq(r->total.wait_max_s, 300);
+    ck_assert_uint_eq(r->total.service_max_s, 400);
+    ck_assert_uint_eq(r->total.ratings[3], 1);
+    stats_report_free(r);
+    store_close(rd);
+    store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stats_from_events");
@@ -628,6 +821,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_scripted_day);
     tcase_add_test(tc, test_columns_hashed);
+    tcase_add_test(tc, test_old_hall_migrated);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
