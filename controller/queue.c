@@ -674,9 +674,8 @@ static void j_event(const queue *q, q_event_kind kind, int64_t now, uint64_t tic
 }
 
 /* The ticket's records, then its event (the journal's order). */
-static void j_ticket_event_facts(const queue *q, const struct tk *r, q_event_kind kind,
-                                 int64_t now, const struct window *w, const char *detail,
-                                 const struct facts *f)
+static void j_ticket_event_facts(const queue *q, const struct tk *r, q_event_kind kind, int64_t now,
+                                 const struct window *w, const char *detail, const struct facts *f)
 {
     j_ticket(q, r);
     if (w != NULL)

@@ -1583,8 +1583,7 @@ static void set_strings(struct event_row *r, const char *clerk, const char *deta
 }
 
 /* Every row written now is of chain 1. */
-static void set_facts(struct event_row *r, const char *area, const char *matter,
-                      const char *reason)
+static void set_facts(struct event_row *r, const char *area, const char *matter, const char *reason)
 {
     const char *v[3] = {area, matter, reason};
 

@@ -158,7 +158,7 @@ static void chain_hash(const uint8_t prev[32], sqlite3_stmt *row, uint8_t hash[3
     if (sqlite3_column_int64(row, 15) == 1) { /* chain 1: the structured columns too */
         uint8_t more[16];
         put_be(more, 1, 4);
-        put_be(more + 4, (uint64_t)sqlite3_column_int64(row, 12), 8); /* duration_ms */
+        put_be(more + 4, (uint64_t)sqlite3_column_int64(row, 12), 8);  /* duration_ms */
         put_be(more + 12, (uint64_t)sqlite3_column_int64(row, 13), 4); /* rating */
         EVP_DigestUpdate(md, more, sizeof more);
         static const int strs[3] = {10, 11, 14}; /* area, matter, reason */
