@@ -240,7 +240,14 @@ static void machine(void)
         }
     if (f != NULL)
         fclose(f);
-    printf("machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    char load[128] = "?";
+    if ((f = fopen("/proc/loadavg", "r")) != NULL) {
+        if (fgets(load, sizeof load, f) != NULL)
+            load[strcspn(load, "\n")] = '\0';
+        fclose(f);
+    }
+    printf("machine: %s, %ld cores online, load average %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+           load);
 }
 
 int main(int argc, char **argv)
