@@ -1547,6 +1547,14 @@ static int append(store *s, struct event_row *r)
         s->base_known = true;
     }
     r->seq = s->head_seq + 1;
+    /* Every row written now is of chain 1, whatever wrote it; its
+     * structured columns are "" unless set (set_facts). */
+    r->chain = 1;
+    for (int i = 0; i < 3; i++)
+        if (r->str1[i] == NULL) {
+            r->str1[i] = "";
+            r->len1[i] = 0;
+        }
     if (event_hash(s, s->head_hash, r, hash) < 0 || (st = use(s, ST_APPEND_EVENT)) == NULL)
         return -1;
     bind_u64(st, 1, r->seq);
@@ -1582,12 +1590,11 @@ static void set_strings(struct event_row *r, const char *clerk, const char *deta
     }
 }
 
-/* Every row written now is of chain 1. */
+/* The structured columns of a row (store.h). */
 static void set_facts(struct event_row *r, const char *area, const char *matter, const char *reason)
 {
     const char *v[3] = {area, matter, reason};
 
-    r->chain = 1;
     for (int i = 0; i < 3; i++) {
         r->str1[i] = v[i] ? v[i] : "";
         r->len1[i] = strlen(r->str1[i]);
@@ -1636,7 +1643,6 @@ int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *d
     struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ADMIN};
 
     set_strings(&r, user, what, device);
-    set_facts(&r, "", "", "");
     return append_checked(s, &r);
 }
 
