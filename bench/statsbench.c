@@ -414,6 +414,8 @@ int main(int argc, char **argv)
     printf("year report by month: %.2f s (%llu tickets issued)\n", s, issued);
     s = timed_report(rd, zone, first_day, last_day, STATS_BY_AREA, &issued);
     printf("year report by area: %.2f s (%llu tickets issued)\n", s, issued);
+    s = timed_report(rd, zone, first_day, last_day, STATS_BY_HOUR, &issued);
+    printf("year report by hour: %.2f s (%llu tickets issued)\n", s, issued);
     s = timed_report(rd, zone, mid_day, mid_day, STATS_BY_HOUR, &issued);
     printf("day report by hour (%d): %.3f s (%llu tickets issued)\n", (int)mid_day, s, issued);
     s = timed_report(rd, zone, last_day, last_day, STATS_BY_WINDOW, &issued);
