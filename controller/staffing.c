@@ -95,8 +95,11 @@ int staffing_advise(const profile *p, double target_p90_s, staffing_advice *out,
             return refuse(err, errlen, NULL, "an area code is too long");
         memcpy(out->area[a], code, PROFILE_CODE_MAX);
         double service = p->service_s[a];
-        if (bad(service) || service == 0)
-            return refuse(err, errlen, code, "the service time is not a positive number");
+        if (bad(service))
+            return refuse(err, errlen, code, "the service time is negative or not a number");
+        out->service_measured[a] = service > 0;
+        if (service == 0)
+            service = STAFFING_SERVICE_UNMEASURED_S;
         out->service_s[a] = service;
         for (int d = 0; d < 7; d++)
             for (int h = 0; h < 24; h++) {
@@ -132,7 +135,8 @@ json_t *staffing_json(const staffing_advice *a, const char *const *names)
 
     for (int i = 0; areas != NULL && i < a->nareas; i++) {
         const char *name = names != NULL && names[i] != NULL ? names[i] : a->area[i];
-        json_t *area = json_pack("{s:s,s:s,s:[]}", "area", a->area[i], "name", name, "hours");
+        json_t *area = json_pack("{s:s,s:s,s:b,s:[]}", "area", a->area[i], "name", name,
+                                 "service_measured", a->service_measured[i], "hours");
         json_t *hours = area != NULL ? json_object_get(area, "hours") : NULL;
         /* append_new takes the area even when it fails */
         if (area == NULL || json_array_append_new(areas, area) < 0) {

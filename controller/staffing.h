@@ -27,6 +27,10 @@
 #define STAFFING_WINDOWS_MAX    64  /* advice never goes past this many windows */
 #define STAFFING_CALL_S         60  /* a call to the start: the walk to the window */
 #define STAFFING_TARGET_DEFAULT 900 /* seconds: the p90 wait of a hall that sets none */
+/* Seconds of a visit in an area whose services were never measured (a new
+ * area, or one whose tickets were all no-shows): the queue engine's own
+ * assumption before it has seen a service (queue_service_estimate). */
+#define STAFFING_SERVICE_UNMEASURED_S 300
 
 /* The p90 wait, seconds, of `windows` windows serving arrivals_per_h
  * citizens an hour whose visits take service_s (the walk added here): 0
@@ -53,12 +57,13 @@ typedef struct staffing_advice {
     int nareas;
     char area[PROFILE_AREAS_MAX][PROFILE_CODE_MAX];
     double service_s[PROFILE_AREAS_MAX];
+    bool service_measured[PROFILE_AREAS_MAX];     /* false: STAFFING_SERVICE_UNMEASURED_S assumed */
     staffing_hour hour[PROFILE_AREAS_MAX][7][24]; /* weekday 0 = Sunday, hour */
 } staffing_advice;
 
 /* The advice for every area and hour of the week of p. 0, or -1 with a
  * reason (EINVAL: a bad target or a negative or non-finite figure in p,
- * naming it). */
+ * naming it). A service time of 0 in p is "not measured". */
 int staffing_advise(const profile *p, double target_p90_s, staffing_advice *out, char *err,
                     size_t errlen);
 /* The advice as GET /api/v1/staffing answers it (docs/api.md): the hours

@@ -999,8 +999,8 @@ static int prof_event(void *arg, const store_event_row *e)
     return 0;
 }
 
-int stats_load_profile_zone(store *reader, const clk_zone *zone, int32_t from_day, int32_t to_day,
-                            profile *out, char *err, size_t errlen)
+int stats_load_profile(store *reader, const clk_zone *zone, int32_t from_day, int32_t to_day,
+                       profile *out, char *err, size_t errlen)
 {
     struct prof *pr;
     int rc;
@@ -1045,17 +1045,4 @@ int stats_load_profile_zone(store *reader, const clk_zone *zone, int32_t from_da
     }
     free(pr);
     return 0;
-}
-
-int stats_load_profile(store *reader, int32_t from_day, int32_t to_day, profile *out, char *err,
-                       size_t errlen)
-{
-    clk_zone *zone = clk_zone_new("Asia/Shanghai");
-    int rc;
-
-    if (zone == NULL)
-        return failf(err, errlen, "time zone Asia/Shanghai: %s", strerror(errno));
-    rc = stats_load_profile_zone(reader, zone, from_day, to_day, out, err, errlen);
-    clk_zone_free(zone);
-    return rc;
 }

@@ -130,11 +130,7 @@ json_t *stats_indicators_json(const stats_indicators *ind);
  * each area's mean service time (profile.h). A window counts as open for
  * each area it serves (by today's window set-up) while a clerk is signed
  * in and it is not paused. Areas past PROFILE_AREAS_MAX are left out. */
-int stats_load_profile(store *reader, int32_t from_day, int32_t to_day, profile *out, char *err,
-                       size_t errlen);
-/* The same in the hall's zone: stats_load_profile() counts hours in
- * Asia/Shanghai, the zone of the halls it serves. */
-int stats_load_profile_zone(store *reader, const clk_zone *zone, int32_t from_day, int32_t to_day,
-                            profile *out, char *err, size_t errlen);
+int stats_load_profile(store *reader, const clk_zone *zone, int32_t from_day, int32_t to_day,
+                       profile *out, char *err, size_t errlen);
 
 #endif

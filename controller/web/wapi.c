@@ -27,6 +27,7 @@
 #include "clk.h"
 #include "hadmin.h"
 #include "pwhash.h"
+#include "staffing.h"
 #include "stats.h"
 #include "wsess.h"
 
@@ -2036,6 +2037,89 @@ static void indicators(wapi_request *r)
                      "out of memory");
 }
 
+#define STAFFING_WEEKS 4 /* measured by default: the four weeks before today */
+
+struct area_names {
+    const profile *p;
+    char name[PROFILE_AREAS_MAX][Q_NAME_MAX * 2];
+};
+
+static int staffing_name_row(void *arg, const q_area *a)
+{
+    struct area_names *n = arg;
+
+    for (int i = 0; i < n->p->nareas; i++)
+        if (strcmp(n->p->area[i], a->code) == 0)
+            snprintf(n->name[i], sizeof n->name[i], "%s", a->name);
+    return 0;
+}
+
+/* Staffing advice (docs/staffing.md) from the profile of the days from..to
+ * (by default the four weeks before today): the hall's arrivals, service
+ * times and open windows then, read on the read-only store. */
+static void staffing(wapi_request *r)
+{
+    bool given = api.ops->lookup(r->conn, WAPI_QUERY, "from") != NULL ||
+                 api.ops->lookup(r->conn, WAPI_QUERY, "to") != NULL;
+    char err[300];
+    int32_t from, to;
+    store *rd = report_reader(r, "staffing advice");
+
+    if (rd == NULL)
+        return;
+    if (given) {
+        if (query_day(r, "from", &from) < 0 || query_day(r, "to", &to) < 0)
+            return;
+        if (stats_range_check(from, to, err, sizeof err) < 0) {
+            answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST",
+                         "起止日期有误：起始日期须不晚于结束日期，且跨度不超过 3660 天。", "%s",
+                         err);
+            return;
+        }
+    } else {
+        int64_t now = clk_utc_ms(), day_ms = 86400000;
+        int rollover = (int)api.conf->rollover_hour;
+        from =
+            clk_date_key(clk_business_day(api.zone, now - STAFFING_WEEKS * 7 * day_ms, rollover));
+        to = clk_date_key(clk_business_day(api.zone, now - day_ms, rollover));
+    }
+    profile *p = calloc(1, sizeof *p);
+    staffing_advice *adv = calloc(1, sizeof *adv);
+    struct area_names *names = calloc(1, sizeof *names);
+    json_t *json = NULL;
+    int rc = -1;
+
+    if (p == NULL || adv == NULL || names == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+    } else if (stats_load_profile(rd, api.zone, from, to, p, err, sizeof err) == 0 &&
+               staffing_advise(p, (double)api.conf->staffing_target_p90_ms / 1000.0, adv, err,
+                               sizeof err) == 0) {
+        const char *list[PROFILE_AREAS_MAX] = {0};
+        names->p = p;
+        if (store_load_areas(rd, staffing_name_row, names) < 0)
+            snprintf(err, sizeof err, "%s", store_errmsg(rd));
+        else {
+            for (int i = 0; i < p->nareas; i++)
+                list[i] = names->name[i][0] != '\0' ? names->name[i] : NULL;
+            if ((json = staffing_json(adv, list)) == NULL)
+                snprintf(err, sizeof err, "out of memory");
+            else
+                rc = 0;
+        }
+    }
+    if (rc == 0) {
+        json_object_set_new(json, "from", json_integer(from));
+        json_object_set_new(json, "to", json_integer(to));
+        answer(r, MHD_HTTP_OK, json);
+    } else {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot make the staffing advice: %s", err);
+    }
+    free(p);
+    free(adv);
+    free(names);
+}
+
 /* ---- The router ------------------------------------------------------------------ */
 
 void wapi_route(wapi_request *r)
@@ -2166,13 +2250,16 @@ void wapi_route(wapi_request *r)
         events(r);
         return;
     }
-    if (strcmp(u, "/api/v1/report") == 0 || strcmp(u, "/api/v1/indicators") == 0) {
+    if (strcmp(u, "/api/v1/report") == 0 || strcmp(u, "/api/v1/indicators") == 0 ||
+        strcmp(u, "/api/v1/staffing") == 0) {
         if (!get)
             goto not_allowed;
         if (strcmp(u, "/api/v1/report") == 0)
             report(r);
-        else
+        else if (strcmp(u, "/api/v1/indicators") == 0)
             indicators(r);
+        else
+            staffing(r);
         return;
     }
     if (sscanf(u, "/api/v1/windows/%4u/%23[a-z-]%c", &no, op, &tail) == 2 && no > 0) {

@@ -321,6 +321,49 @@ START_TEST(bad_requests)
 }
 END_TEST
 
+START_TEST(staffing_advice_served)
+{
+    /* The day's profile: its six arrivals, each in the hour it came. */
+    web_resp r = get("/api/v1/staffing?from=%d&to=%d", day, day);
+    ck_assert_msg(r.status == 200 && r.json != NULL, "%d %s", r.status, r.body);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "target_p90_s")), 900);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "from")), day);
+    double arrivals = 0;
+    size_t i, k;
+    json_t *area, *hour;
+    json_array_foreach(json_object_get(r.json, "areas"), i, area)
+    {
+        ck_assert_ptr_nonnull(json_string_value(json_object_get(area, "name")));
+        json_array_foreach(json_object_get(area, "hours"), k, hour)
+        {
+            arrivals += json_real_value(json_object_get(hour, "arrivals_per_h")) +
+                        (double)json_integer_value(json_object_get(hour, "arrivals_per_h"));
+            ck_assert(json_is_integer(json_object_get(hour, "advised")));
+        }
+    }
+    ck_assert_msg(fabs(arrivals - 6) < 1e-9, "arrivals %g: %s", arrivals, r.body);
+    web_resp_free(&r);
+
+    /* By default the four weeks before today: nothing of today counts. */
+    r = get("/api/v1/staffing");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_lt(json_integer_value(json_object_get(r.json, "to")), day);
+    web_resp_free(&r);
+
+    r = get("/api/v1/staffing?from=%d&to=%d", day, day - 1);
+    ck_assert_int_eq(r.status, 400);
+    web_resp_free(&r);
+    r = get("/api/v1/staffing?from=yesterday");
+    ck_assert_int_eq(r.status, 400);
+    web_resp_free(&r);
+    char cs[64], cc[64];
+    web_sign_in(&w, "clerk1", "clerk-pass-1", cs, cc);
+    r = web_req(&w, "GET", "/api/v1/staffing", cs, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 403);
+    web_resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stats_export");
@@ -330,6 +373,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, csv_json_agree);
     tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, staffing_advice_served);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

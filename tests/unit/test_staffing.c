@@ -141,6 +141,13 @@ START_TEST(refusals_and_json)
     week(&p);
     p.service_s[0] = -5;
     ck_assert_int_eq(staffing_advise(&p, TARGET, &adv, err, sizeof err), -1);
+    /* An area never served yet: the engine's assumption, said so. */
+    week(&p);
+    p.service_s[0] = 0;
+    ck_assert_int_eq(staffing_advise(&p, TARGET, &adv, err, sizeof err), 0);
+    ck_assert(!adv.service_measured[0]);
+    ck_assert(adv.service_s[0] == STAFFING_SERVICE_UNMEASURED_S);
+    ck_assert_int_gt(adv.hour[0][1][9].advised, 0);
     week(&p);
     ck_assert_int_eq(staffing_advise(&p, -1, &adv, err, sizeof err), -1);
     ck_assert_int_eq(staffing_advise(&p, NAN, &adv, err, sizeof err), -1);
@@ -153,6 +160,7 @@ START_TEST(refusals_and_json)
     json_t *area = json_array_get(json_object_get(j, "areas"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(area, "area")), "intake");
     ck_assert_str_eq(json_string_value(json_object_get(area, "name")), "综合受理");
+    ck_assert(json_is_true(json_object_get(area, "service_measured")));
     json_t *hours = json_object_get(area, "hours");
     ck_assert_uint_eq(json_array_size(hours), 5 * 8);
     size_t i, misses = 0;

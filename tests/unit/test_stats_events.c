@@ -551,7 +551,7 @@ START_TEST(test_scripted_day)
 
     /* The profile: Monday's arrivals per hour and area, the mean service. */
     profile p;
-    ck_assert_msg(stats_load_profile(rd, DAY, DAY, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(stats_load_profile(rd, zone, DAY, DAY, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(p.weeks, 1);
     ck_assert_int_eq(p.nareas, 2);
     ck_assert_str_eq(p.area[0], "A");
