@@ -21,6 +21,15 @@
  * simulation of the backtest plays the same ones); most take the one-tap number,
  * some swipe their ID card, a few choose an area. A clerk calls the next
  * ticket, serves it for a while, finishes and the citizen rates the visit.
+ * With --incidents the day also has what the hall's supervision
+ * (docs/supervision.md) is there to see: a clerk's break that runs long,
+ * a clerk who leaves an open window without calling, a long visit now and
+ * then, a web window's clerk who signs in late and later signs out for a
+ * while, the printer of --printer running low on paper and then out, and
+ * the kiosk of --hang (its process id) hanging for a minute of real time
+ * (SIGSTOP, then SIGCONT); with a morning peak (--pattern morning_peak)
+ * and the ratings' few 不满意, every rule fires at least once in a day.
+ *
  * One line is printed per event, stamped with the hall time ("09:03 window
  * 2 calls A005"); a summary is printed at the end (--duration, SIGINT or
  * SIGTERM).
@@ -112,8 +121,20 @@ struct kiosk {
  *     FREE --call-next answered with a ticket--> CALLED --start--> SERVING
  *       ^  --queue empty / window closed: try again later--> FREE    |
  *       +---------------------- finish, rating ---------------------+
+ *
+ * and, with --incidents, from FREE and back to it when due: BREAK (the
+ * window paused), IDLE (open, not calling), AWAY (signed out; web
+ * windows); a web window starts LATE (not signed in) instead of FREE.
  */
-enum clerk { CLERK_FREE, CLERK_CALLED, CLERK_SERVING };
+enum clerk {
+    CLERK_FREE,
+    CLERK_CALLED,
+    CLERK_SERVING,
+    CLERK_BREAK,
+    CLERK_IDLE,
+    CLERK_AWAY,
+    CLERK_LATE
+};
 
 struct window {
     uint32_t no;
@@ -124,7 +145,24 @@ struct window {
     devlink *link;      /* devlink only: the window terminal win-N */
     bool web;           /* through hallweb's API (--web-windows) */
     bool closed_said;
+    /* --incidents: hall time (since the opening) of the clerk's break,
+     * idle spell and time away; 0 once it happened or when none */
+    int64_t break_at, idle_at, away_at;
 };
+
+/* --incidents on the printer of --printer: what its control port is told,
+ * and when (hall minutes after the opening, drawn within these bounds). */
+static const struct printer_incident {
+    const char *line, *says;
+    double from_min, to_min;
+} printer_incidents[] = {
+    {"paper near-end", "the printer of kiosk-1 runs low on paper", 45, 90},
+    {"paper ok", "the printer of kiosk-1 has a new roll", 110, 130},
+    {"paper out", "the printer of kiosk-1 is out of paper", 150, 240},
+    {"paper ok", "the printer of kiosk-1 is given paper again", 250, 260},
+};
+#define PRINTER_INCIDENTS (sizeof printer_incidents / sizeof printer_incidents[0])
+#define HANG_REAL_MS      75000 /* a hung kiosk: past critical at 6 missed 10 s heartbeats */
 
 struct counts {
     unsigned arrived, issued, one_tap, card, area, offline, not_issued;
@@ -161,6 +199,12 @@ struct day {
     int64_t next_arrival_ms;
     int64_t next_board_mono;
     struct counts n;
+    bool incidents;
+    struct ctl printer; /* --printer: the control port of kiosk-1's printer simulator */
+    int64_t printer_at[PRINTER_INCIDENTS];
+    size_t printer_next;
+    pid_t hang_pid;                 /* --hang */
+    int64_t hang_at, hang_end_mono; /* hall time of the hang; real time of its end */
 };
 
 static uint64_t rng_next(struct day *d)
@@ -1100,12 +1144,143 @@ static void web_open_window(struct day *d, struct window *w)
  * The clerk's next step
  */
 
+/* Pause, resume or sign out the window as its clerk would (pause and
+ * resume through any kind of window; sign-out on the web, where signing
+ * in again needs no PIN); 0 if done. */
+static int window_op(struct day *d, struct window *w, const char *op)
+{
+    if (w->web)
+        return web_step(d, w, op);
+    if (d->use_bus)
+        return bus_press(d, w, op);
+    if (strcmp(op, "resume") == 0)
+        return resume(d, w);
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__PauseWindow pause = HALL__PAUSE_WINDOW__INIT;
+    char reason[] = "休息";
+    pause.window_no = w->no;
+    pause.reason = reason;
+    env.body_case = HALL__ENVELOPE__BODY_PAUSE;
+    env.pause = &pause;
+    Hall__Envelope *r = win_ask(d, w, &env);
+    int rc = r != NULL && r->body_case == HALL__ENVELOPE__BODY_WINDOW_REPLY ? 0 : -1;
+    if (rc < 0 && r != NULL) {
+        d->n.errors++;
+        say(d, "window %u: halld refused the pause: %s", w->no, refusal(r));
+    }
+    proto_free(r);
+    return rc;
+}
+
+/* A free clerk's incident whose time has come (--incidents): true when
+ * the clerk is now on a break, idle or away. */
+static bool clerk_incident(struct day *d, struct window *w, int64_t now)
+{
+    if (w->break_at > 0 && now >= w->break_at) {
+        w->break_at = 0;
+        if (window_op(d, w, "pause") == 0) {
+            say(d, "window %u: the clerk takes a long break (paused)", w->no);
+            w->state = CLERK_BREAK;
+            w->due_ms = now + rng_minutes(d, 20, 35);
+            return true;
+        }
+    }
+    if (w->idle_at > 0 && now >= w->idle_at) {
+        w->idle_at = 0;
+        say(d, "window %u: the clerk leaves the desk without pausing the window", w->no);
+        w->state = CLERK_IDLE;
+        w->due_ms = now + rng_minutes(d, 8, 18);
+        return true;
+    }
+    if (w->away_at > 0 && now >= w->away_at) {
+        w->away_at = 0;
+        if (window_op(d, w, "sign-out") == 0) {
+            say(d, "window %u: the clerk signs out for a meeting", w->no);
+            w->state = CLERK_AWAY;
+            w->due_ms = now + rng_minutes(d, 12, 20);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The day's incidents for the clerks, drawn once at the opening. */
+static void plan_incidents(struct day *d)
+{
+    for (size_t i = 0; i < d->nwindows; i++) {
+        struct window *w = &d->window[i];
+        w->break_at = rng_minutes(d, 60, 300);
+        w->idle_at = rng_minutes(d, 30, 300);
+        if (llabs(w->idle_at - w->break_at) < 40 * MINUTE_MS)
+            w->idle_at = w->break_at + 60 * MINUTE_MS;
+        if (w->web) {
+            w->away_at = rng_minutes(d, 120, 330);
+            w->state = CLERK_LATE;
+            w->due_ms = rng_minutes(d, 8, 12);
+        }
+    }
+    for (size_t i = 0; i < PRINTER_INCIDENTS; i++)
+        d->printer_at[i] =
+            rng_minutes(d, printer_incidents[i].from_min, printer_incidents[i].to_min);
+    d->hang_at = rng_minutes(d, 90, 200);
+}
+
+/* The printer's and the hung kiosk's incidents due by now. */
+static void device_incidents(struct day *d, int64_t now)
+{
+    char reply[256];
+
+    while (d->printer.port > 0 && d->printer_next < PRINTER_INCIDENTS &&
+           now >= d->printer_at[d->printer_next]) {
+        const struct printer_incident *p = &printer_incidents[d->printer_next++];
+        if (ctl_cmd(&d->printer, p->line, reply, sizeof reply) == 0)
+            say(d, "%s", p->says);
+        else
+            say(d, "the printer simulator did not take \"%s\": %s", p->line, strtok(reply, "\n"));
+    }
+    if (d->hang_pid > 0 && d->hang_at > 0 && now >= d->hang_at) {
+        d->hang_at = 0;
+        if (kill(d->hang_pid, SIGSTOP) == 0) {
+            say(d, "the kiosk of process %ld hangs", (long)d->hang_pid);
+            d->hang_end_mono = clk_mono_ms() + HANG_REAL_MS;
+        } else {
+            say(d, "cannot stop process %ld: %s", (long)d->hang_pid, strerror(errno));
+        }
+    }
+    if (d->hang_end_mono > 0 && clk_mono_ms() >= d->hang_end_mono) {
+        d->hang_end_mono = 0;
+        kill(d->hang_pid, SIGCONT);
+        say(d, "the kiosk of process %ld runs again", (long)d->hang_pid);
+    }
+}
+
 static void clerk_step(struct day *d, struct window *w)
 {
     int64_t now = hall_ms(d);
 
     switch (w->state) {
+    case CLERK_LATE:
+        web_open_window(d, w);
+        say(d, "window %u: the clerk signs in late", w->no);
+        w->state = CLERK_FREE;
+        return;
+    case CLERK_BREAK:
+        if (window_op(d, w, "resume") == 0)
+            say(d, "window %u: the clerk is back from the break", w->no);
+        w->state = CLERK_FREE;
+        return;
+    case CLERK_IDLE:
+        say(d, "window %u: the clerk is back at the desk", w->no);
+        w->state = CLERK_FREE;
+        return;
+    case CLERK_AWAY:
+        if (web_step(d, w, "sign-in") == 0)
+            say(d, "window %u: the clerk signs in again", w->no);
+        w->state = CLERK_FREE;
+        return;
     case CLERK_FREE:
+        if (d->incidents && clerk_incident(d, w, now))
+            return;
         if (w->web ? web_call(d, w) : d->use_bus ? bus_call(d, w) : halld_call(d, w)) {
             d->n.called++;
             say(d, "window %u calls %s", w->no, w->number);
@@ -1122,7 +1297,12 @@ static void clerk_step(struct day *d, struct window *w)
             w->state = CLERK_FREE;
         } else {
             w->state = CLERK_SERVING;
-            w->due_ms = now + rng_minutes(d, 3, 15);
+            if (d->incidents && rng_unit(d) < 0.04) {
+                say(d, "window %u: a long visit for %s", w->no, w->number);
+                w->due_ms = now + rng_minutes(d, 25, 45);
+            } else {
+                w->due_ms = now + rng_minutes(d, 3, 15);
+            }
         }
         return;
     case CLERK_SERVING: {
@@ -1219,7 +1399,7 @@ static void usage(FILE *f)
             "               [--web URL --web-user NAME --web-password-file FILE\n"
             "                --web-windows 5,6]\n"
             "               [--seed N] [--rate N] [--pattern NAME] [--speed N] [--duration S]\n"
-            "               [--board S]\n"
+            "               [--board S] [--incidents [--printer HOST:PORT] [--hang PID]]\n"
             "A scripted day in the simulated hall: citizens at the kiosks' touch pages\n"
             "(--kiosk http://127.0.0.1:8080, repeatable; --idreader: the control port of\n"
             "that kiosk's card reader simulator, same order), clerks on the call-pads of\n"
@@ -1237,7 +1417,12 @@ static void usage(FILE *f)
             "  --speed N     hall time runs N times faster than the clock (default 10;\n"
             "                with --hall, the rate of its [clock] when it sets one)\n"
             "  --duration S  stop after S seconds (default 0: until SIGINT or SIGTERM)\n"
-            "  --board S     print the board every S seconds (default %d; 0: never)\n",
+            "  --board S     print the board every S seconds (default %d; 0: never)\n"
+            "  --incidents   what supervision watches for: long breaks, a clerk away\n"
+            "                from an open window, long visits, a web clerk late and\n"
+            "                signed out a while; the printer simulator of --printer (its\n"
+            "                control port) low on paper, then out; the kiosk of --hang\n"
+            "                (its process id) hung for a minute of real time\n",
             BOARD_DEFAULT);
 }
 
@@ -1357,6 +1542,9 @@ int main(int argc, char **argv)
                                             {"speed", required_argument, NULL, 'x'},
                                             {"duration", required_argument, NULL, 'd'},
                                             {"board", required_argument, NULL, 'B'},
+                                            {"incidents", no_argument, NULL, 'I'},
+                                            {"printer", required_argument, NULL, 'R'},
+                                            {"hang", required_argument, NULL, 'G'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     static struct day d;
@@ -1371,6 +1559,7 @@ int main(int argc, char **argv)
     d.speed = 10;
     d.board_s = BOARD_DEFAULT;
     ctl_init(&d.bus);
+    ctl_init(&d.printer);
     parse_windows(&d, "1,2,3,4");
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -1392,6 +1581,28 @@ int main(int argc, char **argv)
                 return 2;
             }
             d.kiosk[d.nreaders++].has_reader = true;
+            break;
+        }
+        case 'I':
+            d.incidents = true;
+            break;
+        case 'R':
+            if (net_parse_hostport(optarg, d.printer.host, sizeof d.printer.host, &d.printer.port) <
+                    0 ||
+                d.printer.port <= 0) {
+                fprintf(stderr, "hallday: --printer %s: expected HOST:PORT\n", optarg);
+                return 2;
+            }
+            break;
+        case 'G': {
+            char *end;
+            errno = 0;
+            long pid = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || pid <= 1 || pid > INT_MAX) {
+                fprintf(stderr, "hallday: --hang %s: expected a process id\n", optarg);
+                return 2;
+            }
+            d.hang_pid = (pid_t)pid;
             break;
         }
         case 'b':
@@ -1570,8 +1781,12 @@ int main(int argc, char **argv)
            d.seed, d.rate, d.pattern->name, d.speed, d.nkiosks,
            d.use_bus ? "the bus (call-pads, rating pads)" : "halld (window terminals)");
     fflush(stdout);
+    if (d.incidents)
+        plan_incidents(&d);
     for (size_t i = 0; i < d.nwindows && !stopping; i++)
-        if (d.window[i].web)
+        if (d.window[i].state == CLERK_LATE)
+            continue; /* signs in when due */
+        else if (d.window[i].web)
             web_open_window(&d, &d.window[i]);
         else if (d.use_halld)
             open_window(&d, &d.window[i]);
@@ -1591,6 +1806,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < d.nwindows && !stopping; i++)
             if (hall_ms(&d) >= d.window[i].due_ms)
                 clerk_step(&d, &d.window[i]);
+        if (d.incidents)
+            device_incidents(&d, hall_ms(&d));
         if (d.board_s > 0 && clk_mono_ms() >= d.next_board_mono) {
             if (d.use_bus)
                 board_from_bus(&d);
@@ -1600,7 +1817,10 @@ int main(int argc, char **argv)
         }
         nap_ms(50);
     }
+    if (d.hang_end_mono > 0)
+        kill(d.hang_pid, SIGCONT); /* never leave the kiosk stopped */
     summary(&d);
+    ctl_close(&d.printer);
     for (size_t i = 0; i < d.nwindows; i++)
         devlink_close(d.window[i].link);
     for (size_t i = 0; i < d.nkiosks; i++)
