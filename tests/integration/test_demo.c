@@ -295,6 +295,12 @@ START_TEST(test_hallday_bad_input)
     const char *bad_pattern[] = {HALLDAY_PATH, "--kiosk",   url,       "--windows",
                                  "",           "--pattern", "tuesday", NULL};
     ck_assert_int_eq(run_hallday(bad_pattern, log), 2);
+    const char *bad_hang[] = {HALLDAY_PATH,  "--kiosk", url,       "--windows", "",
+                              "--incidents", "--hang",  "kiosk-2", NULL};
+    ck_assert_int_eq(run_hallday(bad_hang, log), 2);
+    const char *bad_printer[] = {HALLDAY_PATH, "--kiosk",   url,           "--windows", "",
+                                 "--printer",  "localhost", "--incidents", NULL};
+    ck_assert_int_eq(run_hallday(bad_printer, log), 2);
     /* Windows need someone to drive them. */
     const char *no_clerks[] = {HALLDAY_PATH, "--kiosk", url, NULL};
     ck_assert_int_eq(run_hallday(no_clerks, log), 2);
@@ -303,7 +309,9 @@ START_TEST(test_hallday_bad_input)
                              NULL};
     ck_assert_int_eq(run_hallday(no_hall, log), 1);
     out = ts_slurp(log);
-    ck_assert_msg(strstr(out, "--speed 0") != NULL && strstr(out, "--windows 1,x") != NULL,
+    ck_assert_msg(strstr(out, "--speed 0") != NULL && strstr(out, "--windows 1,x") != NULL &&
+                      strstr(out, "--hang kiosk-2: expected a process id") != NULL &&
+                      strstr(out, "--printer localhost: expected HOST:PORT") != NULL,
                   "bad options are not named");
     free(out);
 
