@@ -145,6 +145,25 @@ static void window_ok(devlink *l, Hall__Envelope__BodyCase op, uint32_t no, uint
     proto_free(r);
 }
 
+static void pause_window(devlink *w1, bool pause)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__PauseWindow p = HALL__PAUSE_WINDOW__INIT;
+    Hall__ResumeWindow r = HALL__RESUME_WINDOW__INIT;
+    char reason[] = "break";
+
+    p.window_no = r.window_no = 1;
+    p.reason = reason;
+    env.body_case = pause ? HALL__ENVELOPE__BODY_PAUSE : HALL__ENVELOPE__BODY_RESUME;
+    if (pause)
+        env.pause = &p;
+    else
+        env.resume = &r;
+    Hall__Envelope *a = fix_call(w1, &env);
+    ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    proto_free(a);
+}
+
 /* Window 1 calls, starts and finishes its next ticket. */
 static void serve_next(hallfix *f, devlink *w1)
 {
@@ -322,10 +341,10 @@ START_TEST(rules)
     wait_level(&f, "queue_per_window", "area:intake", 0);
 
     /* ---- window_paused_long. ---- */
-    window_ok(w1, HALL__ENVELOPE__BODY_PAUSE, 1, 0);
+    pause_window(w1, true);
     wait_level(&f, "window_paused_long", "window:1", 1);
     wait_level(&f, "window_paused_long", "window:1", 2);
-    window_ok(w1, HALL__ENVELOPE__BODY_RESUME, 1, 0);
+    pause_window(w1, false);
     wait_level(&f, "window_paused_long", "window:1", 0);
 
     /* ---- device_fault: paper low (warn), then out (critical), then ok. ---- */
