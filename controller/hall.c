@@ -214,6 +214,8 @@ static void alerts_window_changed(hall *h, uint32_t no);
 static void alerts_heard(hall *h, const char *device);
 static void alerts_rated(hall *h, const q_ticket *t, int64_t now);
 static void alerts_tick(hall *h, int64_t now);
+static void alerts_changed(hall *h);
+static bool alerts_due(const hall *h);
 static uint64_t alerts_seq(const hall *h);
 static bool alerts_turn_changed(const hall *h);
 static void alerts_turn_reset(hall *h);
@@ -325,6 +327,7 @@ static void journal_ticket(void *ctx, const q_ticket *t)
     if (store_put_ticket(h->store, t) < 0)
         h->req_failed = true;
     h->turn_areas = true;
+    alerts_changed(h);
     /* A window's ticket changed (called, started, recalled): its displays
      * and call-pad show that ticket's state. */
     if (t->window_no != 0)
@@ -2914,6 +2917,10 @@ int hall_commit(hall *h)
 
 int hall_commit_unsynced(hall *h)
 {
+    /* The rules see the turn's changes in the same turn (at most every
+     * ALERTS_EVAL_MS; the tick catches up). */
+    if (h->in_turn && alerts_due(h))
+        alerts_tick(h, clk_utc_ms());
     bool wrote = h->in_turn;
 
     buf_clear(&h->push);
@@ -3040,6 +3047,7 @@ struct alerts {
     } * area;
     size_t narea, caparea;
     int64_t last_eval_mono;
+    bool dirty; /* tickets or windows changed since the last evaluation */
     sv_condition *cond;
 };
 
@@ -3094,6 +3102,29 @@ static int alerts_load_open(hall *h)
                : 0;
 }
 
+/* A device that was silent when halld stopped is silent still, as far as
+ * a restarted halld knows: it is shown so, and its alert goes on with the
+ * heartbeats it had missed (not counted again from zero) until the device
+ * is heard. */
+static void restore_silence(hall *h)
+{
+    struct alerts *a = h->alerts;
+    sv_limit lim = sv_limit_for(&a->limits, SV_DEVICE_SILENT, "", 0);
+
+    for (size_t i = 0; i < a->nopen; i++) {
+        const store_alert *sa = &a->open[i];
+        struct devstate *d;
+
+        if (strcmp(sa->rule, sv_rule_name(SV_DEVICE_SILENT)) != 0 ||
+            (d = devstate_of(h, sa->device)) == NULL)
+            continue;
+        int64_t missed = sa->level == SV_CRITICAL && lim.critical ? lim.critical : lim.warn;
+        d->since_ms = d->silent_ms = sa->raised_ms;
+        d->silent = true;
+        d->heard_mono_ms = clk_mono_ms() - missed * h->heartbeat_interval_ms;
+    }
+}
+
 static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
 {
     struct alerts *a = calloc(1, sizeof *a);
@@ -3113,6 +3144,7 @@ static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *e
         alerts_free(a);
         return NULL;
     }
+    restore_silence(h);
     return a;
 }
 
@@ -3141,6 +3173,17 @@ static int alerts_reload(hall *h, const struct halld_conf *conf, char *err, size
 static uint64_t alerts_seq(const hall *h)
 {
     return h->alerts ? h->alerts->changes : 0;
+}
+
+static void alerts_changed(hall *h)
+{
+    if (h->alerts != NULL)
+        h->alerts->dirty = true;
+}
+
+static bool alerts_due(const hall *h)
+{
+    return h->alerts != NULL && h->alerts->dirty;
 }
 
 static bool alerts_turn_changed(const hall *h)
@@ -3175,6 +3218,7 @@ static void alerts_window_changed(hall *h, uint32_t no)
         a->win[a->nwin++].no = no;
     }
     a->win[i].since_ms = clk_utc_ms();
+    a->dirty = true;
 }
 
 static int64_t window_since(const hall *h, uint32_t no, int64_t fallback)
@@ -3433,6 +3477,18 @@ static void device_snapshot(hall *h, struct devstate *d, sv_device *out, int64_t
     }
 }
 
+/* A device named by an alert that halld has heard nothing of since it
+ * started: its alert stays as it is until the device reports. */
+static bool device_unknown(hall *h, const char *device)
+{
+    if (device[0] == '\0')
+        return false;
+    for (size_t i = 0; i < h->ndevs; i++)
+        if (strcmp(h->devs[i].id, device) == 0)
+            return h->devs[i].since_ms == 0;
+    return true;
+}
+
 static void evaluate(hall *h, int64_t now)
 {
     struct alerts *a = h->alerts;
@@ -3502,7 +3558,8 @@ static void evaluate(hall *h, int64_t now)
     /* What no longer holds is resolved (rating_bad only by hand). */
     for (size_t i = a->nopen; i-- > 0 && !h->req_failed;) {
         store_alert *open = &a->open[i];
-        bool holds = strcmp(open->rule, sv_rule_name(SV_RATING_BAD)) == 0;
+        bool holds =
+            strcmp(open->rule, sv_rule_name(SV_RATING_BAD)) == 0 || device_unknown(h, open->device);
         for (size_t k = 0; k < n && !holds; k++) {
             char subject[96];
             sv_subject_key(&a->cond[k], subject, sizeof subject);
@@ -3531,6 +3588,7 @@ static void alerts_tick(hall *h, int64_t now)
     if (a == NULL || h->broken || mono - a->last_eval_mono < ALERTS_EVAL_MS)
         return;
     a->last_eval_mono = mono;
+    a->dirty = false;
     mark = turn_mark(h);
     if (begin_turn(h) < 0 || store_savepoint(h->store) < 0) {
         log_error("supervision: %s", store_errmsg(h->store));

@@ -195,16 +195,6 @@ static void report(devlink *kiosk, bool can_issue, const char *printer)
     proto_free(r);
 }
 
-static void heartbeat(devlink *l)
-{
-    Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Heartbeat hb = HALL__HEARTBEAT__INIT;
-
-    env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    proto_free(fix_call(l, &env));
-}
-
 /* What a subscriber's snapshot says of a device: 1 can issue, 0 cannot, -1 absent. */
 static int snapshot_can_issue(hallfix *f, const char *device)
 {
@@ -231,7 +221,6 @@ static int snapshot_can_issue(hallfix *f, const char *device)
  * as real time, so a hall minute is a real second. Every rule but the one
  * a step looks at is set far enough not to fire by accident. */
 #define RULES_CONF                                                                                 \
-    "[clock]\nstart = 2026-03-02T08:00:00+08:00\nrate = 60\n"                                      \
     "[session]\nheartbeat_interval = 2s\nidle_timeout = 1h\n"                                      \
     "[queue]\nissue_unstaffed = true\n"                                                            \
     "[supervise]\n"                                                                                \
@@ -269,7 +258,17 @@ START_TEST(rules)
     hallfix f;
     char id[128];
 
-    fix_init(&f, 2, RULES_CONF);
+    /* The hall clock: 08:00 when the test starts (anchor), a restart of
+     * halld goes on with it. */
+    char anchor[64], conf[2048];
+    clk_zone *utc = clk_zone_new("UTC");
+    ck_assert_ptr_nonnull(utc);
+    ck_assert_int_gt(clk_format_iso(utc, clk_system_utc_ms(), anchor, sizeof anchor), 0);
+    clk_zone_free(utc);
+    snprintf(conf, sizeof conf,
+             "[clock]\nstart = 2026-03-02T08:00:00+08:00\nrate = 60\nanchor = %s\n%s", anchor,
+             RULES_CONF);
+    fix_init(&f, 2, conf);
     /* The hall opens at 08:30 by its calendar: clerk_absent counts from then. */
     ck_assert_int_eq(fix_hallctl(&f, "calendar hours --days 1-7 --open 08:30 --close 17:00"), 0);
     fix_start(&f);
@@ -362,8 +361,23 @@ START_TEST(rules)
     wait_level(&f, "device_silent", "device:kiosk-01", 1);
     ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 0);
     wait_level(&f, "device_silent", "device:kiosk-01", 2);
+    /* A restart of halld does not forget it: still silent, the same alert. */
+    long long silent = fix_db_int(&f, "SELECT seq FROM alerts WHERE rule = 'device_silent'");
+    devlink_close(w1);
+    devlink_close(w2);
+    ck_assert_int_eq(fix_stop(&f), 0);
+    fix_start(&f);
+    w1 = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    w2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 0);
+    usleep(1500 * 1000); /* evaluations after the restart */
+    ck_assert_int_eq(open_level(&f, "device_silent", "device:kiosk-01"), 2);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT seq FROM alerts WHERE rule = 'device_silent' AND "
+                                    "state IN (1, 2)"),
+                     silent);
+    /* Back: a kiosk reports its health after every (re)connect. */
     kiosk = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
-    heartbeat(kiosk);
+    report(kiosk, true, "ok");
     wait_level(&f, "device_silent", "device:kiosk-01", 0);
     ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 1);
 
