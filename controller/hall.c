@@ -3489,10 +3489,13 @@ static bool device_unknown(hall *h, const char *device)
     return true;
 }
 
-static void evaluate(hall *h, int64_t now)
+/* The conditions that hold now, into h->alerts->cond: how many, or -1 if
+ * the hall could not be read. Reads only (no transaction needed). */
+static long collect(hall *h, int64_t now)
 {
     struct alerts *a = h->alerts;
-    size_t nareas = count_areas(h), nwin = count_windows(h), n = 0;
+    size_t nareas = count_areas(h), nwin = count_windows(h);
+    long n = -1;
     sv_area *areas = calloc(nareas ? nareas : 1, sizeof *areas);
     sv_window *wins = calloc(nwin ? nwin : 1, sizeof *wins);
     const char **codes = calloc((nwin ? nwin : 1) * Q_MAX_AREAS_PER_WINDOW, sizeof *codes);
@@ -3550,11 +3553,35 @@ static void evaluate(hall *h, int64_t now)
                         .nwindows = nwin,
                         .devices = devs,
                         .ndevices = ndev};
-    n = sv_evaluate(&hall_now, &a->limits, a->cond, ALERTS_COND_MAX);
-    if (n > ALERTS_COND_MAX)
-        n = ALERTS_COND_MAX;
-    for (size_t i = 0; i < n && !h->req_failed; i++)
-        raise_condition(h, &a->cond[i], now);
+    size_t got = sv_evaluate(&hall_now, &a->limits, a->cond, ALERTS_COND_MAX);
+    n = (long)(got > ALERTS_COND_MAX ? ALERTS_COND_MAX : got);
+out:
+    free(areas);
+    free(wins);
+    free(codes);
+    free(devs);
+    return n;
+}
+
+/* The alert changes the n conditions call for: made (dry false), or only
+ * counted (dry true). */
+static size_t apply(hall *h, size_t n, int64_t now, bool dry)
+{
+    struct alerts *a = h->alerts;
+    size_t changes = 0;
+
+    for (size_t i = 0; i < n && !h->req_failed; i++) {
+        const sv_condition *c = &a->cond[i];
+        char subject[96];
+
+        sv_subject_key(c, subject, sizeof subject);
+        const store_alert *open = find_open(a, sv_rule_name(c->rule), subject);
+        if (open != NULL ? (int)c->level <= open->level : a->nopen >= ALERTS_OPEN_MAX)
+            continue;
+        changes++;
+        if (!dry)
+            raise_condition(h, c, now);
+    }
     /* What no longer holds is resolved (rating_bad only by hand). */
     for (size_t i = a->nopen; i-- > 0 && !h->req_failed;) {
         store_alert *open = &a->open[i];
@@ -3566,18 +3593,19 @@ static void evaluate(hall *h, int64_t now)
             holds = strcmp(sv_rule_name(a->cond[k].rule), open->rule) == 0 &&
                     strcmp(subject, open->subject) == 0;
         }
-        if (!holds)
+        if (holds)
+            continue;
+        changes++;
+        if (!dry)
             resolve_alert(h, open, "", "", now);
     }
-out:
-    free(areas);
-    free(wins);
-    free(codes);
-    free(devs);
+    return changes;
 }
 
-/* Evaluate the rules in a savepoint of the turn: a store failure undoes
- * this evaluation only (and reads the open alerts again). */
+/* Evaluate the rules; the changes they call for are made in a savepoint
+ * of the turn (a store failure undoes them only, and the open alerts are
+ * read again). An evaluation that changes nothing opens no transaction:
+ * an idle hall commits nothing. */
 static void alerts_tick(hall *h, int64_t now)
 {
     struct alerts *a = h->alerts;
@@ -3589,6 +3617,9 @@ static void alerts_tick(hall *h, int64_t now)
         return;
     a->last_eval_mono = mono;
     a->dirty = false;
+    long n = collect(h, now);
+    if (n < 0 || apply(h, (size_t)n, now, true) == 0)
+        return;
     mark = turn_mark(h);
     if (begin_turn(h) < 0 || store_savepoint(h->store) < 0) {
         log_error("supervision: %s", store_errmsg(h->store));
@@ -3596,7 +3627,7 @@ static void alerts_tick(hall *h, int64_t now)
     }
     h->req_failed = false;
     h->requester = "";
-    evaluate(h, now);
+    apply(h, (size_t)n, now, false);
     h->requester = NULL;
     if (end_savepoint(h, &mark, why, sizeof why) < 0)
         log_error("supervision: %s", why);
