@@ -3009,9 +3009,10 @@ int hall_tick(hall *h)
 
 /* ---- Supervision: alerts ------------------------------------------------------------
  *
- * The rules are supervise.c's; here they meet the hall. On every tick
- * (at most every ALERTS_EVAL_MS of real time) a snapshot of the hall goes
- * to sv_evaluate, and its conditions are compared with the open alerts:
+ * The rules are supervise.c's; here they meet the hall. On every tick,
+ * and at the end of a turn that changed tickets or windows (at most every
+ * ALERTS_EVAL_MS of real time), a snapshot of the hall goes to
+ * sv_evaluate, and its conditions are compared with the open alerts:
  * a new condition raises an alert, a higher level escalates it (same
  * alert, same id), an open alert whose condition no longer holds is
  * resolved by halld. A rating raises rating_bad; people acknowledge and
@@ -3097,7 +3098,8 @@ static int alerts_load_open(hall *h)
 
     a->nopen = 0;
     return store_load_alerts(h->store, true, ALERTS_OPEN_MAX, add_open, a) != 0 ||
-                   store_max_alert_seq(h->store, &a->seq) < 0
+                   store_max_alert_seq(h->store, &a->seq) < 0 ||
+                   store_count_deliveries(h->store, &a->pending) < 0
                ? -1
                : 0;
 }
@@ -3137,8 +3139,7 @@ static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *e
     }
     alerts_settings(a, conf);
     h->alerts = a;
-    if (alerts_load_open(h) < 0 || store_alert_changes(h->store, &a->changes) < 0 ||
-        store_count_deliveries(h->store, &a->pending) < 0) {
+    if (alerts_load_open(h) < 0 || store_alert_changes(h->store, &a->changes) < 0) {
         snprintf(err, errlen, "cannot read the alerts: %s", store_errmsg(h->store));
         h->alerts = NULL;
         alerts_free(a);
