@@ -3198,7 +3198,8 @@ static void alerts_turn_reset(hall *h)
         h->alerts->turn_changed = false;
 }
 
-static void alerts_window_changed(hall *h, uint32_t no)
+/* Window no changed at hall time at. */
+static void window_note(hall *h, uint32_t no, int64_t at)
 {
     struct alerts *a = h->alerts;
     size_t i;
@@ -3218,8 +3219,14 @@ static void alerts_window_changed(hall *h, uint32_t no)
         }
         a->win[a->nwin++].no = no;
     }
-    a->win[i].since_ms = clk_utc_ms();
+    a->win[i].since_ms = at;
     a->dirty = true;
+}
+
+static void alerts_window_changed(hall *h, uint32_t no)
+{
+    if (h->alerts != NULL)
+        window_note(h, no, clk_utc_ms());
 }
 
 static int64_t window_since(const hall *h, uint32_t no, int64_t fallback)
@@ -3542,7 +3549,7 @@ static long collect(hall *h, int64_t now)
                               .nareas = w->nareas};
         /* A window seen for the first time counts from now. */
         if (window_since(h, w->no, 0) == 0)
-            alerts_window_changed(h, w->no);
+            window_note(h, w->no, now);
     }
     for (size_t i = 0; i < h->ndevs; i++)
         if (h->devs[i].since_ms != 0)
