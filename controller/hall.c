@@ -814,15 +814,17 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
         calendar_free(cal);
         return -1;
     }
-    if (alerts_reload(h, conf, err, errlen) < 0) {
-        citizen_keys_free(keys);
-        calendar_free(cal);
-        return -1;
-    }
     halld_conf_policy(conf, &h->policy);
     h->policy.rollover_hour = was.rollover_hour;
     if (build_engine(h, &h->policy, &q, err, errlen) < 0) {
         h->policy = was;
+        citizen_keys_free(keys);
+        calendar_free(cal);
+        return -1;
+    }
+    if (alerts_reload(h, conf, err, errlen) < 0) {
+        h->policy = was;
+        queue_free(q);
         citizen_keys_free(keys);
         calendar_free(cal);
         return -1;
