@@ -3338,8 +3338,10 @@ static void raise_condition(hall *h, const sv_condition *c, int64_t now)
     char subject[96], zh[256], en[256];
     store_alert *open, fresh;
 
+    const q_area *area = c->area[0] != '\0' ? queue_area(h->q, c->area) : NULL;
+
     sv_subject_key(c, subject, sizeof subject);
-    sv_text(c, zh, en, sizeof zh);
+    sv_text(c, area ? area->name : NULL, area ? area->name_en : NULL, zh, en, sizeof zh);
     if ((open = find_open(a, sv_rule_name(c->rule), subject)) != NULL) {
         if ((int)c->level <= open->level)
             return;

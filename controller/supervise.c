@@ -496,7 +496,8 @@ void sv_subject_key(const sv_condition *c, char *out, size_t len)
     }
 }
 
-void sv_text(const sv_condition *c, char *zh, char *en, size_t len)
+void sv_text(const sv_condition *c, const char *name_zh, const char *name_en, char *zh, char *en,
+             size_t len)
 {
     const struct rule_info *r = &rules[c->rule];
     char szh[96], sen[96];
@@ -504,8 +505,8 @@ void sv_text(const sv_condition *c, char *zh, char *en, size_t len)
     switch (c->rule) {
     case SV_WAIT_LONG:
     case SV_QUEUE_PER_WINDOW:
-        snprintf(szh, sizeof szh, "区域 %s", c->area);
-        snprintf(sen, sizeof sen, "area %s", c->area);
+        snprintf(szh, sizeof szh, "%s区", name_zh != NULL && name_zh[0] ? name_zh : c->area);
+        snprintf(sen, sizeof sen, "area %s", name_en != NULL && name_en[0] ? name_en : c->area);
         break;
     case SV_RATING_BAD:
         snprintf(szh, sizeof szh, "%u 号窗口，评价 %lld 级", c->window_no, (long long)c->value);

@@ -177,7 +177,10 @@ bool sv_rating(const sv_limits *limits, const char *area, uint32_t window_no, ui
  * "ticket:42", "device:kiosk-01"): one open alert per rule and key. */
 void sv_subject_key(const sv_condition *c, char *out, size_t len);
 
-/* Texts of a condition, Chinese and English. */
-void sv_text(const sv_condition *c, char *zh, char *en, size_t len);
+/* Texts of a condition, Chinese and English. An area is named by its
+ * catalog names (name_zh, name_en; NULL or "": its code), so that the
+ * Chinese sentence has no English word in it. */
+void sv_text(const sv_condition *c, const char *name_zh, const char *name_en, char *zh, char *en,
+             size_t len);
 
 #endif

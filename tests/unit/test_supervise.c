@@ -179,6 +179,24 @@ START_TEST(parsing)
 }
 END_TEST
 
+START_TEST(texts_in_one_language)
+{
+    sv_condition c = {.rule = SV_WAIT_LONG, .level = SV_CRITICAL, .value = 40 * 60000};
+    char zh[256], en[256];
+
+    strcpy(c.area, "intake");
+    sv_text(&c, "综合受理", "General intake", zh, en, sizeof zh);
+    ck_assert_str_eq(zh, "综合受理区：取号后等候时间过长（40 分钟）");
+    ck_assert_ptr_nonnull(strstr(en, "area General intake: "));
+    for (const char *p = zh; *p != '\0'; p++)
+        ck_assert_msg(!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')), "%s", zh);
+    /* An area without names is named by its code. */
+    sv_text(&c, NULL, "", zh, en, sizeof zh);
+    ck_assert_ptr_nonnull(strstr(zh, "intake区"));
+    ck_assert_ptr_nonnull(strstr(en, "area intake: "));
+}
+END_TEST
+
 START_TEST(transitions)
 {
     ck_assert(sv_transition_ok(SV_RAISED, SV_RAISED));
@@ -204,6 +222,7 @@ int main(void)
     tcase_add_test(tc, devices_and_ratings);
     tcase_add_test(tc, parsing);
     tcase_add_test(tc, transitions);
+    tcase_add_test(tc, texts_in_one_language);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
