@@ -193,6 +193,15 @@ START_TEST(test_demo_smoke)
     ck_assert_int_gt(done1, 0);
     snprintf(where, sizeof where, "state IN (%d, %d, %d)", Q_CALLED, Q_SERVING, Q_DONE);
     ck_assert_int_ge(tickets_in(ts_path(hall, "hall.db"), where), done1);
+    /* Window 5's clerk signs in late (hallday --incidents) in a hall whose
+     * calendar says it is open: supervision raised clerk_absent for it. */
+    ck_assert_int_gt(db_value(ts_path(hall, "hall.db"),
+                              "SELECT count(*) FROM alerts WHERE rule = 'clerk_absent' AND "
+                              "window_no = 5"),
+                     0);
+    /* The manager's and the big screen's secrets were made once. */
+    ck_assert_int_eq(access(ts_path(hall, "manager.password"), R_OK), 0);
+    ck_assert_int_eq(access(ts_path(hall, "screen.token"), R_OK), 0);
     /* Window 5's clerk worked through the web layer: signed in there (an
      * audit event of the gateway), and its window events are the user's. */
     ck_assert_int_gt(db_value(ts_path(hall, "hall.db"),
