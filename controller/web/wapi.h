@@ -112,6 +112,10 @@ void wapi_request_done(wapi_request *r);
  * subscription that may have missed some), and the clock moved on (held
  * polls past their time are answered). Any thread. */
 void wapi_feed_changed(void);
+/* A display push of the subscription: the latest estimated wait of each
+ * area it names is kept for the lists (GET /api/v1/queues, the big
+ * screen). Any thread. */
+void wapi_feed_estimates(const Hall__DisplayPush *push);
 void wapi_feed_tick(int64_t now_ms);
 
 #endif
