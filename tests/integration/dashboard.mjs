@@ -5,7 +5,8 @@
 // catalog and two windows, a manager and a big screen "wall-1" (its token
 // from hallctl screen add), and a screen "wall-9" already revoked, and runs
 //   node dashboard.mjs --url URL --chromium PATH --node-modules DIR --out DIR
-//        --user NAME --password PASSWORD --token T --revoked T
+//        --user NAME --password PASSWORD --admin NAME --admin-password PASSWORD
+//        --token T --revoked T
 //        --hallctl PATH --config FILE --halld HOST:PORT
 // The script signs in at /dashboard (1366x768) and opens /screen?token=T
 // (1920x1080) beside it, then makes the hall work with hallctl (a clerk
@@ -16,7 +17,9 @@
 // alerts yet the panel must say it has no data. Then English on both
 // pages, axe-core on both in both languages, the revoked token refused,
 // and wall-1 revoked while its page is open: the page says so at the
-// hall's next change. Screenshots go to --out. Exits 0 when every check
+// hall's next change. Last, on the admin page's 大屏 tab an administrator
+// issues a token for "wall-2" (after a refusal), the address shown opens
+// the screen, and revoking it there stops it. Screenshots go to --out. Exits 0 when every check
 // passed, 1 with the step and reason if not.
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -24,7 +27,7 @@ import path from "node:path";
 import { axeCheck, check, openPage, parseArgs } from "./browser.mjs";
 
 const args = parseArgs(process.argv.slice(2));
-for (const k of ["user", "password", "token", "revoked", "hallctl", "config", "halld"])
+for (const k of ["user", "password", "admin", "admin-password", "token", "revoked", "hallctl", "config", "halld"])
   if (!args[k]) throw new Error(`missing --${k}`);
 
 const WAIT = 30000; // generous: a loaded 2-core machine
@@ -211,6 +214,48 @@ async function refusals(ctx, wall) {
   await shot(wall, "screen-revoked-en");
 }
 
+async function adminTab(ctx, browser) {
+  step = "admin: sign in";
+  const admin = await (await browser.newContext({ viewport: { width: 1366, height: 768 } })).newPage();
+  admin.setDefaultTimeout(WAIT);
+  admin.on("dialog", (d) => d.accept());
+  await admin.goto(`${args.url}admin`, { waitUntil: "load" });
+  await visible(admin, "#v-signin");
+  await admin.fill("#user", args.admin);
+  await admin.fill("#password", args["admin-password"]);
+  await admin.click("#signin");
+  await visible(admin, "#v-admin");
+  await admin.click('.tab[data-tab="screens"]');
+  await visible(admin, "#p-screens");
+  step = "admin: a bad name";
+  await admin.fill("#s-name", "Wall 2");
+  await admin.click("#screen-form button[type=submit]");
+  await visible(admin, "#screen-form .form-error");
+  await admin.waitForSelector('#screen-form [aria-invalid="true"]#s-name');
+  step = "admin: issue wall-2";
+  await admin.fill("#s-name", "wall-2");
+  await admin.click("#screen-form button[type=submit]");
+  await visible(admin, "#s-token");
+  const shown = await admin.textContent("#s-token");
+  const m = shown.match(/(http:\/\/\S+\/screen\?token=[0-9a-f]{64})/);
+  check(m, `the address of the screen is shown once (it says "${shown}")`);
+  await until(admin, "admin: wall-2 listed", () =>
+    [...document.querySelectorAll("#screens-table tbody tr")].some((r) => r.cells[0].textContent === "wall-2" && r.querySelector("button")));
+  await axe(admin, "admin-screens-zh");
+  await shot(admin, "admin-screens-zh");
+  step = "wall-2 shows";
+  const wall2 = await ctx.newPage();
+  await wall2.goto(m[1], { waitUntil: "load" });
+  await visible(wall2, "#wall");
+  step = "admin: revoke wall-2";
+  await admin.click('#screens-table button[aria-label$="wall-2"]');
+  await until(admin, "admin: wall-2 revoked", () =>
+    [...document.querySelectorAll("#screens-table tbody tr")].some((r) => r.cells[0].textContent === "wall-2" && !r.querySelector("button")));
+  device("issue", "--area", "intake"); // the hall's next change
+  await visible(wall2, "#refused");
+  await wall2.close();
+}
+
 async function main() {
   const { browser, page: dash } = await openPage(args, WAIT);
   try {
@@ -224,6 +269,7 @@ async function main() {
     });
     await walk(dash, wall);
     await refusals(ctx, wall);
+    await adminTab(ctx, browser);
   } finally {
     await browser.close();
   }

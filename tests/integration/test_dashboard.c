@@ -26,6 +26,7 @@
 
 #define SCRIPT_MS        280000
 #define MANAGER_PASSWORD "boss-pass-1"
+#define ADMIN_PASSWORD   "root-pass-1"
 #define WEB_CONF         "[web]\nport = 0\n"
 
 /* The token hallctl printed last for a screen ("screen NAME: token T"). */
@@ -53,6 +54,7 @@ START_TEST(dashboard_chromium)
 
     fix_init(&f, 2, WEB_CONF);
     ck_assert_int_eq(web_add_user(&f, "boss", "manager", NULL, MANAGER_PASSWORD), 0);
+    ck_assert_int_eq(web_add_user(&f, "root", "admin", NULL, ADMIN_PASSWORD), 0);
     ck_assert_int_eq(fix_hallctl(&f, "screen add wall-1"), 0);
     printed_token(&f, "wall-1", wall);
     ck_assert_int_eq(fix_hallctl(&f, "screen add wall-9"), 0);
@@ -79,6 +81,10 @@ START_TEST(dashboard_chromium)
                           "boss",
                           "--password",
                           MANAGER_PASSWORD,
+                          "--admin",
+                          "root",
+                          "--admin-password",
+                          ADMIN_PASSWORD,
                           "--token",
                           wall,
                           "--revoked",
@@ -96,16 +102,25 @@ START_TEST(dashboard_chromium)
     fprintf(stderr, "%s", out ? out : "");
     ck_assert_msg(status == 0, "dashboard.mjs failed (status %d); its output is above", status);
 
-    /* What the script did to the hall: four tickets, one called at window
-     * 1; both screens revoked, each once in the audit chain. */
-    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM tickets WHERE area = 'intake'"), 4);
+    /* What the script did to the hall: five tickets, one called at window
+     * 1; the three screens revoked, each once in the audit chain, wall-2
+     * issued and revoked by the administrator on the admin page. */
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM tickets WHERE area = 'intake'"), 5);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM tickets WHERE window_no = 1 AND state "
                                     "IN (3, 4)"),
                      1);
-    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM screens WHERE revoked_ms > 0"), 2);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM screens WHERE revoked_ms > 0"), 3);
     ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE detail LIKE '%%screen "
                                     "wall-_ revoked%%'"),
+                     3);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM events WHERE clerk = 'root' AND "
+                                    "device = 'web-1' AND (detail LIKE 'web: screen wall-2 "
+                                    "issued a token%%' OR detail LIKE 'web: screen wall-2 "
+                                    "revoked%%')"),
                      2);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM screens WHERE name = 'wall-2' AND "
+                                    "issued_by = 'root' AND revoked_by = 'root'"),
+                     1);
     /* The acknowledgement, where this hall has alerts. */
     if (out != NULL && strstr(out, "acknowledged on the dashboard") != NULL)
         ck_assert_int_ge(fix_db_int(&f, "SELECT count(*) FROM events WHERE clerk = 'boss' AND "
