@@ -11,6 +11,8 @@ pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 # The QR code of the kiosk's ticket preview (an SVG the page shows).
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
+# halld's webhook of supervision alerts: HTTP(S) to SMS or WeChat gateways.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 find_program(PROTOC_C protoc-c REQUIRED)
 # hallbench only: the clients of the systems halld is measured against.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

@@ -50,6 +50,7 @@ static const struct {
     R(SIGN_IN,        D, W, D, W, D, D, W, C, D, D, D),
     R(SIGN_OUT,       D, W, D, W, D, D, W, C, D, D, D),
     R(RATING,         D, W, D, W, D, D, D, D, D, D, D),
+    R(ALERT_ACTION,   D, D, D, A, D, A, A, D, D, D, D),
 #undef R
 };
 #undef D

@@ -29,6 +29,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -38,6 +39,7 @@
 
 #include "auth.h"
 #include "citizen.h"
+#include "supervise.h"
 #include "clk.h"
 #include "log.h"
 #include "pwhash.h"
@@ -83,6 +85,11 @@ struct devstate {
     } comp[HEALTH_COMPONENTS];
     int64_t since_ms;
     bool turn_changed; /* the next push must carry it */
+    /* Supervision: when it last said anything (monotonic ms, 0: not since
+     * halld started), and whether it has missed heartbeats since. */
+    int64_t heard_mono_ms;
+    bool silent;
+    int64_t silent_ms; /* hall time it was found silent */
     /* Log budget. */
     int64_t log_window_ms;
     unsigned log_lines, log_suppressed;
@@ -192,8 +199,26 @@ struct hall {
         int64_t last_ms;
     } pins[HALL_PIN_TRACK];
     int64_t last_prune_ms;
-    bool broken; /* a lost turn could not be rebuilt from the store */
+    bool broken;           /* a lost turn could not be rebuilt from the store */
+    struct alerts *alerts; /* supervision: the section at the end */
 };
+
+/* Supervision (the section at the end of this file). */
+struct alerts;
+struct outcome;
+static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *err, size_t errlen);
+static void alerts_free(struct alerts *a);
+static int alerts_load_open(hall *h);
+static int alerts_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen);
+static void alerts_window_changed(hall *h, uint32_t no);
+static void alerts_heard(hall *h, const char *device);
+static void alerts_rated(hall *h, const q_ticket *t, int64_t now);
+static void alerts_tick(hall *h, int64_t now);
+static uint64_t alerts_seq(const hall *h);
+static bool alerts_turn_changed(const hall *h);
+static void alerts_turn_reset(hall *h);
+static void do_alert_action(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                            struct outcome *o, int64_t now);
 
 /* ---- Per-device state ------------------------------------------------------- */
 
@@ -313,6 +338,7 @@ static void journal_window(void *ctx, const q_window *w)
     if (store_put_window(h->store, w) < 0)
         h->req_failed = true;
     note_window(h, w->no);
+    alerts_window_changed(h, w->no);
     /* Its areas' open windows may have changed (AreaStatus.windows_open). */
     h->turn_areas = true;
 }
@@ -559,6 +585,11 @@ static int rebuild_engine(hall *h, char *err, size_t errlen)
         return -1;
     queue_free(h->q);
     h->q = q;
+    /* Alerts changed in what was undone are read again too. */
+    if (h->alerts != NULL && alerts_load_open(h) < 0) {
+        snprintf(err, errlen, "cannot read the open alerts: %s", store_errmsg(h->store));
+        return -1;
+    }
     return 0;
 }
 
@@ -718,6 +749,8 @@ hall *hall_new(const struct halld_conf *conf, store *s, char *err, size_t errlen
         snprintf(err, errlen, "cannot load the kept answers: %s", store_errmsg(s));
         goto fail;
     }
+    if ((h->alerts = alerts_new(h, conf, err, errlen)) == NULL)
+        goto fail;
     /* What expired while the controller was down, and today's numbering,
      * recorded before anything is answered. */
     if (begin_turn(h) < 0) {
@@ -743,6 +776,7 @@ void hall_free(hall *h)
         store_rollback(h->store);
     queue_free(h->q);
     calendar_free(h->cal);
+    alerts_free(h->alerts);
     replay_free(h->replay);
     clk_zone_free(h->zone);
     EVP_MD_CTX_free(h->md);
@@ -774,6 +808,11 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
     }
     if ((keys = citizen_keys_load(conf->privacy_secret, conf->sealing_key,
                                   conf->previous_sealing_key, err, errlen)) == NULL) {
+        calendar_free(cal);
+        return -1;
+    }
+    if (alerts_reload(h, conf, err, errlen) < 0) {
+        citizen_keys_free(keys);
         calendar_free(cal);
         return -1;
     }
@@ -1017,6 +1056,7 @@ int hall_admit(hall *h, const Hall__Hello *hello, hall_device *dev, Hall__ErrorC
     snprintf(dev->id, sizeof dev->id, "%s", d.id);
     dev->type = (Hall__DeviceType)d.type;
     dev->window_no = d.window_no;
+    alerts_heard(h, dev->id);
     return 0;
 }
 
@@ -1078,6 +1118,7 @@ struct outcome {
         Hall__RatingReply rating;
         Hall__WebEventReply web_event;
         Hall__DeviceStatusReply status;
+        Hall__AlertReply alert;
     } r;
     char reason[Q_REASON_MAX];
 };
@@ -1983,6 +2024,8 @@ static void do_rating(hall *h, const hall_device *dev, const Hall__Envelope *req
         refuse_q(o, &err);
         return;
     }
+    if (t->rated_ms == now)
+        alerts_rated(h, t, now);
     hall__rating_reply__init(&o->r.rating);
     o->r.rating.ticket_id = t->id;
     o->env.body_case = HALL__ENVELOPE__BODY_RATING_REPLY;
@@ -2123,6 +2166,7 @@ static const struct request {
     {HALL__ENVELOPE__BODY_OFFLINE_UPLOAD, true, do_upload},
     {HALL__ENVELOPE__BODY_RATING, true, do_rating},
     {HALL__ENVELOPE__BODY_WEB_EVENT, true, do_web_event},
+    {HALL__ENVELOPE__BODY_ALERT_ACTION, true, do_alert_action},
 };
 
 static const struct request *find_request(Hall__Envelope__BodyCase body)
@@ -2499,6 +2543,7 @@ int hall_request(hall *h, const hall_device *dev, const Hall__Envelope *req, buf
     hall_device person;
     int rc = 0;
 
+    alerts_heard(h, dev->id);
     if (req->on_behalf_of == NULL || req->on_behalf_of[0] == '\0')
         rc = handle_request(h, dev, req, out);
     else if (person_of(h, dev, req, &person, out) == 0)
@@ -2748,17 +2793,26 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
                 continue;
             hall__device_health__init(&wd[n]);
             wd[n].device_id = wire_str(e->id);
-            wd[n].can_issue = e->can_issue;
-            wd[n].since_ms = e->since_ms;
-            wd[n].n_components = (size_t)e->ncomp;
+            /* A silent device's last report no longer stands: it cannot
+             * issue, whatever it last said, and says why. */
+            int ncomp = e->silent && e->ncomp == HEALTH_COMPONENTS ? e->ncomp - 1 : e->ncomp;
+            wd[n].can_issue = e->can_issue && !e->silent;
+            wd[n].since_ms = e->silent ? e->silent_ms : e->since_ms;
+            wd[n].n_components = (size_t)ncomp + e->silent;
             wd[n].components = &pcs[i * HEALTH_COMPONENTS];
-            for (int k = 0; k < e->ncomp; k++) {
+            for (int k = 0; k < ncomp + e->silent; k++) {
                 Hall__ComponentStatus *c = &wcs[i * HEALTH_COMPONENTS + (size_t)k];
 
                 hall__component_status__init(c);
-                c->name = wire_str(e->comp[k].name);
-                c->state = wire_str(e->comp[k].state);
-                c->detail = wire_str(e->comp[k].detail);
+                if (k == ncomp) {
+                    c->name = wire_str("link");
+                    c->state = wire_str("silent");
+                    c->detail = wire_str("no heartbeat: missed several in a row");
+                } else {
+                    c->name = wire_str(e->comp[k].name);
+                    c->state = wire_str(e->comp[k].state);
+                    c->detail = wire_str(e->comp[k].detail);
+                }
                 pcs[i * HEALTH_COMPONENTS + (size_t)k] = c;
             }
             pd[n] = &wd[n];
@@ -2766,6 +2820,7 @@ static void build_push(hall *h, bool snapshot, uint64_t request_id, const struct
         }
         p.n_devices = n;
         p.devices = pd;
+        p.alerts_seq = alerts_seq(h);
         p.seq = h->push_seq;
         p.snapshot = snapshot;
         p.n_calls = ncalls;
@@ -2807,7 +2862,7 @@ static void publish_turn(hall *h)
     h->turn_areas = h->turn_areas || h->matters_push;
     if (h->turn_areas)
         note_waiting_changes(h);
-    if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health)
+    if (n == 0 && h->nturn_windows == 0 && !h->turn_areas && !health && !alerts_turn_changed(h))
         return;
     for (int i = 0; i < n; i++) {
         newest_first[i] = h->turn_calls[n - 1 - i];
@@ -2819,6 +2874,7 @@ static void publish_turn(hall *h)
     h->push_seq++;
     build_push(h, false, 0, newest_first, (size_t)n, &h->push);
     h->matters_push = false;
+    alerts_turn_reset(h);
     for (size_t i = 0; i < h->ndevs; i++)
         h->devs[i].turn_changed = false;
 }
@@ -2919,6 +2975,7 @@ int hall_tick(hall *h)
     /* Before the mark: a boundary's push is not undone with the timer
      * work's writes. */
     calendar_boundary(h, now);
+    alerts_tick(h, now);
     mark = turn_mark(h);
     if (due != 0 && due > now && !prune)
         return 0;
@@ -2940,5 +2997,674 @@ int hall_tick(hall *h)
         log_error("timer work: %s", why);
         return -1;
     }
+    return 0;
+}
+
+/* ---- Supervision: alerts ------------------------------------------------------------
+ *
+ * The rules are supervise.c's; here they meet the hall. On every tick
+ * (at most every ALERTS_EVAL_MS of real time) a snapshot of the hall goes
+ * to sv_evaluate, and its conditions are compared with the open alerts:
+ * a new condition raises an alert, a higher level escalates it (same
+ * alert, same id), an open alert whose condition no longer holds is
+ * resolved by halld. A rating raises rating_bad; people acknowledge and
+ * resolve by AlertAction. Every change is written in the turn: the alert
+ * row, an event of the audit chain and, with a webhook, a delivery.
+ * Open alerts are kept in memory and read again from the store whenever
+ * the store undid something (rebuild_engine).
+ */
+
+#define ALERTS_EVAL_MS  500  /* real time between two evaluations */
+#define ALERTS_COND_MAX 4096 /* conditions looked at in one evaluation */
+#define ALERTS_OPEN_MAX 8192 /* open alerts at most; past it new ones wait */
+
+struct alerts {
+    sv_limits limits;
+    char webhook[1001];
+    int64_t max_pending, max_body, give_up_ms, timeout_ms;
+    store_alert *open; /* raised or acknowledged */
+    size_t nopen, capopen;
+    uint64_t seq;     /* the last alert's seq */
+    uint64_t changes; /* DisplayPush.alerts_seq */
+    bool turn_changed;
+    size_t pending; /* webhook deliveries waiting */
+    bool full_logged;
+    struct {
+        uint32_t no;
+        int64_t since_ms;
+    } * win; /* each window's last change, hall time */
+    size_t nwin, capwin;
+    struct {
+        char code[Q_CODE_MAX];
+        int64_t opened_ms; /* 0 while closed */
+    } * area;
+    size_t narea, caparea;
+    int64_t last_eval_mono;
+    sv_condition *cond;
+};
+
+static int copy_limits(sv_limits *to, const sv_limits *from)
+{
+    sv_override *v = NULL;
+
+    if (from->nover > 0) {
+        if ((v = malloc(from->nover * sizeof *v)) == NULL)
+            return -1;
+        memcpy(v, from->over, from->nover * sizeof *v);
+    }
+    sv_limits_release(to);
+    *to = *from;
+    to->over = v;
+    return 0;
+}
+
+static void alerts_settings(struct alerts *a, const struct halld_conf *c)
+{
+    snprintf(a->webhook, sizeof a->webhook, "%s", c->webhook);
+    a->max_pending = c->webhook_max_pending;
+    a->max_body = c->webhook_max_body;
+    a->give_up_ms = c->webhook_give_up_ms;
+    a->timeout_ms = c->webhook_timeout_ms;
+}
+
+static int add_open(void *arg, const store_alert *sa)
+{
+    struct alerts *a = arg;
+
+    if (a->nopen == a->capopen) {
+        size_t cap = a->capopen ? a->capopen * 2 : 32;
+        store_alert *grown = realloc(a->open, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        a->open = grown;
+        a->capopen = cap;
+    }
+    a->open[a->nopen++] = *sa;
+    return 0;
+}
+
+static int alerts_load_open(hall *h)
+{
+    struct alerts *a = h->alerts;
+
+    a->nopen = 0;
+    return store_load_alerts(h->store, true, ALERTS_OPEN_MAX, add_open, a) != 0 ||
+                   store_max_alert_seq(h->store, &a->seq) < 0
+               ? -1
+               : 0;
+}
+
+static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
+{
+    struct alerts *a = calloc(1, sizeof *a);
+
+    if (a == NULL || (a->cond = calloc(ALERTS_COND_MAX, sizeof *a->cond)) == NULL ||
+        copy_limits(&a->limits, &conf->sv) < 0) {
+        snprintf(err, errlen, "out of memory");
+        alerts_free(a);
+        return NULL;
+    }
+    alerts_settings(a, conf);
+    h->alerts = a;
+    if (alerts_load_open(h) < 0 || store_alert_changes(h->store, &a->changes) < 0 ||
+        store_count_deliveries(h->store, &a->pending) < 0) {
+        snprintf(err, errlen, "cannot read the alerts: %s", store_errmsg(h->store));
+        h->alerts = NULL;
+        alerts_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void alerts_free(struct alerts *a)
+{
+    if (a == NULL)
+        return;
+    sv_limits_release(&a->limits);
+    free(a->open);
+    free(a->win);
+    free(a->area);
+    free(a->cond);
+    free(a);
+}
+
+static int alerts_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
+{
+    if (copy_limits(&h->alerts->limits, &conf->sv) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    alerts_settings(h->alerts, conf);
+    return 0;
+}
+
+static uint64_t alerts_seq(const hall *h)
+{
+    return h->alerts ? h->alerts->changes : 0;
+}
+
+static bool alerts_turn_changed(const hall *h)
+{
+    return h->alerts && h->alerts->turn_changed;
+}
+
+static void alerts_turn_reset(hall *h)
+{
+    if (h->alerts)
+        h->alerts->turn_changed = false;
+}
+
+static void alerts_window_changed(hall *h, uint32_t no)
+{
+    struct alerts *a = h->alerts;
+    size_t i;
+
+    if (a == NULL)
+        return;
+    for (i = 0; i < a->nwin && a->win[i].no != no; i++)
+        ;
+    if (i == a->nwin) {
+        if (a->nwin == a->capwin) {
+            size_t cap = a->capwin ? a->capwin * 2 : 16;
+            void *grown = realloc(a->win, cap * sizeof a->win[0]);
+            if (grown == NULL)
+                return; /* counted from halld's start instead */
+            a->win = grown;
+            a->capwin = cap;
+        }
+        a->win[a->nwin++].no = no;
+    }
+    a->win[i].since_ms = clk_utc_ms();
+}
+
+static int64_t window_since(const hall *h, uint32_t no, int64_t fallback)
+{
+    for (size_t i = 0; i < h->alerts->nwin; i++)
+        if (h->alerts->win[i].no == no)
+            return h->alerts->win[i].since_ms;
+    return fallback;
+}
+
+static void alerts_heard(hall *h, const char *device)
+{
+    struct devstate *d = devstate_of(h, device);
+
+    if (d == NULL)
+        return;
+    d->heard_mono_ms = clk_mono_ms();
+    if (d->silent) {
+        d->silent = false;
+        d->turn_changed = true;
+        log_info("%s: heard again after its silence", device);
+    }
+}
+
+/* ---- Writing a change ---- */
+
+static int32_t today(const hall *h, int64_t now)
+{
+    return clk_date_key(clk_business_day(h->zone, now, h->policy.rollover_hour));
+}
+
+/* The JSON a webhook receives for one change of an alert. NULL when out
+ * of memory. */
+static char *webhook_body(const hall *h, const store_alert *sa)
+{
+    json_t *o = json_pack(
+        "{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, "
+        "s:I, s:I, s:s, s:s, s:I, s:s, s:s}",
+        "id", sa->id, "seq", (json_int_t)sa->changes, "hall", h->hall_id, "hall_name", h->hall_name,
+        "rule", sa->rule, "level", sv_level_name((sv_level)sa->level), "state",
+        sv_state_name((sv_state)sa->state), "area", sa->area, "window_no", (int)sa->window_no,
+        "ticket_id", (json_int_t)sa->ticket_id, "device", sa->device, "text_zh", sa->text_zh,
+        "text_en", sa->text_en, "raised_ms", (json_int_t)sa->raised_ms, "updated_ms",
+        (json_int_t)sa->updated_ms, "acked_by", sa->acked_by, "ack_note", sa->ack_note,
+        "resolved_ms", (json_int_t)sa->resolved_ms, "resolved_by", sa->resolved_by, "resolve_note",
+        sa->resolve_note);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+    json_decref(o);
+    return text;
+}
+
+/* Record one change of sa (already changed in memory): the row, the audit
+ * event, the delivery. what: "raised", "escalated", ... by: who ("" for
+ * halld's rules). -1 if the store failed (h->req_failed is set). */
+static int record_change(hall *h, const store_alert *sa, const char *what, const char *by,
+                         int64_t now)
+{
+    struct alerts *a = h->alerts;
+    char line[600];
+
+    snprintf(line, sizeof line, "alert %s %s: %s %s %s: %s", sa->id, what, sa->rule,
+             sv_level_name((sv_level)sa->level), sa->subject, sa->text_en);
+    if (store_put_alert(h->store, sa) < 0 ||
+        store_append_alert_event(h->store, now, today(h, now), h->requester ? h->requester : "", by,
+                                 line) < 0) {
+        h->req_failed = true;
+        return -1;
+    }
+    if (a->webhook[0] != '\0') {
+        char *body = webhook_body(h, sa);
+
+        if (body == NULL || (int64_t)strlen(body) > a->max_body) {
+            log_warn("alert %s: its webhook body is %s; not delivered", sa->id,
+                     body ? "over [supervise] webhook_max_body" : "out of memory");
+        } else if ((int64_t)a->pending >= a->max_pending) {
+            if (!a->full_logged)
+                log_warn("webhook: %zu deliveries wait ([supervise] webhook_max_pending): "
+                         "changes are not queued until the receiver takes some",
+                         a->pending);
+            a->full_logged = true;
+        } else if (store_add_delivery(h->store, sa->id, sa->changes, body, now) < 0) {
+            free(body);
+            h->req_failed = true;
+            return -1;
+        } else {
+            a->pending++;
+            a->full_logged = false;
+        }
+        free(body);
+    }
+    a->changes++;
+    a->turn_changed = true;
+    log_info("%s", line);
+    return 0;
+}
+
+static store_alert *find_open(struct alerts *a, const char *rule, const char *subject)
+{
+    for (size_t i = 0; i < a->nopen; i++)
+        if (strcmp(a->open[i].rule, rule) == 0 && strcmp(a->open[i].subject, subject) == 0)
+            return &a->open[i];
+    return NULL;
+}
+
+static void drop_open(struct alerts *a, const store_alert *sa)
+{
+    size_t i = (size_t)(sa - a->open);
+
+    assert(i < a->nopen);
+    a->open[i] = a->open[--a->nopen];
+}
+
+/* Raise or escalate the alert of condition c. */
+static void raise_condition(hall *h, const sv_condition *c, int64_t now)
+{
+    struct alerts *a = h->alerts;
+    char subject[96], zh[256], en[256];
+    store_alert *open, fresh;
+
+    sv_subject_key(c, subject, sizeof subject);
+    sv_text(c, zh, en, sizeof zh);
+    if ((open = find_open(a, sv_rule_name(c->rule), subject)) != NULL) {
+        if ((int)c->level <= open->level)
+            return;
+        store_alert was = *open;
+        assert(sv_transition_ok((sv_state)open->state, (sv_state)open->state));
+        open->level = (int)c->level;
+        snprintf(open->text_zh, sizeof open->text_zh, "%s", zh);
+        snprintf(open->text_en, sizeof open->text_en, "%s", en);
+        open->updated_ms = now;
+        open->changes++;
+        if (record_change(h, open, "escalated", "", now) < 0)
+            *open = was;
+        return;
+    }
+    if (a->nopen >= ALERTS_OPEN_MAX)
+        return;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.seq = a->seq + 1;
+    snprintf(fresh.id, sizeof fresh.id, "%s-%llu", h->hall_id, (unsigned long long)fresh.seq);
+    snprintf(fresh.rule, sizeof fresh.rule, "%s", sv_rule_name(c->rule));
+    snprintf(fresh.subject, sizeof fresh.subject, "%s", subject);
+    fresh.level = (int)c->level;
+    fresh.state = SV_RAISED;
+    snprintf(fresh.area, sizeof fresh.area, "%s", c->area);
+    fresh.window_no = c->window_no;
+    fresh.ticket_id = c->ticket_id;
+    snprintf(fresh.device, sizeof fresh.device, "%s", c->device);
+    snprintf(fresh.text_zh, sizeof fresh.text_zh, "%s", zh);
+    snprintf(fresh.text_en, sizeof fresh.text_en, "%s", en);
+    fresh.raised_ms = fresh.updated_ms = now;
+    fresh.changes = 1;
+    if (record_change(h, &fresh, "raised", "", now) == 0 && add_open(a, &fresh) == 0)
+        a->seq = fresh.seq;
+}
+
+/* Resolve an open alert: by a person (by, note) or by halld. */
+static int resolve_alert(hall *h, store_alert *open, const char *by, const char *note, int64_t now)
+{
+    store_alert done = *open;
+
+    assert(sv_transition_ok((sv_state)done.state, SV_RESOLVED));
+    done.state = SV_RESOLVED;
+    done.resolved_ms = done.updated_ms = now;
+    snprintf(done.resolved_by, sizeof done.resolved_by, "%s", by[0] ? by : "halld");
+    snprintf(done.resolve_note, sizeof done.resolve_note, "%s", note);
+    done.changes++;
+    if (record_change(h, &done, "resolved", by, now) < 0)
+        return -1;
+    drop_open(h->alerts, open);
+    return 0;
+}
+
+/* ---- The snapshot ---- */
+
+struct oldest {
+    sv_area *areas;
+    size_t n;
+};
+
+static int take_oldest(void *arg, const char *area, uint64_t id, int64_t issued_ms)
+{
+    struct oldest *x = arg;
+
+    for (size_t i = 0; i < x->n; i++)
+        if (strcmp(x->areas[i].code, area) == 0) {
+            x->areas[i].oldest_ticket = id;
+            x->areas[i].oldest_ms = issued_ms;
+        }
+    return 0;
+}
+
+/* When area was seen to open (hall time), kept from tick to tick. */
+static int64_t area_opened(hall *h, const char *code, bool open, int64_t now)
+{
+    struct alerts *a = h->alerts;
+    size_t i;
+
+    for (i = 0; i < a->narea && strcmp(a->area[i].code, code) != 0; i++)
+        ;
+    if (i == a->narea) {
+        if (a->narea == a->caparea) {
+            size_t cap = a->caparea ? a->caparea * 2 : 16;
+            void *grown = realloc(a->area, cap * sizeof a->area[0]);
+            if (grown == NULL)
+                return 0;
+            a->area = grown;
+            a->caparea = cap;
+        }
+        snprintf(a->area[i].code, sizeof a->area[i].code, "%s", code);
+        a->area[i].opened_ms = 0;
+        a->narea++;
+    }
+    if (!open)
+        a->area[i].opened_ms = 0;
+    else if (a->area[i].opened_ms == 0)
+        a->area[i].opened_ms = now;
+    return a->area[i].opened_ms;
+}
+
+static bool comp_is(const struct devstate *d, const char *name, const char *state)
+{
+    for (int k = 0; k < d->ncomp; k++)
+        if (strcmp(d->comp[k].name, name) == 0 &&
+            (state == NULL || strcmp(d->comp[k].state, state) == 0))
+            return true;
+    return false;
+}
+
+static void device_snapshot(hall *h, struct devstate *d, sv_device *out, int64_t mono, int64_t now)
+{
+    int64_t missed = d->heard_mono_ms != 0 && h->heartbeat_interval_ms > 0
+                         ? (mono - d->heard_mono_ms) / h->heartbeat_interval_ms
+                         : 0;
+    sv_limit silent = sv_limit_for(&h->alerts->limits, SV_DEVICE_SILENT, "", 0);
+    int64_t at = silent.warn ? silent.warn : silent.critical;
+
+    memset(out, 0, sizeof *out);
+    out->id = d->id;
+    out->reported = true;
+    out->paper_low = comp_is(d, "printer", "near_end") || comp_is(d, "printer", "paper_low");
+    out->paper_out = comp_is(d, "printer", "paper_out");
+    out->cover_open = comp_is(d, "printer", "cover_open");
+    out->printer_offline = comp_is(d, "printer", "offline");
+    out->reader_fault = comp_is(d, "reader", "offline") || comp_is(d, "reader", "fault");
+    out->bus_fault = comp_is(d, "bus", "degraded") || comp_is(d, "bus", "suspect") ||
+                     comp_is(d, "bus", "offline");
+    out->missed = missed;
+    /* Health reflects the silence as soon as the first level is reached. */
+    if (at > 0 && missed >= at && !d->silent) {
+        d->silent = true;
+        d->silent_ms = now;
+        d->turn_changed = true;
+        log_warn("%s: silent: %lld heartbeats missed", d->id, (long long)missed);
+    }
+}
+
+static void evaluate(hall *h, int64_t now)
+{
+    struct alerts *a = h->alerts;
+    size_t nareas = count_areas(h), nwin = count_windows(h), n = 0;
+    sv_area *areas = calloc(nareas ? nareas : 1, sizeof *areas);
+    sv_window *wins = calloc(nwin ? nwin : 1, sizeof *wins);
+    const char **codes = calloc((nwin ? nwin : 1) * Q_MAX_AREAS_PER_WINDOW, sizeof *codes);
+    sv_device *devs = calloc(h->ndevs ? h->ndevs : 1, sizeof *devs);
+    int64_t mono = clk_mono_ms();
+    size_t ndev = 0;
+
+    if (areas == NULL || wins == NULL || codes == NULL || devs == NULL)
+        goto out;
+    for (size_t i = 0; i < nareas; i++) {
+        const q_area *qa = queue_area_at(h->q, i);
+        cal_state st;
+
+        area_hours(h, qa->code, now, &st);
+        areas[i].code = qa->code;
+        areas[i].waiting = queue_waiting(h->q, qa->code);
+        areas[i].windows_open = open_windows(h, qa->code, NULL, 0, NULL);
+        areas[i].open_hours = st.issuing && !qa->retired;
+        /* An opening is known only where the hall keeps a calendar. */
+        areas[i].opened_ms = area_opened(h, qa->code, areas[i].open_hours, now);
+        if (!calendar_configured(h->cal))
+            areas[i].opened_ms = 0;
+    }
+    struct oldest x = {areas, nareas};
+    if (store_oldest_waiting(h->store, take_oldest, &x) != 0) {
+        log_warn("supervision: %s", store_errmsg(h->store));
+        goto out;
+    }
+    for (size_t i = 0; i < nwin; i++) {
+        const q_window *w = queue_window_at(h->q, i);
+        const q_ticket *t = w->current ? queue_ticket(h->q, w->current) : NULL;
+        const char **mine = &codes[i * Q_MAX_AREAS_PER_WINDOW];
+
+        for (int k = 0; k < w->nareas; k++)
+            mine[k] = w->areas[k];
+        wins[i] = (sv_window){.no = w->no,
+                              .state = w->state,
+                              .since_ms = window_since(h, w->no, now),
+                              .has_clerk = w->clerk[0] != '\0',
+                              .ticket = t ? t->id : 0,
+                              .ticket_since_ms = t ? t->state_ms : 0,
+                              .areas = mine,
+                              .nareas = w->nareas};
+        /* A window seen for the first time counts from now. */
+        if (window_since(h, w->no, 0) == 0)
+            alerts_window_changed(h, w->no);
+    }
+    for (size_t i = 0; i < h->ndevs; i++)
+        if (h->devs[i].since_ms != 0)
+            device_snapshot(h, &h->devs[i], &devs[ndev++], mono, now);
+    sv_hall hall_now = {.now = now,
+                        .areas = areas,
+                        .nareas = nareas,
+                        .windows = wins,
+                        .nwindows = nwin,
+                        .devices = devs,
+                        .ndevices = ndev};
+    n = sv_evaluate(&hall_now, &a->limits, a->cond, ALERTS_COND_MAX);
+    if (n > ALERTS_COND_MAX)
+        n = ALERTS_COND_MAX;
+    for (size_t i = 0; i < n && !h->req_failed; i++)
+        raise_condition(h, &a->cond[i], now);
+    /* What no longer holds is resolved (rating_bad only by hand). */
+    for (size_t i = a->nopen; i-- > 0 && !h->req_failed;) {
+        store_alert *open = &a->open[i];
+        bool holds = strcmp(open->rule, sv_rule_name(SV_RATING_BAD)) == 0;
+        for (size_t k = 0; k < n && !holds; k++) {
+            char subject[96];
+            sv_subject_key(&a->cond[k], subject, sizeof subject);
+            holds = strcmp(sv_rule_name(a->cond[k].rule), open->rule) == 0 &&
+                    strcmp(subject, open->subject) == 0;
+        }
+        if (!holds)
+            resolve_alert(h, open, "", "", now);
+    }
+out:
+    free(areas);
+    free(wins);
+    free(codes);
+    free(devs);
+}
+
+/* Evaluate the rules in a savepoint of the turn: a store failure undoes
+ * this evaluation only (and reads the open alerts again). */
+static void alerts_tick(hall *h, int64_t now)
+{
+    struct alerts *a = h->alerts;
+    struct turn_mark mark;
+    int64_t mono = clk_mono_ms();
+    char why[300];
+
+    if (a == NULL || h->broken || mono - a->last_eval_mono < ALERTS_EVAL_MS)
+        return;
+    a->last_eval_mono = mono;
+    mark = turn_mark(h);
+    if (begin_turn(h) < 0 || store_savepoint(h->store) < 0) {
+        log_error("supervision: %s", store_errmsg(h->store));
+        return;
+    }
+    h->req_failed = false;
+    h->requester = "";
+    evaluate(h, now);
+    h->requester = NULL;
+    if (end_savepoint(h, &mark, why, sizeof why) < 0)
+        log_error("supervision: %s", why);
+}
+
+static void alerts_rated(hall *h, const q_ticket *t, int64_t now)
+{
+    sv_condition c;
+
+    if (h->alerts != NULL &&
+        sv_rating(&h->alerts->limits, t->area, t->served_window, t->id, t->rating, &c))
+        raise_condition(h, &c, now);
+}
+
+/* ---- People's actions ---- */
+
+static void do_alert_action(hall *h, const hall_device *dev, const Hall__Envelope *req,
+                            struct outcome *o, int64_t now)
+{
+    const Hall__AlertAction *m = req->alert_action;
+    struct alerts *a = h->alerts;
+    const char *by = strncmp(dev->id, "web:", 4) == 0 ? dev->id + 4 : dev->id;
+    const char *note = m->note ? m->note : "";
+    store_alert *open = NULL, *sa, was;
+
+    if (m->alert_id[0] == '\0' || strlen(m->alert_id) >= sizeof was.id ||
+        !audit_text_ok(m->alert_id, sizeof was.id - 1) || !audit_text_ok(note, 255) ||
+        (m->action != HALL__ALERT_ACTION__ACTION__ACK &&
+         m->action != HALL__ALERT_ACTION__ACTION__RESOLVE)) {
+        refuse(o, HALL__ERROR_CODE__ERR_BAD_REQUEST,
+               "ALERT_ACTION needs an alert_id, an action (ACK or RESOLVE) and a note of at most "
+               "255 bytes without control characters");
+        return;
+    }
+    for (size_t i = 0; i < a->nopen && open == NULL; i++)
+        if (strcmp(a->open[i].id, m->alert_id) == 0)
+            open = &a->open[i];
+    if (open == NULL) {
+        store_alert closed;
+        int found = store_get_alert(h->store, m->alert_id, &closed);
+        if (found < 0) {
+            refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot read the alerts: %s",
+                   store_errmsg(h->store));
+            return;
+        }
+        if (found == 0)
+            refuse(o, HALL__ERROR_CODE__ERR_NOT_FOUND, "no alert %s", m->alert_id);
+        else
+            refuse(o, HALL__ERROR_CODE__ERR_ILLEGAL_STATE, "alert %s is already resolved (by %s)",
+                   m->alert_id, closed.resolved_by);
+        return;
+    }
+    if (m->action == HALL__ALERT_ACTION__ACTION__ACK) {
+        if (open->state != SV_RAISED) {
+            refuse(o, HALL__ERROR_CODE__ERR_ILLEGAL_STATE, "alert %s is already acknowledged by %s",
+                   open->id, open->acked_by);
+            return;
+        }
+        was = *open;
+        assert(sv_transition_ok((sv_state)open->state, SV_ACKNOWLEDGED));
+        open->state = SV_ACKNOWLEDGED;
+        snprintf(open->acked_by, sizeof open->acked_by, "%s", by);
+        snprintf(open->ack_note, sizeof open->ack_note, "%s", note);
+        open->updated_ms = now;
+        open->changes++;
+        if (record_change(h, open, "acknowledged", by, now) < 0) {
+            *open = was;
+            refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot record the alert: %s",
+                   store_errmsg(h->store));
+            return;
+        }
+        sa = open;
+    } else {
+        was = *open;
+        if (resolve_alert(h, open, by, note, now) < 0) {
+            refuse(o, HALL__ERROR_CODE__ERR_UNAVAILABLE, "cannot record the alert: %s",
+                   store_errmsg(h->store));
+            return;
+        }
+        was.state = SV_RESOLVED;
+        sa = &was;
+    }
+    hall__alert_reply__init(&o->r.alert);
+    snprintf(o->reason, sizeof o->reason, "%s", sa->id);
+    o->r.alert.alert_id = o->reason;
+    o->r.alert.state = wire_str(sv_state_name((sv_state)sa->state));
+    o->r.alert.level = wire_str(sv_level_name((sv_level)sa->level));
+    o->env.body_case = HALL__ENVELOPE__BODY_ALERT_REPLY;
+    o->env.alert_reply = &o->r.alert;
+}
+
+/* ---- Webhook deliveries (the daemon's webhook thread sends them) ---- */
+
+void hall_webhook_settings(const hall *h, hall_webhook *out)
+{
+    const struct alerts *a = h->alerts;
+
+    snprintf(out->url, sizeof out->url, "%s", a->webhook);
+    out->timeout_ms = a->timeout_ms;
+    out->give_up_ms = a->give_up_ms;
+}
+
+int hall_webhook_next(hall *h, store_delivery *out)
+{
+    /* Only what is committed: a change of the open turn may still be
+     * undone. */
+    if (h->in_turn || h->broken)
+        return 0;
+    return store_next_delivery(h->store, 0, out);
+}
+
+int hall_webhook_drop(hall *h, uint64_t id)
+{
+    struct turn_mark mark = turn_mark(h);
+    char why[300];
+
+    if (begin_turn(h) < 0 || store_savepoint(h->store) < 0)
+        return -1;
+    h->req_failed = false;
+    if (store_drop_delivery(h->store, id) < 0)
+        h->req_failed = true;
+    if (end_savepoint(h, &mark, why, sizeof why) < 0) {
+        log_error("webhook: %s", why);
+        return -1;
+    }
+    if (h->alerts->pending > 0)
+        h->alerts->pending--;
     return 0;
 }

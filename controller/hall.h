@@ -148,6 +148,20 @@ void hall_snapshot(hall *h, uint64_t request_id, buf *out);
  * the store could not record it (then nothing of it stands). */
 int hall_tick(hall *h);
 
+/* Webhook deliveries of alert changes ([supervise] webhook,
+ * docs/supervision.md): the daemon's webhook thread posts them one at a
+ * time, oldest first, and drops each once the receiver took it. */
+typedef struct hall_webhook {
+    char url[1001]; /* "" : none */
+    int64_t timeout_ms, give_up_ms;
+} hall_webhook;
+void hall_webhook_settings(const hall *h, hall_webhook *out);
+/* The oldest delivery committed: 1 (out->body to free), 0 none (or a turn
+ * is open: ask again later), -1 store error. */
+int hall_webhook_next(hall *h, store_delivery *out);
+/* Delivered (or given up): dropped in the current turn. */
+int hall_webhook_drop(hall *h, uint64_t id);
+
 /* Kept entries (answers and dropped ones), answers and their bytes, for
  * one device or (device NULL) in all. */
 void hall_kept_stats(const hall *h, const char *device, size_t *entries, size_t *answers,

@@ -167,6 +167,44 @@ const conf_option halld_conf_options[] = {
     CONF_DURATION("web", "lockout", C, web_lockout_ms, 1000, 86400000, "15m",
                   "How long a locked account or a blocked address waits"),
 
+    /* Electronic supervision (电子监察, docs/supervision.md): each rule's
+     * warn and critical thresholds, the overrides, the webhook. */
+    CONF_STRING("supervise", "wait_long", C, sv_rule_text[SV_WAIT_LONG], "20m 40m",
+                "An area's oldest waiting ticket has waited this long (warn, critical; off)"),
+    CONF_STRING("supervise", "service_long", C, sv_rule_text[SV_SERVICE_LONG], "30m 60m",
+                "A window's ticket has been called or served this long"),
+    CONF_STRING("supervise", "window_idle", C, sv_rule_text[SV_WINDOW_IDLE], "5m 15m",
+                "An open window has had no ticket this long while its areas have waiting tickets"),
+    CONF_STRING("supervise", "window_paused_long", C, sv_rule_text[SV_WINDOW_PAUSED_LONG],
+                "15m 30m", "A window has been paused this long"),
+    CONF_STRING("supervise", "window_closed_queue", C, sv_rule_text[SV_WINDOW_CLOSED_QUEUE],
+                "10m 30m",
+                "A window has been closed this long in opening hours while its areas have a queue"),
+    CONF_STRING("supervise", "clerk_absent", C, sv_rule_text[SV_CLERK_ABSENT], "5m 15m",
+                "No clerk signed in at a window this long after its areas opened (hall calendar)"),
+    CONF_STRING("supervise", "queue_per_window", C, sv_rule_text[SV_QUEUE_PER_WINDOW], "10 20",
+                "Waiting tickets per open window of an area"),
+    CONF_STRING("supervise", "rating_bad", C, sv_rule_text[SV_RATING_BAD], "2 1",
+                "A rating at or below this level (2 不满意, 1 非常不满意); resolved by hand"),
+    CONF_STRING("supervise", "device_fault", C, sv_rule_text[SV_DEVICE_FAULT], "1 1",
+                "Device faults: warn for paper low, card reader or bus faults (1: on, 0: off), "
+                "critical for paper out, cover open, printer offline"),
+    CONF_STRING("supervise", "device_silent", C, sv_rule_text[SV_DEVICE_SILENT], "3 6",
+                "Heartbeats a device has missed ([session] heartbeat_interval each)"),
+    CONF_STRING("supervise", "overrides", C, sv_overrides, "",
+                "Per area or window: rule@area:CODE = WARN CRITICAL; rule@window:N = off; ..."),
+    CONF_STRING("supervise", "webhook", C, webhook, "",
+                "Each change of an alert is POSTed as JSON to this http(s) URL (an SMS or WeChat "
+                "gateway), at least once; empty: none"),
+    CONF_INT("supervise", "webhook_max_pending", C, webhook_max_pending, 10, 1000000, "10000",
+             "Deliveries waiting at most; past it new changes are not queued (logged)"),
+    CONF_INT("supervise", "webhook_max_body", C, webhook_max_body, 1024, 1048576, "16384",
+             "Bytes of one delivery's JSON at most"),
+    CONF_DURATION("supervise", "webhook_give_up", C, webhook_give_up_ms, 60000, 2592000000LL, "24h",
+                  "A delivery not taken after this long is given up (logged)"),
+    CONF_DURATION("supervise", "webhook_timeout", C, webhook_timeout_ms, 1000, 300000, "10s",
+                  "Time one POST may take"),
+
     CONF_ENUM("log", "level", C, log_level, log_levels, "info", "Least severe level logged"),
     CONF_INT("log", "device_lines", C, log_device_lines, 1, 100000, "20",
              "Lines a minute one device's refused requests and health changes may add to the "
@@ -175,6 +213,16 @@ const conf_option halld_conf_options[] = {
     CONF_END,
 };
 #undef C
+
+/* [supervise]: every rule's limits and the overrides into c->sv. */
+static int supervise_limits(struct halld_conf *c, char *err, size_t errlen)
+{
+    sv_limits_default(&c->sv);
+    for (int r = 0; r < SV_RULES; r++)
+        if (sv_limit_parse((sv_rule)r, c->sv_rule_text[r], &c->sv.rule[r], err, errlen) < 0)
+            return -1;
+    return sv_overrides_parse(&c->sv, c->sv_overrides, err, errlen);
+}
 
 static bool valid_hall_id(const char *id)
 {
@@ -230,6 +278,14 @@ int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t er
                  path, fresh.web_device);
         goto bad;
     }
+    if (supervise_limits(&fresh, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [supervise] %s", path, why);
+        goto bad;
+    }
+    if (halld_conf_webhook_ok(fresh.webhook, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [supervise] webhook = %s: %s", path, fresh.webhook, why);
+        goto bad;
+    }
     halld_conf_release(c);
     *c = fresh;
     return 0;
@@ -240,7 +296,37 @@ bad:
 
 void halld_conf_release(struct halld_conf *c)
 {
+    sv_limits_release(&c->sv);
     conf_release(halld_conf_options, c);
+}
+
+int halld_conf_webhook_ok(const char *url, char *err, size_t errlen)
+{
+    size_t n = strlen(url), scheme;
+
+    if (n == 0)
+        return 0;
+    scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+    if (scheme == 0) {
+        snprintf(err, errlen, "a webhook is an http:// or https:// URL");
+        return -1;
+    }
+    if (n > 1000) {
+        snprintf(err, errlen, "a webhook URL has at most 1000 bytes");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (url[i] <= ' ' || url[i] > '~') {
+            snprintf(err, errlen,
+                     "a webhook URL has no spaces, control or non-ASCII characters "
+                     "(percent-encode them)");
+            return -1;
+        }
+    if (url[scheme] == '\0' || url[scheme] == '/' || url[scheme] == ':' || url[scheme] == '?') {
+        snprintf(err, errlen, "the webhook URL names no host");
+        return -1;
+    }
+    return 0;
 }
 
 void halld_conf_policy(const struct halld_conf *c, struct q_policy *p)

@@ -13,6 +13,7 @@
 
 #include "clk.h"
 #include "conf.h"
+#include "supervise.h"
 
 struct halld_conf {
     char *hall_id;   /* short id, names the hall in the city platform */
@@ -77,6 +78,18 @@ struct halld_conf {
     int64_t web_session_idle_ms, web_session_max_ms;
     int64_t web_account_failures, web_address_failures, web_lockout_ms;
 
+    /* [supervise] (docs/supervision.md): one "WARN CRITICAL" per rule, in
+     * sv_rule order, the per-area and per-window overrides, the webhook;
+     * checked and parsed by halld_conf_load into sv. */
+    char *sv_rule_text[SV_RULES];
+    char *sv_overrides;
+    sv_limits sv;
+    char *webhook;               /* "" or an http(s) URL */
+    int64_t webhook_max_pending; /* deliveries waiting, at most */
+    int64_t webhook_max_body;    /* bytes of one delivery's JSON */
+    int64_t webhook_give_up_ms;  /* a delivery older than this is given up */
+    int64_t webhook_timeout_ms;  /* one POST */
+
     int log_level; /* enum log_level */
     bool log_syslog;
     int64_t log_device_lines; /* a minute, per device */
@@ -105,5 +118,9 @@ void halld_conf_policy(const struct halld_conf *c, struct q_policy *p);
  * -1 with a one-line reason in err. */
 int halld_conf_load(struct halld_conf *c, const char *path, char *err, size_t errlen);
 void halld_conf_release(struct halld_conf *c);
+
+/* Whether url is a webhook halld can post to: http:// or https://, a
+ * host, at most 1000 bytes of printable ASCII. -1 with a reason. */
+int halld_conf_webhook_ok(const char *url, char *err, size_t errlen);
 
 #endif

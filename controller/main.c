@@ -31,6 +31,7 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "webhook.h"
 #include "sig.h"
 #include "store.h"
 
@@ -44,6 +45,7 @@ struct halld {
     store *store;
     hall *hall;
     server *server;
+    webhook *webhook; /* [supervise] webhook deliveries */
     sig_watch *signals;
     int exit_code;
     /* The audit anchors; no key: the event log is not anchored. */
@@ -388,6 +390,12 @@ static int run(struct halld *h)
         log_error("%s", err);
         return 1;
     }
+    if ((h->webhook = webhook_new(h->loop, h->hall, err, sizeof err)) == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (h->conf.webhook[0] != '\0')
+        log_info("supervision: alert changes are posted to %s", h->conf.webhook);
     log_info("hall %s (%s): listening on %s:%d (%s)", h->conf.hall_id, h->conf.hall_name,
              h->conf.listen_address, server_port(h->server),
              h->dev_plaintext ? "plain TCP, development mode"
@@ -470,6 +478,7 @@ int main(int argc, char **argv)
 
     log_info("halld %s starting with %s", ONEWINDOW_VERSION, h.config_path);
     h.exit_code = run(&h);
+    webhook_free(h.webhook);
     server_free(h.server);
     /* The turn the stop interrupted is not committed: the committed head
      * is what is anchored. */

@@ -347,7 +347,42 @@ static const char *const migrations[] = {
     "ALTER TABLE tickets ADD COLUMN transferred INTEGER NOT NULL DEFAULT 0 "
     "CHECK (transferred IN (0, 1));\n",
 
-    /* 12 (M1 dash): the hall's big screens (大屏, store.h): each opens its
+    /* 12 (M1 supervise): alerts of the supervision rules (supervise.h), one
+     * open alert per rule and subject; the webhook deliveries waiting to
+     * be sent, written in the transaction of the alert's change. */
+    "CREATE TABLE alerts (\n"
+    "  id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 95),\n"
+    "  seq INTEGER NOT NULL UNIQUE,\n"
+    "  rule TEXT NOT NULL CHECK (length(rule) BETWEEN 1 AND 31),\n"
+    "  subject TEXT NOT NULL CHECK (length(subject) BETWEEN 1 AND 95),\n"
+    "  level INTEGER NOT NULL CHECK (level IN (1, 2)),\n"
+    "  state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),\n"
+    "  area TEXT NOT NULL DEFAULT '',\n"
+    "  window_no INTEGER NOT NULL DEFAULT 0,\n"
+    "  ticket_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  device TEXT NOT NULL DEFAULT '',\n"
+    "  text_zh TEXT NOT NULL CHECK (length(text_zh) <= 255),\n"
+    "  text_en TEXT NOT NULL CHECK (length(text_en) <= 255),\n"
+    "  raised_ms INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL,\n"
+    "  acked_by TEXT NOT NULL DEFAULT '' CHECK (length(acked_by) <= 79),\n"
+    "  ack_note TEXT NOT NULL DEFAULT '' CHECK (length(ack_note) <= 255),\n"
+    "  resolved_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  resolved_by TEXT NOT NULL DEFAULT '' CHECK (length(resolved_by) <= 79),\n"
+    "  resolve_note TEXT NOT NULL DEFAULT '' CHECK (length(resolve_note) <= 255),\n"
+    "  changes INTEGER NOT NULL DEFAULT 1\n"
+    ") STRICT;\n"
+    "CREATE UNIQUE INDEX alerts_open ON alerts(rule, subject) WHERE state IN (1, 2);\n"
+    "CREATE INDEX alerts_updated ON alerts(updated_ms);\n"
+    "CREATE TABLE webhook_deliveries (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  alert_id TEXT NOT NULL,\n"
+    "  change INTEGER NOT NULL,\n"
+    "  body TEXT NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL\n"
+    ") STRICT;\n",
+
+    /* 13 (M1 dash): the hall's big screens (大屏, store.h): each opens its
      * page with a token of its own, kept only as its SHA-256 (hex); who
      * issued and revoked it, and when (revoked_ms 0: live). A name is
      * spelled as store_screen_name_valid() says. */
@@ -2964,6 +2999,287 @@ int store_save_calendar(store *s, const calendar *c)
     if (enter(s, &own) < 0)
         return -1;
     return leave(s, own, put_calendar(s, c));
+}
+
+/* ==== Alerts and webhook deliveries (supervise.h) ========================= */
+
+/* Rare statements (an alert changes a few times a day): prepared on each
+ * use, so that the statement table stays as it is. */
+static sqlite3_stmt *prep(store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_sql(s, "cannot prepare an alert statement");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int done(store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return failf(s, "%s: %s", what, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+#define ALERT_COLUMNS                                                                              \
+    "id, seq, rule, subject, level, state, area, window_no, ticket_id, device, text_zh, text_en, " \
+    "raised_ms, updated_ms, acked_by, ack_note, resolved_ms, resolved_by, resolve_note, changes"
+
+int store_put_alert(store *s, const store_alert *a)
+{
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO alerts(" ALERT_COLUMNS ") VALUES(?1, ?2, "
+                               "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                               "?17, ?18, ?19, ?20)");
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, a->id);
+    bind_u64(st, 2, a->seq);
+    bind_text(st, 3, a->rule);
+    bind_text(st, 4, a->subject);
+    sqlite3_bind_int(st, 5, a->level);
+    sqlite3_bind_int(st, 6, a->state);
+    bind_text(st, 7, a->area);
+    sqlite3_bind_int64(st, 8, a->window_no);
+    bind_u64(st, 9, a->ticket_id);
+    bind_text(st, 10, a->device);
+    bind_text(st, 11, a->text_zh);
+    bind_text(st, 12, a->text_en);
+    sqlite3_bind_int64(st, 13, a->raised_ms);
+    sqlite3_bind_int64(st, 14, a->updated_ms);
+    bind_text(st, 15, a->acked_by);
+    bind_text(st, 16, a->ack_note);
+    sqlite3_bind_int64(st, 17, a->resolved_ms);
+    bind_text(st, 18, a->resolved_by);
+    bind_text(st, 19, a->resolve_note);
+    sqlite3_bind_int64(st, 20, a->changes);
+    return done(s, st, "cannot store an alert");
+}
+
+static int read_alert(store *s, sqlite3_stmt *st, store_alert *a)
+{
+    memset(a, 0, sizeof *a);
+    if (col_text(s, st, 0, a->id, sizeof a->id, "alert") < 0)
+        return -1;
+    a->seq = (uint64_t)sqlite3_column_int64(st, 1);
+    if (col_text(s, st, 2, a->rule, sizeof a->rule, a->id) < 0 ||
+        col_text(s, st, 3, a->subject, sizeof a->subject, a->id) < 0)
+        return -1;
+    a->level = sqlite3_column_int(st, 4);
+    a->state = sqlite3_column_int(st, 5);
+    if (col_text(s, st, 6, a->area, sizeof a->area, a->id) < 0)
+        return -1;
+    a->window_no = (uint32_t)sqlite3_column_int64(st, 7);
+    a->ticket_id = (uint64_t)sqlite3_column_int64(st, 8);
+    if (col_text(s, st, 9, a->device, sizeof a->device, a->id) < 0 ||
+        col_text(s, st, 10, a->text_zh, sizeof a->text_zh, a->id) < 0 ||
+        col_text(s, st, 11, a->text_en, sizeof a->text_en, a->id) < 0)
+        return -1;
+    a->raised_ms = sqlite3_column_int64(st, 12);
+    a->updated_ms = sqlite3_column_int64(st, 13);
+    if (col_text(s, st, 14, a->acked_by, sizeof a->acked_by, a->id) < 0 ||
+        col_text(s, st, 15, a->ack_note, sizeof a->ack_note, a->id) < 0)
+        return -1;
+    a->resolved_ms = sqlite3_column_int64(st, 16);
+    if (col_text(s, st, 17, a->resolved_by, sizeof a->resolved_by, a->id) < 0 ||
+        col_text(s, st, 18, a->resolve_note, sizeof a->resolve_note, a->id) < 0)
+        return -1;
+    a->changes = (uint32_t)sqlite3_column_int64(st, 19);
+    return 0;
+}
+
+int store_get_alert(store *s, const char *id, store_alert *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT " ALERT_COLUMNS " FROM alerts WHERE id = ?1");
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = read_alert(s, st, out) < 0 ? -1 : 1;
+    else if (rc == SQLITE_DONE)
+        rc = 0;
+    else
+        rc = fail_sql(s, "cannot read an alert");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_load_alerts(store *s, bool open_only, size_t limit,
+                      int (*fn)(void *arg, const store_alert *a), void *arg)
+{
+    sqlite3_stmt *st =
+        prep(s, open_only ? "SELECT " ALERT_COLUMNS " FROM alerts WHERE state IN "
+                            "(1, 2) ORDER BY seq DESC LIMIT ?1"
+                          : "SELECT " ALERT_COLUMNS " FROM alerts ORDER BY seq DESC LIMIT ?1");
+    store_alert a;
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_alert(s, st, &a) < 0) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        if ((rc = fn(arg, &a)) != 0) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the alerts");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_max_alert_seq(store *s, uint64_t *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT coalesce(max(seq), 0) FROM alerts");
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(s, "cannot read the alerts");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_append_alert_event(store *s, int64_t at_ms, int32_t day, const char *device,
+                             const char *user, const char *what)
+{
+    struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ALERT};
+
+    set_strings(&r, user, what, device);
+    return append_checked(s, &r);
+}
+
+int store_add_delivery(store *s, const char *alert_id, uint32_t change, const char *body,
+                       int64_t at_ms)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO webhook_deliveries(alert_id, change, body, "
+                               "created_ms) VALUES(?1, ?2, ?3, ?4)");
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, alert_id);
+    sqlite3_bind_int64(st, 2, change);
+    bind_text(st, 3, body);
+    sqlite3_bind_int64(st, 4, at_ms);
+    return done(s, st, "cannot queue a webhook delivery");
+}
+
+int store_count_deliveries(store *s, size_t *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT count(*) FROM webhook_deliveries");
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(s, "cannot count the webhook deliveries");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *out = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_next_delivery(store *s, uint64_t after, store_delivery *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id, alert_id, change, body, created_ms FROM "
+                               "webhook_deliveries WHERE id > ?1 ORDER BY id LIMIT 1");
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, after);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *body = sqlite3_column_text(st, 3);
+        memset(out, 0, sizeof *out);
+        out->id = (uint64_t)sqlite3_column_int64(st, 0);
+        out->change = (uint32_t)sqlite3_column_int64(st, 2);
+        out->created_ms = sqlite3_column_int64(st, 4);
+        rc = col_text(s, st, 1, out->alert_id, sizeof out->alert_id, "delivery") < 0 ? -1 : 1;
+        if (rc == 1 && (out->body = strdup(body ? (const char *)body : "")) == NULL)
+            rc = failf(s, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = fail_sql(s, "cannot read a webhook delivery");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_drop_delivery(store *s, uint64_t id)
+{
+    sqlite3_stmt *st = prep(s, "DELETE FROM webhook_deliveries WHERE id = ?1");
+
+    if (st == NULL)
+        return -1;
+    bind_u64(st, 1, id);
+    return done(s, st, "cannot drop a webhook delivery");
+}
+
+int store_alert_changes(store *s, uint64_t *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT coalesce(sum(changes), 0) FROM alerts");
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_sql(s, "cannot read the alerts");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_oldest_waiting(store *s,
+                         int (*fn)(void *arg, const char *area, uint64_t id, int64_t issued_ms),
+                         void *arg)
+{
+    /* The partial index tickets_live finds the waiting ones; SQLite takes
+     * the bare columns from the row of min(). */
+    sqlite3_stmt *st = prep(s, "SELECT area, id, min(issued_ms) FROM tickets WHERE state = 2 "
+                               "GROUP BY area");
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *area = sqlite3_column_text(st, 0);
+        if ((rc = fn(arg, area ? (const char *)area : "", (uint64_t)sqlite3_column_int64(st, 1),
+                     sqlite3_column_int64(st, 2))) != 0) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        fail_sql(s, "cannot read the waiting tickets");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
 }
 
 /* ---- Big screens (大屏) ------------------------------------------------ */

@@ -173,6 +173,66 @@ int store_append_event(store *s, const q_event *e, const char *device);
 #define STORE_EVENT_ADMIN 100
 int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *device,
                              const char *user, const char *what);
+
+/* ---- Alerts (supervise.h; halld writes them, others read) ---------------- */
+
+/* Every change of an alert is an event of this kind: user who did it (""
+ * for halld's own rules), what "alert ID raised|escalated|acknowledged|
+ * resolved ...". */
+#define STORE_EVENT_ALERT 101
+int store_append_alert_event(store *s, int64_t at_ms, int32_t day, const char *device,
+                             const char *user, const char *what);
+
+typedef struct store_alert {
+    char id[96]; /* stable: the hall id, '-', seq */
+    uint64_t seq;
+    char rule[32];
+    char subject[96]; /* "area:intake", "window:3", "ticket:42", "device:kiosk-01" */
+    int level;        /* sv_level */
+    int state;        /* sv_state */
+    char area[16];
+    uint32_t window_no;
+    uint64_t ticket_id;
+    char device[65];
+    char text_zh[256], text_en[256];
+    int64_t raised_ms, updated_ms;
+    char acked_by[80], ack_note[256];
+    int64_t resolved_ms;
+    char resolved_by[80], resolve_note[256];
+    uint32_t changes; /* the alert's changes so far: 1 when raised */
+} store_alert;
+
+/* Insert or replace by id. */
+int store_put_alert(store *s, const store_alert *a);
+int store_get_alert(store *s, const char *id, store_alert *out); /* 1, 0, -1 */
+/* Newest first (by seq), at most limit; open_only: raised or acknowledged.
+ * fn returning non-zero stops the walk with that value. */
+int store_load_alerts(store *s, bool open_only, size_t limit,
+                      int (*fn)(void *arg, const store_alert *a), void *arg);
+int store_max_alert_seq(store *s, uint64_t *out);
+
+/* Webhook deliveries: the JSON body of one change of an alert, kept until
+ * the receiver took it (or it was given up). */
+typedef struct store_delivery {
+    uint64_t id;
+    char alert_id[96];
+    uint32_t change;
+    char *body; /* the caller frees */
+    int64_t created_ms;
+} store_delivery;
+int store_add_delivery(store *s, const char *alert_id, uint32_t change, const char *body,
+                       int64_t at_ms);
+int store_count_deliveries(store *s, size_t *out);
+/* The oldest delivery with an id above after: 1, 0 (none), -1. */
+int store_next_delivery(store *s, uint64_t after, store_delivery *out);
+int store_drop_delivery(store *s, uint64_t id);
+/* The changes of every alert together (DisplayPush.alerts_seq goes on
+ * from it after a restart). */
+int store_alert_changes(store *s, uint64_t *out);
+/* Per area, the WAITING ticket issued first: fn(area, id, issued_ms). */
+int store_oldest_waiting(store *s,
+                         int (*fn)(void *arg, const char *area, uint64_t id, int64_t issued_ms),
+                         void *arg);
 /* Keep the packed answer to (device, request_id) and the request's digest
  * (STORE_DIGEST_LEN bytes, or NULL), for retries; *row receives the row
  * that holds it. Rows are appended in the order kept and the store does

@@ -55,6 +55,8 @@ static const char *const body_names[] = {
     [HALL__ENVELOPE__BODY_DEVICE_STATUS_REPLY] = "DEVICE_STATUS_REPLY",
     [HALL__ENVELOPE__BODY_WEB_EVENT] = "WEB_EVENT",
     [HALL__ENVELOPE__BODY_WEB_EVENT_REPLY] = "WEB_EVENT_REPLY",
+    [HALL__ENVELOPE__BODY_ALERT_ACTION] = "ALERT_ACTION",
+    [HALL__ENVELOPE__BODY_ALERT_REPLY] = "ALERT_REPLY",
 };
 
 static bool body_known(Hall__Envelope__BodyCase body)

@@ -21,6 +21,8 @@
 #include "devlink.h"
 #include "halld_conf.h"
 #include "net.h"
+#include "store.h"
+#include "supervise.h"
 
 #define DEFAULT_CONFIG "/etc/onewindow/halld.ini"
 #define TOOL_ID        "hallctl"
@@ -502,6 +504,120 @@ static int window_close(int argc, char **argv)
                        "Sign the clerk out of window N, which closes it.\n");
 }
 
+/* ---- alerts ---------------------------------------------------------------- */
+
+static int alerts_print(void *arg, const store_alert *a)
+{
+    clk_zone *zone = arg;
+    char when[40] = "";
+
+    if (zone != NULL)
+        clk_format_iso(zone, a->raised_ms, when, sizeof when);
+    printf("%-16s %-19s %-8s %-12s %s\n  %s\n  %s\n", a->id, a->rule,
+           sv_level_name((sv_level)a->level), sv_state_name((sv_state)a->state), when, a->text_zh,
+           a->text_en);
+    if (a->acked_by[0] != '\0')
+        printf("  acknowledged by %s: %s\n", a->acked_by, a->ack_note);
+    if (a->state == SV_RESOLVED)
+        printf("  resolved by %s%s%s\n", a->resolved_by, a->resolve_note[0] ? ": " : "",
+               a->resolve_note);
+    return 0;
+}
+
+/* alerts list: read from the hall's database, read-only (no halld needed). */
+static int alerts_list(const char *config, bool all)
+{
+    struct halld_conf conf = {0};
+    char err[512];
+    store *s;
+
+    if (halld_conf_load(&conf, config ? config : DEFAULT_CONFIG, err, sizeof err) < 0)
+        return hallctl_fail("%s", err);
+    if ((s = store_open(conf.store_path, conf.hall_id, STORE_READER, err, sizeof err)) == NULL) {
+        halld_conf_release(&conf);
+        return hallctl_fail("%s", err);
+    }
+    clk_zone *zone = clk_zone_new(conf.time_zone);
+    int rc = store_load_alerts(s, !all, 1000, alerts_print, zone);
+    if (rc != 0)
+        hallctl_fail("cannot read the alerts: %s", store_errmsg(s));
+    clk_zone_free(zone);
+    store_close(s);
+    halld_conf_release(&conf);
+    return rc != 0;
+}
+
+/* alerts ack|resolve ID --note TEXT: AlertAction to halld. */
+static int alerts_act(struct target *t, char *id, bool resolve, char *note)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__AlertAction m = HALL__ALERT_ACTION__INIT;
+    devlink *l = connect_tool(t);
+
+    if (l == NULL)
+        return 1;
+    m.alert_id = id;
+    m.action = resolve ? HALL__ALERT_ACTION__ACTION__RESOLVE : HALL__ALERT_ACTION__ACTION__ACK;
+    m.note = note;
+    env.body_case = HALL__ENVELOPE__BODY_ALERT_ACTION;
+    env.alert_action = &m;
+    Hall__Envelope *r = ask(l, &env, HALL__ENVELOPE__BODY_ALERT_REPLY);
+    devlink_close(l);
+    if (r == NULL)
+        return 1;
+    printf("alert %s: %s, %s\n", r->alert_reply->alert_id, r->alert_reply->state,
+           r->alert_reply->level);
+    proto_free(r);
+    return 0;
+}
+
+static int alerts(int argc, char **argv)
+{
+    static const struct option options[] = {{"all", no_argument, NULL, 'a'},
+                                            {"note", required_argument, NULL, 'n'},
+                                            TARGET_OPTIONS,
+                                            {NULL, 0, NULL, 0}};
+    static const char use[] = "usage: hallctl alerts [list [--all]] [-c CONFIG]\n"
+                              "       hallctl alerts ack ID --note TEXT [-c CONFIG]\n"
+                              "       hallctl alerts resolve ID --note TEXT [-c CONFIG]\n";
+    const char *sub = argc >= 2 && argv[1][0] != '-' ? argv[1] : "list";
+    char *note = NULL;
+    struct target t = {0};
+    bool all = false;
+    int opt;
+
+    if (argc >= 2 && argv[1][0] != '-') {
+        argc--;
+        argv++;
+    }
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        if (target_option(&t, opt))
+            continue;
+        if (opt == 'a') {
+            all = true;
+        } else if (opt == 'n') {
+            note = optarg;
+        } else if (opt == 'h') {
+            printf("%s"
+                   "List the open alerts of electronic supervision (--all: resolved ones too,\n"
+                   "newest first, from the hall's database), or acknowledge or resolve one by\n"
+                   "its id through the running halld, with a note "
+                   "(docs/supervision.md).\n" TARGET_HELP,
+                   use);
+            return 0;
+        } else {
+            return 2;
+        }
+    }
+    if (strcmp(sub, "list") == 0 && optind == argc)
+        return alerts_list(t.config, all);
+    if ((strcmp(sub, "ack") == 0 || strcmp(sub, "resolve") == 0) && optind == argc - 1 &&
+        note != NULL)
+        return alerts_act(&t, argv[optind], strcmp(sub, "resolve") == 0, note);
+    fputs(use, stderr);
+    return 2;
+}
+
 const hallctl_verb hallctl_device_verbs[] = {
     {"ping", NULL, ping, "connect to halld as a device: TLS, HELLO, heartbeats"},
     {"queues", NULL, queues, "show areas, windows and the latest calls (running halld)"},
@@ -509,5 +625,6 @@ const hallctl_verb hallctl_device_verbs[] = {
     {"call", NULL, call, "press call-next for a window (running halld)"},
     {"window", "open", window_open, "sign a clerk in at a window (running halld)"},
     {"window", "close", window_close, "sign the clerk out of a window (running halld)"},
+    {"alerts", NULL, alerts, "list, acknowledge or resolve supervision alerts"},
     {NULL, NULL, NULL, NULL},
 };

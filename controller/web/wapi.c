@@ -27,6 +27,7 @@
 #include "clk.h"
 #include "hadmin.h"
 #include "pwhash.h"
+#include "supervise.h"
 #include "wsess.h"
 
 #define KDF_AT_ONCE     2 /* password checks at once: each takes 32 MiB */
@@ -2225,6 +2226,121 @@ static void events(wapi_request *r)
     pthread_mutex_unlock(&feed.lock);
 }
 
+/* ---- Alerts (supervision, docs/supervision.md) ------------------------------------ */
+
+#define ALERTS_LIST_MAX 500 /* rows of GET /api/v1/alerts */
+#define ALERT_READERS   (ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR))
+
+static json_t *alert_json(const store_alert *a)
+{
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:s,s:s}", "id", a->id,
+        "rule", a->rule, "level", sv_level_name((sv_level)a->level), "state",
+        sv_state_name((sv_state)a->state), "area", a->area, "window_no", (int)a->window_no,
+        "ticket_id", (json_int_t)a->ticket_id, "device", a->device, "text_zh", a->text_zh,
+        "text_en", a->text_en, "raised_ms", (json_int_t)a->raised_ms, "updated_ms",
+        (json_int_t)a->updated_ms, "acked_by", a->acked_by, "ack_note", a->ack_note, "resolved_ms",
+        (json_int_t)a->resolved_ms, "resolved_by", a->resolved_by, "resolve_note", a->resolve_note);
+}
+
+static int alert_row(void *arg, const store_alert *a)
+{
+    return json_array_append_new(arg, alert_json(a)) < 0;
+}
+
+/* GET /api/v1/alerts[?state=open|all]: newest first. */
+static void get_alerts(wapi_request *r)
+{
+    const char *state = api.ops->lookup(r->conn, WAPI_QUERY, "state");
+    struct person p;
+    char err[300];
+    json_t *rows;
+
+    if (!signed_in(r, &p))
+        return;
+    if (!(ALERT_READERS & ROLE(p.role))) {
+        answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_FORBIDDEN", "无权查看此内容。",
+                     "a %s may not read alerts", p.u.role);
+        return;
+    }
+    if (state != NULL && strcmp(state, "open") != 0 && strcmp(state, "all") != 0) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "请求内容有误。",
+                     "state= is open or all");
+        return;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || (rows = json_array()) == NULL) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s",
+                     rd ? "out of memory" : err);
+        return;
+    }
+    if (store_load_alerts(rd, state == NULL || strcmp(state, "open") == 0, ALERTS_LIST_MAX,
+                          alert_row, rows) != 0) {
+        json_decref(rows);
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the alerts: %s", store_errmsg(rd));
+        return;
+    }
+    answer(r, MHD_HTTP_OK, json_pack("{s:o}", "alerts", rows));
+}
+
+/* POST /api/v1/alerts/ID/ack|resolve {"note"}: AlertAction to halld on the
+ * person's behalf (auth.c: managers and administrators). */
+static void alert_action(wapi_request *r, const char *id, const char *op)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__AlertAction m = HALL__ALERT_ACTION__INIT;
+    const char *note, *key = header(r, "Idempotency-Key");
+    char err[WAPI_ERR_LEN];
+    struct person p;
+    json_t *body = NULL;
+
+    if (strcmp(op, "ack") != 0 && strcmp(op, "resolve") != 0) {
+        answer_error(r, MHD_HTTP_NOT_FOUND, "ERR_NOT_FOUND", "没有这项操作。",
+                     "no alert operation %s", op);
+        return;
+    }
+    if (!signed_in(r, &p) || (body = json_body(r)) == NULL)
+        return;
+    if (member_str(r, body, "note", 255, &note) < 0)
+        goto out;
+    if (key != NULL && (key[0] == '\0' || strlen(key) > IDEMPOTENCY_MAX)) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "幂等键格式有误。",
+                     "Idempotency-Key must be 1 to %d characters", IDEMPOTENCY_MAX);
+        goto out;
+    }
+    m.alert_id = unconst(id);
+    m.action = strcmp(op, "ack") == 0 ? HALL__ALERT_ACTION__ACTION__ACK
+                                      : HALL__ALERT_ACTION__ACTION__RESOLVE;
+    m.note = unconst(note);
+    env.request_id = request_id_for(key);
+    env.on_behalf_of = p.u.name;
+    env.body_case = HALL__ENVELOPE__BODY_ALERT_ACTION;
+    env.alert_action = &m;
+    Hall__Envelope *a = api.ops->ask_halld(&env, err);
+    if (a == NULL) {
+        answer_halld_down(r, err);
+    } else if (a->body_case == HALL__ENVELOPE__BODY_ALERT_REPLY) {
+        store *rd = api.ops->reader(err, sizeof err);
+        store_alert sa;
+        if (rd != NULL && store_get_alert(rd, a->alert_reply->alert_id, &sa) == 1)
+            answer(r, MHD_HTTP_OK, json_pack("{s:o}", "alert", alert_json(&sa)));
+        else
+            answer(r, MHD_HTTP_OK,
+                   json_pack("{s:{s:s,s:s,s:s}}", "alert", "id", a->alert_reply->alert_id, "state",
+                             a->alert_reply->state, "level", a->alert_reply->level));
+    } else if (a->body_case == HALL__ENVELOPE__BODY_ERROR) {
+        answer_wire_error(r, a->error);
+    } else {
+        answer_error(r, MHD_HTTP_BAD_GATEWAY, "ERR_INTERNAL", "系统内部错误。", "halld answered %s",
+                     proto_body_name(a->body_case));
+    }
+    proto_free(a);
+out:
+    json_decref(body);
+}
+
 /* ---- The router ------------------------------------------------------------------ */
 
 void wapi_route(wapi_request *r)
@@ -2366,6 +2482,19 @@ void wapi_route(wapi_request *r)
         if (!get)
             goto not_allowed;
         events(r);
+        return;
+    }
+    if (strcmp(u, "/api/v1/alerts") == 0) {
+        if (!get)
+            goto not_allowed;
+        get_alerts(r);
+        return;
+    }
+    char alert_id[96];
+    if (sscanf(u, "/api/v1/alerts/%95[A-Za-z0-9_-]/%23[a-z]%c", alert_id, op, &tail) == 2) {
+        if (!post)
+            goto not_allowed;
+        alert_action(r, alert_id, op);
         return;
     }
     if (sscanf(u, "/api/v1/windows/%4u/%23[a-z-]%c", &no, op, &tail) == 2 && no > 0) {
