@@ -87,6 +87,7 @@ struct tk {
     struct heap *heap;     /* the heap holding it, NULL if none */
     size_t hidx;           /* its index in that heap */
     bool final;            /* ended: kept only for the retention time */
+    bool called;           /* called at least once (the next call is not its first) */
     int32_t final_day;     /* business day in which it ended */
     struct tk *chain[2];   /* MAP_ID and MAP_OFFLINE bucket chains */
     struct tk *next_final; /* the retention list */
@@ -596,9 +597,37 @@ static void j_window(const queue *q, const struct window *w)
         q->j.window(q->j.ctx, &w->w);
 }
 
-static void j_event(const queue *q, q_event_kind kind, int64_t now, uint64_t ticket_id,
-                    uint32_t window_no, const char *clerk, const char *detail)
+/* What an event says beyond its kind, for statistics (q_event): the
+ * facts only the caller knows; the rest is read off the ticket. */
+struct facts {
+    const char *area; /* NULL: the ticket's */
+    int64_t duration_ms;
+    const char *reason; /* NULL: by kind, below */
+};
+
+static const char *priority_code(q_priority p)
 {
+    return p == Q_GREEN ? "green" : p == Q_APPOINTMENT ? "appointment" : "normal";
+}
+
+/* A pause reason is kept as a code only when it is one: short, of
+ * [a-z0-9_-]; free text becomes "other". */
+static const char *pause_code(const char *detail)
+{
+    size_t n = strlen(detail);
+
+    if (n == 0)
+        return "";
+    return n < Q_EVENT_REASON_MAX && strspn(detail, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n
+               ? detail
+               : "other";
+}
+
+static void j_event_facts(const queue *q, q_event_kind kind, int64_t now, uint64_t ticket_id,
+                          uint32_t window_no, const char *clerk, const char *detail,
+                          const struct facts *f)
+{
+    const struct tk *r = ticket_id != 0 ? find_id(q, ticket_id) : NULL;
     q_event e = {
         .kind = kind,
         .at_ms = now,
@@ -607,20 +636,57 @@ static void j_event(const queue *q, q_event_kind kind, int64_t now, uint64_t tic
         .window_no = window_no,
         .clerk = opt(clerk),
         .detail = opt(detail),
+        .area = r != NULL ? r->t.area : "",
+        .matter = r != NULL ? r->t.matter : "",
+        .reason = "",
     };
 
+    if (r != NULL) {
+        if (kind == QE_ISSUED || kind == QE_OFFLINE_JOINED)
+            e.reason = priority_code(r->t.priority);
+        else if (kind == QE_CANCELLED)
+            e.reason = window_no == 0 ? "hall" : "window";
+        else if (kind == QE_RATED)
+            e.rating = r->t.rating;
+        if (kind == QE_CANCELLED || kind == QE_NO_SHOW)
+            e.duration_ms = now - r->t.issued_ms;
+    } else if (kind == QE_WINDOW_PAUSED) {
+        e.reason = pause_code(e.detail);
+    }
+    if (f != NULL) {
+        if (f->area != NULL)
+            e.area = f->area;
+        if (f->reason != NULL)
+            e.reason = f->reason;
+        if (f->duration_ms != 0)
+            e.duration_ms = f->duration_ms;
+    }
+    if (e.duration_ms < 0) /* the hall clock set back */
+        e.duration_ms = 0;
     if (q->j.event != NULL)
         q->j.event(q->j.ctx, &e);
 }
 
+static void j_event(const queue *q, q_event_kind kind, int64_t now, uint64_t ticket_id,
+                    uint32_t window_no, const char *clerk, const char *detail)
+{
+    j_event_facts(q, kind, now, ticket_id, window_no, clerk, detail, NULL);
+}
+
 /* The ticket's records, then its event (the journal's order). */
-static void j_ticket_event(const queue *q, const struct tk *r, q_event_kind kind, int64_t now,
-                           const struct window *w, const char *detail)
+static void j_ticket_event_facts(const queue *q, const struct tk *r, q_event_kind kind, int64_t now,
+                                 const struct window *w, const char *detail, const struct facts *f)
 {
     j_ticket(q, r);
     if (w != NULL)
         j_window(q, w);
-    j_event(q, kind, now, r->t.id, w != NULL ? w->w.no : 0, clerk_of(w), detail);
+    j_event_facts(q, kind, now, r->t.id, w != NULL ? w->w.no : 0, clerk_of(w), detail, f);
+}
+
+static void j_ticket_event(const queue *q, const struct tk *r, q_event_kind kind, int64_t now,
+                           const struct window *w, const char *detail)
+{
+    j_ticket_event_facts(q, r, kind, now, w, detail, NULL);
 }
 
 /* ---- 2. Invariants -------------------------------------------------------- */
@@ -751,8 +817,11 @@ static int reserve_noshow(queue *q, q_error *err)
 
 /* A CALLED ticket that did not come: off its window; may rejoin for a while
  * (the no-show heap, reserved beforehand) or is final at once. */
-static void to_no_show(queue *q, struct window *w, struct tk *r, int64_t now, const char *detail)
+static void to_no_show(queue *q, struct window *w, struct tk *r, int64_t now, const char *detail,
+                       const char *code)
 {
+    const struct facts f = {.reason = code};
+
     assert(r->t.state == Q_CALLED && w->w.current == r->t.id);
     set_state(r, Q_NO_SHOW, now);
     r->t.window_no = 0;
@@ -761,19 +830,23 @@ static void to_no_show(queue *q, struct window *w, struct tk *r, int64_t now, co
         heap_push(&q->noshow, r);
     else
         make_final(q, r, now);
-    j_ticket_event(q, r, QE_NO_SHOW, now, w, detail);
+    j_ticket_event_facts(q, r, QE_NO_SHOW, now, w, detail, &f);
 }
 
 static void to_called(queue *q, struct window *w, struct tk *r, int64_t now, const char *reason)
 {
+    const struct facts f = {.duration_ms = r->called ? 0 : now - r->t.issued_ms,
+                            .reason = r->called ? "again" : "first"};
+
     assert(r->t.state == Q_WAITING && w->w.current == 0);
     heap_remove(r);
+    r->called = true;
     set_state(r, Q_CALLED, now);
     r->t.window_no = w->w.no;
     r->t.target_window = 0;
     r->t.recalls = 0;
     w->w.current = r->t.id;
-    j_ticket_event(q, r, QE_CALLED, now, w, reason);
+    j_ticket_event_facts(q, r, QE_CALLED, now, w, reason, &f);
 }
 
 /* ---- 3. Set-up and restore ------------------------------------------------ */
@@ -1132,6 +1205,10 @@ int queue_restore_ticket(queue *q, const q_ticket *t, q_error *err)
         return nomem(err);
 
     r->t = *t;
+    /* Whether it was called before, as far as its row tells (a rejoined
+     * no-show's was lost: its next call counts as its first). */
+    r->called = !(t->state == Q_RESERVED || t->state == Q_WAITING || t->state == Q_VOID) ||
+                t->transferred || t->target_window != 0;
     if (!placed)
         r->t.window_no = 0;
     /* Rows written before served_window existed: a SERVING ticket is served
@@ -1574,7 +1651,7 @@ int queue_call_next(queue *q, uint32_t window_no, int64_t now, const q_ticket **
     note_day(q, now);
     if (cur != NULL) {
         snprintf(detail, sizeof detail, "no answer after %u recalls", cur->t.recalls);
-        to_no_show(q, w, cur, now, detail);
+        to_no_show(q, w, cur, now, detail, "recalls");
         assert_ticket(q, cur);
     }
     if (pick == NULL) {
@@ -1615,7 +1692,7 @@ static int recall_or_no_show(queue *q, uint32_t window_no, uint64_t id, int64_t 
     } else {
         snprintf(detail, sizeof detail, "%s after %u recalls",
                  by_clerk ? "marked by the clerk" : "no answer", r->t.recalls);
-        to_no_show(q, w, r, now, detail);
+        to_no_show(q, w, r, now, detail, by_clerk ? "no_show" : "recalls");
     }
     return done(q, w, r, out);
 }
@@ -1667,6 +1744,8 @@ int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q
     if (at_window(q, window_no, id, BIT(Q_SERVING), "SERVING", &w, &r, out, err) < 0)
         return -1;
 
+    const struct facts f = {.duration_ms = now - r->t.state_ms};
+
     note_day(q, now);
     note_service(q->areas[r->ai], now - r->t.state_ms);
     fmt_dur(dur, sizeof dur, now - r->t.state_ms);
@@ -1675,7 +1754,7 @@ int queue_finish(queue *q, uint32_t window_no, uint64_t id, int64_t now, const q
     r->t.window_no = 0;
     w->w.current = 0;
     make_final(q, r, now);
-    j_ticket_event(q, r, QE_FINISHED, now, w, detail);
+    j_ticket_event_facts(q, r, QE_FINISHED, now, w, detail, &f);
     return done(q, w, r, out);
 }
 
@@ -1723,6 +1802,10 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
     if (reserve_wait(q, ai, r->t.priority, to_window, err) < 0)
         return -1;
 
+    char from[Q_CODE_MAX];
+    const struct facts f = {.area = from, .reason = dest != NULL ? dest->a.code : "window"};
+
+    snprintf(from, sizeof from, "%s", r->t.area);
     note_day(q, now);
     set_state(r, Q_WAITING, now);
     r->t.window_no = 0;
@@ -1734,7 +1817,7 @@ int queue_transfer(queue *q, uint32_t window_no, uint64_t id, const char *to_are
     }
     w->w.current = 0;
     enqueue(q, r);
-    j_ticket_event(q, r, QE_TRANSFERRED, now, w, detail);
+    j_ticket_event_facts(q, r, QE_TRANSFERRED, now, w, detail, &f);
     return done(q, w, r, out);
 }
 

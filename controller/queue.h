@@ -253,7 +253,7 @@ typedef enum q_event_kind {
     QE_WINDOW_PAUSED,
     QE_WINDOW_RESUMED,
     QE_LEASE_GRANTED,
-    QE_RATED,   /* a citizen's 好差评 rating of the service; detail "level N" */
+    QE_RATED,   /* a citizen's 好差评 rating of the service; detail "level N", rating N */
     QE_REVIVED, /* a PRINTED after its reservation ran out: WAITING again */
 } q_event_kind;
 
@@ -267,7 +267,25 @@ typedef struct q_event {
     uint32_t window_no; /* 0 if none */
     const char *clerk;  /* "" if none */
     const char *detail; /* reason, pick reason, transfer target...; "" if none */
+    /* What statistics read, so that nothing parses detail: */
+    const char *area;    /* the ticket's area ("" for window and lease events); a
+                            transfer's is the area it left */
+    const char *matter;  /* the ticket's matter, "" if none */
+    int64_t duration_ms; /* the first CALLED: the wait since issue; FINISHED: the
+                            service since STARTED; NO_SHOW, CANCELLED: the wait
+                            so far since issue; else 0 */
+    int rating;          /* RATED: the level 1..5; else 0 */
+    const char *reason;  /* a short code (Q_EVENT_REASON_MAX): see below; "" if none */
 } q_event;
+
+/* q_event.reason, by kind: ISSUED and OFFLINE_JOINED the priority
+ * ("normal", "green", "appointment"); CALLED "first" for a ticket's first
+ * call, else "again"; NO_SHOW "no_show" (marked by the window) or
+ * "recalls" (past the recall limit); CANCELLED "hall" (window 0) or
+ * "window"; TRANSFERRED the target area's code, or "window" for a
+ * transfer to a window; WINDOW_PAUSED the pause reason when it is a short
+ * code (else "other"). */
+#define Q_EVENT_REASON_MAX 32
 
 /* The controller's side of every change: called synchronously, in order,
  * from inside the engine call that made the change. The controller writes

@@ -382,7 +382,63 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL\n"
     ") STRICT;\n",
 
-    /* 13 (M1 dash): the hall's big screens (大屏, store.h): each opens its
+    /* 13 (M1 stats): structured events, so statistics never parse detail
+     * (queue.h's q_event): the ticket's area and matter, a duration, the
+     * rating level and a reason code; chain says how the row is hashed
+     * (store.h): 0 for the rows written before (their hashes stay as they
+     * were), 1 for rows that cover the new columns. The old rows' new
+     * columns are filled from the tickets and the events themselves
+     * (area and matter: the ticket's last ones; the wait: from the
+     * ticket's issue time), with the update trigger lifted for this
+     * migration only. The look-ups go through temporary tables keyed by
+     * ticket, as the log has no index on its tickets. */
+    "ALTER TABLE events ADD COLUMN area TEXT NOT NULL DEFAULT '' CHECK (length(area) <= 15);\n"
+    "ALTER TABLE events ADD COLUMN matter TEXT NOT NULL DEFAULT '' CHECK (length(matter) <= 15);\n"
+    "ALTER TABLE events ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (duration_ms >= 0);\n"
+    "ALTER TABLE events ADD COLUMN rating INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (rating BETWEEN 0 AND 5);\n"
+    "ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 31);\n"
+    "ALTER TABLE events ADD COLUMN chain INTEGER NOT NULL DEFAULT 0 CHECK (chain IN (0, 1));\n"
+    "CREATE TEMP TABLE m12_first (ticket_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL);\n"
+    "INSERT INTO m12_first SELECT ticket_id, min(seq) FROM events WHERE kind = 5 "
+    "GROUP BY ticket_id;\n"
+    "CREATE TEMP TABLE m12_start (ticket_id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);\n"
+    /* A finished ticket is final: its last start is the one before. */
+    "INSERT INTO m12_start SELECT ticket_id, at_ms FROM\n"
+    "  (SELECT ticket_id, at_ms, max(seq) FROM events WHERE kind = 9 GROUP BY ticket_id);\n"
+    "DROP TRIGGER events_no_update;\n"
+    "UPDATE events SET\n"
+    "  area = coalesce((SELECT area FROM tickets WHERE id = events.ticket_id), ''),\n"
+    "  matter = coalesce((SELECT matter FROM tickets WHERE id = events.ticket_id), '')\n"
+    "  WHERE ticket_id <> 0;\n"
+    "UPDATE events SET reason = CASE WHEN seq = (SELECT seq FROM m12_first\n"
+    "  WHERE ticket_id = events.ticket_id) THEN 'first' ELSE 'again' END WHERE kind = 5;\n"
+    "UPDATE events SET duration_ms = max(0, at_ms - coalesce((SELECT issued_ms FROM tickets\n"
+    "  WHERE id = events.ticket_id), at_ms))\n"
+    "  WHERE (kind = 5 AND reason = 'first') OR kind IN (7, 14);\n"
+    "UPDATE events SET duration_ms = max(0, at_ms - coalesce((SELECT at_ms FROM m12_start\n"
+    "  WHERE ticket_id = events.ticket_id), at_ms)) WHERE kind = 10;\n"
+    "UPDATE events SET reason = coalesce((SELECT CASE priority WHEN 1 THEN 'green'\n"
+    "  WHEN 2 THEN 'appointment' ELSE 'normal' END FROM tickets WHERE id = events.ticket_id),\n"
+    "  'normal') WHERE kind IN (1, 17);\n"
+    "UPDATE events SET reason = CASE WHEN detail LIKE 'marked by the clerk%' THEN 'no_show'\n"
+    "  ELSE 'recalls' END WHERE kind = 7;\n"
+    "UPDATE events SET reason = CASE window_no WHEN 0 THEN 'hall' ELSE 'window' END\n"
+    "  WHERE kind = 14;\n"
+    "UPDATE events SET reason = CASE WHEN detail LIKE 'to area %' AND length(detail) <= 23\n"
+    "  THEN substr(detail, 9) ELSE 'window' END WHERE kind = 11;\n"
+    "UPDATE events SET reason = CASE WHEN detail = '' THEN ''\n"
+    "  WHEN length(detail) < 32 AND detail NOT GLOB '*[^a-z0-9_-]*' THEN detail\n"
+    "  ELSE 'other' END WHERE kind = 20;\n"
+    "UPDATE events SET rating = CAST(substr(detail, 7) AS INTEGER)\n"
+    "  WHERE kind = 23 AND detail IN ('level 1', 'level 2', 'level 3', 'level 4', 'level 5');\n"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events\n"
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
+    "DROP TABLE m12_first;\n"
+    "DROP TABLE m12_start;\n",
+
+    /* 14 (M1 dash): the hall's big screens (大屏, store.h): each opens its
      * page with a token of its own, kept only as its SHA-256 (hex); who
      * issued and revoked it, and when (revoked_ms 0: live). A name is
      * spelled as store_screen_name_valid() says. */
@@ -403,7 +459,8 @@ static const char *const migrations[] = {
     "reserved_until_ms, appointment_ms, window_no, target_window, recalls, offline, kiosk, "       \
     "masked_name, citizen_hash, served_window, rating, rated_ms, expired, note, transferred"
 #define EVENT_COLUMNS                                                                              \
-    "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash"
+    "seq, at_ms, day, kind, ticket_id, window_no, clerk, detail, device, prev_hash, hash, area, "  \
+    "matter, duration_ms, rating, reason, chain"
 /* The first kept answer at or after ?1: rows are appended in the order
  * kept, so a walk in row order from the start stops at it. */
 #define FIRST_RECENT_REQUEST "SELECT id FROM requests WHERE at_ms >= ?1 ORDER BY id LIMIT 1"
@@ -442,6 +499,7 @@ enum stmt_id {
     ST_EVENT_LAST,
     ST_EVENT_DAY,
     ST_CLERK_DAY,
+    ST_SCAN_EVENTS,
     ST_LOAD_LEASES,
     ST_LOAD_REQUESTS,
     ST_PRUNE_REQUESTS,
@@ -540,7 +598,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EVENT_HEAD] = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
     [ST_EVENT_HASH] = "SELECT hash FROM events WHERE seq = ?1",
     [ST_APPEND_EVENT] = "INSERT INTO events(" EVENT_COLUMNS ") "
-                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                        "?16, 1)",
     [ST_PUT_REQUEST] = "INSERT INTO requests(device, request_id, at_ms, digest, reply) "
                        "VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_DROP_REQUEST_REPLY] = "UPDATE requests SET reply = NULL WHERE id = ?1",
@@ -566,6 +625,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET_TICKET] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?1",
     [ST_EVENT_LAST] = "SELECT max(seq) FROM events",
     [ST_EVENT_DAY] = "SELECT day FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+    [ST_SCAN_EVENTS] = "SELECT seq, at_ms, day, kind, ticket_id, window_no, clerk, area, matter, "
+                       "duration_ms, rating, reason FROM events WHERE seq >= ?1 AND seq < ?2 "
+                       "AND day BETWEEN ?3 AND ?4 AND kind < 64 AND ((?5 >> kind) & 1) = 1 "
+                       "ORDER BY seq",
     [ST_CLERK_DAY] = "SELECT kind, count(*) FROM events WHERE seq >= ?1 AND day = ?2 AND "
                      "clerk = ?3 AND kind IN (5, 7, 10, 11) GROUP BY kind",
     [ST_LOAD_LEASES] = "SELECT id, kiosk, area, day, first, count, granted_ms FROM leases "
@@ -1429,6 +1492,12 @@ struct event_row {
     uint32_t window_no;
     const char *str[3]; /* clerk, detail, device */
     size_t len[3];
+    /* chain 1 (store.h): these are hashed too */
+    uint32_t chain;
+    int64_t duration_ms;
+    uint32_t rating;
+    const char *str1[3]; /* area, matter, reason */
+    size_t len1[3];
 };
 
 static int event_hash(store *s, const uint8_t prev[HASH_LEN], const struct event_row *r,
@@ -1451,6 +1520,22 @@ static int event_hash(store *s, const uint8_t prev[HASH_LEN], const struct event
         put_u32(len, (uint32_t)r->len[i]);
         ok = EVP_DigestUpdate(s->md, len, sizeof len) &&
              (r->len[i] == 0 || EVP_DigestUpdate(s->md, r->str[i], r->len[i]));
+    }
+    if (ok && r->chain == 1) {
+        uint8_t more[4 + 8 + 4];
+
+        put_u32(more, r->chain);
+        put_u64(more + 4, (uint64_t)r->duration_ms);
+        put_u32(more + 12, r->rating);
+        ok = EVP_DigestUpdate(s->md, more, sizeof more);
+        for (int i = 0; ok && i < 3; i++) {
+            if (r->len1[i] > UINT32_MAX)
+                return failf(s, "event %llu: a field is too long to hash",
+                             (unsigned long long)r->seq);
+            put_u32(len, (uint32_t)r->len1[i]);
+            ok = EVP_DigestUpdate(s->md, len, sizeof len) &&
+                 (r->len1[i] == 0 || EVP_DigestUpdate(s->md, r->str1[i], r->len1[i]));
+        }
     }
     if (!ok || !EVP_DigestFinal_ex(s->md, out, &n) || n != HASH_LEN)
         return failf(s, "cannot compute SHA-256 (OpenSSL)");
@@ -1545,6 +1630,11 @@ static int append(store *s, struct event_row *r)
         sqlite3_bind_text(st, 7 + i, r->str[i], (int)r->len[i], SQLITE_STATIC);
     sqlite3_bind_blob(st, 10, s->head_hash, HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(st, 11, hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 12, r->str1[0], (int)r->len1[0], SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, r->str1[1], (int)r->len1[1], SQLITE_STATIC);
+    sqlite3_bind_int64(st, 14, r->duration_ms);
+    sqlite3_bind_int64(st, 15, r->rating);
+    sqlite3_bind_text(st, 16, r->str1[2], (int)r->len1[2], SQLITE_STATIC);
     if (run(s, st, "cannot append an event") < 0)
         return -1;
     s->head_seq = r->seq;
@@ -1563,6 +1653,18 @@ static void set_strings(struct event_row *r, const char *clerk, const char *deta
     }
 }
 
+/* Every row written now is of chain 1. */
+static void set_facts(struct event_row *r, const char *area, const char *matter, const char *reason)
+{
+    const char *v[3] = {area, matter, reason};
+
+    r->chain = 1;
+    for (int i = 0; i < 3; i++) {
+        r->str1[i] = v[i] ? v[i] : "";
+        r->len1[i] = strlen(r->str1[i]);
+    }
+}
+
 /* The event is hashed with the strings as given; a string longer than
  * SQLite's int length would be cut on bind, so refuse it. */
 static int append_checked(store *s, struct event_row *r)
@@ -1572,6 +1674,11 @@ static int append_checked(store *s, struct event_row *r)
     for (int i = 0; i < 3; i++)
         if (r->len[i] > 1000000)
             return failf(s, "event field of %zu bytes is too long", r->len[i]);
+    /* The columns' CHECKs, said before SQLite says "constraint failed". */
+    if (r->len1[0] >= Q_CODE_MAX || r->len1[1] >= Q_CODE_MAX || r->len1[2] >= Q_EVENT_REASON_MAX ||
+        r->duration_ms < 0 || r->rating > 5)
+        return failf(s, "event of kind %u: area, matter, reason, duration or rating out of range",
+                     r->kind);
     if (enter(s, &own) < 0)
         return -1;
     return leave(s, own, append(s, r));
@@ -1585,9 +1692,12 @@ int store_append_event(store *s, const q_event *e, const char *device)
         .kind = (uint32_t)e->kind,
         .ticket_id = e->ticket_id,
         .window_no = e->window_no,
+        .duration_ms = e->duration_ms,
+        .rating = e->rating >= 0 ? (uint32_t)e->rating : UINT32_MAX,
     };
 
     set_strings(&r, e->clerk, e->detail, device);
+    set_facts(&r, e->area, e->matter, e->reason);
     return append_checked(s, &r);
 }
 
@@ -1597,6 +1707,7 @@ int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *d
     struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ADMIN};
 
     set_strings(&r, user, what, device);
+    set_facts(&r, "", "", "");
     return append_checked(s, &r);
 }
 
@@ -1643,6 +1754,7 @@ int store_verify_events(store *s, uint64_t *count)
     sqlite3_stmt *st = use(s, ST_VERIFY_EVENTS);
     uint8_t prev[HASH_LEN] = {0}, stored_prev[HASH_LEN], stored[HASH_LEN], hash[HASH_LEN];
     uint64_t n = 0;
+    int64_t chain = 0;
     int rc;
 
     if (st == NULL)
@@ -1663,6 +1775,24 @@ int store_verify_events(store *s, uint64_t *count)
             if (r.str[i] == NULL)
                 r.str[i] = "";
         }
+        for (int i = 0; i < 3; i++) {
+            static const int col[3] = {11, 12, 15}; /* area, matter, reason */
+            r.str1[i] = (const char *)sqlite3_column_text(st, col[i]);
+            r.len1[i] = (size_t)sqlite3_column_bytes(st, col[i]);
+            if (r.str1[i] == NULL)
+                r.str1[i] = "";
+        }
+        r.duration_ms = sqlite3_column_int64(st, 13);
+        r.rating = (uint32_t)sqlite3_column_int64(st, 14);
+        /* A row may not go back to the older format: that would leave its
+         * new columns out of its hash. */
+        if (sqlite3_column_int64(st, 16) < chain || sqlite3_column_int64(st, 16) > 1) {
+            failf(s, "event %llu: chain format %lld after %lld (the row was edited)", seq,
+                  (long long)sqlite3_column_int64(st, 16), (long long)chain);
+            goto broken;
+        }
+        chain = sqlite3_column_int64(st, 16);
+        r.chain = (uint32_t)chain;
         if (r.seq != n + 1) {
             failf(s, "event %llu follows event %llu: %s", seq, (unsigned long long)n,
                   r.seq > n + 1 ? "events are missing" : "sequence out of order");
@@ -2043,11 +2173,10 @@ static int64_t event_day_from(store *s, int64_t seq)
 _Static_assert(QE_CALLED == 5 && QE_NO_SHOW == 7 && QE_FINISHED == 10 && QE_TRANSFERRED == 11,
                "ST_CLERK_DAY names these kinds by number");
 
-/* The seq of the first event of day into *out (past the last one if the
- * day has none): the log is appended in time order, so its days never go
- * down along it. O(log n) look-ups by seq, where the events have no index
- * by day. */
-static int first_event_of_day(store *s, int32_t day, int64_t *out)
+/* The seq of the first event of business day day or later (one past the
+ * last event if none): the log is appended in time order, so its days
+ * never go down along it. O(log n) look-ups by seq. */
+static int first_seq_of_day(store *s, int32_t day, int64_t *out)
 {
     sqlite3_stmt *st = use(s, ST_EVENT_LAST);
     int64_t lo = 1, hi;
@@ -2071,6 +2200,55 @@ static int first_event_of_day(store *s, int32_t day, int64_t *out)
     return 0;
 }
 
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+
+    return v != NULL ? v : "";
+}
+
+int store_scan_events(store *s, int32_t from_day, int32_t to_day, uint32_t kinds,
+                      int (*fn)(void *arg, const store_event_row *e), void *arg)
+{
+    sqlite3_stmt *st;
+    int64_t lo, hi;
+    int rc;
+
+    if (first_seq_of_day(s, from_day, &lo) < 0 ||
+        first_seq_of_day(s, to_day < INT32_MAX ? to_day + 1 : to_day, &hi) < 0 ||
+        (st = use(s, ST_SCAN_EVENTS)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, to_day < INT32_MAX ? hi : INT64_MAX);
+    sqlite3_bind_int(st, 3, from_day);
+    sqlite3_bind_int(st, 4, to_day);
+    sqlite3_bind_int64(st, 5, kinds);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_event_row e = {
+            .seq = (uint64_t)sqlite3_column_int64(st, 0),
+            .at_ms = sqlite3_column_int64(st, 1),
+            .day = sqlite3_column_int(st, 2),
+            .kind = (q_event_kind)sqlite3_column_int(st, 3),
+            .ticket_id = (uint64_t)sqlite3_column_int64(st, 4),
+            .window_no = (uint32_t)sqlite3_column_int64(st, 5),
+            .clerk = col_str(st, 6),
+            .area = col_str(st, 7),
+            .matter = col_str(st, 8),
+            .duration_ms = sqlite3_column_int64(st, 9),
+            .rating = sqlite3_column_int(st, 10),
+            .reason = col_str(st, 11),
+        };
+        int stop = fn(arg, &e);
+        if (stop != 0) {
+            sqlite3_reset(st);
+            return stop;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : fail_sql(s, "cannot read the event log");
+    sqlite3_reset(st);
+    return rc;
+}
+
 int store_clerk_day(store *s, const char *clerk, int32_t day, store_day_counts *out)
 {
     sqlite3_stmt *st;
@@ -2078,7 +2256,9 @@ int store_clerk_day(store *s, const char *clerk, int32_t day, store_day_counts *
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (first_event_of_day(s, day, &lo) < 0 || (st = use(s, ST_CLERK_DAY)) == NULL)
+    if (first_seq_of_day(s, day, &lo) < 0)
+        return -1;
+    if ((st = use(s, ST_CLERK_DAY)) == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int(st, 2, day);
@@ -3166,6 +3346,7 @@ int store_append_alert_event(store *s, int64_t at_ms, int32_t day, const char *d
     struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ALERT};
 
     set_strings(&r, user, what, device);
+    set_facts(&r, "", "", "");
     return append_checked(s, &r);
 }
 
@@ -3394,7 +3575,7 @@ int store_windows_since(store *s, int32_t day, int (*fn)(void *arg, uint32_t no,
     int64_t first;
     int rc;
 
-    if (first_event_of_day(s, day, &first) < 0 || (st = use(s, ST_WINDOWS_SINCE)) == NULL)
+    if (first_seq_of_day(s, day, &first) < 0 || (st = use(s, ST_WINDOWS_SINCE)) == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, first);
     sqlite3_bind_int(st, 2, day);

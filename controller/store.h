@@ -55,7 +55,16 @@
  *
  * with integers big-endian and fixed-width (signed ones two's complement),
  * each str a u32 big-endian byte length followed by its bytes, and
- * prev_hash the previous row's hash (32 zero bytes for seq 1). The last
+ * prev_hash the previous row's hash (32 zero bytes for seq 1). Rows also
+ * hold what statistics read (q_event: area, matter, duration_ms, rating,
+ * reason) and chain, the format of their hash: 0 for rows written before
+ * those columns existed (hashed as above), 1 for every row written since,
+ * whose hash continues after device with
+ *
+ *   u32 chain || i64 duration_ms || u32 rating || str area || str matter
+ *   || str reason
+ *
+ * A row's chain never goes below an earlier row's. The last
  * hash is cached; a write by another connection (hallctl appending an
  * admin event while halld runs) is noticed through PRAGMA data_version and
  * the cache re-read, and a rollback drops it.
@@ -273,6 +282,23 @@ typedef struct store_day_counts {
     uint32_t called, finished, no_show, transferred;
 } store_day_counts;
 int store_clerk_day(store *s, const char *clerk, int32_t day, store_day_counts *out);
+/* The events of business days from_day..to_day whose kind is in kinds (a
+ * mask of 1u << kind; kinds under 32), in log order, with the columns
+ * statistics read. The range is found by a binary search along the log,
+ * as store_clerk_day() does. 0, -1, or the callback's non-zero value. */
+typedef struct store_event_row {
+    uint64_t seq;
+    int64_t at_ms;
+    int32_t day;
+    q_event_kind kind;
+    uint64_t ticket_id;
+    uint32_t window_no;
+    const char *clerk, *area, *matter, *reason;
+    int64_t duration_ms;
+    int rating;
+} store_event_row;
+int store_scan_events(store *s, int32_t from_day, int32_t to_day, uint32_t kinds,
+                      int (*fn)(void *arg, const store_event_row *e), void *arg);
 int store_load_leases(store *s, int32_t since_day, int (*fn)(void *arg, const q_lease *l),
                       void *arg);
 /* Answers kept since since_ms, in the order kept, from the first one kept

@@ -25,6 +25,7 @@
 #include "ev.h"
 #include "hallctl_admin.h"
 #include "hallctl_device.h"
+#include "hallctl_report.h"
 #include "net.h"
 #include "pki.h"
 #include "proto.h"
@@ -200,8 +201,8 @@ static const hallctl_verb device_verbs[] = {
 };
 
 /* Every table of verbs, in the order the usage lists them. */
-static const hallctl_verb *const verb_tables[] = {hallctl_admin_verbs, hallctl_device_verbs,
-                                                  device_verbs};
+static const hallctl_verb *const verb_tables[] = {hallctl_admin_verbs, hallctl_report_verbs,
+                                                  hallctl_device_verbs, device_verbs};
 #define NTABLES (sizeof verb_tables / sizeof verb_tables[0])
 
 static void usage(FILE *f)

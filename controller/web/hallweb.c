@@ -243,14 +243,15 @@ static const wapi_ops mhd_ops = {
     .log = log_line,
 };
 
-/* Queue r's answer: one of the pages, or its JSON. */
+/* Queue r's answer: one of the pages, its text (a CSV download), or its
+ * JSON. */
 static enum MHD_Result send_answer(wapi_request *r)
 {
     if (r->page != NULL)
         return wpage_queue(r->conn, r->page, web.tls) == MHD_YES ? MHD_YES : MHD_NO;
     char empty[] = "{}";
-    char *text = r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
-    char *body = text ? text : empty;
+    char *text = r->text == NULL && r->json ? json_dumps(r->json, JSON_COMPACT) : NULL;
+    char *body = r->text ? r->text : text ? text : empty;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result rc;
@@ -258,7 +259,13 @@ static enum MHD_Result send_answer(wapi_request *r)
     free(text);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->text ? r->text_type : "application/json; charset=utf-8");
+    if (r->text != NULL && r->filename[0] != '\0') {
+        char disposition[128];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", r->filename);
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");

@@ -27,6 +27,7 @@
 #include "clk.h"
 #include "hadmin.h"
 #include "pwhash.h"
+#include "stats.h"
 #include "supervise.h"
 #include "wsess.h"
 
@@ -173,6 +174,8 @@ void wapi_request_done(wapi_request *r)
 {
     json_decref(r->json);
     r->json = NULL;
+    free(r->text);
+    r->text = NULL;
     if (r->body != NULL)
         OPENSSL_cleanse(r->body, r->body_cap);
     free(r->body);
@@ -1789,6 +1792,8 @@ static void revoke_screen(wapi_request *r, const char *name)
     admin_done(r, &p, rc, &e, false, json_pack("{s:s}", "name", name));
 }
 
+#define ALERTS_WALL_MAX 999 /* open alerts the wall counts, at most */
+
 /* What the wall shows, read in one transaction. */
 struct wall {
     json_t *areas;   /* code -> {"area","name","waiting","oldest_issued_ms"} */
@@ -1848,12 +1853,21 @@ static int wall_window(void *arg, const q_window *q)
                                                        "current", (json_int_t)q->current)) < 0;
 }
 
+static int count_alert(void *arg, const store_alert *a)
+{
+    (void)a;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
 /* The wall's figures: windows with their ticket, queues with the longest
- * wait and halld's estimate, today's counts and satisfaction. */
+ * wait and halld's estimate, today's counts and satisfaction, the number
+ * of open alerts. */
 static json_t *wall_json(store *rd, const store_screen *sc)
 {
     struct wall w = {json_object(), json_object(), json_array()};
     store_day_glance day;
+    size_t alerts = 0;
     int64_t now = clk_utc_ms();
     json_t *out = NULL, *queues = json_array(), *v;
     const char *key;
@@ -1863,7 +1877,8 @@ static json_t *wall_json(store *rd, const store_screen *sc)
         goto done;
     if (store_load_areas(rd, wall_area, &w) < 0 ||
         store_load_live_tickets(rd, wall_ticket, &w) < 0 ||
-        store_load_windows(rd, wall_window, &w) < 0 || store_day_summary(rd, today(), &day) < 0) {
+        store_load_windows(rd, wall_window, &w) < 0 || store_day_summary(rd, today(), &day) < 0 ||
+        store_load_alerts(rd, true, ALERTS_WALL_MAX, count_alert, &alerts) != 0) {
         store_read_end(rd);
         goto done;
     }
@@ -1889,11 +1904,12 @@ static json_t *wall_json(store *rd, const store_screen *sc)
         json_object_set_new(v, "est_wait_s", est_wait_json(key));
         json_array_append(queues, v);
     }
-    out = json_pack(
-        "{s:s,s:I,s:O,s:O,s:{s:i,s:i,s:i,s:o},s:n}", "screen", sc->name, "server_time_ms",
-        (json_int_t)now, "windows", w.windows, "queues", queues, "today", "issued", (int)day.issued,
-        "served", (int)day.served, "rated", (int)day.rated, "satisfaction",
-        day.rated ? json_real((double)day.satisfied / day.rated) : json_null(), "open_alerts");
+    out = json_pack("{s:s,s:I,s:O,s:O,s:{s:i,s:i,s:i,s:o},s:i}", "screen", sc->name,
+                    "server_time_ms", (json_int_t)now, "windows", w.windows, "queues", queues,
+                    "today", "issued", (int)day.issued, "served", (int)day.served, "rated",
+                    (int)day.rated, "satisfaction",
+                    day.rated ? json_real((double)day.satisfied / day.rated) : json_null(),
+                    "open_alerts", (int)alerts);
 done:
     json_decref(w.areas);
     json_decref(w.calls);
@@ -2226,6 +2242,122 @@ static void events(wapi_request *r)
     pthread_mutex_unlock(&feed.lock);
 }
 
+/* ---- Reports (stats.h, docs/statistics.md) ----------------------------------------- */
+
+#define REPORT_READERS (ROLE(AUTH_MANAGER) | ROLE(AUTH_ADMIN) | ROLE(AUTH_AUDITOR))
+
+/* The read-only store for a report the person may read; NULL when the
+ * request is answered already. */
+static store *report_reader(wapi_request *r, const char *what)
+{
+    struct person p;
+    char err[300];
+    store *rd;
+
+    if (!signed_in(r, &p))
+        return NULL;
+    if (!(REPORT_READERS & ROLE(p.role))) {
+        answer_error(r, MHD_HTTP_FORBIDDEN, "ERR_FORBIDDEN", "无权查看此内容。",
+                     "a %s may not read %s", p.u.role, what);
+        return NULL;
+    }
+    if ((rd = api.ops->reader(err, sizeof err)) == NULL)
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall's database: %s", err);
+    return rd;
+}
+
+/* A day of the query (YYYYMMDD), today's business day when absent: 0, or
+ * -1 after answering 400. */
+static int query_day(wapi_request *r, const char *name, int32_t *out)
+{
+    const char *v = api.ops->lookup(r->conn, WAPI_QUERY, name);
+
+    if (v == NULL) {
+        *out = clk_date_key(clk_business_day(api.zone, clk_utc_ms(), (int)api.conf->rollover_hour));
+        return 0;
+    }
+    if (stats_day_parse(v, out) == 0)
+        return 0;
+    answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "日期须为 YYYYMMDD 格式的有效日期。",
+                 "%s must be a real date written YYYYMMDD", name);
+    return -1;
+}
+
+static void report(wapi_request *r)
+{
+    const char *by_name = api.ops->lookup(r->conn, WAPI_QUERY, "by");
+    const char *format = api.ops->lookup(r->conn, WAPI_QUERY, "format");
+    int by = by_name != NULL ? stats_by_parse(by_name) : STATS_BY_DAY;
+    int32_t from, to;
+    char err[300];
+
+    if (query_day(r, "from", &from) < 0 || query_day(r, "to", &to) < 0)
+        return;
+    if (by < 0) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST",
+                     "分组须为 hour、day、week、month、area、matter、window 或 clerk。",
+                     "by must be hour, day, week, month, area, matter, window or clerk");
+        return;
+    }
+    if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST", "格式须为 csv 或 json。",
+                     "format must be csv or json");
+        return;
+    }
+    if (stats_range_check(from, to, err, sizeof err) < 0) {
+        answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST",
+                     "起止日期有误：起始日期须不晚于结束日期，且跨度不超过 3660 天。", "%s", err);
+        return;
+    }
+    store *rd = report_reader(r, "reports");
+    if (rd == NULL)
+        return;
+    stats_report *rep = stats_report_run(rd, api.zone, from, to, (stats_by)by, err, sizeof err);
+    if (rep == NULL) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot make the report: %s", err);
+        return;
+    }
+    json_t *json = NULL;
+    if (format != NULL && strcmp(format, "csv") == 0) {
+        if ((r->text = stats_report_csv(rep)) != NULL) {
+            r->status = MHD_HTTP_OK;
+            r->text_type = "text/csv; charset=utf-8";
+            snprintf(r->filename, sizeof r->filename, "report-%d-%d-%s.csv", (int)from, (int)to,
+                     stats_by_name(rep->by));
+        }
+    } else if ((json = stats_report_json(rep)) != NULL) {
+        answer(r, MHD_HTTP_OK, json);
+    }
+    stats_report_free(rep);
+    if (r->text == NULL && json == NULL)
+        answer_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "ERR_INTERNAL", "系统内部错误。",
+                     "out of memory");
+}
+
+static void indicators(wapi_request *r)
+{
+    char err[300];
+    store *rd = report_reader(r, "indicators");
+
+    if (rd == NULL)
+        return;
+    stats_indicators *ind = stats_indicators_run(rd, err, sizeof err);
+    if (ind == NULL) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the catalog: %s", err);
+        return;
+    }
+    json_t *json = stats_indicators_json(ind);
+    stats_indicators_free(ind);
+    if (json != NULL)
+        answer(r, MHD_HTTP_OK, json);
+    else
+        answer_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "ERR_INTERNAL", "系统内部错误。",
+                     "out of memory");
+}
+
 /* ---- Alerts (supervision, docs/supervision.md) ------------------------------------ */
 
 #define ALERTS_LIST_MAX 500 /* rows of GET /api/v1/alerts */
@@ -2482,6 +2614,15 @@ void wapi_route(wapi_request *r)
         if (!get)
             goto not_allowed;
         events(r);
+        return;
+    }
+    if (strcmp(u, "/api/v1/report") == 0 || strcmp(u, "/api/v1/indicators") == 0) {
+        if (!get)
+            goto not_allowed;
+        if (u[8] == 'r')
+            report(r);
+        else
+            indicators(r);
         return;
     }
     if (strcmp(u, "/api/v1/alerts") == 0) {

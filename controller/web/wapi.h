@@ -80,10 +80,15 @@ typedef struct wapi_request {
     bool held, resumed;
     uint64_t after;
     int64_t hold_until_ms;
-    /* The answer: one of the pages, or status and JSON. */
+    /* The answer: one of the pages, or status and JSON, or status and
+     * text (a CSV report: text of text_type, a download named filename
+     * when that is not ""; freed by wapi_request_done). */
     const wpage_asset *page;
     unsigned status;
     json_t *json;
+    char *text;
+    const char *text_type;
+    char filename[64];
     char cookie[160]; /* a Set-Cookie value, "" for none */
 } wapi_request;
 

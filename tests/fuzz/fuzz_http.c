@@ -304,6 +304,10 @@ static void check_answer(const wapi_request *r)
     if (r->page != NULL)
         return;
     FZ_CHECK(r->status >= 200 && r->status <= 599);
+    if (r->text != NULL) { /* a CSV report */
+        FZ_CHECK(r->status == 200 && r->text_type != NULL);
+        return;
+    }
     FZ_CHECK(r->json != NULL);
     if (r->status >= 400) {
         json_t *e = json_object_get(r->json, "error");

@@ -155,6 +155,20 @@ static void chain_hash(const uint8_t prev[32], sqlite3_stmt *row, uint8_t hash[3
         EVP_DigestUpdate(md, len, sizeof len);
         EVP_DigestUpdate(md, sqlite3_column_text(row, i), (size_t)bytes);
     }
+    if (sqlite3_column_int64(row, 15) == 1) { /* chain 1: the structured columns too */
+        uint8_t more[16];
+        put_be(more, 1, 4);
+        put_be(more + 4, (uint64_t)sqlite3_column_int64(row, 12), 8);  /* duration_ms */
+        put_be(more + 12, (uint64_t)sqlite3_column_int64(row, 13), 4); /* rating */
+        EVP_DigestUpdate(md, more, sizeof more);
+        static const int strs[3] = {10, 11, 14}; /* area, matter, reason */
+        for (int i = 0; i < 3; i++) {
+            int bytes = sqlite3_column_bytes(row, strs[i]);
+            put_be(len, (uint64_t)bytes, 4);
+            EVP_DigestUpdate(md, len, sizeof len);
+            EVP_DigestUpdate(md, sqlite3_column_text(row, strs[i]), (size_t)bytes);
+        }
+    }
     ck_assert(EVP_DigestFinal_ex(md, hash, &n) == 1);
     EVP_MD_CTX_free(md);
 }
@@ -203,7 +217,9 @@ static void rewrite_event(const char *dir, uint64_t seq, const char *detail)
     sqlite3_finalize(fix);
     ck_assert_int_eq(sqlite3_prepare_v2(db,
                                         "SELECT seq, at_ms, day, kind, ticket_id, window_no, "
-                                        "clerk, detail, device, hash FROM events ORDER BY seq",
+                                        "clerk, detail, device, hash, area, matter, "
+                                        "duration_ms, rating, reason, chain FROM events "
+                                        "ORDER BY seq",
                                         -1, &rows, NULL),
                      SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db,

@@ -118,6 +118,7 @@ START_TEST(screens)
     ck_assert_int_eq(json_integer_value(json_object_get(today, "issued")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(today, "served")), 0);
     ck_assert_msg(json_is_null(json_object_get(today, "satisfaction")), "%s", r.body);
+    ck_assert_msg(json_is_integer(json_object_get(r.json, "open_alerts")), "%s", r.body);
     /* Nothing beyond masked names: no clerk, no citizen. */
     ck_assert_msg(strstr(r.body, "c-1") == NULL && strstr(r.body, "clerk") == NULL &&
                       strstr(r.body, "citizen") == NULL,

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,20 @@ static void parse_answer(char *in, web_resp *r)
         if (strncmp(r->set_cookie, "ow_session=", 11) == 0)
             snprintf(r->session, sizeof r->session, "%.*s", (int)strcspn(r->set_cookie + 11, ";"),
                      r->set_cookie + 11);
+    }
+    static const struct {
+        const char *name;
+        size_t off, len;
+    } heads[] = {
+        {"\r\nContent-Type: ", offsetof(web_resp, content_type), sizeof r->content_type},
+        {"\r\nContent-Disposition: ", offsetof(web_resp, disposition), sizeof r->disposition},
+    };
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        const char *h = strcasestr(in, heads[i].name);
+        if (h != NULL) {
+            h += strlen(heads[i].name);
+            snprintf((char *)r + heads[i].off, heads[i].len, "%.*s", (int)strcspn(h, "\r\n"), h);
+        }
     }
     r->body = strdup(end + 4);
     r->json = json_loads(r->body, 0, NULL);

@@ -39,7 +39,9 @@ typedef struct web_resp {
     char set_cookie[300]; /* the Set-Cookie header as sent, "" if none */
     char session[64];     /* the ow_session value it set, "" if none or cleared */
     char *body;
-    json_t *json; /* the body parsed, NULL if it is not JSON */
+    json_t *json;           /* the body parsed, NULL if it is not JSON */
+    char content_type[100]; /* the Content-Type header, "" if none */
+    char disposition[160];  /* the Content-Disposition header, "" if none */
 } web_resp;
 
 /* One request. cookie: the ow_session value to send (NULL: none); csrf:

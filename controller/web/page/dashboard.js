@@ -7,8 +7,10 @@
  *
  * - Live: a long poll of the change feed (GET /api/v1/events); when the
  *   hall changes, what moves with every call (windows, tickets, queues,
- *   alerts) is read again at once, the day's statistics at most once a
- *   minute (a report is the costly read).
+ *   alerts) is read again at once, today's report at most every ten
+ *   seconds (a report is the costly read; a change in between is read at
+ *   the end of the ten), the indicators and the staffing advice every five
+ *   minutes.
  * - A panel whose endpoint fails or is not there says "暂无数据" and the
  *   rest of the page goes on.
  * - Times in state are counted on the server's clock (server_time_ms of
@@ -19,7 +21,8 @@
 "use strict";
 
 const LEVELS = [1, 2, 3, 4, 5];
-const STATS_EVERY_MS = 60000;
+const REPORT_EVERY_MS = 10000; // today's report: at most this often
+const SLOW_EVERY_MS = 300000; // the indicators and the staffing advice
 
 const TEXT = {
   zh: {
@@ -209,7 +212,9 @@ const S = {
   me: null,
   seq: null,
   offset: 0, // the server's clock minus this PC's
-  statsAt: 0,
+  reportAt: 0,
+  slowAt: 0,
+  reportLater: null, // the timer of a report read put off
   following: false,
   d: {},
 };
@@ -240,8 +245,12 @@ function ymd(d) {
   return `${d.getFullYear()}${String(d.getMonth() + 1).padStart(2, "0")}${String(d.getDate()).padStart(2, "0")}`;
 }
 
+// Today, this week's Monday and this month's first: the hall's business
+// day as its report says (the hall's time zone and rollover hour), this
+// PC's date until one came.
 function ranges() {
-  const d = new Date(now());
+  const key = S.d.report && S.d.report.from;
+  const d = key ? new Date(Math.floor(key / 10000), Math.floor(key / 100) % 100 - 1, key % 100) : new Date(now());
   const monday = new Date(d);
   monday.setDate(d.getDate() - ((d.getDay() + 6) % 7));
   const first = new Date(d.getFullYear(), d.getMonth(), 1);
@@ -260,19 +269,38 @@ async function loadLive() {
   Object.assign(S.d, { windows: w, tickets: t, queues: q, clerks: c, catalog: k, alerts: a });
 }
 
-async function loadStats() {
-  const r = ranges();
-  const [rep, ind, st] = await Promise.all([
-    read(`/api/v1/report?from=${r.today}&to=${r.today}&by=hour`),
-    read("/api/v1/indicators"),
-    read("/api/v1/staffing"),
-  ]);
-  Object.assign(S.d, { report: rep, indicators: ind, staffing: st });
-  S.statsAt = Date.now();
+// Without from and to, a report is of the hall's business day today.
+async function loadReport() {
+  S.d.report = await read("/api/v1/report?by=hour");
+  S.reportAt = Date.now();
 }
 
+async function loadSlow() {
+  const [ind, st] = await Promise.all([read("/api/v1/indicators"), read("/api/v1/staffing")]);
+  Object.assign(S.d, { indicators: ind, staffing: st });
+  S.slowAt = Date.now();
+}
+
+// Read again what the hall's change moved (all: everything, at sign-in).
 async function load(all) {
-  await Promise.all([loadLive(), all || Date.now() - S.statsAt >= STATS_EVERY_MS ? loadStats() : null]);
+  const since = Date.now() - S.reportAt;
+  const report = all || since >= REPORT_EVERY_MS;
+  if (!report && S.reportLater === null)
+    S.reportLater = setTimeout(async () => {
+      S.reportLater = null;
+      if (!S.me) return;
+      try {
+        await loadReport();
+        render();
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) endSession();
+      }
+    }, REPORT_EVERY_MS - since);
+  await Promise.all([
+    loadLive(),
+    report ? loadReport() : null,
+    all || Date.now() - S.slowAt >= SLOW_EVERY_MS ? loadSlow() : null,
+  ]);
   render();
 }
 
@@ -332,7 +360,7 @@ function svgEl(tag, attrs, text) {
 // (the table under it has every figure).
 function barChart(container, labels, series, alt) {
   const W = 420, H = 210, left = 34, bottom = 40, top = 12;
-  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const max = Math.max(2, ...series.flatMap((s) => s.values));
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart-svg" });
   svg.append(svgEl("title", {}, alt));
   const plotH = H - top - bottom, slot = (W - left - 4) / Math.max(1, labels.length);
@@ -682,6 +710,7 @@ async function follow() {
         endSession();
         break;
       }
+      if (!(e instanceof ApiError)) console.error(`dashboard: ${e.message}`);
       await pause(2000);
     }
   }
@@ -709,6 +738,8 @@ async function startSession(s) {
 }
 
 function endSession() {
+  clearTimeout(S.reportLater);
+  S.reportLater = null;
   S.me = null;
   S.seq = null;
   WEB.csrf = null;
