@@ -360,7 +360,9 @@ function svgEl(tag, attrs, text) {
 // (the table under it has every figure).
 function barChart(container, labels, series, alt) {
   const W = 420, H = 210, left = 34, bottom = 40, top = 12;
-  const max = Math.max(2, ...series.flatMap((s) => s.values));
+  // An even top, so that the middle line is a whole number too.
+  const top0 = Math.max(2, ...series.flatMap((s) => s.values));
+  const max = top0 + (top0 % 2);
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart-svg" });
   svg.append(svgEl("title", {}, alt));
   const plotH = H - top - bottom, slot = (W - left - 4) / Math.max(1, labels.length);
