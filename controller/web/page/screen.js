@@ -119,6 +119,8 @@ function render() {
   if (!d) return;
   const list = $("windows");
   list.textContent = "";
+  // A large hall's windows still fit the wall: smaller cards past a dozen.
+  list.className = `window-grid${d.windows.length > 24 ? " lots" : d.windows.length > 12 ? " many" : ""}`;
   for (const w of d.windows) {
     const li = el("li");
     li.dataset.window = w.no;
