@@ -214,6 +214,8 @@ static void alerts_window_changed(hall *h, uint32_t no);
 static void alerts_heard(hall *h, const char *device);
 static void alerts_rated(hall *h, const q_ticket *t, int64_t now);
 static void alerts_tick(hall *h, int64_t now);
+static void alerts_changed(hall *h);
+static bool alerts_due(const hall *h);
 static uint64_t alerts_seq(const hall *h);
 static bool alerts_turn_changed(const hall *h);
 static void alerts_turn_reset(hall *h);
@@ -325,6 +327,7 @@ static void journal_ticket(void *ctx, const q_ticket *t)
     if (store_put_ticket(h->store, t) < 0)
         h->req_failed = true;
     h->turn_areas = true;
+    alerts_changed(h);
     /* A window's ticket changed (called, started, recalled): its displays
      * and call-pad show that ticket's state. */
     if (t->window_no != 0)
@@ -2914,6 +2917,10 @@ int hall_commit(hall *h)
 
 int hall_commit_unsynced(hall *h)
 {
+    /* The rules see the turn's changes in the same turn (at most every
+     * ALERTS_EVAL_MS; the tick catches up). */
+    if (h->in_turn && alerts_due(h))
+        alerts_tick(h, clk_utc_ms());
     bool wrote = h->in_turn;
 
     buf_clear(&h->push);
@@ -3040,6 +3047,7 @@ struct alerts {
     } * area;
     size_t narea, caparea;
     int64_t last_eval_mono;
+    bool dirty; /* tickets or windows changed since the last evaluation */
     sv_condition *cond;
 };
 
@@ -3094,6 +3102,29 @@ static int alerts_load_open(hall *h)
                : 0;
 }
 
+/* A device that was silent when halld stopped is silent still, as far as
+ * a restarted halld knows: it is shown so, and its alert goes on with the
+ * heartbeats it had missed (not counted again from zero) until the device
+ * is heard. */
+static void restore_silence(hall *h)
+{
+    struct alerts *a = h->alerts;
+    sv_limit lim = sv_limit_for(&a->limits, SV_DEVICE_SILENT, "", 0);
+
+    for (size_t i = 0; i < a->nopen; i++) {
+        const store_alert *sa = &a->open[i];
+        struct devstate *d;
+
+        if (strcmp(sa->rule, sv_rule_name(SV_DEVICE_SILENT)) != 0 ||
+            (d = devstate_of(h, sa->device)) == NULL)
+            continue;
+        int64_t missed = sa->level == SV_CRITICAL && lim.critical ? lim.critical : lim.warn;
+        d->since_ms = d->silent_ms = sa->raised_ms;
+        d->silent = true;
+        d->heard_mono_ms = clk_mono_ms() - missed * h->heartbeat_interval_ms;
+    }
+}
+
 static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *err, size_t errlen)
 {
     struct alerts *a = calloc(1, sizeof *a);
@@ -3113,6 +3144,7 @@ static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *e
         alerts_free(a);
         return NULL;
     }
+    restore_silence(h);
     return a;
 }
 
@@ -3141,6 +3173,17 @@ static int alerts_reload(hall *h, const struct halld_conf *conf, char *err, size
 static uint64_t alerts_seq(const hall *h)
 {
     return h->alerts ? h->alerts->changes : 0;
+}
+
+static void alerts_changed(hall *h)
+{
+    if (h->alerts != NULL)
+        h->alerts->dirty = true;
+}
+
+static bool alerts_due(const hall *h)
+{
+    return h->alerts != NULL && h->alerts->dirty;
 }
 
 static bool alerts_turn_changed(const hall *h)
@@ -3175,6 +3218,7 @@ static void alerts_window_changed(hall *h, uint32_t no)
         a->win[a->nwin++].no = no;
     }
     a->win[i].since_ms = clk_utc_ms();
+    a->dirty = true;
 }
 
 static int64_t window_since(const hall *h, uint32_t no, int64_t fallback)
@@ -3433,10 +3477,25 @@ static void device_snapshot(hall *h, struct devstate *d, sv_device *out, int64_t
     }
 }
 
-static void evaluate(hall *h, int64_t now)
+/* A device named by an alert that halld has heard nothing of since it
+ * started: its alert stays as it is until the device reports. */
+static bool device_unknown(hall *h, const char *device)
+{
+    if (device[0] == '\0')
+        return false;
+    for (size_t i = 0; i < h->ndevs; i++)
+        if (strcmp(h->devs[i].id, device) == 0)
+            return h->devs[i].since_ms == 0;
+    return true;
+}
+
+/* The conditions that hold now, into h->alerts->cond: how many, or -1 if
+ * the hall could not be read. Reads only (no transaction needed). */
+static long collect(hall *h, int64_t now)
 {
     struct alerts *a = h->alerts;
-    size_t nareas = count_areas(h), nwin = count_windows(h), n = 0;
+    size_t nareas = count_areas(h), nwin = count_windows(h);
+    long n = -1;
     sv_area *areas = calloc(nareas ? nareas : 1, sizeof *areas);
     sv_window *wins = calloc(nwin ? nwin : 1, sizeof *wins);
     const char **codes = calloc((nwin ? nwin : 1) * Q_MAX_AREAS_PER_WINDOW, sizeof *codes);
@@ -3494,33 +3553,59 @@ static void evaluate(hall *h, int64_t now)
                         .nwindows = nwin,
                         .devices = devs,
                         .ndevices = ndev};
-    n = sv_evaluate(&hall_now, &a->limits, a->cond, ALERTS_COND_MAX);
-    if (n > ALERTS_COND_MAX)
-        n = ALERTS_COND_MAX;
-    for (size_t i = 0; i < n && !h->req_failed; i++)
-        raise_condition(h, &a->cond[i], now);
+    size_t got = sv_evaluate(&hall_now, &a->limits, a->cond, ALERTS_COND_MAX);
+    n = (long)(got > ALERTS_COND_MAX ? ALERTS_COND_MAX : got);
+out:
+    free(areas);
+    free(wins);
+    free(codes);
+    free(devs);
+    return n;
+}
+
+/* The alert changes the n conditions call for: made (dry false), or only
+ * counted (dry true). */
+static size_t apply(hall *h, size_t n, int64_t now, bool dry)
+{
+    struct alerts *a = h->alerts;
+    size_t changes = 0;
+
+    for (size_t i = 0; i < n && !h->req_failed; i++) {
+        const sv_condition *c = &a->cond[i];
+        char subject[96];
+
+        sv_subject_key(c, subject, sizeof subject);
+        const store_alert *open = find_open(a, sv_rule_name(c->rule), subject);
+        if (open != NULL ? (int)c->level <= open->level : a->nopen >= ALERTS_OPEN_MAX)
+            continue;
+        changes++;
+        if (!dry)
+            raise_condition(h, c, now);
+    }
     /* What no longer holds is resolved (rating_bad only by hand). */
     for (size_t i = a->nopen; i-- > 0 && !h->req_failed;) {
         store_alert *open = &a->open[i];
-        bool holds = strcmp(open->rule, sv_rule_name(SV_RATING_BAD)) == 0;
+        bool holds =
+            strcmp(open->rule, sv_rule_name(SV_RATING_BAD)) == 0 || device_unknown(h, open->device);
         for (size_t k = 0; k < n && !holds; k++) {
             char subject[96];
             sv_subject_key(&a->cond[k], subject, sizeof subject);
             holds = strcmp(sv_rule_name(a->cond[k].rule), open->rule) == 0 &&
                     strcmp(subject, open->subject) == 0;
         }
-        if (!holds)
+        if (holds)
+            continue;
+        changes++;
+        if (!dry)
             resolve_alert(h, open, "", "", now);
     }
-out:
-    free(areas);
-    free(wins);
-    free(codes);
-    free(devs);
+    return changes;
 }
 
-/* Evaluate the rules in a savepoint of the turn: a store failure undoes
- * this evaluation only (and reads the open alerts again). */
+/* Evaluate the rules; the changes they call for are made in a savepoint
+ * of the turn (a store failure undoes them only, and the open alerts are
+ * read again). An evaluation that changes nothing opens no transaction:
+ * an idle hall commits nothing. */
 static void alerts_tick(hall *h, int64_t now)
 {
     struct alerts *a = h->alerts;
@@ -3531,6 +3616,10 @@ static void alerts_tick(hall *h, int64_t now)
     if (a == NULL || h->broken || mono - a->last_eval_mono < ALERTS_EVAL_MS)
         return;
     a->last_eval_mono = mono;
+    a->dirty = false;
+    long n = collect(h, now);
+    if (n < 0 || apply(h, (size_t)n, now, true) == 0)
+        return;
     mark = turn_mark(h);
     if (begin_turn(h) < 0 || store_savepoint(h->store) < 0) {
         log_error("supervision: %s", store_errmsg(h->store));
@@ -3538,7 +3627,7 @@ static void alerts_tick(hall *h, int64_t now)
     }
     h->req_failed = false;
     h->requester = "";
-    evaluate(h, now);
+    apply(h, (size_t)n, now, false);
     h->requester = NULL;
     if (end_savepoint(h, &mark, why, sizeof why) < 0)
         log_error("supervision: %s", why);

@@ -13,22 +13,6 @@
  * from the key overrides ("wait_long@area:intake = 10m 20m;
  * window_idle@window:3 = off"). A window override wins over an area
  * override, which wins over the default.
- *
- * An alert's life (halld; the enum sv_state):
- *
- *             condition holds                 ack (who, note)
- *   (none) -----------------> RAISED ---------------------------> ACKNOWLEDGED
- *                              |  ^ level warn -> critical             |  (level may rise
- *                              |  | (same alert, same id)              |   here too)
- *                              |  +---                                 |
- *                              | condition clears, or resolve by hand  | clears, or resolve
- *                              v                                       v
- *                            RESOLVED (final) <------------------------+
- *
- * A level never falls while the alert is open (a warn that was critical
- * stays critical until resolved). After RESOLVED the same rule and
- * subject may raise a new alert, with a new id. rating_bad is raised by
- * the rating itself and resolved only by hand.
  */
 #ifndef ONEWINDOW_SUPERVISE_H
 #define ONEWINDOW_SUPERVISE_H
@@ -56,6 +40,24 @@ typedef enum sv_rule {
 
 typedef enum sv_level { SV_NONE = 0, SV_WARN = 1, SV_CRITICAL = 2 } sv_level;
 
+/*
+ * An alert's life, as halld runs it (sv_transition_ok says which arrows
+ * exist; halld asserts it at every change):
+ *
+ *             condition holds                 ack (who, note)
+ *   (none) -----------------> RAISED ---------------------------> ACKNOWLEDGED
+ *                              |  ^ level warn -> critical             |  (level may rise
+ *                              |  | (same alert, same id)              |   here too)
+ *                              |  +---                                 |
+ *                              | condition clears, or resolve by hand  | clears, or resolve
+ *                              v                                       v
+ *                            RESOLVED (final) <------------------------+
+ *
+ * A level never falls while the alert is open (one that reached critical
+ * stays critical until it is resolved). After RESOLVED the same rule and
+ * subject may raise a new alert, with a new id. rating_bad is raised by
+ * the rating itself and resolved only by hand.
+ */
 typedef enum sv_state { SV_RAISED = 1, SV_ACKNOWLEDGED = 2, SV_RESOLVED = 3 } sv_state;
 
 /* Whether an alert may go from one state to the other (the drawing above;
@@ -63,7 +65,6 @@ typedef enum sv_state { SV_RAISED = 1, SV_ACKNOWLEDGED = 2, SV_RESOLVED = 3 } sv
 bool sv_transition_ok(sv_state from, sv_state to);
 
 #define SV_DEVICE_MAX 64
-#define SV_TEXT_MAX   256
 
 typedef struct sv_limit {
     int64_t warn, critical; /* 0: off */

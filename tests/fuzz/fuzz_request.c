@@ -297,6 +297,8 @@ static Hall__Envelope__BodyCase answer_body(Hall__Envelope__BodyCase request)
         return HALL__ENVELOPE__BODY_RATING_REPLY;
     case HALL__ENVELOPE__BODY_WEB_EVENT:
         return HALL__ENVELOPE__BODY_WEB_EVENT_REPLY;
+    case HALL__ENVELOPE__BODY_ALERT_ACTION:
+        return HALL__ENVELOPE__BODY_ALERT_REPLY;
     default:
         return HALL__ENVELOPE__BODY_ERROR; /* not a request halld runs */
     }

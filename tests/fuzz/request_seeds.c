@@ -366,6 +366,17 @@ static void device_status(unsigned ctl, bool paper)
     rec(ctl, &env);
 }
 
+static void alert_action(unsigned ctl, const char *id, Hall__AlertAction__Action action)
+{
+    Hall__AlertAction m = HALL__ALERT_ACTION__INIT;
+    ENVELOPE(alert_action, ALERT_ACTION, m);
+
+    m.alert_id = S(id);
+    m.action = action;
+    m.note = S("已回访群众");
+    rec(ctl, &env);
+}
+
 static void hello(unsigned ctl)
 {
     Hall__Hello m = HALL__HELLO__INIT;
@@ -518,6 +529,17 @@ int main(int argc, char **argv)
     device_status(FR_DEV_KIOSK | FR_COMMIT, false);
     device_status(FR_DEV_KIOSK | FR_COMMIT, true);
     save(dir, "device_status");
+
+    /* A rating of 不满意 raises an alert (rating_bad); the tool
+     * acknowledges and resolves it, and acknowledges it once more. */
+    ticket_called();
+    start(W1, 1, 0);
+    finish(W1, 1, 0);
+    rating(W1, 1, 1, 2);
+    alert_action(FR_DEV_TOOL | FR_COMMIT, "fuzz-hall-1", HALL__ALERT_ACTION__ACTION__ACK);
+    alert_action(FR_DEV_TOOL | FR_COMMIT, "fuzz-hall-1", HALL__ALERT_ACTION__ACTION__RESOLVE);
+    alert_action(FR_DEV_TOOL | FR_COMMIT, "fuzz-hall-1", HALL__ALERT_ACTION__ACTION__ACK);
+    save(dir, "alert_action");
 
     /* The same ISSUE twice under one request id: one ticket. */
     issue(K, "A", HALL__PRIORITY__PRIORITY_NORMAL, "");

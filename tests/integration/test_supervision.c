@@ -145,6 +145,25 @@ static void window_ok(devlink *l, Hall__Envelope__BodyCase op, uint32_t no, uint
     proto_free(r);
 }
 
+static void pause_window(devlink *w1, bool pause)
+{
+    Hall__Envelope env = HALL__ENVELOPE__INIT;
+    Hall__PauseWindow p = HALL__PAUSE_WINDOW__INIT;
+    Hall__ResumeWindow r = HALL__RESUME_WINDOW__INIT;
+    char reason[] = "break";
+
+    p.window_no = r.window_no = 1;
+    p.reason = reason;
+    env.body_case = pause ? HALL__ENVELOPE__BODY_PAUSE : HALL__ENVELOPE__BODY_RESUME;
+    if (pause)
+        env.pause = &p;
+    else
+        env.resume = &r;
+    Hall__Envelope *a = fix_call(w1, &env);
+    ck_assert_int_eq(a->body_case, HALL__ENVELOPE__BODY_WINDOW_REPLY);
+    proto_free(a);
+}
+
 /* Window 1 calls, starts and finishes its next ticket. */
 static void serve_next(hallfix *f, devlink *w1)
 {
@@ -176,16 +195,6 @@ static void report(devlink *kiosk, bool can_issue, const char *printer)
     proto_free(r);
 }
 
-static void heartbeat(devlink *l)
-{
-    Hall__Envelope env = HALL__ENVELOPE__INIT;
-    Hall__Heartbeat hb = HALL__HEARTBEAT__INIT;
-
-    env.body_case = HALL__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    proto_free(fix_call(l, &env));
-}
-
 /* What a subscriber's snapshot says of a device: 1 can issue, 0 cannot, -1 absent. */
 static int snapshot_can_issue(hallfix *f, const char *device)
 {
@@ -212,7 +221,6 @@ static int snapshot_can_issue(hallfix *f, const char *device)
  * as real time, so a hall minute is a real second. Every rule but the one
  * a step looks at is set far enough not to fire by accident. */
 #define RULES_CONF                                                                                 \
-    "[clock]\nstart = 2026-03-02T08:00:00+08:00\nrate = 60\n"                                      \
     "[session]\nheartbeat_interval = 2s\nidle_timeout = 1h\n"                                      \
     "[queue]\nissue_unstaffed = true\n"                                                            \
     "[supervise]\n"                                                                                \
@@ -250,7 +258,17 @@ START_TEST(rules)
     hallfix f;
     char id[128];
 
-    fix_init(&f, 2, RULES_CONF);
+    /* The hall clock: 08:00 when the test starts (anchor), a restart of
+     * halld goes on with it. */
+    char anchor[64], conf[2048];
+    clk_zone *utc = clk_zone_new("UTC");
+    ck_assert_ptr_nonnull(utc);
+    ck_assert_int_gt(clk_format_iso(utc, clk_system_utc_ms(), anchor, sizeof anchor), 0);
+    clk_zone_free(utc);
+    snprintf(conf, sizeof conf,
+             "[clock]\nstart = 2026-03-02T08:00:00+08:00\nrate = 60\nanchor = %s\n%s", anchor,
+             RULES_CONF);
+    fix_init(&f, 2, conf);
     /* The hall opens at 08:30 by its calendar: clerk_absent counts from then. */
     ck_assert_int_eq(fix_hallctl(&f, "calendar hours --days 1-7 --open 08:30 --close 17:00"), 0);
     fix_start(&f);
@@ -322,10 +340,10 @@ START_TEST(rules)
     wait_level(&f, "queue_per_window", "area:intake", 0);
 
     /* ---- window_paused_long. ---- */
-    window_ok(w1, HALL__ENVELOPE__BODY_PAUSE, 1, 0);
+    pause_window(w1, true);
     wait_level(&f, "window_paused_long", "window:1", 1);
     wait_level(&f, "window_paused_long", "window:1", 2);
-    window_ok(w1, HALL__ENVELOPE__BODY_RESUME, 1, 0);
+    pause_window(w1, false);
     wait_level(&f, "window_paused_long", "window:1", 0);
 
     /* ---- device_fault: paper low (warn), then out (critical), then ok. ---- */
@@ -343,8 +361,23 @@ START_TEST(rules)
     wait_level(&f, "device_silent", "device:kiosk-01", 1);
     ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 0);
     wait_level(&f, "device_silent", "device:kiosk-01", 2);
+    /* A restart of halld does not forget it: still silent, the same alert. */
+    long long silent = fix_db_int(&f, "SELECT seq FROM alerts WHERE rule = 'device_silent'");
+    devlink_close(w1);
+    devlink_close(w2);
+    ck_assert_int_eq(fix_stop(&f), 0);
+    fix_start(&f);
+    w1 = fix_device(&f, "win-1", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 1);
+    w2 = fix_device(&f, "win-2", HALL__DEVICE_TYPE__DEVICE_WINDOW_TERMINAL, 2);
+    ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 0);
+    usleep(1500 * 1000); /* evaluations after the restart */
+    ck_assert_int_eq(open_level(&f, "device_silent", "device:kiosk-01"), 2);
+    ck_assert_int_eq(fix_db_int(&f, "SELECT seq FROM alerts WHERE rule = 'device_silent' AND "
+                                    "state IN (1, 2)"),
+                     silent);
+    /* Back: a kiosk reports its health after every (re)connect. */
     kiosk = fix_device(&f, "kiosk-01", HALL__DEVICE_TYPE__DEVICE_KIOSK, 0);
-    heartbeat(kiosk);
+    report(kiosk, true, "ok");
     wait_level(&f, "device_silent", "device:kiosk-01", 0);
     ck_assert_int_eq(snapshot_can_issue(&f, "kiosk-01"), 1);
 
@@ -378,6 +411,12 @@ struct receiver {
     char ids[RECV_MAX][96]; /* distinct, as the Idempotency-Key's alert part */
     size_t nids;
     bool key_missing;
+    /* The first delivery is held unanswered until the test releases it
+     * (halld is killed meanwhile): held_key, and how often it came. */
+    pthread_cond_t cv;
+    bool held, release;
+    char held_key[128];
+    size_t held_seen;
 };
 
 static int free_port(void)
@@ -414,11 +453,22 @@ static void serve_one(struct receiver *rv, int c)
     if (end == NULL)
         return;
     const char *key = strcasestr(req, "Idempotency-Key: ");
-    char id[96] = "";
-    if (key != NULL)
+    char id[96] = "", full[128] = "";
+    if (key != NULL) {
         sscanf(key + 17, "%95[^/\r]", id);
+        sscanf(key + 17, "%127[^\r]", full);
+    }
     const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     pthread_mutex_lock(&rv->mu);
+    if (!rv->held) {
+        rv->held = true;
+        snprintf(rv->held_key, sizeof rv->held_key, "%s", full);
+        pthread_cond_broadcast(&rv->cv);
+        while (!rv->release)
+            pthread_cond_wait(&rv->cv, &rv->mu);
+    }
+    if (strcmp(full, rv->held_key) == 0)
+        rv->held_seen++;
     rv->deliveries++;
     if (id[0] == '\0' || strstr(end, id) == NULL)
         rv->key_missing = true;
@@ -428,7 +478,8 @@ static void serve_one(struct receiver *rv, int c)
     if (i == rv->nids && rv->nids < RECV_MAX)
         snprintf(rv->ids[rv->nids++], sizeof rv->ids[0], "%s", id);
     pthread_mutex_unlock(&rv->mu);
-    ck_assert_int_eq(write(c, ok, strlen(ok)), (ssize_t)strlen(ok));
+    /* The held one's halld is gone: no SIGPIPE for its answer. */
+    (void)!send(c, ok, strlen(ok), MSG_NOSIGNAL);
 }
 
 static void *receive(void *arg)
@@ -458,6 +509,7 @@ static void receiver_up(struct receiver *rv)
                   rv->port);
     ck_assert_int_eq(listen(rv->fd, 16), 0);
     pthread_mutex_init(&rv->mu, NULL);
+    pthread_cond_init(&rv->cv, NULL);
     ck_assert_int_eq(pthread_create(&rv->thread, NULL, receive, rv), 0);
 }
 
@@ -597,14 +649,33 @@ START_TEST(lifecycle)
     ck_assert(ts_file_contains(f.log, "the webhook URL names no host", WAIT_MS));
     write_conf(&f, NULL, url);
 
-    /* ---- The receiver comes up: everything is delivered. ---- */
+    /* ---- The receiver comes up. Its first delivery is held unanswered
+     * while halld is killed with SIGKILL: after the restart it comes
+     * again (at least once), and then everything is delivered. ---- */
     receiver_up(&rv);
+    pthread_mutex_lock(&rv.mu);
+    for (int i = 0; i < WAIT_MS / 50 && !rv.held; i++) {
+        pthread_mutex_unlock(&rv.mu);
+        usleep(50 * 1000);
+        pthread_mutex_lock(&rv.mu);
+    }
+    ck_assert_msg(rv.held, "no delivery reached the receiver");
+    pthread_mutex_unlock(&rv.mu);
+    fix_kill(&f);
+    pthread_mutex_lock(&rv.mu);
+    rv.release = true;
+    pthread_cond_broadcast(&rv.cv);
+    pthread_mutex_unlock(&rv.mu);
+    fix_start(&f);
     wait_int(&f, 0, "every delivery taken", "SELECT count(*) FROM webhook_deliveries");
     long long alerts = fix_db_int(&f, "SELECT count(*) FROM alerts");
     pthread_mutex_lock(&rv.mu);
     ck_assert_int_eq((long long)rv.nids, alerts);
     ck_assert(!rv.key_missing);
     ck_assert_uint_ge(rv.deliveries, (size_t)alerts);
+    ck_assert_msg(rv.held_seen >= 2,
+                  "delivery %s, unanswered when halld was killed, came %zu time(s)", rv.held_key,
+                  rv.held_seen);
     for (size_t i = 0; i < rv.nids; i++)
         ck_assert_int_eq(fix_db_int(&f, "SELECT count(*) FROM alerts WHERE id = '%s'", rv.ids[i]),
                          1);
