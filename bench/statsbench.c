@@ -2,7 +2,7 @@
  * statsbench — how long the statistics of stats.h take on a year of a
  * busy hall (docs/performance.md, "Statistics over a year").
  *
- *   statsbench [--days N] [--tickets-per-day N] [--keep] DIR
+ *   statsbench [--days N] [--tickets-per-day N] [--keep | --reports-only] DIR
  *
  * Builds, in DIR/hall.db, a year of working days (N days, Monday to
  * Friday from 2025-01-06): 8 areas, 84 windows with one clerk each, about
@@ -12,7 +12,8 @@
  * functions as halld writes them, one transaction per day. Then it times,
  * on a read-only connection, the year's report by month and by area and
  * one day's report by hour, and prints the machine, the database's size
- * and the seconds. Not a test: run it by hand (bench/README.md).
+ * and the seconds. --reports-only times the reports again on the hall a
+ * --keep run left. Not a test: run it by hand (bench/README.md).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -240,40 +241,45 @@ static void machine(void)
         }
     if (f != NULL)
         fclose(f);
-    printf("machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    char load[128] = "?";
+    if ((f = fopen("/proc/loadavg", "r")) != NULL) {
+        if (fgets(load, sizeof load, f) != NULL)
+            load[strcspn(load, "\n")] = '\0';
+        fclose(f);
+    }
+    printf("machine: %s, %ld cores online, load average %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+           load);
 }
 
-int main(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"days", required_argument, NULL, 'd'},
-        {"tickets-per-day", required_argument, NULL, 't'},
-        {"keep", no_argument, NULL, 'k'},
-        {NULL, 0, NULL, 0},
-    };
-    int days = 250, per_day = 8000, opt;
-    bool keep = false;
-    char err[512], db[4096];
+#define FIRST_DAY_MS 1736092800000 /* 2025-01-06 00:00 +08:00, a Monday */
 
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (opt == 'd')
-            days = atoi(optarg);
-        else if (opt == 't')
-            per_day = atoi(optarg);
-        else if (opt == 'k')
-            keep = true;
-        else
-            return 2;
+/* The first, middle and last of the working days the hall is built on. */
+static void working_days(const clk_zone *zone, int days, int32_t *first, int32_t *mid,
+                         int32_t *last)
+{
+    int64_t day_start = FIRST_DAY_MS;
+
+    for (int d = 0; d < days; day_start += 86400000) {
+        clk_civil c;
+        clk_to_civil(zone, day_start + 12 * 3600000, &c);
+        if (c.wday == 0 || c.wday == 6)
+            continue;
+        *last = c.year * 10000 + c.month * 100 + c.day;
+        if (d == 0)
+            *first = *last;
+        if (d == days / 2)
+            *mid = *last;
+        d++;
     }
-    if (optind + 1 != argc || days < 1 || days > 366 || per_day < 1) {
-        fprintf(stderr, "usage: statsbench [--days N] [--tickets-per-day N] [--keep] DIR\n");
-        return 2;
-    }
-    snprintf(db, sizeof db, "%s/hall.db", argv[optind]);
+}
+
+/* Build the hall's year in db: the seconds it took. */
+static double build_hall(const char *db, const clk_zone *zone, int days, int per_day,
+                         uint64_t *max_id)
+{
+    char err[512];
+
     unlink(db);
-    clk_zone *zone = clk_zone_new("Asia/Shanghai");
-    if (zone == NULL)
-        die("Asia/Shanghai", strerror(errno));
     if ((st = store_open(db, HALL, STORE_DAEMON, err, sizeof err)) == NULL)
         die(db, err);
 
@@ -305,7 +311,7 @@ int main(int argc, char **argv)
     for (int a = 0; a < NAREAS; a++)
         if (queue_add_area(q, &areas[a], &qe) < 0)
             die("area", qe.message);
-    int64_t first = (int64_t)1736092800000; /* 2025-01-06 00:00 +08:00, a Monday */
+    int64_t first = FIRST_DAY_MS;
     for (uint32_t no = 1; no <= NWINDOWS; no++) {
         q_window w = {.no = no, .type = QW_INTAKE, .state = QW_CLOSED, .nareas = 1};
         snprintf(w.name, sizeof w.name, "窗口 %u", no);
@@ -322,7 +328,6 @@ int main(int argc, char **argv)
     }
 
     double t0 = now_s();
-    int32_t first_day = 0, last_day = 0, mid_day = 0;
     int64_t day_start = first;
     for (int d = 0; d < days; day_start += 86400000) {
         clk_civil c;
@@ -334,27 +339,72 @@ int main(int argc, char **argv)
         play_day(q, zone, day_start, per_day);
         if (store_commit(st) < 0)
             die("commit", store_errmsg(st));
-        last_day = c.year * 10000 + c.month * 100 + c.day;
-        if (first_day == 0)
-            first_day = last_day;
-        if (d == days / 2)
-            mid_day = last_day;
         d++;
     }
     double build = now_s() - t0;
-    uint64_t max_id = 0;
-    store_max_ticket_id(st, &max_id);
+    store_max_ticket_id(st, max_id);
     queue_free(q);
     store_close(st);
+    return build;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"days", required_argument, NULL, 'd'},
+        {"tickets-per-day", required_argument, NULL, 't'},
+        {"keep", no_argument, NULL, 'k'},
+        {"reports-only", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    int days = 250, per_day = 8000, opt;
+    bool keep = false, reports_only = false;
+    char err[512], db[4096];
+
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == 'd')
+            days = atoi(optarg);
+        else if (opt == 't')
+            per_day = atoi(optarg);
+        else if (opt == 'k')
+            keep = true;
+        else if (opt == 'r')
+            reports_only = keep = true;
+        else
+            return 2;
+    }
+    if (optind + 1 != argc || days < 1 || days > 366 || per_day < 1) {
+        fprintf(stderr, "usage: statsbench [--days N] [--tickets-per-day N] [--keep | "
+                        "--reports-only] DIR\n");
+        return 2;
+    }
+    snprintf(db, sizeof db, "%s/hall.db", argv[optind]);
+    clk_zone *zone = clk_zone_new("Asia/Shanghai");
+    if (zone == NULL)
+        die("Asia/Shanghai", strerror(errno));
+    int32_t first_day = 0, last_day = 0, mid_day = 0;
+    double build = 0;
+    uint64_t max_id = 0;
+    if (!reports_only)
+        build = build_hall(db, zone, days, per_day, &max_id);
+    working_days(zone, days, &first_day, &mid_day, &last_day);
 
     struct stat sb;
     if (stat(db, &sb) < 0)
         die(db, strerror(errno));
     machine();
-    printf("hall: %d working days %d..%d, %llu tickets, %llu events, %d windows, %d areas\n", days,
-           (int)first_day, (int)last_day, (unsigned long long)max_id, nevents, NWINDOWS, NAREAS);
-    printf("database: %.0f MiB (%lld bytes), built in %.0f s\n", (double)sb.st_size / 1048576.0,
-           (long long)sb.st_size, build);
+    if (reports_only)
+        printf("hall: %d working days %d..%d, as built before\n", days, (int)first_day,
+               (int)last_day);
+    else
+        printf("hall: %d working days %d..%d, %llu tickets, %llu events, %d windows, %d areas\n",
+               days, (int)first_day, (int)last_day, (unsigned long long)max_id, nevents, NWINDOWS,
+               NAREAS);
+    printf("database: %.0f MiB (%lld bytes)", (double)sb.st_size / 1048576.0,
+           (long long)sb.st_size);
+    if (!reports_only)
+        printf(", built in %.0f s", build);
+    printf("\n");
 
     store *rd = store_open(db, HALL, STORE_READER, err, sizeof err);
     if (rd == NULL)
@@ -364,6 +414,8 @@ int main(int argc, char **argv)
     printf("year report by month: %.2f s (%llu tickets issued)\n", s, issued);
     s = timed_report(rd, zone, first_day, last_day, STATS_BY_AREA, &issued);
     printf("year report by area: %.2f s (%llu tickets issued)\n", s, issued);
+    s = timed_report(rd, zone, first_day, last_day, STATS_BY_HOUR, &issued);
+    printf("year report by hour: %.2f s (%llu tickets issued)\n", s, issued);
     s = timed_report(rd, zone, mid_day, mid_day, STATS_BY_HOUR, &issued);
     printf("day report by hour (%d): %.3f s (%llu tickets issued)\n", (int)mid_day, s, issued);
     s = timed_report(rd, zone, last_day, last_day, STATS_BY_WINDOW, &issued);

@@ -408,31 +408,37 @@ static const char *const migrations[] = {
     "INSERT INTO m12_start SELECT ticket_id, at_ms FROM\n"
     "  (SELECT ticket_id, at_ms, max(seq) FROM events WHERE kind = 9 GROUP BY ticket_id);\n"
     "DROP TRIGGER events_no_update;\n"
+    /* One pass over the log (a SET reads the row as it was). */
     "UPDATE events SET\n"
     "  area = coalesce((SELECT area FROM tickets WHERE id = events.ticket_id), ''),\n"
-    "  matter = coalesce((SELECT matter FROM tickets WHERE id = events.ticket_id), '')\n"
-    "  WHERE ticket_id <> 0;\n"
-    "UPDATE events SET reason = CASE WHEN seq = (SELECT seq FROM m12_first\n"
-    "  WHERE ticket_id = events.ticket_id) THEN 'first' ELSE 'again' END WHERE kind = 5;\n"
-    "UPDATE events SET duration_ms = max(0, at_ms - coalesce((SELECT issued_ms FROM tickets\n"
-    "  WHERE id = events.ticket_id), at_ms))\n"
-    "  WHERE (kind = 5 AND reason = 'first') OR kind IN (7, 14);\n"
-    "UPDATE events SET duration_ms = max(0, at_ms - coalesce((SELECT at_ms FROM m12_start\n"
-    "  WHERE ticket_id = events.ticket_id), at_ms)) WHERE kind = 10;\n"
-    "UPDATE events SET reason = coalesce((SELECT CASE priority WHEN 1 THEN 'green'\n"
-    "  WHEN 2 THEN 'appointment' ELSE 'normal' END FROM tickets WHERE id = events.ticket_id),\n"
-    "  'normal') WHERE kind IN (1, 17);\n"
-    "UPDATE events SET reason = CASE WHEN detail LIKE 'marked by the clerk%' THEN 'no_show'\n"
-    "  ELSE 'recalls' END WHERE kind = 7;\n"
-    "UPDATE events SET reason = CASE window_no WHEN 0 THEN 'hall' ELSE 'window' END\n"
-    "  WHERE kind = 14;\n"
-    "UPDATE events SET reason = CASE WHEN detail LIKE 'to area %' AND length(detail) <= 23\n"
-    "  THEN substr(detail, 9) ELSE 'window' END WHERE kind = 11;\n"
-    "UPDATE events SET reason = CASE WHEN detail = '' THEN ''\n"
-    "  WHEN length(detail) < 32 AND detail NOT GLOB '*[^a-z0-9_-]*' THEN detail\n"
-    "  ELSE 'other' END WHERE kind = 20;\n"
-    "UPDATE events SET rating = CAST(substr(detail, 7) AS INTEGER)\n"
-    "  WHERE kind = 23 AND detail IN ('level 1', 'level 2', 'level 3', 'level 4', 'level 5');\n"
+    "  matter = coalesce((SELECT matter FROM tickets WHERE id = events.ticket_id), ''),\n"
+    "  reason = CASE kind\n"
+    "    WHEN 5 THEN CASE WHEN seq = (SELECT seq FROM m12_first\n"
+    "      WHERE ticket_id = events.ticket_id) THEN 'first' ELSE 'again' END\n"
+    "    WHEN 1 THEN coalesce((SELECT CASE priority WHEN 1 THEN 'green' WHEN 2 THEN 'appointment'\n"
+    "      ELSE 'normal' END FROM tickets WHERE id = events.ticket_id), 'normal')\n"
+    "    WHEN 17 THEN coalesce((SELECT CASE priority WHEN 1 THEN 'green' ELSE 'normal' END\n"
+    "      FROM tickets WHERE id = events.ticket_id), 'normal')\n"
+    "    WHEN 7 THEN CASE WHEN detail LIKE 'marked by the clerk%' THEN 'no_show'\n"
+    "      ELSE 'recalls' END\n"
+    "    WHEN 14 THEN CASE window_no WHEN 0 THEN 'hall' ELSE 'window' END\n"
+    "    WHEN 11 THEN CASE WHEN detail LIKE 'to area %' AND length(detail) <= 23\n"
+    "      THEN substr(detail, 9) ELSE 'window' END\n"
+    "    WHEN 20 THEN CASE WHEN detail = '' THEN ''\n"
+    "      WHEN length(detail) < 32 AND detail NOT GLOB '*[^a-z0-9_-]*' THEN detail\n"
+    "      ELSE 'other' END\n"
+    "    ELSE '' END,\n"
+    "  duration_ms = CASE\n"
+    "    WHEN (kind = 5 AND seq = (SELECT seq FROM m12_first WHERE ticket_id = events.ticket_id))\n"
+    "      OR kind IN (7, 14)\n"
+    "    THEN max(0, at_ms - coalesce((SELECT issued_ms FROM tickets\n"
+    "      WHERE id = events.ticket_id), at_ms))\n"
+    "    WHEN kind = 10 THEN max(0, at_ms - coalesce((SELECT at_ms FROM m12_start\n"
+    "      WHERE ticket_id = events.ticket_id), at_ms))\n"
+    "    ELSE 0 END,\n"
+    "  rating = CASE WHEN kind = 23 AND detail IN ('level 1', 'level 2', 'level 3', 'level 4',\n"
+    "    'level 5') THEN CAST(substr(detail, 7) AS INTEGER) ELSE 0 END\n"
+    "  WHERE ticket_id <> 0 OR kind = 20;\n"
     "CREATE TRIGGER events_no_update BEFORE UPDATE ON events\n"
     "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
     "DROP TABLE m12_first;\n"
@@ -1618,6 +1624,14 @@ static int append(store *s, struct event_row *r)
         s->base_known = true;
     }
     r->seq = s->head_seq + 1;
+    /* Every row written now is of chain 1, whatever wrote it; its
+     * structured columns are "" unless set (set_facts). */
+    r->chain = 1;
+    for (int i = 0; i < 3; i++)
+        if (r->str1[i] == NULL) {
+            r->str1[i] = "";
+            r->len1[i] = 0;
+        }
     if (event_hash(s, s->head_hash, r, hash) < 0 || (st = use(s, ST_APPEND_EVENT)) == NULL)
         return -1;
     bind_u64(st, 1, r->seq);
@@ -1653,12 +1667,11 @@ static void set_strings(struct event_row *r, const char *clerk, const char *deta
     }
 }
 
-/* Every row written now is of chain 1. */
+/* The structured columns of a row (store.h). */
 static void set_facts(struct event_row *r, const char *area, const char *matter, const char *reason)
 {
     const char *v[3] = {area, matter, reason};
 
-    r->chain = 1;
     for (int i = 0; i < 3; i++) {
         r->str1[i] = v[i] ? v[i] : "";
         r->len1[i] = strlen(r->str1[i]);
@@ -1707,7 +1720,6 @@ int store_append_admin_event(store *s, int64_t at_ms, int32_t day, const char *d
     struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ADMIN};
 
     set_strings(&r, user, what, device);
-    set_facts(&r, "", "", "");
     return append_checked(s, &r);
 }
 

@@ -231,8 +231,8 @@ static void share_line(const char *what, const char *name, const stats_share *s)
 
     pct(ow, sizeof ow, s->one_window_share);
     pct(on, sizeof on, s->online_share);
-    printf("%-16s %4zu matters  one-window %4zu %7s  online %4zu %7s  %s\n", what, s->matters,
-           s->one_window, ow, s->online, on, name);
+    printf("%-16s %4zu matters  one-window %4zu %7s  online %4zu %7s%s%s\n", what, s->matters,
+           s->one_window, ow, s->online, on, *name ? "  " : "", name);
 }
 
 static void print_indicators(const stats_indicators *ind)

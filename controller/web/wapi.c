@@ -2246,8 +2246,9 @@ static void events(wapi_request *r)
 
 #define REPORT_READERS (ROLE(AUTH_MANAGER) | ROLE(AUTH_ADMIN) | ROLE(AUTH_AUDITOR))
 
-/* The read-only store for a report the person may read; NULL when the
- * request is answered already. */
+/* The read-only store for a report the person may read (checked before
+ * anything of the request is); NULL when the request is answered
+ * already. */
 static store *report_reader(wapi_request *r, const char *what)
 {
     struct person p;
@@ -2291,8 +2292,9 @@ static void report(wapi_request *r)
     int by = by_name != NULL ? stats_by_parse(by_name) : STATS_BY_DAY;
     int32_t from, to;
     char err[300];
+    store *rd = report_reader(r, "reports");
 
-    if (query_day(r, "from", &from) < 0 || query_day(r, "to", &to) < 0)
+    if (rd == NULL || query_day(r, "from", &from) < 0 || query_day(r, "to", &to) < 0)
         return;
     if (by < 0) {
         answer_error(r, MHD_HTTP_BAD_REQUEST, "ERR_BAD_REQUEST",
@@ -2310,9 +2312,6 @@ static void report(wapi_request *r)
                      "起止日期有误：起始日期须不晚于结束日期，且跨度不超过 3660 天。", "%s", err);
         return;
     }
-    store *rd = report_reader(r, "reports");
-    if (rd == NULL)
-        return;
     stats_report *rep = stats_report_run(rd, api.zone, from, to, (stats_by)by, err, sizeof err);
     if (rep == NULL) {
         answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
@@ -2619,7 +2618,7 @@ void wapi_route(wapi_request *r)
     if (strcmp(u, "/api/v1/report") == 0 || strcmp(u, "/api/v1/indicators") == 0) {
         if (!get)
             goto not_allowed;
-        if (u[8] == 'r')
+        if (strcmp(u, "/api/v1/report") == 0)
             report(r);
         else
             indicators(r);

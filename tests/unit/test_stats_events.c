@@ -28,15 +28,18 @@
 
 static char *dir;
 static char db[PATH_MAX];
+static clk_zone *zone;
 
 static void setup(void)
 {
     dir = ts_tmpdir("stats");
     snprintf(db, sizeof db, "%s/hall.db", dir);
+    zone = qf_shanghai();
 }
 
 static void teardown(void)
 {
+    clk_zone_free(zone);
     ts_rmtree(dir);
     free(dir);
 }
@@ -471,7 +474,7 @@ static void play(store *s, queue *q)
 static stats_report *report(store *rd, stats_by by)
 {
     char err[256];
-    stats_report *r = stats_report_run(rd, qf_shanghai(), DAY, DAY, by, err, sizeof err);
+    stats_report *r = stats_report_run(rd, zone, DAY, DAY, by, err, sizeof err);
 
     ck_assert_msg(r != NULL, "%s", err);
     return r;
@@ -484,7 +487,7 @@ START_TEST(test_scripted_day)
     ck_assert_msg(s != NULL, "%s", err);
     q_policy pol = qf_policy(0, 60000);
     q_journal j = {j_ticket, j_window, j_lease, j_event, s};
-    queue *q = queue_new(&pol, qf_shanghai(), &j);
+    queue *q = queue_new(&pol, zone, &j);
     ck_assert_ptr_nonnull(q);
     setup_hall(s, q);
     play(s, q);
@@ -540,7 +543,7 @@ START_TEST(test_scripted_day)
     ck_assert_str_eq(r->rows[0].key, "2026-12");
     stats_report_free(r);
     /* A day before: nothing, every hour zero. */
-    r = stats_report_run(rd, qf_shanghai(), DAY - 1, DAY - 1, STATS_BY_HOUR, err, sizeof err);
+    r = stats_report_run(rd, zone, DAY - 1, DAY - 1, STATS_BY_HOUR, err, sizeof err);
     ck_assert_ptr_nonnull(r);
     ck_assert_uint_eq(r->total.issued, 0);
     ck_assert(r->total.satisfaction < 0);
