@@ -3358,7 +3358,6 @@ int store_append_alert_event(store *s, int64_t at_ms, int32_t day, const char *d
     struct event_row r = {.at_ms = at_ms, .day = day, .kind = STORE_EVENT_ALERT};
 
     set_strings(&r, user, what, device);
-    set_facts(&r, "", "", "");
     return append_checked(s, &r);
 }
 
