@@ -187,6 +187,15 @@ async function walk(dash, wall) {
   await fits(dash);
   await shot(dash, "dashboard-zh-1920x1080");
 
+  step = "charts";
+  await until(dash, "the hours chart has today's tickets", () =>
+    [...document.querySelectorAll("#hours-table tbody tr")].some((r) => r.cells[1].textContent === "3"));
+  const chart = await dash.evaluate(() => {
+    const svg = document.querySelector("#hours-chart svg");
+    return svg && svg.getAttribute("role") === "img" ? svg.querySelector("title").textContent : "";
+  });
+  check(/取号3/.test(chart), `the hours chart says what it shows (it says "${chart}")`);
+
   step = "reports";
   const links = await dash.$$eval("#reports a", (as) => as.map((a) => a.getAttribute("href")));
   check(links.length === 3 && links.every((h) => /^\/api\/v1\/report\?from=\d{8}&to=\d{8}&by=(hour|day)&format=csv$/.test(h)),
