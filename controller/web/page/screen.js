@@ -113,7 +113,8 @@ function render() {
   $("wall").hidden = d === null || S.refused !== null;
   if (S.refused !== null) {
     const m = S.refused;
-    $("refused-text").textContent = m === "" ? t.noToken : m ? m[S.lang] || m.zh : t.noToken;
+    const said = m ? m[S.lang] || m.zh : t.noToken;
+    $("refused-text").textContent = said.charAt(0).toUpperCase() + said.slice(1);
     return;
   }
   if (!d) return;
