@@ -3,8 +3,9 @@
  *
  * Layout: the module's state and a request's body; answers (JSON, errors
  * in Chinese and English); reading a request (body, cookies, CSRF);
- * sign-in and sessions; window operations; lists; an administrator's
- * changes (hadmin.h); a window's status; the change feed; the router.
+ * sign-in and sessions; window operations; estimated waits; lists; an
+ * administrator's changes (hadmin.h); big screens (their tokens and what
+ * the wall shows); a window's status; the change feed; the router.
  */
 #include "wapi.h"
 
