@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "anchor.h"
@@ -1071,4 +1072,119 @@ int hadmin_notify(const char *store_path, long *pid)
         return -1;
     }
     return *pid > 0 && kill((pid_t)*pid, SIGHUP) < 0 ? -1 : 0;
+}
+
+/* ---- Big screens (大屏) ---------------------------------------------------- */
+
+static int token_hash(const char *token, char hex[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    if (EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL) != 1 || n != sizeof md)
+        return -1;
+    for (size_t i = 0; i < sizeof md; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+int hadmin_screen_add(store *st, const hadmin_actor *a, const char *name, char *token,
+                      hadmin_error *e)
+{
+    unsigned char raw[HADMIN_SCREEN_TOKEN_LEN / 2];
+    store_screen sc, old;
+    int rc;
+
+    token[0] = '\0';
+    if (!store_screen_name_valid(name))
+        return refuse(e, HADMIN_INVALID, "name", name,
+                      "大屏名称须为 1 至 %d 个小写字母、数字或 . _ -，以字母或数字开头。",
+                      "use 1 to %d of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+                      STORE_SCREEN_NAME_MAX);
+    if ((rc = store_get_screen(st, name, &old)) < 0)
+        return failed(st, e, false);
+    if (rc == 1 && old.revoked_ms == 0)
+        return refuse(e, HADMIN_CONFLICT, "name", name,
+                      "该大屏已在使用；如需新的令牌，请先吊销它。",
+                      "this screen has a live token; revoke it first for a new one");
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return refuse(e, HADMIN_FAILED, NULL, NULL, "暂时无法生成令牌，未作任何更改。",
+                      "no random bytes for a token (nothing was changed)");
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    OPENSSL_cleanse(raw, sizeof raw);
+    memset(&sc, 0, sizeof sc);
+    snprintf(sc.name, sizeof sc.name, "%s", name);
+    snprintf(sc.issued_by, sizeof sc.issued_by, "%s", a->user);
+    sc.issued_ms = clk_utc_ms();
+    if (token_hash(token, sc.token_sha256) < 0) {
+        OPENSSL_cleanse(token, HADMIN_SCREEN_TOKEN_LEN + 1);
+        return refuse(e, HADMIN_FAILED, NULL, NULL, "暂时无法生成令牌，未作任何更改。",
+                      "cannot hash the token (nothing was changed)");
+    }
+    if (store_begin(st) < 0)
+        rc = failed(st, e, false);
+    else
+        rc = commit(st,
+                    store_save_screen(st, &sc) < 0 ||
+                            hadmin_audit(st, a, "screen %s issued a token", sc.name) < 0
+                        ? -1
+                        : 0,
+                    e);
+    if (rc < 0)
+        OPENSSL_cleanse(token, HADMIN_SCREEN_TOKEN_LEN + 1);
+    return rc;
+}
+
+int hadmin_screen_revoke(store *st, const hadmin_actor *a, const char *name, hadmin_error *e)
+{
+    store_screen sc;
+    int rc = store_get_screen(st, name, &sc);
+
+    if (rc < 0)
+        return failed(st, e, false);
+    if (rc == 0)
+        return refuse(e, HADMIN_NOT_FOUND, "name", name, "没有这个大屏。", "no such screen");
+    if (sc.revoked_ms != 0)
+        return 0;
+    if (store_begin(st) < 0)
+        return failed(st, e, false);
+    if (commit(st,
+               store_revoke_screen(st, name, clk_utc_ms(), a->user) != 1 ||
+                       hadmin_audit(st, a, "screen %s revoked", name) < 0
+                   ? -1
+                   : 0,
+               e) < 0)
+        return -1;
+    return 1;
+}
+
+struct screen_find {
+    char hash[65];
+    store_screen *out;
+    int found;
+};
+
+/* Every row is compared, found or not, so the time taken does not depend
+ * on which screen (if any) the token is. */
+static int match_screen(void *arg, const store_screen *sc)
+{
+    struct screen_find *f = arg;
+
+    if (CRYPTO_memcmp(f->hash, sc->token_sha256, 64) == 0 && sc->revoked_ms == 0 && !f->found) {
+        *f->out = *sc;
+        f->found = 1;
+    }
+    return 0;
+}
+
+int hadmin_screen_find(store *st, const char *token, store_screen *out)
+{
+    struct screen_find f = {.out = out};
+
+    if (strlen(token) != HADMIN_SCREEN_TOKEN_LEN || token_hash(token, f.hash) < 0)
+        return 0;
+    if (store_load_screens(st, match_screen, &f) != 0)
+        return -1;
+    return f.found;
 }

@@ -206,6 +206,24 @@ int hadmin_calendar_area(store *st, const hadmin_actor *a, const char *area,
 int hadmin_calendar_import(store *st, const hadmin_actor *a, const char *text, size_t len,
                            size_t *n, hadmin_error *e);
 
+/* ---- Big screens (大屏, docs/dashboard.md) ----------------------------- */
+
+#define HADMIN_SCREEN_TOKEN_LEN 64 /* hex digits of a screen's token (256 random bits) */
+
+/* Issue a token for the screen called name into token (at least
+ * HADMIN_SCREEN_TOKEN_LEN + 1 bytes), kept only as its SHA-256: a new
+ * screen, or a revoked one again. Refused: a name not spelled as
+ * store_screen_name_valid() says, a live screen of that name (revoke it
+ * first), no randomness. */
+int hadmin_screen_add(store *st, const hadmin_actor *a, const char *name, char *token,
+                      hadmin_error *e);
+/* 1 revoked now, 0 it was already, -1 refused (no such screen). */
+int hadmin_screen_revoke(store *st, const hadmin_actor *a, const char *name, hadmin_error *e);
+/* The live screen whose token is token into *out: 1, 0 none (unknown or
+ * revoked), -1 with the store's reason. The token's SHA-256 is compared
+ * with every screen's, each comparison in constant time. */
+int hadmin_screen_find(store *st, const char *token, store_screen *out);
+
 /* ---- After a commit ---------------------------------------------------- */
 
 /* Sign the head of st's event log (of hall hall_id) with the audit key at

@@ -442,6 +442,20 @@ static const char *const migrations[] = {
     "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;\n"
     "DROP TABLE m13_first;\n"
     "DROP TABLE m13_start;\n",
+
+    /* 14 (M1 dash): the hall's big screens (大屏, store.h): each opens its
+     * page with a token of its own, kept only as its SHA-256 (hex); who
+     * issued and revoked it, and when (revoked_ms 0: live). A name is
+     * spelled as store_screen_name_valid() says. */
+    "CREATE TABLE screens (\n"
+    "  name         TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32\n"
+    "                 AND name GLOB '[a-z0-9]*' AND name NOT GLOB '*[^a-z0-9._-]*'),\n"
+    "  token_sha256 TEXT NOT NULL UNIQUE CHECK (length(token_sha256) = 64),\n"
+    "  issued_ms    INTEGER NOT NULL,\n"
+    "  issued_by    TEXT NOT NULL,\n"
+    "  revoked_ms   INTEGER NOT NULL DEFAULT 0 CHECK (revoked_ms >= 0),\n"
+    "  revoked_by   TEXT NOT NULL DEFAULT ''\n"
+    ") STRICT;\n",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -458,6 +472,7 @@ static const char *const migrations[] = {
 #define APPT_COLUMNS         "code, area, slot_ms, masked_name, citizen_hash, state, ticket_id"
 #define USER_COLUMNS                                                                               \
     "name, display_name, role, clerk_id, pwhash, disabled, session_epoch, created_ms, changed_ms"
+#define SCREEN_COLUMNS "name, token_sha256, issued_ms, issued_by, revoked_ms, revoked_by"
 /* Every change to a user that ends its web sessions. */
 #define USER_CHANGED "session_epoch = session_epoch + 1, changed_ms = ?2"
 
@@ -539,6 +554,12 @@ enum stmt_id {
     ST_CAL_PUT_HOURS,
     ST_CAL_PUT_DATE,
     ST_CAL_PUT_AREA,
+    ST_SAVE_SCREEN,
+    ST_GET_SCREEN,
+    ST_LOAD_SCREENS,
+    ST_REVOKE_SCREEN,
+    ST_DAY_SUMMARY,
+    ST_WINDOWS_SINCE,
     ST_COUNT
 };
 
@@ -710,6 +731,21 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO calendar_dates(day, kind, as_wday, name) VALUES(?1, ?2, ?3, ?4)",
     [ST_CAL_PUT_AREA] =
         "INSERT INTO calendar_areas(area, always_open, unstaffed) VALUES(?1, ?2, ?3)",
+    [ST_SAVE_SCREEN] = "INSERT INTO screens(" SCREEN_COLUMNS ") VALUES(?1, ?2, ?3, ?4, 0, '') "
+                       "ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256, "
+                       "issued_ms = excluded.issued_ms, issued_by = excluded.issued_by, "
+                       "revoked_ms = 0, revoked_by = ''",
+    [ST_GET_SCREEN] = "SELECT " SCREEN_COLUMNS " FROM screens WHERE name = ?1",
+    [ST_LOAD_SCREENS] = "SELECT " SCREEN_COLUMNS " FROM screens ORDER BY name",
+    [ST_REVOKE_SCREEN] = "UPDATE screens SET revoked_ms = ?2, revoked_by = ?3 "
+                         "WHERE name = ?1 AND revoked_ms = 0",
+    /* Issued: every ticket of the day but a reservation not checked in
+     * and a voided one; served: done. */
+    [ST_DAY_SUMMARY] = "SELECT count(*), coalesce(sum(state = 5), 0), "
+                       "coalesce(sum(rating > 0), 0), coalesce(sum(rating >= 3), 0) "
+                       "FROM tickets WHERE day = ?1 AND state NOT IN (1, 8)",
+    [ST_WINDOWS_SINCE] = "SELECT window_no, max(at_ms) FROM events WHERE seq >= ?1 AND day = ?2 "
+                         "AND window_no > 0 GROUP BY window_no",
 };
 
 struct store {
@@ -3435,4 +3471,130 @@ int store_oldest_waiting(store *s,
     }
     sqlite3_finalize(st);
     return 0;
+}
+
+/* ---- Big screens (大屏) ------------------------------------------------ */
+
+bool store_screen_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > STORE_SCREEN_NAME_MAX ||
+        !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '.' || name[i] == '_' || name[i] == '-'))
+            return false;
+    return true;
+}
+
+int store_save_screen(store *s, const store_screen *sc)
+{
+    sqlite3_stmt *st;
+
+    if (!store_screen_name_valid(sc->name))
+        return failf(s, "screen name '%s': use 1 to %d of a-z, 0-9, '.', '_' or '-'", sc->name,
+                     STORE_SCREEN_NAME_MAX);
+    if ((st = use(s, ST_SAVE_SCREEN)) == NULL)
+        return -1;
+    bind_text(st, 1, sc->name);
+    bind_text(st, 2, sc->token_sha256);
+    sqlite3_bind_int64(st, 3, sc->issued_ms);
+    bind_text(st, 4, sc->issued_by);
+    return run(s, st, "cannot save a screen");
+}
+
+static int decode_screen(store *s, sqlite3_stmt *st, store_screen *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    if (col_text(s, st, 0, sc->name, sizeof sc->name, "screen") < 0 ||
+        col_text(s, st, 1, sc->token_sha256, sizeof sc->token_sha256, sc->name) < 0 ||
+        col_text(s, st, 3, sc->issued_by, sizeof sc->issued_by, sc->name) < 0 ||
+        col_text(s, st, 5, sc->revoked_by, sizeof sc->revoked_by, sc->name) < 0)
+        return -1;
+    sc->issued_ms = sqlite3_column_int64(st, 2);
+    sc->revoked_ms = sqlite3_column_int64(st, 4);
+    return 0;
+}
+LOADER(screen, store_screen, decode_screen)
+
+int store_get_screen(store *s, const char *name, store_screen *out)
+{
+    sqlite3_stmt *st = use(s, ST_GET_SCREEN);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, name);
+    if ((rc = step_one(s, st, "cannot read a screen")) == 1) {
+        rc = decode_screen(s, st, out) < 0 ? -1 : 1;
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+int store_load_screens(store *s, int (*fn)(void *arg, const store_screen *sc), void *arg)
+{
+    struct screen_cb cb = {fn, arg};
+
+    return load_rows(s, use(s, ST_LOAD_SCREENS), screen_row, &cb, "cannot read the screens");
+}
+
+int store_revoke_screen(store *s, const char *name, int64_t at_ms, const char *by)
+{
+    sqlite3_stmt *st = use(s, ST_REVOKE_SCREEN);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, at_ms);
+    bind_text(st, 3, by);
+    if (run(s, st, "cannot revoke a screen") < 0)
+        return -1;
+    return sqlite3_changes(s->db) == 1;
+}
+
+_Static_assert(Q_RESERVED == 1 && Q_DONE == 5 && Q_VOID == 8, "ST_DAY_SUMMARY names these states");
+
+int store_day_summary(store *s, int32_t day, store_day_glance *out)
+{
+    sqlite3_stmt *st = use(s, ST_DAY_SUMMARY);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int(st, 1, day);
+    if ((rc = step_one(s, st, "cannot count the day's tickets")) < 0)
+        return -1;
+    if (rc == 1) {
+        out->issued = (uint32_t)sqlite3_column_int64(st, 0);
+        out->served = (uint32_t)sqlite3_column_int64(st, 1);
+        out->rated = (uint32_t)sqlite3_column_int64(st, 2);
+        out->satisfied = (uint32_t)sqlite3_column_int64(st, 3);
+        sqlite3_reset(st);
+    }
+    return 0;
+}
+
+int store_windows_since(store *s, int32_t day, int (*fn)(void *arg, uint32_t no, int64_t at_ms),
+                        void *arg)
+{
+    sqlite3_stmt *st;
+    int64_t first;
+    int rc;
+
+    if (first_seq_of_day(s, day, &first) < 0 || (st = use(s, ST_WINDOWS_SINCE)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int(st, 2, day);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(arg, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1))) !=
+            0) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail_sql(s, "cannot read the windows' last events");
 }

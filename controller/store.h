@@ -435,6 +435,43 @@ int store_save_device(store *s, const store_device *d);
 int store_get_device(store *s, const char *id, store_device *out); /* 1 found, 0 not, -1 error */
 int store_load_devices(store *s, int (*fn)(void *arg, const store_device *d), void *arg);
 
+/* The hall's big screens (大屏, docs/dashboard.md): a screen on the wall
+ * opens its read-only page with a token of its own, issued and revoked
+ * by an administrator; only the token's SHA-256 (hex) is kept. A revoked
+ * screen stays listed; issuing its name again gives it a new token. */
+#define STORE_SCREEN_NAME_MAX 32 /* 1..32 of [a-z0-9._-], starting with a letter or digit */
+
+typedef struct store_screen {
+    char name[STORE_SCREEN_NAME_MAX + 1];
+    char token_sha256[65];
+    int64_t issued_ms;
+    char issued_by[128];
+    int64_t revoked_ms; /* 0: live */
+    char revoked_by[128];
+} store_screen;
+bool store_screen_name_valid(const char *name);
+/* Issue sc (name, token_sha256, issued_ms, issued_by): a new screen, or a
+ * new token for the name, live again. */
+int store_save_screen(store *s, const store_screen *sc);
+int store_get_screen(store *s, const char *name, store_screen *out); /* 1 found, 0 not, -1 error */
+/* Every screen, by name. */
+int store_load_screens(store *s, int (*fn)(void *arg, const store_screen *sc), void *arg);
+/* 1 revoked now, 0 no live screen of that name, -1 error. */
+int store_revoke_screen(store *s, const char *name, int64_t at_ms, const char *by);
+
+/* A business day's tickets at a glance (the dashboard and the big
+ * screen): issued (all but unused reservations and voided ones), served
+ * (done), rated, and rated 3 (基本满意) or better. */
+typedef struct store_day_glance {
+    uint32_t issued, served, rated, satisfied;
+} store_day_glance;
+int store_day_summary(store *s, int32_t day, store_day_glance *out);
+/* For each window with an event on day: the time of its last one (when its
+ * state last changed: a sign-in, call, finish, pause ...). fn returning
+ * non-zero stops the walk with that value. */
+int store_windows_since(store *s, int32_t day, int (*fn)(void *arg, uint32_t no, int64_t at_ms),
+                        void *arg);
+
 int store_get_setting(store *s, const char *key, char *out, size_t outlen); /* 1, 0, -1 */
 int store_set_setting(store *s, const char *key, const char *value);
 

@@ -1966,6 +1966,113 @@ static int device_list(int argc, char **argv)
                             show_devices);
 }
 
+/* ==== screen add / list / revoke ================================================= */
+
+/* A screen verb: -c FILE, --help and the screen's NAME as its operand. */
+static int screen_verb(int argc, char **argv, const char *usage, const char *help,
+                       const char **config, const char **name)
+{
+    static const struct option options[] = {CONFIG_OPTION, HELP_OPTION, {NULL, 0, NULL, 0}};
+    const struct verb_options v = {usage, NULL, options, NULL, NULL, NULL};
+    int rc = parse_verb(&v, argc, argv, config, "%s", help);
+
+    if (rc != GO_ON)
+        return rc;
+    if (optind + 1 != argc)
+        return usage_error(usage);
+    *name = argv[optind];
+    return GO_ON;
+}
+
+static int screen_add(int argc, char **argv)
+{
+    const char *config, *name;
+    char token[HADMIN_SCREEN_TOKEN_LEN + 1], user[128];
+    hadmin_error e;
+    struct hall h;
+    int rc = screen_verb(argc, argv, "hallctl screen add [-c FILE] NAME",
+                         "Issue a token for the hall's big screen NAME (大屏: 1 to 32 of a-z,\n"
+                         "0-9, '.', '_' or '-'), and print it once with the page's path: the\n"
+                         "screen opens /screen?token=TOKEN on hallweb, without signing in. Only\n"
+                         "the token's SHA-256 is kept. A live screen must be revoked before its\n"
+                         "name gets a new token.\n" CONFIG_HELP,
+                         &config, &name);
+
+    if (rc != GO_ON)
+        return rc;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    if (hadmin_screen_add(h.st, &a, name, token, &e) < 0) {
+        rc = admin_fail(&e);
+    } else {
+        hall_anchor(&h);
+        printf("screen %s: token %s\n", name, token);
+        printf("path /screen?token=%s\n", token);
+        printf("the token is shown only now; revoke it with hallctl screen revoke %s\n", name);
+        rc = 0;
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    hall_close(&h);
+    return rc;
+}
+
+static int list_screen(void *arg, const store_screen *sc)
+{
+    struct hall *h = arg;
+    char issued[40], revoked[40] = "-";
+
+    clk_format_iso(h->zone, sc->issued_ms, issued, sizeof issued);
+    if (sc->revoked_ms != 0)
+        clk_format_iso(h->zone, sc->revoked_ms, revoked, sizeof revoked);
+    printf("  %-32s %-8s %-26s %-16s %-26s %s\n", sc->name, sc->revoked_ms ? "revoked" : "live",
+           issued, sc->issued_by, revoked, sc->revoked_ms ? sc->revoked_by : "-");
+    return 0;
+}
+
+static int show_screens(struct hall *h, const void *arg)
+{
+    (void)arg;
+    printf("  %-32s %-8s %-26s %-16s %-26s %s\n", "name", "state", "issued", "by", "revoked", "by");
+    return store_load_screens(h->st, list_screen, h) != 0 ? -1 : 0;
+}
+
+static int screen_list(int argc, char **argv)
+{
+    return config_only_verb(
+        argc, argv, "hallctl screen list [-c FILE]",
+        "Print the big screens: name, state (live or revoked), when and by\n"
+        "whom issued and revoked (hall-local time). Never their tokens.\n" CONFIG_HELP,
+        show_screens);
+}
+
+static int screen_revoke(int argc, char **argv)
+{
+    const char *config, *name;
+    char user[128];
+    hadmin_error e;
+    struct hall h;
+    int rc = screen_verb(argc, argv, "hallctl screen revoke [-c FILE] NAME",
+                         "Revoke the token of the big screen NAME: its page is refused from its\n"
+                         "next request on.\n" CONFIG_HELP,
+                         &config, &name);
+
+    if (rc != GO_ON)
+        return rc;
+    if (hall_open(&h, config) != 0)
+        return 1;
+    hadmin_actor a = hall_actor(&h, user, sizeof user);
+    rc = hadmin_screen_revoke(h.st, &a, name, &e);
+    if (rc < 0)
+        rc = admin_fail(&e);
+    else if (rc == 0)
+        printf("screen %s was revoked already\n", name);
+    else
+        rc = hall_changed(&h, false, "screen %s revoked\n", name);
+    hall_close(&h);
+    return rc;
+}
+
 /* ==== appointment add / list ====================================================== */
 
 /* "YYYY-MM-DD HH:MM" in zone z to UTC ms. The offset is found by asking
@@ -2758,6 +2865,9 @@ const hallctl_verb hallctl_admin_verbs[] = {
     {"device", "add", device_add, "register a device and write its certificate bundle"},
     {"device", "revoke", device_revoke, "revoke a device for good"},
     {"device", "list", device_list, "print the devices"},
+    {"screen", "add", screen_add, "issue a token for a big screen of the hall (大屏)"},
+    {"screen", "list", screen_list, "print the big screens"},
+    {"screen", "revoke", screen_revoke, "revoke a big screen's token"},
     {"appointment", "add", appointment_add, "book an appointment"},
     {"appointment", "list", appointment_list, "print the appointments"},
     {"privacy", "keys", privacy_keys, "make the sealing key pair of a hall that has none"},

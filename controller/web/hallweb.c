@@ -364,11 +364,14 @@ static void *feed_main(void *arg)
             a = devlink_call(l, &sub, HALLD_WAIT_MS, err);
         }
         if (a != NULL && a->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH) {
+            wapi_feed_estimates(a->display_push);
             wapi_feed_changed(); /* what happened while it was away */
             while (!__atomic_load_n(&web.stop, __ATOMIC_ACQUIRE) && !devlink_closed(l, 0, NULL)) {
                 Hall__Envelope *push = devlink_next(l, 1000);
-                if (push != NULL && push->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH)
+                if (push != NULL && push->body_case == HALL__ENVELOPE__BODY_DISPLAY_PUSH) {
+                    wapi_feed_estimates(push->display_push);
                     wapi_feed_changed();
+                }
                 proto_free(push);
                 wapi_feed_tick(clk_utc_ms());
             }

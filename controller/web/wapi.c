@@ -3,8 +3,9 @@
  *
  * Layout: the module's state and a request's body; answers (JSON, errors
  * in Chinese and English); reading a request (body, cookies, CSRF);
- * sign-in and sessions; window operations; lists; an administrator's
- * changes (hadmin.h); a window's status; the change feed; the router.
+ * sign-in and sessions; window operations; estimated waits; lists; an
+ * administrator's changes (hadmin.h); big screens (their tokens and what
+ * the wall shows); a window's status; the change feed; the router.
  */
 #include "wapi.h"
 
@@ -869,6 +870,55 @@ out:
     json_decref(body);
 }
 
+/* ---- Estimated waits ---------------------------------------------------------------
+ *
+ * halld's estimate of the wait per area comes with its display pushes
+ * (AreaStatus.est_wait_s), not from the database: the change feed's
+ * subscriber hands each push over (wapi_feed_estimates) and the latest
+ * one of every area is kept here for the lists. */
+
+#define EST_AREAS_MAX 128
+
+static struct {
+    pthread_mutex_t lock;
+    size_t n;
+    struct {
+        char area[Q_CODE_MAX];
+        uint32_t est_s;
+    } a[EST_AREAS_MAX];
+} est = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void wapi_feed_estimates(const Hall__DisplayPush *push)
+{
+    if (push == NULL || push->n_areas == 0)
+        return;
+    pthread_mutex_lock(&est.lock);
+    /* A push that has areas has every area: it replaces what was kept. */
+    est.n = 0;
+    for (size_t i = 0; i < push->n_areas && est.n < EST_AREAS_MAX; i++) {
+        const Hall__AreaStatus *a = push->areas[i];
+        if (a == NULL || a->area == NULL || strlen(a->area) >= Q_CODE_MAX)
+            continue;
+        snprintf(est.a[est.n].area, Q_CODE_MAX, "%s", a->area);
+        est.a[est.n++].est_s = a->est_wait_s;
+    }
+    pthread_mutex_unlock(&est.lock);
+}
+
+/* The latest estimate of area's wait in seconds, null when halld has not
+ * told one. */
+static json_t *est_wait_json(const char *area)
+{
+    json_t *v = NULL;
+
+    pthread_mutex_lock(&est.lock);
+    for (size_t i = 0; i < est.n && v == NULL; i++)
+        if (strcmp(est.a[i].area, area) == 0)
+            v = json_integer(est.a[i].est_s);
+    pthread_mutex_unlock(&est.lock);
+    return v ? v : json_null();
+}
+
 /* ---- Lists (the read-only connection) --------------------------------------------- */
 
 /* Who may read what: people's reads are not device messages, so they have
@@ -906,14 +956,31 @@ static int window_row(void *arg, const q_window *w)
     for (int i = 0; i < w->nareas; i++)
         json_array_append_new(
             areas, json_pack("{s:s,s:i}", "area", w->areas[i], "weight", (int)w->weights[i]));
-    return json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:o}", "no", (int)w->no,
-                                                "name", w->name, "type",
-                                                queue_window_type_name(w->type), "state",
-                                                w->state == QW_OPEN     ? "open"
-                                                : w->state == QW_PAUSED ? "paused"
-                                                                        : "closed",
-                                                "clerk", w->clerk, "current",
-                                                (json_int_t)w->current, "areas", areas)) < 0;
+    return json_array_append_new(
+               arg, json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:o,s:n}", "no", (int)w->no, "name",
+                              w->name, "type", queue_window_type_name(w->type), "state",
+                              w->state == QW_OPEN     ? "open"
+                              : w->state == QW_PAUSED ? "paused"
+                                                      : "closed",
+                              "clerk", w->clerk, "current", (json_int_t)w->current, "areas", areas,
+                              "since_ms")) < 0;
+}
+
+/* The hall's business day now. */
+static int32_t today(void)
+{
+    return clk_date_key(clk_business_day(api.zone, clk_utc_ms(), (int)api.conf->rollover_hour));
+}
+
+/* A window's last event today: since when it is in its state. */
+static int since_row(void *arg, uint32_t no, int64_t at_ms)
+{
+    json_t *w;
+    size_t i;
+
+    json_array_foreach((json_t *)arg, i, w) if (json_integer_value(json_object_get(w, "no")) == no)
+        json_object_set_new(w, "since_ms", json_integer(at_ms));
+    return 0;
 }
 
 static int user_row(void *arg, const store_user *u)
@@ -950,7 +1017,10 @@ static void list(wapi_request *r, unsigned roles, const char *what, int (*load)(
                      "暂时无法读取，请稍后重试。", "cannot read %s: %s", what, store_errmsg(rd));
         return;
     }
-    answer(r, MHD_HTTP_OK, json_pack("{s:o}", what, rows));
+    /* The server's clock with every list: pages count times in state
+     * from it, whatever the clock of the PC showing them says. */
+    answer(r, MHD_HTTP_OK,
+           json_pack("{s:o,s:I}", what, rows, "server_time_ms", (json_int_t)clk_utc_ms()));
 }
 
 static int clerk_row(void *arg, const store_clerk *c)
@@ -1050,14 +1120,34 @@ static int load_queues(store *s, json_t *rows)
     json_t *v;
     int rc = store_load_live_tickets(s, queue_row, by_area);
 
-    json_object_foreach(by_area, key, v) json_array_append(rows, v);
+    json_object_foreach(by_area, key, v)
+    {
+        json_object_set_new(v, "est_wait_s", est_wait_json(key));
+        json_array_append(rows, v);
+    }
     json_decref(by_area);
     return rc;
 }
 
 static int load_windows(store *s, json_t *rows)
 {
-    return store_load_windows(s, window_row, rows);
+    int rc = store_load_windows(s, window_row, rows);
+
+    return rc != 0 ? rc : store_windows_since(s, today(), since_row, rows);
+}
+
+static int screen_row(void *arg, const store_screen *sc)
+{
+    return json_array_append_new(
+               arg, json_pack("{s:s,s:s,s:I,s:s,s:I,s:s}", "name", sc->name, "state",
+                              sc->revoked_ms ? "revoked" : "live", "issued_ms",
+                              (json_int_t)sc->issued_ms, "issued_by", sc->issued_by, "revoked_ms",
+                              (json_int_t)sc->revoked_ms, "revoked_by", sc->revoked_by)) < 0;
+}
+
+static int load_screens(store *s, json_t *rows)
+{
+    return store_load_screens(s, screen_row, rows);
 }
 
 static int load_users(store *s, json_t *rows)
@@ -1660,6 +1750,234 @@ out:
     json_decref(body);
 }
 
+/* ---- Big screens (大屏, docs/dashboard.md) --------------------------------------- */
+
+/* POST /api/v1/screens {"name"}: a token for the screen, shown once. */
+static void add_screen(wapi_request *r)
+{
+    struct person p;
+    const char *name;
+    char token[HADMIN_SCREEN_TOKEN_LEN + 1] = "", path[HADMIN_SCREEN_TOKEN_LEN + 32];
+    hadmin_error e;
+    json_t *body = NULL;
+
+    if (!admin_in(r, &p) || (body = json_body(r)) == NULL ||
+        member_str(r, body, "name", STORE_SCREEN_NAME_MAX + 8, &name) < 0)
+        goto out;
+    store *st = admin_store(r);
+    if (st == NULL)
+        goto out;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_screen_add(st, &actor, name, token, &e);
+    snprintf(path, sizeof path, "/screen?token=%s", token);
+    admin_done(r, &p, rc < 0 ? -1 : 1, &e, false,
+               json_pack("{s:s,s:s,s:s}", "name", name, "token", token, "path", path));
+    OPENSSL_cleanse(path, sizeof path);
+out:
+    OPENSSL_cleanse(token, sizeof token);
+    json_decref(body);
+}
+
+/* POST /api/v1/screens/NAME/revoke */
+static void revoke_screen(wapi_request *r, const char *name)
+{
+    struct person p;
+    hadmin_error e;
+
+    if (!admin_in(r, &p))
+        return;
+    store *st = admin_store(r);
+    if (st == NULL)
+        return;
+    hadmin_actor actor = actor_of(&p, r);
+    int rc = hadmin_screen_revoke(st, &actor, name, &e);
+    admin_done(r, &p, rc, &e, false, json_pack("{s:s}", "name", name));
+}
+
+#define ALERTS_WALL_MAX 999 /* open alerts the wall counts, at most */
+
+/* What the wall shows, read in one transaction. */
+struct wall {
+    json_t *areas;   /* code -> {"area","name","waiting","oldest_issued_ms"} */
+    json_t *calls;   /* ticket id -> {"number","masked_name"}: called and serving */
+    json_t *windows; /* [{"no","name","state","ticket","masked_name"}] */
+};
+
+static int wall_area(void *arg, const q_area *a)
+{
+    struct wall *w = arg;
+
+    if (!a->retired) /* a retired area only while tickets wait in it (wall_ticket) */
+        json_object_set_new(w->areas, a->code,
+                            json_pack("{s:s,s:s,s:s,s:i,s:I}", "area", a->code, "name", a->name,
+                                      "name_en", a->name_en, "waiting", 0, "oldest_issued_ms",
+                                      (json_int_t)0));
+    return 0;
+}
+
+static int wall_ticket(void *arg, const q_ticket *t)
+{
+    struct wall *w = arg;
+    char id[24];
+
+    if (t->state == Q_CALLED || t->state == Q_SERVING) {
+        snprintf(id, sizeof id, "%llu", (unsigned long long)t->id);
+        json_object_set_new(
+            w->calls, id,
+            json_pack("{s:s,s:s}", "number", t->number, "masked_name", t->masked_name));
+    }
+    if (t->state != Q_WAITING)
+        return 0;
+    json_t *e = json_object_get(w->areas, t->area);
+    if (e == NULL) {
+        e = json_pack("{s:s,s:s,s:s,s:i,s:I}", "area", t->area, "name", t->area, "name_en", "",
+                      "waiting", 0, "oldest_issued_ms", (json_int_t)0);
+        json_object_set_new(w->areas, t->area, e);
+    }
+    json_object_set_new(e, "waiting",
+                        json_integer(json_integer_value(json_object_get(e, "waiting")) + 1));
+    json_int_t oldest = json_integer_value(json_object_get(e, "oldest_issued_ms"));
+    if (oldest == 0 || t->issued_ms < oldest)
+        json_object_set_new(e, "oldest_issued_ms", json_integer(t->issued_ms));
+    return 0;
+}
+
+static int wall_window(void *arg, const q_window *q)
+{
+    struct wall *w = arg;
+
+    /* Never the clerk: the wall is public. */
+    return json_array_append_new(w->windows, json_pack("{s:i,s:s,s:s,s:I}", "no", (int)q->no,
+                                                       "name", q->name, "state",
+                                                       q->state == QW_OPEN     ? "open"
+                                                       : q->state == QW_PAUSED ? "paused"
+                                                                               : "closed",
+                                                       "current", (json_int_t)q->current)) < 0;
+}
+
+static int count_alert(void *arg, const store_alert *a)
+{
+    (void)a;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* The wall's figures: windows with their ticket, queues with the longest
+ * wait and halld's estimate, today's counts and satisfaction, the number
+ * of open alerts. */
+static json_t *wall_json(store *rd, const store_screen *sc)
+{
+    struct wall w = {json_object(), json_object(), json_array()};
+    store_day_glance day;
+    size_t alerts = 0;
+    int64_t now = clk_utc_ms();
+    json_t *out = NULL, *queues = json_array(), *v;
+    const char *key;
+    size_t i;
+
+    if (store_read_begin(rd) < 0)
+        goto done;
+    if (store_load_areas(rd, wall_area, &w) < 0 ||
+        store_load_live_tickets(rd, wall_ticket, &w) < 0 ||
+        store_load_windows(rd, wall_window, &w) < 0 || store_day_summary(rd, today(), &day) < 0 ||
+        store_load_alerts(rd, true, ALERTS_WALL_MAX, count_alert, &alerts) != 0) {
+        store_read_end(rd);
+        goto done;
+    }
+    store_read_end(rd);
+    json_array_foreach(w.windows, i, v)
+    {
+        char id[24];
+        snprintf(id, sizeof id, "%lld",
+                 (long long)json_integer_value(json_object_get(v, "current")));
+        json_t *t = json_object_get(w.calls, id);
+        json_object_set_new(v, "ticket",
+                            json_string(t ? json_string_value(json_object_get(t, "number")) : ""));
+        json_object_set_new(
+            v, "masked_name",
+            json_string(t ? json_string_value(json_object_get(t, "masked_name")) : ""));
+        json_object_del(v, "current");
+    }
+    json_object_foreach(w.areas, key, v)
+    {
+        json_int_t oldest = json_integer_value(json_object_get(v, "oldest_issued_ms"));
+        json_object_set_new(v, "longest_wait_s",
+                            json_integer(oldest && now > oldest ? (now - oldest) / 1000 : 0));
+        json_object_set_new(v, "est_wait_s", est_wait_json(key));
+        json_array_append(queues, v);
+    }
+    out = json_pack("{s:s,s:I,s:O,s:O,s:{s:i,s:i,s:i,s:o},s:i}", "screen", sc->name,
+                    "server_time_ms", (json_int_t)now, "windows", w.windows, "queues", queues,
+                    "today", "issued", (int)day.issued, "served", (int)day.served, "rated",
+                    (int)day.rated, "satisfaction",
+                    day.rated ? json_real((double)day.satisfied / day.rated) : json_null(),
+                    "open_alerts", (int)alerts);
+done:
+    json_decref(w.areas);
+    json_decref(w.calls);
+    json_decref(w.windows);
+    json_decref(queues);
+    return out;
+}
+
+/* The live screen whose token the request carries (?token=), into *sc;
+ * false after answering 401 (unknown or revoked), 429 or 503. Wrong
+ * tokens are throttled per address as wrong passwords are (wsess), under
+ * an account name no user can have. */
+static bool screen_in(wapi_request *r, store_screen *sc)
+{
+    const char *token = api.ops->lookup(r->conn, WAPI_QUERY, "token");
+    char key[96], err[300], min[24];
+    int64_t now = clk_utc_ms(), until = 0;
+    int found;
+
+    snprintf(key, sizeof key, "~screen@%s", r->addr);
+    if (wsess_gate_of(api.sessions, key, r->addr, now, &until) != WSESS_OPEN) {
+        char zh[160];
+        minutes_text(until, min, sizeof min);
+        snprintf(zh, sizeof zh, "令牌错误次数过多，请 %s 分钟后再试。", min);
+        answer_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "ERR_LOCKED", zh,
+                     "too many wrong tokens from this address; try again in %s minutes", min);
+        return false;
+    }
+    store *rd = api.ops->reader(err, sizeof err);
+    if (rd == NULL || (found = token ? hadmin_screen_find(rd, token, sc) : 0) < 0) {
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the screens: %s",
+                     rd ? store_errmsg(rd) : err);
+        return false;
+    }
+    if (found == 0) {
+        wsess_failed(api.sessions, key, r->addr, now, &until);
+        say(LOG_LEVEL_INFO, "a big screen at %s was refused: unknown or revoked token", r->addr);
+        answer_error(r, MHD_HTTP_UNAUTHORIZED, "ERR_SCREEN",
+                     "此大屏的令牌无效或已被吊销，请联系管理员重新发放。",
+                     "this screen's token is unknown or revoked; ask an administrator for a new "
+                     "one");
+        return false;
+    }
+    wsess_succeeded(api.sessions, key);
+    return true;
+}
+
+/* GET /api/v1/screen/data?token=T: no session, the screen's token. */
+static void screen_data(wapi_request *r)
+{
+    store_screen sc;
+    char err[300];
+
+    if (!screen_in(r, &sc))
+        return;
+    store *rd = api.ops->reader(err, sizeof err);
+    json_t *j = rd ? wall_json(rd, &sc) : NULL;
+    if (j == NULL)
+        answer_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE",
+                     "暂时无法读取，请稍后重试。", "cannot read the hall: %s",
+                     rd ? store_errmsg(rd) : err);
+    else
+        answer(r, MHD_HTTP_OK, j);
+}
+
 /* ---- A window's status (the caller page) -------------------------------------- */
 
 struct status_read {
@@ -1902,7 +2220,10 @@ static void events(wapi_request *r)
         pthread_mutex_unlock(&feed.lock);
         return;
     }
-    if (!signed_in(r, &p))
+    /* A big screen follows the feed with its token instead of a session. */
+    store_screen sc;
+    if (api.ops->lookup(r->conn, WAPI_QUERY, "token") != NULL ? !screen_in(r, &sc)
+                                                              : !signed_in(r, &p))
         return;
     errno = 0;
     r->after = after ? strtoull(after, &end, 10) : 0;
@@ -2310,10 +2631,9 @@ void wapi_route(wapi_request *r)
         const char *path;
         void (*run)(wapi_request *r);
     } admin_writes[] = {
-        {"/api/v1/clerks", save_clerk},
-        {"/api/v1/catalog", import_catalog},
-        {"/api/v1/users", add_user},
-        {"/api/v1/devices/command", device_command},
+        {"/api/v1/clerks", save_clerk},  {"/api/v1/catalog", import_catalog},
+        {"/api/v1/users", add_user},     {"/api/v1/devices/command", device_command},
+        {"/api/v1/screens", add_screen},
     };
     for (size_t i = 0; post && i < sizeof admin_writes / sizeof admin_writes[0]; i++)
         if (strcmp(u, admin_writes[i].path) == 0) {
@@ -2326,6 +2646,19 @@ void wapi_route(wapi_request *r)
         if (!post)
             goto not_allowed;
         revoke_device(r, id);
+        return;
+    }
+    if (sscanf(u, "/api/v1/screens/%32[a-z0-9._-]/%23[a-z]%c", id, op, &tail) == 2 &&
+        strcmp(op, "revoke") == 0) {
+        if (!post)
+            goto not_allowed;
+        revoke_screen(r, id);
+        return;
+    }
+    if (strcmp(u, "/api/v1/screen/data") == 0) {
+        if (!get)
+            goto not_allowed;
+        screen_data(r);
         return;
     }
     if (sscanf(u, "/api/v1/users/%32[a-z0-9._-]/%23[a-z]%c", id, op, &tail) == 2) {
@@ -2346,6 +2679,7 @@ void wapi_route(wapi_request *r)
          load_clerks},
         {"/api/v1/devices", "devices", ROLE(AUTH_ADMIN) | ROLE(AUTH_MANAGER) | ROLE(AUTH_AUDITOR),
          load_devices},
+        {"/api/v1/screens", "screens", ROLE(AUTH_ADMIN), load_screens},
     };
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if (strcmp(u, lists[i].path) == 0) {

@@ -3,7 +3,8 @@
  * the pages, sign-in and sessions (wsess.h), CSRF, window operations sent
  * to halld on a person's behalf, lists and reports read on a read-only
  * store, an administrator's changes (hadmin.h) on the caller's admin
- * connection, and the change feed's held polls (docs/web.md, docs/api.md).
+ * connection, the big screens' read-only figures by token, and the change
+ * feed's held polls (docs/web.md, docs/api.md, docs/dashboard.md).
  *
  * Everything around a request is the caller's, through wapi_ops: reading
  * its headers, cookies and query, the link to halld, the read-only store,
@@ -117,6 +118,10 @@ void wapi_request_done(wapi_request *r);
  * subscription that may have missed some), and the clock moved on (held
  * polls past their time are answered). Any thread. */
 void wapi_feed_changed(void);
+/* A display push of the subscription: the latest estimated wait of each
+ * area it names is kept for the lists (GET /api/v1/queues, the big
+ * screen). Any thread. */
+void wapi_feed_estimates(const Hall__DisplayPush *push);
 void wapi_feed_tick(int64_t now_ms);
 
 #endif

@@ -29,6 +29,18 @@ extern const unsigned char wpage_asset_admin_js[];
 extern const size_t wpage_asset_admin_js_len;
 extern const unsigned char wpage_asset_web_js[];
 extern const size_t wpage_asset_web_js_len;
+extern const unsigned char wpage_asset_dashboard_html[];
+extern const size_t wpage_asset_dashboard_html_len;
+extern const unsigned char wpage_asset_dashboard_css[];
+extern const size_t wpage_asset_dashboard_css_len;
+extern const unsigned char wpage_asset_dashboard_js[];
+extern const size_t wpage_asset_dashboard_js_len;
+extern const unsigned char wpage_asset_screen_html[];
+extern const size_t wpage_asset_screen_html_len;
+extern const unsigned char wpage_asset_screen_css[];
+extern const size_t wpage_asset_screen_css_len;
+extern const unsigned char wpage_asset_screen_js[];
+extern const size_t wpage_asset_screen_js_len;
 
 static wpage_asset assets[] = {
     {"/", "text/html; charset=utf-8", wpage_asset_caller_html, 0},
@@ -39,6 +51,12 @@ static wpage_asset assets[] = {
     {"/admin.css", "text/css; charset=utf-8", wpage_asset_admin_css, 0},
     {"/admin.js", "text/javascript; charset=utf-8", wpage_asset_admin_js, 0},
     {"/web.js", "text/javascript; charset=utf-8", wpage_asset_web_js, 0},
+    {"/dashboard", "text/html; charset=utf-8", wpage_asset_dashboard_html, 0},
+    {"/dashboard.css", "text/css; charset=utf-8", wpage_asset_dashboard_css, 0},
+    {"/dashboard.js", "text/javascript; charset=utf-8", wpage_asset_dashboard_js, 0},
+    {"/screen", "text/html; charset=utf-8", wpage_asset_screen_html, 0},
+    {"/screen.css", "text/css; charset=utf-8", wpage_asset_screen_css, 0},
+    {"/screen.js", "text/javascript; charset=utf-8", wpage_asset_screen_js, 0},
 };
 #define NASSETS (sizeof assets / sizeof assets[0])
 
@@ -54,6 +72,12 @@ static void fill_lengths(void)
     assets[5].len = wpage_asset_admin_css_len;
     assets[6].len = wpage_asset_admin_js_len;
     assets[7].len = wpage_asset_web_js_len;
+    assets[8].len = wpage_asset_dashboard_html_len;
+    assets[9].len = wpage_asset_dashboard_css_len;
+    assets[10].len = wpage_asset_dashboard_js_len;
+    assets[11].len = wpage_asset_screen_html_len;
+    assets[12].len = wpage_asset_screen_css_len;
+    assets[13].len = wpage_asset_screen_js_len;
 }
 
 const wpage_asset *wpage_find(const char *path)

@@ -1,13 +1,18 @@
 /*
  * wpage — the files of hallweb's pages (page/), embedded in the binary at
- * build time by firmware/kiosk/embed.cmake: the clerk's caller page today
- * (docs/caller.md). hallweb serves them by GET or HEAD at the paths below,
- * everything else under /api/v1/ being the JSON API.
+ * build time by firmware/kiosk/embed.cmake: the clerk's caller page
+ * (docs/caller.md), the admin page (docs/admin.md), the dashboard and the
+ * big screen (docs/dashboard.md). hallweb serves them by GET or HEAD at
+ * the paths below, everything else under /api/v1/ being the JSON API.
  *
  *   /             caller.html, the caller page
  *   /caller.css   its style
  *   /caller.js    its script
  *   /caller.svg   its icon
+ *   /admin        admin.html, the administrator's page (admin.css, admin.js)
+ *   /dashboard    dashboard.html, the manager's dashboard (dashboard.css, .js)
+ *   /screen       screen.html, the hall's big screen (screen.css, screen.js)
+ *   /web.js       what the pages' scripts share
  *
  * The pages load nothing from another origin and have no inline script or
  * style, so they are answered with a Content-Security-Policy of

@@ -8,7 +8,8 @@
  * and user, with "web: ... (from ADDRESS)" for a person at a page;
  * repeating a change that is already so writes nothing; the catalog import
  * lists the areas it retired, and a refused import leaves the catalog as it
- * was; made passwords use the unambiguous alphabet.
+ * was; made passwords use the unambiguous alphabet; a big screen's token
+ * is found by itself alone, and refused once revoked.
  */
 #include <check.h>
 #include <limits.h>
@@ -369,6 +370,73 @@ START_TEST(catalog_import)
 }
 END_TEST
 
+/* The big screens' tokens: issued once (kept only as a hash), found by
+ * the token alone, refused once revoked, issued again under the name. */
+START_TEST(screens)
+{
+    char token[HADMIN_SCREEN_TOKEN_LEN + 1], again[HADMIN_SCREEN_TOKEN_LEN + 1];
+    char detail[512], device[80], user[80];
+    hadmin_error e;
+    store_screen sc;
+    uint64_t before = head();
+
+    ck_assert_int_eq(hadmin_screen_add(st, &tool, "Wall 1", token, &e), -1);
+    refused(&e, HADMIN_INVALID, "name");
+    ck_assert_str_eq(token, "");
+    ck_assert_uint_eq(head(), before);
+
+    ck_assert_int_eq(hadmin_screen_add(st, &tool, "wall-1", token, &e), 0);
+    ck_assert_uint_eq(strlen(token), HADMIN_SCREEN_TOKEN_LEN);
+    ck_assert_uint_eq(strspn(token, "0123456789abcdef"), HADMIN_SCREEN_TOKEN_LEN);
+    newest(detail, device, user);
+    ck_assert_str_eq(detail, "screen wall-1 issued a token");
+    ck_assert_str_eq(device, "hallctl");
+    ck_assert_str_eq(user, "root");
+    ck_assert_int_eq(store_get_screen(st, "wall-1", &sc), 1);
+    ck_assert_str_ne(sc.token_sha256, token);
+    ck_assert_str_eq(sc.issued_by, "root");
+    ck_assert_int_eq(sc.revoked_ms, 0);
+
+    /* A live name is not issued twice; the token alone finds its screen. */
+    before = head();
+    ck_assert_int_eq(hadmin_screen_add(st, &web, "wall-1", again, &e), -1);
+    refused(&e, HADMIN_CONFLICT, "name");
+    ck_assert_uint_eq(head(), before);
+    memset(&sc, 0, sizeof sc);
+    ck_assert_int_eq(hadmin_screen_find(st, token, &sc), 1);
+    ck_assert_str_eq(sc.name, "wall-1");
+    snprintf(again, sizeof again, "%s", token);
+    again[10] = again[10] == '0' ? '1' : '0';
+    ck_assert_int_eq(hadmin_screen_find(st, again, &sc), 0);
+    ck_assert_int_eq(hadmin_screen_find(st, "", &sc), 0);
+    ck_assert_int_eq(hadmin_screen_find(st, "wall-1", &sc), 0);
+
+    /* Revoked from the web: refused from then on; once only. */
+    ck_assert_int_eq(hadmin_screen_revoke(st, &web, "nowhere", &e), -1);
+    refused(&e, HADMIN_NOT_FOUND, "name");
+    ck_assert_int_eq(hadmin_screen_revoke(st, &web, "wall-1", &e), 1);
+    newest(detail, device, user);
+    ck_assert_str_eq(detail, "web: screen wall-1 revoked (from 192.0.2.7)");
+    ck_assert_str_eq(device, "web-1");
+    ck_assert_str_eq(user, "boss");
+    ck_assert_int_eq(hadmin_screen_find(st, token, &sc), 0);
+    before = head();
+    ck_assert_int_eq(hadmin_screen_revoke(st, &web, "wall-1", &e), 0);
+    ck_assert_uint_eq(head(), before);
+    ck_assert_int_eq(store_get_screen(st, "wall-1", &sc), 1);
+    ck_assert_str_eq(sc.revoked_by, "boss");
+    ck_assert_int_gt(sc.revoked_ms, 0);
+
+    /* Issued again: a new token, the old one still refused. */
+    ck_assert_int_eq(hadmin_screen_add(st, &web, "wall-1", again, &e), 0);
+    ck_assert_str_ne(again, token);
+    ck_assert_int_eq(hadmin_screen_find(st, token, &sc), 0);
+    ck_assert_int_eq(hadmin_screen_find(st, again, &sc), 1);
+    ck_assert_int_eq(sc.revoked_ms, 0);
+    ck_assert_str_eq(sc.issued_by, "boss");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hadmin");
@@ -382,6 +450,7 @@ int main(void)
     tcase_add_test(tc, users);
     tcase_add_test(tc, clerk_pins);
     tcase_add_test(tc, catalog_import);
+    tcase_add_test(tc, screens);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -2,8 +2,10 @@
  * The hall's admin page (docs/admin.md): sign in as an administrator, then
  * windows (type, areas and weights), clerks, devices (list, revoke, and the
  * hallctl command that issues a bundle), the catalog (import, with the
- * line and column of an error) and users (add, role, disable and enable,
- * a new password, sign out everywhere), through the JSON API (docs/api.md).
+ * line and column of an error), users (add, role, disable and enable,
+ * a new password, sign out everywhere), the hall calendar and the big
+ * screens (a token issued and shown once, revoked; docs/dashboard.md),
+ * through the JSON API (docs/api.md).
  *
  * - The JSON API, the CSRF token and the page's messages are web.js's,
  *   shared with the caller page.
@@ -176,6 +178,20 @@ const TEXT = {
     userAdded: (n) => `用户 ${n} 已添加。`,
     userChanged: (n) => `用户 ${n} 已更新。`,
     passwordMade: (n, p) => `用户 ${n} 的密码：${p}（只显示这一次，请当面交给本人）`,
+    tabScreens: "大屏",
+    screensTitle: "大屏",
+    screensHint: "大厅墙上的大屏无需登录，凭各自的令牌打开只读页面。令牌只在发放时显示一次；吊销后该大屏立即停止显示。",
+    screenFormTitle: "发放大屏令牌",
+    screenName: "大屏名称",
+    issueToken: "发放",
+    colIssued: "发放",
+    colRevoked: "吊销",
+    screenLive: "使用中",
+    screenMade: (n, url) => `大屏 ${n} 的地址：${url}（只显示这一次，请在大屏上打开）`,
+    screenIssued: (n) => `大屏 ${n} 的令牌已发放。`,
+    screenRevokeAsk: (n) => `吊销大屏 ${n} 的令牌？吊销后该大屏立即停止显示。`,
+    screenRevoked: (n) => `大屏 ${n} 的令牌已吊销。`,
+    byWhom: (when, who) => `${when}（${who}）`,
     clerkFor: (n) => `${n}对应的工作人员`,
     yourself: "（本人账号：请由另一位管理员修改）",
     passwordAsk: (n) => `为用户 ${n} 重设密码？其所有登录将结束。`,
@@ -339,6 +355,20 @@ const TEXT = {
     userAdded: (n) => `User ${n} added.`,
     userChanged: (n) => `User ${n} updated.`,
     passwordMade: (n, p) => `Password of ${n}: ${p} (shown this once: hand it over in person)`,
+    tabScreens: "Big screens",
+    screensTitle: "Big screens",
+    screensHint: "The hall's wall screens open a read-only page without signing in, each with a token of its own. A token is shown only when issued; once revoked, its screen stops at once.",
+    screenFormTitle: "Issue a screen token",
+    screenName: "Screen name",
+    issueToken: "Issue",
+    colIssued: "Issued",
+    colRevoked: "Revoked",
+    screenLive: "In use",
+    screenMade: (n, url) => `Address of screen ${n}: ${url} (shown this once: open it on the screen)`,
+    screenIssued: (n) => `Screen ${n} has a token.`,
+    screenRevokeAsk: (n) => `Revoke the token of screen ${n}? The screen stops at once.`,
+    screenRevoked: (n) => `The token of screen ${n} is revoked.`,
+    byWhom: (when, who) => `${when} (${who})`,
     clerkFor: (n) => `Clerk of ${n}`,
     yourself: "(your own account: another administrator changes it)",
     passwordAsk: (n) => `Give ${n} a new password? Every session of ${n} ends.`,
@@ -351,7 +381,7 @@ const S = {
   lang: localStorage.getItem("ow.lang") === "en" ? "en" : "zh",
   me: null,
   tab: "windows",
-  data: { windows: [], clerks: [], devices: [], areas: [], users: [], calendar: null },
+  data: { windows: [], clerks: [], devices: [], areas: [], users: [], calendar: null, screens: [] },
 };
 
 const T = () => TEXT[S.lang];
@@ -679,6 +709,44 @@ async function addUser(ev) {
   });
 }
 
+function renderScreens() {
+  const t = T();
+  const when = (ms, who) => (ms ? t.byWhom(new Date(ms).toLocaleString(t.htmlLang), who) : "—");
+  table("screens-table", [t.colName, t.colState, t.colIssued, t.colRevoked, t.colActions], S.data.screens, (row, sc) => {
+    cell(row, sc.name);
+    cell(row, sc.state === "live" ? t.screenLive : t.revoked);
+    cell(row, when(sc.issued_ms, sc.issued_by));
+    cell(row, when(sc.revoked_ms, sc.revoked_by));
+    cell(row, sc.state === "live" ? button(t.revoke, () => revokeScreen(sc.name), `${t.revoke} ${sc.name}`) : "");
+  });
+}
+
+async function issueScreen(ev) {
+  ev.preventDefault();
+  const name = $("s-name").value.trim();
+  $("s-token").hidden = true;
+  await submit(ev.target, async () => {
+    const a = await api("POST", "/api/v1/screens", { name });
+    $("s-name").value = "";
+    $("s-token").textContent = T().screenMade(a.name, `${location.origin}${a.path}`);
+    $("s-token").hidden = false;
+    say(T().screenIssued(a.name));
+  });
+}
+
+async function revokeScreen(name) {
+  if (!window.confirm(T().screenRevokeAsk(name))) return;
+  notify("");
+  try {
+    await api("POST", `/api/v1/screens/${encodeURIComponent(name)}/revoke`, {});
+    say(T().screenRevoked(name));
+    await load();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return endSession();
+    notify(errorText(e));
+  }
+}
+
 // A form's change: sent, then the lists read again; a refusal marked.
 async function submit(form, send) {
   const b = form.querySelector("button[type=submit]");
@@ -816,16 +884,17 @@ async function saveCalendarArea(ev) {
 // ---- the page -------------------------------------------------------------------
 
 async function load() {
-  const [w, c, d, a, u, k] = await Promise.all([
+  const [w, c, d, a, u, k, s] = await Promise.all([
     api("GET", "/api/v1/windows"),
     api("GET", "/api/v1/clerks"),
     api("GET", "/api/v1/devices"),
     api("GET", "/api/v1/catalog"),
     api("GET", "/api/v1/users"),
     api("GET", "/api/v1/calendar"),
+    api("GET", "/api/v1/screens"),
   ]);
   S.data = { windows: w.windows, clerks: c.clerks, devices: d.devices, areas: a.areas, users: u.users,
-    calendar: k.calendar };
+    calendar: k.calendar, screens: s.screens };
   render();
 }
 
@@ -845,6 +914,7 @@ function render() {
   renderCatalog();
   renderUsers();
   renderCalendar();
+  renderScreens();
 }
 
 function show(view) {
@@ -943,6 +1013,7 @@ async function start() {
   $("date-form").addEventListener("submit", saveDate);
   $("dates-import-form").addEventListener("submit", importDates);
   $("cal-area-form").addEventListener("submit", saveCalendarArea);
+  $("screen-form").addEventListener("submit", issueScreen);
   $("y-kind").addEventListener("change", () => ($("y-as").disabled = $("y-kind").value !== "workday"));
   applyLanguage();
   show("loading");
