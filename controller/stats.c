@@ -531,7 +531,8 @@ stats_report *stats_report_run(store *reader, const clk_zone *zone, int32_t from
     r->total = sc.total.row;
     snprintf(r->total.key, sizeof r->total.key, "total");
     memcpy(r->hist, sc.hist, sizeof r->hist);
-    qsort(r->rows, r->nrows, sizeof *r->rows, by == STATS_BY_WINDOW ? cmp_window : cmp_key);
+    if (r->nrows > 1) /* rows is NULL when there are none */
+        qsort(r->rows, r->nrows, sizeof *r->rows, by == STATS_BY_WINDOW ? cmp_window : cmp_key);
     rc = name_rows(reader, r);
     store_read_end(reader);
     if (rc != 0) {
