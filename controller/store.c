@@ -3374,19 +3374,31 @@ int store_add_delivery(store *s, const char *alert_id, uint32_t change, const ch
     return done(s, st, "cannot queue a webhook delivery");
 }
 
-int store_count_deliveries(store *s, size_t *out)
+/* The one integer an aggregate query (sql) gives. */
+static int select_int64(store *s, const char *sql, const char *what, int64_t *out)
 {
-    sqlite3_stmt *st = prep(s, "SELECT count(*) FROM webhook_deliveries");
+    sqlite3_stmt *st = prep(s, sql);
 
     if (st == NULL)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        fail_sql(s, "cannot count the webhook deliveries");
+        fail_sql(s, what);
         sqlite3_finalize(st);
         return -1;
     }
-    *out = (size_t)sqlite3_column_int64(st, 0);
+    *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    return 0;
+}
+
+int store_count_deliveries(store *s, size_t *out)
+{
+    int64_t n;
+
+    if (select_int64(s, "SELECT count(*) FROM webhook_deliveries",
+                     "cannot count the webhook deliveries", &n) < 0)
+        return -1;
+    *out = (size_t)n;
     return 0;
 }
 
@@ -3430,17 +3442,12 @@ int store_drop_delivery(store *s, uint64_t id)
 
 int store_alert_changes(store *s, uint64_t *out)
 {
-    sqlite3_stmt *st = prep(s, "SELECT coalesce(sum(changes), 0) FROM alerts");
+    int64_t n;
 
-    if (st == NULL)
+    if (select_int64(s, "SELECT coalesce(sum(changes), 0) FROM alerts", "cannot read the alerts",
+                     &n) < 0)
         return -1;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        fail_sql(s, "cannot read the alerts");
-        sqlite3_finalize(st);
-        return -1;
-    }
-    *out = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    *out = (uint64_t)n;
     return 0;
 }
 

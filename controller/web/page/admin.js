@@ -965,34 +965,8 @@ function endSession() {
   $("user").focus();
 }
 
-async function signIn(ev) {
-  ev.preventDefault();
-  notify("");
-  $("signin").disabled = true;
-  try {
-    const s = await api("POST", "/api/v1/session", { user: $("user").value.trim(), password: $("password").value });
-    $("password").value = "";
-    await startSession(s);
-  } catch (e) {
-    notify(errorText(e));
-    $("password").select();
-  } finally {
-    $("signin").disabled = false;
-  }
-}
-
-async function signOut() {
-  try {
-    await api("DELETE", "/api/v1/session");
-  } catch (e) {
-    /* signed out either way */
-  }
-  endSession();
-}
-
 async function start() {
-  $("signin-form").addEventListener("submit", signIn);
-  $("signout").addEventListener("click", signOut);
+  wireSession(startSession, endSession, errorText);
   $("lang").addEventListener("click", () => {
     S.lang = S.lang === "zh" ? "en" : "zh";
     localStorage.setItem("ow.lang", S.lang);

@@ -1,7 +1,8 @@
 /*
- * What the hall's pages share (caller.js, admin.js; loaded before them):
- * the JSON API (docs/api.md) with the session's CSRF token, its refusals,
- * and the page's two messages (the alert and the screen reader's line).
+ * What the hall's pages share (caller.js, admin.js, dashboard.js; loaded
+ * before them): the JSON API (docs/api.md) with the session's CSRF token,
+ * its refusals, the page's two messages (the alert and the screen reader's
+ * line), and the sign-in form of the pages that have one.
  *
  * The CSRF token of the sign-in (or of GET /api/v1/session on load) is
  * kept in WEB.csrf, in memory only, and sent as X-CSRF-Token with every
@@ -63,4 +64,34 @@ function notify(text) {
 
 function say(text) {
   $("said").textContent = text;
+}
+
+// The page's sign-in form (#signin-form with #user, #password and the
+// #signin button) and its #signout button: a session signed in goes to
+// started(session), a sign-out to ended(); a refused sign-in is said with
+// sentence(error).
+function wireSession(started, ended, sentence) {
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    notify("");
+    $("signin").disabled = true;
+    try {
+      const s = await api("POST", "/api/v1/session", { user: $("user").value.trim(), password: $("password").value });
+      $("password").value = "";
+      await started(s);
+    } catch (e) {
+      notify(sentence(e));
+      $("password").select();
+    } finally {
+      $("signin").disabled = false;
+    }
+  });
+  $("signout").addEventListener("click", async () => {
+    try {
+      await api("DELETE", "/api/v1/session");
+    } catch (e) {
+      /* signed out either way */
+    }
+    ended();
+  });
 }
