@@ -181,6 +181,26 @@ static int weekday(int64_t days)
     return (int)(w < 0 ? w + 7 : w);
 }
 
+int64_t clk_date_days(clk_date d)
+{
+    return days_from_civil(d.year, d.month, d.day);
+}
+
+clk_date clk_days_date(int64_t days)
+{
+    clk_date out;
+    int64_t y;
+
+    civil_from_days(days, &y, &out.month, &out.day);
+    out.year = (int)y;
+    return out;
+}
+
+int clk_days_weekday(int64_t days)
+{
+    return weekday(days);
+}
+
 static bool is_leap(int64_t y)
 {
     return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);

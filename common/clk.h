@@ -123,6 +123,13 @@ clk_date clk_business_day(const clk_zone *z, int64_t utc_ms, int rollover_hour);
 /* The business day as a sortable integer, yyyymmdd. */
 int32_t clk_date_key(clk_date d);
 
+/* Date arithmetic on the proleptic Gregorian calendar: the days since
+ * 1970-01-01 of a date (no check that it is a real one), the date of such a
+ * day number, and its weekday (0 = Sunday, as the hall calendar counts). */
+int64_t clk_date_days(clk_date d);
+clk_date clk_days_date(int64_t days);
+int clk_days_weekday(int64_t days);
+
 /* UTC ms of the next business-day start (the next local rollover_hour:00)
  * strictly after utc_ms. */
 int64_t clk_next_rollover(const clk_zone *z, int64_t utc_ms, int rollover_hour);

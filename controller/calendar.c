@@ -32,36 +32,6 @@ static const char *const month_en[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun
 
 /* ---- Dates ---------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int wday_of_days(int64_t z)
-{
-    return (int)(z >= -4 ? (z + 4) % 7 : (z + 5) % 7 + 6);
-}
-
 static bool real_date(int y, int m, int d)
 {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -383,11 +353,8 @@ bool calendar_issue_unstaffed(const calendar *c, const char *area, bool hall_def
  * a holiday, a swapped working day's weekday, or the weekday's own. */
 static const cal_hours *hours_on(const calendar *c, const char *area, bool own, int64_t days)
 {
-    int y, m, d;
-
-    civil_from_days(days, &y, &m, &d);
-    const cal_date *ex = date_of(c, y * 10000 + m * 100 + d);
-    int wday = wday_of_days(days);
+    const cal_date *ex = date_of(c, clk_date_key(clk_days_date(days)));
+    int wday = clk_days_weekday(days);
     if (ex != NULL && ex->kind == CAL_HOLIDAY)
         return NULL;
     if (ex != NULL)
@@ -404,10 +371,10 @@ static bool issuing_at(const cal_hours *h, int minute)
 static void opening_sentence(cal_state *out, int64_t ahead, int64_t days, int minute)
 {
     char hm[6];
-    int y, m, d;
+    clk_date date = clk_days_date(days);
+    int m = date.month, d = date.day;
 
     calendar_format_time(minute, hm);
-    civil_from_days(days, &y, &m, &d);
     if (ahead == 0) {
         snprintf(out->opens_zh, sizeof out->opens_zh, "今天 %s 开始取号", hm);
         snprintf(out->opens_en, sizeof out->opens_en, "Numbers from %s today", hm);
@@ -415,7 +382,7 @@ static void opening_sentence(cal_state *out, int64_t ahead, int64_t days, int mi
         snprintf(out->opens_zh, sizeof out->opens_zh, "明天 %s 开始取号", hm);
         snprintf(out->opens_en, sizeof out->opens_en, "Numbers from %s tomorrow", hm);
     } else {
-        int w = wday_of_days(days);
+        int w = clk_days_weekday(days);
         snprintf(out->opens_zh, sizeof out->opens_zh, "%d月%d日（周%s）%s 开始取号", m, d,
                  wday_zh[w], hm);
         snprintf(out->opens_en, sizeof out->opens_en, "Numbers from %s on %s %d %s", hm, wday_en[w],
@@ -425,7 +392,7 @@ static void opening_sentence(cal_state *out, int64_t ahead, int64_t days, int mi
 
 void calendar_state(const calendar *c, const char *area, const clk_civil *now, cal_state *out)
 {
-    int64_t today = days_from_civil(now->year, now->month, now->day);
+    int64_t today = clk_date_days((clk_date){now->year, now->month, now->day});
     int minute = now->hour * 60 + now->minute;
     cal_area a = calendar_area(c, area);
 

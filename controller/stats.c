@@ -16,54 +16,21 @@
 
 /* ---- Dates ---------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static int64_t day_number(int32_t key)
 {
-    return days_from_civil(key / 10000, key / 100 % 100, key % 100);
-}
-
-/* 0 = Sunday, as the hall calendar counts. */
-static int weekday_of(int64_t days)
-{
-    int64_t w = (days + 4) % 7; /* 1970-01-01 was a Thursday */
-    return (int)(w < 0 ? w + 7 : w);
+    return clk_date_days((clk_date){key / 10000, key / 100 % 100, key % 100});
 }
 
 /* ISO 8601 week: the week belongs to the year of its Thursday. */
 static void iso_week(int32_t key, int *year, int *week)
 {
     int64_t days = day_number(key);
-    int wd = (weekday_of(days) + 6) % 7; /* Monday 0 */
+    int wd = (clk_days_weekday(days) + 6) % 7; /* Monday 0 */
     int64_t thursday = days - wd + 3;
-    int y, m, d;
+    clk_date t = clk_days_date(thursday);
 
-    civil_from_days(thursday, &y, &m, &d);
-    *year = y;
-    *week = (int)((thursday - days_from_civil(y, 1, 1)) / 7 + 1);
+    *year = t.year;
+    *week = (int)((thursday - clk_date_days((clk_date){t.year, 1, 1})) / 7 + 1);
 }
 
 int stats_day_parse(const char *text, int32_t *out)
@@ -77,9 +44,8 @@ int stats_day_parse(const char *text, int32_t *out)
     d = (text[6] - '0') * 10 + (text[7] - '0');
     if (y < 1970 || m < 1 || m > 12 || d < 1)
         return -1;
-    int yy, mm, dd;
-    civil_from_days(days_from_civil(y, m, d), &yy, &mm, &dd);
-    if (yy != y || mm != m || dd != d) /* 20260230 */
+    clk_date back = clk_days_date(clk_date_days((clk_date){y, m, d}));
+    if (back.year != y || back.month != m || back.day != d) /* 20260230 */
         return -1;
     *out = y * 10000 + m * 100 + d;
     return 0;

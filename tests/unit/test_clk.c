@@ -716,6 +716,30 @@ START_TEST(format_iso)
 }
 END_TEST
 
+START_TEST(date_arithmetic)
+{
+    ck_assert_int_eq(clk_date_days((clk_date){1970, 1, 1}), 0);
+    ck_assert_int_eq(clk_days_weekday(0), 4); /* a Thursday */
+    ck_assert_int_eq(clk_days_weekday(-1), 3);
+    int64_t d = clk_date_days((clk_date){2026, 12, 7});
+    ck_assert_int_eq(clk_days_weekday(d), 1); /* a Monday */
+    ck_assert_int_eq(clk_date_days((clk_date){2024, 3, 1}) - clk_date_days((clk_date){2024, 2, 28}),
+                     2); /* a leap year */
+    ck_assert_int_eq(clk_date_days((clk_date){2100, 3, 1}) - clk_date_days((clk_date){2100, 2, 28}),
+                     1); /* not one */
+    /* Every day from 1900 to 2200 goes there and back. */
+    for (int64_t n = clk_date_days((clk_date){1900, 1, 1});
+         n < clk_date_days((clk_date){2200, 1, 1}); n++) {
+        clk_date back = clk_days_date(n);
+        ck_assert_int_eq(clk_date_days(back), n);
+        ck_assert(back.month >= 1 && back.month <= 12 && back.day >= 1 && back.day <= 31);
+    }
+    /* A date that is not real lands on the real one it counts to. */
+    clk_date feb30 = clk_days_date(clk_date_days((clk_date){2026, 2, 30}));
+    ck_assert(feb30.month == 3 && feb30.day == 2);
+}
+END_TEST
+
 START_TEST(clocks)
 {
     int64_t prev = clk_mono_ms(), start = prev, wall = clk_utc_ms();
@@ -1063,6 +1087,7 @@ static Suite *clk_suite(void)
     tcase_add_test(tc, next_rollover_fixed);
     tcase_add_test(tc, next_rollover_properties);
     tcase_add_test(tc, format_iso);
+    tcase_add_test(tc, date_arithmetic);
     tcase_add_test(tc, clocks);
     tcase_add_test(tc, source_times);
     tcase_add_test(tc, source_rates);
