@@ -97,6 +97,7 @@ const TEXT = {
     colBelow: "拉低指标的事项",
     staffingTitle: "窗口配置建议",
     staffingOk: "按近几周的情况，现有窗口配置可使九成人等候不超过目标。",
+    staffingNone: "近几周没有取号记录，暂无配置建议。",
     staffingTarget: (t) => `目标：九成人等候不超过${t}。以下时段现有窗口不足：`,
     colDay: "星期",
     colCurrent: "现有窗口",
@@ -187,6 +188,7 @@ const TEXT = {
     colBelow: "Matters keeping it below target",
     staffingTitle: "Staffing advice",
     staffingOk: "From the last weeks, today's staffing keeps the 90th percentile wait under the target.",
+    staffingNone: "No tickets in the last weeks: no advice yet.",
     staffingTarget: (t) => `Target: 90% wait at most ${t}. Too few windows at these hours:`,
     colDay: "Day",
     colCurrent: "Windows now",
@@ -624,7 +626,13 @@ function renderStaffing() {
   box.textContent = "";
   if (!st || !Array.isArray(st.areas)) return noData(box);
   const misses = [];
-  for (const a of st.areas) for (const h of a.hours || []) if (h.misses) misses.push({ a, h });
+  let hours = 0;
+  for (const a of st.areas)
+    for (const h of a.hours || []) {
+      hours++;
+      if (h.misses) misses.push({ a, h });
+    }
+  if (hours === 0) return box.append(el("p", t.staffingNone));
   if (misses.length === 0) return box.append(el("p", t.staffingOk));
   box.append(el("p", t.staffingTarget(t.duration(st.target_p90_s))));
   const tab = el("table", null, "list");
