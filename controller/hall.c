@@ -814,15 +814,17 @@ int hall_reload(hall *h, const struct halld_conf *conf, char *err, size_t errlen
         calendar_free(cal);
         return -1;
     }
-    if (alerts_reload(h, conf, err, errlen) < 0) {
-        citizen_keys_free(keys);
-        calendar_free(cal);
-        return -1;
-    }
     halld_conf_policy(conf, &h->policy);
     h->policy.rollover_hour = was.rollover_hour;
     if (build_engine(h, &h->policy, &q, err, errlen) < 0) {
         h->policy = was;
+        citizen_keys_free(keys);
+        calendar_free(cal);
+        return -1;
+    }
+    if (alerts_reload(h, conf, err, errlen) < 0) {
+        h->policy = was;
+        queue_free(q);
         citizen_keys_free(keys);
         calendar_free(cal);
         return -1;
@@ -3009,9 +3011,10 @@ int hall_tick(hall *h)
 
 /* ---- Supervision: alerts ------------------------------------------------------------
  *
- * The rules are supervise.c's; here they meet the hall. On every tick
- * (at most every ALERTS_EVAL_MS of real time) a snapshot of the hall goes
- * to sv_evaluate, and its conditions are compared with the open alerts:
+ * The rules are supervise.c's; here they meet the hall. On every tick,
+ * and at the end of a turn that changed tickets or windows (at most every
+ * ALERTS_EVAL_MS of real time), a snapshot of the hall goes to
+ * sv_evaluate, and its conditions are compared with the open alerts:
  * a new condition raises an alert, a higher level escalates it (same
  * alert, same id), an open alert whose condition no longer holds is
  * resolved by halld. A rating raises rating_bad; people acknowledge and
@@ -3097,7 +3100,8 @@ static int alerts_load_open(hall *h)
 
     a->nopen = 0;
     return store_load_alerts(h->store, true, ALERTS_OPEN_MAX, add_open, a) != 0 ||
-                   store_max_alert_seq(h->store, &a->seq) < 0
+                   store_max_alert_seq(h->store, &a->seq) < 0 ||
+                   store_count_deliveries(h->store, &a->pending) < 0
                ? -1
                : 0;
 }
@@ -3137,8 +3141,7 @@ static struct alerts *alerts_new(hall *h, const struct halld_conf *conf, char *e
     }
     alerts_settings(a, conf);
     h->alerts = a;
-    if (alerts_load_open(h) < 0 || store_alert_changes(h->store, &a->changes) < 0 ||
-        store_count_deliveries(h->store, &a->pending) < 0) {
+    if (alerts_load_open(h) < 0 || store_alert_changes(h->store, &a->changes) < 0) {
         snprintf(err, errlen, "cannot read the alerts: %s", store_errmsg(h->store));
         h->alerts = NULL;
         alerts_free(a);
@@ -3197,7 +3200,8 @@ static void alerts_turn_reset(hall *h)
         h->alerts->turn_changed = false;
 }
 
-static void alerts_window_changed(hall *h, uint32_t no)
+/* Window no changed at hall time at. */
+static void window_note(hall *h, uint32_t no, int64_t at)
 {
     struct alerts *a = h->alerts;
     size_t i;
@@ -3217,8 +3221,14 @@ static void alerts_window_changed(hall *h, uint32_t no)
         }
         a->win[a->nwin++].no = no;
     }
-    a->win[i].since_ms = clk_utc_ms();
+    a->win[i].since_ms = at;
     a->dirty = true;
+}
+
+static void alerts_window_changed(hall *h, uint32_t no)
+{
+    if (h->alerts != NULL)
+        window_note(h, no, clk_utc_ms());
 }
 
 static int64_t window_since(const hall *h, uint32_t no, int64_t fallback)
@@ -3541,7 +3551,7 @@ static long collect(hall *h, int64_t now)
                               .nareas = w->nareas};
         /* A window seen for the first time counts from now. */
         if (window_since(h, w->no, 0) == 0)
-            alerts_window_changed(h, w->no);
+            window_note(h, w->no, now);
     }
     for (size_t i = 0; i < h->ndevs; i++)
         if (h->devs[i].since_ms != 0)

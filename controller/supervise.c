@@ -418,7 +418,9 @@ static void eval_window(const sv_hall *h, const sv_limits *l, const sv_window *w
         add(o, SV_WINDOW_CLOSED_QUEUE, sv_level_of(l, SV_WINDOW_CLOSED_QUEUE, x.first, w->no, d),
             x.first, w->no, 0, NULL, d);
     }
-    if (!w->has_clerk && x.open_hours && x.opened_ms != 0) {
+    /* At opening: nobody has signed in since (a clerk who signs out later
+     * is window_closed_queue's matter). */
+    if (!w->has_clerk && x.open_hours && x.opened_ms != 0 && w->since_ms <= x.opened_ms) {
         int64_t d = since(now, x.opened_ms, 0);
         add(o, SV_CLERK_ABSENT, sv_level_of(l, SV_CLERK_ABSENT, x.first, w->no, d), x.first, w->no,
             0, NULL, d);

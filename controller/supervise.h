@@ -29,7 +29,7 @@ typedef enum sv_rule {
     SV_WINDOW_IDLE,         /* ms: open, no ticket, its areas have waiting tickets */
     SV_WINDOW_PAUSED_LONG,  /* ms: paused this long */
     SV_WINDOW_CLOSED_QUEUE, /* ms: closed in opening hours while its areas have a queue */
-    SV_CLERK_ABSENT,        /* ms after its areas opened, no clerk signed in */
+    SV_CLERK_ABSENT,        /* ms after its areas opened, no clerk signed in since */
     SV_QUEUE_PER_WINDOW,    /* count: waiting tickets per open window of an area */
     SV_RATING_BAD,          /* level: a rating at or below it (2 不满意, 1 非常不满意) */
     SV_DEVICE_FAULT,        /* on/off (1/0): warn for paper low, a reader or bus fault;

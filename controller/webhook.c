@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct webhook {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, has_job, busy; /* has_job: for the thread; busy: loop side */
+    atomic_bool stopping;     /* read by a POST in flight, which then ends */
     struct job job;
     uint64_t delivery;  /* the one in flight */
     int64_t backoff_ms; /* 0 after a success */
@@ -57,7 +59,20 @@ static size_t discard(char *ptr, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static void post(const struct job *j, struct result *r)
+/* A POST in flight ends when halld stops, rather than at its timeout. */
+static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow)
+{
+    webhook *w = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&w->stopping) ? 1 : 0;
+}
+
+static void post(webhook *w, const struct job *j, struct result *r)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *hdr = NULL;
@@ -81,6 +96,9 @@ static void post(const struct job *j, struct result *r)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "halld-webhook");
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if ((rc = curl_easy_perform(c)) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     else
@@ -103,7 +121,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&w->mu);
         struct result *r = calloc(1, sizeof *r);
         if (r != NULL) {
-            post(&j, r);
+            post(w, &j, r);
             outbox_push(w->box, &r->m);
         }
         pthread_mutex_lock(&w->mu);
@@ -215,6 +233,7 @@ webhook *webhook_new(ev_loop *loop, hall *h, char *err, size_t errlen)
     }
     w->loop = loop;
     w->hall = h;
+    atomic_init(&w->stopping, false);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     ev_timer_init(&w->timer, on_timer, w);
@@ -237,6 +256,7 @@ void webhook_free(webhook *w)
     if (w == NULL)
         return;
     ev_timer_stop(w->loop, &w->timer);
+    atomic_store(&w->stopping, true);
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     pthread_cond_signal(&w->cv);

@@ -19,7 +19,8 @@ typedef struct webhook webhook;
 
 /* Start the thread; hall is borrowed. NULL with a reason in err. */
 webhook *webhook_new(ev_loop *loop, hall *h, char *err, size_t errlen);
-/* Stop the thread (a POST in flight ends within its timeout) and free. */
+/* Stop the thread (a POST in flight is abandoned: its delivery stays and
+ * is sent again after the next start) and free. */
 void webhook_free(webhook *w);
 
 #endif

@@ -548,6 +548,8 @@ START_TEST(lifecycle)
 
     fix_init(&f, 1, LIFE_CONF);
     ck_assert_int_eq(web_add_user(&f, "boss", "manager", NULL, "boss-pass-1"), 0);
+    ck_assert_int_eq(web_add_user(&f, "eye", "auditor", NULL, "eye-pass-11"), 0);
+    ck_assert_int_eq(web_add_user(&f, "clerk1", "clerk", "c-1", "clerk-pass-1"), 0);
     ck_assert_int_eq(ts_system("cp %s %s/halld.ini.base", f.config, f.dir), 0);
 
     /* ---- A bad webhook URL: halld does not start, and says why. ---- */
@@ -610,6 +612,22 @@ START_TEST(lifecycle)
     web_resp_free(&r);
     /* Without the CSRF token, nothing. */
     r = web_req(&w, "POST", path, s, NULL, NULL, "{\"note\":\"x\"}");
+    ck_assert_int_eq(r.status, 403);
+    web_resp_free(&r);
+    /* An auditor reads the alerts but may not act on them; a clerk reads
+     * nothing. */
+    char s2[64], c2[64];
+    web_sign_in(&w, "eye", "eye-pass-11", s2, c2);
+    r = web_req(&w, "GET", "/api/v1/alerts?state=all", s2, NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "alerts")), 1);
+    web_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/alerts/%s/resolve", id);
+    r = web_req(&w, "POST", path, s2, c2, NULL, "{\"note\":\"x\"}");
+    ck_assert_msg(r.status == 403, "an auditor resolved an alert: %d %s", r.status, r.body);
+    web_resp_free(&r);
+    web_sign_in(&w, "clerk1", "clerk-pass-1", s2, c2);
+    r = web_req(&w, "GET", "/api/v1/alerts", s2, NULL, NULL, NULL);
     ck_assert_int_eq(r.status, 403);
     web_resp_free(&r);
     web_stop(&w);

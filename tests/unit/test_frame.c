@@ -413,6 +413,7 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         m->devices[0]->components[0]->name = S("printer");
         m->devices[0]->components[0]->state = S("paper_out");
         m->devices[0]->components[0]->detail = S("打印纸用完");
+        m->alerts_seq = 17;
         env->display_push = m;
         return true;
     }
@@ -519,6 +520,24 @@ static bool build_body(Hall__Envelope *env, Hall__Envelope__BodyCase body)
         Hall__WebEventReply *m;
         NEW(m, web_event_reply);
         env->web_event_reply = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_ALERT_ACTION: {
+        Hall__AlertAction *m;
+        NEW(m, alert_action);
+        m->alert_id = S("demo-7");
+        m->action = HALL__ALERT_ACTION__ACTION__RESOLVE;
+        m->note = S("已回访群众");
+        env->alert_action = m;
+        return true;
+    }
+    case HALL__ENVELOPE__BODY_ALERT_REPLY: {
+        Hall__AlertReply *m;
+        NEW(m, alert_reply);
+        m->alert_id = S("demo-7");
+        m->state = S("resolved");
+        m->level = S("critical");
+        env->alert_reply = m;
         return true;
     }
     default:

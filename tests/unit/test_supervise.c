@@ -94,6 +94,10 @@ START_TEST(windows)
     w.since_ms = NOW - 30 * MIN;
     ck_assert_int_eq(level_of(&h, SV_WINDOW_CLOSED_QUEUE, "window:3"), SV_CRITICAL);
     ck_assert_int_eq(level_of(&h, SV_CLERK_ABSENT, "window:3"), SV_WARN);
+    /* A clerk who signed out after the opening is not absent at opening. */
+    w.since_ms = NOW - 3 * MIN;
+    ck_assert_int_eq(level_of(&h, SV_CLERK_ABSENT, "window:3"), SV_NONE);
+    w.since_ms = NOW - 30 * MIN;
     /* Outside opening hours: neither. */
     a.open_hours = false;
     ck_assert_int_eq(level_of(&h, SV_WINDOW_CLOSED_QUEUE, "window:3"), SV_NONE);
