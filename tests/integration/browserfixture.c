@@ -5,6 +5,7 @@
 #include "browserfixture.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,25 @@ void browser_ticket(const char *script, int page_port, const char *log_dir, char
     memcpy(number, at + 7, n);
     number[n] = '\0';
     free(log);
+}
+
+int browser_test_main(const char *name, const TTest *test, int timeout_s)
+{
+    const char *why = browser_missing();
+
+    if (why != NULL) {
+        printf("%s skipped: %s\n", name, why);
+        return 77;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("chromium");
+    tcase_set_timeout(tc, timeout_s);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -247,23 +247,5 @@ END_TEST
 
 int main(void)
 {
-    const char *why = browser_missing();
-    Suite *s = suite_create("web_caller");
-    TCase *tc = tcase_create("chromium");
-    SRunner *sr;
-    int failed;
-
-    if (why != NULL) {
-        printf("web_caller_chromium skipped: %s\n", why);
-        return 77;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    tcase_set_timeout(tc, 420);
-    tcase_add_test(tc, caller_chromium);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return browser_test_main("web_caller_chromium", caller_chromium, 420);
 }

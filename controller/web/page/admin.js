@@ -926,17 +926,8 @@ function show(view) {
 
 function applyLanguage() {
   const t = T();
-  document.documentElement.lang = t.htmlLang;
-  document.title = t.title;
-  for (const el of document.querySelectorAll("[data-t]")) {
-    const v = t[el.dataset.t];
-    if (typeof v === "string") el.textContent = v;
-  }
+  applyTexts(t, S.lang);
   for (const el of document.querySelectorAll("[data-t-label]")) el.setAttribute("aria-label", t[el.dataset.tLabel]);
-  const lang = $("lang");
-  lang.textContent = t.langButton;
-  lang.lang = S.lang === "zh" ? "en" : "zh-CN";
-  lang.title = t.langName;
   render();
 }
 

@@ -345,17 +345,7 @@ function show(view) {
 }
 
 function applyLanguage() {
-  const t = T();
-  document.documentElement.lang = t.htmlLang;
-  document.title = t.title;
-  for (const el of document.querySelectorAll("[data-t]")) {
-    const v = t[el.dataset.t];
-    if (typeof v === "string") el.textContent = v;
-  }
-  const lang = $("lang");
-  lang.textContent = t.langButton;
-  lang.lang = S.lang === "zh" ? "en" : "zh-CN";
-  lang.title = t.langName;
+  applyTexts(T(), S.lang);
   render();
 }
 

@@ -683,17 +683,7 @@ function show(view) {
 }
 
 function applyLanguage() {
-  const t = T();
-  document.documentElement.lang = t.htmlLang;
-  document.title = t.title;
-  for (const e of document.querySelectorAll("[data-t]")) {
-    const v = t[e.dataset.t];
-    if (typeof v === "string") e.textContent = v;
-  }
-  const lang = $("lang");
-  lang.textContent = t.langButton;
-  lang.lang = S.lang === "zh" ? "en" : "zh-CN";
-  lang.title = t.langName;
+  applyTexts(T(), S.lang);
   render();
 }
 

@@ -10,8 +10,6 @@
  */
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-
 const TEXT = {
   zh: {
     htmlLang: "zh-CN",
@@ -170,17 +168,7 @@ function tick() {
 }
 
 function applyLanguage() {
-  const t = T();
-  document.documentElement.lang = t.htmlLang;
-  document.title = t.title;
-  for (const e of document.querySelectorAll("[data-t]")) {
-    const v = t[e.dataset.t];
-    if (typeof v === "string") e.textContent = v;
-  }
-  const b = $("lang");
-  b.textContent = t.langButton;
-  b.lang = S.lang === "zh" ? "en" : "zh-CN";
-  b.title = t.langName;
+  applyTexts(T(), S.lang);
   render();
   tick();
 }

@@ -1,8 +1,9 @@
 /*
- * What the hall's pages share (caller.js, admin.js, dashboard.js; loaded
- * before them): the JSON API (docs/api.md) with the session's CSRF token,
- * its refusals, the page's two messages (the alert and the screen reader's
- * line), and the sign-in form of the pages that have one.
+ * What the hall's pages share (caller.js, admin.js, dashboard.js, and
+ * screen.js for its texts; loaded before them): the JSON API (docs/api.md)
+ * with the session's CSRF token, its refusals, the page's two messages (the
+ * alert and the screen reader's line), its texts in one language, and the
+ * sign-in form of the pages that have one.
  *
  * The CSRF token of the sign-in (or of GET /api/v1/session on load) is
  * kept in WEB.csrf, in memory only, and sent as X-CSRF-Token with every
@@ -64,6 +65,22 @@ function notify(text) {
 
 function say(text) {
   $("said").textContent = text;
+}
+
+// The page in the language of t (its texts: htmlLang, title, langButton
+// naming the other language, langName, and one per data-t element): lang
+// is the page's language, "zh" or "en".
+function applyTexts(t, lang) {
+  document.documentElement.lang = t.htmlLang;
+  document.title = t.title;
+  for (const e of document.querySelectorAll("[data-t]")) {
+    const v = t[e.dataset.t];
+    if (typeof v === "string") e.textContent = v;
+  }
+  const b = $("lang");
+  b.textContent = t.langButton;
+  b.lang = lang === "zh" ? "en" : "zh-CN";
+  b.title = t.langName;
 }
 
 // The page's sign-in form (#signin-form with #user, #password and the
